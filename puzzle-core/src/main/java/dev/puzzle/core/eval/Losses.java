@@ -1,0 +1,46 @@
+package dev.puzzle.core.eval;
+
+import dev.puzzle.core.tensor.Kernels;
+
+/** Log-softmax, cross-entropy and KL divergence over rows of logits, with their gradients. */
+public final class Losses {
+    private Losses() {}
+
+    private static final Kernels K = Kernels.get();
+
+    /** log Σ exp(x), stable. */
+    public static float logSumExp(float[] x, int off, int n) {
+        float m = K.max(x, off, n);
+        return m + (float) Math.log(K.sumExp(x, off, n, m));
+    }
+
+    /** −log softmax(x)[target]. */
+    public static float crossEntropy(float[] logits, int off, int n, int target) {
+        return logSumExp(logits, off, n) - logits[off + target];
+    }
+
+    /** KL(p ‖ q) with p = softmax(pLogits), q = softmax(qLogits): Σ p (log p − log q). */
+    public static float kl(float[] pLogits, int pOff, float[] qLogits, int qOff, int n) {
+        float lp = logSumExp(pLogits, pOff, n), lq = logSumExp(qLogits, qOff, n);
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            double logp = pLogits[pOff + i] - lp;
+            double logq = qLogits[qOff + i] - lq;
+            s += Math.exp(logp) * (logp - logq);
+        }
+        return (float) Math.max(0, s);
+    }
+
+    /** d crossEntropy / d logits = softmax(x) − onehot(target), written to dx. */
+    public static void crossEntropyBackward(float[] logits, int off, int n, int target, float[] dx, int dxOff, float scale) {
+        float lse = logSumExp(logits, off, n);
+        for (int i = 0; i < n; i++) dx[dxOff + i] = scale * ((float) Math.exp(logits[off + i] - lse) - (i == target ? 1f : 0f));
+    }
+
+    /** Index of the largest logit (first on ties). */
+    public static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,179 @@
+package dev.puzzle.core.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+import dev.puzzle.core.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/** Loading any supported checkpoint by path, writing Hugging Face directories, and converting RoPE layouts. */
+public final class Checkpoints {
+    private Checkpoints() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The kind of a model path, by content and name. */
+    public enum Format { HF_DIR, SAFETENSORS, LLAMA2C, GGUF }
+
+    public static Format detect(Path path) {
+        if (!Files.exists(path)) throw new PuzzleException(path + ": no such file or directory");
+        if (Files.isDirectory(path)) {
+            if (!Files.exists(path.resolve("config.json"))) throw new PuzzleException(path + ": directory has no config.json (not a Hugging Face model directory)");
+            return Format.HF_DIR;
+        }
+        String name = path.getFileName().toString();
+        if (name.endsWith(".gguf")) return Format.GGUF;
+        if (name.endsWith(".bin")) return Format.LLAMA2C;
+        if (name.endsWith(".safetensors")) return Format.SAFETENSORS;
+        try (var in = Files.newInputStream(path)) {
+            byte[] m = in.readNBytes(4);
+            if (m.length == 4 && m[0] == 'G' && m[1] == 'G' && m[2] == 'U' && m[3] == 'F') return Format.GGUF;
+        } catch (IOException e) {
+            throw new PuzzleException(path + ": cannot read: " + e.getMessage());
+        }
+        throw new PuzzleException(path + ": unknown model format (expected a Hugging Face directory, .safetensors, llama2.c .bin or .gguf)");
+    }
+
+    public static Checkpoint load(Path path) {
+        return switch (detect(path)) {
+            case HF_DIR -> readHfDir(path);
+            case SAFETENSORS -> {
+                Path dir = path.toAbsolutePath().getParent();
+                if (!Files.exists(dir.resolve("config.json"))) throw new PuzzleException(path + ": a bare .safetensors file needs a config.json beside it");
+                yield readHfDir(dir);
+            }
+            case LLAMA2C -> Llama2cBin.read(path);
+            case GGUF -> Gguf.read(path);
+        };
+    }
+
+    /** Reads a HF directory: config.json, model.safetensors or a sharded index, and a tokenizer when present. */
+    public static Checkpoint readHfDir(Path dir) {
+        Path cfgFile = dir.resolve("config.json");
+        ModelConfig cfg = HfConfig.read(cfgFile);
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, DType> types = new LinkedHashMap<>();
+        for (Path f : weightFiles(dir)) {
+            try (Safetensors st = Safetensors.open(f)) {
+                for (Safetensors.Entry e : st.entries().values()) {
+                    if (e.name().endsWith("rotary_emb.inv_freq")) continue;
+                    tensors.put(e.name(), st.read(e.name()));
+                    types.put(e.name(), e.dtype());
+                }
+            }
+        }
+        Tokenizer tok = null;
+        if (Files.exists(dir.resolve("tokenizer.bin"))) {
+            tok = BpeTokenizer.readLlama2c(dir.resolve("tokenizer.bin"), cfg.vocabSize());
+        }
+        return new Checkpoint(cfg, tensors, types, tok, dir.toString());
+    }
+
+    /** The safetensors files of a HF directory: the shards named by model.safetensors.index.json, or model.safetensors. */
+    public static List<Path> weightFiles(Path dir) {
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (Files.exists(index)) {
+            JsonNode root;
+            try {
+                root = JSON.readTree(Files.readString(index));
+            } catch (IOException e) {
+                throw new PuzzleException(index + ": cannot read: " + e.getMessage());
+            }
+            JsonNode wm = root.path("weight_map");
+            if (!wm.isObject()) throw PuzzleException.field(index, "weight_map", "(missing)", "must map tensor names to shard files");
+            TreeSet<String> files = new TreeSet<>();
+            wm.fields().forEachRemaining(e -> files.add(e.getValue().asText()));
+            List<Path> out = new ArrayList<>();
+            for (String f : files) {
+                Path p = dir.resolve(f).normalize();
+                if (!p.startsWith(dir.normalize())) throw PuzzleException.field(index, "weight_map", f, "shard outside the model directory");
+                if (!Files.exists(p)) throw PuzzleException.field(index, "weight_map", f, "shard file does not exist");
+                out.add(p);
+            }
+            return out;
+        }
+        Path single = dir.resolve("model.safetensors");
+        if (!Files.exists(single)) throw new PuzzleException(dir + ": no model.safetensors or model.safetensors.index.json");
+        return List.of(single);
+    }
+
+    /**
+     * Permutes the q/k projection rows (and biases) of every attention layer so that half-split RoPE
+     * computes what interleaved RoPE did: within each head, row 2i+s moves to s·E/2 + i (the permutation
+     * of HF's convert_llama_weights_to_hf). Logits are unchanged.
+     */
+    public static Checkpoint toHalfSplit(Checkpoint ck) {
+        ModelConfig c = ck.config();
+        if (c.ropeStyle() == RopeStyle.HALF_SPLIT) return ck;
+        Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
+        for (int i = 0; i < c.numLayers(); i++) {
+            BlockConfig b = c.blocks().get(i);
+            if (!(b.attention() instanceof AttentionConfig.Gqa || b.attention() instanceof AttentionConfig.Window)) continue;
+            for (String s : new String[]{TensorNames.Q, TensorNames.K, TensorNames.Q_BIAS, TensorNames.K_BIAS}) {
+                String name = TensorNames.layer(i, s);
+                Tensor w = t.get(name);
+                if (w != null) t.put(name, permuteRows(w, c.headDim()));
+            }
+        }
+        return new Checkpoint(c.withRopeStyle(RopeStyle.HALF_SPLIT), t, ck.storedTypes(), ck.tokenizer(), ck.source());
+    }
+
+    private static Tensor permuteRows(Tensor w, int E) {
+        int rows = w.dim(0), cols = w.rank() == 1 ? 1 : w.cols();
+        float[] src = w.data(), dst = new float[src.length];
+        for (int h = 0; h < rows / E; h++) {
+            for (int i = 0; i < E / 2; i++) {
+                for (int s = 0; s < 2; s++) {
+                    System.arraycopy(src, (h * E + 2 * i + s) * cols, dst, (h * E + s * E / 2 + i) * cols, cols);
+                }
+            }
+        }
+        return new Tensor(dst, w.shape());
+    }
+
+    /**
+     * Writes a HF directory (config.json, model.safetensors, tokenizer) with weights in {@code dtype}
+     * (null: the dtype most weights were stored in). Each file is written atomically.
+     */
+    public static void writeHfDir(Checkpoint ck, Path dir, DType dtype) throws IOException {
+        Checkpoint hf = toHalfSplit(ck);
+        Files.createDirectories(dir);
+        DType dt = dtype != null ? dtype : ck.dominantDType();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        Map<String, DType> types = new LinkedHashMap<>();
+        hf.tensors().forEach((name, tensor) -> {
+            if (hf.config().tiedEmbeddings() && name.equals(TensorNames.LM_HEAD)) return;
+            out.put(name, tensor);
+            boolean norm = tensor.rank() == 1;
+            types.put(name, norm && dt != DType.F32 ? ck.storedTypes().getOrDefault(name, dt) : dt);
+        });
+        Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"));
+        if (ck.tokenizer() instanceof BpeTokenizer bpe) {
+            AtomicFiles.writeBytes(dir.resolve("tokenizer.bin"), bpe.toLlama2cBytes());
+        }
+        String cfg = HfConfig.toJsonString(hf.config()).replace("\"torch_dtype\" : \"float32\"", "\"torch_dtype\" : \"" + torchDtype(dt) + "\"");
+        AtomicFiles.writeString(dir.resolve("config.json"), cfg);
+    }
+
+    private static String torchDtype(DType d) {
+        return switch (d) {
+            case F32 -> "float32";
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+        };
+    }
+}

@@ -1,0 +1,268 @@
+package dev.puzzle.core.io;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.puzzle.core.io.TensorNames.*;
+
+/**
+ * GGUF v2/v3 reader (ggml's docs/gguf.md): header, typed metadata, tensor infos (dimensions listed
+ * fastest-first, so reversed they are the row-major shape), aligned data. F32, F16 and BF16 tensors;
+ * the llama architecture; the embedded SentencePiece vocabulary. llama.cpp stores q/k rows for
+ * interleaved RoPE, as llama2.c does.
+ */
+public final class Gguf {
+    private Gguf() {}
+
+    private static final int MAGIC = 0x46554747; // "GGUF"
+
+    /** One tensor's header: name, row-major shape, ggml type, offset within the data section. */
+    public record TensorInfo(String name, int[] shape, int ggmlType, long offset) {}
+
+    /** Parsed header: metadata and tensor infos, plus where the data section starts. */
+    public record Header(int version, Map<String, Object> metadata, List<TensorInfo> tensors, long dataStart, long fileSize) {}
+
+    public static Header readHeader(Path file, FileChannel ch) throws IOException {
+        long size = ch.size();
+        if (size > Integer.MAX_VALUE) {
+            // Map the first 2 GiB for the header; tensors are mapped one by one later.
+            size = ch.size();
+        }
+        ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, 0, Math.min(ch.size(), Integer.MAX_VALUE)).order(ByteOrder.LITTLE_ENDIAN);
+        Cursor c = new Cursor(file, bb);
+        if (bb.remaining() < 24 || bb.getInt(0) != MAGIC) throw new PuzzleException(file + ": not a GGUF file (bad magic)");
+        c.pos = 4;
+        int version = c.i32("version");
+        if (version != 2 && version != 3) throw PuzzleException.field(file, "version", version, "only GGUF v2 and v3 are supported");
+        long nTensors = c.u64("tensor_count");
+        long nKv = c.u64("metadata_kv_count");
+        if (nTensors < 0 || nTensors > 1_000_000) throw PuzzleException.field(file, "tensor_count", nTensors, "implausible");
+        if (nKv < 0 || nKv > 1_000_000) throw PuzzleException.field(file, "metadata_kv_count", nKv, "implausible");
+        Map<String, Object> meta = new LinkedHashMap<>();
+        for (long i = 0; i < nKv; i++) {
+            String key = c.string("metadata key");
+            int type = c.i32(key + ".type");
+            meta.put(key, c.value(key, type));
+        }
+        List<TensorInfo> infos = new ArrayList<>();
+        for (long i = 0; i < nTensors; i++) {
+            String name = c.string("tensor name");
+            int nd = c.i32(name + ".n_dims");
+            if (nd < 1 || nd > 4) throw PuzzleException.field(file, name + ".n_dims", nd, "must be 1..4");
+            int[] shape = new int[nd];
+            for (int d = 0; d < nd; d++) {
+                long v = c.u64(name + ".dims");
+                if (v < 0 || v > Integer.MAX_VALUE) throw PuzzleException.field(file, name + ".dims", v, "out of range");
+                shape[nd - 1 - d] = (int) v;
+            }
+            int type = c.i32(name + ".type");
+            long off = c.u64(name + ".offset");
+            infos.add(new TensorInfo(name, shape, type, off));
+        }
+        long align = 32;
+        Object a = meta.get("general.alignment");
+        if (a instanceof Number n) align = n.longValue();
+        if (align <= 0 || (align & (align - 1)) != 0) throw PuzzleException.field(file, "general.alignment", align, "must be a power of two");
+        long dataStart = (c.pos + align - 1) / align * align;
+        return new Header(version, meta, infos, dataStart, ch.size());
+    }
+
+    private static DType dtypeOf(Path file, TensorInfo t) {
+        return switch (t.ggmlType()) {
+            case 0 -> DType.F32;
+            case 1 -> DType.F16;
+            case 30 -> DType.BF16;
+            default -> throw PuzzleException.field(file, t.name() + ".type", ggmlTypeName(t.ggmlType()),
+                    "quantized tensors are not supported; convert with F32, F16 or BF16 weights");
+        };
+    }
+
+    private static String ggmlTypeName(int t) {
+        String[] names = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"};
+        return t >= 0 && t < names.length ? names[t] + " (" + t + ")" : "ggml type " + t;
+    }
+
+    public static Checkpoint read(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            Header h = readHeader(file, ch);
+            Map<String, Object> m = h.metadata();
+            String arch = String.valueOf(m.get("general.architecture"));
+            if (!arch.equals("llama")) {
+                throw PuzzleException.field(file, "general.architecture", arch, "unsupported architecture (supported: llama)");
+            }
+            int dim = intMeta(file, m, "llama.embedding_length");
+            int layers = intMeta(file, m, "llama.block_count");
+            int hidden = intMeta(file, m, "llama.feed_forward_length");
+            int heads = intMeta(file, m, "llama.attention.head_count");
+            int kvHeads = m.containsKey("llama.attention.head_count_kv") ? intMeta(file, m, "llama.attention.head_count_kv") : heads;
+            int ctx = m.containsKey("llama.context_length") ? intMeta(file, m, "llama.context_length") : 2048;
+            float eps = m.containsKey("llama.attention.layer_norm_rms_epsilon") ? ((Number) m.get("llama.attention.layer_norm_rms_epsilon")).floatValue() : 1e-5f;
+            float theta = m.containsKey("llama.rope.freq_base") ? ((Number) m.get("llama.rope.freq_base")).floatValue() : 10000f;
+            if (dim % heads != 0) throw PuzzleException.field(file, "llama.attention.head_count", heads, "does not divide embedding_length " + dim);
+            int E = dim / heads;
+            if (m.containsKey("llama.rope.dimension_count") && intMeta(file, m, "llama.rope.dimension_count") != E) {
+                throw PuzzleException.field(file, "llama.rope.dimension_count", m.get("llama.rope.dimension_count"), "partial rotary embeddings are not supported (head dim " + E + ")");
+            }
+            Map<String, TensorInfo> byName = new LinkedHashMap<>();
+            for (TensorInfo t : h.tensors()) byName.put(t.name(), t);
+            TensorInfo emb = byName.get("token_embd.weight");
+            if (emb == null) throw new PuzzleException(file + ": missing tensor 'token_embd.weight'");
+            int vocab = emb.shape()[0];
+            boolean tied = !byName.containsKey("output.weight");
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            Map<String, DType> types = new LinkedHashMap<>();
+            for (TensorInfo t : h.tensors()) {
+                String name = hfName(file, t.name());
+                DType dt = dtypeOf(file, t);
+                long n = Tensor.numel(t.shape());
+                long begin = h.dataStart() + t.offset(), len = n * dt.bytes;
+                if (t.offset() < 0 || begin + len > h.fileSize()) {
+                    throw PuzzleException.field(file, t.name() + ".offset", t.offset(), "tensor data of " + len + " bytes runs past the end of the file (" + h.fileSize() + " bytes)");
+                }
+                if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
+                ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, begin, len).order(ByteOrder.LITTLE_ENDIAN);
+                tensors.put(name, new Tensor(Safetensors.widen(bb, dt, (int) n), t.shape()));
+                types.put(name, dt);
+            }
+            ModelConfig cfg = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kvHeads, hidden, vocab, ctx, eps, theta,
+                    RopeStyle.INTERLEAVED, tied, false);
+            return new Checkpoint(cfg, tensors, types, tokenizer(file, m), file.toString());
+        } catch (IOException e) {
+            throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static int intMeta(Path file, Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (!(v instanceof Number n)) throw PuzzleException.field(file, key, v, "missing or not a number");
+        long l = n.longValue();
+        if (l <= 0 || l > Integer.MAX_VALUE) throw PuzzleException.field(file, key, l, "out of range");
+        return (int) l;
+    }
+
+    private static String hfName(Path file, String g) {
+        switch (g) {
+            case "token_embd.weight": return EMBED;
+            case "output_norm.weight": return FINAL_NORM;
+            case "output.weight": return LM_HEAD;
+            default:
+        }
+        if (g.startsWith("blk.")) {
+            int dot = g.indexOf('.', 4);
+            int i = Integer.parseInt(g.substring(4, dot));
+            String rest = g.substring(dot + 1);
+            String s = switch (rest) {
+                case "attn_norm.weight" -> ATTN_NORM;
+                case "attn_q.weight" -> Q;
+                case "attn_k.weight" -> K;
+                case "attn_v.weight" -> V;
+                case "attn_output.weight" -> O;
+                case "ffn_norm.weight" -> FFN_NORM;
+                case "ffn_gate.weight" -> GATE;
+                case "ffn_up.weight" -> UP;
+                case "ffn_down.weight" -> DOWN;
+                default -> null;
+            };
+            if (s != null) return layer(i, s);
+        }
+        throw new PuzzleException(file + ": unexpected tensor '" + g + "' for a llama GGUF");
+    }
+
+    private static BpeTokenizer tokenizer(Path file, Map<String, Object> m) {
+        if (!(m.get("tokenizer.ggml.tokens") instanceof List<?> toks)) return null;
+        Object model = m.get("tokenizer.ggml.model");
+        if (model != null && !"llama".equals(model)) return null; // only SentencePiece vocabularies are read from GGUF
+        List<?> sc = m.get("tokenizer.ggml.scores") instanceof List<?> l ? l : null;
+        byte[][] pieces = new byte[toks.size()][];
+        float[] scores = new float[toks.size()];
+        for (int i = 0; i < toks.size(); i++) {
+            pieces[i] = String.valueOf(toks.get(i)).replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+            scores[i] = sc != null ? ((Number) sc.get(i)).floatValue() : 0f;
+        }
+        int bos = m.get("tokenizer.ggml.bos_token_id") instanceof Number n ? n.intValue() : 1;
+        int eos = m.get("tokenizer.ggml.eos_token_id") instanceof Number n ? n.intValue() : 2;
+        return new BpeTokenizer(pieces, scores, bos, eos);
+    }
+
+    /** Bounds-checked reading of GGUF's little-endian values. */
+    private static final class Cursor {
+        final Path file;
+        final ByteBuffer bb;
+        long pos;
+
+        Cursor(Path file, ByteBuffer bb) {
+            this.file = file;
+            this.bb = bb;
+        }
+
+        private void need(long n, String what) {
+            if (n < 0 || pos + n > bb.limit()) {
+                throw new PuzzleException(file + ": truncated GGUF header while reading " + what + " at byte " + pos);
+            }
+        }
+
+        int i32(String what) {
+            need(4, what);
+            int v = bb.getInt((int) pos);
+            pos += 4;
+            return v;
+        }
+
+        long u64(String what) {
+            need(8, what);
+            long v = bb.getLong((int) pos);
+            pos += 8;
+            return v;
+        }
+
+        String string(String what) {
+            long n = u64(what);
+            need(n, what);
+            byte[] b = new byte[(int) n];
+            bb.get((int) pos, b);
+            pos += n;
+            return new String(b, StandardCharsets.UTF_8);
+        }
+
+        Object value(String key, int type) {
+            switch (type) {
+                case 0: need(1, key); return (long) (bb.get((int) pos++) & 0xff);
+                case 1: need(1, key); return (long) bb.get((int) pos++);
+                case 2: need(2, key); pos += 2; return (long) (bb.getShort((int) pos - 2) & 0xffff);
+                case 3: need(2, key); pos += 2; return (long) bb.getShort((int) pos - 2);
+                case 4: return (long) i32(key) & 0xffffffffL;
+                case 5: return (long) i32(key);
+                case 6: need(4, key); pos += 4; return (double) bb.getFloat((int) pos - 4);
+                case 7: need(1, key); return bb.get((int) pos++) != 0;
+                case 8: return string(key);
+                case 9: {
+                    int et = i32(key + "[type]");
+                    long n = u64(key + "[len]");
+                    if (n < 0 || n > bb.limit()) throw PuzzleException.field(file, key, n, "array length beyond the file");
+                    List<Object> out = new ArrayList<>((int) n);
+                    for (long i = 0; i < n; i++) out.add(value(key, et));
+                    return out;
+                }
+                case 10: return u64(key);
+                case 11: return u64(key);
+                case 12: need(8, key); pos += 8; return bb.getDouble((int) pos - 8);
+                default: throw PuzzleException.field(file, key + ".type", type, "unknown GGUF value type");
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package dev.puzzle.core.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Hugging Face {@code config.json} ↔ {@link ModelConfig}: the one place HF field names meet Java names.
+ * Reads LlamaForCausalLM, MistralForCausalLM (sliding_window), Qwen2ForCausalLM (q/k/v bias) and the
+ * heterogeneous DeciLMForCausalLM layout of Puzzle's published models, whose per-layer
+ * {@code block_configs} carry {@code attention: {n_heads_in_group, no_op, replace_with_linear,
+ * window_length}} and {@code ffn: {ffn_mult, no_op, replace_with_linear}}; this toolkit adds exact
+ * {@code num_key_value_heads} and {@code intermediate_size} so any shape round-trips.
+ */
+public final class HfConfig {
+    private HfConfig() {}
+
+    public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static ModelConfig read(Path file) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new PuzzleException(file + ": cannot read config: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) throw new PuzzleException(file + ": not a JSON object");
+        JsonNode archs = root.path("architectures");
+        String arch = archs.isArray() && !archs.isEmpty() ? archs.get(0).asText() : null;
+        if (arch == null || !ARCHITECTURES.contains(arch)) {
+            throw PuzzleException.field(file, "architectures", archs.isMissingNode() ? "(missing)" : archs.toString(),
+                    "unsupported architecture (supported: " + String.join(", ", new java.util.TreeSet<>(ARCHITECTURES)) + ")");
+        }
+        String act = root.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) throw PuzzleException.field(file, "hidden_act", act, "only silu (SwiGLU) is supported");
+        JsonNode scaling = root.path("rope_scaling");
+        if (!scaling.isMissingNode() && !scaling.isNull()) throw PuzzleException.field(file, "rope_scaling", scaling, "RoPE scaling is not supported yet");
+        int dim = posInt(file, root, "hidden_size");
+        int layers = posInt(file, root, "num_hidden_layers");
+        int heads = posInt(file, root, "num_attention_heads");
+        int kvHeads = root.has("num_key_value_heads") && !root.get("num_key_value_heads").isNull() ? posInt(file, root, "num_key_value_heads") : heads;
+        int headDim = root.has("head_dim") && !root.get("head_dim").isNull() ? posInt(file, root, "head_dim") : dim / heads;
+        if (!root.has("head_dim") && dim % heads != 0) throw PuzzleException.field(file, "num_attention_heads", heads, "does not divide hidden_size " + dim);
+        if (heads % kvHeads != 0) throw PuzzleException.field(file, "num_key_value_heads", kvHeads, "does not divide num_attention_heads " + heads);
+        int inter = root.has("intermediate_size") && !root.get("intermediate_size").isNull() ? posInt(file, root, "intermediate_size") : 0;
+        int vocab = posInt(file, root, "vocab_size");
+        int ctx = root.has("max_position_embeddings") ? posInt(file, root, "max_position_embeddings") : 2048;
+        float eps = (float) root.path("rms_norm_eps").asDouble(1e-6);
+        float theta = (float) root.path("rope_theta").asDouble(10000.0);
+        boolean tied = root.path("tie_word_embeddings").asBoolean(false);
+        boolean bias = arch.equals("Qwen2ForCausalLM") || root.path("attention_bias").asBoolean(false);
+        int window = 0;
+        JsonNode sw = root.path("sliding_window");
+        boolean useSw = arch.equals("MistralForCausalLM") || root.path("use_sliding_window").asBoolean(false);
+        if (useSw && sw.canConvertToInt() && sw.asInt() > 0 && sw.asInt() < ctx) window = sw.asInt();
+        List<BlockConfig> blocks = new ArrayList<>();
+        if (arch.equals("DeciLMForCausalLM")) {
+            JsonNode bc = root.path("block_configs");
+            if (!bc.isArray() || bc.size() != layers) {
+                throw PuzzleException.field(file, "block_configs", bc.isArray() ? bc.size() + " entries" : "(missing)", "needs one entry per layer (" + layers + ")");
+            }
+            for (int i = 0; i < layers; i++) blocks.add(block(file, bc.get(i), i, dim, heads, kvHeads));
+            if (inter == 0) {
+                inter = blocks.stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Dense)
+                        .mapToInt(f -> ((FfnConfig.Dense) f).intermediateSize()).max().orElse(4 * dim);
+            }
+        } else {
+            if (inter == 0) throw PuzzleException.field(file, "intermediate_size", "(missing)", "required");
+            AttentionConfig a = window > 0 ? new AttentionConfig.Window(kvHeads, window) : new AttentionConfig.Gqa(kvHeads);
+            for (int i = 0; i < layers; i++) blocks.add(new BlockConfig(a, new FfnConfig.Dense(inter)));
+        }
+        try {
+            return new ModelConfig(arch, dim, heads, headDim, kvHeads, inter, vocab, ctx, eps, theta, RopeStyle.HALF_SPLIT, tied, bias, blocks);
+        } catch (IllegalArgumentException e) {
+            throw new PuzzleException(file + ": " + e.getMessage());
+        }
+    }
+
+    private static BlockConfig block(Path file, JsonNode b, int i, int dim, int heads, int parentKv) {
+        String at = "block_configs[" + i + "].attention";
+        String ft = "block_configs[" + i + "].ffn";
+        JsonNode a = b.path("attention"), f = b.path("ffn");
+        AttentionConfig attn;
+        if (a.path("no_op").asBoolean(false)) {
+            attn = new AttentionConfig.NoOp();
+        } else if (a.path("replace_with_linear").asBoolean(false)) {
+            attn = new AttentionConfig.Linear();
+        } else {
+            int kv;
+            if (a.has("num_key_value_heads")) {
+                kv = a.get("num_key_value_heads").asInt();
+            } else if (a.has("n_heads_in_group") && !a.get("n_heads_in_group").isNull()) {
+                int g = a.get("n_heads_in_group").asInt();
+                if (g <= 0 || heads % g != 0) throw PuzzleException.field(file, at + ".n_heads_in_group", g, "must divide num_attention_heads " + heads);
+                kv = heads / g;
+            } else {
+                kv = parentKv;
+            }
+            if (kv <= 0 || heads % kv != 0) throw PuzzleException.field(file, at + ".num_key_value_heads", kv, "must divide num_attention_heads " + heads);
+            JsonNode w = a.path("window_length");
+            attn = w.canConvertToInt() && w.asInt() > 0 ? new AttentionConfig.Window(kv, w.asInt()) : new AttentionConfig.Gqa(kv);
+        }
+        FfnConfig ffn;
+        if (f.path("no_op").asBoolean(false)) {
+            ffn = new FfnConfig.NoOp();
+        } else if (f.path("replace_with_linear").asBoolean(false)) {
+            ffn = new FfnConfig.Linear();
+        } else if (f.has("intermediate_size")) {
+            int n = f.get("intermediate_size").asInt();
+            if (n <= 0) throw PuzzleException.field(file, ft + ".intermediate_size", n, "must be positive");
+            ffn = new FfnConfig.Dense(n);
+        } else if (f.has("ffn_mult")) {
+            double mult = f.get("ffn_mult").asDouble();
+            if (!(mult > 0)) throw PuzzleException.field(file, ft + ".ffn_mult", mult, "must be positive");
+            ffn = new FfnConfig.Dense(deciIntermediate(mult, dim));
+        } else {
+            throw PuzzleException.field(file, ft, f, "needs no_op, replace_with_linear, intermediate_size or ffn_mult");
+        }
+        return new BlockConfig(attn, ffn);
+    }
+
+    /** DeciLM's width rule: find_multiple(int(2 * ffn_mult * hidden_size / 3), 256). */
+    public static int deciIntermediate(double ffnMult, int dim) {
+        int n = (int) (2 * ffnMult * dim / 3);
+        return (n + 255) / 256 * 256;
+    }
+
+    private static int posInt(Path file, JsonNode root, String key) {
+        JsonNode v = root.get(key);
+        if (v == null || !v.canConvertToInt() || v.asInt() <= 0) {
+            throw PuzzleException.field(file, key, v == null ? "(missing)" : v.toString(), "must be a positive integer");
+        }
+        return v.asInt();
+    }
+
+    /**
+     * The config.json of a model. A uniform parent keeps its own architecture (or Llama), so stock
+     * Hugging Face code loads it; anything heterogeneous is written as DeciLM with block_configs.
+     */
+    public static ObjectNode toJson(ModelConfig c) {
+        if (c.ropeStyle() != RopeStyle.HALF_SPLIT) throw new IllegalArgumentException("HF configs describe half-split RoPE; permute q/k first (Checkpoints.toHalfSplit)");
+        ObjectNode o = JSON.createObjectNode();
+        boolean uniform = c.isUniformParent();
+        boolean uniformWindow = !uniform && c.blocks().stream().allMatch(b -> b.attention() instanceof AttentionConfig.Window w && w.numKvHeads() == c.numKvHeads()
+                && b.attention().equals(c.blocks().get(0).attention()) && b.ffn().equals(new FfnConfig.Dense(c.intermediateSize())));
+        String arch;
+        if (uniform) {
+            arch = c.qkvBias() ? "Qwen2ForCausalLM" : c.architecture().equals("DeciLMForCausalLM") ? "LlamaForCausalLM" : c.architecture();
+        } else if (uniformWindow && !c.qkvBias()) {
+            arch = "MistralForCausalLM";
+        } else {
+            arch = "DeciLMForCausalLM";
+        }
+        o.putArray("architectures").add(arch);
+        o.put("model_type", switch (arch) {
+            case "MistralForCausalLM" -> "mistral";
+            case "Qwen2ForCausalLM" -> "qwen2";
+            case "DeciLMForCausalLM" -> "nemotron-nas";
+            default -> "llama";
+        });
+        o.put("hidden_size", c.dim());
+        o.put("num_hidden_layers", c.numLayers());
+        o.put("num_attention_heads", c.numHeads());
+        o.put("num_key_value_heads", c.numKvHeads());
+        o.put("head_dim", c.headDim());
+        o.put("intermediate_size", c.intermediateSize());
+        o.put("vocab_size", c.vocabSize());
+        o.put("max_position_embeddings", c.maxSeqLen());
+        o.put("rms_norm_eps", c.normEps());
+        o.put("rope_theta", c.ropeTheta());
+        o.put("tie_word_embeddings", c.tiedEmbeddings());
+        o.put("hidden_act", "silu");
+        o.putNull("rope_scaling");
+        if (c.qkvBias() && !arch.equals("Qwen2ForCausalLM")) o.put("attention_bias", true);
+        o.put("torch_dtype", "float32");
+        if (uniformWindow && arch.equals("MistralForCausalLM")) {
+            o.put("sliding_window", ((AttentionConfig.Window) c.blocks().get(0).attention()).window());
+        }
+        if (arch.equals("DeciLMForCausalLM")) {
+            ArrayNode bcs = o.putArray("block_configs");
+            for (BlockConfig b : c.blocks()) {
+                ObjectNode bn = bcs.addObject();
+                ObjectNode a = bn.putObject("attention");
+                a.put("no_op", b.attention() instanceof AttentionConfig.NoOp);
+                a.put("replace_with_linear", b.attention() instanceof AttentionConfig.Linear);
+                int kv = b.attention().kvHeads();
+                if (kv > 0) {
+                    a.put("n_heads_in_group", c.numHeads() / kv);
+                    a.put("num_key_value_heads", kv);
+                } else {
+                    a.putNull("n_heads_in_group");
+                }
+                if (b.attention() instanceof AttentionConfig.Window w) a.put("window_length", w.window());
+                else a.putNull("window_length");
+                ObjectNode f = bn.putObject("ffn");
+                f.put("no_op", b.ffn() instanceof FfnConfig.NoOp);
+                f.put("replace_with_linear", b.ffn() instanceof FfnConfig.Linear);
+                if (b.ffn() instanceof FfnConfig.Dense d) {
+                    f.put("ffn_mult", Math.round(d.intermediateSize() * 3.0 / (2.0 * c.dim()) * 1e6) / 1e6);
+                    f.put("intermediate_size", d.intermediateSize());
+                } else {
+                    f.putNull("ffn_mult");
+                }
+            }
+        }
+        return o;
+    }
+
+    public static String toJsonString(ModelConfig c) {
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(toJson(c)) + "\n";
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

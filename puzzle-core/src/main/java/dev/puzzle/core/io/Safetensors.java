@@ -1,0 +1,228 @@
+package dev.puzzle.core.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The safetensors format (huggingface/safetensors): an 8-byte little-endian header length N, N bytes
+ * of JSON ({@code name → {dtype, shape, data_offsets: [begin, end]}}, plus optional
+ * {@code __metadata__}), then the data. The reader validates everything against the file before
+ * touching data (header size limit, offsets inside the data, shape × dtype = byte length) and maps
+ * tensors lazily; the writer writes atomically.
+ */
+public final class Safetensors implements AutoCloseable {
+    /** Headers beyond this are refused (the reference implementation's limit is 100 MB). */
+    public static final long MAX_HEADER = 100L * 1024 * 1024;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One entry of the header. */
+    public record Entry(String name, DType dtype, int[] shape, long begin, long end) {}
+
+    private final Path file;
+    private final FileChannel ch;
+    private final long dataStart;
+    private final Map<String, Entry> entries;
+    private final Map<String, String> metadata;
+
+    private Safetensors(Path file, FileChannel ch, long dataStart, Map<String, Entry> entries, Map<String, String> metadata) {
+        this.file = file;
+        this.ch = ch;
+        this.dataStart = dataStart;
+        this.entries = entries;
+        this.metadata = metadata;
+    }
+
+    public static Safetensors open(Path file) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+            long size = ch.size();
+            if (size < 8) throw new PuzzleException(file + ": " + size + " bytes is too short for a safetensors file (needs an 8-byte header length)");
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(lenBuf, 0);
+            long n = lenBuf.getLong(0);
+            if (n < 2 || n > MAX_HEADER) throw PuzzleException.field(file, "header length", n, "must be between 2 and " + MAX_HEADER + " bytes");
+            if (8 + n > size) throw PuzzleException.field(file, "header length", n, "runs past the end of the file (" + size + " bytes; truncated?)");
+            ByteBuffer hb = ByteBuffer.allocate((int) n);
+            ch.read(hb, 8);
+            JsonNode root;
+            try {
+                root = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8).trim());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new PuzzleException(file + ": header is not valid JSON: " + e.getOriginalMessage());
+            }
+            if (root == null || !root.isObject()) throw new PuzzleException(file + ": header is not a JSON object");
+            long dataLen = size - 8 - n;
+            Map<String, Entry> entries = new LinkedHashMap<>();
+            Map<String, String> meta = new LinkedHashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String name = e.getKey();
+                JsonNode v = e.getValue();
+                if (name.equals("__metadata__")) {
+                    v.fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().asText()));
+                    continue;
+                }
+                entries.put(name, entry(file, name, v, dataLen));
+            }
+            return new Safetensors(file, ch, 8 + n, entries, meta);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) try {
+            ch.close();
+        } catch (IOException ignored) {
+            // already failing
+        }
+    }
+
+    private static Entry entry(Path file, String name, JsonNode v, long dataLen) {
+        String dtName = v.path("dtype").asText(null);
+        if (dtName == null) throw PuzzleException.field(file, name + ".dtype", "(missing)", "every tensor needs a dtype");
+        DType dt = DType.fromSafetensors(dtName);
+        if (dt == null) throw PuzzleException.field(file, name + ".dtype", dtName, "unsupported dtype (supported: F32, F16, BF16)");
+        JsonNode sh = v.path("shape");
+        if (!sh.isArray()) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+        int[] shape = new int[sh.size()];
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = sh.get(i);
+            if (!d.canConvertToLong() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
+                throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+            }
+            shape[i] = (int) d.asLong();
+        }
+        JsonNode off = v.path("data_offsets");
+        if (!off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
+            throw PuzzleException.field(file, name + ".data_offsets", off, "must be [begin, end]");
+        }
+        long b = off.get(0).asLong(), e = off.get(1).asLong();
+        if (b < 0 || e < b || e > dataLen) {
+            throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
+        }
+        long numel = 1;
+        for (int d : shape) {
+            numel *= d;
+            if (numel > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, name + ".shape", Arrays.toString(shape), "too large for one tensor");
+        }
+        if (numel * dt.bytes != e - b) {
+            throw PuzzleException.field(file, name, dtName + " " + Arrays.toString(shape), "needs " + numel * dt.bytes + " bytes but data_offsets span " + (e - b));
+        }
+        return new Entry(name, dt, shape, b, e);
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public Map<String, Entry> entries() {
+        return entries;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** Reads one tensor, widened to FP32. */
+    public Tensor read(String name) {
+        Entry e = entries.get(name);
+        if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
+        try {
+            ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.end() - e.begin()).order(ByteOrder.LITTLE_ENDIAN);
+            return new Tensor(widen(bb, e.dtype(), (int) (e.end() - e.begin()) / e.dtype().bytes), e.shape());
+        } catch (IOException ex) {
+            throw new PuzzleException(file + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
+        }
+    }
+
+    /** n elements of dtype from bb (little endian) as FP32. */
+    static float[] widen(ByteBuffer bb, DType dt, int n) {
+        float[] out = new float[n];
+        switch (dt) {
+            case F32 -> bb.asFloatBuffer().get(out);
+            case F16 -> {
+                var sb = bb.asShortBuffer();
+                for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(sb.get(i));
+            }
+            case BF16 -> {
+                var sb = bb.asShortBuffer();
+                for (int i = 0; i < n; i++) out[i] = DType.bf16ToFloat(sb.get(i));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(ch);
+    }
+
+    /**
+     * Writes tensors in {@code dtype} (narrowed from FP32), header keys in the given order, header padded
+     * with spaces to a multiple of 8 bytes. Atomic.
+     */
+    public static void write(Path target, Map<String, Tensor> tensors, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode m = header.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
+        long off = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            DType dt = dtypes.get(e.getKey());
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", dt.safetensorsName());
+            var shape = t.putArray("shape");
+            for (int d : e.getValue().shape()) shape.add(d);
+            long len = (long) e.getValue().size() * dt.bytes;
+            t.putArray("data_offsets").add(off).add(off + len);
+            off += len;
+        }
+        byte[] hj = JSON.writeValueAsBytes(header);
+        int padded = (hj.length + 7) / 8 * 8;
+        byte[] hdr = Arrays.copyOf(hj, padded);
+        Arrays.fill(hdr, hj.length, padded, (byte) ' ');
+        AtomicFiles.write(target, out -> {
+            ByteBuffer lb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+            out.write(lb.array());
+            out.write(hdr);
+            ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                DType dt = dtypes.get(e.getKey());
+                for (float f : e.getValue().data()) {
+                    if (buf.remaining() < 4) {
+                        out.write(buf.array(), 0, buf.position());
+                        buf.clear();
+                    }
+                    switch (dt) {
+                        case F32 -> buf.putFloat(f);
+                        case F16 -> buf.putShort(Float.floatToFloat16(f));
+                        case BF16 -> buf.putShort(DType.floatToBf16(f));
+                    }
+                }
+            }
+            out.write(buf.array(), 0, buf.position());
+        });
+    }
+}

@@ -1,0 +1,92 @@
+package dev.puzzle.core.model;
+
+import java.util.List;
+
+/**
+ * The shape of a Llama-family decoder. {@code numKvHeads} and {@code intermediateSize} are the parent's
+ * defaults; each layer's own choice lives in {@code blocks}, so a heterogeneous child is simply a
+ * list of different entries.
+ *
+ * @param architecture  the Hugging Face architecture name (e.g. LlamaForCausalLM)
+ * @param dim           hidden size (HF hidden_size)
+ * @param numHeads      query heads (HF num_attention_heads)
+ * @param headDim       dimension of one head
+ * @param numKvHeads    the parent's KV heads (HF num_key_value_heads)
+ * @param intermediateSize the parent's FFN width (HF intermediate_size)
+ * @param vocabSize     vocabulary size
+ * @param maxSeqLen     context length (HF max_position_embeddings)
+ * @param normEps       RMSNorm epsilon
+ * @param ropeTheta     RoPE base
+ * @param ropeStyle     which dimensions RoPE pairs
+ * @param tiedEmbeddings whether the classifier shares the token embedding
+ * @param qkvBias       whether q/k/v projections have biases (Qwen2)
+ * @param blocks        one block per layer
+ */
+public record ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads,
+                          int intermediateSize, int vocabSize, int maxSeqLen, float normEps, float ropeTheta,
+                          RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias, List<BlockConfig> blocks) {
+
+    public ModelConfig {
+        blocks = List.copyOf(blocks);
+        check(dim > 0, "dim", dim);
+        check(numHeads > 0, "numHeads", numHeads);
+        check(headDim > 0 && headDim % 2 == 0, "headDim (must be even)", headDim);
+        check(numKvHeads > 0 && numHeads % numKvHeads == 0, "numKvHeads (must divide numHeads " + numHeads + ")", numKvHeads);
+        check(intermediateSize > 0, "intermediateSize", intermediateSize);
+        check(vocabSize > 0, "vocabSize", vocabSize);
+        check(maxSeqLen > 0, "maxSeqLen", maxSeqLen);
+        check(normEps > 0, "normEps", normEps);
+        check(ropeTheta > 0, "ropeTheta", ropeTheta);
+        check(!blocks.isEmpty(), "blocks (at least one layer)", blocks.size());
+        for (int i = 0; i < blocks.size(); i++) {
+            int kv = blocks.get(i).attention().kvHeads();
+            if (kv > 0 && numHeads % kv != 0) {
+                throw new IllegalArgumentException("layer " + i + ": numKvHeads " + kv + " does not divide numHeads " + numHeads);
+            }
+        }
+    }
+
+    private static void check(boolean ok, String name, Object value) {
+        if (!ok) throw new IllegalArgumentException("invalid " + name + ": " + value);
+    }
+
+    /** A uniform parent of {@code numLayers} equal GQA + dense-FFN blocks. */
+    public static ModelConfig uniform(String architecture, int dim, int numLayers, int numHeads, int numKvHeads,
+                                      int intermediateSize, int vocabSize, int maxSeqLen, float normEps, float ropeTheta,
+                                      RopeStyle ropeStyle, boolean tied, boolean qkvBias) {
+        if (numLayers < 1) throw new IllegalArgumentException("invalid numLayers: " + numLayers);
+        if (numHeads < 1 || dim % numHeads != 0) throw new IllegalArgumentException("numHeads " + numHeads + " does not divide dim " + dim);
+        List<BlockConfig> blocks = java.util.Collections.nCopies(numLayers, BlockConfig.parent(numKvHeads, intermediateSize));
+        return new ModelConfig(architecture, dim, numHeads, dim / numHeads, numKvHeads, intermediateSize, vocabSize,
+                maxSeqLen, normEps, ropeTheta, ropeStyle, tied, qkvBias, blocks);
+    }
+
+    public int numLayers() {
+        return blocks.size();
+    }
+
+    public int qDim() {
+        return numHeads * headDim;
+    }
+
+    /** True when every layer is the parent's GQA + dense FFN. */
+    public boolean isUniformParent() {
+        BlockConfig p = BlockConfig.parent(numKvHeads, intermediateSize);
+        return blocks.stream().allMatch(p::equals);
+    }
+
+    public ModelConfig withBlocks(List<BlockConfig> newBlocks) {
+        return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
+                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks);
+    }
+
+    public ModelConfig withRopeStyle(RopeStyle style) {
+        return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
+                normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks);
+    }
+
+    public ModelConfig withArchitecture(String arch) {
+        return new ModelConfig(arch, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
+                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, blocks);
+    }
+}

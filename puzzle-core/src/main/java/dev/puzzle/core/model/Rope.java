@@ -1,0 +1,50 @@
+package dev.puzzle.core.model;
+
+/**
+ * Rotary position embeddings (Su et al., RoFormer) in both pairings. frequency_i = theta^(-2i/headDim).
+ * INTERLEAVED (llama2.c run.c): rotate (x[2i], x[2i+1]). HALF_SPLIT (HF apply_rotary_pos_emb):
+ * rotate (x[i], x[i+headDim/2]).
+ */
+public final class Rope {
+    private Rope() {}
+
+    /** cos/sin tables for one position: {@code cs[2i] = cos, cs[2i+1] = sin}, i in [0, headDim/2). */
+    public static void table(float[] cs, int pos, int headDim, float theta) {
+        for (int i = 0; i < headDim / 2; i++) {
+            double freq = 1.0 / Math.pow(theta, (2.0 * i) / headDim);
+            double val = pos * freq;
+            cs[2 * i] = (float) Math.cos(val);
+            cs[2 * i + 1] = (float) Math.sin(val);
+        }
+    }
+
+    /** Rotates {@code heads} consecutive heads of {@code headDim} starting at {@code off}, in place. */
+    public static void apply(RopeStyle style, float[] x, int off, int heads, int headDim, float[] cs) {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++) {
+            int base = off + h * headDim;
+            if (style == RopeStyle.INTERLEAVED) {
+                for (int i = 0; i < half; i++) {
+                    float c = cs[2 * i], s = cs[2 * i + 1];
+                    float v0 = x[base + 2 * i], v1 = x[base + 2 * i + 1];
+                    x[base + 2 * i] = v0 * c - v1 * s;
+                    x[base + 2 * i + 1] = v0 * s + v1 * c;
+                }
+            } else {
+                for (int i = 0; i < half; i++) {
+                    float c = cs[2 * i], s = cs[2 * i + 1];
+                    float v0 = x[base + i], v1 = x[base + i + half];
+                    x[base + i] = v0 * c - v1 * s;
+                    x[base + i + half] = v1 * c + v0 * s;
+                }
+            }
+        }
+    }
+
+    /** Backward of {@link #apply}: rotation by −θ, in place on the gradient. */
+    public static void applyBackward(RopeStyle style, float[] dx, int off, int heads, int headDim, float[] cs) {
+        float[] neg = cs.clone();
+        for (int i = 1; i < neg.length; i += 2) neg[i] = -neg[i];
+        apply(style, dx, off, heads, headDim, neg);
+    }
+}

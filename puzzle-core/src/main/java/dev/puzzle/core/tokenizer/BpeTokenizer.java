@@ -1,0 +1,225 @@
+package dev.puzzle.core.tokenizer;
+
+import dev.puzzle.core.PuzzleException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.PriorityQueue;
+
+/**
+ * SentencePiece-style BPE by piece scores with byte fallback, as karpathy/llama2.c's run.c encodes:
+ * a leading " " piece, one piece per UTF-8 character (or its bytes via {@code <0xXX>} tokens), then
+ * repeated merging of the adjacent pair whose merged piece has the highest score (leftmost on
+ * ties). Here the merging uses a priority queue, so long texts encode in O(n log n) with the same result.
+ * Loads llama2.c {@code tokenizer.bin} and the vocabulary embedded in GGUF files.
+ */
+public final class BpeTokenizer implements Tokenizer {
+    private final byte[][] pieces;
+    private final float[] scores;
+    private final Map<String, Integer> lookup = new HashMap<>();
+    private final int[] byteIds = new int[256];
+    private final int bos, eos;
+
+    /** @param pieces token pieces as bytes, spaces as ' ' (not '▁') */
+    public BpeTokenizer(byte[][] pieces, float[] scores, int bos, int eos) {
+        if (pieces.length != scores.length) throw new IllegalArgumentException("pieces and scores differ in length");
+        this.pieces = pieces;
+        this.scores = scores;
+        this.bos = bos;
+        this.eos = eos;
+        for (int i = pieces.length - 1; i >= 0; i--) lookup.put(key(pieces[i]), i);
+        Arrays.fill(byteIds, -1);
+        for (int i = 0; i < pieces.length; i++) {
+            int b = byteToken(pieces[i]);
+            if (b >= 0 && byteIds[b] < 0) byteIds[b] = i;
+        }
+        for (int b = 0; b < 256; b++) if (byteIds[b] < 0 && b + 3 < pieces.length) byteIds[b] = b + 3;
+    }
+
+    private static String key(byte[] b) {
+        return new String(b, StandardCharsets.ISO_8859_1);
+    }
+
+    /** 0..255 when the piece is {@code <0xXX>}, else −1. */
+    private static int byteToken(byte[] p) {
+        if (p.length == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>') {
+            int hi = Character.digit(p[3], 16), lo = Character.digit(p[4], 16);
+            if (hi >= 0 && lo >= 0) return hi * 16 + lo;
+        }
+        return -1;
+    }
+
+    /** Reads llama2.c's tokenizer.bin: int32 max_token_length, then per token float score, int32 len, bytes. */
+    public static BpeTokenizer readLlama2c(Path file, int vocabSize) {
+        byte[] all;
+        try {
+            all = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new PuzzleException(file + ": cannot read tokenizer: " + e.getMessage(), e);
+        }
+        ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            bb.getInt(); // max_token_length
+            byte[][] pieces = new byte[vocabSize][];
+            float[] scores = new float[vocabSize];
+            for (int i = 0; i < vocabSize; i++) {
+                scores[i] = bb.getFloat();
+                int len = bb.getInt();
+                if (len < 0 || len > bb.remaining()) {
+                    throw new PuzzleException(file + ": token " + i + " has length " + len + " beyond the file; is this a llama2.c tokenizer.bin for a vocabulary of " + vocabSize + "?");
+                }
+                pieces[i] = new byte[len];
+                bb.get(pieces[i]);
+            }
+            return new BpeTokenizer(pieces, scores, 1, 2);
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new PuzzleException(file + ": truncated tokenizer.bin (the model needs " + vocabSize + " tokens)");
+        }
+    }
+
+    /** Counts the tokens in a llama2.c tokenizer.bin, so a tokenizer can be read without a model. */
+    public static int countLlama2cTokens(Path file) {
+        try {
+            ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+            bb.getInt();
+            int n = 0;
+            while (bb.remaining() >= 8) {
+                bb.getFloat();
+                int len = bb.getInt();
+                if (len < 0 || len > bb.remaining()) break;
+                bb.position(bb.position() + len);
+                n++;
+            }
+            return n;
+        } catch (IOException e) {
+            throw new PuzzleException(file + ": cannot read tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes llama2.c's tokenizer.bin format. */
+    public byte[] toLlama2cBytes() {
+        int maxLen = 0, total = 4;
+        for (byte[] p : pieces) {
+            maxLen = Math.max(maxLen, p.length);
+            total += 8 + p.length;
+        }
+        ByteBuffer bb = ByteBuffer.allocate(total).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(maxLen);
+        for (int i = 0; i < pieces.length; i++) {
+            bb.putFloat(scores[i]);
+            bb.putInt(pieces[i].length);
+            bb.put(pieces[i]);
+        }
+        return bb.array();
+    }
+
+    @Override
+    public int vocabSize() {
+        return pieces.length;
+    }
+
+    @Override
+    public int bosId() {
+        return bos;
+    }
+
+    @Override
+    public int eosId() {
+        return eos;
+    }
+
+    @Override
+    public String piece(int token) {
+        return new String(pieces[token], StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public int[] encode(String text, boolean addBos, boolean addEos) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        int[] toks = new int[bytes.length + 3];
+        int n = 0;
+        if (addBos) toks[n++] = bos;
+        int start = n;
+        if (bytes.length > 0) {
+            Integer sp = lookup.get(" ");
+            if (sp != null) toks[n++] = sp;
+        }
+        // One piece per UTF-8 character (at most 4 bytes), else its bytes — exactly run.c's loop.
+        int bufStart = 0, bufLen = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if ((bytes[i] & 0xC0) != 0x80) {
+                bufStart = i;
+                bufLen = 0;
+            }
+            bufLen++;
+            if (i + 1 < bytes.length && (bytes[i + 1] & 0xC0) == 0x80 && bufLen < 4) continue;
+            Integer id = lookup.get(new String(bytes, bufStart, bufLen, StandardCharsets.ISO_8859_1));
+            if (id != null) {
+                toks[n++] = id;
+            } else {
+                for (int j = 0; j < bufLen; j++) toks[n++] = byteIds[bytes[bufStart + j] & 0xff];
+            }
+            bufLen = 0;
+        }
+        n = merge(toks, start, n);
+        if (addEos) toks[n++] = eos;
+        return Arrays.copyOf(toks, n);
+    }
+
+    private record Pair(float score, int left, int leftVersion, int rightVersion, int merged) {}
+
+    /** BPE merges over toks[start, n): highest score first, leftmost on ties. Returns the new end. */
+    private int merge(int[] toks, int start, int n) {
+        int m = n - start;
+        if (m < 2) return n;
+        int[] id = new int[m], next = new int[m], prev = new int[m], version = new int[m];
+        for (int i = 0; i < m; i++) {
+            id[i] = toks[start + i];
+            next[i] = i + 1 < m ? i + 1 : -1;
+            prev[i] = i - 1;
+        }
+        PriorityQueue<Pair> pq = new PriorityQueue<>((a, b) -> a.score != b.score ? Float.compare(b.score, a.score) : Integer.compare(a.left, b.left));
+        for (int i = 0; i + 1 < m; i++) offer(pq, id, version, i, i + 1);
+        while (!pq.isEmpty()) {
+            Pair p = pq.poll();
+            int l = p.left;
+            int r = next[l];
+            if (r < 0 || version[l] != p.leftVersion || version[r] != p.rightVersion || id[l] < 0) continue;
+            id[l] = p.merged;
+            version[l]++;
+            id[r] = -1;
+            version[r]++;
+            next[l] = next[r];
+            if (next[r] >= 0) prev[next[r]] = l;
+            if (prev[l] >= 0) offer(pq, id, version, prev[l], l);
+            if (next[l] >= 0) offer(pq, id, version, l, next[l]);
+        }
+        int w = start;
+        for (int i = 0; i >= 0; i = next[i]) toks[w++] = id[i];
+        return w;
+    }
+
+    private void offer(PriorityQueue<Pair> pq, int[] id, int[] version, int l, int r) {
+        byte[] a = pieces[id[l]], b = pieces[id[r]];
+        byte[] cat = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, cat, a.length, b.length);
+        Integer merged = lookup.get(key(cat));
+        if (merged != null) pq.add(new Pair(scores[merged], l, version[l], version[r], merged));
+    }
+
+    @Override
+    public byte[] decode(int prev, int token) {
+        byte[] p = pieces[token];
+        if (prev == bos && p.length > 0 && p[0] == ' ') return Arrays.copyOfRange(p, 1, p.length);
+        int b = byteToken(p);
+        if (b >= 0) return new byte[]{(byte) b};
+        return p;
+    }
+}
