@@ -1,0 +1,197 @@
+package dev.puzzle.core;
+
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.TensorNames;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static dev.puzzle.core.io.TensorNames.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A hand-built 6-layer model covering every attention and FFN variant: prefill equals decode, and it round-trips through HF. */
+class HeterogeneousModelTest {
+
+    /** Random weights for a config, under HF names. */
+    public static Checkpoint randomModel(ModelConfig c, long seed) {
+        Random r = new Random(seed);
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        int D = c.dim(), E = c.headDim(), HE = c.qDim(), V = c.vocabSize();
+        t.put(EMBED, rand(r, 0.5, V, D));
+        for (int i = 0; i < c.numLayers(); i++) {
+            BlockConfig b = c.blocks().get(i);
+            int G = b.attention().kvHeads();
+            switch (b.attention()) {
+                case AttentionConfig.Gqa g -> attn(t, r, i, D, HE, G * E, c.qkvBias());
+                case AttentionConfig.Window w -> attn(t, r, i, D, HE, G * E, c.qkvBias());
+                case AttentionConfig.Linear l -> {
+                    t.put(layer(i, ATTN_NORM), norm(r, D));
+                    t.put(layer(i, ATTN_LINEAR), rand(r, 0.3 / Math.sqrt(D), D, D));
+                }
+                case AttentionConfig.NoOp n -> { }
+            }
+            switch (b.ffn()) {
+                case FfnConfig.Dense d -> {
+                    int F = d.intermediateSize();
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, GATE), rand(r, 1 / Math.sqrt(D), F, D));
+                    t.put(layer(i, UP), rand(r, 1 / Math.sqrt(D), F, D));
+                    t.put(layer(i, DOWN), rand(r, 1 / Math.sqrt(F), D, F));
+                }
+                case FfnConfig.Linear l -> {
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, FFN_LINEAR), rand(r, 0.3 / Math.sqrt(D), D, D));
+                }
+                case FfnConfig.NoOp n -> { }
+            }
+        }
+        t.put(FINAL_NORM, norm(r, D));
+        if (!c.tiedEmbeddings()) t.put(LM_HEAD, rand(r, 1 / Math.sqrt(D), V, D));
+        Map<String, DType> types = new LinkedHashMap<>();
+        t.keySet().forEach(n -> types.put(n, DType.F32));
+        return new Checkpoint(c, t, types, null, "random(" + seed + ")");
+    }
+
+    private static void attn(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias) {
+        t.put(layer(i, ATTN_NORM), norm(r, D));
+        t.put(layer(i, Q), rand(r, 1 / Math.sqrt(D), HE, D));
+        t.put(layer(i, K), rand(r, 1 / Math.sqrt(D), GE, D));
+        t.put(layer(i, V), rand(r, 1 / Math.sqrt(D), GE, D));
+        t.put(layer(i, O), rand(r, 1 / Math.sqrt(HE), D, HE));
+        if (bias) {
+            t.put(layer(i, Q_BIAS), rand(r, 0.1, HE));
+            t.put(layer(i, K_BIAS), rand(r, 0.1, GE));
+            t.put(layer(i, V_BIAS), rand(r, 0.1, GE));
+        }
+    }
+
+    private static Tensor rand(Random r, double std, int... shape) {
+        Tensor x = Tensor.zeros(shape);
+        float[] a = x.data();
+        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);
+        return x;
+    }
+
+    private static Tensor norm(Random r, int n) {
+        Tensor x = Tensor.zeros(n);
+        for (int i = 0; i < n; i++) x.data()[i] = (float) (1 + 0.1 * r.nextGaussian());
+        return x;
+    }
+
+    static ModelConfig sixLayers(boolean bias, boolean tied) {
+        List<BlockConfig> blocks = List.of(
+                new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(48)),
+                new BlockConfig(new AttentionConfig.Window(1, 5), new FfnConfig.Dense(20)),
+                new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Linear()),
+                new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(33)),
+                new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.NoOp()),
+                new BlockConfig(new AttentionConfig.Window(2, 3), new FfnConfig.Linear()));
+        return new ModelConfig("LlamaForCausalLM", 32, 4, 8, 2, 48, 61, 64, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, tied, bias, blocks);
+    }
+
+    static int[] tokens(int n, int vocab, long seed) {
+        Random r = new Random(seed);
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = r.nextInt(vocab);
+        return t;
+    }
+
+    static void prefillEqualsDecode(Checkpoint ck) {
+        Decoder d = new Decoder(ck);
+        int V = ck.config().vocabSize(), N = 23;
+        int[] toks = tokens(N, V, 7);
+        float[] all = d.forward(d.newState(N), toks, 0, N, true);
+        // Token by token.
+        Decoder.State st = d.newState(N);
+        for (int t = 0; t < N; t++) {
+            float[] one = d.forward(st, toks, t, 1, false);
+            for (int j = 0; j < V; j++) assertEquals(all[t * V + j], one[j], 1e-4, "decode pos " + t + " logit " + j);
+        }
+        // Uneven chunks (prefill continuing from a cache, across window boundaries).
+        Decoder.State st2 = d.newState(N);
+        int[] chunks = {4, 1, 7, 2, 9};
+        int pos = 0;
+        for (int c : chunks) {
+            float[] part = d.forward(st2, toks, pos, c, true);
+            for (int t = 0; t < c; t++) {
+                for (int j = 0; j < V; j++) assertEquals(all[(pos + t) * V + j], part[t * V + j], 1e-4, "chunked pos " + (pos + t));
+            }
+            pos += c;
+        }
+    }
+
+    @Test
+    void everyVariantPrefillEqualsDecode() {
+        prefillEqualsDecode(randomModel(sixLayers(false, false), 1));
+        prefillEqualsDecode(randomModel(sixLayers(true, true), 2));
+        prefillEqualsDecode(randomModel(sixLayers(false, true).withRopeStyle(RopeStyle.INTERLEAVED), 3));
+    }
+
+    @Test
+    void windowActuallyLimitsAttention() {
+        // With window 1 every position sees only itself, so logits at position p do not depend on earlier tokens.
+        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Window(2, 1), new FfnConfig.Dense(16)));
+        ModelConfig c = new ModelConfig("LlamaForCausalLM", 16, 2, 8, 2, 16, 30, 32, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, true, false, blocks);
+        Decoder d = new Decoder(randomModel(c, 9));
+        float[] a = d.forward(d.newState(4), new int[]{3, 4, 5, 6}, 0, 4, true);
+        float[] b = d.forward(d.newState(4), new int[]{9, 8, 7, 6}, 0, 4, true);
+        for (int j = 0; j < 30; j++) assertEquals(a[3 * 30 + j], b[3 * 30 + j], 1e-5);
+        // With full attention they differ.
+        ModelConfig full = c.withBlocks(List.of(new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(16))));
+        Decoder f = new Decoder(randomModel(full, 9));
+        float[] fa = f.forward(f.newState(4), new int[]{3, 4, 5, 6}, 0, 4, true);
+        float[] fb = f.forward(f.newState(4), new int[]{9, 8, 7, 6}, 0, 4, true);
+        assertNotEquals(fa[3 * 30], fb[3 * 30]);
+    }
+
+    @Test
+    void heterogeneousRoundTripsThroughHf(@TempDir Path tmp) throws IOException {
+        for (boolean bias : new boolean[]{false, true}) {
+            Checkpoint ck = randomModel(sixLayers(bias, false).withRopeStyle(RopeStyle.INTERLEAVED), 4);
+            Path dir = tmp.resolve("m" + bias);
+            Checkpoints.writeHfDir(ck, dir, DType.F32);
+            Checkpoint back = Checkpoints.load(dir);
+            assertEquals("DeciLMForCausalLM", back.config().architecture());
+            assertEquals(ck.config().blocks(), back.config().blocks());
+            assertEquals(bias, back.config().qkvBias());
+            int[] toks = tokens(12, 61, 5);
+            Decoder a = new Decoder(ck), b = new Decoder(back);
+            assertArrayEquals(a.forward(a.newState(12), toks, 0, 12, true), b.forward(b.newState(12), toks, 0, 12, true), 1e-4f);
+        }
+    }
+
+    @Test
+    void bf16AndF16WritesStayClose(@TempDir Path tmp) throws IOException {
+        Checkpoint ck = randomModel(sixLayers(false, true), 6);
+        int[] toks = tokens(10, 61, 8);
+        Decoder ref = new Decoder(ck);
+        float[] want = ref.forward(ref.newState(10), toks, 0, 10, true);
+        for (DType dt : new DType[]{DType.F16, DType.BF16}) {
+            Path dir = tmp.resolve(dt.name());
+            Checkpoints.writeHfDir(ck, dir, dt);
+            Checkpoint back = Checkpoints.load(dir);
+            assertEquals(dt, back.storedTypes().get(TensorNames.layer(0, TensorNames.Q)));
+            Decoder d = new Decoder(back);
+            float[] got = d.forward(d.newState(10), toks, 0, 10, true);
+            double maxDiff = 0;
+            for (int i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(want[i] - got[i]));
+            assertTrue(maxDiff < (dt == DType.F16 ? 0.02 : 0.15), dt + " max diff " + maxDiff);
+            assertTrue(maxDiff > 0, "narrowing must change something");
+        }
+    }
+}

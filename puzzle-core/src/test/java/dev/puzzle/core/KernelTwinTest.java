@@ -1,0 +1,105 @@
+package dev.puzzle.core;
+
+import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.core.tensor.ScalarKernels;
+import dev.puzzle.core.tensor.VectorKernels;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Every Vector API kernel equals its scalar twin on random shapes, odd sizes included. */
+class KernelTwinTest {
+    final Kernels vec = new VectorKernels(), sca = new ScalarKernels();
+    final Random rnd = new Random(1234);
+
+    float[] randn(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
+        return a;
+    }
+
+    static void close(float[] want, float[] got, double tol, String what) {
+        assertEquals(want.length, got.length);
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs(want[i] - got[i]);
+            assertTrue(d <= tol * (1 + Math.abs(want[i])), what + " at " + i + ": want " + want[i] + " got " + got[i]);
+        }
+    }
+
+    @Test
+    void gemmAllTranspositionsAndShapes() {
+        int[][] shapes = {{1, 1, 1}, {1, 37, 19}, {3, 5, 7}, {4, 300, 65}, {5, 33, 257}, {6, 32, 16}, {7, 65, 513}, {13, 97, 31},
+                {64, 64, 64}, {121, 250, 300}, {129, 4100, 3}, {250, 7, 520}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            for (int ta = 0; ta < 2; ta++) {
+                for (int tb = 0; tb < 2; tb++) {
+                    for (int acc = 0; acc < 2; acc++) {
+                        boolean transA = ta == 1, transB = tb == 1, accumulate = acc == 1;
+                        int lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2;
+                        float[] a = randn((transA ? k : m) * lda + 5), b = randn((transB ? n : k) * ldb + 2);
+                        float[] c0 = randn(m * ldc + 4), c1 = c0.clone();
+                        sca.gemm(transA, transB, m, n, k, a, 5, lda, b, 2, ldb, c0, 4, ldc, accumulate);
+                        vec.gemm(transA, transB, m, n, k, a, 5, lda, b, 2, ldb, c1, 4, ldc, accumulate);
+                        close(c0, c1, 1e-4 * Math.sqrt(k), "gemm " + m + "x" + n + "x" + k + " tA=" + transA + " tB=" + transB + " acc=" + accumulate);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void gemmSingleThreadEqualsMultiThread() {
+        int m = 200, n = 300, k = 400;
+        float[] a = randn(m * k), b = randn(n * k), c1 = new float[m * n], c2 = new float[m * n];
+        int before = Parallel.threads();
+        try {
+            Parallel.setThreads(1);
+            vec.matmulT(a, b, c1, m, n, k);
+            Parallel.setThreads(3);
+            vec.matmulT(a, b, c2, m, n, k);
+        } finally {
+            Parallel.setThreads(before);
+        }
+        assertArrayEquals(c1, c2, 0f);
+    }
+
+    @Test
+    void vectorOpsOnOddSizes() {
+        for (int n : new int[]{1, 3, 15, 16, 17, 31, 64, 67, 100, 1023}) {
+            float[] x = randn(n + 3), y = randn(n + 5), w = randn(n);
+            assertEquals(sca.dot(x, 3, y, 5, n), vec.dot(x, 3, y, 5, n), 1e-4 * n);
+            assertEquals(sca.sumSquares(x, 3, n), vec.sumSquares(x, 3, n), 1e-4 * n);
+            assertEquals(sca.max(x, 3, n), vec.max(x, 3, n), 0f);
+            assertEquals(sca.sumExp(x, 3, n, 0.5f), vec.sumExp(x, 3, n, 0.5f), 1e-5 * n * 5);
+
+            float[] y0 = y.clone(), y1 = y.clone();
+            sca.axpy(0.7f, x, 3, y0, 5, n);
+            vec.axpy(0.7f, x, 3, y1, 5, n);
+            close(y0, y1, 1e-6, "axpy");
+
+            float[] s0 = x.clone(), s1 = x.clone();
+            sca.scale(s0, 3, n, -1.3f);
+            vec.scale(s1, 3, n, -1.3f);
+            close(s0, s1, 1e-7, "scale");
+
+            float[] o0 = new float[n + 2], o1 = new float[n + 2];
+            sca.rmsnorm(o0, 2, x, 3, w, n, 1e-5f);
+            vec.rmsnorm(o1, 2, x, 3, w, n, 1e-5f);
+            close(o0, o1, 1e-5, "rmsnorm");
+
+            float[] p0 = x.clone(), p1 = x.clone();
+            sca.softmax(p0, 3, n);
+            vec.softmax(p1, 3, n);
+            close(p0, p1, 1e-5, "softmax");
+
+            float[] g0 = x.clone(), g1 = x.clone();
+            sca.swiglu(g0, 3, y, 5, n);
+            vec.swiglu(g1, 3, y, 5, n);
+            close(g0, g1, 1e-5, "swiglu");
+        }
+    }
+}
