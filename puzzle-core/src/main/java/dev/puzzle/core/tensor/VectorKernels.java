@@ -7,13 +7,15 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Vector API kernels (the default provider). GEMM follows the GotoBLAS/BLIS scheme: B is packed
  * into KC×NR column panels, A into MC×KC row panels of MR rows, and a register-blocked MR×NR
- * micro-kernel (NR = two vectors) accumulates in registers; blocks of rows run on the worker
- * pool. Small-M products with a weight-layout B (decode's matrix-vector case) take a dot-product path.
+ * micro-kernel (NR = two vectors) accumulates in registers and stores to a small contiguous tile,
+ * which is then added into C (loading C inside the kernel makes C2 spill the accumulators); blocks
+ * of rows run on the worker pool. Small-M products with a weight-layout B (decode's matrix-vector case) take a dot-product path.
  */
 public final class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    static final int MR = 6;
+    /** Rows of the micro-kernel: 8 (16 accumulators) with 32 vector registers (AVX-512), else 6. */
+    static final int MR = L >= 16 ? 8 : 6;
     static final int NR = 2 * L;
     private static final int KC = 256;
     private static final int MC_MAX = 120; // multiple of MR
@@ -40,6 +42,11 @@ public final class VectorKernels implements Kernels {
         // Rows per block: enough blocks to keep every thread busy, at most MC_MAX.
         int mc = Math.min(MC_MAX, roundUp(Math.max(MR, (m + threads - 1) / threads), MR));
         int mBlocks = (m + mc - 1) / mc;
+        if (!accumulate) { // the micro-kernel always accumulates, so start from zero
+            Parallel.forRange(m, 16, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            });
+        }
         float[] bp = new float[roundUp(Math.min(NC, n), NR) * Math.min(KC, k)];
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
@@ -50,34 +57,39 @@ public final class VectorKernels implements Kernels {
                 Parallel.forRange(nPanels, 8, (p0, p1) -> {
                     for (int p = p0; p < p1; p++) packB(bp, p * NR * kc, b, bOff, ldb, transB, fpc, kc, fjc + p * NR, Math.min(NR, nc - p * NR));
                 });
-                boolean add = accumulate || pc > 0;
                 Parallel.forEach(mBlocks, blk -> {
                     int ic = blk * mc;
                     int mcb = Math.min(mc, m - ic);
                     float[] ap = PACK_A.get();
                     packA(ap, a, aOff, lda, transA, ic, mcb, fpc, kc);
-                    float[] tile = TILE.get();
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
-                        int bo = (jr / NR) * NR * kc;
-                        for (int ir = 0; ir < mcb; ir += MR) {
-                            int mr = Math.min(MR, mcb - ir);
-                            int ao = (ir / MR) * MR * kc;
-                            int co = cOff + (ic + ir) * ldc + fjc + jr;
-                            if (mr == MR && nr == NR) {
-                                kernel(kc, ap, ao, bp, bo, c, co, ldc, add);
-                            } else {
-                                kernel(kc, ap, ao, bp, bo, tile, 0, NR, false);
-                                for (int r = 0; r < mr; r++) {
-                                    for (int q = 0; q < nr; q++) {
-                                        int ci = co + r * ldc + q;
-                                        c[ci] = add ? c[ci] + tile[r * NR + q] : tile[r * NR + q];
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    macroKernel(mcb, nc, kc, ap, bp, c, cOff + ic * ldc + fjc, ldc, TILE.get());
                 });
+            }
+        }
+    }
+
+    /** C[0:mcb, 0:nc] += Ap · Bp for one packed block of A and the packed block of B, tile by tile. */
+    private static void macroKernel(int mcb, int nc, int kc, float[] ap, float[] bp, float[] c, int cBase, int ldc, float[] tile) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int bo = (jr / NR) * NR * kc;
+            for (int ir = 0; ir < mcb; ir += MR) {
+                int mr = Math.min(MR, mcb - ir);
+                int ao = (ir / MR) * MR * kc;
+                int co = cBase + ir * ldc + jr;
+                if (MR == 8) kernel8(kc, ap, ao, bp, bo, tile);
+                else kernel6(kc, ap, ao, bp, bo, tile);
+                if (nr == NR) {
+                    for (int r = 0; r < mr; r++) {
+                        int cr = co + r * ldc;
+                        FloatVector.fromArray(S, tile, r * NR).add(FloatVector.fromArray(S, c, cr)).intoArray(c, cr);
+                        FloatVector.fromArray(S, tile, r * NR + L).add(FloatVector.fromArray(S, c, cr + L)).intoArray(c, cr + L);
+                    }
+                } else {
+                    for (int r = 0; r < mr; r++) {
+                        for (int q = 0; q < nr; q++) c[co + r * ldc + q] += tile[r * NR + q];
+                    }
+                }
             }
         }
     }
@@ -130,18 +142,20 @@ public final class VectorKernels implements Kernels {
         }
     }
 
-    /** The MR×NR micro-kernel: C[0:MR, 0:NR] (+)= Ap[0:MR, 0:kc] · Bp[0:kc, 0:NR], held in 12 vector registers. */
-    private static void kernel(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+    /** The 8×NR micro-kernel: tile[0:8, 0:NR] = Ap[0:8, 0:kc] · Bp[0:kc, 0:NR], accumulated in 16 vector registers. */
+    private static void kernel8(int kc, float[] ap, int ao, float[] bp, int bo, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S),
+                c10 = FloatVector.zero(S), c11 = FloatVector.zero(S),
+                c20 = FloatVector.zero(S), c21 = FloatVector.zero(S),
+                c30 = FloatVector.zero(S), c31 = FloatVector.zero(S),
+                c40 = FloatVector.zero(S), c41 = FloatVector.zero(S),
+                c50 = FloatVector.zero(S), c51 = FloatVector.zero(S),
+                c60 = FloatVector.zero(S), c61 = FloatVector.zero(S),
+                c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bo);
             FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ao]);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
             FloatVector a1 = FloatVector.broadcast(S, ap[ao + 1]);
@@ -159,24 +173,77 @@ public final class VectorKernels implements Kernels {
             FloatVector a5 = FloatVector.broadcast(S, ap[ao + 5]);
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
-            ao += MR;
+            FloatVector a6 = FloatVector.broadcast(S, ap[ao + 6]);
+            c60 = b0.fma(a6, c60);
+            c61 = b1.fma(a6, c61);
+            FloatVector a7 = FloatVector.broadcast(S, ap[ao + 7]);
+            c70 = b0.fma(a7, c70);
+            c71 = b1.fma(a7, c71);
+            ao += 8;
             bo += NR;
         }
-        store(c00, c01, c, co, add);
-        store(c10, c11, c, co + ldc, add);
-        store(c20, c21, c, co + 2 * ldc, add);
-        store(c30, c31, c, co + 3 * ldc, add);
-        store(c40, c41, c, co + 4 * ldc, add);
-        store(c50, c51, c, co + 5 * ldc, add);
+        c00.intoArray(tile, 0 * L);
+        c01.intoArray(tile, 1 * L);
+        c10.intoArray(tile, 2 * L);
+        c11.intoArray(tile, 3 * L);
+        c20.intoArray(tile, 4 * L);
+        c21.intoArray(tile, 5 * L);
+        c30.intoArray(tile, 6 * L);
+        c31.intoArray(tile, 7 * L);
+        c40.intoArray(tile, 8 * L);
+        c41.intoArray(tile, 9 * L);
+        c50.intoArray(tile, 10 * L);
+        c51.intoArray(tile, 11 * L);
+        c60.intoArray(tile, 12 * L);
+        c61.intoArray(tile, 13 * L);
+        c70.intoArray(tile, 14 * L);
+        c71.intoArray(tile, 15 * L);
     }
 
-    private static void store(FloatVector v0, FloatVector v1, float[] c, int co, boolean add) {
-        if (add) {
-            v0 = v0.add(FloatVector.fromArray(S, c, co));
-            v1 = v1.add(FloatVector.fromArray(S, c, co + L));
+    /** The 6×NR micro-kernel: tile[0:6, 0:NR] = Ap[0:6, 0:kc] · Bp[0:kc, 0:NR], accumulated in 12 vector registers. */
+    private static void kernel6(int kc, float[] ap, int ao, float[] bp, int bo, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S),
+                c10 = FloatVector.zero(S), c11 = FloatVector.zero(S),
+                c20 = FloatVector.zero(S), c21 = FloatVector.zero(S),
+                c30 = FloatVector.zero(S), c31 = FloatVector.zero(S),
+                c40 = FloatVector.zero(S), c41 = FloatVector.zero(S),
+                c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
+            c00 = b0.fma(a0, c00);
+            c01 = b1.fma(a0, c01);
+            FloatVector a1 = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = b0.fma(a1, c10);
+            c11 = b1.fma(a1, c11);
+            FloatVector a2 = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = b0.fma(a2, c20);
+            c21 = b1.fma(a2, c21);
+            FloatVector a3 = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = b0.fma(a3, c30);
+            c31 = b1.fma(a3, c31);
+            FloatVector a4 = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = b0.fma(a4, c40);
+            c41 = b1.fma(a4, c41);
+            FloatVector a5 = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = b0.fma(a5, c50);
+            c51 = b1.fma(a5, c51);
+            ao += 6;
+            bo += NR;
         }
-        v0.intoArray(c, co);
-        v1.intoArray(c, co + L);
+        c00.intoArray(tile, 0 * L);
+        c01.intoArray(tile, 1 * L);
+        c10.intoArray(tile, 2 * L);
+        c11.intoArray(tile, 3 * L);
+        c20.intoArray(tile, 4 * L);
+        c21.intoArray(tile, 5 * L);
+        c30.intoArray(tile, 6 * L);
+        c31.intoArray(tile, 7 * L);
+        c40.intoArray(tile, 8 * L);
+        c41.intoArray(tile, 9 * L);
+        c50.intoArray(tile, 10 * L);
+        c51.intoArray(tile, 11 * L);
     }
 
     /** Few rows times a weight-layout B: one dot product per output, columns spread over the pool. */

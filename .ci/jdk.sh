@@ -1,0 +1,17 @@
+# Selects the newest installed JDK >= 21 as JAVA_HOME (sourced by .ci/run, ./puzzle and bench/).
+pick_jdk() {
+  local best="" bestv=0 d v
+  for d in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+    [ -n "$d" ] && [ -x "$d/bin/javac" ] || continue
+    v=$("$d/bin/java" -version 2>&1 | awk -F'"' '/version/ {split($2, a, "."); print a[1]; exit}')
+    [[ "$v" =~ ^[0-9]+$ ]] || continue
+    if [ "$v" -ge 21 ] && [ "$v" -gt "$bestv" ]; then best="$d"; bestv="$v"; fi
+  done
+  if [ -z "$best" ]; then
+    echo "puzzle: no JDK >= 21 found under /usr/lib/jvm or JAVA_HOME; install one (e.g. apt-get install openjdk-21-jdk-headless)" >&2
+    return 1
+  fi
+  export JAVA_HOME="$best"
+  export PATH="$JAVA_HOME/bin:$PATH"
+}
+pick_jdk

@@ -1,0 +1,95 @@
+package dev.puzzle.cli;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/** {@code puzzle convert MODEL --to hf OUT_DIR}: llama2.c or GGUF to a Hugging Face safetensors directory. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        header = "Convert a llama2.c or GGUF model to a Hugging Face safetensors directory.",
+        description = {"Writes config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one).",
+                "q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged.",
+                "The directory appears only when complete."},
+        footer = {"", "Example:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf"})
+final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "The model to convert.")
+    String model;
+
+    @Option(names = "--to", required = true, paramLabel = "FORMAT", description = "Output format: hf.")
+    String to;
+
+    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The directory to write (must not exist, or be empty).")
+    Path outDir;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE", description = "Weight dtype of the output: f32, f16 or bf16 (default: as stored).")
+    String dtype;
+
+    @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
+    boolean force;
+
+    @Mixin
+    ModelOptions opts;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!to.equals("hf")) throw new PuzzleException("--to " + to + ": unsupported output format (supported: hf)");
+        DType dt = null;
+        if (dtype != null) {
+            dt = switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
+                case "f32", "float32" -> DType.F32;
+                case "f16", "float16" -> DType.F16;
+                case "bf16", "bfloat16" -> DType.BF16;
+                default -> throw new PuzzleException("--dtype " + dtype + ": unsupported (f32, f16, bf16)");
+            };
+        }
+        if (Files.exists(outDir) && !force && (!Files.isDirectory(outDir) || hasEntries(outDir))) {
+            throw new PuzzleException(outDir + ": already exists and is not empty (use --force to replace it)");
+        }
+        Checkpoint ck = opts.load(model);
+        if (opts.tokenizer != null || ck.tokenizer() != null) {
+            try {
+                ck = ck.withTokenizer(opts.tokenizer(ck, model));
+            } catch (PuzzleException e) {
+                if (opts.tokenizer != null) throw e;
+            }
+        }
+        Path abs = outDir.toAbsolutePath().normalize();
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".partial");
+        deleteTree(tmp);
+        Checkpoints.writeHfDir(ck, tmp, dt);
+        if (Files.exists(abs)) deleteTree(abs);
+        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+        spec.commandLine().getOut().printf("wrote %s (%s, %,d parameters%s)%n", outDir, Checkpoints.load(abs).config().architecture(),
+                ck.parameterCount(), ck.tokenizer() != null ? ", tokenizer.bin" : ", no tokenizer");
+        return ExitCodes.OK;
+    }
+
+    private static boolean hasEntries(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isPresent();
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
+    }
+}

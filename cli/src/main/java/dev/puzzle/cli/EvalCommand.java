@@ -1,0 +1,84 @@
+package dev.puzzle.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.eval.Perplexity;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/** {@code puzzle eval MODEL --text FILE}: teacher-forced mean NLL and perplexity. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        header = "Teacher-forced mean NLL and perplexity of a model on a text file.",
+        description = {"Encodes FILE with BOS, keeps the first N positions (default: the model's context length) and averages",
+                "the negative log-likelihood of the N-1 next-token predictions. Progress on stderr."},
+        footer = {"", "Example:", "  puzzle eval ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin \\",
+                "      --text ../shared/models/tinystories-val-text/tinystories_val.txt --max-tokens 512 --json"})
+final class EvalCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "The model.")
+    String model;
+
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text to evaluate on.")
+    Path text;
+
+    @Option(names = "--max-tokens", paramLabel = "N", description = "Positions to keep (default: the model's context length).")
+    Integer maxTokens;
+
+    @Option(names = "--json", description = "Print one JSON object on stdout.")
+    boolean json;
+
+    @Mixin
+    ModelOptions opts;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
+        if (maxTokens != null && maxTokens < 2) throw new PuzzleException("--max-tokens must be >= 2, got " + maxTokens);
+        Checkpoint ck = opts.load(model);
+        Tokenizer tok = opts.tokenizer(ck, model);
+        int n = maxTokens != null ? maxTokens : ck.config().maxSeqLen();
+        // Encode only as much text as N positions can need (a token is at least one byte), not the whole file.
+        byte[] bytes = Files.readAllBytes(text);
+        String s = new String(bytes.length > 8L * n + 64 ? Arrays.copyOf(bytes, 8 * n + 64) : bytes, StandardCharsets.UTF_8);
+        int[] toks = tok.encode(s, true, false);
+        if (toks.length < 2) throw new PuzzleException(text + ": too little text to predict anything");
+        int[] used = Arrays.copyOf(toks, Math.min(n, toks.length));
+        Decoder d = new Decoder(ck);
+        Progress p = new Progress(spec.commandLine().getErr(), "eval", used.length);
+        long t0 = System.nanoTime();
+        Perplexity.Result r = Perplexity.evaluate(d, used, 128, p::update);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        if (json) {
+            ObjectMapper m = new ObjectMapper();
+            ObjectNode o = m.createObjectNode();
+            o.put("model", model);
+            o.put("text", text.toString());
+            o.put("positions", used.length);
+            o.put("predicted", r.predicted());
+            o.put("mean_nll", r.meanNll());
+            o.put("perplexity", r.perplexity());
+            o.put("seconds", secs);
+            o.put("tokens_per_second", used.length / secs);
+            spec.commandLine().getOut().println(m.writeValueAsString(o));
+        } else {
+            spec.commandLine().getOut().printf(Locale.ROOT, "mean NLL %.6f nats, perplexity %.4f over %d predictions (%d positions, %.0f tok/s)%n",
+                    r.meanNll(), r.perplexity(), r.predicted(), used.length, used.length / secs);
+        }
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,238 @@
+package dev.puzzle.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Drives the puzzle command in-process and reads what it prints. */
+class CliTest {
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = PuzzleCli.commandLine();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static Path shared(String rel) {
+        Path p = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize().resolve(rel);
+        Assumptions.assumeTrue(Files.exists(p), "skipped: reference file " + p + " is absent (../shared not laid out beside the repository)");
+        return p;
+    }
+
+    static String bin() {
+        return shared("models/stories260K/stories260K.bin").toString();
+    }
+
+    static String tok() {
+        return shared("models/stories260K/tok512.bin").toString();
+    }
+
+    /** A bad-input run: exit code 3, one line on stderr naming what was wrong, no stack trace, nothing on stdout. */
+    static String badInput(Run r, String... mustContain) {
+        assertEquals(ExitCodes.INPUT, r.code(), r.err());
+        String e = r.err().strip();
+        assertFalse(e.contains("\n"), "one line expected: " + e);
+        assertFalse(e.contains("Exception") || e.contains("\tat "), "no stack trace: " + e);
+        assertTrue(e.startsWith("puzzle: "), e);
+        for (String s : mustContain) assertTrue(e.contains(s), "'" + s + "' missing from: " + e);
+        return e;
+    }
+
+    @Test
+    void bareCommandPrintsUsage() {
+        Run r = run();
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("Usage: puzzle"));
+        for (String c : new String[]{"inspect", "convert", "generate", "eval"}) assertTrue(r.out().contains(c), c);
+    }
+
+    @Test
+    void unknownOptionIsUsageError() {
+        Run r = run("inspect", "--bogus", "x");
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertTrue(r.err().contains("--bogus"));
+    }
+
+    @Test
+    void inspectShowsBlocksAndCounts() throws IOException {
+        Run r = run("inspect", bin(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(5, j.get("layers").asInt());
+        assertEquals(64, j.get("dim").asInt());
+        assertEquals(4, j.get("kv_heads").asInt());
+        // embedding 512·64 + 5 layers × (2·64 norms + 64·64·2 q/o + 64·32·2 k/v + 3·172·64 FFN) + 64 final norm;
+        // the file's other 4,096 floats are run.c's freq_cis tables, not parameters (28 + 4·(260,032 + 4,096) = 1,056,540 bytes).
+        long expected = 512 * 64 + 5 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 172 * 64) + 64;
+        assertEquals(260_032, expected);
+        assertEquals(expected, j.get("parameters").asLong());
+        assertEquals(expected * 4, j.get("bytes_by_dtype").get("F32").asLong());
+        assertEquals("attn=gqa4 ffn=dense172", j.get("blocks").get(0).asText());
+        Run t = run("inspect", shared("models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf").toString());
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("untied embeddings") && t.out().contains("F16") && t.out().contains("32000 tokens (embedded)"), t.out());
+    }
+
+    @Test
+    void generateGreedyReproducesRunC() throws IOException {
+        Run r = run("generate", bin(), "--tokenizer", tok(), "--temperature", "0", "--steps", "200");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Files.readString(shared("models/stories260K/reference/greedy_t0_n200.stdout.txt")), r.out());
+        assertTrue(r.err().contains("tok/s"), r.err());
+    }
+
+    @Test
+    void generateSamplesReproduciblyBySeed() {
+        Run a = run("generate", bin(), "--tokenizer", tok(), "--prompt", "Once upon a time", "--temperature", "0.8", "--steps", "60", "--seed", "7");
+        Run b = run("generate", bin(), "--tokenizer", tok(), "--prompt", "Once upon a time", "--temperature", "0.8", "--steps", "60", "--seed", "7");
+        Run c = run("generate", bin(), "--tokenizer", tok(), "--prompt", "Once upon a time", "--temperature", "0.8", "--steps", "60", "--seed", "8");
+        assertEquals(0, a.code(), a.err());
+        assertTrue(a.out().startsWith("Once upon a time"));
+        assertEquals(a.out(), b.out());
+        assertNotEquals(a.out(), c.out());
+    }
+
+    @Test
+    void evalJsonMatchesRunCNll(@TempDir Path tmp) throws IOException {
+        byte[] all = Files.readAllBytes(shared("models/tinystories-val-text/tinystories_val.txt"));
+        Path text = tmp.resolve("first1500.txt");
+        Files.write(text, Arrays.copyOf(all, 1500));
+        Run r = run("eval", bin(), "--tokenizer", tok(), "--text", text.toString(), "--max-tokens", "512", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(1.311214, j.get("mean_nll").asDouble(), 1e-4);
+        assertEquals(511, j.get("predicted").asInt());
+        assertEquals(Math.exp(j.get("mean_nll").asDouble()), j.get("perplexity").asDouble(), 1e-9);
+        assertTrue(r.err().contains("eval"), "progress on stderr");
+        // The default N is the context length (512 for stories260K): the same 512 positions. Not bit-identical: the
+        // Vector API's pre-JIT fallback sums lanes in another order than the compiled intrinsic.
+        Run d = run("eval", bin(), "--tokenizer", tok(), "--text", text.toString(), "--json");
+        JsonNode dj = new ObjectMapper().readTree(d.out());
+        assertEquals(512, dj.get("positions").asInt());
+        assertEquals(j.get("mean_nll").asDouble(), dj.get("mean_nll").asDouble(), 1e-6);
+    }
+
+    @Test
+    void convertToHfKeepsLogitsAndRunsEverywhere(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("hf");
+        Run c = run("convert", bin(), "--tokenizer", tok(), "--to", "hf", out.toString());
+        assertEquals(0, c.code(), c.err());
+        assertTrue(Files.exists(out.resolve("config.json")) && Files.exists(out.resolve("model.safetensors")) && Files.exists(out.resolve("tokenizer.bin")));
+        // The converted directory carries its tokenizer: generate needs no --tokenizer.
+        Run g = run("generate", out.toString(), "--temperature", "0", "--steps", "200");
+        assertEquals(0, g.code(), g.err());
+        assertEquals(Files.readString(shared("models/stories260K/reference/greedy_t0_n200.stdout.txt")), g.out());
+        // Refuses to overwrite, names the directory.
+        badInput(run("convert", bin(), "--to", "hf", out.toString()), out.toString(), "--force");
+        Run gg = run("convert", shared("models/stories260K/stories260K.gguf").toString(), "--to", "hf", tmp.resolve("fromgguf").toString(), "--dtype", "bf16");
+        assertEquals(0, gg.code(), gg.err());
+        Run i = run("inspect", tmp.resolve("fromgguf").toString(), "--json");
+        assertTrue(new ObjectMapper().readTree(i.out()).get("bytes_by_dtype").has("BF16"), i.out());
+    }
+
+    @Test
+    void hfReferenceResolvesThroughMirror(@TempDir Path tmp) {
+        Path mirror = shared("models");
+        Run r = run("generate", "hf:karpathy/tinyllamas/stories260K/stories260K.bin", "--tokenizer", "hf:karpathy/tinyllamas/stories260K/tok512.bin",
+                "--mirror", mirror.toString(), "--temperature", "0", "--steps", "20", "--prompt", "Once upon a time");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("Once upon a time, there was a little girl"), r.out());
+        Run missing = run("inspect", "hf:nobody/nothing/model.bin", "--mirror", tmp.toString());
+        assertNotEquals(0, missing.code());
+        assertTrue(missing.err().contains("hf:nobody/nothing/model.bin"), missing.err());
+    }
+
+    // --- bad input: one clear message and a non-zero exit code ---
+
+    static Path hfDirWithHeader(Path dir, String header, int dataBytes, Long lengthOverride) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"num_hidden_layers\":1,"
+                + "\"num_attention_heads\":2,\"intermediate_size\":16,\"vocab_size\":10,\"max_position_embeddings\":32}");
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer bb = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putLong(lengthOverride != null ? lengthOverride : h.length).put(h);
+        Files.write(dir.resolve("model.safetensors"), bb.array());
+        return dir;
+    }
+
+    static final String EMB = "{\"model.embed_tokens.weight\":{\"dtype\":\"F32\",\"shape\":[10,8],\"data_offsets\":[0,320]}}";
+
+    @Test
+    void truncatedSafetensors(@TempDir Path tmp) throws IOException {
+        Path d = hfDirWithHeader(tmp.resolve("t"), EMB, 100, null);
+        badInput(run("inspect", d.toString()), "model.safetensors", "model.embed_tokens.weight.data_offsets", "[0, 320]");
+        Path tiny = tmp.resolve("tiny");
+        hfDirWithHeader(tiny, EMB, 0, null);
+        Files.write(tiny.resolve("model.safetensors"), new byte[]{1, 2, 3});
+        badInput(run("inspect", tiny.toString()), "too short");
+    }
+
+    @Test
+    void headerLengthBeyondFile(@TempDir Path tmp) throws IOException {
+        Path d = hfDirWithHeader(tmp.resolve("h"), EMB, 320, (long) EMB.length() + 5000);
+        badInput(run("inspect", d.toString()), "header length", String.valueOf(EMB.length() + 5000), "runs past the end");
+    }
+
+    @Test
+    void offsetsOutOfRange(@TempDir Path tmp) throws IOException {
+        Path d = hfDirWithHeader(tmp.resolve("o"), EMB.replace("[0,320]", "[320,640]"), 320, null);
+        badInput(run("inspect", d.toString()), "data_offsets", "[320, 640]", "outside the data section");
+    }
+
+    @Test
+    void dtypeShapeMismatch(@TempDir Path tmp) throws IOException {
+        Path d = hfDirWithHeader(tmp.resolve("m"), EMB.replace("F32", "F16"), 320, null);
+        badInput(run("inspect", d.toString()), "model.embed_tokens.weight", "F16 [10, 8]", "needs 160 bytes");
+        Path s = hfDirWithHeader(tmp.resolve("s"), EMB, 320, null);
+        // A well-formed file whose tensor does not have the shape the config implies: named when the model is built.
+        badInput(run("eval", s.toString(), "--text", s.resolve("config.json").toString(), "--tokenizer", tok()), "tokenizer has 512 tokens", "vocabulary is 10");
+    }
+
+    @Test
+    void unknownArchitecture(@TempDir Path tmp) throws IOException {
+        Files.writeString(tmp.resolve("config.json"), "{\"architectures\":[\"GPT2LMHeadModel\"]}");
+        badInput(run("inspect", tmp.toString()), "config.json", "architectures", "GPT2LMHeadModel", "unsupported architecture");
+        Path g = tmp.resolve("x.gguf");
+        byte[] gg = Files.readAllBytes(shared("models/stories260K/stories260K.gguf"));
+        String s = new String(gg, StandardCharsets.ISO_8859_1).replace("\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000llama", "\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000gpt2x");
+        Files.write(g, s.getBytes(StandardCharsets.ISO_8859_1));
+        badInput(run("inspect", g.toString()), "general.architecture", "gpt2x");
+    }
+
+    @Test
+    void missingTokenizer(@TempDir Path tmp) throws IOException {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "Once upon a time there was a cat.");
+        badInput(run("eval", bin(), "--text", text.toString()), "carries no tokenizer", "--tokenizer");
+        badInput(run("generate", bin(), "--tokenizer", tmp.resolve("nope.bin").toString()), "nope.bin", "no such file");
+        badInput(run("eval", bin(), "--tokenizer", tok(), "--text", tmp.resolve("missing.txt").toString()), "missing.txt");
+        badInput(run("inspect", tmp.resolve("nothing-here.bin").toString()), "nothing-here.bin", "no such file");
+    }
+
+    @Test
+    void badNumbersAreRejected() {
+        badInput(run("generate", bin(), "--tokenizer", tok(), "--steps", "0"), "--steps", "0");
+        badInput(run("generate", bin(), "--tokenizer", tok(), "--temperature", "-1"), "--temperature", "-1");
+        badInput(run("generate", bin(), "--tokenizer", tok(), "--threads", "0"), "--threads", "0");
+        badInput(run("convert", bin(), "--to", "onnx", "/tmp/x"), "onnx");
+    }
+}

@@ -1,0 +1,47 @@
+package dev.puzzle.examples.bench;
+
+import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
+
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * FP32 GEMM throughput of this toolkit's kernel, C[M,N] = A[M,K]·B[K,N], as GFLOP/s (2·M·N·K per
+ * product), best of several timed repetitions after warm-up. Prints one line per shape:
+ * {@code M N K layout GFLOPS}. bench/gemm.sh runs it beside numpy/OpenBLAS and prints the ratio.
+ * Usage: GemmBench THREADS M,N,K [M,N,K ...]
+ */
+public final class GemmBench {
+    public static void main(String[] args) {
+        Parallel.setThreads(Integer.parseInt(args[0]));
+        Kernels k = Kernels.get();
+        for (int a = 1; a < args.length; a++) {
+            String[] s = args[a].split(",");
+            int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);
+            Random r = new Random(1);
+            float[] x = new float[m * kk], w = new float[kk * n], c = new float[m * n];
+            for (int i = 0; i < x.length; i++) x[i] = r.nextFloat() - 0.5f;
+            for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
+            double flops = 2.0 * m * n * kk;
+            int reps = (int) Math.max(3, Math.min(50, 2e10 / flops));
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < reps + 3; rep++) {
+                long t0 = System.nanoTime();
+                k.gemm(false, false, m, n, kk, x, 0, kk, w, 0, n, c, 0, n, false);
+                double dt = (System.nanoTime() - t0) / 1e9;
+                if (rep >= 3) best = Math.min(best, dt);
+            }
+            System.out.printf(Locale.ROOT, "%d %d %d NN %.2f%n", m, n, kk, flops / best / 1e9);
+            // The weight layout used by every linear layer, x·Wᵀ.
+            best = Double.MAX_VALUE;
+            for (int rep = 0; rep < reps + 3; rep++) {
+                long t0 = System.nanoTime();
+                k.gemm(false, true, m, n, kk, x, 0, kk, w, 0, kk, c, 0, n, false);
+                double dt = (System.nanoTime() - t0) / 1e9;
+                if (rep >= 3) best = Math.min(best, dt);
+            }
+            System.out.printf(Locale.ROOT, "%d %d %d NT %.2f%n", m, n, kk, flops / best / 1e9);
+        }
+    }
+}
