@@ -10,7 +10,7 @@ if [ ! -f examples/target/classpath.txt ]; then
   mvn -q -B dependency:build-classpath -pl examples -Dmdep.outputFile=target/classpath.txt >/dev/null
 fi
 CP="examples/target/classes:$(cat examples/target/classpath.txt)"
-JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx8g -cp "$CP")
+JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
 THREADS="${THREADS:-2}"
 
 need_debian() { # need_debian PYTHON_MODULE PACKAGE...

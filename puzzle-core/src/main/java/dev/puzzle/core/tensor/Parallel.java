@@ -1,18 +1,22 @@
 package dev.puzzle.core.tensor;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
 /**
- * The worker pool every kernel shares. The thread count is configurable (system property
- * {@code puzzle.threads}, or {@link #setThreads}) and defaults to the available cores.
+ * The worker pool every kernel shares: {@code threads − 1} persistent helper threads plus the calling
+ * thread, which takes its share of the work. Decode issues dozens of small parallel sections per
+ * token, so helpers spin briefly after each job before parking: the next job starts in
+ * microseconds, not after a thread wake-up. The thread count is configurable (system property
+ * {@code puzzle.threads}, or {@link #setThreads}) and defaults to the available cores. Nested or
+ * concurrent calls run sequentially on their own thread.
  */
 public final class Parallel {
-    private static volatile ForkJoinPool pool;
     private static volatile int threads = defaultThreads();
+    private static volatile Pool pool;
+    private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private Parallel() {}
 
@@ -34,17 +38,17 @@ public final class Parallel {
         if (n < 1) throw new IllegalArgumentException("thread count must be >= 1, got " + n);
         if (n != threads) {
             threads = n;
-            ForkJoinPool old = pool;
+            Pool old = pool;
             pool = null;
             if (old != null) old.shutdown();
         }
     }
 
-    private static ForkJoinPool pool() {
-        ForkJoinPool p = pool;
-        if (p == null) {
+    private static Pool pool() {
+        Pool p = pool;
+        if (p == null && threads > 1) {
             synchronized (Parallel.class) {
-                if (pool == null) pool = new ForkJoinPool(threads);
+                if (pool == null && threads > 1) pool = new Pool(threads - 1);
                 p = pool;
             }
         }
@@ -54,20 +58,19 @@ public final class Parallel {
     /** Runs {@code body(i)} for i in [0, n), spread over the pool; returns when all are done. */
     public static void forEach(int n, IntConsumer body) {
         if (n <= 0) return;
-        if (n == 1 || threads == 1 || ForkJoinTask.inForkJoinPool() && ForkJoinTask.getPool() == pool) {
+        Pool p = n == 1 || INSIDE.get() ? null : pool();
+        if (p == null || !p.lock.tryLock()) {
             for (int i = 0; i < n; i++) body.accept(i);
             return;
         }
-        List<ForkJoinTask<?>> tasks = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            final int idx = i;
-            tasks.add(ForkJoinTask.adapt(() -> body.accept(idx)));
+        try {
+            p.run(n, body);
+        } finally {
+            p.lock.unlock();
         }
-        ForkJoinPool p = pool();
-        p.invoke(ForkJoinTask.adapt(() -> ForkJoinTask.invokeAll(tasks)));
     }
 
-    /** Splits [0, n) into at most {@code threads()} contiguous ranges and runs {@code body(from, to)} on each. */
+    /** Splits [0, n) into at most {@code threads()} contiguous ranges of at least minChunk and runs {@code body(from, to)} on each. */
     public static void forRange(int n, int minChunk, RangeBody body) {
         if (n <= 0) return;
         int chunks = Math.max(1, Math.min(threads, n / Math.max(1, minChunk)));
@@ -81,5 +84,78 @@ public final class Parallel {
     @FunctionalInterface
     public interface RangeBody {
         void run(int from, int to);
+    }
+
+    private static final class Pool {
+        private static final int SPINS = 1 << 15;
+        final ReentrantLock lock = new ReentrantLock();
+        private final Thread[] helpers;
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger pending = new AtomicInteger();
+        private volatile int generation;
+        private volatile IntConsumer job;
+        private volatile int jobSize;
+        private volatile Throwable failure;
+        private volatile boolean stopped;
+
+        Pool(int n) {
+            helpers = new Thread[n];
+            for (int i = 0; i < n; i++) {
+                helpers[i] = new Thread(this::helperLoop, "puzzle-worker-" + (i + 1));
+                helpers[i].setDaemon(true);
+                helpers[i].start();
+            }
+        }
+
+        void run(int n, IntConsumer body) {
+            job = body;
+            jobSize = n;
+            failure = null;
+            next.set(0);
+            pending.set(helpers.length);
+            generation++; // publishes the job
+            for (Thread h : helpers) LockSupport.unpark(h);
+            work();
+            while (pending.get() != 0) Thread.onSpinWait();
+            job = null;
+            Throwable f = failure;
+            if (f instanceof RuntimeException re) throw re;
+            if (f instanceof Error e) throw e;
+            if (f != null) throw new RuntimeException(f);
+        }
+
+        private void work() {
+            INSIDE.set(Boolean.TRUE);
+            try {
+                IntConsumer body = job;
+                int n = jobSize;
+                for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.accept(i);
+            } catch (Throwable t) {
+                failure = t;
+                next.set(Integer.MAX_VALUE / 2);
+            } finally {
+                INSIDE.set(Boolean.FALSE);
+            }
+        }
+
+        private void helperLoop() {
+            int seen = 0;
+            while (!stopped) {
+                int spins = 0;
+                while (generation == seen) {
+                    if (stopped) return;
+                    if (++spins < SPINS) Thread.onSpinWait();
+                    else LockSupport.park(this);
+                }
+                seen = generation;
+                work();
+                pending.decrementAndGet();
+            }
+        }
+
+        void shutdown() {
+            stopped = true;
+            for (Thread h : helpers) LockSupport.unpark(h);
+        }
     }
 }
