@@ -6,6 +6,7 @@ import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.source.ModelSource;
 import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
+import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
@@ -22,7 +23,7 @@ public final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
-    @Option(names = "--tokenizer", paramLabel = "TOK", description = "A llama2.c tokenizer.bin, or a .gguf whose vocabulary to use (default: the model's own).")
+    @Option(names = "--tokenizer", paramLabel = "TOK", description = "A llama2.c tokenizer.bin, a Hugging Face tokenizer.json, or a .gguf whose vocabulary to use (default: the model's own).")
     String tokenizer;
 
     ModelSource source() {
@@ -51,7 +52,7 @@ public final class ModelOptions {
                 tok = Checkpoints.load(p).tokenizer();
                 if (tok == null) throw new PuzzleException(tokenizer + ": this GGUF has no SentencePiece vocabulary");
             } else if (name.endsWith(".json")) {
-                throw new PuzzleException(tokenizer + ": Hugging Face tokenizer.json files are not supported yet; use a llama2.c tokenizer.bin or a GGUF vocabulary");
+                tok = HfTokenizer.read(p);
             } else if (Files.isDirectory(p)) {
                 throw new PuzzleException(tokenizer + ": is a directory; name the tokenizer file");
             } else {
@@ -63,7 +64,8 @@ public final class ModelOptions {
                 throw new PuzzleException(model + ": the model carries no tokenizer; pass --tokenizer (a llama2.c tokenizer.bin such as tok512.bin)");
             }
         }
-        if (tok.vocabSize() != ck.config().vocabSize()) {
+        // A model's vocabulary may be padded beyond its tokenizer (HF checkpoints often are), never smaller.
+        if (tok.vocabSize() > ck.config().vocabSize()) {
             throw new PuzzleException((tokenizer != null ? tokenizer : model) + ": tokenizer has " + tok.vocabSize()
                     + " tokens but the model's vocabulary is " + ck.config().vocabSize());
         }

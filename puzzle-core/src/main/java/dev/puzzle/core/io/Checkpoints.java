@@ -9,6 +9,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
+import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -79,6 +80,8 @@ public final class Checkpoints {
         Tokenizer tok = null;
         if (Files.exists(dir.resolve("tokenizer.bin"))) {
             tok = BpeTokenizer.readLlama2c(dir.resolve("tokenizer.bin"), cfg.vocabSize());
+        } else if (Files.exists(dir.resolve("tokenizer.json"))) {
+            tok = HfTokenizer.read(dir.resolve("tokenizer.json"));
         }
         return new Checkpoint(cfg, tensors, types, tok, dir.toString());
     }

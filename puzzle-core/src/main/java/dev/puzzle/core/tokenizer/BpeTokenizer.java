@@ -11,7 +11,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.PriorityQueue;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * SentencePiece-style BPE by piece scores with byte fallback, as karpathy/llama2.c's run.c encodes:
@@ -173,45 +174,20 @@ public final class BpeTokenizer implements Tokenizer {
         return Arrays.copyOf(toks, n);
     }
 
-    private record Pair(float score, int left, int leftVersion, int rightVersion, int merged) {}
-
-    /** BPE merges over toks[start, n): highest score first, leftmost on ties. Returns the new end. */
+    /** BPE merges over toks[start, n): the merged piece with the highest score first, leftmost on ties. Returns the new end. */
     private int merge(int[] toks, int start, int n) {
-        int m = n - start;
-        if (m < 2) return n;
-        int[] id = new int[m], next = new int[m], prev = new int[m], version = new int[m];
-        for (int i = 0; i < m; i++) {
-            id[i] = toks[start + i];
-            next[i] = i + 1 < m ? i + 1 : -1;
-            prev[i] = i - 1;
-        }
-        PriorityQueue<Pair> pq = new PriorityQueue<>((a, b) -> a.score != b.score ? Float.compare(b.score, a.score) : Integer.compare(a.left, b.left));
-        for (int i = 0; i + 1 < m; i++) offer(pq, id, version, i, i + 1);
-        while (!pq.isEmpty()) {
-            Pair p = pq.poll();
-            int l = p.left;
-            int r = next[l];
-            if (r < 0 || version[l] != p.leftVersion || version[r] != p.rightVersion || id[l] < 0) continue;
-            id[l] = p.merged;
-            version[l]++;
-            id[r] = -1;
-            version[r]++;
-            next[l] = next[r];
-            if (next[r] >= 0) prev[next[r]] = l;
-            if (prev[l] >= 0) offer(pq, id, version, prev[l], l);
-            if (next[l] >= 0) offer(pq, id, version, l, next[l]);
-        }
+        List<Integer> ids = new ArrayList<>(n - start);
+        for (int i = start; i < n; i++) ids.add(toks[i]);
+        List<Integer> merged = PairMerge.run(ids, (a, b) -> {
+            byte[] pa = pieces[a], pb = pieces[b];
+            byte[] cat = Arrays.copyOf(pa, pa.length + pb.length);
+            System.arraycopy(pb, 0, cat, pa.length, pb.length);
+            Integer id = lookup.get(key(cat));
+            return id == null ? null : new PairMerge.Merge<>(-scores[id], id);
+        });
         int w = start;
-        for (int i = 0; i >= 0; i = next[i]) toks[w++] = id[i];
+        for (int id : merged) toks[w++] = id;
         return w;
-    }
-
-    private void offer(PriorityQueue<Pair> pq, int[] id, int[] version, int l, int r) {
-        byte[] a = pieces[id[l]], b = pieces[id[r]];
-        byte[] cat = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, cat, a.length, b.length);
-        Integer merged = lookup.get(key(cat));
-        if (merged != null) pq.add(new Pair(scores[merged], l, version[l], version[r], merged));
     }
 
     @Override
