@@ -176,6 +176,26 @@ class HeterogeneousModelTest {
     }
 
     @Test
+    void uniformFamiliesKeepTheirHfArchitecture(@TempDir Path tmp) throws IOException {
+        ModelConfig qwen = ModelConfig.uniform("Qwen2ForCausalLM", 32, 2, 4, 2, 48, 61, 64, 1e-6f, 1e6f, RopeStyle.HALF_SPLIT, true, true);
+        ModelConfig mistral = ModelConfig.uniform("MistralForCausalLM", 32, 2, 4, 2, 48, 61, 64, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false);
+        mistral = mistral.withBlocks(java.util.Collections.nCopies(2, new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Dense(48))));
+        for (ModelConfig c : List.of(qwen, mistral)) {
+            Checkpoint ck = randomModel(c, 11);
+            Path dir = tmp.resolve(c.architecture());
+            Checkpoints.writeHfDir(ck, dir, DType.F32);
+            Checkpoint back = Checkpoints.load(dir);
+            assertEquals(c.architecture(), back.config().architecture());
+            assertEquals(c.blocks(), back.config().blocks());
+            assertEquals(c.qkvBias(), back.config().qkvBias());
+            assertEquals(c.ropeTheta(), back.config().ropeTheta());
+            int[] toks = tokens(9, 61, 3);
+            Decoder a = new Decoder(ck), b = new Decoder(back);
+            assertArrayEquals(a.forward(a.newState(9), toks, 0, 9, true), b.forward(b.newState(9), toks, 0, 9, true), 1e-5f);
+        }
+    }
+
+    @Test
     void bf16AndF16WritesStayClose(@TempDir Path tmp) throws IOException {
         Checkpoint ck = randomModel(sixLayers(false, true), 6);
         int[] toks = tokens(10, 61, 8);
