@@ -27,70 +27,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /** A hand-built 6-layer model covering every attention and FFN variant: prefill equals decode, and it round-trips through HF. */
 class HeterogeneousModelTest {
 
-    /** Random weights for a config, under HF names. */
     public static Checkpoint randomModel(ModelConfig c, long seed) {
-        Random r = new Random(seed);
-        Map<String, Tensor> t = new LinkedHashMap<>();
-        int D = c.dim(), E = c.headDim(), HE = c.qDim(), V = c.vocabSize();
-        t.put(EMBED, rand(r, 0.5, V, D));
-        for (int i = 0; i < c.numLayers(); i++) {
-            BlockConfig b = c.blocks().get(i);
-            int G = b.attention().kvHeads();
-            switch (b.attention()) {
-                case AttentionConfig.Gqa g -> attn(t, r, i, D, HE, G * E, c.qkvBias());
-                case AttentionConfig.Window w -> attn(t, r, i, D, HE, G * E, c.qkvBias());
-                case AttentionConfig.Linear l -> {
-                    t.put(layer(i, ATTN_NORM), norm(r, D));
-                    t.put(layer(i, ATTN_LINEAR), rand(r, 0.3 / Math.sqrt(D), D, D));
-                }
-                case AttentionConfig.NoOp n -> { }
-            }
-            switch (b.ffn()) {
-                case FfnConfig.Dense d -> {
-                    int F = d.intermediateSize();
-                    t.put(layer(i, FFN_NORM), norm(r, D));
-                    t.put(layer(i, GATE), rand(r, 1 / Math.sqrt(D), F, D));
-                    t.put(layer(i, UP), rand(r, 1 / Math.sqrt(D), F, D));
-                    t.put(layer(i, DOWN), rand(r, 1 / Math.sqrt(F), D, F));
-                }
-                case FfnConfig.Linear l -> {
-                    t.put(layer(i, FFN_NORM), norm(r, D));
-                    t.put(layer(i, FFN_LINEAR), rand(r, 0.3 / Math.sqrt(D), D, D));
-                }
-                case FfnConfig.NoOp n -> { }
-            }
-        }
-        t.put(FINAL_NORM, norm(r, D));
-        if (!c.tiedEmbeddings()) t.put(LM_HEAD, rand(r, 1 / Math.sqrt(D), V, D));
-        Map<String, DType> types = new LinkedHashMap<>();
-        t.keySet().forEach(n -> types.put(n, DType.F32));
-        return new Checkpoint(c, t, types, null, "random(" + seed + ")");
-    }
-
-    private static void attn(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias) {
-        t.put(layer(i, ATTN_NORM), norm(r, D));
-        t.put(layer(i, Q), rand(r, 1 / Math.sqrt(D), HE, D));
-        t.put(layer(i, K), rand(r, 1 / Math.sqrt(D), GE, D));
-        t.put(layer(i, V), rand(r, 1 / Math.sqrt(D), GE, D));
-        t.put(layer(i, O), rand(r, 1 / Math.sqrt(HE), D, HE));
-        if (bias) {
-            t.put(layer(i, Q_BIAS), rand(r, 0.1, HE));
-            t.put(layer(i, K_BIAS), rand(r, 0.1, GE));
-            t.put(layer(i, V_BIAS), rand(r, 0.1, GE));
-        }
-    }
-
-    private static Tensor rand(Random r, double std, int... shape) {
-        Tensor x = Tensor.zeros(shape);
-        float[] a = x.data();
-        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);
-        return x;
-    }
-
-    private static Tensor norm(Random r, int n) {
-        Tensor x = Tensor.zeros(n);
-        for (int i = 0; i < n; i++) x.data()[i] = (float) (1 + 0.1 * r.nextGaussian());
-        return x;
+        return dev.puzzle.core.model.RandomWeights.of(c, seed);
     }
 
     static ModelConfig sixLayers(boolean bias, boolean tied) {

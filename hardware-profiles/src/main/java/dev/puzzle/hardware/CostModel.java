@@ -1,0 +1,20 @@
+package dev.puzzle.hardware;
+
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.ModelConfig;
+
+/** Costs of blocks of a model under a workload: analytic ({@link RooflineCostModel}) or timed ({@link MeasuredCostModel}). */
+public interface CostModel {
+    /** One decoder layer with the given block, in a model of {@code model}'s dimensions. */
+    BlockCost block(ModelConfig model, BlockConfig block, Workload w);
+
+    /** The parts outside the layers: token embedding, final norm and LM head. */
+    BlockCost embeddingsAndHead(ModelConfig model, Workload w);
+
+    /** The whole model: every layer plus embeddings and head. */
+    default BlockCost model(ModelConfig model, Workload w) {
+        BlockCost total = embeddingsAndHead(model, w);
+        for (BlockConfig b : model.blocks()) total = total.plus(block(model, b, w));
+        return total;
+    }
+}

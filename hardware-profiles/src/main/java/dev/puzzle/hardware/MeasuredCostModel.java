@@ -1,0 +1,77 @@
+package dev.puzzle.hardware;
+
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RandomWeights;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Costs timed on this machine: each candidate block runs as a one-layer decoder of the model's
+ * dimensions (random weights, the real kernels), a prompt of the workload's prefill length as one
+ * batched prefill, then its generation length token by token through the KV cache; best of
+ * {@code reps} after a warm-up. The CPU decoder runs one sequence at a time, so batch costs are the
+ * one-sequence times × batch. Memory and parameters are counted as the roofline model counts them.
+ * Embeddings and head are timed the same way and subtracted from every block's time.
+ */
+public final class MeasuredCostModel implements CostModel {
+    private final int reps;
+    private final RooflineCostModel counts;
+    private final Map<String, double[]> cache = new HashMap<>();
+
+    public MeasuredCostModel(int reps) {
+        if (reps < 1) throw new IllegalArgumentException("reps must be >= 1, got " + reps);
+        this.reps = reps;
+        this.counts = new RooflineCostModel(new HardwareProfile("count-only", Map.of("fp32", 1.0), 1, 1, 0, 1, 1, 1));
+    }
+
+    @Override
+    public BlockCost block(ModelConfig m, BlockConfig b, Workload w) {
+        BlockCost c = counts.block(m, b, w);
+        double[] t = time(m, List.of(b), w);
+        double[] base = time(m, List.of(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp())), w);
+        return new BlockCost(c.params(), c.weightBytes(), c.kvCacheBytes(), Math.max(0, t[0] - base[0]) * w.batch(),
+                Math.max(0, t[1] - base[1]) * w.batch(), c.kvHeads());
+    }
+
+    @Override
+    public BlockCost embeddingsAndHead(ModelConfig m, Workload w) {
+        BlockCost c = counts.embeddingsAndHead(m, w);
+        double[] t = time(m, List.of(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp())), w);
+        return new BlockCost(c.params(), c.weightBytes(), 0, t[0] * w.batch(), t[1] * w.batch(), 0);
+    }
+
+    /** {prefill ms, decode ms} of one sequence through a model of these blocks. */
+    private double[] time(ModelConfig m, List<BlockConfig> blocks, Workload w) {
+        String key = blocks + "|" + w;
+        double[] hit = cache.get(key);
+        if (hit != null) return hit;
+        ModelConfig c = m.withBlocks(blocks);
+        Decoder d = new Decoder(RandomWeights.of(c, 7));
+        int P = w.prefillLength(), G = w.generationLength(), V = c.vocabSize();
+        int[] toks = new int[Math.max(1, P + G)];
+        Random r = new Random(1);
+        for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(V);
+        double bestP = Double.MAX_VALUE, bestD = Double.MAX_VALUE;
+        for (int rep = 0; rep <= reps; rep++) {
+            Decoder.State st = d.newState(toks.length);
+            long t0 = System.nanoTime();
+            if (P > 0) d.forward(st, toks, 0, P, false);
+            long t1 = System.nanoTime();
+            for (int g = 0; g < G; g++) d.forward(st, toks, P + g, 1, false);
+            long t2 = System.nanoTime();
+            if (rep == 0) continue; // warm-up
+            bestP = Math.min(bestP, (t1 - t0) / 1e6);
+            bestD = Math.min(bestD, (t2 - t1) / 1e6);
+        }
+        double[] out = {bestP, bestD};
+        cache.put(key, out);
+        return out;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.puzzle.hardware;
+
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+
+/**
+ * An analytic roofline (Williams, Waterman and Patterson, 2009) per op: each kernel takes
+ * max(FLOPs / achievable FLOP/s, bytes / achievable bandwidth) plus a fixed launch overhead.
+ * Prefill runs the batch's prompts as GEMMs plus causal attention (quadratic in the prompt, or
+ * window-bounded); decode runs one GEMV-shaped step per generated token whose attention reads the
+ * KV cache up to the current position. An attention block is four kernels (q/k/v projection, RoPE
+ * and KV-cache append, attention, output projection); a dense FFN three (gate/up, SiLU·mul, down). Weights are stored in the workload's weight dtype and the
+ * matrix products computed in it; activations in bf16.
+ */
+public final class RooflineCostModel implements CostModel {
+    private static final int ACT_BYTES = 2;
+    private final HardwareProfile hw;
+
+    public RooflineCostModel(HardwareProfile hw) {
+        this.hw = hw;
+    }
+
+    public HardwareProfile profile() {
+        return hw;
+    }
+
+    /** Seconds of one kernel. */
+    private double kernel(double flops, double bytes, String computeDtype) {
+        return Math.max(flops / hw.flopsPerSecond(computeDtype), bytes / hw.bytesPerSecond()) + hw.kernelOverheadUs() * 1e-6;
+    }
+
+    /** Seconds of one attention kernel, whose reads of the KV cache reach the profile's attention bandwidth. */
+    private double attentionKernel(double flops, double bytes) {
+        return Math.max(flops / hw.flopsPerSecond("bf16"), bytes / hw.attentionBytesPerSecond()) + hw.kernelOverheadUs() * 1e-6;
+    }
+
+    /** A GEMM of {@code tokens} rows through a (out × in) weight: seconds. */
+    private double gemm(long tokens, long in, long out, Workload w) {
+        double flops = 2.0 * tokens * in * out;
+        double bytes = (double) in * out * w.weightBytes() + (double) tokens * (in + out) * ACT_BYTES;
+        return kernel(flops, bytes, w.weightDtype());
+    }
+
+    @Override
+    public BlockCost block(ModelConfig m, BlockConfig b, Workload w) {
+        return attention(m, b.attention(), w).plus(ffn(m, b.ffn(), w));
+    }
+
+    private BlockCost attention(ModelConfig m, AttentionConfig a, Workload w) {
+        return switch (a) {
+            case AttentionConfig.NoOp n -> BlockCost.ZERO;
+            case AttentionConfig.Linear l -> linear(m.dim(), w);
+            case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, w);
+            case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), w);
+        };
+    }
+
+    private BlockCost gqa(ModelConfig m, int kv, int window, Workload w) {
+        int D = m.dim(), E = m.headDim(), H = m.numHeads(), HE = H * E, GE = kv * E;
+        int B = w.batch(), P = w.prefillLength(), G = w.generationLength();
+        long params = (long) D * HE * 2 + 2L * D * GE + (m.qkvBias() ? HE + 2L * GE : 0) + D; // + its RMSNorm
+        long kvPerToken = 2L * GE * w.kvBytes();
+        int cached = window > 0 ? Math.min(window, P + G) : P + G;
+        long kvBytes = (long) B * cached * kvPerToken;
+        double prefill = 0;
+        if (P > 0) {
+            long T = (long) B * P;
+            prefill += gemm(T, D, HE + 2L * GE, w) + ropeAppend(T, HE, GE, kvPerToken) + gemm(T, HE, D, w);
+            double keys = 0; // Σ over prompt positions of keys attended
+            for (int t = 0; t < P; t++) keys += window > 0 ? Math.min(t + 1, window) : t + 1;
+            double flops = 4.0 * B * H * E * keys;
+            double bytes = (double) T * (2L * HE) * ACT_BYTES + (double) B * keys / Math.max(1, P) * kvPerToken;
+            prefill += attentionKernel(flops, bytes);
+        }
+        double decode = 0;
+        for (int g = 0; g < G; g++) {
+            int ctx = P + g + 1;
+            int n = window > 0 ? Math.min(ctx, window) : ctx;
+            decode += gemm(B, D, HE + 2L * GE, w) + ropeAppend(B, HE, GE, kvPerToken) + gemm(B, HE, D, w);
+            decode += attentionKernel(4.0 * B * H * E * n, (double) B * n * kvPerToken + (double) B * 2 * HE * ACT_BYTES);
+        }
+        return new BlockCost(params, params * w.weightBytes(), kvBytes, prefill * 1e3, decode * 1e3, kv);
+    }
+
+    /** RoPE on q and k and the KV-cache append, for T tokens: an elementwise kernel. */
+    private double ropeAppend(long T, int HE, int GE, long kvPerToken) {
+        return kernel(6.0 * T * (HE + GE), (double) T * (HE + 2L * GE) * 2 * ACT_BYTES + (double) T * kvPerToken, "bf16");
+    }
+
+    private BlockCost linear(int D, Workload w) {
+        int B = w.batch(), P = w.prefillLength(), G = w.generationLength();
+        long params = (long) D * D + D; // + its RMSNorm
+        double prefill = P > 0 ? gemm((long) B * P, D, D, w) : 0;
+        double decode = G * gemm(B, D, D, w);
+        return new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, decode * 1e3, 0);
+    }
+
+    private BlockCost ffn(ModelConfig m, FfnConfig f, Workload w) {
+        int D = m.dim(), B = w.batch(), P = w.prefillLength(), G = w.generationLength();
+        return switch (f) {
+            case FfnConfig.NoOp n -> BlockCost.ZERO;
+            case FfnConfig.Linear l -> linear(D, w);
+            case FfnConfig.Dense d -> {
+                int F = d.intermediateSize();
+                long params = 3L * D * F + D; // + its RMSNorm
+                // gate and up as one (2F × D) GEMM, SiLU·mul elementwise, down (D × F).
+                double prefill = 0;
+                if (P > 0) {
+                    long T = (long) B * P;
+                    prefill = gemm(T, D, 2L * F, w) + kernel(4.0 * T * F, 3.0 * T * F * ACT_BYTES, "bf16") + gemm(T, F, D, w);
+                }
+                double step = gemm(B, D, 2L * F, w) + kernel(4.0 * B * F, 3.0 * B * F * ACT_BYTES, "bf16") + gemm(B, F, D, w);
+                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * step * 1e3, 0);
+            }
+        };
+    }
+
+    @Override
+    public BlockCost embeddingsAndHead(ModelConfig m, Workload w) {
+        int D = m.dim(), V = m.vocabSize(), B = w.batch(), P = w.prefillLength(), G = w.generationLength();
+        long params = (long) V * D * (m.tiedEmbeddings() ? 1 : 2) + D;
+        // Prefill needs logits only at the last prompt position; decode at every step.
+        double prefill = P > 0 ? gemm(B, D, V, w) : 0;
+        double decode = G * gemm(B, D, V, w);
+        return new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, decode * 1e3, 0);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.puzzle.hardware;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.config.ConfigNode;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Profiles, workloads, and the cost models' bookkeeping. */
+class HardwareTest {
+    static final ModelConfig SMALL = ModelConfig.uniform("LlamaForCausalLM", 64, 5, 8, 4, 172, 512, 512, 1e-5f, 1e4f, RopeStyle.INTERLEAVED, true, false);
+
+    static ConfigNode yaml(String s) {
+        return ConfigNode.parse("test.yaml", new ByteArrayInputStream(s.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void everyBuiltInProfileLoads() {
+        for (String n : HardwareProfile.BUILT_IN) {
+            HardwareProfile p = HardwareProfile.load(n);
+            assertTrue(p.memoryBandwidthGbs() > 500 && p.memoryGib() >= 24 && p.flopsPerSecond("bf16") > 1e14, n);
+        }
+        assertEquals(4800, HardwareProfile.load("h200").memoryBandwidthGbs());
+        // The A100 has no FP8 tensor cores: fp8 computes at the bf16 peak.
+        HardwareProfile a100 = HardwareProfile.load("a100-80gb");
+        assertEquals(a100.flopsPerSecond("bf16"), a100.flopsPerSecond("fp8"));
+    }
+
+    @Test
+    void badProfilesAreNamed(@TempDir Path tmp) throws IOException {
+        String m = assertThrows(PuzzleException.class, () -> HardwareProfile.parse(yaml(
+                "name: x\npeak_tflops: {bf16: 10}\nmemory_bandwidth_gbs: 100\nmemory_gib: 8\nbandwith: 3\n"))).getMessage();
+        assertTrue(m.contains("bandwith") && m.contains("unknown key"), m);
+        m = assertThrows(PuzzleException.class, () -> HardwareProfile.parse(yaml(
+                "name: x\npeak_tflops: {bf16: -1}\nmemory_bandwidth_gbs: 100\nmemory_gib: 8\n"))).getMessage();
+        assertTrue(m.contains("peak_tflops.bf16") && m.contains("-1"), m);
+        m = assertThrows(PuzzleException.class, () -> HardwareProfile.load("tpu-v9")).getMessage();
+        assertTrue(m.contains("tpu-v9") && m.contains("h100-80gb-sxm"), m);
+        Path f = tmp.resolve("p.yaml");
+        Files.writeString(f, "name: mine\npeak_tflops: {fp32: 1}\nmemory_bandwidth_gbs: 50\nmemory_gib: 16\n");
+        assertEquals("mine", HardwareProfile.load(f.toString()).name());
+        m = assertThrows(PuzzleException.class, () -> Workload.parse(yaml("batch: 0\ngeneration_length: 5\n"))).getMessage();
+        assertTrue(m.contains("batch") && m.contains("0"), m);
+        m = assertThrows(PuzzleException.class, () -> Workload.parse(yaml("batch: 1\ngeneration_length: 5\nkv_dtype: int4\n"))).getMessage();
+        assertTrue(m.contains("kv_dtype") && m.contains("int4"), m);
+    }
+
+    @Test
+    void kvCacheAndParameterCounting() {
+        RooflineCostModel r = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
+        Workload w = new Workload(8, 100, 28, "bf16", "fp8");
+        BlockCost parent = r.block(SMALL, BlockConfig.parent(4, 172), w);
+        // Attention: q,o 64×64 each, k,v 64×32 each, two norms; FFN 3×64×172.
+        assertEquals(2 * 64 * 64 + 2 * 64 * 32 + 64 + 3 * 64 * 172 + 64, parent.params());
+        assertEquals(parent.params() * 2, parent.weightBytes());
+        // KV cache: batch 8 × 128 positions × (k, v) × 4 heads × 8 dims × 1 byte.
+        assertEquals(8L * 128 * 2 * 32, parent.kvCacheBytes());
+        BlockCost window = r.block(SMALL, new BlockConfig(new AttentionConfig.Window(4, 16), new FfnConfig.Dense(172)), w);
+        assertEquals(8L * 16 * 2 * 32, window.kvCacheBytes(), "window-bounded");
+        assertEquals(parent.params(), window.params());
+        BlockCost lin = r.block(SMALL, new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.NoOp()), w);
+        assertEquals(0, lin.kvCacheBytes());
+        assertEquals(64 * 64 + 64, lin.params());
+        assertEquals(BlockCost.ZERO, r.block(SMALL, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp()), w));
+        // Fewer KV heads: smaller cache, less time.
+        BlockCost kv1 = r.block(SMALL, BlockConfig.parent(1, 172), w);
+        assertTrue(kv1.kvCacheBytes() * 4 == parent.kvCacheBytes() && kv1.runtimeMs() < parent.runtimeMs());
+        // Model total = layers + embeddings/head.
+        BlockCost total = r.model(SMALL, w);
+        assertEquals(5 * parent.params() + 512 * 64 + 64, total.params());
+    }
+
+    @Test
+    void measuredModelCountsLikeTheRooflineAndTimesSomething() {
+        MeasuredCostModel m = new MeasuredCostModel(1);
+        RooflineCostModel r = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
+        Workload w = new Workload(2, 16, 8, "fp32", "fp32");
+        for (BlockConfig b : new BlockConfig[]{BlockConfig.parent(4, 172), new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Linear())}) {
+            BlockCost mc = m.block(SMALL, b, w), rc = r.block(SMALL, b, w);
+            assertEquals(rc.params(), mc.params());
+            assertEquals(rc.memoryMib(), mc.memoryMib(), 1e-12);
+            assertTrue(Double.isFinite(mc.runtimeMs()) && mc.runtimeMs() >= 0);
+        }
+        BlockCost head = m.embeddingsAndHead(SMALL, w);
+        assertTrue(head.decodeMs() > 0, "the classifier takes time");
+    }
+
+    @Test
+    void localCpuIsMeasured() {
+        HardwareProfile p = HardwareProfile.load("local-cpu");
+        assertTrue(p.flopsPerSecond("fp32") > 1e9, "at least a GFLOP/s");
+        assertTrue(p.memoryBandwidthGbs() > 0.5 && p.memoryGib() > 0.5);
+    }
+}

@@ -1,0 +1,84 @@
+package dev.puzzle.core.model;
+
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+import static dev.puzzle.core.io.TensorNames.*;
+
+/**
+ * Random weights for any config, under Hugging Face names: Gaussian matrices scaled by 1/√fan-in,
+ * norms near 1. For tests, timings and benchmarks — never a model.
+ */
+public final class RandomWeights {
+    private RandomWeights() {}
+
+    public static Checkpoint of(ModelConfig c, long seed) {
+        Random r = new Random(seed);
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        int D = c.dim(), E = c.headDim(), HE = c.qDim(), V = c.vocabSize();
+        t.put(EMBED, gauss(r, 0.5, V, D));
+        for (int i = 0; i < c.numLayers(); i++) {
+            BlockConfig b = c.blocks().get(i);
+            int GE = b.attention().kvHeads() * E;
+            switch (b.attention()) {
+                case AttentionConfig.Gqa g -> attention(t, r, i, D, HE, GE, c.qkvBias());
+                case AttentionConfig.Window w -> attention(t, r, i, D, HE, GE, c.qkvBias());
+                case AttentionConfig.Linear l -> {
+                    t.put(layer(i, ATTN_NORM), norm(r, D));
+                    t.put(layer(i, ATTN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
+                }
+                case AttentionConfig.NoOp n -> { }
+            }
+            switch (b.ffn()) {
+                case FfnConfig.Dense d -> {
+                    int F = d.intermediateSize();
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, GATE), gauss(r, 1 / Math.sqrt(D), F, D));
+                    t.put(layer(i, UP), gauss(r, 1 / Math.sqrt(D), F, D));
+                    t.put(layer(i, DOWN), gauss(r, 1 / Math.sqrt(F), D, F));
+                }
+                case FfnConfig.Linear l -> {
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, FFN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
+                }
+                case FfnConfig.NoOp n -> { }
+            }
+        }
+        t.put(FINAL_NORM, norm(r, D));
+        if (!c.tiedEmbeddings()) t.put(LM_HEAD, gauss(r, 1 / Math.sqrt(D), V, D));
+        Map<String, DType> types = new LinkedHashMap<>();
+        t.keySet().forEach(n -> types.put(n, DType.F32));
+        return new Checkpoint(c, t, types, null, "random(seed " + seed + ")");
+    }
+
+    private static void attention(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias) {
+        t.put(layer(i, ATTN_NORM), norm(r, D));
+        t.put(layer(i, Q), gauss(r, 1 / Math.sqrt(D), HE, D));
+        t.put(layer(i, K), gauss(r, 1 / Math.sqrt(D), GE, D));
+        t.put(layer(i, V), gauss(r, 1 / Math.sqrt(D), GE, D));
+        t.put(layer(i, O), gauss(r, 1 / Math.sqrt(HE), D, HE));
+        if (bias) {
+            t.put(layer(i, Q_BIAS), gauss(r, 0.1, HE));
+            t.put(layer(i, K_BIAS), gauss(r, 0.1, GE));
+            t.put(layer(i, V_BIAS), gauss(r, 0.1, GE));
+        }
+    }
+
+    private static Tensor gauss(Random r, double std, int... shape) {
+        Tensor x = Tensor.zeros(shape);
+        float[] a = x.data();
+        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);
+        return x;
+    }
+
+    private static Tensor norm(Random r, int n) {
+        Tensor x = Tensor.zeros(n);
+        for (int i = 0; i < n; i++) x.data()[i] = (float) (1 + 0.1 * r.nextGaussian());
+        return x;
+    }
+}
