@@ -118,13 +118,8 @@ public final class BlockLibrary {
     }
 
     public static BlockLibrary read(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (IOException e) {
-            throw new PuzzleException(file + ": cannot read block library: " + e.getMessage());
-        }
-        if (root == null || !root.isObject() || root.isEmpty()) {
+        JsonNode root = dev.puzzle.core.config.Json.readObject(file, "a block library");
+        if (root.isEmpty()) {
             throw new PuzzleException(file + ": a block library is a JSON object of layer_i → variant → {stats, metrics}");
         }
         TreeMap<Integer, List<Object[]>> byFirst = new TreeMap<>();

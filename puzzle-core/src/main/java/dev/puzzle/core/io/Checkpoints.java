@@ -90,12 +90,7 @@ public final class Checkpoints {
     public static List<Path> weightFiles(Path dir) {
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.exists(index)) {
-            JsonNode root;
-            try {
-                root = JSON.readTree(Files.readString(index));
-            } catch (IOException e) {
-                throw new PuzzleException(index + ": cannot read: " + e.getMessage());
-            }
+            JsonNode root = dev.puzzle.core.config.Json.readObject(index, "a safetensors index");
             JsonNode wm = root.path("weight_map");
             if (!wm.isObject()) throw PuzzleException.field(index, "weight_map", "(missing)", "must map tensor names to shard files");
             TreeSet<String> files = new TreeSet<>();

@@ -33,13 +33,7 @@ public final class HfConfig {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (IOException e) {
-            throw new PuzzleException(file + ": cannot read config: " + e.getMessage());
-        }
-        if (root == null || !root.isObject()) throw new PuzzleException(file + ": not a JSON object");
+        JsonNode root = dev.puzzle.core.config.Json.readObject(file, "a Hugging Face config.json");
         JsonNode archs = root.path("architectures");
         String arch = archs.isArray() && !archs.isEmpty() ? archs.get(0).asText() : null;
         if (arch == null || !ARCHITECTURES.contains(arch)) {

@@ -107,13 +107,7 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     public static HfTokenizer read(Path file) {
-        try {
-            JsonNode root = JSON.readTree(Files.readString(file));
-            if (root == null || !root.isObject()) throw new PuzzleException(file + ": not a JSON object");
-            return new HfTokenizer(file, root);
-        } catch (IOException e) {
-            throw new PuzzleException(file + ": cannot read tokenizer: " + e.getMessage());
-        }
+        return new HfTokenizer(file, dev.puzzle.core.config.Json.readObject(file, "a tokenizer.json"));
     }
 
     private static boolean usesByteLevel(JsonNode dec) {

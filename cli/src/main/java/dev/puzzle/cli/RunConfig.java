@@ -1,0 +1,148 @@
+package dev.puzzle.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.config.ConfigNode;
+import dev.puzzle.hardware.Workload;
+import dev.puzzle.mip.Budget;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The run config (YAML): what a Puzzle run compresses, for which hardware and budgets, and where its
+ * files go. Relative paths are relative to the config file. Unknown keys are errors.
+ * <pre>
+ * parent: hf:karpathy/tinyllamas/stories260K/stories260K.bin   # any model argument
+ * tokenizer: hf:karpathy/tinyllamas/stories260K/tok512.bin     # optional
+ * mirrors: [../../../shared/models]                            # optional, searched for hf: references
+ * run_dir: ../../runs/stories260K                              # every stage's files
+ * hardware: h100-80gb-sxm                                      # built-in profile, a YAML file, or local-cpu
+ * cost_model: roofline                                         # or measured (times the kernels here)
+ * workload: {batch: 8, prefill_length: 128, generation_length: 128, weight_dtype: bf16, kv_dtype: bf16}
+ * search_space: {attention: {...}, ffn: {...}, overrides: [...]}
+ * search:
+ *   objective: metrics.kl_div
+ *   maximize: false
+ *   budgets: {throughput: 5000, memory_mib: 20, parameters: 2e5, latency_ms: 1.0, ttft_ms: 10,
+ *             max: {stats.runtime_ms: 100}, min: {}}
+ *   solutions: 3
+ *   diversity: 2
+ *   solver: cp-sat
+ *   time_limit: 60
+ * </pre>
+ */
+public final class RunConfig {
+    public final ConfigNode root;
+    public final Path file;
+
+    private RunConfig(Path file, ConfigNode root) {
+        this.file = file;
+        this.root = root;
+    }
+
+    public static RunConfig read(Path file) {
+        ConfigNode c = ConfigNode.read(file);
+        c.allowOnly("parent", "tokenizer", "mirrors", "run_dir", "hardware", "cost_model", "workload", "search_space", "search");
+        RunConfig rc = new RunConfig(file, c);
+        if (c.has("workload")) rc.workload();
+        if (c.has("search")) rc.search();
+        String cm = c.string("cost_model", "roofline");
+        if (!cm.equals("roofline") && !cm.equals("measured")) throw c.error("cost_model", cm, "must be roofline or measured");
+        return rc;
+    }
+
+    public String parent() {
+        return root.pathValue("parent");
+    }
+
+    public String tokenizer() {
+        return root.has("tokenizer") ? root.pathValue("tokenizer") : null;
+    }
+
+    public List<Path> mirrors() {
+        List<Path> out = new ArrayList<>();
+        Path base = file.toAbsolutePath().getParent();
+        for (JsonNode j : root.list("mirrors")) out.add(base.resolve(j.asText()).normalize());
+        return out;
+    }
+
+    public Path runDir() {
+        return Path.of(root.pathValue("run_dir"));
+    }
+
+    public String hardware() {
+        String h = root.string("hardware");
+        Path p = file.toAbsolutePath().getParent().resolve(h);
+        return java.nio.file.Files.exists(p) ? p.toString() : h;
+    }
+
+    public boolean measured() {
+        return root.string("cost_model", "roofline").equals("measured");
+    }
+
+    public Workload workload() {
+        ConfigNode w = root.child("workload");
+        if (w.isMissing()) throw root.error("workload", "(missing)", "required: {batch, prefill_length, generation_length, weight_dtype, kv_dtype}");
+        try {
+            return Workload.parse(w);
+        } catch (PuzzleException e) {
+            if (e.getMessage().startsWith(file.toString())) throw e;
+            throw new PuzzleException(file + ": field 'workload': " + e.getMessage());
+        }
+    }
+
+    public ConfigNode searchSpace() {
+        return root.child("search_space");
+    }
+
+    /** The search section: objective, sense, budgets (human ones translated), solutions, diversity, solver, time limit. */
+    public record Search(String objective, boolean maximize, List<Budget> budgets, int solutions, int diversity, String solver, double timeLimit) {}
+
+    public Search search() {
+        return search(java.util.Map.of());
+    }
+
+    private static Budget whole(String key, double wholeModel, java.util.Map<String, Double> fixed) {
+        return Budget.atMost(key, wholeModel - fixed.getOrDefault(key, 0.0));
+    }
+
+    /**
+     * The search section. Human budgets (throughput, memory, parameters, latency, TTFT) describe the whole
+     * model: the share of the embeddings and head ({@code fixed}, by stats key) is subtracted, since the
+     * MIP sums the layers only. Raw {@code max}/{@code min} budgets are on the layer sums as written.
+     */
+    public Search search(java.util.Map<String, Double> fixed) {
+        ConfigNode s = root.child("search");
+        if (s.isMissing()) throw root.error("search", "(missing)", "required: {objective, budgets, ...}");
+        s.allowOnly("objective", "maximize", "budgets", "solutions", "diversity", "solver", "time_limit");
+        List<Budget> budgets = new ArrayList<>();
+        ConfigNode b = s.child("budgets");
+        if (!b.isMissing()) {
+            b.allowOnly("throughput", "memory_mib", "parameters", "latency_ms", "ttft_ms", "max", "min");
+            if (b.has("throughput")) {
+                Workload w = workload();
+                budgets.add(whole("stats.runtime_ms", Budget.runtimeMsForThroughput(b.positive("throughput"), w.batch(), w.generationLength()), fixed));
+            }
+            if (b.has("memory_mib")) budgets.add(whole("stats.memory_mib", b.positive("memory_mib"), fixed));
+            if (b.has("parameters")) budgets.add(whole("stats.num_params", b.positive("parameters"), fixed));
+            if (b.has("latency_ms")) {
+                // Per generated token: the workload decodes its batch in lockstep, one step per token.
+                budgets.add(whole("stats.decode_ms", b.positive("latency_ms") * Math.max(1, workload().generationLength()), fixed));
+            }
+            if (b.has("ttft_ms")) budgets.add(whole("stats.prefill_ms", b.positive("ttft_ms"), fixed));
+            for (String side : new String[]{"max", "min"}) {
+                ConfigNode m = b.child(side);
+                if (m.isMissing()) continue;
+                for (String k : m.keys()) budgets.add(side.equals("max") ? Budget.atMost(k, m.number(k)) : Budget.atLeast(k, m.number(k)));
+            }
+        }
+        String solver = s.string("solver", "cp-sat");
+        if (!solver.equals("cp-sat") && !solver.equals("scip")) throw s.error("solver", solver, "must be cp-sat or scip");
+        double tl = s.number("time_limit", 60);
+        if (!(tl > 0)) throw s.error("time_limit", tl, "must be positive");
+        return new Search(s.string("objective"), s.bool("maximize", false), budgets, s.integer("solutions", 1, 1),
+                s.integer("diversity", 0, 1), solver, tl);
+    }
+}

@@ -1,0 +1,157 @@
+package dev.puzzle.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puzzle.mip.BlockLibrary;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static dev.puzzle.cli.CliTest.badInput;
+import static dev.puzzle.cli.CliTest.run;
+import static dev.puzzle.cli.CliTest.shared;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** puzzle search and puzzle profile, driven in-process. */
+class SearchProfileCliTest {
+    static final String LIB = """
+            {"layer_0": {"parent": {"stats": {"memory_mib": 10, "runtime_ms": 5}, "metrics": {"kl_div": 0}},
+                         "small":  {"stats": {"memory_mib": 4,  "runtime_ms": 2}, "metrics": {"kl_div": 0.5}}},
+             "layer_1": {"parent": {"stats": {"memory_mib": 10, "runtime_ms": 5}, "metrics": {"kl_div": 0}},
+                         "small":  {"stats": {"memory_mib": 3,  "runtime_ms": 2}, "metrics": {"kl_div": 0.2}},
+                         "skip":   {"stats": {"memory_mib": 0,  "runtime_ms": 0}, "metrics": {"kl_div": 3}}}}
+            """;
+
+    static Path lib(Path dir, String json) throws IOException {
+        Files.createDirectories(dir);
+        Path f = dir.resolve("block_library.json");
+        Files.writeString(f, json);
+        return f;
+    }
+
+    @Test
+    void jsonSolutionsWithTotals(@TempDir Path tmp) throws IOException {
+        Path f = lib(tmp, LIB);
+        for (String solver : new String[]{"cp-sat", "scip"}) {
+            CliTest.Run r = run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--max", "stats.memory_mib=14",
+                    "--solver", solver, "--json");
+            assertEquals(0, r.code(), r.err());
+            JsonNode s = new ObjectMapper().readTree(r.out()).get("solutions").get(0);
+            assertEquals("OPTIMAL", s.get("status").asText());
+            assertEquals(0.2, s.get("total_value").asDouble(), 1e-9);
+            assertEquals(13.0, s.get("total_costs").get("stats.memory_mib").asDouble(), 1e-9);
+            assertEquals("parent", s.get("layers").get(0).get("variant").asText());
+            assertEquals("small", s.get("layers").get(1).get("variant").asText());
+        }
+        // Diverse solutions, and a table for people.
+        CliTest.Run r = run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--solutions", "3", "--diversity", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("solution 1: optimal") && r.out().contains("solution 3"), r.out());
+        // Throughput target → runtime budget: 1000 · 2 · 10 / 2500 = 8 ms.
+        r = run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--throughput", "2500", "--batch", "2",
+                "--generation-length", "10", "--json");
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertEquals(8.0, doc.get("budgets").get(0).get("max").asDouble(), 1e-9);
+        assertEquals(0.2, doc.get("solutions").get(0).get("total_value").asDouble(), 1e-9);
+        // A frontier.
+        r = run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--sweep", "stats.memory_mib", "--points", "4", "--json");
+        JsonNode fr = new ObjectMapper().readTree(r.out()).get("frontier");
+        assertEquals(4, fr.size());
+        assertEquals(3.5, fr.get(0).get("total_value").asDouble(), 1e-9, "the smallest memory: small (0.5) and skip (3)");
+        assertEquals(0.0, fr.get(3).get("total_value").asDouble(), 1e-9, "the largest allows the parent");
+    }
+
+    @Test
+    void badLibrariesAndBudgets(@TempDir Path tmp) throws IOException {
+        Path f = lib(tmp, LIB);
+        String e = badInput(run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--max", "stats.memory_mib=2"),
+                "no architecture", "smallest achievable stats.memory_mib is 4");
+        assertTrue(e.contains(f.toString()), e);
+        badInput(run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--max", "stats.energy_j=2"), "stats.energy_j", "no variant");
+        badInput(run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--max", "stats.memory_mib"), "--max", "KEY=VALUE");
+        badInput(run("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--solver", "gurobi"), "gurobi");
+        Path missingKey = lib(tmp.resolve("m"), LIB.replace("\"small\":  {\"stats\": {\"memory_mib\": 3,  \"runtime_ms\": 2}", "\"small\":  {\"stats\": {\"runtime_ms\": 2}"));
+        badInput(run("search", "--library", missingKey.toString(), "--objective", "metrics.kl_div", "--max", "stats.memory_mib=14"),
+                "layer_1", "'small'", "stats.memory_mib");
+        Path malformed = lib(tmp.resolve("x"), "{\"layer_0\": [1, 2]}");
+        badInput(run("search", "--library", malformed.toString(), "--objective", "metrics.kl_div"), "layer_0");
+        Path notJson = lib(tmp.resolve("y"), "{oops");
+        badInput(run("search", "--library", notJson.toString(), "--objective", "metrics.kl_div"), notJson.toString());
+        Path gap = lib(tmp.resolve("z"), "{\"layer_0\": {\"a\": {\"metrics\": {\"kl_div\": 0}}}, \"layer_2\": {\"a\": {\"metrics\": {\"kl_div\": 0}}}}");
+        badInput(run("search", "--library", gap.toString(), "--objective", "metrics.kl_div"), "layer_1 has no variant");
+        badInput(run("search", "--library", tmp.resolve("none.json").toString(), "--objective", "metrics.kl_div"), "none.json");
+    }
+
+    static Path config(Path dir, String extra) throws IOException {
+        Path mirror = shared("models");
+        Path f = dir.resolve("puzzle.yaml");
+        Files.writeString(f, """
+                parent: hf:karpathy/tinyllamas/stories260K/stories260K.bin
+                mirrors: [%s]
+                run_dir: run
+                hardware: h100-80gb-sxm
+                workload: {batch: 4, prefill_length: 32, generation_length: 32, weight_dtype: bf16, kv_dtype: bf16}
+                search_space:
+                  attention: {kv_heads: [2, 1], window: [8], linear: true, no_op: true}
+                  ffn: {widths: [0.5, 86], no_op: true}
+                  overrides:
+                    - layers: "0-1"
+                      ffn: {widths: [1.0]}
+                search:
+                  objective: stats.num_params
+                  maximize: true
+                  budgets: {throughput: 40000}
+                %s""".formatted(mirror, extra));
+        return f;
+    }
+
+    @Test
+    void profileWritesALibraryTheSearchReads(@TempDir Path tmp) throws IOException {
+        Path cfg = config(tmp, "");
+        CliTest.Run r = run("profile", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        Path costs = tmp.resolve("run/profile/block_costs.json");
+        BlockLibrary lib = BlockLibrary.read(costs);
+        assertEquals(5, lib.numLayers());
+        // 7 attention variants: the parent's gqa4, gqa2, gqa1, window 8 with each listed KV count (2, 1), linear, no-op.
+        // Layers 0-1 keep the parent's FFN only; the others have 3 FFN variants (172, 86, no-op: 0.5 and 86 are one width).
+        assertEquals(7, lib.startingAt(0).size());
+        assertEquals(21, lib.startingAt(2).size());
+        assertTrue(lib.startingAt(0).get(0).name().startsWith("attention = gqa 4 kv heads (parent * 100%) && ffn = dense 172"));
+        JsonNode mc = new ObjectMapper().readTree(tmp.resolve("run/profile/model_costs.json").toFile());
+        assertEquals(260_032, mc.get("parent_total").get("num_params").asLong());
+        // The parent's layer sum + embeddings/head = the parent total.
+        double layers = 0;
+        for (int l = 0; l < 5; l++) layers += lib.startingAt(l).get(0).values().get("stats.runtime_ms");
+        assertEquals(mc.get("parent_total").get("runtime_ms").asDouble(), layers + mc.get("embeddings_and_head").get("runtime_ms").asDouble(), 1e-6);
+        // search --config: budgets from the config, the whole-model throughput net of the embeddings and head.
+        CliTest.Run s = run("search", "--config", cfg.toString(), "--json");
+        assertEquals(0, s.code(), s.err());
+        JsonNode doc = new ObjectMapper().readTree(s.out());
+        double wholeModel = 1000.0 * 4 * 32 / 40000;
+        assertEquals(wholeModel - mc.get("embeddings_and_head").get("runtime_ms").asDouble(), doc.get("budgets").get(0).get("max").asDouble(), 1e-9);
+        assertTrue(doc.get("solutions").get(0).get("total_costs").get("stats.runtime_ms").asDouble() <= doc.get("budgets").get(0).get("max").asDouble() + 1e-9);
+    }
+
+    @Test
+    void badRunConfigsAreNamed(@TempDir Path tmp) throws IOException {
+        Path cfg = config(tmp, "");
+        String text = Files.readString(cfg);
+        Files.writeString(cfg, text.replace("kv_heads: [2, 1]", "kv_heads: [3]"));
+        badInput(run("profile", cfg.toString()), "search_space.attention.kv_heads", "3", "divide");
+        Files.writeString(cfg, text.replace("widths: [0.5, 86]", "widths: [0.5, 400]"));
+        badInput(run("profile", cfg.toString()), "search_space.ffn.widths", "400", "larger than the parent");
+        Files.writeString(cfg, text.replace("run_dir: run", "run_dir: run\nrun_dri: x"));
+        badInput(run("profile", cfg.toString()), "run_dri", "unknown key");
+        Files.writeString(cfg, text.replace("hardware: h100-80gb-sxm", "hardware: tpu-v9"));
+        badInput(run("profile", cfg.toString()), "tpu-v9");
+        Files.writeString(cfg, text.replace("batch: 4", "batch: 0"));
+        badInput(run("profile", cfg.toString()), "workload.batch", "0");
+        Files.writeString(cfg, text.replace("layers: \"0-1\"", "layers: \"0-9\""));
+        badInput(run("profile", cfg.toString()), "overrides[0].layers", "9");
+        badInput(run("profile", tmp.resolve("absent.yaml").toString()), "absent.yaml");
+    }
+}
