@@ -15,3 +15,7 @@ pick_jdk() {
   export PATH="$JAVA_HOME/bin:$PATH"
 }
 pick_jdk
+# OR-Tools' protobuf uses sun.misc.Unsafe: allowed quietly where the JDK (24+) knows the flag.
+JAVA_EXTRA_FLAGS=()
+_jv=$("$JAVA_HOME/bin/java" -version 2>&1 | awk -F'"' '/version/ {split($2, a, "."); print a[1]; exit}')
+[ "${_jv:-0}" -ge 24 ] && JAVA_EXTRA_FLAGS+=(--sun-misc-unsafe-memory-access=allow)

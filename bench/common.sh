@@ -4,13 +4,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/.ci/jdk.sh"
 cd "$ROOT"
 if [ ! -f examples/target/classes/dev/puzzle/examples/bench/GemmBench.class ] || [ -n "${PUZZLE_REBUILD:-}" ]; then
-  mvn -q -B install -DskipTests >/dev/null
+  mvn -q -B install -DskipTests >/dev/null 2>&1
 fi
 if [ ! -f examples/target/classpath.txt ]; then
-  mvn -q -B dependency:build-classpath -pl examples -Dmdep.outputFile=target/classpath.txt >/dev/null
+  mvn -q -B dependency:build-classpath -pl examples -Dmdep.outputFile=target/classpath.txt >/dev/null 2>&1
 fi
 CP="examples/target/classes:$(cat examples/target/classpath.txt)"
-JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
+JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "${JAVA_EXTRA_FLAGS[@]}" -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
 THREADS="${THREADS:-2}"
 
 need_debian() { # need_debian PYTHON_MODULE PACKAGE...
