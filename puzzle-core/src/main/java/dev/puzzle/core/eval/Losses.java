@@ -37,6 +37,30 @@ public final class Losses {
         for (int i = 0; i < n; i++) dx[dxOff + i] = scale * ((float) Math.exp(logits[off + i] - lse) - (i == target ? 1f : 0f));
     }
 
+    /** d KL(p ‖ q) / d qLogits = softmax(q) − softmax(p), scaled, written to dq. */
+    public static void klBackward(float[] pLogits, int pOff, float[] qLogits, int qOff, int n, float[] dq, int dqOff, float scale) {
+        float lp = logSumExp(pLogits, pOff, n), lq = logSumExp(qLogits, qOff, n);
+        for (int i = 0; i < n; i++) {
+            dq[dqOff + i] = scale * (float) (Math.exp(qLogits[qOff + i] - lq) - Math.exp(pLogits[pOff + i] - lp));
+        }
+    }
+
+    /**
+     * Normalized MSE of blockwise local distillation: ‖y − ŷ‖² / ‖y‖² over the whole batch; writes
+     * d loss / d ŷ = 2(ŷ − y) / ‖y‖² into dPred when it is not null.
+     */
+    public static double normalizedMse(float[] pred, float[] target, float[] dPred) {
+        double num = 0, den = 0;
+        for (int i = 0; i < pred.length; i++) {
+            double d = pred[i] - target[i];
+            num += d * d;
+            den += (double) target[i] * target[i];
+        }
+        den = Math.max(den, 1e-30);
+        if (dPred != null) for (int i = 0; i < pred.length; i++) dPred[i] = (float) (2 * (pred[i] - target[i]) / den);
+        return num / den;
+    }
+
     /** Index of the largest logit (first on ties). */
     public static int argmax(float[] x, int off, int n) {
         int best = 0;

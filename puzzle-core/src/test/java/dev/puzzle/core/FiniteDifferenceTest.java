@@ -1,0 +1,107 @@
+package dev.puzzle.core;
+
+import dev.puzzle.core.eval.Losses;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.train.Param;
+import dev.puzzle.core.train.TrainableModel;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Random;
+import java.util.function.DoubleSupplier;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Analytic gradients against central finite differences, for every op, on a model unlike the PyTorch fixture's. */
+class FiniteDifferenceTest {
+    static final int S = 2, T = 6;
+
+    /** Central difference of f at p.w[i]; compares with the analytic gradient. */
+    static void check(Param p, int i, DoubleSupplier f, double analytic, String what) {
+        float old = p.w[i];
+        float h = 1e-2f * Math.max(1f, Math.abs(old));
+        p.w[i] = old + h;
+        double up = f.getAsDouble();
+        p.w[i] = old - h;
+        double down = f.getAsDouble();
+        p.w[i] = old;
+        double fd = (up - down) / (2 * h);
+        assertEquals(fd, analytic, 2e-2 * Math.max(1e-2, Math.abs(fd)) + 2e-4, what + " " + p.name + "[" + i + "]");
+    }
+
+    @Test
+    void everyParameterOfAHeterogeneousModel() {
+        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(20)),
+                new BlockConfig(new AttentionConfig.Window(2, 2), new FfnConfig.Linear()),
+                new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Dense(9)));
+        ModelConfig c = new ModelConfig("LlamaForCausalLM", 12, 2, 6, 2, 20, 9, 32, 1e-5f, 100f, RopeStyle.INTERLEAVED, true, false, blocks);
+        Checkpoint ck = RandomWeights.of(c, 5);
+        TrainableModel m = new TrainableModel(ck);
+        Random r = new Random(3);
+        int[] in = new int[S * T], target = new int[S * T];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = r.nextInt(9);
+            target[i] = r.nextInt(9);
+        }
+        DoubleSupplier loss = () -> TrainableModel.crossEntropy(m.forward(in, S, T).logits(), target, 9, new float[S * T * 9]);
+        m.zeroGrad();
+        var sv = m.forward(in, S, T);
+        float[] dl = new float[S * T * 9];
+        TrainableModel.crossEntropy(sv.logits(), target, 9, dl);
+        m.backward(sv, dl);
+        int checked = 0;
+        for (Param p : m.params()) {
+            for (int k = 0; k < 4; k++) {
+                int i = r.nextInt(p.w.length);
+                check(p, i, loss, p.g[i], "cross-entropy");
+                checked++;
+            }
+        }
+        assertTrue(checked >= 4 * 20, "every parameter tensor sampled: " + checked);
+    }
+
+    @Test
+    void lossGradients() {
+        Random r = new Random(9);
+        float[] p = new float[7], q = new float[7], y = new float[20], yh = new float[20];
+        for (int i = 0; i < 7; i++) {
+            p[i] = (float) r.nextGaussian();
+            q[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < 20; i++) {
+            y[i] = (float) r.nextGaussian();
+            yh[i] = (float) r.nextGaussian();
+        }
+        float[] dq = new float[7];
+        Losses.klBackward(p, 0, q, 0, 7, dq, 0, 1f);
+        float[] dy = new float[20];
+        Losses.normalizedMse(yh, y, dy);
+        for (int i = 0; i < 7; i++) {
+            float old = q[i];
+            q[i] = old + 1e-3f;
+            double up = Losses.kl(p, 0, q, 0, 7);
+            q[i] = old - 1e-3f;
+            double down = Losses.kl(p, 0, q, 0, 7);
+            q[i] = old;
+            assertEquals((up - down) / 2e-3, dq[i], 2e-3, "d KL / dq[" + i + "]");
+        }
+        for (int i = 0; i < 20; i++) {
+            float old = yh[i];
+            yh[i] = old + 1e-3f;
+            double up = Losses.normalizedMse(yh, y, null);
+            yh[i] = old - 1e-3f;
+            double down = Losses.normalizedMse(yh, y, null);
+            yh[i] = old;
+            assertEquals((up - down) / 2e-3, dy[i], 1e-3, "d nMSE / dŷ[" + i + "]");
+        }
+        assertEquals(0.0, Losses.normalizedMse(y, y, null), 0.0);
+        assertEquals(1.0, Losses.normalizedMse(new float[20], y, null), 1e-12, "predicting nothing costs exactly 1");
+        assertEquals(0.0, Losses.kl(p, 0, p, 0, 7), 1e-7);
+    }
+}
