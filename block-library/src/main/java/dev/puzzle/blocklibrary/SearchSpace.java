@@ -95,6 +95,9 @@ public final class SearchSpace {
             if (!j.isIntegralNumber()) throw a.error("kv_heads", j, "must be integers");
             int kv = j.asInt();
             if (kv < 1 || parent.numHeads() % kv != 0) throw a.error("kv_heads", kv, "must divide the parent's " + parent.numHeads() + " attention heads");
+            if (parent.numKvHeads() % kv != 0) {
+                throw a.error("kv_heads", kv, "must divide the parent's " + parent.numKvHeads() + " KV heads (children pool groups of them)");
+            }
             kvs.add(kv);
             add(out, new AttentionConfig.Gqa(kv));
         }

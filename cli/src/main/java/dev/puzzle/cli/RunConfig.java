@@ -22,6 +22,13 @@ import java.util.List;
  * cost_model: roofline                                         # or measured (times the kernels here)
  * workload: {batch: 8, prefill_length: 128, generation_length: 128, weight_dtype: bf16, kv_dtype: bf16}
  * search_space: {attention: {...}, ffn: {...}, overrides: [...]}
+ * data:                                                        # calibration and held-out text
+ *   text: ../../../shared/models/tinystories-val-text/tinystories_val.txt
+ *   seq_len: 128
+ *   calibration: {offset: 0, sequences: 32}
+ *   heldout: {offset: 600000, sequences: 8}
+ * distill: {mode: decoupled, tokens: 16384, batch_sequences: 4, lr: 1e-3, warmup: 0.1, weight_decay: 0.1,
+ *           clip: 1.0, cache_dtype: f32, seed: 1}
  * search:
  *   objective: metrics.kl_div
  *   maximize: false
@@ -44,10 +51,13 @@ public final class RunConfig {
 
     public static RunConfig read(Path file) {
         ConfigNode c = ConfigNode.read(file);
-        c.allowOnly("parent", "tokenizer", "mirrors", "run_dir", "hardware", "cost_model", "workload", "search_space", "search");
+        c.allowOnly("parent", "tokenizer", "mirrors", "run_dir", "hardware", "cost_model", "workload", "search_space", "search",
+                "data", "distill");
         RunConfig rc = new RunConfig(file, c);
         if (c.has("workload")) rc.workload();
         if (c.has("search")) rc.search();
+        if (c.has("data")) rc.data();
+        if (c.has("distill")) rc.distill();
         String cm = c.string("cost_model", "roofline");
         if (!cm.equals("roofline") && !cm.equals("measured")) throw c.error("cost_model", cm, "must be roofline or measured");
         return rc;
@@ -91,6 +101,57 @@ public final class RunConfig {
             if (e.getMessage().startsWith(file.toString())) throw e;
             throw new PuzzleException(file + ": field 'workload': " + e.getMessage());
         }
+    }
+
+    /** Where calibration and held-out sequences come from. */
+    public record Data(Path text, int seqLen, long calibrationOffset, int calibrationSequences, long heldoutOffset, int heldoutSequences) {}
+
+    public Data data() {
+        ConfigNode d = root.child("data");
+        if (d.isMissing()) throw root.error("data", "(missing)", "required: {text, seq_len, calibration, heldout}");
+        d.allowOnly("text", "seq_len", "calibration", "heldout");
+        Path text = Path.of(d.pathValue("text"));
+        if (!java.nio.file.Files.isRegularFile(text)) throw d.error("text", text, "no such file");
+        ConfigNode cal = d.child("calibration"), held = d.child("heldout");
+        if (cal.isMissing()) throw d.error("calibration", "(missing)", "required: {offset, sequences}");
+        if (held.isMissing()) throw d.error("heldout", "(missing)", "required: {offset, sequences}");
+        cal.allowOnly("offset", "sequences");
+        held.allowOnly("offset", "sequences");
+        int seqLen = d.integer("seq_len", 2);
+        long co = (long) cal.number("offset", 0), ho = (long) held.number("offset", 0);
+        int cs = cal.integer("sequences", 1), hs = held.integer("sequences", 1);
+        // A token is at least one byte and a region reads at most 8 bytes a token (TokenData): the two regions,
+        // so bounded, must not overlap, or the held-out text would not be unseen.
+        long calEnd = co + (long) cs * seqLen * 8 + 64, heldEnd = ho + (long) hs * seqLen * 8 + 64;
+        if (co < heldEnd && ho < calEnd) {
+            throw d.error("heldout.offset", ho, "may overlap the calibration text (bytes " + co + " to at most " + calEnd + "); held-out text must be unseen");
+        }
+        return new Data(text, seqLen, co, cs, ho, hs);
+    }
+
+    public dev.puzzle.bld.BldSettings distill() {
+        ConfigNode d = root.child("distill");
+        if (d.isMissing()) return new dev.puzzle.bld.BldSettings(false, 16384, 4, 1e-3, 0.1, 0.1, 1.0, 1);
+        d.allowOnly("mode", "tokens", "batch_sequences", "lr", "warmup", "weight_decay", "clip", "cache_dtype", "seed");
+        String mode = d.string("mode", "decoupled");
+        if (!mode.equals("decoupled") && !mode.equals("coupled")) throw d.error("mode", mode, "must be decoupled or coupled");
+        cacheDtype();
+        try {
+            return new dev.puzzle.bld.BldSettings(mode.equals("coupled"), (long) d.number("tokens", 16384), d.integer("batch_sequences", 1, 4),
+                    d.number("lr", 1e-3), d.number("warmup", 0.1), d.number("weight_decay", 0.1), d.number("clip", 1.0), (long) d.number("seed", 1));
+        } catch (PuzzleException e) {
+            throw new PuzzleException(file + ": " + e.getMessage());
+        }
+    }
+
+    public dev.puzzle.core.io.DType cacheDtype() {
+        ConfigNode d = root.child("distill");
+        String dt = d.isMissing() ? "f32" : d.string("cache_dtype", "f32");
+        return switch (dt) {
+            case "f32" -> dev.puzzle.core.io.DType.F32;
+            case "bf16" -> dev.puzzle.core.io.DType.BF16;
+            default -> throw d.error("cache_dtype", dt, "must be f32 or bf16");
+        };
     }
 
     public ConfigNode searchSpace() {

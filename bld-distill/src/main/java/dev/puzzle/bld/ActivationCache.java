@@ -1,0 +1,93 @@
+package dev.puzzle.bld;
+
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.Safetensors;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.train.SubBlock;
+import dev.puzzle.core.train.TrainableModel;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.IntConsumer;
+
+/**
+ * The parent's activations on calibration tokens, one safetensors file per layer under the run
+ * directory: the layer's input, its state after attention ({@code mid}) and its output, each
+ * (S·T, D), in F32 or BF16. Built layer by layer, so memory holds one layer's activations at a time;
+ * a layer whose file exists (with the same token hash) is not rebuilt.
+ */
+public final class ActivationCache {
+    private final Path dir;
+
+    public ActivationCache(Path dir) {
+        this.dir = dir;
+    }
+
+    /** One layer's cached activations, FP32. */
+    public record Layer(float[] input, float[] mid, float[] output, int S, int T) {
+        public int rows() {
+            return S * T;
+        }
+    }
+
+    public Path file(int layer) {
+        return dir.resolve("layer_" + layer + ".safetensors");
+    }
+
+    /** Builds every missing layer file; {@code progress} gets layers done. */
+    public void build(Checkpoint parent, int[][] seqs, DType dtype, IntConsumer progress) throws IOException {
+        ModelConfig c = parent.config();
+        int S = seqs.length, T = seqs[0].length, D = c.dim();
+        String hash = Integer.toHexString(java.util.Arrays.deepHashCode(seqs)) + "-" + S + "x" + T + "-" + dtype;
+        Files.createDirectories(dir);
+        float[] x = new float[S * T * D];
+        float[] emb = parent.tensors().get(dev.puzzle.core.io.TensorNames.EMBED).data();
+        for (int s = 0; s < S; s++) for (int t = 0; t < T; t++) System.arraycopy(emb, seqs[s][t] * D, x, (s * T + t) * D, D);
+        for (int l = 0; l < c.numLayers(); l++) {
+            BlockConfig b = c.blocks().get(l);
+            SubBlock attn = TrainableModel.subBlock(c, l, b.attention(), parent.tensors());
+            SubBlock ffn = TrainableModel.subBlock(c, l, b.ffn(), parent.tensors());
+            float[] mid = add(x, attn == null ? null : attn.forward(x, S, T).out());
+            float[] out = add(mid, ffn == null ? null : ffn.forward(mid, S, T).out());
+            Path f = file(l);
+            if (!(Files.exists(f) && hash.equals(readHash(f)))) {
+                Map<String, Tensor> t = new LinkedHashMap<>();
+                t.put("input", new Tensor(x, S * T, D));
+                t.put("mid", new Tensor(mid, S * T, D));
+                t.put("output", new Tensor(out, S * T, D));
+                Map<String, DType> types = new LinkedHashMap<>();
+                t.keySet().forEach(k -> types.put(k, dtype));
+                Safetensors.write(f, t, types, Map.of("tokens", hash, "S", String.valueOf(S), "T", String.valueOf(T)));
+            }
+            x = out;
+            if (progress != null) progress.accept(l + 1);
+        }
+    }
+
+    private static String readHash(Path f) {
+        try (Safetensors st = Safetensors.open(f)) {
+            return st.metadata().get("tokens");
+        } catch (RuntimeException e) {
+            return null; // unreadable: rebuild
+        }
+    }
+
+    private static float[] add(float[] x, float[] f) {
+        float[] y = x.clone();
+        if (f != null) for (int i = 0; i < y.length; i++) y[i] += f[i];
+        return y;
+    }
+
+    public Layer read(int layer) {
+        try (Safetensors st = Safetensors.open(file(layer))) {
+            int S = Integer.parseInt(st.metadata().get("S")), T = Integer.parseInt(st.metadata().get("T"));
+            return new Layer(st.read("input").data(), st.read("mid").data(), st.read("output").data(), S, T);
+        }
+    }
+}

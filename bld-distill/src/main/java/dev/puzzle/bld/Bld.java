@@ -1,0 +1,224 @@
+package dev.puzzle.bld;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.blocklibrary.CandidateInit;
+import dev.puzzle.blocklibrary.CandidateStore;
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.AtomicFiles;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
+
+/**
+ * The library and distill stages over a run directory: {@code cache/} (parent activations),
+ * {@code library/} (initialized candidates), {@code distill/} (trained candidates and their loss
+ * curves). A job is finished when its loss curve exists (written after its weights), so a restart
+ * skips it; {@code shard i/N} takes every N-th job from i, so N processes or machines split one run.
+ */
+public final class Bld {
+    private Bld() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static ActivationCache cache(Path runDir) {
+        return new ActivationCache(runDir.resolve("cache"));
+    }
+
+    public static CandidateStore library(Path runDir) {
+        return new CandidateStore(runDir.resolve("library"));
+    }
+
+    public static CandidateStore distilled(Path runDir) {
+        return new CandidateStore(runDir.resolve("distill"));
+    }
+
+    /** The distinct attention and FFN variants of one layer across its candidates, in candidate order. */
+    public static Set<AttentionConfig> attentions(List<SearchSpace.Candidate> cands) {
+        Set<AttentionConfig> s = new LinkedHashSet<>();
+        for (SearchSpace.Candidate c : cands) s.add(c.block().attention());
+        return s;
+    }
+
+    public static Set<FfnConfig> ffns(List<SearchSpace.Candidate> cands) {
+        Set<FfnConfig> s = new LinkedHashSet<>();
+        for (SearchSpace.Candidate c : cands) s.add(c.block().ffn());
+        return s;
+    }
+
+    /** Builds the activation cache and initializes every candidate part that has no file yet. */
+    public static void buildLibrary(Checkpoint parent, SearchSpace space, int[][] calibration, Path runDir, DType cacheDtype,
+                                    IntConsumer cacheProgress, IntConsumer initProgress) throws IOException {
+        ModelConfig c = parent.config();
+        ActivationCache cache = cache(runDir);
+        cache.build(parent, calibration, cacheDtype, cacheProgress);
+        CandidateStore store = library(runDir);
+        for (int l = 0; l < c.numLayers(); l++) {
+            ActivationCache.Layer a = cache.read(l);
+            int N = a.rows(), D = c.dim();
+            float[] attnY = new float[N * D], ffnY = new float[N * D];
+            for (int i = 0; i < attnY.length; i++) {
+                attnY[i] = a.mid()[i] - a.input()[i];
+                ffnY[i] = a.output()[i] - a.mid()[i];
+            }
+            List<SearchSpace.Candidate> cands = space.candidates(c, l);
+            for (AttentionConfig at : attentions(cands)) {
+                String id = CandidateStore.id(at);
+                if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(c, parent.tensors(), l, at, a.input(), attnY, N));
+            }
+            for (FfnConfig f : ffns(cands)) {
+                String id = CandidateStore.id(f);
+                if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(c, parent.tensors(), l, f, a.mid(), ffnY, N));
+            }
+            if (initProgress != null) initProgress.accept(l + 1);
+        }
+    }
+
+    private static boolean isParent(ModelConfig c, AttentionConfig a) {
+        return a.equals(new AttentionConfig.Gqa(c.numKvHeads()));
+    }
+
+    private static boolean isParent(ModelConfig c, FfnConfig f) {
+        return f.equals(new FfnConfig.Dense(c.intermediateSize()));
+    }
+
+    /**
+     * Every job of the run, in a fixed order: decoupled — each attention and each FFN variant of each layer
+     * that differs from the parent and has weights; coupled — each whole-block candidate that differs from
+     * the parent and is not empty.
+     */
+    public static List<BldJob> jobs(ModelConfig c, SearchSpace space, boolean coupled) {
+        List<BldJob> out = new ArrayList<>();
+        for (int l = 0; l < c.numLayers(); l++) {
+            List<SearchSpace.Candidate> cands = space.candidates(c, l);
+            if (coupled) {
+                for (SearchSpace.Candidate cand : cands) {
+                    BlockConfig b = cand.block();
+                    boolean empty = b.attention() instanceof AttentionConfig.NoOp && b.ffn() instanceof FfnConfig.NoOp;
+                    if (!empty && !(isParent(c, b.attention()) && isParent(c, b.ffn()))) out.add(new BldJob(l, b.attention(), b.ffn()));
+                }
+            } else {
+                for (AttentionConfig a : attentions(cands)) {
+                    if (!isParent(c, a) && !(a instanceof AttentionConfig.NoOp)) out.add(new BldJob(l, a, null));
+                }
+                for (FfnConfig f : ffns(cands)) {
+                    if (!isParent(c, f) && !(f instanceof FfnConfig.NoOp)) out.add(new BldJob(l, null, f));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** "i/N" → {i, N}; a clear error otherwise. */
+    public static int[] parseShard(String s) {
+        String[] p = s.split("/");
+        try {
+            int i = Integer.parseInt(p[0].trim()), n = Integer.parseInt(p[1].trim());
+            if (p.length == 2 && n >= 1 && i >= 0 && i < n) return new int[]{i, n};
+        } catch (RuntimeException e) {
+            // fall through to the message
+        }
+        throw new PuzzleException("--shard " + s + ": expected i/N with 0 <= i < N (e.g. 0/2 and 1/2)");
+    }
+
+    public static Path curveFile(Path runDir, BldJob job) {
+        return distilled(runDir).file(job.layer(), job.id()).resolveSibling(job.id() + ".loss.json");
+    }
+
+    public static boolean done(Path runDir, BldJob job) {
+        return Files.exists(curveFile(runDir, job));
+    }
+
+    /** Reads a finished job's curve. */
+    public static BldTrainer.Curve curve(Path runDir, BldJob job) {
+        try {
+            var n = JSON.readTree(curveFile(runDir, job).toFile());
+            double[] steps = new double[n.get("steps").size()];
+            for (int i = 0; i < steps.length; i++) steps[i] = n.get("steps").get(i).asDouble();
+            return new BldTrainer.Curve(n.get("loss_before").asDouble(), n.get("loss_after").asDouble(), steps, n.path("kept_init").asBoolean(false));
+        } catch (IOException e) {
+            throw new PuzzleException(curveFile(runDir, job) + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Trains the unfinished jobs of shard {@code shard[0]} of {@code shard[1]} on {@code threads} workers.
+     * {@code progress} gets (jobs of this shard done, total of this shard).
+     */
+    public static int distill(Checkpoint parent, SearchSpace space, BldSettings st, Path runDir, int[] shard, int threads,
+                              java.util.function.BiConsumer<Integer, Integer> progress) throws Exception {
+        ModelConfig c = parent.config();
+        List<BldJob> all = jobs(c, space, st.coupled());
+        List<BldJob> mine = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) if (i % shard[1] == shard[0]) mine.add(all.get(i));
+        List<BldJob> todo = new ArrayList<>();
+        for (BldJob j : mine) if (!done(runDir, j)) todo.add(j);
+        int total = mine.size();
+        AtomicInteger finished = new AtomicInteger(total - todo.size());
+        if (progress != null) progress.accept(finished.get(), total);
+        ActivationCache cache = cache(runDir);
+        CandidateStore lib = library(runDir), out = distilled(runDir);
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), r -> {
+            Thread t = new Thread(r, "bld-job");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (BldJob job : todo) {
+                fs.add(pool.submit(() -> {
+                    Map<String, Tensor> init = new java.util.LinkedHashMap<>();
+                    if (job.attention() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.attention())));
+                    if (job.ffn() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.ffn())));
+                    BldTrainer.Result r = BldTrainer.train(c, job, init, cache.read(job.layer()), st);
+                    out.write(job.layer(), job.id(), r.weights());
+                    writeCurve(runDir, job, r.curve()); // last: marks the job finished
+                    if (progress != null) progress.accept(finished.incrementAndGet(), total);
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof Exception ex) throw ex;
+                    throw e;
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return todo.size();
+    }
+
+    private static void writeCurve(Path runDir, BldJob job, BldTrainer.Curve c) throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("job", job.key());
+        o.put("loss_before", c.before());
+        o.put("loss_after", c.after());
+        o.put("kept_init", c.keptInit());
+        ArrayNode s = o.putArray("steps");
+        for (double v : c.steps()) s.add(v);
+        AtomicFiles.writeString(curveFile(runDir, job), JSON.writeValueAsString(o) + "\n");
+    }
+}

@@ -1,0 +1,143 @@
+package dev.puzzle.bld;
+
+import dev.puzzle.blocklibrary.CandidateStore;
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.eval.Losses;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.TensorNames;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntConsumer;
+
+/**
+ * Replace-1-block scoring (Puzzle, section 3.3): the parent with only one layer replaced by a candidate,
+ * on held-out tokens, against the parent: KL(parent ‖ child) of the next-token distributions (mean per
+ * position), the LM loss, top-1 agreement, and the cosine of the final hidden states. Candidates use
+ * their distilled weights where BLD trained them, else their initialization; metrics of the
+ * initialization are kept too ({@code *_init}) so the gain from BLD is visible.
+ */
+public final class Scorer {
+    private Scorer() {}
+
+    /** The parent's outputs on the held-out sequences. */
+    private record Reference(float[][] logits, float[][] hidden) {}
+
+    private static Reference run(Checkpoint ck, int[][] seqs) {
+        Decoder d = new Decoder(ck);
+        int T = seqs[0].length;
+        float[][] lg = new float[seqs.length][], hd = new float[seqs.length][];
+        for (int s = 0; s < seqs.length; s++) {
+            Decoder.State st = d.newState(T);
+            hd[s] = d.hidden(st, seqs[s], 0, T);
+            lg[s] = d.logits(hd[s], T, true);
+        }
+        return new Reference(lg, hd);
+    }
+
+    static Map<String, Double> metrics(Reference parent, Reference child, int[][] seqs, int V, int D) {
+        double kl = 0, ce = 0, agree = 0, cos = 0;
+        int n = 0, nce = 0;
+        for (int s = 0; s < seqs.length; s++) {
+            int T = seqs[s].length;
+            for (int t = 0; t < T; t++) {
+                kl += Losses.kl(parent.logits()[s], t * V, child.logits()[s], t * V, V);
+                if (Losses.argmax(parent.logits()[s], t * V, V) == Losses.argmax(child.logits()[s], t * V, V)) agree++;
+                if (t + 1 < T) {
+                    ce += Losses.crossEntropy(child.logits()[s], t * V, V, seqs[s][t + 1]);
+                    nce++;
+                }
+                double dot = 0, a = 0, b = 0;
+                for (int i = 0; i < D; i++) {
+                    double p = parent.hidden()[s][t * D + i], q = child.hidden()[s][t * D + i];
+                    dot += p * q;
+                    a += p * p;
+                    b += q * q;
+                }
+                cos += dot / Math.max(1e-30, Math.sqrt(a * b));
+                n++;
+            }
+        }
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("metrics.kl_div", kl / n);
+        m.put("metrics.lm_loss", ce / nce);
+        m.put("metrics.top1_agreement", agree / n);
+        m.put("metrics.hidden_cosine", cos / n);
+        return m;
+    }
+
+    /** The parent with layer l's tensors replaced by the candidate's, and its block. */
+    static Checkpoint replaced(Checkpoint parent, int l, BlockConfig block, Map<String, Tensor> candidate) {
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        String prefix = TensorNames.layer(l, "");
+        parent.tensors().forEach((k, v) -> {
+            if (!k.startsWith(prefix)) t.put(k, v);
+        });
+        t.putAll(candidate);
+        Map<String, DType> types = new LinkedHashMap<>();
+        t.keySet().forEach(k -> types.put(k, DType.F32));
+        List<BlockConfig> blocks = new ArrayList<>(parent.config().blocks());
+        blocks.set(l, block);
+        return new Checkpoint(parent.config().withBlocks(blocks), t, types, null, parent.source() + " with layer " + l + " replaced");
+    }
+
+    /** Candidate tensors of one part: distilled when BLD trained it (in this mode), else the initialization. */
+    private static Map<String, Tensor> part(Path runDir, int l, String id, boolean distilledOk) {
+        CandidateStore d = Bld.distilled(runDir);
+        return distilledOk && d.has(l, id) ? d.read(l, id) : Bld.library(runDir).read(l, id);
+    }
+
+    /**
+     * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
+     * candidates done.
+     */
+    public static List<Map<String, Map<String, Double>>> score(Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
+                                                               boolean coupled, IntConsumer progress) {
+        ModelConfig c = parent.config();
+        Reference ref = run(parent, heldout);
+        List<Map<String, Map<String, Double>>> out = new ArrayList<>();
+        int done = 0;
+        for (int l = 0; l < c.numLayers(); l++) {
+            Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
+            for (SearchSpace.Candidate cand : space.candidates(c, l)) {
+                AttentionConfig a = cand.block().attention();
+                FfnConfig f = cand.block().ffn();
+                Map<String, Double> m;
+                if (a.equals(new AttentionConfig.Gqa(c.numKvHeads())) && f.equals(new FfnConfig.Dense(c.intermediateSize()))) {
+                    m = metrics(ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
+                    Map<String, Double> init = new LinkedHashMap<>(m);
+                    init.forEach((k, v) -> m.put(k + "_init", v));
+                } else {
+                    String aid = CandidateStore.id(a), fid = CandidateStore.id(f);
+                    Map<String, Tensor> init = new LinkedHashMap<>(Bld.library(runDir).read(l, aid));
+                    init.putAll(Bld.library(runDir).read(l, fid));
+                    Map<String, Tensor> trained = new LinkedHashMap<>();
+                    String blockId = new BldJob(l, a, f).id();
+                    if (coupled && Bld.distilled(runDir).has(l, blockId)) {
+                        trained.putAll(Bld.distilled(runDir).read(l, blockId));
+                    } else {
+                        trained.putAll(part(runDir, l, aid, !coupled));
+                        trained.putAll(part(runDir, l, fid, !coupled));
+                    }
+                    m = metrics(ref, run(replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
+                    Map<String, Double> mi = metrics(ref, run(replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
+                    mi.forEach((k, v) -> m.put(k + "_init", v));
+                }
+                layer.put(cand.name(), m);
+                if (progress != null) progress.accept(++done);
+            }
+            out.add(layer);
+        }
+        return out;
+    }
+}

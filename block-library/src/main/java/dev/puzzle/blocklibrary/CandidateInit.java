@@ -1,0 +1,185 @@
+package dev.puzzle.blocklibrary;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.train.Ops;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static dev.puzzle.core.io.TensorNames.*;
+
+/**
+ * Initializes a candidate sub-block of layer {@code l} from the parent (Puzzle, section 3): KV heads by
+ * mean-pooling each group of the parent's K and V projections; a narrower FFN by keeping the channels
+ * that contribute most on calibration activations (mean |silu(gate)·up| × ‖down column‖); a linear
+ * replacement by least squares of the parent sub-block's contribution on its normed input; no-op has
+ * no weights. Calibration activations come in as (N, D) rows: the sub-block's input and the parent
+ * sub-block's contribution f(x).
+ */
+public final class CandidateInit {
+    private CandidateInit() {}
+
+    /** The tensors (HF names of layer l) of an attention candidate. */
+    public static Map<String, Tensor> attention(ModelConfig parent, Map<String, Tensor> pw, int l, AttentionConfig a,
+                                                float[] x, float[] contribution, int N) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        switch (a) {
+            case AttentionConfig.NoOp n -> { }
+            case AttentionConfig.Linear lin -> {
+                out.put(layer(l, ATTN_NORM), pw.get(layer(l, ATTN_NORM)).copy());
+                out.put(layer(l, ATTN_LINEAR), leastSquares(parent, pw.get(layer(l, ATTN_NORM)).data(), x, contribution, N));
+            }
+            case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
+            case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
+        }
+        return out;
+    }
+
+    /** The tensors (HF names of layer l) of an FFN candidate. */
+    public static Map<String, Tensor> ffn(ModelConfig parent, Map<String, Tensor> pw, int l, FfnConfig f,
+                                          float[] x, float[] contribution, int N) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        switch (f) {
+            case FfnConfig.NoOp n -> { }
+            case FfnConfig.Linear lin -> {
+                out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
+                out.put(layer(l, FFN_LINEAR), leastSquares(parent, pw.get(layer(l, FFN_NORM)).data(), x, contribution, N));
+            }
+            case FfnConfig.Dense d -> {
+                Tensor w1 = pw.get(layer(l, GATE)), w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
+                int D = parent.dim(), F = w1.dim(0), keep = d.intermediateSize();
+                if (keep > F) throw new PuzzleException("layer " + l + ": FFN width " + keep + " exceeds the parent's " + F);
+                int[] idx = keep == F ? identity(F) : topChannels(parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
+                Tensor n1 = Tensor.zeros(keep, D), n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
+                for (int j = 0; j < keep; j++) {
+                    System.arraycopy(w1.data(), idx[j] * D, n1.data(), j * D, D);
+                    System.arraycopy(w3.data(), idx[j] * D, n3.data(), j * D, D);
+                    for (int i = 0; i < D; i++) n2.data()[i * keep + j] = w2.data()[i * F + idx[j]];
+                }
+                out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
+                out.put(layer(l, GATE), n1);
+                out.put(layer(l, UP), n3);
+                out.put(layer(l, DOWN), n2);
+            }
+        }
+        return out;
+    }
+
+    private static int[] identity(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) a[i] = i;
+        return a;
+    }
+
+    /** Indices (ascending) of the {@code keep} channels with the largest mean |silu(a)·b| · ‖W2[:, j]‖. */
+    static int[] topChannels(ModelConfig c, float[] norm, Tensor w1, Tensor w3, Tensor w2, float[] x, int N, int keep) {
+        int D = c.dim(), F = w1.dim(0);
+        float[] h = new float[N * D], rstd = new float[N], a = new float[N * F], b = new float[N * F], g = new float[N * F];
+        Ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
+        Ops.linearForward(a, h, w1.data(), null, N, D, F);
+        Ops.linearForward(b, h, w3.data(), null, N, D, F);
+        Ops.swigluForward(g, a, b, N * F);
+        double[] score = new double[F];
+        for (int n = 0; n < N; n++) for (int j = 0; j < F; j++) score[j] += Math.abs(g[n * F + j]);
+        for (int j = 0; j < F; j++) {
+            double col = 0;
+            for (int i = 0; i < D; i++) col += (double) w2.data()[i * F + j] * w2.data()[i * F + j];
+            score[j] = score[j] / N * Math.sqrt(col);
+        }
+        Integer[] order = new Integer[F];
+        for (int j = 0; j < F; j++) order[j] = j;
+        Arrays.sort(order, (p, q) -> score[p] != score[q] ? Double.compare(score[q], score[p]) : Integer.compare(p, q));
+        int[] idx = new int[keep];
+        for (int j = 0; j < keep; j++) idx[j] = order[j];
+        Arrays.sort(idx);
+        return idx;
+    }
+
+    /** K and V of each new KV head = the mean of the parent's heads it merges; q, o and the norm are copied. */
+    private static void pooled(ModelConfig c, Map<String, Tensor> pw, int l, int kv, Map<String, Tensor> out) {
+        int G = c.numKvHeads(), E = c.headDim(), D = c.dim();
+        if (kv > G || G % kv != 0) throw new PuzzleException("layer " + l + ": " + kv + " KV heads cannot pool the parent's " + G);
+        out.put(layer(l, ATTN_NORM), pw.get(layer(l, ATTN_NORM)).copy());
+        out.put(layer(l, Q), pw.get(layer(l, Q)).copy());
+        out.put(layer(l, O), pw.get(layer(l, O)).copy());
+        if (c.qkvBias()) out.put(layer(l, Q_BIAS), pw.get(layer(l, Q_BIAS)).copy());
+        int r = G / kv;
+        for (String[] names : new String[][]{{K, K_BIAS}, {V, V_BIAS}}) {
+            Tensor w = pw.get(layer(l, names[0]));
+            Tensor nw = Tensor.zeros(kv * E, D);
+            for (int g = 0; g < kv; g++) {
+                for (int m = 0; m < r; m++) {
+                    int src = (g * r + m) * E * D;
+                    for (int i = 0; i < E * D; i++) nw.data()[g * E * D + i] += w.data()[src + i] / r;
+                }
+            }
+            out.put(layer(l, names[0]), nw);
+            if (c.qkvBias()) {
+                Tensor b = pw.get(layer(l, names[1]));
+                Tensor nb = Tensor.zeros(kv * E);
+                for (int g = 0; g < kv; g++) for (int m = 0; m < r; m++) for (int i = 0; i < E; i++) nb.data()[g * E + i] += b.data()[(g * r + m) * E + i] / r;
+                out.put(layer(l, names[1]), nb);
+            }
+        }
+    }
+
+    /**
+     * W (D, D) minimizing ‖Y − H·Wᵀ‖² + λ‖W‖² with H = rmsnorm(x): the normal equations (HᵀH + λI) Wᵀ = HᵀY,
+     * solved in double by Cholesky; λ = 1e-4 · trace(HᵀH)/D keeps it well posed.
+     */
+    static Tensor leastSquares(ModelConfig c, float[] norm, float[] x, float[] y, int N) {
+        int D = c.dim();
+        float[] h = new float[N * D], rstd = new float[N];
+        Ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
+        double[] a = new double[D * D], b = new double[D * D];
+        for (int n = 0; n < N; n++) {
+            for (int i = 0; i < D; i++) {
+                double hi = h[n * D + i];
+                for (int j = 0; j < D; j++) {
+                    a[i * D + j] += hi * h[n * D + j];
+                    b[i * D + j] += hi * y[n * D + j];
+                }
+            }
+        }
+        double tr = 0;
+        for (int i = 0; i < D; i++) tr += a[i * D + i];
+        double lambda = 1e-4 * tr / D + 1e-8;
+        for (int i = 0; i < D; i++) a[i * D + i] += lambda;
+        // Cholesky: A = L·Lᵀ, then solve for each column of B.
+        double[] L = new double[D * D];
+        for (int i = 0; i < D; i++) {
+            for (int j = 0; j <= i; j++) {
+                double s = a[i * D + j];
+                for (int k = 0; k < j; k++) s -= L[i * D + k] * L[j * D + k];
+                if (i == j) {
+                    if (s <= 0) throw new IllegalStateException("least squares: matrix not positive definite");
+                    L[i * D + i] = Math.sqrt(s);
+                } else {
+                    L[i * D + j] = s / L[j * D + j];
+                }
+            }
+        }
+        Tensor w = Tensor.zeros(D, D); // w[o, i]: output o from input i; Wᵀ = solution X (rows i, cols o)
+        double[] col = new double[D];
+        for (int o = 0; o < D; o++) {
+            for (int i = 0; i < D; i++) col[i] = b[i * D + o];
+            for (int i = 0; i < D; i++) {
+                double s = col[i];
+                for (int k = 0; k < i; k++) s -= L[i * D + k] * col[k];
+                col[i] = s / L[i * D + i];
+            }
+            for (int i = D - 1; i >= 0; i--) {
+                double s = col[i];
+                for (int k = i + 1; k < D; k++) s -= L[k * D + i] * col[k];
+                col[i] = s / L[i * D + i];
+            }
+            for (int i = 0; i < D; i++) w.data()[o * D + i] = (float) col[i];
+        }
+        return w;
+    }
+}

@@ -1,0 +1,72 @@
+package dev.puzzle.blocklibrary;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.Safetensors;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Candidate weights on disk: one safetensors file per (layer, variant), {@code DIR/layer_L/ID.safetensors},
+ * holding the variant's tensors under the layer's Hugging Face names. Variant ids are stable and file-safe:
+ * {@code attn-gqa2}, {@code attn-window64-kv2}, {@code attn-linear}, {@code ffn-dense86}, {@code ffn-linear}, ...
+ */
+public final class CandidateStore {
+    private final Path dir;
+
+    public CandidateStore(Path dir) {
+        this.dir = dir;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public static String id(AttentionConfig a) {
+        return switch (a) {
+            case AttentionConfig.Gqa g -> "attn-gqa" + g.numKvHeads();
+            case AttentionConfig.Window w -> "attn-window" + w.window() + "-kv" + w.numKvHeads();
+            case AttentionConfig.Linear l -> "attn-linear";
+            case AttentionConfig.NoOp n -> "attn-noop";
+        };
+    }
+
+    public static String id(FfnConfig f) {
+        return switch (f) {
+            case FfnConfig.Dense d -> "ffn-dense" + d.intermediateSize();
+            case FfnConfig.Linear l -> "ffn-linear";
+            case FfnConfig.NoOp n -> "ffn-noop";
+        };
+    }
+
+    public Path file(int layer, String id) {
+        return dir.resolve("layer_" + layer).resolve(id + ".safetensors");
+    }
+
+    public boolean has(int layer, String id) {
+        return Files.exists(file(layer, id));
+    }
+
+    public void write(int layer, String id, Map<String, Tensor> tensors) throws IOException {
+        Map<String, DType> types = new LinkedHashMap<>();
+        tensors.keySet().forEach(k -> types.put(k, DType.F32));
+        Safetensors.write(file(layer, id), tensors, types, Map.of("layer", String.valueOf(layer), "variant", id));
+    }
+
+    public Map<String, Tensor> read(int layer, String id) {
+        Path f = file(layer, id);
+        if (!Files.exists(f)) throw new PuzzleException(f + ": missing candidate weights (run 'puzzle library' for this run directory first)");
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (Safetensors st = Safetensors.open(f)) {
+            for (String name : st.entries().keySet()) out.put(name, st.read(name));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,41 @@
+package dev.puzzle.cli;
+
+import dev.puzzle.bld.Bld;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+
+/** {@code puzzle library CONFIG}: cache the parent's activations and initialize every candidate block. */
+@Command(name = "library", mixinStandardHelpOptions = true,
+        header = "Cache the parent's activations on calibration text and initialize every candidate from the parent.",
+        description = {"Writes RUN_DIR/cache/layer_L.safetensors (each layer's input, post-attention state and output) and",
+                "RUN_DIR/library/layer_L/VARIANT.safetensors: KV heads mean-pooled, FFN channels kept by contribution,",
+                "linear replacements fitted by least squares. Finished files are kept on a rerun."},
+        footer = {"", "Example:", "  puzzle library examples/stories260K/puzzle.yaml"})
+final class LibraryCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "CONFIG", description = "The run config (YAML).")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+        RunContext ctx = new RunContext(config);
+        ctx.rc.distill(); // validate every section up front
+        int[][] cal = ctx.calibration();
+        int L = ctx.parent.config().numLayers();
+        Progress pc = new Progress(spec.commandLine().getErr(), "cache", L), pi = new Progress(spec.commandLine().getErr(), "init", L);
+        Bld.buildLibrary(ctx.parent, ctx.space, cal, ctx.rc.runDir(), ctx.rc.cacheDtype(), pc::update, pi::update);
+        int parts = 0;
+        for (int l = 0; l < L; l++) {
+            var c = ctx.space.candidates(ctx.parent.config(), l);
+            parts += Bld.attentions(c).size() + Bld.ffns(c).size();
+        }
+        spec.commandLine().getOut().printf("library: %d layers, %d candidate parts, %d calibration sequences of %d tokens in %s%n",
+                L, parts, cal.length, cal[0].length, ctx.rc.runDir());
+        return ExitCodes.OK;
+    }
+}
