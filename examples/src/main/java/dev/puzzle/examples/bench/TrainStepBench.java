@@ -1,0 +1,61 @@
+package dev.puzzle.examples.bench;
+
+import dev.puzzle.bld.AdamW;
+import dev.puzzle.core.eval.Losses;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.core.train.Param;
+import dev.puzzle.core.train.SubBlock;
+import dev.puzzle.core.train.TrainableModel;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * One BLD training step (forward, normalized-MSE loss, backward, AdamW) of a SwiGLU FFN block
+ * (8 × 256 tokens, d 512, h 1536) and of an attention block (d 512, 8 heads, 2 KV heads, 8 × 256 tokens),
+ * median of timed steps after warm-up, in ms. bench/train_step.sh runs PyTorch on the same shapes.
+ * Usage: TrainStepBench THREADS
+ */
+public final class TrainStepBench {
+    public static void main(String[] args) {
+        Parallel.setThreads(Integer.parseInt(args[0]));
+        int S = 8, T = 256, D = 512;
+        ModelConfig c = new ModelConfig("LlamaForCausalLM", D, 8, 64, 2, 1536, 64, 4096, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false,
+                List.of(new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(1536))));
+        var w = RandomWeights.of(c, 1).tensors();
+        report("ffn", TrainableModel.subBlock(c, 0, new FfnConfig.Dense(1536), w), S, T, D);
+        report("attention", TrainableModel.subBlock(c, 0, new AttentionConfig.Gqa(2), w), S, T, D);
+    }
+
+    static void report(String name, SubBlock b, int S, int T, int D) {
+        Random r = new Random(1);
+        float[] x = new float[S * T * D], y = new float[S * T * D], dOut = new float[S * T * D];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+            y[i] = (float) r.nextGaussian() * 0.1f;
+        }
+        List<Param> params = b.params();
+        AdamW opt = new AdamW(params, 0.9, 0.95, 0.1);
+        int reps = 12;
+        double[] times = new double[reps];
+        for (int i = 0; i < reps + 3; i++) {
+            long t0 = System.nanoTime();
+            b.zeroGrad();
+            SubBlock.Saved s = b.forward(x, S, T);
+            Losses.normalizedMse(s.out(), y, dOut);
+            b.backward(s, dOut);
+            opt.clip(1.0);
+            opt.step(1e-4);
+            if (i >= 3) times[i - 3] = (System.nanoTime() - t0) / 1e6;
+        }
+        java.util.Arrays.sort(times);
+        System.out.printf(Locale.ROOT, "%s %.2f%n", name, times[reps / 2]);
+    }
+}
