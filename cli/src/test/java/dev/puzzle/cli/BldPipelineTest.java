@@ -221,6 +221,35 @@ class BldPipelineTest {
     }
 
     @Test
+    void coupledModeTrainsWholeBlocksFromABf16Cache() throws IOException {
+        Path dir = tmp.resolve("coupled");
+        Path cfg = config(dir);
+        Files.writeString(cfg, Files.readString(cfg)
+                .replace("attention: {kv_heads: [2], window: [16], linear: true, no_op: true}", "attention: {kv_heads: [2]}")
+                .replace("ffn: {widths: [0.5], linear: true, no_op: true}", "ffn: {widths: [0.5]}")
+                .replace("mode: decoupled", "mode: coupled").replace("seed: 3}", "seed: 3, cache_dtype: bf16}"));
+        for (String stage : new String[]{"library", "distill", "score"}) assertEquals(0, run(stage, cfg.toString()).code(), stage);
+        try (Safetensors st = Safetensors.open(dir.resolve("run/cache/layer_0.safetensors"))) {
+            assertEquals(dev.puzzle.core.io.DType.BF16, st.entries().get("input").dtype());
+        }
+        Map<String, JsonNode> c = curves(dir.resolve("run"));
+        assertEquals(5 * 3, c.size(), "5 layers × 3 whole blocks that differ from the parent (2 attention × 2 FFN − 1)");
+        for (var e : c.entrySet()) {
+            assertTrue(e.getKey().contains("/block-attn-") && e.getKey().contains("__ffn-"), e.getKey());
+            assertTrue(e.getValue().get("loss_after").asDouble() < e.getValue().get("loss_before").asDouble(), e.getKey());
+        }
+        JsonNode lib = new ObjectMapper().readTree(dir.resolve("run/score/block_library.json").toFile());
+        for (Iterator<Map.Entry<String, JsonNode>> layers = lib.fields(); layers.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> vs = layers.next().getValue().fields(); vs.hasNext(); ) {
+                var v = vs.next();
+                JsonNode m = v.getValue().get("metrics");
+                if (v.getKey().contains("gqa 4") && v.getKey().contains("dense 172")) continue;
+                assertTrue(m.get("kl_div").asDouble() < m.get("kl_div_init").asDouble(), v.getKey());
+            }
+        }
+    }
+
+    @Test
     void badConfigsAreRejectedUpFront() throws IOException {
         Path dir = tmp.resolve("bad");
         Path cfg = config(dir);
