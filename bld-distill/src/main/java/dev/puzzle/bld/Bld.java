@@ -94,6 +94,81 @@ public final class Bld {
         }
     }
 
+    /**
+     * The tensors (HF names of layer l) of a whole block: in coupled mode the distilled block when BLD
+     * trained it; otherwise each part distilled where BLD trained it, else its initialization. With
+     * {@code trained} false, the initialization only.
+     */
+    public static Map<String, Tensor> blockTensors(Path runDir, int l, BlockConfig b, boolean coupled, boolean trained) {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        String blockId = new BldJob(l, b.attention(), b.ffn()).id();
+        if (trained && coupled && distilled(runDir).has(l, blockId)) {
+            out.putAll(distilled(runDir).read(l, blockId));
+            return out;
+        }
+        for (String id : List.of(CandidateStore.id(b.attention()), CandidateStore.id(b.ffn()))) {
+            boolean useDistilled = trained && !coupled && distilled(runDir).has(l, id);
+            out.putAll(useDistilled ? distilled(runDir).read(l, id) : library(runDir).read(l, id));
+        }
+        return out;
+    }
+
+    /** The child checkpoint of an architecture: the parent with every non-parent layer's tensors replaced. */
+    public static Checkpoint realize(Checkpoint parent, List<BlockConfig> blocks, Path runDir, boolean coupled) {
+        ModelConfig c = parent.config();
+        if (blocks.size() != c.numLayers()) throw new IllegalArgumentException("need " + c.numLayers() + " blocks, got " + blocks.size());
+        Map<String, Tensor> t = new java.util.LinkedHashMap<>();
+        Map<String, DType> types = new java.util.LinkedHashMap<>();
+        for (var e : parent.tensors().entrySet()) {
+            String k = e.getKey();
+            int layer = layerOf(k);
+            if (layer >= 0 && !blocks.get(layer).equals(c.blocks().get(layer))) continue;
+            t.put(k, e.getValue());
+            types.put(k, parent.storedTypes().getOrDefault(k, DType.F32));
+        }
+        DType dominant = parent.dominantDType();
+        for (int l = 0; l < blocks.size(); l++) {
+            if (blocks.get(l).equals(c.blocks().get(l))) continue;
+            for (var e : blockTensors(runDir, l, blocks.get(l), coupled, true).entrySet()) {
+                t.put(e.getKey(), e.getValue());
+                types.put(e.getKey(), e.getValue().rank() == 1 ? DType.F32 : dominant);
+            }
+        }
+        return new Checkpoint(c.withBlocks(blocks), t, types, parent.tokenizer(), "child of " + parent.source());
+    }
+
+    /** The layer index of a tensor name model.layers.N..., else −1. */
+    static int layerOf(String name) {
+        if (!name.startsWith("model.layers.")) return -1;
+        int end = name.indexOf('.', "model.layers.".length());
+        return Integer.parseInt(name.substring("model.layers.".length(), end));
+    }
+
+    /**
+     * Block influence of every layer (ShortGPT, Men et al. 2024): 1 − mean over tokens of cos(x_in, x_out) on the
+     * cached calibration activations. Low influence: the layer changes the residual stream little.
+     */
+    public static double[] blockInfluence(Path runDir, int layers) {
+        double[] bi = new double[layers];
+        for (int l = 0; l < layers; l++) {
+            ActivationCache.Layer a = cache(runDir).read(l);
+            int N = a.rows(), D = a.input().length / N;
+            double sum = 0;
+            for (int n = 0; n < N; n++) {
+                double dot = 0, x2 = 0, y2 = 0;
+                for (int i = 0; i < D; i++) {
+                    double x = a.input()[n * D + i], y = a.output()[n * D + i];
+                    dot += x * y;
+                    x2 += x * x;
+                    y2 += y * y;
+                }
+                sum += dot / Math.max(1e-30, Math.sqrt(x2 * y2));
+            }
+            bi[l] = 1 - sum / N;
+        }
+        return bi;
+    }
+
     private static boolean isParent(ModelConfig c, AttentionConfig a) {
         return a.equals(new AttentionConfig.Gqa(c.numKvHeads()));
     }

@@ -1,6 +1,5 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
@@ -31,9 +30,9 @@ public final class Scorer {
     private Scorer() {}
 
     /** The parent's outputs on the held-out sequences. */
-    private record Reference(float[][] logits, float[][] hidden) {}
+    public record Reference(float[][] logits, float[][] hidden) {}
 
-    private static Reference run(Checkpoint ck, int[][] seqs) {
+    public static Reference run(Checkpoint ck, int[][] seqs) {
         Decoder d = new Decoder(ck);
         int T = seqs[0].length;
         float[][] lg = new float[seqs.length][], hd = new float[seqs.length][];
@@ -45,7 +44,7 @@ public final class Scorer {
         return new Reference(lg, hd);
     }
 
-    static Map<String, Double> metrics(Reference parent, Reference child, int[][] seqs, int V, int D) {
+    public static Map<String, Double> metrics(Reference parent, Reference child, int[][] seqs, int V, int D) {
         double kl = 0, ce = 0, agree = 0, cos = 0;
         int n = 0, nce = 0;
         for (int s = 0; s < seqs.length; s++) {
@@ -91,12 +90,6 @@ public final class Scorer {
         return new Checkpoint(parent.config().withBlocks(blocks), t, types, null, parent.source() + " with layer " + l + " replaced");
     }
 
-    /** Candidate tensors of one part: distilled when BLD trained it (in this mode), else the initialization. */
-    private static Map<String, Tensor> part(Path runDir, int l, String id, boolean distilledOk) {
-        CandidateStore d = Bld.distilled(runDir);
-        return distilledOk && d.has(l, id) ? d.read(l, id) : Bld.library(runDir).read(l, id);
-    }
-
     /**
      * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
      * candidates done.
@@ -118,17 +111,8 @@ public final class Scorer {
                     Map<String, Double> init = new LinkedHashMap<>(m);
                     init.forEach((k, v) -> m.put(k + "_init", v));
                 } else {
-                    String aid = CandidateStore.id(a), fid = CandidateStore.id(f);
-                    Map<String, Tensor> init = new LinkedHashMap<>(Bld.library(runDir).read(l, aid));
-                    init.putAll(Bld.library(runDir).read(l, fid));
-                    Map<String, Tensor> trained = new LinkedHashMap<>();
-                    String blockId = new BldJob(l, a, f).id();
-                    if (coupled && Bld.distilled(runDir).has(l, blockId)) {
-                        trained.putAll(Bld.distilled(runDir).read(l, blockId));
-                    } else {
-                        trained.putAll(part(runDir, l, aid, !coupled));
-                        trained.putAll(part(runDir, l, fid, !coupled));
-                    }
+                    Map<String, Tensor> init = Bld.blockTensors(runDir, l, cand.block(), coupled, false);
+                    Map<String, Tensor> trained = Bld.blockTensors(runDir, l, cand.block(), coupled, true);
                     m = metrics(ref, run(replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
                     Map<String, Double> mi = metrics(ref, run(replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
                     mi.forEach((k, v) -> m.put(k + "_init", v));

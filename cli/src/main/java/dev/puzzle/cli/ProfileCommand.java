@@ -53,12 +53,17 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
     public Integer call() throws Exception {
         RunConfig rc = RunConfig.read(config);
         Checkpoint parentCk = Checkpoints.load(ModelSource.fromEnvironment().withMirrors(rc.mirrors()).resolve(rc.parent()));
-        ModelConfig parent = parentCk.config();
-        SearchSpace space = SearchSpace.parse(rc.searchSpace().isMissing() ? emptySpace(rc) : rc.searchSpace(), parent);
+        SearchSpace space = SearchSpace.parse(rc.searchSpace().isMissing() ? emptySpace(rc) : rc.searchSpace(), parentCk.config());
         HardwareProfile hw = HardwareProfile.load(hardware != null ? hardware : rc.hardware());
+        run(rc, parentCk, space, hw, spec.commandLine().getOut(), spec.commandLine().getErr());
+        return ExitCodes.OK;
+    }
+
+    /** Costs every candidate and writes RUN_DIR/profile/{block_costs,model_costs}.json; prints a table to {@code out}. */
+    static void run(RunConfig rc, Checkpoint parentCk, SearchSpace space, HardwareProfile hw, PrintWriter out, PrintWriter err) throws Exception {
+        ModelConfig parent = parentCk.config();
         Workload w = rc.workload();
         CostModel model = rc.measured() ? new MeasuredCostModel(3) : new RooflineCostModel(hw);
-        PrintWriter out = spec.commandLine().getOut();
         // Every distinct block is costed once, its attention and FFN parts separately for the split stats.
         Map<BlockConfig, Map<String, Double>> stats = new LinkedHashMap<>();
         List<Replacement> reps = new ArrayList<>();
@@ -71,7 +76,7 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
                 distinct++;
             }
         }
-        Progress progress = new Progress(spec.commandLine().getErr(), "profile", distinct);
+        Progress progress = new Progress(err, "profile", distinct);
         int done = 0;
         for (BlockConfig b : new ArrayList<>(stats.keySet())) {
             stats.put(b, stats(model, parent, b, w));
@@ -110,10 +115,9 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(Locale.ROOT, "parent total: %,d params, %.4f MiB, %.4f ms, %.1f tokens/s%n", total.params(), total.memoryMib(), total.runtimeMs(),
                 1000.0 * w.batch() * w.generationLength() / Math.max(1e-12, total.runtimeMs()));
         out.printf("wrote %s and %s%n", dir.resolve("block_costs.json"), dir.resolve("model_costs.json"));
-        return ExitCodes.OK;
     }
 
-    private static dev.puzzle.core.config.ConfigNode emptySpace(RunConfig rc) {
+    static dev.puzzle.core.config.ConfigNode emptySpace(RunConfig rc) {
         return dev.puzzle.core.config.ConfigNode.parse(rc.file + " (search_space)", new java.io.ByteArrayInputStream("{attention: {}}".getBytes()));
     }
 

@@ -52,12 +52,13 @@ public final class RunConfig {
     public static RunConfig read(Path file) {
         ConfigNode c = ConfigNode.read(file);
         c.allowOnly("parent", "tokenizer", "mirrors", "run_dir", "hardware", "cost_model", "workload", "search_space", "search",
-                "data", "distill");
+                "data", "distill", "compress");
         RunConfig rc = new RunConfig(file, c);
         if (c.has("workload")) rc.workload();
         if (c.has("search")) rc.search();
         if (c.has("data")) rc.data();
         if (c.has("distill")) rc.distill();
+        if (c.has("compress")) rc.compress();
         String cm = c.string("cost_model", "roofline");
         if (!cm.equals("roofline") && !cm.equals("measured")) throw c.error("cost_model", cm, "must be roofline or measured");
         return rc;
@@ -142,6 +143,38 @@ public final class RunConfig {
         } catch (PuzzleException e) {
             throw new PuzzleException(file + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * The compress section: the sweep of whole-model throughput targets (tokens/s on the hardware
+     * profile), an optional memory budget for every child, whether to build baselines, and the
+     * measuring harness.
+     */
+    public record Compress(List<Double> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps) {}
+
+    public Compress compress() {
+        ConfigNode c = root.child("compress");
+        if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure");
+        List<Double> t = new ArrayList<>();
+        for (JsonNode j : c.list("throughputs")) {
+            if (!j.isNumber() || !(j.asDouble() > 0)) throw c.error("throughputs", j, "must be positive numbers (tokens/s)");
+            t.add(j.asDouble());
+        }
+        if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
+        t.sort(Double::compare);
+        ConfigNode m = c.child("measure");
+        if (!m.isMissing()) m.allowOnly("prompt", "generate", "reps");
+        int prompt = m.isMissing() ? 64 : m.integer("prompt", 1, 64), gen = m.isMissing() ? 64 : m.integer("generate", 1, 64);
+        int reps = m.isMissing() ? 5 : m.integer("reps", 1, 5);
+        workload();
+        data();
+        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps);
+    }
+
+    /** A whole-model budget on {@code key}, net of the embeddings' and head's share (from model_costs.json). */
+    static Budget wholeModel(String key, double value, java.util.Map<String, Double> fixed) {
+        return whole(key, value, fixed);
     }
 
     public dev.puzzle.core.io.DType cacheDtype() {

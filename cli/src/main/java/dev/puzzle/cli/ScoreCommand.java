@@ -30,12 +30,17 @@ final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RunContext ctx = new RunContext(config);
+        run(new RunContext(config), spec.commandLine().getOut(), spec.commandLine().getErr());
+        return ExitCodes.OK;
+    }
+
+    /** Scores every candidate and writes RUN_DIR/score/block_library.json; returns its path. */
+    static Path run(RunContext ctx, java.io.PrintWriter out, java.io.PrintWriter err) throws Exception {
         boolean coupled = ctx.rc.distill().coupled();
         int[][] held = ctx.heldout();
         int total = 0;
         for (int l = 0; l < ctx.parent.config().numLayers(); l++) total += ctx.space.candidates(ctx.parent.config(), l).size();
-        Progress p = new Progress(spec.commandLine().getErr(), "score", total);
+        Progress p = new Progress(err, "score", total);
         List<Map<String, Map<String, Double>>> metrics = Scorer.score(ctx.parent, ctx.space, held, ctx.rc.runDir(), coupled, p::update);
         Path costs = ctx.rc.runDir().resolve("profile/block_costs.json");
         Map<String, Map<String, Double>> stats = new LinkedHashMap<>();
@@ -48,10 +53,10 @@ final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
                 reps.add(new Replacement(reps.size(), l, 1, e.getKey(), v));
             }
         }
-        Path out = ctx.rc.runDir().resolve("score/block_library.json");
-        new BlockLibrary(metrics.size(), reps, out.toString()).write(out);
-        spec.commandLine().getOut().printf("scored %d candidates on %d held-out sequences of %d tokens%s: %s%n", reps.size(), held.length, held[0].length,
-                stats.isEmpty() ? "" : " (with profile costs)", out);
-        return ExitCodes.OK;
+        Path file = ctx.rc.runDir().resolve("score/block_library.json");
+        new BlockLibrary(metrics.size(), reps, file.toString()).write(file);
+        out.printf("scored %d candidates on %d held-out sequences of %d tokens%s: %s%n", reps.size(), held.length, held[0].length,
+                stats.isEmpty() ? "" : " (with profile costs)", file);
+        return file;
     }
 }
