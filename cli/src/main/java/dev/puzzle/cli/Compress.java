@@ -133,8 +133,9 @@ final class Compress {
                 }
                 plans.add(new Plan("puzzle-" + tag, "puzzle", t, blocks, names));
             } catch (ArchitectureSearch.InfeasibleException e) {
-                infeasible.add(tag + " tokens/s: " + e.getMessage());
-                stage("search", "infeasible at " + tag + " tokens/s: " + e.getMessage());
+                String why = unreachable(lib, t, cc, w, fixed);
+                infeasible.add(why);
+                stage("search", why);
                 continue;
             }
             if (cc.baselines()) {
@@ -145,7 +146,7 @@ final class Compress {
             }
         }
         if (plans.stream().noneMatch(p -> p.kind().equals("puzzle"))) {
-            throw new PuzzleException(rc.file + ": no throughput target in compress.throughputs can be met: " + String.join("; ", infeasible));
+            throw new PuzzleException(rc.file + ": field 'compress.throughputs': no target can be met: " + String.join("; ", infeasible));
         }
         stage("search", plans.stream().filter(p -> p.kind().equals("puzzle")).count() + " Puzzle children, "
                 + plans.stream().filter(p -> !p.kind().equals("puzzle")).count() + " baselines");
@@ -192,6 +193,17 @@ final class Compress {
         } else {
             AtomicFiles.writeString(f, text + "\n");
         }
+    }
+
+    /** Why a target cannot be met, in whole-model terms: the best throughput and the least memory any architecture has. */
+    private static String unreachable(BlockLibrary lib, double t, RunConfig.Compress cc, Workload w, Map<String, Double> fixed) {
+        var o = new ArchitectureSearch.Options(ArchitectureSearch.Backend.CP_SAT, 60, 1);
+        double minRuntime = ArchitectureSearch.extreme(lib, "stats.runtime_ms", false, o) + fixed.getOrDefault("stats.runtime_ms", 0.0);
+        double minMemory = ArchitectureSearch.extreme(lib, "stats.memory_mib", false, o) + fixed.getOrDefault("stats.memory_mib", 0.0);
+        double best = 1000.0 * w.batch() * w.generationLength() / minRuntime;
+        return String.format(Locale.ROOT, "%.0f tokens/s%s: no architecture meets it; the fastest reaches %.0f tokens/s (%.4g ms, of which embeddings"
+                        + " and head take %.4g ms) and the smallest needs %.4g MiB", t, cc.memoryMib() != null ? String.format(Locale.ROOT, " within %.4g MiB", cc.memoryMib()) : "",
+                best, minRuntime, fixed.getOrDefault("stats.runtime_ms", 0.0), minMemory);
     }
 
     static List<Budget> budgets(double throughput, RunConfig.Compress cc, Workload w, Map<String, Double> fixed) {

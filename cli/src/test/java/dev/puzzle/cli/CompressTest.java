@@ -1,0 +1,217 @@
+package dev.puzzle.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puzzle.bld.Scorer;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.hardware.HardwareProfile;
+import dev.puzzle.hardware.RooflineCostModel;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static dev.puzzle.cli.CliTest.badInput;
+import static dev.puzzle.cli.CliTest.run;
+import static dev.puzzle.cli.CliTest.shared;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** puzzle compress end to end on stories260K: children, baselines, evaluation, report, resume, infeasible budgets. */
+class CompressTest {
+    @TempDir
+    static Path tmp;
+    static Path dir;
+    static JsonNode report;
+    static CliTest.Run first;
+
+    static Path config(Path d, String throughputs) throws IOException {
+        Files.createDirectories(d);
+        Path f = d.resolve("puzzle.yaml");
+        Files.writeString(f, """
+                parent: hf:karpathy/tinyllamas/stories260K/stories260K.bin
+                tokenizer: hf:karpathy/tinyllamas/stories260K/tok512.bin
+                mirrors: [%s]
+                run_dir: run
+                hardware: h100-80gb-sxm
+                workload: {batch: 64, prefill_length: 256, generation_length: 256, weight_dtype: bf16, kv_dtype: bf16}
+                search_space:
+                  attention: {kv_heads: [2, 1], window: [32], linear: true, no_op: true}
+                  ffn: {widths: [0.5], no_op: true}
+                data:
+                  text: %s
+                  seq_len: 64
+                  calibration: {offset: 0, sequences: 16}
+                  heldout: {offset: 300000, sequences: 4}
+                distill: {mode: decoupled, tokens: 4096, batch_sequences: 2, lr: 2.0e-3, seed: 5}
+                compress:
+                  throughputs: %s
+                  memory_mib: 12
+                  measure: {prompt: 32, generate: 32, reps: 3}
+                """.formatted(shared("models"), shared("models/tinystories-val-text/tinystories_val.txt"), throughputs));
+        return f;
+    }
+
+    @BeforeAll
+    static void compress() throws IOException {
+        dir = tmp.resolve("main");
+        first = run("compress", config(dir, "[2.15e5, 2.6e5, 3.0e5]").toString());
+        assertEquals(0, first.code(), first.err());
+        report = new ObjectMapper().readTree(dir.resolve("run/report/report.json").toFile());
+    }
+
+    @Test
+    void everyChildReloadsAndItsEvaluationEqualsTheReport() throws IOException {
+        Checkpoint parent = Checkpoints.load(shared("models/stories260K/stories260K.bin"));
+        RunContext ctx = new RunContext(dir.resolve("puzzle.yaml"));
+        int[][] held = ctx.heldout();
+        Scorer.Reference ref = Scorer.run(parent, held);
+        var cost = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
+        int children = 0;
+        for (JsonNode m : report.get("models")) {
+            if (m.get("kind").asText().equals("parent")) {
+                assertEquals(0.0, m.get("kl_div").asDouble(), 0.0);
+                continue;
+            }
+            Checkpoint child = Checkpoints.load(Path.of(m.get("model").asText()));
+            assertEquals(m.get("blocks").size(), child.config().numLayers());
+            for (int l = 0; l < child.config().numLayers(); l++) {
+                assertEquals(m.get("blocks").get(l).get("block").asText(), child.config().blocks().get(l).describe(), m.get("name").asText() + " layer " + l);
+            }
+            assertNotNull(child.tokenizer(), "the tokenizer travels with every child");
+            var again = Compress.measure(child, held, ref, cost, ctx.rc.workload(), ctx.rc.compress());
+            for (String k : new String[]{"kl_div", "top1_agreement", "lm_loss", "perplexity", "predicted_tokens_per_s", "predicted_memory_mib"}) {
+                assertEquals(m.get(k).asDouble(), again.get(k).asDouble(), 1e-9 * Math.max(1, Math.abs(m.get(k).asDouble())), m.get("name").asText() + " " + k);
+            }
+            assertEquals(m.get("parameters").asLong(), again.get("parameters").asLong());
+            children++;
+        }
+        assertTrue(children >= 4, "Puzzle children and baselines: " + children);
+        // The children load into the other commands too.
+        JsonNode puzzle = report.get("frontier").get(0);
+        String model = dir.resolve("run/compress").resolve(puzzle.get("name").asText()).resolve("model").toString();
+        assertEquals(0, run("inspect", model).code());
+        CliTest.Run g = run("generate", model, "--prompt", "Once upon a time", "--temperature", "0", "--steps", "30");
+        assertEquals(0, g.code(), g.err());
+        assertTrue(g.out().startsWith("Once upon a time"));
+    }
+
+    @Test
+    void frontierIsMonotoneAndEveryBudgetHasAPlainVerdict() {
+        JsonNode f = report.get("frontier");
+        assertEquals(3, f.size());
+        for (int i = 1; i < f.size(); i++) {
+            assertTrue(f.get(i).get("target_tokens_per_s").asDouble() > f.get(i - 1).get("target_tokens_per_s").asDouble());
+            assertTrue(f.get(i).get("kl_div").asDouble() >= f.get(i - 1).get("kl_div").asDouble(),
+                    "a looser budget has no higher KL: " + f.get(i - 1) + " vs " + f.get(i));
+            assertTrue(f.get(i).get("predicted_tokens_per_s").asDouble() >= f.get(i).get("target_tokens_per_s").asDouble() * (1 - 1e-9));
+        }
+        JsonNode cmp = report.get("comparisons");
+        assertEquals(3, cmp.size());
+        for (JsonNode c : cmp) {
+            String v = c.get("verdict").asText();
+            if (c.has("uniform")) {
+                assertTrue(v.contains(c.get("puzzle_better").asBoolean() ? "Puzzle is better" : "Puzzle is NOT better"), v);
+            } else {
+                assertTrue(v.contains("no uniform-width baseline fits the budget"), v);
+            }
+        }
+        assertTrue(report.get("summary").asText().matches(".* on \\d+ of \\d+ budgets\\.|No uniform-width baseline fits any budget.*"), report.get("summary").asText());
+    }
+
+    @Test
+    void htmlReportRendersWithPlotsThatHaveData() throws Exception {
+        Path html = dir.resolve("run/report/index.html");
+        String s = Files.readString(html);
+        assertTrue(Files.exists(dir.resolve("run/report/report.md")));
+        String[] plots = s.split("<svg class=\"plot\"");
+        assertEquals(4, plots.length, "three plots: predicted frontier, measured frontier, per-layer runtimes");
+        for (int i = 1; i < plots.length; i++) {
+            String plot = plots[i].substring(0, plots[i].indexOf("</svg>"));
+            assertTrue(plot.split("<circle").length - 1 >= report.get("models").size() - 1, "plot " + i + " has a point per model");
+        }
+        assertFalse(s.contains("<script"), "self-contained, no scripts");
+        assertFalse(s.contains("http://") && !s.contains("http://www.w3.org/2000/svg"), "no external resources");
+        Path chromium = Stream.of("/usr/bin/chromium", "/usr/bin/chromium-browser").map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+        Assumptions.assumeTrue(chromium != null, "skipped the browser check: Debian's chromium is not installed (.ci/run installs it)");
+        Process p = new ProcessBuilder(chromium.toString(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + tmp.resolve("chromium-profile"),
+                "--enable-logging=stderr", "--v=0", "--dump-dom", html.toUri().toString()).redirectError(tmp.resolve("chromium.err").toFile()).start();
+        String dom = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("chromium.err")));
+        assertTrue(dom.contains("<svg class=\"plot\"") && dom.contains("Puzzle against the baselines"), "rendered DOM");
+        List<String> console = Files.readAllLines(tmp.resolve("chromium.err")).stream().filter(l -> l.contains("CONSOLE")).toList();
+        assertEquals(List.of(), console, "no console messages");
+    }
+
+    @Test
+    void killedMidwayResumesWithoutRedoingFinishedStages() throws Exception {
+        Path d = tmp.resolve("killed");
+        Path cfg = config(d, "[2.15e5, 2.6e5]");
+        Process p = BldPipelineTest.puzzleProcess("compress", cfg.toString()).start();
+        long deadline = System.currentTimeMillis() + 180_000;
+        while (BldPipelineTest.curves(d.resolve("run")).size() < 4 && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(50);
+        assertTrue(p.isAlive(), "killed during distillation");
+        p.destroyForcibly();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        int done = BldPipelineTest.curves(d.resolve("run")).size();
+        Map<String, FileTime> stamps = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(d.resolve("run"))) {
+            for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.toString().endsWith(".tmp")).toList()) stamps.put(f.toString(), Files.getLastModifiedTime(f));
+        }
+        CliTest.Run r = run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("[profile] done earlier, skipped"), r.out());
+        int total = BldPipelineTest.curves(d.resolve("run")).size();
+        assertTrue(r.out().contains("[distill] trained " + (total - done) + " jobs") || (total == done && r.out().contains("all jobs done earlier")), r.out());
+        for (var e : stamps.entrySet()) assertEquals(e.getValue(), Files.getLastModifiedTime(Path.of(e.getKey())), "rewritten: " + e.getKey());
+        assertTrue(Files.exists(d.resolve("run/report/index.html")));
+        // A third run finds everything done.
+        CliTest.Run again = run("compress", cfg.toString());
+        assertTrue(again.out().contains("[score] done earlier, skipped") && again.out().contains("all jobs done earlier"), again.out());
+    }
+
+    @Test
+    void unreachableBudgetsEndWithTheSmallestAchievableCosts() throws IOException {
+        Path d = tmp.resolve("infeasible");
+        // Reuse the finished run's files: same settings, only the targets differ.
+        Path cfg = config(d, "[1.0e9]");
+        copyTree(dir.resolve("run"), d.resolve("run"));
+        Files.deleteIfExists(d.resolve("run/run.fingerprint.json"));
+        CliTest.Run r = run("compress", cfg.toString());
+        assertEquals(ExitCodes.INPUT, r.code());
+        List<String> lines = r.err().strip().lines().toList();
+        String e = lines.get(lines.size() - 1); // progress of the earlier stages precedes it
+        assertTrue(e.startsWith("puzzle: ") && !r.err().contains("Exception"), r.err());
+        for (String want : new String[]{"puzzle.yaml", "compress.throughputs", "1000000000 tokens/s", "the fastest reaches", "the smallest needs"}) {
+            assertTrue(e.contains(want), want + " missing from " + e);
+        }
+        badInput(run("compress", config(tmp.resolve("nothroughput"), "[]").toString()), "compress.throughputs");
+        // Changing the settings of an existing run directory is refused rather than silently mixing results.
+        Files.writeString(cfg, Files.readString(cfg).replace("seed: 5", "seed: 6").replace("[1.0e9]", "[2.15e5]"));
+        badInput(run("compress", cfg.toString()), "run_dir", "other");
+    }
+
+    static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.copy(p, t);
+            }
+        }
+    }
+}
