@@ -28,6 +28,25 @@ public final class AdamW {
         }
     }
 
+    /** Steps taken so far. */
+    public int steps() {
+        return t;
+    }
+
+    /** The first and second moments of parameter k, for checkpoints (live arrays). */
+    public float[] firstMoment(int k) {
+        return m[k];
+    }
+
+    public float[] secondMoment(int k) {
+        return v[k];
+    }
+
+    /** Restores the step count after loading moments from a checkpoint. */
+    public void setSteps(int steps) {
+        t = steps;
+    }
+
     /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */
     public double clip(double max) {
         double ss = 0;

@@ -183,6 +183,7 @@ final class Compress {
         var root = JSON.readTree(new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(ctx.rc.file.toFile()).toString());
         ObjectNode fp = JSON.createObjectNode();
         for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (root.has(k)) fp.set(k, root.get(k));
+        if (root.path("compress").has("gkd")) fp.set("gkd", root.get("compress").get("gkd"));
         String text = JSON.writeValueAsString(fp);
         Path f = runDir.resolve("run.fingerprint.json");
         if (Files.exists(f)) {
@@ -293,6 +294,12 @@ final class Compress {
         Path model = childDir.resolve("model");
         if (!p.kind().equals("parent") && !Files.exists(model.resolve("config.json"))) {
             Checkpoint child = Bld.realize(ctx.parent, p.blocks(), runDir, coupled);
+            if (cc.gkd() != null) { // optional: the whole child against the parent; resumes from its checkpoint
+                Files.createDirectories(childDir);
+                int steps = (int) Math.max(1, cc.gkd().tokens() / ((long) Math.min(cc.gkd().batchSequences(), calibration().length) * calibration()[0].length));
+                child = dev.puzzle.bld.Gkd.train(ctx.parent, child, calibration(), cc.gkd(), childDir.resolve("gkd-checkpoint.safetensors"),
+                        new Progress(err, "gkd " + p.name(), steps)::update).child();
+            }
             Path tmp = childDir.resolve(".model.partial");
             ConvertCommand.deleteTree(tmp);
             Checkpoints.writeHfDir(child, tmp, null);
@@ -302,6 +309,7 @@ final class Compress {
         ObjectNode o = measure(ck, held, ref, cost, w, cc);
         o.put("name", p.name());
         o.put("kind", p.kind());
+        o.put("gkd", cc.gkd() != null && !p.kind().equals("parent"));
         if (p.throughput() != null) o.put("target_tokens_per_s", p.throughput());
         o.put("model", p.kind().equals("parent") ? ctx.parent.source() : model.toString());
         ArrayNode layers = o.putArray("blocks");
@@ -309,6 +317,13 @@ final class Compress {
         Files.createDirectories(childDir);
         AtomicFiles.writeString(evalFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
         return o;
+    }
+
+    private int[][] calibrationCache;
+
+    private int[][] calibration() {
+        if (calibrationCache == null) calibrationCache = ctx.calibration();
+        return calibrationCache;
     }
 
     /** Every number the report shows for one model, from one harness. */

@@ -150,12 +150,13 @@ public final class RunConfig {
      * profile), an optional memory budget for every child, whether to build baselines, and the
      * measuring harness.
      */
-    public record Compress(List<Double> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps) {}
+    public record Compress(List<Double> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps,
+                           dev.puzzle.bld.Gkd.Settings gkd) {}
 
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd");
         List<Double> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) {
             if (!j.isNumber() || !(j.asDouble() > 0)) throw c.error("throughputs", j, "must be positive numbers (tokens/s)");
@@ -169,7 +170,18 @@ public final class RunConfig {
         int reps = m.isMissing() ? 5 : m.integer("reps", 1, 5);
         workload();
         data();
-        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps);
+        dev.puzzle.bld.Gkd.Settings gkd = null;
+        ConfigNode g = c.child("gkd");
+        if (!g.isMissing()) {
+            g.allowOnly("tokens", "batch_sequences", "lr", "cosine_weight", "checkpoint_every", "seed");
+            try {
+                gkd = new dev.puzzle.bld.Gkd.Settings((long) g.number("tokens"), g.integer("batch_sequences", 1, 2), g.number("lr", 3e-4),
+                        g.number("cosine_weight", 1.0), g.integer("checkpoint_every", 1, 20), (long) g.number("seed", 1));
+            } catch (PuzzleException e) {
+                throw new PuzzleException(file + ": field 'compress.gkd': " + e.getMessage());
+            }
+        }
+        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd);
     }
 
     /** A whole-model budget on {@code key}, net of the embeddings' and head's share (from model_costs.json). */

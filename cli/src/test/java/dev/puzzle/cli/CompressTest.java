@@ -185,6 +185,23 @@ class CompressTest {
     }
 
     @Test
+    void optionalGkdTrainsEveryChildAndTheReportSaysSo() throws IOException {
+        Path d = tmp.resolve("gkd");
+        Path cfg = config(d, "[2.15e5]");
+        Files.writeString(cfg, Files.readString(cfg).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gkd: {tokens: 1024, batch_sequences: 2, lr: 3.0e-4, checkpoint_every: 4}\n"));
+        CliTest.Run r = run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode rep = new ObjectMapper().readTree(d.resolve("run/report/report.json").toFile());
+        for (JsonNode m : rep.get("models")) {
+            assertEquals(!m.get("kind").asText().equals("parent"), m.get("gkd").asBoolean(), m.get("name").asText());
+            if (m.get("gkd").asBoolean()) assertTrue(Files.exists(d.resolve("run/compress").resolve(m.get("name").asText()).resolve("gkd-checkpoint.safetensors")));
+        }
+        Path bad = config(tmp.resolve("badgkd"), "[2.15e5]");
+        Files.writeString(bad, Files.readString(bad).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gkd: {tokens: 0}\n"));
+        badInput(run("compress", bad.toString()), "compress.gkd", "tokens", "0");
+    }
+
+    @Test
     void unreachableBudgetsEndWithTheSmallestAchievableCosts() throws IOException {
         Path d = tmp.resolve("infeasible");
         // Reuse the finished run's files: same settings, only the targets differ.

@@ -109,11 +109,20 @@ public final class TrainableModel {
 
     /** Backward from d loss / d logits; accumulates every parameter's gradient. */
     public void backward(Saved s, float[] dLogits) {
+        backward(s, dLogits, null);
+    }
+
+    /**
+     * Backward from d loss / d logits and, when not null, d loss / d (final hidden states before the last
+     * norm) — for losses on hidden states, as GKD's cosine term.
+     */
+    public void backward(Saved s, float[] dLogits, float[] dHidden) {
         int N = s.S() * s.T(), D = cfg.dim(), V = cfg.vocabSize();
         float[] dxn = new float[N * D];
         Ops.linearBackward(dxn, false, classifier.g, null, dLogits, s.xn(), classifier.w, N, D, V);
         float[] dx = new float[N * D];
         Ops.rmsnormBackward(dx, finalNorm.g, dxn, s.x(), s.rstd(), finalNorm.w, N, D);
+        if (dHidden != null) for (int i = 0; i < dx.length; i++) dx[i] += dHidden[i];
         // x_out = x_in + f(x_in): dx_in = dx_out + f'(x_in)ᵀ dx_out, layer by layer from the top.
         for (int i = blocks.size() - 1; i >= 0; i--) {
             SubBlock b = blocks.get(i);
