@@ -202,6 +202,20 @@ class CompressTest {
     }
 
     @Test
+    void compareOverlaysRuns() throws IOException {
+        Path other = tmp.resolve("other");
+        CompressTest.copyTree(dir.resolve("run"), other.resolve("run"));
+        Path html = tmp.resolve("compare.html");
+        CliTest.Run r = run("report", "--compare", dir.resolve("run").toString(), other.resolve("run").toString(), "--out", html.toString());
+        assertEquals(0, r.code(), r.err());
+        String s = Files.readString(html);
+        assertTrue(s.contains("data-series=\"run (H100-80GB-SXM): puzzle\""), "each run's frontier is a series");
+        assertEquals(2, s.split("<section class=\"run\">").length - 1, "a section per run");
+        badInput(run("report", "--compare", dir.resolve("run").toString(), "--out", html.toString()), "at least two");
+        badInput(run("report", tmp.resolve("nowhere").toString()), "nowhere", "report.json");
+    }
+
+    @Test
     void unreachableBudgetsEndWithTheSmallestAchievableCosts() throws IOException {
         Path d = tmp.resolve("infeasible");
         // Reuse the finished run's files: same settings, only the targets differ.
