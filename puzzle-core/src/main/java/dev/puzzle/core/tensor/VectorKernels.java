@@ -39,9 +39,10 @@ public final class VectorKernels implements Kernels {
             return;
         }
         int threads = Parallel.threads();
-        // Rows per block: enough blocks to keep every thread busy, at most MC_MAX.
-        int mc = Math.min(MC_MAX, roundUp(Math.max(MR, (m + threads - 1) / threads), MR));
-        int mBlocks = (m + mc - 1) / mc;
+        // Row blocks of at most MC_MAX rows, as many as a multiple of the thread count so every thread gets the same share.
+        int mBlocks = threads * Math.max(1, (m + threads * MC_MAX - 1) / (threads * MC_MAX));
+        int mc = Math.min(MC_MAX, roundUp(Math.max(MR, (m + mBlocks - 1) / mBlocks), MR));
+        mBlocks = (m + mc - 1) / mc;
         if (!accumulate) { // the micro-kernel always accumulates, so start from zero
             Parallel.forRange(m, 16, (i0, i1) -> {
                 for (int i = i0; i < i1; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
