@@ -1,0 +1,112 @@
+package dev.puzzle.blocklibrary;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.config.ConfigNode;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.train.Ops;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static dev.puzzle.core.io.TensorNames.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Child initialization from the parent, checked against values computed here by definition, and the search space. */
+class CandidateInitTest {
+    static final ModelConfig C = ModelConfig.uniform("LlamaForCausalLM", 16, 2, 4, 4, 24, 30, 64, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false);
+    static final Map<String, Tensor> W = RandomWeights.of(C, 3).tensors();
+
+    static float[] randn(Random r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+
+    @Test
+    void leastSquaresRecoversAKnownLinearMap() {
+        Random r = new Random(1);
+        int N = 400, D = 16;
+        float[] x = randn(r, N * D), wTrue = randn(r, D * D), h = new float[N * D], y = new float[N * D];
+        float[] norm = W.get(layer(1, FFN_NORM)).data();
+        Ops.rmsnormForward(h, new float[N], x, norm, N, D, C.normEps());
+        Ops.linearForward(y, h, wTrue, null, N, D, D);
+        Map<String, Tensor> t = CandidateInit.ffn(C, W, 1, new FfnConfig.Linear(), x, y, N);
+        float[] w = t.get(layer(1, FFN_LINEAR)).data();
+        for (int i = 0; i < w.length; i++) assertEquals(wTrue[i], w[i], 2e-3, "W[" + i + "]");
+        assertArrayEquals(norm, t.get(layer(1, FFN_NORM)).data(), "the parent's norm is kept");
+    }
+
+    @Test
+    void kvHeadsAreMeanPooledInGroups() {
+        Map<String, Tensor> t = CandidateInit.attention(C, W, 0, new AttentionConfig.Gqa(2), null, null, 0);
+        int E = 4, D = 16;
+        float[] k = W.get(layer(0, K)).data(), v = W.get(layer(0, V)).data(), k2 = t.get(layer(0, K)).data(), v2 = t.get(layer(0, V)).data();
+        assertEquals(2 * E * D, k2.length);
+        for (int g = 0; g < 2; g++) {
+            for (int i = 0; i < E * D; i++) {
+                assertEquals((k[(2 * g) * E * D + i] + k[(2 * g + 1) * E * D + i]) / 2, k2[g * E * D + i], 1e-6);
+                assertEquals((v[(2 * g) * E * D + i] + v[(2 * g + 1) * E * D + i]) / 2, v2[g * E * D + i], 1e-6);
+            }
+        }
+        assertArrayEquals(W.get(layer(0, Q)).data(), t.get(layer(0, Q)).data(), "queries are kept");
+        assertThrows(PuzzleException.class, () -> CandidateInit.attention(C, W, 0, new AttentionConfig.Gqa(3), null, null, 0));
+        assertTrue(CandidateInit.attention(C, W, 0, new AttentionConfig.NoOp(), null, null, 0).isEmpty());
+    }
+
+    @Test
+    void ffnKeepsTheChannelsThatContributeMost() {
+        Random r = new Random(2);
+        int N = 64, D = 16, F = 24;
+        // Make channels 5 and 17 dominant: large down-projection columns.
+        Map<String, Tensor> w = new java.util.LinkedHashMap<>(W);
+        Tensor down = W.get(layer(0, DOWN)).copy();
+        for (int i = 0; i < D; i++) {
+            down.data()[i * F + 5] *= 50;
+            down.data()[i * F + 17] *= 50;
+        }
+        w.put(layer(0, DOWN), down);
+        float[] x = randn(r, N * D);
+        int[] keep = CandidateInit.topChannels(C, w.get(layer(0, FFN_NORM)).data(), w.get(layer(0, GATE)), w.get(layer(0, UP)), down, x, N, 2);
+        assertArrayEquals(new int[]{5, 17}, keep);
+        Map<String, Tensor> t = CandidateInit.ffn(C, w, 0, new FfnConfig.Dense(2), x, null, N);
+        assertArrayEquals(new int[]{2, 16}, t.get(layer(0, GATE)).shape());
+        assertArrayEquals(new int[]{16, 2}, t.get(layer(0, DOWN)).shape());
+        // The pruned FFN computes exactly the parent's FFN restricted to those two channels.
+        for (int i = 0; i < D; i++) {
+            assertEquals(down.data()[i * F + 5], t.get(layer(0, DOWN)).data()[i * 2], 0f);
+            assertEquals(down.data()[i * F + 17], t.get(layer(0, DOWN)).data()[i * 2 + 1], 0f);
+        }
+        for (int j = 0; j < D; j++) assertEquals(w.get(layer(0, GATE)).data()[17 * D + j], t.get(layer(0, GATE)).data()[D + j], 0f);
+    }
+
+    static ConfigNode yaml(String s) {
+        return ConfigNode.parse("space.yaml", new ByteArrayInputStream(s.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void searchSpaceEnumeratesParentFirstWithStableNames() {
+        SearchSpace s = SearchSpace.parse(yaml("{attention: {kv_heads: [2, 1], window: [8], no_op: true}, ffn: {widths: [0.5, 6], linear: true},"
+                + " overrides: [{layers: [0], ffn: {widths: [1.0]}}]}"), C);
+        List<SearchSpace.Candidate> l1 = s.candidates(C, 1);
+        // attention: parent gqa4, gqa2, gqa1, window 8 × (kv 2, 1), no-op = 6; FFN: parent 24, 12, 6, linear = 4.
+        assertEquals(24, l1.size());
+        assertEquals("attention = gqa 4 kv heads (parent * 100%) && ffn = dense 24 (parent * 100%)", l1.get(0).name());
+        assertTrue(l1.stream().anyMatch(c -> c.name().equals("attention = window 8, 1 kv heads && ffn = dense 6 (parent * 25%)")));
+        assertEquals(6, s.candidates(C, 0).size(), "layer 0 keeps the parent's FFN only");
+        String m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{attention: {kv_heads: [8]}}"), C)).getMessage();
+        assertTrue(m.contains("attention.kv_heads") && m.contains("8"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn: {widths: [30]}}"), C)).getMessage();
+        assertTrue(m.contains("ffn.widths") && m.contains("30") && m.contains("larger than the parent"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn: {widhts: [0.5]}}"), C)).getMessage();
+        assertTrue(m.contains("ffn.widhts") && m.contains("unknown key"), m);
+    }
+}
