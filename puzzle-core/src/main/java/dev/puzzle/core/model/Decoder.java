@@ -274,7 +274,8 @@ public final class Decoder {
         final int HE = H * E, GE = G * E, group = H / G;
         final float scale = (float) (1.0 / Math.sqrt(E));
         final int maxKeys = pos0 + T - kStart;
-        Parallel.forEach(H, h -> {
+        // Fork only when there is work enough to pay for it (a tiny model's decode step is a few thousand flops).
+        java.util.function.IntConsumer perHead = h -> {
             float[] att = new float[maxKeys];
             int kvh = h / group;
             for (int t = 0; t < T; t++) {
@@ -290,6 +291,11 @@ public final class Decoder {
                     k.axpy(att[j], vBuf, (lo - kStart + j) * GE + kvh * E, out, qo, E);
                 }
             }
-        });
+        };
+        if ((long) H * T * maxKeys * E < 65536) {
+            for (int h = 0; h < H; h++) perHead.accept(h);
+        } else {
+            Parallel.forEach(H, perHead);
+        }
     }
 }
