@@ -9,10 +9,7 @@ import java.nio.file.Path;
 /** {@code puzzle compress CONFIG}: every stage, resumable. */
 @Command(name = "compress", mixinStandardHelpOptions = true,
         header = "Run every Puzzle stage: profile, library, distill, score, search, realize, baselines, evaluate, report.",
-        description = {"For each whole-model throughput target in the config's compress.throughputs, searches the least-KL",
-                "architecture, realizes it as a Hugging Face directory (RUN_DIR/compress/NAME/model), builds the uniform-pruning",
-                "and layer-dropping baselines at the same budgets, evaluates all of them and the parent with one harness, and",
-                "writes RUN_DIR/report/{index.html,report.md,report.json}. Finished stages are skipped: rerun to resume."},
+        description = "For each whole-model throughput target in the config's compress.throughputs, searches the least-KL architecture, realizes it as a Hugging Face directory (RUN_DIR/compress/NAME/model), builds the uniform-pruning and layer-dropping baselines at the same budgets, evaluates all of them and the parent with one harness, and writes RUN_DIR/report/{index.html,report.md,report.json}. Finished stages are skipped: rerun to resume.",
         footer = {"", "Example:", "  puzzle compress examples/stories260K/puzzle.yaml"})
 final class CompressCommand implements java.util.concurrent.Callable<Integer> {
     @Spec

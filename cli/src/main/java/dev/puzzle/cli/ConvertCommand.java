@@ -20,9 +20,7 @@ import java.util.stream.Stream;
 /** {@code puzzle convert MODEL --to hf OUT_DIR}: llama2.c or GGUF to a Hugging Face safetensors directory. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
         header = "Convert a llama2.c or GGUF model to a Hugging Face safetensors directory.",
-        description = {"Writes config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one).",
-                "q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged.",
-                "The directory appears only when complete."},
+        description = "Writes config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one). q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged. The directory appears only when complete.",
         footer = {"", "Example:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf"})
 final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Spec

@@ -22,8 +22,7 @@ import java.util.Locale;
 /** {@code puzzle eval MODEL --text FILE}: teacher-forced mean NLL and perplexity. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         header = "Teacher-forced mean NLL and perplexity of a model on a text file.",
-        description = {"Encodes FILE with BOS, keeps the first N positions (default: the model's context length) and averages",
-                "the negative log-likelihood of the N-1 next-token predictions. Progress on stderr."},
+        description = "Encodes FILE with BOS, keeps the first N positions (default: the model's context length) and averages the negative log-likelihood of the N-1 next-token predictions. Progress on stderr.",
         footer = {"", "Example:", "  puzzle eval ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin \\",
                 "      --text ../shared/models/tinystories-val-text/tinystories_val.txt --max-tokens 512 --json"})
 final class EvalCommand implements java.util.concurrent.Callable<Integer> {

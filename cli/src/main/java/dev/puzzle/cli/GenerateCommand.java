@@ -18,8 +18,7 @@ import java.util.Locale;
 /** {@code puzzle generate MODEL}: text on stdout (prompt included, as llama2.c's run.c prints it), tokens/s on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         header = "Generate text from a model (stdout), with tokens/s on stderr.",
-        description = {"Samples as llama2.c's run.c does: the prompt is encoded with BOS and echoed, --steps counts positions",
-                "including the prompt, temperature 0 is greedy, otherwise top-p sampling with a seeded generator."},
+        description = "Samples as llama2.c's run.c does: the prompt is encoded with BOS and echoed, --steps counts positions including the prompt, temperature 0 is greedy, otherwise top-p sampling with a seeded generator.",
         footer = {"", "Example:", "  puzzle generate hf:karpathy/tinyllamas/stories260K/stories260K.bin --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
                 "      --mirror ../shared/models --prompt \"Once upon a time\" --temperature 0 --steps 100"})
 final class GenerateCommand implements java.util.concurrent.Callable<Integer> {

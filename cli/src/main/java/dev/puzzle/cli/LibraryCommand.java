@@ -10,9 +10,7 @@ import java.nio.file.Path;
 /** {@code puzzle library CONFIG}: cache the parent's activations and initialize every candidate block. */
 @Command(name = "library", mixinStandardHelpOptions = true,
         header = "Cache the parent's activations on calibration text and initialize every candidate from the parent.",
-        description = {"Writes RUN_DIR/cache/layer_L.safetensors (each layer's input, post-attention state and output) and",
-                "RUN_DIR/library/layer_L/VARIANT.safetensors: KV heads mean-pooled, FFN channels kept by contribution,",
-                "linear replacements fitted by least squares. Finished files are kept on a rerun."},
+        description = "Writes RUN_DIR/cache/layer_L.safetensors (each layer's input, post-attention state and output) and RUN_DIR/library/layer_L/VARIANT.safetensors: KV heads mean-pooled, FFN channels kept by contribution, linear replacements fitted by least squares. Finished files are kept on a rerun.",
         footer = {"", "Example:", "  puzzle library examples/stories260K/puzzle.yaml"})
 final class LibraryCommand implements java.util.concurrent.Callable<Integer> {
     @Spec

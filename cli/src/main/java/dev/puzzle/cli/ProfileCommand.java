@@ -35,9 +35,7 @@ import java.util.Map;
 /** {@code puzzle profile CONFIG}: the cost of every candidate block on a hardware profile and workload. */
 @Command(name = "profile", mixinStandardHelpOptions = true,
         header = "Cost every candidate block of the search space on a hardware profile and workload.",
-        description = {"Reads the run config's parent, search_space, hardware, workload and cost_model (roofline, or measured:",
-                "the real kernels timed here). Writes RUN_DIR/profile/block_costs.json (block_library.json layout, stats only)",
-                "and RUN_DIR/profile/model_costs.json (embeddings, head, the parent's totals), and prints a table."},
+        description = "Reads the run config's parent, search_space, hardware, workload and cost_model (roofline, or measured: the real kernels timed here). Writes RUN_DIR/profile/block_costs.json (block_library.json layout, stats only) and RUN_DIR/profile/model_costs.json (embeddings, head, the parent's totals), and prints a table.",
         footer = {"", "Example:", "  puzzle profile examples/stories260K/puzzle.yaml"})
 final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
     @Spec

@@ -17,9 +17,7 @@ import java.util.Map;
 /** {@code puzzle score CONFIG}: replace-1-block scoring of every candidate into block_library.json. */
 @Command(name = "score", mixinStandardHelpOptions = true,
         header = "Score every candidate by replacing one block of the parent (KL, LM loss, top-1 agreement, hidden cosine).",
-        description = {"Runs the parent with only one layer replaced by each candidate on held-out text and writes",
-                "RUN_DIR/score/block_library.json (layer_i -> variant -> {stats, metrics}), with the costs of",
-                "RUN_DIR/profile/block_costs.json merged in when 'puzzle profile' has run, ready for 'puzzle search'."},
+        description = "Runs the parent with only one layer replaced by each candidate on held-out text and writes RUN_DIR/score/block_library.json (layer_i -> variant -> {stats, metrics}), with the costs of RUN_DIR/profile/block_costs.json merged in when 'puzzle profile' has run, ready for 'puzzle search'.",
         footer = {"", "Example:", "  puzzle score examples/stories260K/puzzle.yaml"})
 final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
     @Spec

@@ -25,9 +25,7 @@ import java.util.Locale;
 /** {@code puzzle search}: the MIP over a block library. */
 @Command(name = "search", mixinStandardHelpOptions = true,
         header = "Choose one block per layer that optimizes a metric under budgets (MIP, OR-Tools).",
-        description = {"Reads a block_library.json (layer_i -> variant -> {stats, metrics}); keys are dotted paths such as",
-                "stats.memory_mib or metrics.kl_div. Prints the chosen variant of each layer and the verified totals;",
-                "a budget no architecture meets is reported with the smallest achievable value of each cost."},
+        description = "Reads a block_library.json (layer_i -> variant -> {stats, metrics}); keys are dotted paths such as stats.memory_mib or metrics.kl_div. Prints the chosen variant of each layer and the verified totals; a budget no architecture meets is reported with the smallest achievable value of each cost.",
         footer = {"", "Examples:",
                 "  puzzle search --library ../shared/data/llama-3.3-70b-block-library/block_library.json \\",
                 "      --objective metrics.kl_div --max stats.memory_mib=80000 --throughput 6000 --batch 256 --generation-length 1200",

@@ -137,6 +137,7 @@ class CliTest {
         Run c = run("convert", bin(), "--tokenizer", tok(), "--to", "hf", out.toString());
         assertEquals(0, c.code(), c.err());
         assertTrue(Files.exists(out.resolve("config.json")) && Files.exists(out.resolve("model.safetensors")) && Files.exists(out.resolve("tokenizer.bin")));
+        assertTrue(Files.exists(out.resolve("tokenizer.json")) && Files.exists(out.resolve("tokenizer_config.json")), "stock HF code finds a tokenizer too");
         // The converted directory carries its tokenizer: generate needs no --tokenizer.
         Run g = run("generate", out.toString(), "--temperature", "0", "--steps", "200");
         assertEquals(0, g.code(), g.err());

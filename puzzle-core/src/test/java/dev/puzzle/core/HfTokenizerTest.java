@@ -45,7 +45,9 @@ class HfTokenizerTest {
         BpeTokenizer llama = BpeTokenizer.readLlama2c(Shared.require("models/llama2-tokenizer/tokenizer.bin"), 32000);
         spJson = tmp.resolve("sp-tokenizer.json");
         blJson = tmp.resolve("bl-tokenizer.json");
-        Files.writeString(spJson, sentencePieceStyle(llama));
+        Files.writeString(spJson, llama.toHfJson()); // the writer HF directories use
+        // The tokenizer.json written for stories260K's vocabulary, as convert and compress put beside every child.
+        Files.writeString(tmp.resolve("tok512-tokenizer.json"), BpeTokenizer.readLlama2c(Shared.require("models/stories260K/tok512.bin"), 512).toHfJson());
         Files.writeString(blJson, byteLevel(llama));
     }
 
@@ -85,64 +87,6 @@ class HfTokenizerTest {
             out.add(new Object[]{score, p});
         }
         return out;
-    }
-
-    static String sentencePieceStyle(BpeTokenizer t) throws IOException {
-        ObjectMapper j = new ObjectMapper();
-        ObjectNode root = j.createObjectNode();
-        root.put("version", "1.0");
-        ArrayNode added = root.putArray("added_tokens");
-        String[] specials = {"<unk>", "<s>", "</s>"};
-        for (int i = 0; i < 3; i++) {
-            added.addObject().put("id", i).put("content", specials[i]).put("single_word", false).put("lstrip", false)
-                    .put("rstrip", false).put("normalized", false).put("special", true);
-        }
-        ObjectNode norm = root.putObject("normalizer").put("type", "Sequence");
-        ArrayNode ns = norm.putArray("normalizers");
-        ns.addObject().put("type", "Prepend").put("prepend", "▁");
-        ns.addObject().put("type", "Replace").put("content", "▁").putObject("pattern").put("String", " ");
-        root.putNull("pre_tokenizer");
-        ObjectNode post = root.putObject("post_processor").put("type", "TemplateProcessing");
-        ArrayNode single = post.putArray("single");
-        single.addObject().putObject("SpecialToken").put("id", "<s>").put("type_id", 0);
-        single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
-        ArrayNode pair = post.putArray("pair");
-        pair.addObject().putObject("SpecialToken").put("id", "<s>").put("type_id", 0);
-        pair.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
-        pair.addObject().putObject("Sequence").put("id", "B").put("type_id", 1);
-        ObjectNode st = post.putObject("special_tokens").putObject("<s>");
-        st.put("id", "<s>");
-        st.putArray("ids").add(1);
-        st.putArray("tokens").add("<s>");
-        ObjectNode dec = root.putObject("decoder").put("type", "Sequence");
-        ArrayNode ds = dec.putArray("decoders");
-        ds.addObject().put("type", "Replace").put("content", " ").putObject("pattern").put("String", "▁");
-        ds.addObject().put("type", "ByteFallback");
-        ds.addObject().put("type", "Fuse");
-        ds.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
-        ObjectNode model = root.putObject("model").put("type", "BPE");
-        model.putNull("dropout");
-        model.put("unk_token", "<unk>");
-        model.putNull("continuing_subword_prefix");
-        model.putNull("end_of_word_suffix");
-        model.put("fuse_unk", true).put("byte_fallback", true).put("ignore_merges", false);
-        ObjectNode vocab = model.putObject("vocab");
-        List<String> pieces = new ArrayList<>();
-        float[] scores = new float[t.vocabSize()];
-        Map<String, Integer> ids = new HashMap<>();
-        List<Object[]> raw = rawPieces(t);
-        for (int i = 0; i < t.vocabSize(); i++) {
-            scores[i] = (float) raw.get(i)[0];
-            byte[] p = (byte[]) raw.get(i)[1];
-            String s = i < 3 ? specials[i] : new String(p, StandardCharsets.UTF_8).replace(' ', '▁');
-            vocab.put(s, i);
-            boolean mergeable = i >= 3 && !(s.startsWith("<0x") && s.length() == 6);
-            pieces.add(mergeable ? s : null);
-            ids.put(s, i);
-        }
-        ArrayNode mg = model.putArray("merges");
-        for (String[] m : merges(pieces, scores, ids)) mg.add(m[0] + " " + m[1]);
-        return j.writeValueAsString(root);
     }
 
     static final String LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -243,6 +187,16 @@ class HfTokenizerTest {
     void sentencePieceStyleMatchesHuggingFace() throws IOException {
         agreesWithHuggingFace(spJson, TEXTS);
         assertArrayEquals(new int[]{1, 15043, 3186}, HfTokenizer.read(spJson).encode("Hello world", true, false));
+    }
+
+    @Test
+    void tinyStoriesVocabularyWrittenForChildrenMatchesHuggingFaceAndLlama2c() throws IOException {
+        Path f = tmp.resolve("tok512-tokenizer.json");
+        agreesWithHuggingFace(f, TEXTS);
+        BpeTokenizer tok = BpeTokenizer.readLlama2c(Shared.require("models/stories260K/tok512.bin"), 512);
+        assertArrayEquals(new int[]{1, 403, 407, 261, 378}, HfTokenizer.read(f).encode("Once upon a time", true, false));
+        String text = Files.readString(Shared.require("models/tinystories-val-text/tinystories_val.txt")).substring(0, 3000);
+        assertArrayEquals(tok.encode(text, true, false), HfTokenizer.read(f).encode(text, true, false), "the same ids as llama2.c's algorithm");
     }
 
     @Test

@@ -161,7 +161,11 @@ public final class Checkpoints {
         });
         Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"));
         if (ck.tokenizer() instanceof BpeTokenizer bpe) {
+            // llama2.c's format (read back exactly by this toolkit) and HF's, for stock Hugging Face code.
             AtomicFiles.writeBytes(dir.resolve("tokenizer.bin"), bpe.toLlama2cBytes());
+            AtomicFiles.writeString(dir.resolve("tokenizer.json"), bpe.toHfJson());
+            AtomicFiles.writeString(dir.resolve("tokenizer_config.json"), "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<s>\","
+                    + " \"eos_token\": \"</s>\", \"unk_token\": \"<unk>\", \"add_bos_token\": true, \"add_eos_token\": false}\n");
         }
         String cfg = HfConfig.toJsonString(hf.config()).replace("\"torch_dtype\" : \"float32\"", "\"torch_dtype\" : \"" + torchDtype(dt) + "\"");
         AtomicFiles.writeString(dir.resolve("config.json"), cfg);

@@ -121,6 +121,85 @@ public final class BpeTokenizer implements Tokenizer {
         return bb.array();
     }
 
+    /**
+     * The same vocabulary as a Hugging Face {@code tokenizer.json} in the SentencePiece-style BPE layout of
+     * HF's LlamaConverter: "▁" for spaces (Prepend + Replace normalizer), byte fallback, {@code <s>} added by
+     * the post-processor, and merges derived from the scores — every split of a piece into two pieces,
+     * ordered by the merged piece's score. Ids 0, 1, 2 are {@code <unk>}, {@code <s>}, {@code </s>}.
+     */
+    public String toHfJson() {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = json.createObjectNode();
+        root.put("version", "1.0");
+        var added = root.putArray("added_tokens");
+        String[] specials = {"<unk>", "<s>", "</s>"};
+        for (int i = 0; i < 3 && i < pieces.length; i++) {
+            added.addObject().put("id", i).put("content", specials[i]).put("single_word", false).put("lstrip", false)
+                    .put("rstrip", false).put("normalized", false).put("special", true);
+        }
+        var norm = root.putObject("normalizer").put("type", "Sequence").putArray("normalizers");
+        norm.addObject().put("type", "Prepend").put("prepend", "\u2581");
+        norm.addObject().put("type", "Replace").put("content", "\u2581").putObject("pattern").put("String", " ");
+        root.putNull("pre_tokenizer");
+        var post = root.putObject("post_processor").put("type", "TemplateProcessing");
+        var single = post.putArray("single");
+        single.addObject().putObject("SpecialToken").put("id", "<s>").put("type_id", 0);
+        single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
+        var pair = post.putArray("pair");
+        pair.addObject().putObject("SpecialToken").put("id", "<s>").put("type_id", 0);
+        pair.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
+        pair.addObject().putObject("Sequence").put("id", "B").put("type_id", 1);
+        var st = post.putObject("special_tokens").putObject("<s>");
+        st.put("id", "<s>");
+        st.putArray("ids").add(1);
+        st.putArray("tokens").add("<s>");
+        var dec = root.putObject("decoder").put("type", "Sequence").putArray("decoders");
+        dec.addObject().put("type", "Replace").put("content", " ").putObject("pattern").put("String", "\u2581");
+        dec.addObject().put("type", "ByteFallback");
+        dec.addObject().put("type", "Fuse");
+        dec.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        var model = root.putObject("model").put("type", "BPE");
+        model.putNull("dropout");
+        model.put("unk_token", "<unk>");
+        model.putNull("continuing_subword_prefix");
+        model.putNull("end_of_word_suffix");
+        model.put("fuse_unk", true).put("byte_fallback", true).put("ignore_merges", false);
+        var vocab = model.putObject("vocab");
+        java.util.Map<String, Integer> ids = new java.util.HashMap<>();
+        String[] names = new String[pieces.length];
+        for (int i = 0; i < pieces.length; i++) {
+            String s = i < 3 ? specials[i] : new String(pieces[i], StandardCharsets.UTF_8).replace(' ', '\u2581');
+            if (ids.containsKey(s)) continue; // a duplicate piece: the first id keeps it
+            ids.put(s, i);
+            names[i] = s;
+            vocab.put(s, i);
+        }
+        java.util.List<Object[]> merges = new java.util.ArrayList<>();
+        for (int i = 3; i < pieces.length; i++) {
+            String p = names[i];
+            if (p == null || byteToken(pieces[i]) >= 0) continue;
+            int[] cps = p.codePoints().toArray();
+            for (int k = 1; k < cps.length; k++) {
+                String a = new String(cps, 0, k), b = new String(cps, k, cps.length - k);
+                Integer ia = ids.get(a), ib = ids.get(b);
+                if (ia != null && ib != null && ia >= 3 && ib >= 3) merges.add(new Object[]{scores[i], ia, ib, a, b});
+            }
+        }
+        merges.sort((x, y) -> {
+            int c = Float.compare((float) y[0], (float) x[0]);
+            if (c != 0) return c;
+            c = Integer.compare((int) x[1], (int) y[1]);
+            return c != 0 ? c : Integer.compare((int) x[2], (int) y[2]);
+        });
+        var mg = model.putArray("merges");
+        for (Object[] m : merges) mg.add(m[3] + " " + m[4]);
+        try {
+            return json.writeValueAsString(root);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Override
     public int vocabSize() {
         return pieces.length;
