@@ -5,12 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.source.ModelSource;
 import dev.puzzle.hardware.BlockCost;
 import dev.puzzle.hardware.CostModel;
 import dev.puzzle.hardware.HardwareProfile;
@@ -49,11 +47,9 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RunConfig rc = RunConfig.read(config);
-        Checkpoint parentCk = Checkpoints.load(ModelSource.fromEnvironment().withMirrors(rc.mirrors()).resolve(rc.parent()));
-        SearchSpace space = SearchSpace.parse(rc.searchSpace().isMissing() ? emptySpace(rc) : rc.searchSpace(), parentCk.config());
-        HardwareProfile hw = HardwareProfile.load(hardware != null ? hardware : rc.hardware());
-        run(rc, parentCk, space, hw, spec.commandLine().getOut(), spec.commandLine().getErr());
+        RunContext ctx = new RunContext(config);
+        HardwareProfile hw = HardwareProfile.load(hardware != null ? hardware : ctx.rc.hardware());
+        run(ctx.rc, ctx.parent, ctx.space, hw, spec.commandLine().getOut(), spec.commandLine().getErr());
         return ExitCodes.OK;
     }
 
@@ -113,10 +109,6 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(Locale.ROOT, "parent total: %,d params, %.4f MiB, %.4f ms, %.1f tokens/s%n", total.params(), total.memoryMib(), total.runtimeMs(),
                 1000.0 * w.batch() * w.generationLength() / Math.max(1e-12, total.runtimeMs()));
         out.printf("wrote %s and %s%n", dir.resolve("block_costs.json"), dir.resolve("model_costs.json"));
-    }
-
-    static dev.puzzle.core.config.ConfigNode emptySpace(RunConfig rc) {
-        return dev.puzzle.core.config.ConfigNode.parse(rc.file + " (search_space)", new java.io.ByteArrayInputStream("{attention: {}}".getBytes()));
     }
 
     /** Stats of one block in the layout of NVIDIA's library: totals, then the attention and FFN parts. */

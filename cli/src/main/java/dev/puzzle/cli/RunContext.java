@@ -2,7 +2,6 @@ package dev.puzzle.cli;
 
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
@@ -11,7 +10,6 @@ import dev.puzzle.core.tokenizer.BpeTokenizer;
 import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
 
-import java.io.ByteArrayInputStream;
 import java.nio.file.Path;
 
 /** What the library, distill and score stages share: the parent, its tokenizer, the search space and the token data. */
@@ -30,10 +28,7 @@ final class RunContext {
             ck = ck.withTokenizer(tok);
         }
         parent = ck;
-        ConfigNode ss = rc.searchSpace().isMissing()
-                ? ConfigNode.parse(rc.file + " (search_space)", new ByteArrayInputStream("{attention: {}}".getBytes()))
-                : rc.searchSpace();
-        space = SearchSpace.parse(ss, parent.config());
+        space = SearchSpace.parse(rc.searchSpace(), parent.config()); // absent: the parent's block only
     }
 
     Tokenizer tokenizer() {

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -192,11 +191,5 @@ public final class BlockLibrary {
             }
         }
         AtomicFiles.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
-    }
-
-    public List<String> layerNames() {
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < numLayers; i++) names.add("layer_" + i);
-        return Collections.unmodifiableList(names);
     }
 }

@@ -124,13 +124,6 @@ public final class Decoder {
         public int capacity() {
             return capacity;
         }
-
-        /** KV-cache bytes held (FP32). */
-        public long cacheBytes() {
-            long n = 0;
-            for (float[] a : keys) if (a != null) n += 2L * a.length * Float.BYTES;
-            return n;
-        }
     }
 
     /**

@@ -84,9 +84,4 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
                 normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks);
     }
-
-    public ModelConfig withArchitecture(String arch) {
-        return new ModelConfig(arch, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
-                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, blocks);
-    }
 }
