@@ -122,13 +122,13 @@ public final class Bld {
         for (var e : parent.tensors().entrySet()) {
             String k = e.getKey();
             int layer = layerOf(k);
-            if (layer >= 0 && !blocks.get(layer).equals(c.blocks().get(layer))) continue;
+            if (layer >= 0 && !blocks.get(layer).equals(c.parentBlock(layer))) continue;
             t.put(k, e.getValue());
             types.put(k, parent.storedTypes().getOrDefault(k, DType.F32));
         }
         DType dominant = parent.dominantDType();
         for (int l = 0; l < blocks.size(); l++) {
-            if (blocks.get(l).equals(c.blocks().get(l))) continue;
+            if (blocks.get(l).equals(c.parentBlock(l))) continue;
             for (var e : blockTensors(runDir, l, blocks.get(l), coupled, true).entrySet()) {
                 t.put(e.getKey(), e.getValue());
                 types.put(e.getKey(), e.getValue().rank() == 1 ? DType.F32 : dominant);
@@ -169,14 +169,6 @@ public final class Bld {
         return bi;
     }
 
-    private static boolean isParent(ModelConfig c, AttentionConfig a) {
-        return a.equals(new AttentionConfig.Gqa(c.numKvHeads()));
-    }
-
-    private static boolean isParent(ModelConfig c, FfnConfig f) {
-        return f.equals(new FfnConfig.Dense(c.intermediateSize()));
-    }
-
     /**
      * Every job of the run, in a fixed order: decoupled — each attention and each FFN variant of each layer
      * that differs from the parent and has weights; coupled — each whole-block candidate that differs from
@@ -186,18 +178,19 @@ public final class Bld {
         List<BldJob> out = new ArrayList<>();
         for (int l = 0; l < c.numLayers(); l++) {
             List<SearchSpace.Candidate> cands = space.candidates(c, l);
+            BlockConfig own = c.parentBlock(l); // the parent's own parts need no training
             if (coupled) {
                 for (SearchSpace.Candidate cand : cands) {
                     BlockConfig b = cand.block();
                     boolean empty = b.attention() instanceof AttentionConfig.NoOp && b.ffn() instanceof FfnConfig.NoOp;
-                    if (!empty && !(isParent(c, b.attention()) && isParent(c, b.ffn()))) out.add(new BldJob(l, b.attention(), b.ffn()));
+                    if (!empty && !b.equals(own)) out.add(new BldJob(l, b.attention(), b.ffn()));
                 }
             } else {
                 for (AttentionConfig a : attentions(cands)) {
-                    if (!isParent(c, a) && !(a instanceof AttentionConfig.NoOp)) out.add(new BldJob(l, a, null));
+                    if (!a.equals(own.attention()) && !(a instanceof AttentionConfig.NoOp)) out.add(new BldJob(l, a, null));
                 }
                 for (FfnConfig f : ffns(cands)) {
-                    if (!isParent(c, f) && !(f instanceof FfnConfig.NoOp)) out.add(new BldJob(l, null, f));
+                    if (!f.equals(own.ffn()) && !(f instanceof FfnConfig.NoOp)) out.add(new BldJob(l, null, f));
                 }
             }
         }

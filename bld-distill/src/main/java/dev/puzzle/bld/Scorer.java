@@ -5,10 +5,9 @@ import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.DType;
 import dev.puzzle.core.io.TensorNames;
-import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.Decoder;
-import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;
 
@@ -68,10 +67,10 @@ public final class Scorer {
             }
         }
         Map<String, Double> m = new LinkedHashMap<>();
-        m.put("metrics.kl_div", kl / n);
-        m.put("metrics.lm_loss", ce / nce);
-        m.put("metrics.top1_agreement", agree / n);
-        m.put("metrics.hidden_cosine", cos / n);
+        m.put(LibraryKeys.KL_DIV, kl / n);
+        m.put(LibraryKeys.LM_LOSS, ce / nce);
+        m.put(LibraryKeys.TOP1_AGREEMENT, agree / n);
+        m.put(LibraryKeys.HIDDEN_COSINE, cos / n);
         return m;
     }
 
@@ -103,19 +102,17 @@ public final class Scorer {
         for (int l = 0; l < c.numLayers(); l++) {
             Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
             for (SearchSpace.Candidate cand : space.candidates(c, l)) {
-                AttentionConfig a = cand.block().attention();
-                FfnConfig f = cand.block().ffn();
                 Map<String, Double> m;
-                if (a.equals(new AttentionConfig.Gqa(c.numKvHeads())) && f.equals(new FfnConfig.Dense(c.intermediateSize()))) {
+                if (cand.block().equals(c.parentBlock(l))) {
                     m = metrics(ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
                     Map<String, Double> init = new LinkedHashMap<>(m);
-                    init.forEach((k, v) -> m.put(k + "_init", v));
+                    init.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 } else {
                     Map<String, Tensor> init = Bld.blockTensors(runDir, l, cand.block(), coupled, false);
                     Map<String, Tensor> trained = Bld.blockTensors(runDir, l, cand.block(), coupled, true);
                     m = metrics(ref, run(replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
                     Map<String, Double> mi = metrics(ref, run(replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
-                    mi.forEach((k, v) -> m.put(k + "_init", v));
+                    mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 }
                 layer.put(cand.name(), m);
                 if (progress != null) progress.accept(++done);

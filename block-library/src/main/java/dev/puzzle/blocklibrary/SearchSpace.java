@@ -140,12 +140,19 @@ public final class SearchSpace {
         if (!list.contains(x)) list.add(x);
     }
 
-    /** The candidates of one layer, parent first. */
+    /** The candidates of one layer, the parent's own block of that layer first ({@link ModelConfig#parentBlock}). */
     public List<Candidate> candidates(ModelConfig parent, int layer) {
         Part p = perLayer.getOrDefault(layer, defaults);
+        BlockConfig own = parent.parentBlock(layer);
+        List<AttentionConfig> attention = new ArrayList<>(p.attention());
+        attention.remove(own.attention());
+        attention.add(0, own.attention());
+        List<FfnConfig> ffn = new ArrayList<>(p.ffn());
+        ffn.remove(own.ffn());
+        ffn.add(0, own.ffn());
         List<Candidate> out = new ArrayList<>();
-        for (AttentionConfig a : p.attention()) {
-            for (FfnConfig f : p.ffn()) out.add(new Candidate(name(parent, a, f), new BlockConfig(a, f)));
+        for (AttentionConfig a : attention) {
+            for (FfnConfig f : ffn) out.add(new Candidate(name(parent, a, f), new BlockConfig(a, f)));
         }
         return out;
     }

@@ -1,5 +1,8 @@
 package dev.puzzle.cli;
 
+import dev.puzzle.pipeline.Compress;
+import dev.puzzle.pipeline.Run;
+import dev.puzzle.pipeline.report.ReportModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -20,9 +23,8 @@ final class CompressCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RunContext ctx = new RunContext(config);
-        ctx.rc.compress(); // validate up front
-        new Compress(ctx, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+        ReportModel r = Compress.run(Run.open(config), new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
+        for (String line : r.summaryLines()) spec.commandLine().getOut().println(line);
         return ExitCodes.OK;
     }
 }

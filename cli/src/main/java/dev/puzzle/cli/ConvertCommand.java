@@ -1,6 +1,7 @@
 package dev.puzzle.cli;
 
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.io.DType;
@@ -13,8 +14,6 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.stream.Stream;
 
 /** {@code puzzle convert MODEL --to hf OUT_DIR}: llama2.c or GGUF to a Hugging Face safetensors directory. */
@@ -47,15 +46,12 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (!to.equals("hf")) throw new PuzzleException("--to " + to + ": unsupported output format (supported: hf)");
-        DType dt = null;
-        if (dtype != null) {
-            dt = switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
-                case "f32", "float32" -> DType.F32;
-                case "f16", "float16" -> DType.F16;
-                case "bf16", "bfloat16" -> DType.BF16;
-                default -> throw new PuzzleException("--dtype " + dtype + ": unsupported (f32, f16, bf16)");
-            };
-        }
+        DType dt = dtype == null ? null : switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
+            case "f32", "float32" -> DType.F32;
+            case "f16", "float16" -> DType.F16;
+            case "bf16", "bfloat16" -> DType.BF16;
+            default -> throw new PuzzleException("--dtype " + dtype + ": unsupported (f32, f16, bf16)");
+        };
         if (Files.exists(outDir) && !force && (!Files.isDirectory(outDir) || hasEntries(outDir))) {
             throw new PuzzleException(outDir + ": already exists and is not empty (use --force to replace it)");
         }
@@ -68,11 +64,8 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
             }
         }
         Path abs = outDir.toAbsolutePath().normalize();
-        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".partial");
-        deleteTree(tmp);
-        Checkpoints.writeHfDir(ck, tmp, dt);
-        if (Files.exists(abs)) deleteTree(abs);
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+        Checkpoint out = ck;
+        AtomicFiles.writeDirectory(abs, tmp -> Checkpoints.writeHfDir(out, tmp, dt));
         spec.commandLine().getOut().printf("wrote %s (%s, %,d parameters%s)%n", outDir, Checkpoints.load(abs).config().architecture(),
                 ck.parameterCount(), ck.tokenizer() != null ? ", tokenizer.bin" : ", no tokenizer");
         return ExitCodes.OK;
@@ -81,13 +74,6 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     private static boolean hasEntries(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isPresent();
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(q);
         }
     }
 }

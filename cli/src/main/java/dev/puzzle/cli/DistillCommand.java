@@ -1,15 +1,13 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.bld.Bld;
-import dev.puzzle.bld.BldSettings;
-import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.pipeline.DistillStage;
+import dev.puzzle.pipeline.Run;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** {@code puzzle distill CONFIG [--shard i/N]}: blockwise local distillation of every candidate. */
@@ -33,23 +31,11 @@ final class DistillCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int[] sh = Bld.parseShard(shard);
-        RunContext ctx = new RunContext(config);
-        BldSettings st = ctx.rc.distill();
-        Path runDir = ctx.rc.runDir();
-        if (!Files.exists(Bld.cache(runDir).file(ctx.parent.config().numLayers() - 1))) {
-            throw new PuzzleException(runDir + ": no activation cache yet; run 'puzzle library " + config + "' first");
-        }
+        DistillStage.Shard sh = DistillStage.Shard.parse(shard);
+        Run run = Run.open(config);
         int n = threads != null ? threads : Parallel.threads();
-        if (n < 1) throw new PuzzleException("--threads must be >= 1, got " + n);
-        Progress[] bar = new Progress[1];
-        int trained = Bld.distill(ctx.parent, ctx.space, st, runDir, sh, n, (done, total) -> {
-            synchronized (bar) {
-                if (bar[0] == null) bar[0] = new Progress(spec.commandLine().getErr(), "distill " + shard, total);
-                bar[0].update(done);
-            }
-        });
-        spec.commandLine().getOut().printf("distill %s: trained %d jobs (%s mode) in %s%n", shard, trained, st.coupled() ? "coupled" : "decoupled", runDir);
+        DistillStage.Result r = DistillStage.run(run, sh, n, new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
+        spec.commandLine().getOut().printf("distill %s: trained %d jobs (%s mode) in %s%n", sh, r.trained(), r.coupled() ? "coupled" : "decoupled", run.dir.root());
         return ExitCodes.OK;
     }
 }

@@ -22,7 +22,7 @@ import java.util.Locale;
 /** {@code puzzle eval MODEL --text FILE}: teacher-forced mean NLL and perplexity. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         header = "Teacher-forced mean NLL and perplexity of a model on a text file.",
-        description = "Encodes FILE with BOS, keeps the first N positions (default: the model's context length) and averages the negative log-likelihood of the N-1 next-token predictions. Progress on stderr.",
+        description = "Encodes FILE with BOS at its start and keeps the first N tokens of the stream (--max-tokens, default: the model's context length). A stream longer than the context is scored as consecutive windows of the context length (or --context), each window from its own first token; the mean negative log-likelihood is over every prediction of every window. Progress on stderr.",
         footer = {"", "Example:", "  puzzle eval ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin \\",
                 "      --text ../shared/models/tinystories-val-text/tinystories_val.txt --max-tokens 512 --json"})
 final class EvalCommand implements java.util.concurrent.Callable<Integer> {
@@ -35,8 +35,11 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text to evaluate on.")
     Path text;
 
-    @Option(names = "--max-tokens", paramLabel = "N", description = "Positions to keep (default: the model's context length).")
+    @Option(names = "--max-tokens", paramLabel = "N", description = "Tokens of the stream to score (default: the model's context length).")
     Integer maxTokens;
+
+    @Option(names = "--context", paramLabel = "N", description = "Window length, at most the model's context (default: the model's context length).")
+    Integer context;
 
     @Option(names = "--json", description = "Print one JSON object on stdout.")
     boolean json;
@@ -48,7 +51,12 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
     public Integer call() throws Exception {
         if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
         if (maxTokens != null && maxTokens < 2) throw new PuzzleException("--max-tokens must be >= 2, got " + maxTokens);
+        if (context != null && context < 2) throw new PuzzleException("--context must be >= 2, got " + context);
         Checkpoint ck = opts.load(model);
+        int window = context != null ? context : ck.config().maxSeqLen();
+        if (window > ck.config().maxSeqLen()) {
+            throw new PuzzleException("--context " + window + ": exceeds the model's context length " + ck.config().maxSeqLen());
+        }
         Tokenizer tok = opts.tokenizer(ck, model);
         int n = maxTokens != null ? maxTokens : ck.config().maxSeqLen();
         // Encode only as much text as N positions can need (a token is at least one byte), not the whole file.
@@ -60,7 +68,7 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
         Decoder d = new Decoder(ck);
         Progress p = new Progress(spec.commandLine().getErr(), "eval", used.length);
         long t0 = System.nanoTime();
-        Perplexity.Result r = Perplexity.evaluate(d, used, 128, p::update);
+        Perplexity.Result r = Perplexity.windowed(d, used, window, 128, p::update);
         double secs = (System.nanoTime() - t0) / 1e9;
         if (json) {
             ObjectMapper m = new ObjectMapper();
@@ -69,14 +77,16 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
             o.put("text", text.toString());
             o.put("positions", used.length);
             o.put("predicted", r.predicted());
+            o.put("windows", r.windows());
+            o.put("context", window);
             o.put("mean_nll", r.meanNll());
             o.put("perplexity", r.perplexity());
             o.put("seconds", secs);
             o.put("tokens_per_second", used.length / secs);
             spec.commandLine().getOut().println(m.writeValueAsString(o));
         } else {
-            spec.commandLine().getOut().printf(Locale.ROOT, "mean NLL %.6f nats, perplexity %.4f over %d predictions (%d positions, %.0f tok/s)%n",
-                    r.meanNll(), r.perplexity(), r.predicted(), used.length, used.length / secs);
+            spec.commandLine().getOut().printf(Locale.ROOT, "mean NLL %.6f nats, perplexity %.4f over %d predictions (%d tokens in %d window%s of %d, %.0f tok/s)%n",
+                    r.meanNll(), r.perplexity(), r.predicted(), used.length, r.windows(), r.windows() == 1 ? "" : "s", window, used.length / secs);
         }
         return ExitCodes.OK;
     }

@@ -1,6 +1,7 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.bld.Bld;
+import dev.puzzle.pipeline.LibraryStage;
+import dev.puzzle.pipeline.Run;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -21,19 +22,11 @@ final class LibraryCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RunContext ctx = new RunContext(config);
-        ctx.rc.distill(); // validate every section up front
-        int[][] cal = ctx.calibration();
-        int L = ctx.parent.config().numLayers();
-        Progress pc = new Progress(spec.commandLine().getErr(), "cache", L), pi = new Progress(spec.commandLine().getErr(), "init", L);
-        Bld.buildLibrary(ctx.parent, ctx.space, cal, ctx.rc.runDir(), ctx.rc.cacheDtype(), pc::update, pi::update);
-        int parts = 0;
-        for (int l = 0; l < L; l++) {
-            var c = ctx.space.candidates(ctx.parent.config(), l);
-            parts += Bld.attentions(c).size() + Bld.ffns(c).size();
-        }
+        Run run = Run.open(config);
+        run.config.distill(); // validate every section up front
+        LibraryStage.Result r = LibraryStage.run(run, new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
         spec.commandLine().getOut().printf("library: %d layers, %d candidate parts, %d calibration sequences of %d tokens in %s%n",
-                L, parts, cal.length, cal[0].length, ctx.rc.runDir());
+                r.layers(), r.parts(), r.sequences(), r.sequenceLength(), run.dir.root());
         return ExitCodes.OK;
     }
 }

@@ -41,9 +41,24 @@ public final class PuzzleCli implements Runnable {
     }
 
     private static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
-        PrintWriter err = cl.getErr();
+        return report(ex, cl.getErr());
+    }
+
+    /**
+     * One line for any failure, and its exit code: the toolkit's validated input errors (a file, a field,
+     * a value) exit 3; running out of heap exits 1 naming the heap and how to raise it; anything else is a
+     * bug and says so (exit 1, the stack trace with PUZZLE_DEBUG=1).
+     */
+    static int report(Throwable ex, PrintWriter err) {
+        for (Throwable c = ex; c != null; c = c.getCause()) {
+            if (c instanceof OutOfMemoryError) {
+                err.printf(java.util.Locale.ROOT, "puzzle: out of memory: the Java heap (at most %,d MiB) is too small for this work; give it more with"
+                        + " PUZZLE_JAVA_OPTS=-Xmx<size>, e.g. PUZZLE_JAVA_OPTS=-Xmx16g%n", Runtime.getRuntime().maxMemory() >> 20);
+                return ExitCodes.SOFTWARE;
+            }
+        }
         Throwable t = ex;
-        if (t instanceof java.io.UncheckedIOException u) t = u.getCause();
+        while ((t instanceof java.io.UncheckedIOException || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) t = t.getCause();
         if (t instanceof PuzzleException) {
             err.println("puzzle: " + t.getMessage());
             return ExitCodes.INPUT;
@@ -52,13 +67,13 @@ public final class PuzzleCli implements Runnable {
             err.println("puzzle: " + n.getFile() + ": no such file or directory");
             return ExitCodes.INPUT;
         }
-        if (t instanceof IOException io) {
-            err.println("puzzle: " + io.getMessage());
+        if (t instanceof java.nio.file.AccessDeniedException a) {
+            err.println("puzzle: " + a.getFile() + ": permission denied");
             return ExitCodes.INPUT;
         }
-        if (t instanceof IllegalArgumentException ia) {
-            err.println("puzzle: " + ia.getMessage());
-            return ExitCodes.INPUT;
+        if (t instanceof IOException io) {
+            err.println("puzzle: " + io);
+            return ExitCodes.SOFTWARE;
         }
         err.println("puzzle: internal error: " + t);
         if (System.getenv("PUZZLE_DEBUG") != null) t.printStackTrace(err);
@@ -66,11 +81,36 @@ public final class PuzzleCli implements Runnable {
         return ExitCodes.SOFTWARE;
     }
 
+    /** Ctrl-C (SIGINT) and SIGTERM end the run with exit 130; in-flight temporary files are removed on the way out, finished ones stay. */
+    private static void exitOnSignals(PrintWriter err) {
+        for (String name : new String[]{"INT", "TERM"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
+                    err.println();
+                    err.println("puzzle: interrupted (SIG" + name + "); finished work is kept, rerun the same command to resume");
+                    err.flush();
+                    Runtime.getRuntime().exit(ExitCodes.INTERRUPTED);
+                });
+            } catch (IllegalArgumentException e) {
+                // this platform does not know the signal
+            }
+        }
+    }
+
     public static void main(String[] args) {
         CommandLine cl = commandLine();
         cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true));
-        int code = cl.execute(args);
+        PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, java.nio.charset.StandardCharsets.UTF_8), true);
+        cl.setErr(err);
+        exitOnSignals(err);
+        int code;
+        try {
+            code = cl.execute(args);
+        } catch (Throwable t) { // an Error past picocli's handler: out of memory above all
+            code = report(t, err);
+        }
         System.out.flush();
+        err.flush();
         System.exit(code);
     }
 }

@@ -1,17 +1,13 @@
 package dev.puzzle.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.config.Json;
-import dev.puzzle.core.io.AtomicFiles;
+import dev.puzzle.pipeline.ReportStage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /** {@code puzzle report --compare RUN...}: overlay the frontiers of several runs or hardware profiles. */
@@ -35,14 +31,7 @@ final class ReportCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (compare && runs.size() < 2) throw new PuzzleException("--compare needs at least two run directories");
-        List<JsonNode> reports = new ArrayList<>();
-        for (Path r : runs) {
-            Path f = r.resolve("report/report.json");
-            if (!Files.exists(f)) throw new PuzzleException(r + ": no report/report.json (run 'puzzle compress' on it first)");
-            reports.add(Json.readObject(f, "a compress report"));
-        }
-        AtomicFiles.writeString(out, Report.html(reports, "Puzzle frontiers: " + runs));
-        spec.commandLine().getOut().println("wrote " + out);
+        spec.commandLine().getOut().println("wrote " + ReportStage.compare(runs, out));
         return ExitCodes.OK;
     }
 }

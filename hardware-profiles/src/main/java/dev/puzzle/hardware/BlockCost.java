@@ -1,5 +1,7 @@
 package dev.puzzle.hardware;
 
+import dev.puzzle.core.model.LibraryKeys;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -32,14 +34,14 @@ public record BlockCost(long params, long weightBytes, long kvCacheBytes, double
     /** The stats of a block_library.json entry (dotted keys under {@code stats.}). */
     public Map<String, Double> stats() {
         Map<String, Double> m = new LinkedHashMap<>();
-        m.put("stats.memory_mib", memoryMib());
-        m.put("stats.runtime_ms", runtimeMs());
-        m.put("stats.prefill_ms", prefillMs);
-        m.put("stats.decode_ms", decodeMs);
-        m.put("stats.num_params", (double) params);
-        m.put("stats.weight_mib", weightBytes / (1024.0 * 1024.0));
-        m.put("stats.kv_cache_mib", kvCacheBytes / (1024.0 * 1024.0));
-        m.put("stats.num_kv_heads", (double) kvHeads);
+        m.put(LibraryKeys.MEMORY_MIB, memoryMib());
+        m.put(LibraryKeys.RUNTIME_MS, runtimeMs());
+        m.put(LibraryKeys.PREFILL_MS, prefillMs);
+        m.put(LibraryKeys.DECODE_MS, decodeMs);
+        m.put(LibraryKeys.NUM_PARAMS, (double) params);
+        m.put(LibraryKeys.WEIGHT_MIB, weightBytes / (1024.0 * 1024.0));
+        m.put(LibraryKeys.KV_CACHE_MIB, kvCacheBytes / (1024.0 * 1024.0));
+        m.put(LibraryKeys.NUM_KV_HEADS, (double) kvHeads);
         return m;
     }
 }

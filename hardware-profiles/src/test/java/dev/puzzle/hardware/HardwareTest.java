@@ -83,18 +83,24 @@ class HardwareTest {
     }
 
     @Test
-    void measuredModelCountsLikeTheRooflineAndTimesSomething() {
-        MeasuredCostModel m = new MeasuredCostModel(1);
+    void measuredModelCountsLikeTheRooflineAndTimesTheWork() {
+        MeasuredCostModel m = new MeasuredCostModel(3);
         RooflineCostModel r = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
         Workload w = new Workload(2, 16, 8, "fp32", "fp32");
         for (BlockConfig b : new BlockConfig[]{BlockConfig.parent(4, 172), new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Linear())}) {
             BlockCost mc = m.block(SMALL, b, w), rc = r.block(SMALL, b, w);
             assertEquals(rc.params(), mc.params());
             assertEquals(rc.memoryMib(), mc.memoryMib(), 1e-12);
-            assertTrue(Double.isFinite(mc.runtimeMs()) && mc.runtimeMs() >= 0);
         }
         BlockCost head = m.embeddingsAndHead(SMALL, w);
         assertTrue(head.decodeMs() > 0, "the classifier takes time");
+        // A block with 12x the work (three 1024 x 256 FFN matrices and full attention vs one 256 x 256 map) measures slower:
+        // a cost model that timed nothing, or the wrong block, fails here.
+        ModelConfig wide = ModelConfig.uniform("LlamaForCausalLM", 256, 2, 8, 8, 1024, 512, 512, 1e-5f, 1e4f, RopeStyle.INTERLEAVED, true, false);
+        Workload big = new Workload(1, 128, 32, "fp32", "fp32");
+        double heavy = m.block(wide, BlockConfig.parent(8, 1024), big).runtimeMs();
+        double light = m.block(wide, new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.NoOp()), big).runtimeMs();
+        assertTrue(heavy > 2 * light && heavy > 0, "parent block " + heavy + " ms vs one linear map " + light + " ms");
     }
 
     @Test

@@ -78,6 +78,8 @@ class RooflineVsH100Test {
         }
         double mape = 100 * ape / n;
         System.out.printf("  runtime MAPE %.1f%% over %d variants%n", mape, n);
+        // Calibrated on these very measurements (in-sample, stated in the profile): 2.7% when made; a change to the model that loses it fails here.
+        assertTrue(mape < 4.0, "runtime MAPE " + mape + "% against NVIDIA's H100 measurements");
         // Same order: sorting by the roofline's runtime sorts the measurements too.
         pairs.sort(Comparator.comparingDouble(x -> x[1]));
         for (int i = 1; i < pairs.size(); i++) {

@@ -38,12 +38,6 @@ public record Budget(String key, double min, double max) {
         return total >= min - tolerance && total <= max + tolerance;
     }
 
-    /** Runtime in ms that a throughput target means: 1000 · batch · generation length / throughput (Puzzle's translation). */
-    public static double runtimeMsForThroughput(double tokensPerSecond, int batch, int generationLength) {
-        if (!(tokensPerSecond > 0)) throw new PuzzleException("throughput must be positive, got " + tokensPerSecond);
-        return 1000.0 * batch * generationLength / tokensPerSecond;
-    }
-
     @Override
     public String toString() {
         if (min == Double.NEGATIVE_INFINITY) return key + " <= " + max;

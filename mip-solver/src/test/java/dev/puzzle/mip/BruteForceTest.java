@@ -117,8 +117,8 @@ class BruteForceTest {
     @ParameterizedTest
     @EnumSource(Backend.class)
     void handInstanceWithKnownOptimum(Backend backend) {
-        // Three layers; parent costs 10 each with KL 0. Budget 21: the best is to shrink the layer whose
-        // cheap variant hurts least (layer 1: KL 0.1 for memory 2), and the budget forces exactly that.
+        // Three layers; the parent costs 10 each with KL 0 (30 in all). Budget 22: one layer must shrink, best the
+        // one whose cheap variant hurts least (layer 1: KL 0.1 for memory 2), which lands exactly on 22.
         BlockLibrary lib = BlockLibrary.of(List.of(
                 Map.of("parent", v(0, 10), "small", v(0.5, 2)),
                 Map.of("parent", v(0, 10), "small", v(0.1, 2)),
@@ -127,15 +127,18 @@ class BruteForceTest {
         assertEquals(0.1, s.value(), 1e-9);
         assertEquals("small", s.atLayer(1).name());
         assertEquals(22.0, s.totals().get("stats.memory_mib"), 1e-9);
-        // Budget 13: two layers must shrink; layers 1 and 2 (0.1 + 0.3) beat any use of "tiny".
+        // Budget 14: two layers must shrink (10 + 2 + 2); layers 1 and 2 (0.1 + 0.3) beat any use of "tiny".
         s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 14))), opts(backend));
         assertEquals(0.4, s.value(), 1e-9);
-        // Budget 4: all small (0.9) vs small/small/tiny (2.6) — 6 > 4, so tiny on layer 2 with small elsewhere: 0.5+0.1+2.0.
+        assertEquals(List.of("parent", "small", "small"), s.chosen().stream().map(Replacement::name).toList());
+        // Budget 4: all small needs 6 > 4, so tiny on layer 2 (memory 0) with small elsewhere: 2 + 2 + 0 = 4, KL 0.5 + 0.1 + 2.0.
         s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 4))), opts(backend));
         assertEquals(2.6, s.value(), 1e-9);
-        // A [min, max] range of [21, 22]: two parents and one small layer; the best keeps layer 1 small.
+        assertEquals("tiny", s.atLayer(2).name());
+        // A [min, max] range of [21, 22]: two parents and one small layer (22); the best makes layer 1 the small one.
         s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(new Budget("stats.memory_mib", 21, 22))), opts(backend));
         assertEquals(0.1, s.value(), 1e-9);
+        assertEquals("small", s.atLayer(1).name());
     }
 
     @ParameterizedTest

@@ -100,6 +100,11 @@ public final class ConfigNode {
         return new ConfigNode(file, at(key), c);
     }
 
+    /** The parsed value itself (for fingerprints and copies; read fields through the typed accessors). */
+    public JsonNode node() {
+        return node;
+    }
+
     public boolean isMissing() {
         return node.isMissingNode();
     }

@@ -13,15 +13,24 @@ import java.util.Random;
 public final class Throughput {
     private Throughput() {}
 
-    /** @param prefillTokensPerSecond prompt tokens / prefill time; @param decodeTokensPerSecond generated tokens / decode time */
-    public record Result(double prefillTokensPerSecond, double decodeTokensPerSecond) {}
+    /**
+     * @param prefillTokensPerSecond prompt tokens / prefill time (best rep)
+     * @param decodeTokensPerSecond  generated tokens / decode time (best rep)
+     * @param sequenceTokensPerSecond generated tokens / (prefill + decode time) of the best whole rep: the
+     *                               throughput of a serving workload, prefill included, as Puzzle's budgets define it
+     */
+    public record Result(double prefillTokensPerSecond, double decodeTokensPerSecond, double sequenceTokensPerSecond) {}
 
     public static Result measure(Decoder d, int prompt, int generate, int reps) {
+        if (prompt < 1 || generate < 1 || prompt + generate > d.config().maxSeqLen()) {
+            throw new IllegalArgumentException("measure needs 1 <= prompt, 1 <= generate and prompt + generate <= context " + d.config().maxSeqLen()
+                    + ", got " + prompt + " + " + generate);
+        }
         int V = d.config().vocabSize();
         int[] toks = new int[prompt + generate];
         Random r = new Random(42);
         for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(V);
-        double pre = 0, dec = 0;
+        double pre = 0, dec = 0, seq = 0;
         long warmUntil = System.nanoTime() + 300_000_000L;
         boolean warming = true;
         for (int rep = 0; rep < reps; ) {
@@ -38,7 +47,8 @@ public final class Throughput {
             rep++;
             pre = Math.max(pre, prompt / ((t1 - t0) / 1e9));
             dec = Math.max(dec, generate / ((t2 - t1) / 1e9));
+            seq = Math.max(seq, generate / ((t2 - t0) / 1e9));
         }
-        return new Result(pre, dec);
+        return new Result(pre, dec, seq);
     }
 }

@@ -12,6 +12,24 @@ import java.nio.file.StandardCopyOption;
 public final class AtomicFiles {
     private AtomicFiles() {}
 
+    /**
+     * Temporary files and directories being written now. When the process is stopped (Ctrl-C, SIGTERM,
+     * System.exit) they are removed, so an interrupted run leaves only finished outputs behind.
+     */
+    private static final java.util.Set<Path> IN_FLIGHT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Path p : IN_FLIGHT) {
+                try {
+                    deleteTree(p);
+                } catch (IOException | RuntimeException e) {
+                    // best effort on the way out
+                }
+            }
+        }, "puzzle-temp-cleanup"));
+    }
+
     @FunctionalInterface
     public interface Body {
         void write(OutputStream out) throws IOException;
@@ -21,6 +39,7 @@ public final class AtomicFiles {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        IN_FLIGHT.add(tmp);
         try {
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
                 body.write(out);
@@ -36,6 +55,40 @@ public final class AtomicFiles {
             }
         } finally {
             Files.deleteIfExists(tmp);
+            IN_FLIGHT.remove(tmp);
+        }
+    }
+
+    @FunctionalInterface
+    public interface DirectoryBody {
+        void write(Path dir) throws IOException;
+    }
+
+    /**
+     * Writes a whole directory under a temporary name beside it ({@code .NAME.partial}) and moves it into
+     * place when complete, replacing an earlier one: a reader never sees a half-written directory.
+     */
+    public static void writeDirectory(Path target, DirectoryBody body) throws IOException {
+        Path abs = target.toAbsolutePath().normalize();
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".partial");
+        deleteTree(tmp);
+        Files.createDirectories(abs.getParent());
+        IN_FLIGHT.add(tmp);
+        try {
+            body.write(tmp);
+            deleteTree(abs);
+            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteTree(tmp);
+            IN_FLIGHT.remove(tmp);
+        }
+    }
+
+    /** Deletes a file or a directory with everything in it; nothing when absent. */
+    public static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        try (java.util.stream.Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
         }
     }
 

@@ -65,6 +65,14 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
         return blocks.size();
     }
 
+    /**
+     * The parent's own block at layer {@code l} — what a candidate of that layer replaces. A uniform
+     * parent has the same one everywhere; a heterogeneous parent (a DeciLM checkpoint) has its own per layer.
+     */
+    public BlockConfig parentBlock(int l) {
+        return blocks.get(l);
+    }
+
     public int qDim() {
         return numHeads * headDim;
     }

@@ -1,14 +1,23 @@
-package dev.puzzle.cli;
+package dev.puzzle.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.bld.BldSettings;
+import dev.puzzle.bld.Gkd;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.ConfigNode;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.model.LibraryKeys;
+import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
+import dev.puzzle.mip.ArchitectureSearch;
 import dev.puzzle.mip.Budget;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The run config (YAML): what a Puzzle run compresses, for which hardware and budgets, and where its
@@ -130,15 +139,15 @@ public final class RunConfig {
         return new Data(text, seqLen, co, cs, ho, hs);
     }
 
-    public dev.puzzle.bld.BldSettings distill() {
+    public BldSettings distill() {
         ConfigNode d = root.child("distill");
-        if (d.isMissing()) return new dev.puzzle.bld.BldSettings(false, 16384, 4, 1e-3, 0.1, 0.1, 1.0, 1);
+        if (d.isMissing()) return new BldSettings(false, 16384, 4, 1e-3, 0.1, 0.1, 1.0, 1);
         d.allowOnly("mode", "tokens", "batch_sequences", "lr", "warmup", "weight_decay", "clip", "cache_dtype", "seed");
         String mode = d.string("mode", "decoupled");
         if (!mode.equals("decoupled") && !mode.equals("coupled")) throw d.error("mode", mode, "must be decoupled or coupled");
         cacheDtype();
         try {
-            return new dev.puzzle.bld.BldSettings(mode.equals("coupled"), (long) d.number("tokens", 16384), d.integer("batch_sequences", 1, 4),
+            return new BldSettings(mode.equals("coupled"), (long) d.number("tokens", 16384), d.integer("batch_sequences", 1, 4),
                     d.number("lr", 1e-3), d.number("warmup", 0.1), d.number("weight_decay", 0.1), d.number("clip", 1.0), (long) d.number("seed", 1));
         } catch (PuzzleException e) {
             throw new PuzzleException(file + ": " + e.getMessage());
@@ -146,36 +155,54 @@ public final class RunConfig {
     }
 
     /**
-     * The compress section: the sweep of whole-model throughput targets (tokens/s on the hardware
-     * profile), an optional memory budget for every child, whether to build baselines, and the
-     * measuring harness.
+     * A whole-model throughput target: absolute tokens/s on the hardware profile ({@code 2.6e5}), or a
+     * speedup over the parent's own throughput there ({@code 1.5x}, the way the Puzzle papers state them).
      */
-    public record Compress(List<Double> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps,
-                           dev.puzzle.bld.Gkd.Settings gkd) {}
+    public record Target(double value, boolean relative) {
+        public Target {
+            if (!(value > 0) || !Double.isFinite(value)) throw new IllegalArgumentException("a throughput target must be positive, got " + value);
+        }
+
+        /** Tokens/s this target asks for, given the parent's throughput on the same profile and workload. */
+        public double tokensPerSecond(double parentTokensPerSecond) {
+            return relative ? value * parentTokensPerSecond : value;
+        }
+
+        /** As written: {@code 1.5x} or {@code 260000}. */
+        public String label() {
+            return relative ? TokenRate.format(value) + "x" : String.format(Locale.ROOT, "%.0f", value);
+        }
+    }
+
+    /**
+     * The compress section: the sweep of whole-model throughput targets, an optional memory budget for
+     * every child, whether to build baselines, the measuring harness, and optional GKD.
+     */
+    public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd) {}
 
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
         c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd");
-        List<Double> t = new ArrayList<>();
-        for (JsonNode j : c.list("throughputs")) {
-            if (!j.isNumber() || !(j.asDouble() > 0)) throw c.error("throughputs", j, "must be positive numbers (tokens/s)");
-            t.add(j.asDouble());
-        }
+        List<Target> t = new ArrayList<>();
+        for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
-        t.sort(Double::compare);
+        if (t.stream().map(Target::relative).distinct().count() > 1) {
+            throw c.error("throughputs", c.node().get("throughputs"), "mix no absolute (tokens/s) and relative (1.5x) targets in one sweep");
+        }
+        t.sort(java.util.Comparator.comparingDouble(Target::value));
         ConfigNode m = c.child("measure");
         if (!m.isMissing()) m.allowOnly("prompt", "generate", "reps");
         int prompt = m.isMissing() ? 64 : m.integer("prompt", 1, 64), gen = m.isMissing() ? 64 : m.integer("generate", 1, 64);
         int reps = m.isMissing() ? 5 : m.integer("reps", 1, 5);
         workload();
         data();
-        dev.puzzle.bld.Gkd.Settings gkd = null;
+        Gkd.Settings gkd = null;
         ConfigNode g = c.child("gkd");
         if (!g.isMissing()) {
             g.allowOnly("tokens", "batch_sequences", "lr", "cosine_weight", "checkpoint_every", "seed");
             try {
-                gkd = new dev.puzzle.bld.Gkd.Settings((long) g.number("tokens"), g.integer("batch_sequences", 1, 2), g.number("lr", 3e-4),
+                gkd = new Gkd.Settings((long) g.number("tokens"), g.integer("batch_sequences", 1, 2), g.number("lr", 3e-4),
                         g.number("cosine_weight", 1.0), g.integer("checkpoint_every", 1, 20), (long) g.number("seed", 1));
             } catch (PuzzleException e) {
                 throw new PuzzleException(file + ": field 'compress.gkd': " + e.getMessage());
@@ -184,17 +211,43 @@ public final class RunConfig {
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd);
     }
 
+    private static Target target(ConfigNode c, JsonNode j) {
+        if (j.isNumber() && j.asDouble() > 0 && Double.isFinite(j.asDouble())) return new Target(j.asDouble(), false);
+        String s = j.asText().trim().toLowerCase(Locale.ROOT);
+        if (j.isTextual() && s.endsWith("x")) {
+            try {
+                double v = Double.parseDouble(s.substring(0, s.length() - 1).trim());
+                if (v > 0 && Double.isFinite(v)) return new Target(v, true);
+            } catch (NumberFormatException e) {
+                // fall through to the message
+            }
+        }
+        throw c.error("throughputs", j, "must be positive tokens/s (2.6e5) or speedups over the parent (1.5x)");
+    }
+
     /** A whole-model budget on {@code key}, net of the embeddings' and head's share (from model_costs.json). */
-    static Budget wholeModel(String key, double value, java.util.Map<String, Double> fixed) {
+    public static Budget wholeModel(String key, double value, java.util.Map<String, Double> fixed) {
         return whole(key, value, fixed);
     }
 
-    public dev.puzzle.core.io.DType cacheDtype() {
+    /**
+     * The sections that shape the stages' outputs (parent, hardware, cost model, workload, search space,
+     * data, distill, GKD), as written: a run directory made from other ones cannot be resumed.
+     */
+    public ObjectNode fingerprint() {
+        ObjectNode fp = new ObjectMapper().createObjectNode();
+        JsonNode r = root.node();
+        for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
+        if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
+        return fp;
+    }
+
+    public DType cacheDtype() {
         ConfigNode d = root.child("distill");
         String dt = d.isMissing() ? "f32" : d.string("cache_dtype", "f32");
         return switch (dt) {
-            case "f32" -> dev.puzzle.core.io.DType.F32;
-            case "bf16" -> dev.puzzle.core.io.DType.BF16;
+            case "f32" -> DType.F32;
+            case "bf16" -> DType.BF16;
             default -> throw d.error("cache_dtype", dt, "must be f32 or bf16");
         };
     }
@@ -204,10 +257,20 @@ public final class RunConfig {
     }
 
     /** The search section: objective, sense, budgets (human ones translated), solutions, diversity, solver, time limit. */
-    public record Search(String objective, boolean maximize, List<Budget> budgets, int solutions, int diversity, String solver, double timeLimit) {}
+    public record Search(String objective, boolean maximize, List<Budget> budgets, int solutions, int diversity, ArchitectureSearch.Backend solver,
+                         double timeLimit) {}
 
     public Search search() {
         return search(java.util.Map.of());
+    }
+
+    /**
+     * The search settings compress uses for every target: the search section's objective, sense, solver
+     * and time limit when it has one (its budgets are replaced by each target's), else KL, CP-SAT, 60 s.
+     */
+    public Search compressSearch() {
+        if (!root.has("search")) return new Search(LibraryKeys.KL_DIV, false, List.of(), 1, 0, ArchitectureSearch.Backend.CP_SAT, 60);
+        return search();
     }
 
     private static Budget whole(String key, double wholeModel, java.util.Map<String, Double> fixed) {
@@ -229,7 +292,7 @@ public final class RunConfig {
             b.allowOnly("throughput", "memory_mib", "parameters", "latency_ms", "ttft_ms", "max", "min");
             if (b.has("throughput")) {
                 Workload w = workload();
-                budgets.add(whole("stats.runtime_ms", Budget.runtimeMsForThroughput(b.positive("throughput"), w.batch(), w.generationLength()), fixed));
+                budgets.add(whole("stats.runtime_ms", TokenRate.runtimeMs(b.positive("throughput"), w), fixed));
             }
             if (b.has("memory_mib")) budgets.add(whole("stats.memory_mib", b.positive("memory_mib"), fixed));
             if (b.has("parameters")) budgets.add(whole("stats.num_params", b.positive("parameters"), fixed));
@@ -244,8 +307,9 @@ public final class RunConfig {
                 for (String k : m.keys()) budgets.add(side.equals("max") ? Budget.atMost(k, m.number(k)) : Budget.atLeast(k, m.number(k)));
             }
         }
-        String solver = s.string("solver", "cp-sat");
-        if (!solver.equals("cp-sat") && !solver.equals("scip")) throw s.error("solver", solver, "must be cp-sat or scip");
+        String solverName = s.string("solver", "cp-sat");
+        if (!solverName.equals("cp-sat") && !solverName.equals("scip")) throw s.error("solver", solverName, "must be cp-sat or scip");
+        ArchitectureSearch.Backend solver = ArchitectureSearch.Backend.parse(solverName);
         double tl = s.number("time_limit", 60);
         if (!(tl > 0)) throw s.error("time_limit", tl, "must be positive");
         return new Search(s.string("objective"), s.bool("maximize", false), budgets, s.integer("solutions", 1, 1),

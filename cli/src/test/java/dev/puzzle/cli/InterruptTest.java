@@ -1,0 +1,63 @@
+package dev.puzzle.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A stopped run (SIGTERM, as Ctrl-C sends SIGINT) exits 130 and leaves only finished files; out of heap is one line, exit 1. */
+class InterruptTest {
+    @TempDir
+    Path tmp;
+
+    static List<Path> partials(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".tmp") || p.getFileName().toString().endsWith(".partial")).toList();
+        }
+    }
+
+    @Test
+    void sigtermDuringDistillExits130AndARerunFinishes() throws Exception {
+        Path d = tmp.resolve("term");
+        Path cfg = CompressTest.config(d, "[2.15e5]");
+        Process p = BldPipelineTest.puzzleProcess("compress", cfg.toString()).redirectOutput(tmp.resolve("out.txt").toFile()).start();
+        long deadline = System.currentTimeMillis() + 180_000;
+        while (BldPipelineTest.curves(d.resolve("run")).size() < 3 && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
+        assertTrue(p.isAlive(), "stopped during distillation");
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = Files.readString(tmp.resolve("out.txt"), StandardCharsets.UTF_8);
+        assertEquals(ExitCodes.INTERRUPTED, p.exitValue(), out);
+        assertTrue(out.contains("puzzle: interrupted (SIGTERM)"), out);
+        assertFalse(out.contains("Exception"), out);
+        assertEquals(List.of(), partials(d.resolve("run")), "no half-written file is left behind");
+        // The lock died with the process: a rerun takes it and finishes.
+        CliTest.Run r = CliTest.run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test
+    void outOfHeapIsOneLineNamingTheHeap() throws Exception {
+        List<String> cmd = new ArrayList<>(BldPipelineTest.puzzleProcess().command());
+        cmd.add(1, "-Xmx24m");
+        cmd.addAll(List.of("eval", CliTest.bin(), "--tokenizer", CliTest.tok(), "--text",
+                CliTest.shared("models/tinystories-val-text/tinystories_val.txt").toString(), "--max-tokens", "4000000"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("oom.txt").toFile()).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        String out = Files.readString(tmp.resolve("oom.txt"), StandardCharsets.UTF_8);
+        assertEquals(ExitCodes.SOFTWARE, p.exitValue(), out);
+        List<String> lines = out.lines().filter(l -> l.startsWith("puzzle:")).toList();
+        assertEquals(1, lines.size(), out);
+        assertTrue(lines.get(0).contains("out of memory") && lines.get(0).contains("PUZZLE_JAVA_OPTS") && lines.get(0).contains("MiB"), out);
+        assertFalse(out.contains("\tat ") || out.contains("Exception in thread"), out);
+    }
+}

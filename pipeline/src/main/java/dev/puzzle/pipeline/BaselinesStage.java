@@ -1,0 +1,118 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.bld.Bld;
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.LibraryKeys;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.mip.BlockLibrary;
+import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.Budget;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The baselines compress compares Puzzle against, at the same budgets and from the same scored library:
+ * uniform width pruning (Minitron-style: one KV-head count and one FFN width for every layer, the feasible
+ * one with the least summed KL) and layer dropping (ShortGPT, Men et al. 2024: whole layers removed in
+ * order of least block influence until the budgets fit).
+ */
+public final class BaselinesStage {
+    private BaselinesStage() {}
+
+    /** Both baselines for every target that has budgets; a baseline that cannot fit a budget is absent. */
+    public static List<Plan> run(Run run, BlockLibrary lib, SearchStage.Result search) {
+        ModelConfig pc = run.parent.config();
+        List<Map<String, BlockConfig>> byName = SearchStage.candidatesByName(run);
+        double[] influence = Bld.blockInfluence(run.dir.root(), pc.numLayers());
+        List<Plan> out = new ArrayList<>();
+        double parentTps = run.dir.parentThroughput();
+        for (var e : search.budgets().entrySet()) {
+            RunConfig.Target t = e.getKey();
+            double tps = t.tokensPerSecond(parentTps);
+            Plan u = uniform(lib, e.getValue(), byName, t, tps);
+            if (u != null) out.add(u);
+            Plan d = layerDrop(lib, e.getValue(), influence, pc, t, tps);
+            if (d != null) out.add(d);
+        }
+        return out;
+    }
+
+    static boolean fits(List<Replacement> chosen, List<Budget> budgets) {
+        for (Budget b : budgets) {
+            double s = 0;
+            for (Replacement r : chosen) s += r.values().get(b.key());
+            if (!b.satisfiedBy(s, 1e-9)) return false;
+        }
+        return true;
+    }
+
+    private static Replacement find(BlockLibrary lib, int layer, String name) {
+        for (Replacement r : lib.startingAt(layer)) if (r.span() == 1 && r.name().equals(name)) return r;
+        return null;
+    }
+
+    /** Minitron-style uniform pruning: the same GQA + dense block in every layer; the feasible one with least summed KL, or null. */
+    static Plan uniform(BlockLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps) {
+        int L = lib.numLayers();
+        Plan best = null;
+        double bestKl = Double.POSITIVE_INFINITY;
+        for (var cand : byName.get(0).entrySet()) {
+            String name = cand.getKey();
+            BlockConfig b = cand.getValue();
+            if (!(b.attention() instanceof AttentionConfig.Gqa) || !(b.ffn() instanceof FfnConfig.Dense)) continue;
+            List<Replacement> chosen = new ArrayList<>();
+            for (int l = 0; l < L; l++) {
+                Replacement r = find(lib, l, name);
+                if (r == null) break;
+                chosen.add(r);
+            }
+            if (chosen.size() != L || !fits(chosen, budgets)) continue;
+            double kl = 0;
+            for (Replacement r : chosen) kl += r.values().get(LibraryKeys.KL_DIV);
+            if (kl < bestKl) {
+                bestKl = kl;
+                best = new Plan("uniform-" + t.label(), Plan.Kind.UNIFORM, t, tps, Collections.nCopies(L, b), Collections.nCopies(L, name),
+                        "uniform width pruning: least summed KL of the uniform choices that fit");
+            }
+        }
+        return best;
+    }
+
+    /** ShortGPT-style layer dropping: whole layers removed in order of least block influence until the budgets fit; null when none fits. */
+    static Plan layerDrop(BlockLibrary lib, List<Budget> budgets, double[] influence, ModelConfig pc, RunConfig.Target t, double tps) {
+        int L = pc.numLayers();
+        Integer[] order = new Integer[L];
+        for (int l = 0; l < L; l++) order[l] = l;
+        Arrays.sort(order, (a, b) -> Double.compare(influence[a], influence[b]));
+        BlockConfig empty = new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp());
+        String emptyName = SearchSpace.name(pc, empty.attention(), empty.ffn());
+        boolean[] drop = new boolean[L];
+        for (int k = 0; k <= L; k++) {
+            List<Replacement> chosen = new ArrayList<>();
+            List<BlockConfig> blocks = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            for (int l = 0; l < L; l++) {
+                BlockConfig b = drop[l] ? empty : pc.parentBlock(l);
+                String want = drop[l] ? emptyName : SearchSpace.name(pc, b.attention(), b.ffn());
+                Replacement r = find(lib, l, want);
+                if (r == null) return null; // the search space cannot drop (or keep) this layer whole
+                chosen.add(r);
+                blocks.add(b);
+                names.add(want);
+            }
+            if (fits(chosen, budgets)) {
+                return new Plan("layerdrop-" + t.label(), Plan.Kind.LAYER_DROP, t, tps, blocks, names,
+                        "layer dropping: " + k + " layers of least block influence removed");
+            }
+            if (k < L) drop[order[k]] = true;
+        }
+        return null;
+    }
+}

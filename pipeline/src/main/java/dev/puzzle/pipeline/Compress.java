@@ -1,0 +1,89 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.hardware.CostModel;
+import dev.puzzle.hardware.HardwareProfile;
+import dev.puzzle.mip.BlockLibrary;
+import dev.puzzle.pipeline.report.ReportModel;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/**
+ * The whole Puzzle pipeline over one run directory (DESIGN.md section 1): profile, library, distill,
+ * score, search (one MIP per throughput target), realize every child, baselines at the same budgets,
+ * evaluate parent, children and baselines with one harness, report. Each stage writes its files
+ * atomically and is skipped when they exist, so an interrupted run resumes where it stopped; the run
+ * directory is locked while it runs.
+ */
+public final class Compress {
+    private Compress() {}
+
+    public static ReportModel run(Run run, Listener listener) throws Exception {
+        RunConfig rc = run.config;
+        RunConfig.Compress cc = rc.compress(); // validated before any work
+        rc.compressSearch();
+        try (RunDirectory.Lock lock = run.dir.lock()) {
+            run.dir.checkFingerprint(rc);
+            HardwareProfile hw = HardwareProfile.load(rc.hardware());
+            // 1. profile
+            if (Files.exists(run.dir.modelCosts()) && Files.exists(run.dir.blockCosts())) {
+                listener.stage("profile", "done earlier, skipped");
+            } else {
+                listener.stage("profile", "costing every candidate on " + hw.name());
+                ProfileStage.run(run, hw, listener);
+            }
+            double parentTps = run.dir.parentThroughput();
+            // 2-3. library and distill (each skips what is done)
+            listener.stage("library", "activation cache and candidate initialization");
+            LibraryStage.run(run, listener);
+            listener.stage("distill", "blockwise local distillation");
+            DistillStage.Result d = DistillStage.run(run, DistillStage.Shard.ALL, dev.puzzle.core.tensor.Parallel.threads(), listener);
+            listener.stage("distill", d.trained() == 0 ? "all jobs done earlier" : "trained " + d.trained() + " jobs");
+            // 4. score
+            if (Files.exists(run.dir.scoredLibrary())) {
+                listener.stage("score", "done earlier, skipped");
+            } else {
+                listener.stage("score", "replace-1-block scoring");
+                ScoreStage.run(run, listener);
+            }
+            // 5. search, and baselines at the same budgets
+            BlockLibrary lib = BlockLibrary.read(run.dir.scoredLibrary());
+            SearchStage.Result found = SearchStage.run(run, lib, listener);
+            if (found.children().isEmpty()) {
+                throw PuzzleException.field(rc.file, "compress.throughputs", cc.throughputs().stream().map(RunConfig.Target::label).toList(),
+                        "no target can be met: " + String.join("; ", found.unreachable()));
+            }
+            List<Plan> plans = new ArrayList<>(found.children());
+            if (cc.baselines()) plans.addAll(BaselinesStage.run(run, lib, found));
+            long baselines = plans.size() - found.children().size();
+            listener.stage("search", found.children().size() + " Puzzle children, " + baselines + " baselines");
+            // 6-7. realize and evaluate (parent first)
+            CostModel cost = ProfileStage.costModel(rc, hw);
+            EvaluateStage eval = new EvaluateStage(run, cost);
+            List<Plan> all = new ArrayList<>();
+            List<String> parentNames = new ArrayList<>();
+            var byName = SearchStage.candidatesByName(run);
+            for (int l = 0; l < run.parent.config().numLayers(); l++) {
+                final int layer = l;
+                parentNames.add(byName.get(l).entrySet().stream().filter(e -> e.getValue().equals(run.parent.config().parentBlock(layer)))
+                        .map(java.util.Map.Entry::getKey).findFirst().orElse("parent"));
+            }
+            all.add(new Plan("parent", Plan.Kind.PARENT, null, Double.NaN, run.parent.config().blocks(), parentNames, null));
+            all.addAll(plans);
+            if (all.stream().anyMatch(p -> !eval.done(p))) eval.warmUp();
+            LongConsumer progress = listener.progress("realize+evaluate", all.size());
+            List<ReportModel.ModelResult> results = new ArrayList<>();
+            for (Plan p : all) {
+                results.add(eval.run(p, listener));
+                progress.accept(results.size());
+            }
+            // 8. report
+            ReportModel report = ReportStage.run(run, rc.measured() ? "measured" : "roofline", parentTps, eval.measurement(), results, found.unreachable());
+            listener.stage("report", run.dir.reportDir().resolve("index.html").toString());
+            return report;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.bld.Scorer;
+import dev.puzzle.core.eval.Perplexity;
+import dev.puzzle.core.eval.Throughput;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.LibraryKeys;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.hardware.BlockCost;
+import dev.puzzle.hardware.CostModel;
+import dev.puzzle.hardware.TokenRate;
+import dev.puzzle.hardware.Workload;
+import dev.puzzle.pipeline.report.ReportModel;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The evaluate stage: one harness for the parent, every child and every baseline — KL to the parent,
+ * top-1 agreement, hidden-state cosine and LM loss on the held-out text; measured prefill, batch-1 decode
+ * and workload throughput on this machine; predicted costs on the hardware profile. A model's result is
+ * kept in {@code RUN_DIR/compress/NAME/eval.json}, so a rerun does not measure it again.
+ */
+public final class EvaluateStage {
+    private final Run run;
+    private final CostModel cost;
+    private final Scorer.Reference reference;
+    private final int[][] held;
+
+    /** Runs the parent on the held-out text once, as every model's reference. */
+    public EvaluateStage(Run run, CostModel cost) {
+        this.run = run;
+        this.cost = cost;
+        this.held = run.heldout();
+        this.reference = Scorer.run(run.parent, held);
+    }
+
+    /**
+     * The workload a measurement runs: the budgets' prefill and generation lengths, shortened in proportion
+     * when they exceed the model's context.
+     */
+    public static int[] measuredLengths(Workload w, int context) {
+        int p = Math.max(1, w.prefillLength()), g = Math.max(1, w.generationLength());
+        if (p + g <= context) return new int[]{p, g};
+        double f = (double) context / (p + g);
+        int gs = Math.max(1, (int) Math.floor(g * f));
+        return new int[]{Math.max(1, Math.min(context - gs, (int) Math.floor(p * f))), gs};
+    }
+
+    /** How the harness measures, in words, for the report. */
+    public String measurement() {
+        Workload w = run.config.workload();
+        int[] pg = measuredLengths(w, run.parent.config().maxSeqLen());
+        RunConfig.Compress cc = run.config.compress();
+        return String.format(java.util.Locale.ROOT, "workload throughput = generated tokens / (prefill + decode) time of one sequence of the budgets' workload"
+                        + " (prefill %d, generate %d; the CPU decoder runs the batch of %d one sequence after another, so the batch's rate is one sequence's),"
+                        + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; best of %d after a warm-up",
+                pg[0], pg[1], w.batch(), cc.prompt(), cc.generate(), cc.reps());
+    }
+
+    /** Warms the JIT on the parent before the first timing, or the first model measured would look slow. */
+    public void warmUp() {
+        RunConfig.Compress cc = run.config.compress();
+        Decoder warm = new Decoder(run.parent);
+        long until = System.nanoTime() + 2_000_000_000L;
+        while (System.nanoTime() < until) Throughput.measure(warm, cc.prompt(), cc.generate(), 1);
+    }
+
+    /** Every number the report shows for one model, from one harness (no caching). */
+    public ReportModel.ModelResult measure(Plan p, Checkpoint ck, String modelPath) {
+        RunConfig.Compress cc = run.config.compress();
+        Workload w = run.config.workload();
+        ModelConfig c = ck.config();
+        Map<String, Double> m = Scorer.metrics(reference, Scorer.run(ck, held), held, c.vocabSize(), c.dim());
+        Decoder d = new Decoder(ck);
+        double nll = 0;
+        int n = 0;
+        for (int[] seq : held) {
+            Perplexity.Result r = Perplexity.evaluate(d, seq, seq.length, null);
+            nll += r.meanNll() * r.predicted();
+            n += r.predicted();
+        }
+        Throughput.Result batch1 = Throughput.measure(d, cc.prompt(), cc.generate(), cc.reps());
+        int[] pg = measuredLengths(w, c.maxSeqLen());
+        Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
+        BlockCost pred = cost.model(c, w);
+        List<Double> perLayer = new ArrayList<>();
+        for (BlockConfig b : c.blocks()) perLayer.add(cost.block(c, b, w).runtimeMs());
+        List<ReportModel.LayerBlock> blocks = new ArrayList<>();
+        for (int l = 0; l < p.blocks().size(); l++) blocks.add(new ReportModel.LayerBlock(l, p.variants().get(l), p.blocks().get(l).describe()));
+        boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT;
+        return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
+                p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
+                m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
+                ck.parameterCount(), batch1.prefillTokensPerSecond(), batch1.decodeTokensPerSecond(), workload.sequenceTokensPerSecond(),
+                pred.runtimeMs(), pred.memoryMib(), TokenRate.tokensPerSecond(pred.runtimeMs(), w), perLayer, blocks);
+    }
+
+    private Path evalFile(Plan p) {
+        return run.dir.child(p.name()).resolve("eval.json");
+    }
+
+    /** Whether a plan was evaluated by an earlier run. */
+    public boolean done(Plan p) {
+        return Files.exists(evalFile(p));
+    }
+
+    /** Realizes (unless done) and evaluates (unless done) one plan; its result is kept in eval.json. */
+    public ReportModel.ModelResult run(Plan p, Listener listener) throws IOException {
+        Path evalFile = evalFile(p);
+        if (Files.exists(evalFile)) return ReportModel.read(evalFile, ReportModel.ModelResult.class, "a model evaluation");
+        Checkpoint ck = RealizeStage.run(run, p, listener);
+        String path = p.kind() == Plan.Kind.PARENT ? run.parent.source() : RealizeStage.modelDir(run, p).toString();
+        ReportModel.ModelResult r = measure(p, ck, path);
+        dev.puzzle.core.io.AtomicFiles.writeString(evalFile, ReportModel.json(r));
+        return r;
+    }
+}

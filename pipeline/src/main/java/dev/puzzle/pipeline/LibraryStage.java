@@ -1,0 +1,31 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.bld.Bld;
+import dev.puzzle.blocklibrary.SearchSpace;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * The library stage: caches the parent's activations on the calibration text ({@code RUN_DIR/cache/})
+ * and initializes every candidate part from the parent ({@code RUN_DIR/library/}); files that exist are kept.
+ */
+public final class LibraryStage {
+    private LibraryStage() {}
+
+    /** How much the library holds. */
+    public record Result(int layers, int parts, int sequences, int sequenceLength) {}
+
+    public static Result run(Run run, Listener listener) throws IOException {
+        int L = run.parent.config().numLayers();
+        int[][] cal = run.calibration();
+        Bld.buildLibrary(run.parent, run.space, cal, run.dir.root(), run.config.cacheDtype(),
+                listener.progress("cache", L)::accept, listener.progress("init", L)::accept);
+        int parts = 0;
+        for (int l = 0; l < L; l++) {
+            List<SearchSpace.Candidate> c = run.space.candidates(run.parent.config(), l);
+            parts += Bld.attentions(c).size() + Bld.ffns(c).size();
+        }
+        return new Result(L, parts, cal.length, cal[0].length);
+    }
+}

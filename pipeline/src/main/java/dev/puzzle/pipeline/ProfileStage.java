@@ -1,0 +1,132 @@
+package dev.puzzle.pipeline;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.io.AtomicFiles;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.LibraryKeys;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.hardware.BlockCost;
+import dev.puzzle.hardware.CostModel;
+import dev.puzzle.hardware.HardwareProfile;
+import dev.puzzle.hardware.MeasuredCostModel;
+import dev.puzzle.hardware.RooflineCostModel;
+import dev.puzzle.hardware.TokenRate;
+import dev.puzzle.hardware.Workload;
+import dev.puzzle.mip.BlockLibrary;
+import dev.puzzle.mip.BlockLibrary.Replacement;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.LongConsumer;
+
+/**
+ * The profile stage: the cost of every candidate block of the search space on a hardware profile and
+ * workload (roofline, or measured on this machine), written to {@code RUN_DIR/profile/block_costs.json}
+ * (block_library.json layout, stats only) and {@code model_costs.json} (embeddings, head, parent totals).
+ */
+public final class ProfileStage {
+    private ProfileStage() {}
+
+    /** What profile found: the distinct blocks' stats and the fixed and total costs, for a table. */
+    public record Result(String hardware, String costModel, Workload workload, Map<String, Map<String, Double>> blocks, BlockCost fixed, BlockCost total) {
+        public double parentTokensPerSecond() {
+            return TokenRate.tokensPerSecond(total.runtimeMs(), workload);
+        }
+
+        /** The human table the profile command prints. */
+        public List<String> table(String parentSource) {
+            Workload w = workload;
+            List<String> out = new ArrayList<>();
+            out.add(String.format(Locale.ROOT, "%s on %s (%s), batch %d, prefill %d, generate %d, weights %s, KV %s", parentSource, hardware, costModel,
+                    w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()));
+            out.add(String.format(Locale.ROOT, "%12s %12s %12s %12s %12s  %s", "params", "memory MiB", "prefill ms", "decode ms", "runtime ms", "block"));
+            for (var e : blocks.entrySet()) {
+                Map<String, Double> s = e.getValue();
+                out.add(String.format(Locale.ROOT, "%12.0f %12.4f %12.4f %12.4f %12.4f  %s", s.get(LibraryKeys.NUM_PARAMS), s.get(LibraryKeys.MEMORY_MIB),
+                        s.get(LibraryKeys.PREFILL_MS), s.get(LibraryKeys.DECODE_MS), s.get(LibraryKeys.RUNTIME_MS), e.getKey()));
+            }
+            out.add(String.format(Locale.ROOT, "embeddings + head: %,d params, %.4f MiB, %.4f ms", fixed.params(), fixed.memoryMib(), fixed.runtimeMs()));
+            out.add(String.format(Locale.ROOT, "parent total: %,d params, %.4f MiB, %.4f ms, %.1f tokens/s", total.params(), total.memoryMib(), total.runtimeMs(),
+                    parentTokensPerSecond()));
+            return out;
+        }
+    }
+
+    /** The run's cost model: measured here, or the profile's roofline. */
+    public static CostModel costModel(RunConfig rc, HardwareProfile hw) {
+        return rc.measured() ? new MeasuredCostModel(3) : new RooflineCostModel(hw);
+    }
+
+    /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */
+    public static Result run(Run run, String hardwareOverride, Listener listener) throws IOException {
+        return run(run, HardwareProfile.load(hardwareOverride != null ? hardwareOverride : run.config.hardware()), listener);
+    }
+
+    /** Costs every candidate on {@code hw} and writes the two files. */
+    public static Result run(Run run, HardwareProfile hw, Listener listener) throws IOException {
+        RunConfig rc = run.config;
+        ModelConfig parent = run.parent.config();
+        Workload w = rc.workload();
+        CostModel model = costModel(rc, hw);
+        // Every distinct block is costed once, its attention and FFN parts separately for the split stats.
+        Map<BlockConfig, Map<String, Double>> stats = new LinkedHashMap<>();
+        List<List<SearchSpace.Candidate>> perLayer = new ArrayList<>();
+        for (int l = 0; l < parent.numLayers(); l++) {
+            perLayer.add(run.space.candidates(parent, l));
+            for (SearchSpace.Candidate c : perLayer.get(l)) stats.putIfAbsent(c.block(), null);
+        }
+        LongConsumer progress = listener.progress("profile", stats.size());
+        int done = 0;
+        for (BlockConfig b : new ArrayList<>(stats.keySet())) {
+            stats.put(b, stats(model, parent, b, w));
+            progress.accept(++done);
+        }
+        List<Replacement> reps = new ArrayList<>();
+        for (int l = 0; l < parent.numLayers(); l++) {
+            for (SearchSpace.Candidate c : perLayer.get(l)) reps.add(new Replacement(reps.size(), l, 1, c.name(), stats.get(c.block())));
+        }
+        new BlockLibrary(parent.numLayers(), reps, "profile").write(run.dir.blockCosts());
+        BlockCost fixed = model.embeddingsAndHead(parent, w);
+        BlockCost total = model.model(parent, w);
+        String costModelName = rc.measured() ? "measured" : "roofline";
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode mc = m.createObjectNode();
+        mc.put("hardware", hw.name());
+        mc.put("cost_model", costModelName);
+        ObjectNode wj = mc.putObject("workload");
+        wj.put("batch", w.batch()).put("prefill_length", w.prefillLength()).put("generation_length", w.generationLength())
+                .put("weight_dtype", w.weightDtype()).put("kv_dtype", w.kvDtype());
+        ObjectNode fj = mc.putObject("embeddings_and_head");
+        fixed.stats().forEach((k, v) -> fj.put(LibraryKeys.bare(k), v));
+        ObjectNode pj = mc.putObject("parent_total");
+        total.stats().forEach((k, v) -> pj.put(LibraryKeys.bare(k), v));
+        pj.put("throughput_tokens_per_s", TokenRate.tokensPerSecond(total.runtimeMs(), w));
+        AtomicFiles.writeString(run.dir.modelCosts(), m.writerWithDefaultPrettyPrinter().writeValueAsString(mc) + "\n");
+        Map<String, Map<String, Double>> named = new LinkedHashMap<>();
+        stats.forEach((b, s) -> named.put(SearchSpace.name(parent, b.attention(), b.ffn()), s));
+        return new Result(hw.name(), costModelName, w, named, fixed, total);
+    }
+
+    /** Stats of one block in the layout of NVIDIA's library: totals, then the attention and FFN parts. */
+    static Map<String, Double> stats(CostModel model, ModelConfig parent, BlockConfig b, Workload w) {
+        Map<String, Double> s = new LinkedHashMap<>(model.block(parent, b, w).stats());
+        BlockCost a = model.block(parent, new BlockConfig(b.attention(), new FfnConfig.NoOp()), w);
+        BlockCost f = model.block(parent, new BlockConfig(new AttentionConfig.NoOp(), b.ffn()), w);
+        s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) (b.ffn() instanceof FfnConfig.Dense d ? d.intermediateSize() : 0));
+        s.put(LibraryKeys.ATTENTION_MEMORY_MIB, a.memoryMib());
+        s.put(LibraryKeys.ATTENTION_RUNTIME_MS, a.runtimeMs());
+        s.put(LibraryKeys.ATTENTION_NUM_PARAMS, (double) a.params());
+        s.put(LibraryKeys.FFN_MEMORY_MIB, f.memoryMib());
+        s.put(LibraryKeys.FFN_RUNTIME_MS, f.runtimeMs());
+        s.put(LibraryKeys.FFN_NUM_PARAMS, (double) f.params());
+        return s;
+    }
+}

@@ -1,0 +1,68 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.eval.TokenData;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.source.ModelSource;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+import dev.puzzle.core.tokenizer.HfTokenizer;
+import dev.puzzle.core.tokenizer.Tokenizer;
+
+import java.nio.file.Path;
+
+/**
+ * An opened run: the validated run config, the parent with its tokenizer, the search space and the run
+ * directory. Every stage takes one; the calibration and held-out token sequences are read once.
+ */
+public final class Run {
+    public final RunConfig config;
+    public final Checkpoint parent;
+    public final SearchSpace space;
+    public final RunDirectory dir;
+    private int[][] calibration, heldout;
+
+    private Run(RunConfig config, Checkpoint parent) {
+        this.config = config;
+        this.parent = parent;
+        this.space = SearchSpace.parse(config.searchSpace(), parent.config()); // absent: the parent's block only
+        this.dir = new RunDirectory(config.runDir());
+    }
+
+    /** Reads and validates the run config, loads the parent (and the config's tokenizer). */
+    public static Run open(Path configFile) {
+        RunConfig rc = RunConfig.read(configFile);
+        ModelSource src = ModelSource.fromEnvironment().withMirrors(rc.mirrors());
+        Checkpoint ck = Checkpoints.load(src.resolve(rc.parent()));
+        if (rc.tokenizer() != null) {
+            Path t = src.resolve(rc.tokenizer());
+            Tokenizer tok = t.toString().endsWith(".json") ? HfTokenizer.read(t) : BpeTokenizer.readLlama2c(t, BpeTokenizer.countLlama2cTokens(t));
+            ck = ck.withTokenizer(tok);
+        }
+        return new Run(rc, ck);
+    }
+
+    public Tokenizer tokenizer() {
+        if (parent.tokenizer() == null) throw new PuzzleException(config.file + ": the parent carries no tokenizer; name one under 'tokenizer'");
+        return parent.tokenizer();
+    }
+
+    /** The calibration sequences (BLD trains on them). */
+    public synchronized int[][] calibration() {
+        if (calibration == null) {
+            RunConfig.Data d = config.data();
+            calibration = TokenData.sequences(d.text(), tokenizer(), d.calibrationOffset(), d.calibrationSequences(), d.seqLen());
+        }
+        return calibration;
+    }
+
+    /** The held-out sequences (scoring and evaluation run on them). */
+    public synchronized int[][] heldout() {
+        if (heldout == null) {
+            RunConfig.Data d = config.data();
+            heldout = TokenData.sequences(d.text(), tokenizer(), d.heldoutOffset(), d.heldoutSequences(), d.seqLen());
+        }
+        return heldout;
+    }
+}

@@ -1,0 +1,135 @@
+package dev.puzzle.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.config.Json;
+import dev.puzzle.core.io.AtomicFiles;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * One run's folder (DESIGN.md section 4): a subfolder per stage, the fingerprint of the settings that
+ * shaped it, and a lock so that two {@code compress} processes never interleave their writes. Every
+ * path a stage reads or writes is named here, once.
+ */
+public final class RunDirectory {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Path root;
+
+    public RunDirectory(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path profileDir() {
+        return root.resolve("profile");
+    }
+
+    /** Every candidate's costs, in the block_library.json layout (stats only). */
+    public Path blockCosts() {
+        return profileDir().resolve("block_costs.json");
+    }
+
+    /** Embeddings and head, and the parent's totals, on the run's hardware profile and workload. */
+    public Path modelCosts() {
+        return profileDir().resolve("model_costs.json");
+    }
+
+    /** The scored block library (replace-1-block metrics with the profile's costs merged in). */
+    public Path scoredLibrary() {
+        return root.resolve("score/block_library.json");
+    }
+
+    /** Where compress keeps each realized model: RUN_DIR/compress/NAME. */
+    public Path child(String name) {
+        return root.resolve("compress").resolve(name);
+    }
+
+    public Path reportDir() {
+        return root.resolve("report");
+    }
+
+    public Path fingerprintFile() {
+        return root.resolve("run.fingerprint.json");
+    }
+
+    /** The embeddings-and-head costs that profile wrote, by stats key; empty when not profiled. */
+    public Map<String, Double> fixedCosts() {
+        Map<String, Double> out = new HashMap<>();
+        if (!Files.exists(modelCosts())) return out;
+        Json.readObject(modelCosts(), "the profile's model costs").path("embeddings_and_head")
+                .fields().forEachRemaining(e -> out.put("stats." + e.getKey(), e.getValue().asDouble()));
+        return out;
+    }
+
+    /** The parent's whole-model throughput (tokens/s) on the profiled hardware and workload. */
+    public double parentThroughput() {
+        if (!Files.exists(modelCosts())) throw new PuzzleException(root + ": not profiled yet (no " + modelCosts() + ")");
+        JsonNode t = Json.readObject(modelCosts(), "the profile's model costs").path("parent_total").path("throughput_tokens_per_s");
+        if (!t.isNumber()) throw new PuzzleException(modelCosts() + ": field 'parent_total.throughput_tokens_per_s' is missing");
+        return t.asDouble();
+    }
+
+    /**
+     * Resuming is only sound for the same run: the sections that shape the stages' outputs are
+     * fingerprinted on the first run, and a run directory made from other settings is refused.
+     */
+    public void checkFingerprint(RunConfig rc) throws IOException {
+        ObjectNode fp = rc.fingerprint();
+        String text = JSON.writeValueAsString(fp);
+        Path f = fingerprintFile();
+        if (Files.exists(f)) {
+            if (!Files.readString(f).trim().equals(text)) {
+                throw PuzzleException.field(rc.file, "run_dir", root, "was made with other parent/hardware/cost_model/workload/search_space/data/distill"
+                        + " settings; use a new run_dir (or delete it) to start over");
+            }
+        } else {
+            AtomicFiles.writeString(f, text + "\n");
+        }
+    }
+
+    /** The held lock of a run directory; closing it releases it. */
+    public interface Lock extends AutoCloseable {
+        @Override
+        void close() throws IOException;
+    }
+
+    /**
+     * Takes the run directory's lock for this process, or refuses at once, naming the directory, when
+     * another process (or another run in this one) holds it. The operating system releases the lock
+     * when a process dies, so a killed run never leaves it stale.
+     */
+    public Lock lock() throws IOException {
+        Files.createDirectories(root);
+        Path file = root.resolve(".lock");
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock held;
+        try {
+            held = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            held = null;
+        }
+        if (held == null) {
+            ch.close();
+            throw new PuzzleException(root + ": another puzzle process is working in this run directory (" + file + " is locked); wait for it or use another run_dir");
+        }
+        FileLock lock = held;
+        return () -> {
+            lock.release();
+            ch.close();
+        };
+    }
+}

@@ -1,0 +1,72 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.mip.ArchitectureSearch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Run config sections compress reads: relative targets, the search settings it honours; and the run directory's lock. */
+class RunConfigTest {
+    static Path config(Path dir, String compress, String search) throws Exception {
+        Path text = dir.resolve("text.txt");
+        Files.writeString(text, "x".repeat(100));
+        Path f = dir.resolve("puzzle.yaml");
+        Files.writeString(f, """
+                parent: p.bin
+                run_dir: run
+                hardware: h100-80gb-sxm
+                workload: {batch: 8, prefill_length: 16, generation_length: 16}
+                data: {text: text.txt, seq_len: 4, calibration: {offset: 0, sequences: 1}, heldout: {offset: 5000, sequences: 1}}
+                compress: %s
+                %s
+                """.formatted(compress, search));
+        return f;
+    }
+
+    @Test
+    void throughputTargetsMayBeSpeedupsOverTheParent(@TempDir Path tmp) throws Exception {
+        RunConfig rc = RunConfig.read(config(tmp, "{throughputs: [2x, 1.25x, 1.5X]}", ""));
+        List<RunConfig.Target> t = rc.compress().throughputs();
+        assertEquals(List.of(new RunConfig.Target(1.25, true), new RunConfig.Target(1.5, true), new RunConfig.Target(2, true)), t, "sorted");
+        assertEquals(3000 * 1.25, t.get(0).tokensPerSecond(3000), 1e-9);
+        assertEquals("1.25x", t.get(0).label());
+        RunConfig abs = RunConfig.read(config(tmp, "{throughputs: [2.6e5]}", ""));
+        assertEquals(2.6e5, abs.compress().throughputs().get(0).tokensPerSecond(3000));
+        assertEquals("260000", abs.compress().throughputs().get(0).label());
+        for (String bad : List.of("[1.5x, 2e5]", "[0x]", "[fast]", "[-3]", "[x]")) {
+            PuzzleException e = assertThrows(PuzzleException.class, () -> RunConfig.read(config(tmp, "{throughputs: " + bad + "}", "")), bad);
+            assertTrue(e.getMessage().contains("puzzle.yaml") && e.getMessage().contains("compress.throughputs"), e.getMessage());
+        }
+    }
+
+    @Test
+    void compressUsesTheSearchSectionsSolverAndTimeLimit(@TempDir Path tmp) throws Exception {
+        RunConfig rc = RunConfig.read(config(tmp, "{throughputs: [2x]}", "search: {objective: metrics.lm_loss, solver: scip, time_limit: 5}"));
+        RunConfig.Search s = rc.compressSearch();
+        assertEquals(ArchitectureSearch.Backend.SCIP, s.solver());
+        assertEquals(5, s.timeLimit());
+        assertEquals("metrics.lm_loss", s.objective());
+        RunConfig none = RunConfig.read(config(tmp, "{throughputs: [2x]}", ""));
+        assertEquals(ArchitectureSearch.Backend.CP_SAT, none.compressSearch().solver());
+        assertEquals(60, none.compressSearch().timeLimit());
+        assertEquals("metrics.kl_div", none.compressSearch().objective());
+    }
+
+    @Test
+    void aRunDirectoryIsLockedWhileARunWorksInIt(@TempDir Path tmp) throws Exception {
+        RunDirectory d = new RunDirectory(tmp.resolve("run"));
+        try (RunDirectory.Lock held = d.lock()) {
+            PuzzleException e = assertThrows(PuzzleException.class, d::lock);
+            assertTrue(e.getMessage().contains("another puzzle process") && e.getMessage().contains(tmp.resolve("run").toString()), e.getMessage());
+        }
+        try (RunDirectory.Lock again = d.lock()) {
+            assertNotNull(again, "released on close");
+        }
+    }
+}
