@@ -23,7 +23,6 @@ final class LibraryCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Run run = Run.open(config);
-        run.config.distill(); // validate every section up front
         LibraryStage.Result r = LibraryStage.run(run, new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
         spec.commandLine().getOut().printf("library: %d layers, %d candidate parts, %d calibration sequences of %d tokens in %s%n",
                 r.layers(), r.parts(), r.sequences(), r.sequenceLength(), run.dir.root());

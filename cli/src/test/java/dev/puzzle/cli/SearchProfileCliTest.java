@@ -2,7 +2,6 @@ package dev.puzzle.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.puzzle.mip.BlockLibrary;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,18 +113,18 @@ class SearchProfileCliTest {
         CliTest.Run r = run("profile", cfg.toString());
         assertEquals(0, r.code(), r.err());
         Path costs = tmp.resolve("run/profile/block_costs.json");
-        BlockLibrary lib = BlockLibrary.read(costs);
-        assertEquals(5, lib.numLayers());
+        JsonNode lib = new ObjectMapper().readTree(costs.toFile()); // the block_library.json layout: layer_i -> variant -> {stats}
+        assertEquals(5, lib.size());
         // 7 attention variants: the parent's gqa4, gqa2, gqa1, window 8 with each listed KV count (2, 1), linear, no-op.
         // Layers 0-1 keep the parent's FFN only; the others have 3 FFN variants (172, 86, no-op: 0.5 and 86 are one width).
-        assertEquals(7, lib.startingAt(0).size());
-        assertEquals(21, lib.startingAt(2).size());
-        assertTrue(lib.startingAt(0).get(0).name().startsWith("attention = gqa 4 kv heads (parent * 100%) && ffn = dense 172"));
+        assertEquals(7, lib.get("layer_0").size());
+        assertEquals(21, lib.get("layer_2").size());
+        assertTrue(lib.get("layer_0").fieldNames().next().startsWith("attention = gqa 4 kv heads (parent * 100%) && ffn = dense 172"));
         JsonNode mc = new ObjectMapper().readTree(tmp.resolve("run/profile/model_costs.json").toFile());
         assertEquals(260_032, mc.get("parent_total").get("num_params").asLong());
         // The parent's layer sum + embeddings/head = the parent total.
         double layers = 0;
-        for (int l = 0; l < 5; l++) layers += lib.startingAt(l).get(0).values().get("stats.runtime_ms");
+        for (int l = 0; l < 5; l++) layers += lib.get("layer_" + l).elements().next().get("stats").get("runtime_ms").asDouble();
         assertEquals(mc.get("parent_total").get("runtime_ms").asDouble(), layers + mc.get("embeddings_and_head").get("runtime_ms").asDouble(), 1e-6);
         // search --config: budgets from the config, the whole-model throughput net of the embeddings and head.
         CliTest.Run s = run("search", "--config", cfg.toString(), "--json");
