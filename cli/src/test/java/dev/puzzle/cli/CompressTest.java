@@ -277,8 +277,7 @@ class CompressTest {
         Path d = tmp.resolve("scip");
         Path cfg = config(d, "[2.15e5, 2.6e5]");
         Files.writeString(cfg, Files.readString(cfg) + "search: {objective: metrics.kl_div, solver: scip, time_limit: 5}\n");
-        copyTree(dir.resolve("run"), d.resolve("run"));
-        CompressTest.deleteTree(d.resolve("run/compress"));
+        reuseFinishedRun(d);
         CliTest.Run r = run("compress", cfg.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode rep = new ObjectMapper().readTree(d.resolve("run/report/report.json").toFile());
@@ -299,8 +298,7 @@ class CompressTest {
     void relativeTargetsAreSpeedupsOverTheParentAndUnreachableOnesNameItsFigure() throws IOException {
         Path d = tmp.resolve("relative");
         Path cfg = config(d, "[1.01x, 50x]");
-        copyTree(dir.resolve("run"), d.resolve("run"));
-        CompressTest.deleteTree(d.resolve("run/compress"));
+        reuseFinishedRun(d);
         CliTest.Run r = run("compress", cfg.toString());
         assertEquals(0, r.code(), r.err());
         double parent = new ObjectMapper().readTree(d.resolve("run/profile/model_costs.json").toFile()).get("parent_total").get("throughput_tokens_per_s").asDouble();
@@ -314,8 +312,10 @@ class CompressTest {
         assertTrue(why.startsWith("50x (") && why.contains(String.format(java.util.Locale.ROOT, "the parent runs %.0f tokens/s", parent)), why);
     }
 
-    static void deleteTree(Path p) throws IOException {
-        dev.puzzle.core.io.AtomicFiles.deleteTree(p);
+    /** The finished run's profile, library, distillation and scores (same settings), with no realized or evaluated model. */
+    static void reuseFinishedRun(Path d) throws IOException {
+        copyTree(dir.resolve("run"), d.resolve("run"));
+        dev.puzzle.core.io.AtomicFiles.deleteTree(d.resolve("run/compress"));
     }
 
     static void copyTree(Path from, Path to) throws IOException {

@@ -29,13 +29,12 @@ public final class BaselinesStage {
     /** Both baselines for every target that has budgets; a baseline that cannot fit a budget is absent. */
     public static List<Plan> run(Run run, BlockLibrary lib, SearchStage.Result search) {
         ModelConfig pc = run.parent.config();
-        List<Map<String, BlockConfig>> byName = SearchStage.candidatesByName(run);
+        List<Map<String, BlockConfig>> byName = search.candidatesByName();
         double[] influence = Bld.blockInfluence(run.dir.root(), pc.numLayers());
         List<Plan> out = new ArrayList<>();
-        double parentTps = run.dir.parentThroughput();
         for (var e : search.budgets().entrySet()) {
             RunConfig.Target t = e.getKey();
-            double tps = t.tokensPerSecond(parentTps);
+            double tps = search.tokensPerSecond().get(t);
             Plan u = uniform(lib, e.getValue(), byName, t, tps);
             if (u != null) out.add(u);
             Plan d = layerDrop(lib, e.getValue(), influence, pc, t, tps);

@@ -35,7 +35,6 @@ public final class Compress {
                 listener.stage("profile", "costing every candidate on " + hw.name());
                 ProfileStage.run(run, hw, listener);
             }
-            double parentTps = run.dir.parentThroughput();
             // 2-3. library and distill (each skips what is done)
             listener.stage("library", "activation cache and candidate initialization");
             LibraryStage.run(run, listener);
@@ -65,7 +64,7 @@ public final class Compress {
             EvaluateStage eval = new EvaluateStage(run, cost);
             List<Plan> all = new ArrayList<>();
             List<String> parentNames = new ArrayList<>();
-            var byName = SearchStage.candidatesByName(run);
+            var byName = found.candidatesByName();
             for (int l = 0; l < run.parent.config().numLayers(); l++) {
                 final int layer = l;
                 parentNames.add(byName.get(l).entrySet().stream().filter(e -> e.getValue().equals(run.parent.config().parentBlock(layer)))
@@ -81,7 +80,8 @@ public final class Compress {
                 progress.accept(results.size());
             }
             // 8. report
-            ReportModel report = ReportStage.run(run, rc.measured() ? "measured" : "roofline", parentTps, eval.measurement(), results, found.unreachable());
+            ReportModel report = ReportStage.run(run, hw.name(), rc.measured() ? "measured" : "roofline", found.parentTokensPerSecond(), eval.measurement(),
+                    results, found.unreachable());
             listener.stage("report", run.dir.reportDir().resolve("index.html").toString());
             return report;
         }

@@ -14,21 +14,17 @@ import java.util.List;
 public final class ReportStage {
     private ReportStage() {}
 
-    public static ReportModel run(Run run, String costModel, double parentTps, String measurement, List<ReportModel.ModelResult> models,
+    public static ReportModel run(Run run, String hardware, String costModel, double parentTps, String measurement, List<ReportModel.ModelResult> models,
                                   List<String> infeasible) throws IOException {
         RunConfig rc = run.config;
         var w = rc.workload();
         List<String> targets = new ArrayList<>();
         for (RunConfig.Target t : rc.compress().throughputs()) targets.add(t.label());
-        ReportModel r = ReportModel.build(rc.runDir().toString(), rc.file.toString(), hardwareName(run), costModel,
+        ReportModel r = ReportModel.build(rc.runDir().toString(), rc.file.toString(), hardware, costModel,
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
                 models, infeasible, targets);
         r.write(run.dir.reportDir());
         return r;
-    }
-
-    private static String hardwareName(Run run) {
-        return dev.puzzle.hardware.HardwareProfile.load(run.config.hardware()).name();
     }
 
     /** One HTML page overlaying the frontiers of finished runs ({@code puzzle report --compare}); returns the file written. */

@@ -26,8 +26,12 @@ import java.util.Map;
 public final class SearchStage {
     private SearchStage() {}
 
-    /** The Puzzle children found, and why the other targets were not met. */
-    public record Result(List<Plan> children, List<String> unreachable, Map<RunConfig.Target, List<Budget>> budgets) {}
+    /**
+     * The Puzzle children found and why the other targets were not met; with what the later stages reuse:
+     * the parent's throughput, each target's tokens/s and layer budgets, every layer's candidates by name.
+     */
+    public record Result(List<Plan> children, List<String> unreachable, double parentTokensPerSecond, Map<RunConfig.Target, Double> tokensPerSecond,
+                         Map<RunConfig.Target, List<Budget>> budgets, List<Map<String, BlockConfig>> candidatesByName) {}
 
     /** The variant name → block of every layer's candidates. */
     public static List<Map<String, BlockConfig>> candidatesByName(Run run) {
@@ -61,10 +65,12 @@ public final class SearchStage {
         List<Plan> plans = new ArrayList<>();
         List<String> unreachable = new ArrayList<>();
         Map<RunConfig.Target, List<Budget>> all = new LinkedHashMap<>();
+        Map<RunConfig.Target, Double> rates = new LinkedHashMap<>();
         for (RunConfig.Target t : cc.throughputs()) {
             double tps = t.tokensPerSecond(parentTps);
             List<Budget> budgets = budgets(tps, cc.memoryMib(), w, fixed);
             all.put(t, budgets);
+            rates.put(t, tps);
             try {
                 ArchitectureSearch.Solution sol = ArchitectureSearch.solve(new ArchitectureSearch.Problem(lib, s.objective(), s.maximize(), budgets), o);
                 List<BlockConfig> blocks = new ArrayList<>();
@@ -85,7 +91,7 @@ public final class SearchStage {
                 listener.stage("search", why);
             }
         }
-        return new Result(plans, unreachable, all);
+        return new Result(plans, unreachable, parentTps, rates, all, byName);
     }
 
     /** Why a target cannot be met, in whole-model terms: the best throughput and least memory any architecture has, and the parent's. */
