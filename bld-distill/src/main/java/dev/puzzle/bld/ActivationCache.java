@@ -3,11 +3,11 @@ package dev.puzzle.bld;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.DType;
 import dev.puzzle.core.io.Safetensors;
-import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.SubBlock;
-import dev.puzzle.core.train.TrainableModel;
+import dev.puzzle.core.ops.BlockOp;
+import dev.puzzle.core.ops.BlockOps;
+import dev.puzzle.core.tensor.Backend;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,7 +41,7 @@ public final class ActivationCache {
     }
 
     /** Builds every missing layer file; {@code progress} gets layers done. */
-    public void build(Checkpoint parent, int[][] seqs, DType dtype, IntConsumer progress) throws IOException {
+    public void build(Backend backend, Checkpoint parent, int[][] seqs, DType dtype, IntConsumer progress) throws IOException {
         ModelConfig c = parent.config();
         int S = seqs.length, T = seqs[0].length, D = c.dim();
         String hash = Integer.toHexString(java.util.Arrays.deepHashCode(seqs)) + "-" + S + "x" + T + "-" + dtype;
@@ -49,12 +49,11 @@ public final class ActivationCache {
         float[] x = new float[S * T * D];
         float[] emb = parent.tensors().get(dev.puzzle.core.io.TensorNames.EMBED).data();
         for (int s = 0; s < S; s++) for (int t = 0; t < T; t++) System.arraycopy(emb, seqs[s][t] * D, x, (s * T + t) * D, D);
+        BlockOps factory = new BlockOps(c, parent.tensors(), parent.source(), backend);
         for (int l = 0; l < c.numLayers(); l++) {
-            BlockConfig b = c.blocks().get(l);
-            SubBlock attn = TrainableModel.subBlock(c, l, b.attention(), parent.tensors());
-            SubBlock ffn = TrainableModel.subBlock(c, l, b.ffn(), parent.tensors());
-            float[] mid = add(x, attn == null ? null : attn.forward(x, S, T).out());
-            float[] out = add(mid, ffn == null ? null : ffn.forward(mid, S, T).out());
+            BlockOps.Layer ops = factory.layer(l, c.blocks().get(l));
+            float[] mid = add(x, ops.attention(), S, T);
+            float[] out = add(mid, ops.ffn(), S, T);
             Path f = file(l);
             if (!(Files.exists(f) && hash.equals(readHash(f)))) {
                 Map<String, Tensor> t = new LinkedHashMap<>();
@@ -78,9 +77,13 @@ public final class ActivationCache {
         }
     }
 
-    private static float[] add(float[] x, float[] f) {
+    /** x + op(x), over the S·T rows of x. */
+    private static float[] add(float[] x, BlockOp op, int S, int T) {
         float[] y = x.clone();
-        if (f != null) for (int i = 0; i < y.length; i++) y[i] += f[i];
+        if (!op.identity()) {
+            float[] f = op.forward(x, S, T).out();
+            for (int i = 0; i < y.length; i++) y[i] += f[i];
+        }
         return y;
     }
 

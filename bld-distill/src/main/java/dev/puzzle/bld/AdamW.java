@@ -1,6 +1,6 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.train.Param;
+import dev.puzzle.core.ops.Param;
 
 import java.util.List;
 
@@ -50,11 +50,11 @@ public final class AdamW {
     /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */
     public double clip(double max) {
         double ss = 0;
-        for (Param p : params) for (float g : p.g) ss += (double) g * g;
+        for (Param p : params) for (float g : p.grad()) ss += (double) g * g;
         double norm = Math.sqrt(ss);
         if (norm > max) {
             float s = (float) (max / norm);
-            for (Param p : params) for (int i = 0; i < p.g.length; i++) p.g[i] *= s;
+            for (Param p : params) for (int i = 0; i < p.grad().length; i++) p.grad()[i] *= s;
         }
         return norm;
     }
@@ -65,7 +65,7 @@ public final class AdamW {
         for (int k = 0; k < params.size(); k++) {
             Param p = params.get(k);
             boolean decay = p.shape.length >= 2;
-            float[] w = p.w, g = p.g, mk = m[k], vk = v[k];
+            float[] w = p.w, g = p.grad(), mk = m[k], vk = v[k];
             for (int i = 0; i < w.length; i++) {
                 mk[i] = (float) (beta1 * mk[i] + (1 - beta1) * g[i]);
                 vk[i] = (float) (beta2 * vk[i] + (1 - beta2) * g[i] * g[i]);

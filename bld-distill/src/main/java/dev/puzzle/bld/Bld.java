@@ -14,6 +14,7 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.io.IOException;
@@ -67,11 +68,11 @@ public final class Bld {
     }
 
     /** Builds the activation cache and initializes every candidate part that has no file yet. */
-    public static void buildLibrary(Checkpoint parent, SearchSpace space, int[][] calibration, Path runDir, DType cacheDtype,
+    public static void buildLibrary(Backend backend, Checkpoint parent, SearchSpace space, int[][] calibration, Path runDir, DType cacheDtype,
                                     IntConsumer cacheProgress, IntConsumer initProgress) throws IOException {
         ModelConfig c = parent.config();
         ActivationCache cache = cache(runDir);
-        cache.build(parent, calibration, cacheDtype, cacheProgress);
+        cache.build(backend, parent, calibration, cacheDtype, cacheProgress);
         CandidateStore store = library(runDir);
         for (int l = 0; l < c.numLayers(); l++) {
             ActivationCache.Layer a = cache.read(l);
@@ -84,11 +85,11 @@ public final class Bld {
             List<SearchSpace.Candidate> cands = space.candidates(c, l);
             for (AttentionConfig at : attentions(cands)) {
                 String id = CandidateStore.id(at);
-                if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(c, parent.tensors(), l, at, a.input(), attnY, N));
+                if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(backend, c, parent.tensors(), l, at, a.input(), attnY, N));
             }
             for (FfnConfig f : ffns(cands)) {
                 String id = CandidateStore.id(f);
-                if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(c, parent.tensors(), l, f, a.mid(), ffnY, N));
+                if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(backend, c, parent.tensors(), l, f, a.mid(), ffnY, N));
             }
             if (initProgress != null) initProgress.accept(l + 1);
         }
@@ -233,7 +234,7 @@ public final class Bld {
      * Trains the unfinished jobs of shard {@code shard[0]} of {@code shard[1]} on {@code threads} workers.
      * {@code progress} gets (jobs of this shard done, total of this shard).
      */
-    public static int distill(Checkpoint parent, SearchSpace space, BldSettings st, Path runDir, int[] shard, int threads,
+    public static int distill(Backend backend, Checkpoint parent, SearchSpace space, BldSettings st, Path runDir, int[] shard, int threads,
                               java.util.function.BiConsumer<Integer, Integer> progress) throws Exception {
         ModelConfig c = parent.config();
         List<BldJob> all = jobs(c, space, st.coupled());
@@ -258,7 +259,7 @@ public final class Bld {
                     Map<String, Tensor> init = new java.util.LinkedHashMap<>();
                     if (job.attention() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.attention())));
                     if (job.ffn() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.ffn())));
-                    BldTrainer.Result r = BldTrainer.train(c, job, init, cache.read(job.layer()), st);
+                    BldTrainer.Result r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
                     out.write(job.layer(), job.id(), r.weights());
                     writeCurve(runDir, job, r.curve()); // last: marks the job finished
                     if (progress != null) progress.accept(finished.incrementAndGet(), total);

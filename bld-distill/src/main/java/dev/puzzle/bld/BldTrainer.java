@@ -2,10 +2,11 @@ package dev.puzzle.bld;
 
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.ops.BlockOp;
+import dev.puzzle.core.ops.BlockOps;
+import dev.puzzle.core.ops.Param;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.Param;
-import dev.puzzle.core.train.SubBlock;
-import dev.puzzle.core.train.TrainableModel;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,11 +32,14 @@ public final class BldTrainer {
     public record Result(Map<String, Tensor> weights, Curve curve) {}
 
     /** The sub-blocks of a job over a (copied) weight map, with input rows x and target contribution y. */
-    private record Setup(SubBlock attn, SubBlock ffn, float[] x, float[] y) {}
+    private record Setup(BlockOp attn, BlockOp ffn, float[] x, float[] y) {}
 
-    private static Setup setup(ModelConfig cfg, BldJob job, Map<String, Tensor> w, ActivationCache.Layer a) {
-        SubBlock attn = job.attention() == null ? null : TrainableModel.subBlock(cfg, job.layer(), job.attention(), w);
-        SubBlock ffn = job.ffn() == null ? null : TrainableModel.subBlock(cfg, job.layer(), job.ffn(), w);
+    private static Setup setup(Backend backend, ModelConfig cfg, BldJob job, Map<String, Tensor> w, ActivationCache.Layer a) {
+        BlockOps factory = new BlockOps(cfg, w, "candidate " + job.id() + " of layer " + job.layer(), backend);
+        BlockOp attn = job.attention() == null ? null : factory.attention(job.layer(), job.attention());
+        BlockOp ffn = job.ffn() == null ? null : factory.ffn(job.layer(), job.ffn());
+        if (attn != null && attn.identity()) attn = null; // contributes nothing, trains nothing
+        if (ffn != null && ffn.identity()) ffn = null;
         float[] x, from, to;
         if (job.attention() != null && job.ffn() != null) {
             x = a.input();
@@ -57,9 +61,9 @@ public final class BldTrainer {
 
     /** Contribution of the job's sub-blocks; with {@code dOut}, also backpropagates into their gradients. */
     private static float[] run(Setup s, float[] x, int S, int T, float[] target, float[] dOut, double[] loss) {
-        SubBlock.Saved sa = s.attn() == null ? null : s.attn().forward(x, S, T);
+        BlockOp.Saved sa = s.attn() == null ? null : s.attn().forward(x, S, T);
         float[] aOut = sa == null ? new float[x.length] : sa.out();
-        SubBlock.Saved sf = null;
+        BlockOp.Saved sf = null;
         float[] out = aOut;
         if (s.ffn() != null) {
             float[] m = x;
@@ -111,10 +115,10 @@ public final class BldTrainer {
         return out;
     }
 
-    public static Result train(ModelConfig cfg, BldJob job, Map<String, Tensor> init, ActivationCache.Layer a, BldSettings st) {
+    public static Result train(Backend backend, ModelConfig cfg, BldJob job, Map<String, Tensor> init, ActivationCache.Layer a, BldSettings st) {
         Map<String, Tensor> w = new LinkedHashMap<>();
         init.forEach((k, v) -> w.put(k, v.copy()));
-        Setup s = setup(cfg, job, w, a);
+        Setup s = setup(backend, cfg, job, w, a);
         int D = cfg.dim(), T = a.T(), B = Math.min(st.batchSequences(), a.S());
         List<Param> params = new ArrayList<>();
         if (s.attn() != null) params.addAll(s.attn().params());

@@ -5,8 +5,9 @@ import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.DType;
 import dev.puzzle.core.io.Safetensors;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.Param;
+import dev.puzzle.core.ops.Param;
 import dev.puzzle.core.train.TrainableModel;
 
 import java.io.IOException;
@@ -39,11 +40,12 @@ public final class Gkd {
     }
 
     /** Trains {@code child} in place (its tensors are copied first); returns the trained child and the loss of every step. */
-    public static Result train(Checkpoint parent, Checkpoint child, int[][] seqs, Settings st, Path checkpoint, IntConsumer progress) throws IOException {
+    public static Result train(Backend backend, Checkpoint parent, Checkpoint child, int[][] seqs, Settings st, Path checkpoint, IntConsumer progress) throws IOException {
         Map<String, Tensor> w = new LinkedHashMap<>();
         child.tensors().forEach((k, v) -> w.put(k, v.copy()));
         Checkpoint trainable = new Checkpoint(child.config(), w, child.storedTypes(), child.tokenizer(), child.source());
-        TrainableModel student = new TrainableModel(trainable), teacher = new TrainableModel(parent);
+        TrainableModel student = new TrainableModel(trainable, backend), teacher = new TrainableModel(parent, backend);
+        Losses lossFn = new Losses(backend.kernels());
         List<Param> params = student.params();
         AdamW opt = new AdamW(params, 0.9, 0.95, 0.1);
         int T = seqs[0].length, B = Math.min(st.batchSequences(), seqs.length), V = child.config().vocabSize(), D = child.config().dim();
@@ -61,8 +63,8 @@ public final class Gkd {
             float[] dLogits = new float[N * V], dHidden = new float[N * D];
             double loss = 0;
             for (int n = 0; n < N; n++) {
-                loss += Losses.kl(ps.logits(), n * V, cs.logits(), n * V, V) / N;
-                Losses.klBackward(ps.logits(), n * V, cs.logits(), n * V, V, dLogits, n * V, 1f / N);
+                loss += lossFn.kl(ps.logits(), n * V, cs.logits(), n * V, V) / N;
+                lossFn.klBackward(ps.logits(), n * V, cs.logits(), n * V, V, dLogits, n * V, 1f / N);
                 loss += st.cosineWeight() * cosineBackward(cs.x(), ps.x(), n * D, D, dHidden, (float) (st.cosineWeight() / N)) / N;
             }
             for (Param p : params) p.zeroGrad();

@@ -9,6 +9,7 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.Decoder;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -31,8 +32,8 @@ public final class Scorer {
     /** The parent's outputs on the held-out sequences. */
     public record Reference(float[][] logits, float[][] hidden) {}
 
-    public static Reference run(Checkpoint ck, int[][] seqs) {
-        Decoder d = new Decoder(ck);
+    public static Reference run(Backend backend, Checkpoint ck, int[][] seqs) {
+        Decoder d = new Decoder(ck, backend);
         int T = seqs[0].length;
         float[][] lg = new float[seqs.length][], hd = new float[seqs.length][];
         for (int s = 0; s < seqs.length; s++) {
@@ -43,16 +44,17 @@ public final class Scorer {
         return new Reference(lg, hd);
     }
 
-    public static Map<String, Double> metrics(Reference parent, Reference child, int[][] seqs, int V, int D) {
+    public static Map<String, Double> metrics(Backend backend, Reference parent, Reference child, int[][] seqs, int V, int D) {
+        Losses losses = new Losses(backend.kernels());
         double kl = 0, ce = 0, agree = 0, cos = 0;
         int n = 0, nce = 0;
         for (int s = 0; s < seqs.length; s++) {
             int T = seqs[s].length;
             for (int t = 0; t < T; t++) {
-                kl += Losses.kl(parent.logits()[s], t * V, child.logits()[s], t * V, V);
+                kl += losses.kl(parent.logits()[s], t * V, child.logits()[s], t * V, V);
                 if (Losses.argmax(parent.logits()[s], t * V, V) == Losses.argmax(child.logits()[s], t * V, V)) agree++;
                 if (t + 1 < T) {
-                    ce += Losses.crossEntropy(child.logits()[s], t * V, V, seqs[s][t + 1]);
+                    ce += losses.crossEntropy(child.logits()[s], t * V, V, seqs[s][t + 1]);
                     nce++;
                 }
                 double dot = 0, a = 0, b = 0;
@@ -93,10 +95,10 @@ public final class Scorer {
      * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
      * candidates done.
      */
-    public static List<Map<String, Map<String, Double>>> score(Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
+    public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
                                                                boolean coupled, IntConsumer progress) {
         ModelConfig c = parent.config();
-        Reference ref = run(parent, heldout);
+        Reference ref = run(backend, parent, heldout);
         List<Map<String, Map<String, Double>>> out = new ArrayList<>();
         int done = 0;
         for (int l = 0; l < c.numLayers(); l++) {
@@ -104,14 +106,14 @@ public final class Scorer {
             for (SearchSpace.Candidate cand : space.candidates(c, l)) {
                 Map<String, Double> m;
                 if (cand.block().equals(c.parentBlock(l))) {
-                    m = metrics(ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
+                    m = metrics(backend, ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
                     Map<String, Double> init = new LinkedHashMap<>(m);
                     init.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 } else {
                     Map<String, Tensor> init = Bld.blockTensors(runDir, l, cand.block(), coupled, false);
                     Map<String, Tensor> trained = Bld.blockTensors(runDir, l, cand.block(), coupled, true);
-                    m = metrics(ref, run(replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
-                    Map<String, Double> mi = metrics(ref, run(replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
+                    m = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
+                    Map<String, Double> mi = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
                     mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 }
                 layer.put(cand.name(), m);

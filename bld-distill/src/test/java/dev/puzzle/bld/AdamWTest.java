@@ -3,7 +3,7 @@ package dev.puzzle.bld;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.Param;
+import dev.puzzle.core.ops.Param;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
@@ -29,8 +29,8 @@ class AdamWTest {
         Param b = new Param("b", new Tensor(floats(f.get("init").get("b")), 4));    // a vector: not decayed
         AdamW opt = new AdamW(List.of(w, b), 0.9, 0.95, f.get("weight_decay").asDouble());
         for (JsonNode s : f.get("steps")) {
-            System.arraycopy(floats(s.get("grad_w")), 0, w.g, 0, 12);
-            System.arraycopy(floats(s.get("grad_b")), 0, b.g, 0, 4);
+            System.arraycopy(floats(s.get("grad_w")), 0, w.grad(), 0, 12);
+            System.arraycopy(floats(s.get("grad_b")), 0, b.grad(), 0, 4);
             opt.step(s.get("lr").asDouble());
             float[] ww = floats(s.get("w")), bb = floats(s.get("b"));
             for (int i = 0; i < 12; i++) assertEquals(ww[i], w.w[i], 1e-6, "w[" + i + "] after step " + opt.steps());
@@ -42,14 +42,14 @@ class AdamWTest {
     @Test
     void clippingScalesTheGlobalNorm() {
         Param a = new Param("a", new Tensor(new float[]{0, 0}, 2)), c = new Param("c", new Tensor(new float[]{0}, 1));
-        a.g[0] = 3;
-        a.g[1] = 0;
-        c.g[0] = 4; // global norm 5
+        a.grad()[0] = 3;
+        a.grad()[1] = 0;
+        c.grad()[0] = 4; // global norm 5
         AdamW opt = new AdamW(List.of(a, c), 0.9, 0.95, 0);
         assertEquals(5.0, opt.clip(1.0), 1e-12);
-        assertArrayEquals(new float[]{0.6f, 0f}, a.g, 1e-7f);
-        assertArrayEquals(new float[]{0.8f}, c.g, 1e-7f);
+        assertArrayEquals(new float[]{0.6f, 0f}, a.grad(), 1e-7f);
+        assertArrayEquals(new float[]{0.8f}, c.grad(), 1e-7f);
         assertEquals(1.0, opt.clip(2.0), 1e-6, "under the limit: unchanged");
-        assertArrayEquals(new float[]{0.6f, 0f}, a.g, 1e-7f);
+        assertArrayEquals(new float[]{0.6f, 0f}, a.grad(), 1e-7f);
     }
 }

@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
@@ -31,7 +32,7 @@ class GkdTest {
     }
 
     static double heldoutKl(Checkpoint parent, Checkpoint child, int[][] held) {
-        Map<String, Double> m = Scorer.metrics(Scorer.run(parent, held), Scorer.run(child, held), held, parent.config().vocabSize(), parent.config().dim());
+        Map<String, Double> m = Scorer.metrics(Backend.cpu(), Scorer.run(Backend.cpu(), parent, held), Scorer.run(Backend.cpu(), child, held), held, parent.config().vocabSize(), parent.config().dim());
         return m.get("metrics.kl_div");
     }
 
@@ -52,7 +53,7 @@ class GkdTest {
         double before = heldoutKl(parent, child, held);
 
         Gkd.Settings st = new Gkd.Settings(24 * 64 * 2, 2, 3e-4, 1.0, 4, 7);
-        Gkd.Result full = Gkd.train(parent, child, cal, st, tmp.resolve("a.safetensors"), null);
+        Gkd.Result full = Gkd.train(Backend.cpu(), parent, child, cal, st, tmp.resolve("a.safetensors"), null);
         assertEquals(24, full.steps());
         double after = heldoutKl(parent, full.child(), held);
         System.out.printf("GKD: held-out KL to the parent %.4f -> %.4f%n", before, after);
@@ -62,10 +63,10 @@ class GkdTest {
 
         // A crash after step 10 (the checkpoint holds step 8), then a rerun: it resumes at 8 and ends where the full run ended.
         Path ck = tmp.resolve("b.safetensors");
-        assertThrows(IllegalStateException.class, () -> Gkd.train(parent, child, cal, st, ck, s -> {
+        assertThrows(IllegalStateException.class, () -> Gkd.train(Backend.cpu(), parent, child, cal, st, ck, s -> {
             if (s == 10) throw new IllegalStateException("simulated crash");
         }));
-        Gkd.Result resumed = Gkd.train(parent, child, cal, st, ck, null);
+        Gkd.Result resumed = Gkd.train(Backend.cpu(), parent, child, cal, st, ck, null);
         assertEquals(8, resumed.resumedAt());
         for (String k : full.child().tensors().keySet()) {
             float[] a = full.child().tensors().get(k).data(), b = resumed.child().tensors().get(k).data();

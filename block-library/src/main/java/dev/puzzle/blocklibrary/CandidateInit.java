@@ -5,7 +5,8 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.Ops;
+import dev.puzzle.core.ops.Ops;
+import dev.puzzle.core.tensor.Backend;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -25,14 +26,14 @@ public final class CandidateInit {
     private CandidateInit() {}
 
     /** The tensors (HF names of layer l) of an attention candidate. */
-    public static Map<String, Tensor> attention(ModelConfig parent, Map<String, Tensor> pw, int l, AttentionConfig a,
+    public static Map<String, Tensor> attention(Backend backend, ModelConfig parent, Map<String, Tensor> pw, int l, AttentionConfig a,
                                                 float[] x, float[] contribution, int N) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         switch (a) {
             case AttentionConfig.NoOp n -> { }
             case AttentionConfig.Linear lin -> {
                 out.put(layer(l, ATTN_NORM), pw.get(layer(l, ATTN_NORM)).copy());
-                out.put(layer(l, ATTN_LINEAR), leastSquares(parent, pw.get(layer(l, ATTN_NORM)).data(), x, contribution, N));
+                out.put(layer(l, ATTN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, ATTN_NORM)).data(), x, contribution, N));
             }
             case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
             case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
@@ -41,20 +42,20 @@ public final class CandidateInit {
     }
 
     /** The tensors (HF names of layer l) of an FFN candidate. */
-    public static Map<String, Tensor> ffn(ModelConfig parent, Map<String, Tensor> pw, int l, FfnConfig f,
+    public static Map<String, Tensor> ffn(Backend backend, ModelConfig parent, Map<String, Tensor> pw, int l, FfnConfig f,
                                           float[] x, float[] contribution, int N) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         switch (f) {
             case FfnConfig.NoOp n -> { }
             case FfnConfig.Linear lin -> {
                 out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
-                out.put(layer(l, FFN_LINEAR), leastSquares(parent, pw.get(layer(l, FFN_NORM)).data(), x, contribution, N));
+                out.put(layer(l, FFN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), x, contribution, N));
             }
             case FfnConfig.Dense d -> {
                 Tensor w1 = pw.get(layer(l, GATE)), w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
                 int D = parent.dim(), F = w1.dim(0), keep = d.intermediateSize();
                 if (keep > F) throw new PuzzleException("layer " + l + ": FFN width " + keep + " exceeds the parent's " + F);
-                int[] idx = keep == F ? identity(F) : topChannels(parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
+                int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
                 Tensor n1 = Tensor.zeros(keep, D), n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
                 for (int j = 0; j < keep; j++) {
                     System.arraycopy(w1.data(), idx[j] * D, n1.data(), j * D, D);
@@ -77,12 +78,12 @@ public final class CandidateInit {
     }
 
     /** Indices (ascending) of the {@code keep} channels with the largest mean |silu(a)·b| · ‖W2[:, j]‖. */
-    static int[] topChannels(ModelConfig c, float[] norm, Tensor w1, Tensor w3, Tensor w2, float[] x, int N, int keep) {
+    static int[] topChannels(Ops ops, ModelConfig c, float[] norm, Tensor w1, Tensor w3, Tensor w2, float[] x, int N, int keep) {
         int D = c.dim(), F = w1.dim(0);
         float[] h = new float[N * D], rstd = new float[N], a = new float[N * F], b = new float[N * F], g = new float[N * F];
-        Ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
-        Ops.linearForward(a, h, w1.data(), null, N, D, F);
-        Ops.linearForward(b, h, w3.data(), null, N, D, F);
+        ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
+        ops.linearForward(a, h, w1.data(), null, N, D, F);
+        ops.linearForward(b, h, w3.data(), null, N, D, F);
         Ops.swigluForward(g, a, b, N * F);
         double[] score = new double[F];
         for (int n = 0; n < N; n++) for (int j = 0; j < F; j++) score[j] += Math.abs(g[n * F + j]);
@@ -132,10 +133,10 @@ public final class CandidateInit {
      * W (D, D) minimizing ‖Y − H·Wᵀ‖² + λ‖W‖² with H = rmsnorm(x): the normal equations (HᵀH + λI) Wᵀ = HᵀY,
      * solved in double by Cholesky; λ = 1e-4 · trace(HᵀH)/D keeps it well posed.
      */
-    static Tensor leastSquares(ModelConfig c, float[] norm, float[] x, float[] y, int N) {
+    static Tensor leastSquares(Ops ops, ModelConfig c, float[] norm, float[] x, float[] y, int N) {
         int D = c.dim();
         float[] h = new float[N * D], rstd = new float[N];
-        Ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
+        ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
         double[] a = new double[D * D], b = new double[D * D];
         for (int n = 0; n < N; n++) {
             for (int i = 0; i < D; i++) {

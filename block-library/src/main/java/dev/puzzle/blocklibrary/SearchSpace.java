@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -157,23 +156,8 @@ public final class SearchSpace {
         return out;
     }
 
-    /** e.g. {@code attention = gqa 2 kv heads (parent * 50%) && ffn = dense 86 (parent * 50%)}. */
+    /** The candidate's variant name ({@link VariantNames}). */
     public static String name(ModelConfig parent, AttentionConfig a, FfnConfig f) {
-        String an = switch (a) {
-            case AttentionConfig.Gqa g -> String.format(Locale.ROOT, "gqa %d kv heads (parent * %s)", g.numKvHeads(), pct(g.numKvHeads(), parent.numKvHeads()));
-            case AttentionConfig.Window w -> String.format(Locale.ROOT, "window %d, %d kv heads", w.window(), w.numKvHeads());
-            case AttentionConfig.Linear l -> "linear";
-            case AttentionConfig.NoOp n -> "no_op";
-        };
-        String fn = switch (f) {
-            case FfnConfig.Dense d -> String.format(Locale.ROOT, "dense %d (parent * %s)", d.intermediateSize(), pct(d.intermediateSize(), parent.intermediateSize()));
-            case FfnConfig.Linear l -> "linear";
-            case FfnConfig.NoOp n -> "no_op";
-        };
-        return "attention = " + an + " && ffn = " + fn;
-    }
-
-    private static String pct(int a, int b) {
-        return Math.round(100.0 * a / b) + "%";
+        return VariantNames.name(parent, new BlockConfig(a, f));
     }
 }

@@ -1,5 +1,7 @@
 package dev.puzzle.blocklibrary;
 
+import dev.puzzle.core.ops.Ops;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.model.AttentionConfig;
@@ -8,7 +10,6 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Tensor;
-import dev.puzzle.core.train.Ops;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;
@@ -37,9 +38,9 @@ class CandidateInitTest {
         int N = 400, D = 16;
         float[] x = randn(r, N * D), wTrue = randn(r, D * D), h = new float[N * D], y = new float[N * D];
         float[] norm = W.get(layer(1, FFN_NORM)).data();
-        Ops.rmsnormForward(h, new float[N], x, norm, N, D, C.normEps());
-        Ops.linearForward(y, h, wTrue, null, N, D, D);
-        Map<String, Tensor> t = CandidateInit.ffn(C, W, 1, new FfnConfig.Linear(), x, y, N);
+        new Ops(Backend.cpu().kernels()).rmsnormForward(h, new float[N], x, norm, N, D, C.normEps());
+        new Ops(Backend.cpu().kernels()).linearForward(y, h, wTrue, null, N, D, D);
+        Map<String, Tensor> t = CandidateInit.ffn(Backend.cpu(), C, W, 1, new FfnConfig.Linear(), x, y, N);
         float[] w = t.get(layer(1, FFN_LINEAR)).data();
         for (int i = 0; i < w.length; i++) assertEquals(wTrue[i], w[i], 2e-3, "W[" + i + "]");
         assertArrayEquals(norm, t.get(layer(1, FFN_NORM)).data(), "the parent's norm is kept");
@@ -47,7 +48,7 @@ class CandidateInitTest {
 
     @Test
     void kvHeadsAreMeanPooledInGroups() {
-        Map<String, Tensor> t = CandidateInit.attention(C, W, 0, new AttentionConfig.Gqa(2), null, null, 0);
+        Map<String, Tensor> t = CandidateInit.attention(Backend.cpu(), C, W, 0, new AttentionConfig.Gqa(2), null, null, 0);
         int E = 4, D = 16;
         float[] k = W.get(layer(0, K)).data(), v = W.get(layer(0, V)).data(), k2 = t.get(layer(0, K)).data(), v2 = t.get(layer(0, V)).data();
         assertEquals(2 * E * D, k2.length);
@@ -58,8 +59,8 @@ class CandidateInitTest {
             }
         }
         assertArrayEquals(W.get(layer(0, Q)).data(), t.get(layer(0, Q)).data(), "queries are kept");
-        assertThrows(PuzzleException.class, () -> CandidateInit.attention(C, W, 0, new AttentionConfig.Gqa(3), null, null, 0));
-        assertTrue(CandidateInit.attention(C, W, 0, new AttentionConfig.NoOp(), null, null, 0).isEmpty());
+        assertThrows(PuzzleException.class, () -> CandidateInit.attention(Backend.cpu(), C, W, 0, new AttentionConfig.Gqa(3), null, null, 0));
+        assertTrue(CandidateInit.attention(Backend.cpu(), C, W, 0, new AttentionConfig.NoOp(), null, null, 0).isEmpty());
     }
 
     @Test
@@ -75,9 +76,9 @@ class CandidateInitTest {
         }
         w.put(layer(0, DOWN), down);
         float[] x = randn(r, N * D);
-        int[] keep = CandidateInit.topChannels(C, w.get(layer(0, FFN_NORM)).data(), w.get(layer(0, GATE)), w.get(layer(0, UP)), down, x, N, 2);
+        int[] keep = CandidateInit.topChannels(new Ops(Backend.cpu().kernels()), C, w.get(layer(0, FFN_NORM)).data(), w.get(layer(0, GATE)), w.get(layer(0, UP)), down, x, N, 2);
         assertArrayEquals(new int[]{5, 17}, keep);
-        Map<String, Tensor> t = CandidateInit.ffn(C, w, 0, new FfnConfig.Dense(2), x, null, N);
+        Map<String, Tensor> t = CandidateInit.ffn(Backend.cpu(), C, w, 0, new FfnConfig.Dense(2), x, null, N);
         assertArrayEquals(new int[]{2, 16}, t.get(layer(0, GATE)).shape());
         assertArrayEquals(new int[]{16, 2}, t.get(layer(0, DOWN)).shape());
         // The pruned FFN computes exactly the parent's FFN restricted to those two channels.

@@ -1,5 +1,6 @@
 package dev.puzzle.hardware;
 
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Parallel;
 
@@ -7,7 +8,7 @@ import java.lang.management.ManagementFactory;
 import java.util.Map;
 
 /**
- * The {@code local-cpu} profile, measured now on this machine with this toolkit's own kernels: FP32
+ * The {@code local-cpu} profile, measured now on this machine with this toolkit's CPU backend ({@code puzzle.kernels}): FP32
  * GEMM throughput (best of several 512³ products), memory bandwidth (large array copies, read +
  * write bytes), and the overhead of one parallel section. Efficiencies are 1: these are achieved rates.
  */
@@ -15,7 +16,7 @@ final class LocalCpu {
     private LocalCpu() {}
 
     static HardwareProfile measure() {
-        Kernels k = Kernels.get();
+        Kernels k = Backend.cpu().kernels();
         int n = 512;
         float[] a = new float[n * n], b = new float[n * n], c = new float[n * n];
         for (int i = 0; i < a.length; i++) {

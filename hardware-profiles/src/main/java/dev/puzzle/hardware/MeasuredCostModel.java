@@ -6,6 +6,7 @@ import dev.puzzle.core.model.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.tensor.Backend;
 
 import java.util.HashMap;
 import java.util.List;
@@ -21,12 +22,14 @@ import java.util.Random;
  * Embeddings and head are timed the same way and subtracted from every block's time.
  */
 public final class MeasuredCostModel implements CostModel {
+    private final Backend backend;
     private final int reps;
     private final RooflineCostModel counts;
     private final Map<String, double[]> cache = new HashMap<>();
     private boolean warm;
 
-    public MeasuredCostModel(int reps) {
+    public MeasuredCostModel(Backend backend, int reps) {
+        this.backend = backend;
         if (reps < 1) throw new IllegalArgumentException("reps must be >= 1, got " + reps);
         this.reps = reps;
         this.counts = new RooflineCostModel(new HardwareProfile("count-only", Map.of("fp32", 1.0), 1, 1, 0, 1, 1, 1));
@@ -63,9 +66,9 @@ public final class MeasuredCostModel implements CostModel {
         return out;
     }
 
-    private static double[] measure(ModelConfig m, List<BlockConfig> blocks, Workload w, int reps) {
+    private double[] measure(ModelConfig m, List<BlockConfig> blocks, Workload w, int reps) {
         ModelConfig c = m.withBlocks(blocks);
-        Decoder d = new Decoder(RandomWeights.of(c, 7));
+        Decoder d = new Decoder(RandomWeights.of(c, 7), backend);
         int P = w.prefillLength(), G = w.generationLength(), V = c.vocabSize();
         int[] toks = new int[Math.max(1, P + G)];
         Random r = new Random(1);

@@ -11,7 +11,7 @@ import com.google.ortools.sat.CpSolverStatus;
 import com.google.ortools.sat.LinearExpr;
 import com.google.ortools.sat.Literal;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary.Choice;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -48,7 +48,7 @@ public final class ArchitectureSearch {
     }
 
     /** What to optimize, under which budgets. */
-    public record Problem(BlockLibrary library, String objective, boolean maximize, List<Budget> budgets) {
+    public record Problem(SearchLibrary library, String objective, boolean maximize, List<Budget> budgets) {
         public Problem {
             budgets = List.copyOf(budgets);
             library.requireKey(objective, "objective");
@@ -76,15 +76,15 @@ public final class ArchitectureSearch {
      * A verified choice. {@code status} is OPTIMAL (proven) or FEASIBLE (time limit reached);
      * {@code gap} is |value − bound| / max(|value|, 1e-9).
      */
-    public record Solution(List<Replacement> chosen, double value, Map<String, Double> totals, String status,
+    public record Solution(List<Choice> chosen, double value, Map<String, Double> totals, String status,
                            double bound, double gap, double seconds, Backend backend) {
         public boolean optimal() {
             return status.equals("OPTIMAL");
         }
 
         /** The replacement covering each layer. */
-        public Replacement atLayer(int layer) {
-            for (Replacement r : chosen) if (r.first() <= layer && layer <= r.last()) return r;
+        public Choice atLayer(int layer) {
+            for (Choice r : chosen) if (r.first() <= layer && layer <= r.last()) return r;
             throw new IllegalStateException("layer " + layer + " uncovered");
         }
     }
@@ -157,7 +157,7 @@ public final class ArchitectureSearch {
     }
 
     /** The smallest (or largest) total of {@code key} any architecture has, ignoring budgets. */
-    public static double extreme(BlockLibrary lib, String key, boolean largest, Options o) {
+    public static double extreme(SearchLibrary lib, String key, boolean largest, Options o) {
         Problem q = new Problem(lib, key, largest, List.of());
         Solution s = solveOnce(q, o, List.of(), 0);
         if (s == null) throw new IllegalStateException("a library without budgets is always feasible");
@@ -187,10 +187,10 @@ public final class ArchitectureSearch {
     }
 
     /** Recomputes every total from the chosen replacements and checks coverage and budgets; throws when violated. */
-    public static Solution verified(Problem p, List<Replacement> chosen, String status, double bound, double seconds, Backend backend) {
-        BlockLibrary lib = p.library();
+    public static Solution verified(Problem p, List<Choice> chosen, String status, double bound, double seconds, Backend backend) {
+        SearchLibrary lib = p.library();
         int[] cover = new int[lib.numLayers()];
-        for (Replacement r : chosen) for (int l = r.first(); l <= r.last(); l++) cover[l]++;
+        for (Choice r : chosen) for (int l = r.first(); l <= r.last(); l++) cover[l]++;
         for (int l = 0; l < cover.length; l++) {
             if (cover[l] != 1) throw new IllegalStateException(backend + " returned a solution covering layer " + l + " " + cover[l] + " times");
         }
@@ -204,14 +204,14 @@ public final class ArchitectureSearch {
         }
         double value = totals.get(p.objective());
         double gap = Double.isFinite(bound) ? Math.abs(value - bound) / Math.max(Math.abs(value), 1e-9) : Double.NaN;
-        List<Replacement> sorted = new ArrayList<>(chosen);
-        sorted.sort(Comparator.comparingInt(Replacement::first));
+        List<Choice> sorted = new ArrayList<>(chosen);
+        sorted.sort(Comparator.comparingInt(Choice::first));
         return new Solution(List.copyOf(sorted), value, totals, status, bound, gap, seconds, backend);
     }
 
-    static double sum(List<Replacement> chosen, String key) {
+    static double sum(List<Choice> chosen, String key) {
         double s = 0;
-        for (Replacement r : chosen) s += r.values().get(key);
+        for (Choice r : chosen) s += r.values().get(key);
         return s;
     }
 
@@ -225,15 +225,15 @@ public final class ArchitectureSearch {
     }
 
     /** Integer scale for a key: its largest magnitude becomes about 1e9. */
-    private static double scale(List<Replacement> reps, String key) {
+    private static double scale(List<Choice> reps, String key) {
         double m = 0;
-        for (Replacement r : reps) m = Math.max(m, Math.abs(r.values().get(key)));
+        for (Choice r : reps) m = Math.max(m, Math.abs(r.values().get(key)));
         return m == 0 ? 1 : Math.pow(10, Math.floor(9 - Math.log10(m)));
     }
 
     private static Solution cpSat(Problem p, Options o, List<Solution> avoid, int d) {
         // Data.
-        List<Replacement> reps = p.library().replacements();
+        List<Choice> reps = p.library().replacements();
         int R = reps.size(), L = p.library().numLayers();
         // Variables: one literal per replacement.
         CpModel model = new CpModel();
@@ -242,7 +242,7 @@ public final class ArchitectureSearch {
         // Each parent layer is covered by exactly one replacement.
         for (int l = 0; l < L; l++) {
             List<Literal> cover = new ArrayList<>();
-            for (Replacement rep : reps) if (rep.first() <= l && l <= rep.last()) cover.add(x[rep.index()]);
+            for (Choice rep : reps) if (rep.first() <= l && l <= rep.last()) cover.add(x[rep.index()]);
             model.addExactlyOne(cover);
         }
         // Each budget bounds the sum of its cost over the chosen replacements (coefficients scaled to integers).
@@ -283,14 +283,14 @@ public final class ArchitectureSearch {
             throw new IllegalStateException("cp-sat status " + status + ": " + solver.getSolutionInfo());
         }
         // Verify.
-        List<Replacement> chosen = new ArrayList<>();
+        List<Choice> chosen = new ArrayList<>();
         for (int r = 0; r < R; r++) if (solver.booleanValue(x[r])) chosen.add(reps.get(r));
         return verified(p, chosen, status.name(), solver.bestObjectiveBound() / s, secs, Backend.CP_SAT);
     }
 
     private static Solution scip(Problem p, Options o, List<Solution> avoid, int d) {
         // Data.
-        List<Replacement> reps = p.library().replacements();
+        List<Choice> reps = p.library().replacements();
         int R = reps.size(), L = p.library().numLayers();
         MPSolver solver = MPSolver.createSolver("SCIP");
         if (solver == null) throw new PuzzleException("SCIP is not available in this OR-Tools build; use --solver cp-sat");
@@ -301,7 +301,7 @@ public final class ArchitectureSearch {
             // Each parent layer is covered by exactly one replacement.
             for (int l = 0; l < L; l++) {
                 MPConstraint c = solver.makeConstraint(1, 1, "cover" + l);
-                for (Replacement rep : reps) if (rep.first() <= l && l <= rep.last()) c.setCoefficient(x[rep.index()], 1);
+                for (Choice rep : reps) if (rep.first() <= l && l <= rep.last()) c.setCoefficient(x[rep.index()], 1);
             }
             // Each budget bounds the sum of its cost over the chosen replacements.
             double inf = MPSolver.infinity();
@@ -313,7 +313,7 @@ public final class ArchitectureSearch {
             // Each new solution shares at most L − d layers with every earlier one.
             for (Solution prev : avoid) {
                 MPConstraint c = solver.makeConstraint(-inf, L - d);
-                for (Replacement rep : prev.chosen()) c.setCoefficient(x[rep.index()], rep.span());
+                for (Choice rep : prev.chosen()) c.setCoefficient(x[rep.index()], rep.span());
             }
             // Objective: the sum of the metric.
             MPObjective obj = solver.objective();
@@ -334,7 +334,7 @@ public final class ArchitectureSearch {
                 throw new IllegalStateException("scip status " + st);
             }
             // Verify.
-            List<Replacement> chosen = new ArrayList<>();
+            List<Choice> chosen = new ArrayList<>();
             for (int r = 0; r < R; r++) if (x[r].solutionValue() > 0.5) chosen.add(reps.get(r));
             return verified(p, chosen, st.name(), obj.bestBound(), secs, Backend.SCIP);
         } finally {

@@ -5,7 +5,7 @@ import dev.puzzle.mip.ArchitectureSearch.Backend;
 import dev.puzzle.mip.ArchitectureSearch.Options;
 import dev.puzzle.mip.ArchitectureSearch.Problem;
 import dev.puzzle.mip.ArchitectureSearch.Solution;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary.Choice;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
@@ -25,16 +25,16 @@ class BruteForceTest {
     static final String[] COSTS = {"stats.memory_mib", "stats.runtime_ms", "stats.num_params"};
 
     /** A random library: up to 6 layers × 5 variants × 3 costs, and optionally random spans of 2-3 layers. */
-    static BlockLibrary randomLibrary(Random rnd, int layers, int variants, boolean spans) {
-        List<Replacement> reps = new ArrayList<>();
+    static SearchLibrary randomLibrary(Random rnd, int layers, int variants, boolean spans) {
+        List<Choice> reps = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
-            for (int v = 0; v < variants; v++) reps.add(new Replacement(reps.size(), l, 1, "v" + v, randomValues(rnd, 1)));
+            for (int v = 0; v < variants; v++) reps.add(new Choice(reps.size(), l, 1, "v" + v, randomValues(rnd, 1)));
             if (spans && l + 1 < layers && rnd.nextInt(3) == 0) {
                 int span = 2 + (l + 2 < layers ? rnd.nextInt(2) : 0);
-                reps.add(new Replacement(reps.size(), l, span, "fused" + span, randomValues(rnd, span)));
+                reps.add(new Choice(reps.size(), l, span, "fused" + span, randomValues(rnd, span)));
             }
         }
-        return new BlockLibrary(layers, reps, "random");
+        return new SearchLibrary(layers, reps, "random");
     }
 
     static Map<String, Double> randomValues(Random rnd, int span) {
@@ -45,12 +45,12 @@ class BruteForceTest {
     }
 
     /** All ways to cover layers [from, L) by consecutive replacements. */
-    static void enumerate(BlockLibrary lib, int from, List<Replacement> cur, List<List<Replacement>> out) {
+    static void enumerate(SearchLibrary lib, int from, List<Choice> cur, List<List<Choice>> out) {
         if (from == lib.numLayers()) {
             out.add(new ArrayList<>(cur));
             return;
         }
-        for (Replacement r : lib.startingAt(from)) {
+        for (Choice r : lib.startingAt(from)) {
             cur.add(r);
             enumerate(lib, r.last() + 1, cur, out);
             cur.remove(cur.size() - 1);
@@ -59,10 +59,10 @@ class BruteForceTest {
 
     /** The brute-force optimum, or NaN when infeasible. */
     static double bruteForce(Problem p) {
-        List<List<Replacement>> all = new ArrayList<>();
+        List<List<Choice>> all = new ArrayList<>();
         enumerate(p.library(), 0, new ArrayList<>(), all);
         double best = Double.NaN;
-        for (List<Replacement> s : all) {
+        for (List<Choice> s : all) {
             boolean ok = true;
             for (Budget b : p.budgets()) ok &= b.satisfiedBy(ArchitectureSearch.sum(s, b.key()), 1e-9);
             if (!ok) continue;
@@ -83,7 +83,7 @@ class BruteForceTest {
         for (int seed = 0; seed < 200; seed++) {
             Random rnd = new Random(seed);
             int layers = 1 + rnd.nextInt(6), variants = 1 + rnd.nextInt(5);
-            BlockLibrary lib = randomLibrary(rnd, layers, variants, seed % 2 == 1);
+            SearchLibrary lib = randomLibrary(rnd, layers, variants, seed % 2 == 1);
             List<Budget> budgets = new ArrayList<>();
             int nb = rnd.nextInt(4);
             for (int b = 0; b < nb; b++) {
@@ -119,7 +119,7 @@ class BruteForceTest {
     void handInstanceWithKnownOptimum(Backend backend) {
         // Three layers; the parent costs 10 each with KL 0 (30 in all). Budget 22: one layer must shrink, best the
         // one whose cheap variant hurts least (layer 1: KL 0.1 for memory 2), which lands exactly on 22.
-        BlockLibrary lib = BlockLibrary.of(List.of(
+        SearchLibrary lib = SearchLibrary.of(List.of(
                 Map.of("parent", v(0, 10), "small", v(0.5, 2)),
                 Map.of("parent", v(0, 10), "small", v(0.1, 2)),
                 Map.of("parent", v(0, 10), "small", v(0.3, 2), "tiny", v(2.0, 0))));
@@ -130,7 +130,7 @@ class BruteForceTest {
         // Budget 14: two layers must shrink (10 + 2 + 2); layers 1 and 2 (0.1 + 0.3) beat any use of "tiny".
         s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 14))), opts(backend));
         assertEquals(0.4, s.value(), 1e-9);
-        assertEquals(List.of("parent", "small", "small"), s.chosen().stream().map(Replacement::name).toList());
+        assertEquals(List.of("parent", "small", "small"), s.chosen().stream().map(Choice::name).toList());
         // Budget 4: all small needs 6 > 4, so tiny on layer 2 (memory 0) with small elsewhere: 2 + 2 + 0 = 4, KL 0.5 + 0.1 + 2.0.
         s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 4))), opts(backend));
         assertEquals(2.6, s.value(), 1e-9);
@@ -144,14 +144,14 @@ class BruteForceTest {
     @ParameterizedTest
     @EnumSource(Backend.class)
     void spansCoverTheirLayersOnce(Backend backend) {
-        List<Replacement> reps = new ArrayList<>();
+        List<Choice> reps = new ArrayList<>();
         for (int l = 0; l < 4; l++) {
-            reps.add(new Replacement(reps.size(), l, 1, "parent", v(0, 10)));
-            reps.add(new Replacement(reps.size(), l, 1, "half", v(1, 5)));
+            reps.add(new Choice(reps.size(), l, 1, "parent", v(0, 10)));
+            reps.add(new Choice(reps.size(), l, 1, "half", v(1, 5)));
         }
         // Fusing layers 1-2 into one block costs 12 (instead of 20) at KL 0.5 (instead of 2 for two halves).
-        reps.add(new Replacement(reps.size(), 1, 2, "fused", v(0.5, 12)));
-        BlockLibrary lib = new BlockLibrary(4, reps, "spans");
+        reps.add(new Choice(reps.size(), 1, 2, "fused", v(0.5, 12)));
+        SearchLibrary lib = new SearchLibrary(4, reps, "spans");
         Solution s = ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 32))), opts(backend));
         assertEquals(0.5, s.value(), 1e-9);
         assertEquals("fused", s.atLayer(1).name());
@@ -164,7 +164,7 @@ class BruteForceTest {
     void diverseSolutionsDifferPairwise(Backend backend) {
         for (int seed = 0; seed < 20; seed++) {
             Random rnd = new Random(100 + seed);
-            BlockLibrary lib = randomLibrary(rnd, 6, 4, seed % 2 == 0);
+            SearchLibrary lib = randomLibrary(rnd, 6, 4, seed % 2 == 0);
             int d = 1 + rnd.nextInt(3);
             List<Solution> sols = ArchitectureSearch.diverse(new Problem(lib, "metrics.kl_div", false, List.of()), opts(backend), 4, d);
             assertTrue(sols.size() >= 2, "seed " + seed);
@@ -183,7 +183,7 @@ class BruteForceTest {
 
     @Test
     void badKeysAreNamed() {
-        BlockLibrary lib = BlockLibrary.of(List.of(Map.of("a", v(0, 1)), Map.of("a", v(0, 1), "b", Map.of("metrics.kl_div", 1.0))));
+        SearchLibrary lib = SearchLibrary.of(List.of(Map.of("a", v(0, 1)), Map.of("a", v(0, 1), "b", Map.of("metrics.kl_div", 1.0))));
         String m = assertThrows(PuzzleException.class, () -> new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 3)))).getMessage();
         assertTrue(m.contains("layer_1") && m.contains("'b'") && m.contains("stats.memory_mib"), m);
         m = assertThrows(PuzzleException.class, () -> new Problem(lib, "metrics.accuracy", false, List.of())).getMessage();
@@ -193,7 +193,7 @@ class BruteForceTest {
     @ParameterizedTest
     @EnumSource(Backend.class)
     void infeasibleReportsSmallestAchievable(Backend backend) {
-        BlockLibrary lib = BlockLibrary.of(List.of(Map.of("p", v(0, 10), "s", v(1, 4)), Map.of("p", v(0, 10), "s", v(1, 3))));
+        SearchLibrary lib = SearchLibrary.of(List.of(Map.of("p", v(0, 10), "s", v(1, 4)), Map.of("p", v(0, 10), "s", v(1, 3))));
         var e = assertThrows(ArchitectureSearch.InfeasibleException.class,
                 () -> ArchitectureSearch.solve(new Problem(lib, "metrics.kl_div", false, List.of(Budget.atMost("stats.memory_mib", 5))), opts(backend)));
         assertEquals(7.0, e.achievable().get("stats.memory_mib"), 1e-9);

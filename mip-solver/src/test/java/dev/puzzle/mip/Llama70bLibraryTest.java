@@ -1,5 +1,7 @@
 package dev.puzzle.mip;
 
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.mip.ArchitectureSearch.Backend;
 import dev.puzzle.mip.ArchitectureSearch.Options;
 import dev.puzzle.mip.ArchitectureSearch.Problem;
@@ -18,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** NVIDIA's measured Llama-3.3-70B block library (80 layers × 16 variants): solved to proven optimality, verified. */
 class Llama70bLibraryTest {
-    static BlockLibrary lib;
+    static BlockLibrary typed;
+    static SearchLibrary lib;
     static final String KL = "metrics.kl_div", MEM = "stats.memory_mib", RUN = "stats.runtime_ms";
 
     @BeforeAll
@@ -26,7 +29,8 @@ class Llama70bLibraryTest {
         Path p = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize()
                 .resolve("data/llama-3.3-70b-block-library/block_library.json");
         Assumptions.assumeTrue(Files.exists(p), "skipped: " + p + " is absent (../shared not laid out beside the repository)");
-        lib = BlockLibrary.read(p);
+        typed = BlockLibraryJson.read(p);
+        lib = SearchLibrary.of(typed);
     }
 
     static double parentTotal(String key) {
@@ -93,8 +97,8 @@ class Llama70bLibraryTest {
     @Test
     void roundTripsThroughJson(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("lib.json");
-        lib.write(out);
-        BlockLibrary back = BlockLibrary.read(out);
+        BlockLibraryJson.write(typed, out);
+        SearchLibrary back = SearchLibrary.of(BlockLibraryJson.read(out));
         assertEquals(lib.replacements().size(), back.replacements().size());
         for (int i = 0; i < lib.replacements().size(); i++) {
             assertEquals(lib.replacements().get(i).name(), back.replacements().get(i).name());

@@ -7,8 +7,8 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 import dev.puzzle.mip.Budget;
 
 import java.util.ArrayList;
@@ -27,7 +27,7 @@ public final class BaselinesStage {
     private BaselinesStage() {}
 
     /** Both baselines for every target that has budgets; a baseline that cannot fit a budget is absent. */
-    public static List<Plan> run(Run run, BlockLibrary lib, SearchStage.Result search) {
+    public static List<Plan> run(Run run, SearchLibrary lib, SearchStage.Result search) {
         ModelConfig pc = run.parent.config();
         List<Map<String, BlockConfig>> byName = search.candidatesByName();
         double[] influence = Bld.blockInfluence(run.dir.root(), pc.numLayers());
@@ -43,22 +43,22 @@ public final class BaselinesStage {
         return out;
     }
 
-    static boolean fits(List<Replacement> chosen, List<Budget> budgets) {
+    static boolean fits(List<Choice> chosen, List<Budget> budgets) {
         for (Budget b : budgets) {
             double s = 0;
-            for (Replacement r : chosen) s += r.values().get(b.key());
+            for (Choice r : chosen) s += r.values().get(b.key());
             if (!b.satisfiedBy(s, 1e-9)) return false;
         }
         return true;
     }
 
-    private static Replacement find(BlockLibrary lib, int layer, String name) {
-        for (Replacement r : lib.startingAt(layer)) if (r.span() == 1 && r.name().equals(name)) return r;
+    private static Choice find(SearchLibrary lib, int layer, String name) {
+        for (Choice r : lib.startingAt(layer)) if (r.span() == 1 && r.name().equals(name)) return r;
         return null;
     }
 
     /** Minitron-style uniform pruning: the same GQA + dense block in every layer; the feasible one with least summed KL, or null. */
-    static Plan uniform(BlockLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps) {
+    static Plan uniform(SearchLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps) {
         int L = lib.numLayers();
         Plan best = null;
         double bestKl = Double.POSITIVE_INFINITY;
@@ -66,15 +66,15 @@ public final class BaselinesStage {
             String name = cand.getKey();
             BlockConfig b = cand.getValue();
             if (!(b.attention() instanceof AttentionConfig.Gqa) || !(b.ffn() instanceof FfnConfig.Dense)) continue;
-            List<Replacement> chosen = new ArrayList<>();
+            List<Choice> chosen = new ArrayList<>();
             for (int l = 0; l < L; l++) {
-                Replacement r = find(lib, l, name);
+                Choice r = find(lib, l, name);
                 if (r == null) break;
                 chosen.add(r);
             }
             if (chosen.size() != L || !fits(chosen, budgets)) continue;
             double kl = 0;
-            for (Replacement r : chosen) kl += r.values().get(LibraryKeys.KL_DIV);
+            for (Choice r : chosen) kl += r.values().get(LibraryKeys.KL_DIV);
             if (kl < bestKl) {
                 bestKl = kl;
                 best = new Plan("uniform-" + t.label(), Plan.Kind.UNIFORM, t, tps, Collections.nCopies(L, b), Collections.nCopies(L, name),
@@ -85,7 +85,7 @@ public final class BaselinesStage {
     }
 
     /** ShortGPT-style layer dropping: whole layers removed in order of least block influence until the budgets fit; null when none fits. */
-    static Plan layerDrop(BlockLibrary lib, List<Budget> budgets, double[] influence, ModelConfig pc, RunConfig.Target t, double tps) {
+    static Plan layerDrop(SearchLibrary lib, List<Budget> budgets, double[] influence, ModelConfig pc, RunConfig.Target t, double tps) {
         int L = pc.numLayers();
         Integer[] order = new Integer[L];
         for (int l = 0; l < L; l++) order[l] = l;
@@ -94,13 +94,13 @@ public final class BaselinesStage {
         String emptyName = SearchSpace.name(pc, empty.attention(), empty.ffn());
         boolean[] drop = new boolean[L];
         for (int k = 0; k <= L; k++) {
-            List<Replacement> chosen = new ArrayList<>();
+            List<Choice> chosen = new ArrayList<>();
             List<BlockConfig> blocks = new ArrayList<>();
             List<String> names = new ArrayList<>();
             for (int l = 0; l < L; l++) {
                 BlockConfig b = drop[l] ? empty : pc.parentBlock(l);
                 String want = drop[l] ? emptyName : SearchSpace.name(pc, b.attention(), b.ffn());
-                Replacement r = find(lib, l, want);
+                Choice r = find(lib, l, want);
                 if (r == null) return null; // the search space cannot drop (or keep) this layer whole
                 chosen.add(r);
                 blocks.add(b);

@@ -39,7 +39,7 @@ public final class DistillStage {
         }
         LongConsumer[] bar = new LongConsumer[1];
         String label = shard.count() == 1 ? "distill" : "distill " + shard;
-        int trained = Bld.distill(run.parent, run.space, run.config.distill(), run.dir.root(), new int[]{shard.index(), shard.count()}, threads, (d, t) -> {
+        int trained = Bld.distill(run.backend, run.parent, run.space, run.config.distill(), run.dir.root(), new int[]{shard.index(), shard.count()}, threads, (d, t) -> {
             synchronized (bar) {
                 if (bar[0] == null) bar[0] = listener.progress(label, t);
                 bar[0].accept(d);

@@ -38,7 +38,7 @@ public final class EvaluateStage {
         this.run = run;
         this.cost = cost;
         this.held = run.heldout();
-        this.reference = Scorer.run(run.parent, held);
+        this.reference = Scorer.run(run.backend, run.parent, held);
     }
 
     /**
@@ -67,7 +67,7 @@ public final class EvaluateStage {
     /** Warms the JIT on the parent before the first timing, or the first model measured would look slow. */
     public void warmUp() {
         RunConfig.Compress cc = run.config.compress();
-        Decoder warm = new Decoder(run.parent);
+        Decoder warm = new Decoder(run.parent, run.backend);
         long until = System.nanoTime() + 2_000_000_000L;
         while (System.nanoTime() < until) Throughput.measure(warm, cc.prompt(), cc.generate(), 1);
     }
@@ -77,8 +77,8 @@ public final class EvaluateStage {
         RunConfig.Compress cc = run.config.compress();
         Workload w = run.config.workload();
         ModelConfig c = ck.config();
-        Map<String, Double> m = Scorer.metrics(reference, Scorer.run(ck, held), held, c.vocabSize(), c.dim());
-        Decoder d = new Decoder(ck);
+        Map<String, Double> m = Scorer.metrics(run.backend, reference, Scorer.run(run.backend, ck, held), held, c.vocabSize(), c.dim());
+        Decoder d = new Decoder(ck, run.backend);
         double nll = 0;
         int n = 0;
         for (int[] seq : held) {

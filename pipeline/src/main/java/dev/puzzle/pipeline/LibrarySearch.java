@@ -1,5 +1,7 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibraryJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,8 +12,8 @@ import dev.puzzle.mip.ArchitectureSearch.Backend;
 import dev.puzzle.mip.ArchitectureSearch.Options;
 import dev.puzzle.mip.ArchitectureSearch.Problem;
 import dev.puzzle.mip.ArchitectureSearch.Solution;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 import dev.puzzle.mip.Budget;
 
 import java.io.IOException;
@@ -71,7 +73,7 @@ public final class LibrarySearch {
         if (library == null) throw new PuzzleException("--library is required (or --config naming a run directory)");
         if (objective == null) throw new PuzzleException("--objective is required (or --config with a search.objective)");
         int nSolutions = solutions != null ? solutions : 1, nDiversity = diversity != null ? diversity : 1;
-        BlockLibrary lib = BlockLibrary.read(library);
+        SearchLibrary lib = SearchLibrary.of(BlockLibraryJson.read(library));
         for (String m : q.maxes()) budgets.add(Budget.parse(m, true, "--max"));
         for (String m : q.mins()) budgets.add(Budget.parse(m, false, "--min"));
         if (q.throughput() != null) {
@@ -136,7 +138,7 @@ public final class LibrarySearch {
         ObjectNode costs = n.putObject("total_costs");
         s.totals().forEach(costs::put);
         ArrayNode layers = n.putArray("layers");
-        for (Replacement r : s.chosen()) {
+        for (Choice r : s.chosen()) {
             ObjectNode l = layers.addObject().put("layer", r.first());
             if (r.span() > 1) l.put("span", r.span());
             l.put("variant", r.name());
@@ -150,7 +152,7 @@ public final class LibrarySearch {
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "  %-9s", "layer"));
         for (String k : keys) head.append(String.format(Locale.ROOT, " %16s", k));
         out.append(head.append("  variant")).append('\n');
-        for (Replacement r : s.chosen()) {
+        for (Choice r : s.chosen()) {
             StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "  %-9s", r.span() == 1 ? String.valueOf(r.first()) : r.first() + "-" + r.last()));
             for (String k : keys) row.append(String.format(Locale.ROOT, " %16.6g", r.values().get(k)));
             out.append(row.append("  ").append(r.name().replace('\t', ' '))).append('\n');

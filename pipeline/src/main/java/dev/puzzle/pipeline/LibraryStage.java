@@ -19,7 +19,7 @@ public final class LibraryStage {
     public static Result run(Run run, Listener listener) throws IOException {
         int L = run.parent.config().numLayers();
         int[][] cal = run.calibration();
-        Bld.buildLibrary(run.parent, run.space, cal, run.dir.root(), run.config.cacheDtype(),
+        Bld.buildLibrary(run.backend, run.parent, run.space, cal, run.dir.root(), run.config.cacheDtype(),
                 listener.progress("cache", L)::accept, listener.progress("init", L)::accept);
         int parts = 0;
         for (int l = 0; l < L; l++) {

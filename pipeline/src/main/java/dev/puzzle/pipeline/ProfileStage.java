@@ -1,5 +1,7 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibraryJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puzzle.blocklibrary.SearchSpace;
@@ -16,8 +18,8 @@ import dev.puzzle.hardware.MeasuredCostModel;
 import dev.puzzle.hardware.RooflineCostModel;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -61,8 +63,8 @@ public final class ProfileStage {
     }
 
     /** The run's cost model: measured here, or the profile's roofline. */
-    public static CostModel costModel(RunConfig rc, HardwareProfile hw) {
-        return rc.measured() ? new MeasuredCostModel(3) : new RooflineCostModel(hw);
+    public static CostModel costModel(Run run, HardwareProfile hw) {
+        return run.config.measured() ? new MeasuredCostModel(run.backend, 3) : new RooflineCostModel(hw);
     }
 
     /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */
@@ -75,7 +77,7 @@ public final class ProfileStage {
         RunConfig rc = run.config;
         ModelConfig parent = run.parent.config();
         Workload w = rc.workload();
-        CostModel model = costModel(rc, hw);
+        CostModel model = costModel(run, hw);
         // Every distinct block is costed once, its attention and FFN parts separately for the split stats.
         Map<BlockConfig, Map<String, Double>> stats = new LinkedHashMap<>();
         List<List<SearchSpace.Candidate>> perLayer = new ArrayList<>();
@@ -89,11 +91,11 @@ public final class ProfileStage {
             stats.put(b, stats(model, parent, b, w));
             progress.accept(++done);
         }
-        List<Replacement> reps = new ArrayList<>();
+        List<BlockLibrary.Replacement> reps = new ArrayList<>();
         for (int l = 0; l < parent.numLayers(); l++) {
-            for (SearchSpace.Candidate c : perLayer.get(l)) reps.add(new Replacement(reps.size(), l, 1, c.name(), stats.get(c.block())));
+            for (SearchSpace.Candidate c : perLayer.get(l)) reps.add(BlockLibrary.Replacement.of(parent, l, c.block(), stats.get(c.block())));
         }
-        new BlockLibrary(parent.numLayers(), reps, "profile").write(run.dir.blockCosts());
+        BlockLibraryJson.write(new BlockLibrary(parent.numLayers(), reps, "profile"), run.dir.blockCosts());
         BlockCost fixed = model.embeddingsAndHead(parent, w);
         BlockCost total = model.model(parent, w);
         String costModelName = rc.measured() ? "measured" : "roofline";

@@ -35,7 +35,7 @@ public final class RealizeStage {
                 Files.createDirectories(dir);
                 int[][] cal = run.calibration();
                 int steps = (int) Math.max(1, gkd.tokens() / ((long) Math.min(gkd.batchSequences(), cal.length) * cal[0].length));
-                child = Gkd.train(run.parent, child, cal, gkd, dir.resolve("gkd-checkpoint.safetensors"),
+                child = Gkd.train(run.backend, run.parent, child, cal, gkd, dir.resolve("gkd-checkpoint.safetensors"),
                         listener.progress("gkd " + p.name(), steps)::accept).child();
             }
             Checkpoint out = child;

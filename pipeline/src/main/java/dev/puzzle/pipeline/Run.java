@@ -6,6 +6,7 @@ import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.source.ModelSource;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
 import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
@@ -13,14 +14,15 @@ import dev.puzzle.core.tokenizer.Tokenizer;
 import java.nio.file.Path;
 
 /**
- * An opened run: the validated run config, the parent with its tokenizer, the search space and the run
- * directory. Every stage takes one; the calibration and held-out token sequences are read once.
+ * An opened run: the validated run config, the parent with its tokenizer, the search space, the run
+ * directory and the backend every stage computes on. Every stage takes one; the calibration and held-out token sequences are read once.
  */
 public final class Run {
     public final RunConfig config;
     public final Checkpoint parent;
     public final SearchSpace space;
     public final RunDirectory dir;
+    public final Backend backend;
     private int[][] calibration, heldout;
 
     private Run(RunConfig config, Checkpoint parent) {
@@ -28,6 +30,7 @@ public final class Run {
         this.parent = parent;
         this.space = SearchSpace.parse(config.searchSpace(), parent.config()); // absent: the parent's block only
         this.dir = new RunDirectory(config.runDir());
+        this.backend = Backend.cpu();
     }
 
     /** Reads and validates the run config, loads the parent (and the config's tokenizer). */

@@ -1,8 +1,12 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.bld.Scorer;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,21 +30,21 @@ public final class ScoreStage {
         int[][] held = run.heldout();
         int total = 0;
         for (int l = 0; l < run.parent.config().numLayers(); l++) total += run.space.candidates(run.parent.config(), l).size();
-        List<Map<String, Map<String, Double>>> metrics = Scorer.score(run.parent, run.space, held, run.dir.root(), coupled,
+        List<Map<String, Map<String, Double>>> metrics = Scorer.score(run.backend, run.parent, run.space, held, run.dir.root(), coupled,
                 listener.progress("score", total)::accept);
         Path costs = run.dir.blockCosts();
-        Map<String, Map<String, Double>> stats = new LinkedHashMap<>();
-        if (Files.exists(costs)) for (Replacement r : BlockLibrary.read(costs).replacements()) stats.put(r.layerKey() + "/" + r.name(), r.values());
-        List<Replacement> reps = new ArrayList<>();
+        BlockLibrary costed = Files.exists(costs) ? BlockLibraryJson.read(costs) : null;
+        List<BlockLibrary.Replacement> reps = new ArrayList<>();
+        ModelConfig pc = run.parent.config();
         for (int l = 0; l < metrics.size(); l++) {
-            for (var e : metrics.get(l).entrySet()) {
-                Map<String, Double> v = new LinkedHashMap<>(stats.getOrDefault("layer_" + l + "/" + e.getKey(), Map.of()));
-                v.putAll(e.getValue());
-                reps.add(new Replacement(reps.size(), l, 1, e.getKey(), v));
+            for (SearchSpace.Candidate c : run.space.candidates(pc, l)) {
+                BlockLibrary.Replacement withCosts = costed == null ? null : costed.find(l, c.block());
+                BlockLibrary.Replacement r = withCosts != null ? withCosts : BlockLibrary.Replacement.of(pc, l, c.block(), Map.of());
+                reps.add(r.with(metrics.get(l).get(c.name())));
             }
         }
         Path file = run.dir.scoredLibrary();
-        new BlockLibrary(metrics.size(), reps, file.toString()).write(file);
-        return new Result(file, reps.size(), held.length, held[0].length, !stats.isEmpty());
+        BlockLibraryJson.write(new BlockLibrary(metrics.size(), reps, file.toString()), file);
+        return new Result(file, reps.size(), held.length, held[0].length, costed != null);
     }
 }

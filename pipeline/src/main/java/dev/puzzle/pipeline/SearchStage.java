@@ -9,7 +9,7 @@ import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
 import dev.puzzle.mip.ArchitectureSearch;
-import dev.puzzle.mip.BlockLibrary;
+import dev.puzzle.mip.SearchLibrary;
 import dev.puzzle.mip.Budget;
 
 import java.util.ArrayList;
@@ -53,7 +53,7 @@ public final class SearchStage {
         return b;
     }
 
-    public static Result run(Run run, BlockLibrary lib, Listener listener) {
+    public static Result run(Run run, SearchLibrary lib, Listener listener) {
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress();
         RunConfig.Search s = rc.compressSearch();
@@ -95,7 +95,7 @@ public final class SearchStage {
     }
 
     /** Why a target cannot be met, in whole-model terms: the best throughput and least memory any architecture has, and the parent's. */
-    static String unreachable(BlockLibrary lib, RunConfig.Target t, double tps, double parentTps, Double memoryMib, Workload w, Map<String, Double> fixed,
+    static String unreachable(SearchLibrary lib, RunConfig.Target t, double tps, double parentTps, Double memoryMib, Workload w, Map<String, Double> fixed,
                               ArchitectureSearch.Options o) {
         double minRuntime = ArchitectureSearch.extreme(lib, LibraryKeys.RUNTIME_MS, false, o) + fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0);
         double minMemory = ArchitectureSearch.extreme(lib, LibraryKeys.MEMORY_MIB, false, o) + fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);

@@ -7,8 +7,8 @@ import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 import dev.puzzle.mip.Budget;
 import org.junit.jupiter.api.Test;
 
@@ -28,18 +28,18 @@ class BaselinesStageTest {
             QUARTER = new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(43)), EMPTY = new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp());
 
     /** runtime and KL per layer for each block; the parent's block has KL 0. */
-    static BlockLibrary library(double[][] runtime, double[][] kl) {
-        List<Replacement> reps = new ArrayList<>();
+    static SearchLibrary library(double[][] runtime, double[][] kl) {
+        List<Choice> reps = new ArrayList<>();
         BlockConfig[] bs = {FULL, HALF, QUARTER, EMPTY};
         for (int l = 0; l < 3; l++) {
             for (int b = 0; b < bs.length; b++) {
                 Map<String, Double> v = new LinkedHashMap<>();
                 v.put(LibraryKeys.RUNTIME_MS, runtime[l][b]);
                 v.put(LibraryKeys.KL_DIV, kl[l][b]);
-                reps.add(new Replacement(reps.size(), l, 1, SearchSpace.name(PARENT, bs[b].attention(), bs[b].ffn()), v));
+                reps.add(new Choice(reps.size(), l, 1, SearchSpace.name(PARENT, bs[b].attention(), bs[b].ffn()), v));
             }
         }
-        return new BlockLibrary(3, reps, "hand");
+        return new SearchLibrary(3, reps, "hand");
     }
 
     static List<Map<String, BlockConfig>> byName() {
@@ -57,7 +57,7 @@ class BaselinesStageTest {
 
     @Test
     void uniformPruningTakesTheLeastKlUniformChoiceThatFits() {
-        BlockLibrary lib = library(RUNTIME, KL);
+        SearchLibrary lib = library(RUNTIME, KL);
         // 18 ms: only HALF (3 × 6) and QUARTER (3 × 4) fit; HALF has the lower summed KL (0.6 vs 1.5).
         Plan u = BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 18)), byName(), T, 2e5);
         assertEquals(List.of(HALF, HALF, HALF), u.blocks());
@@ -88,7 +88,7 @@ class BaselinesStageTest {
 
     @Test
     void layerDroppingRemovesLayersOfLeastInfluenceFirst() {
-        BlockLibrary lib = library(RUNTIME, KL);
+        SearchLibrary lib = library(RUNTIME, KL);
         double[] influence = {0.5, 0.1, 0.3}; // drop order: 1, then 2, then 0
         // 30 ms: the parent fits, nothing dropped.
         assertEquals(List.of(FULL, FULL, FULL), BaselinesStage.layerDrop(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 30)), influence, PARENT, T, 2e5).blocks());

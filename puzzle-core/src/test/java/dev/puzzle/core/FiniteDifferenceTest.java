@@ -8,7 +8,8 @@ import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.core.train.Param;
+import dev.puzzle.core.ops.Param;
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.train.TrainableModel;
 import org.junit.jupiter.api.Test;
 
@@ -20,6 +21,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Analytic gradients against central finite differences, for every op, on a model unlike the PyTorch fixture's. */
 class FiniteDifferenceTest {
+    static final Losses LOSSES = new Losses(Backend.cpu().kernels());
+
     static final int S = 2, T = 6;
 
     /** Central difference of f at p.w[i]; compares with the analytic gradient. */
@@ -42,24 +45,24 @@ class FiniteDifferenceTest {
                 new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Dense(9)));
         ModelConfig c = new ModelConfig("LlamaForCausalLM", 12, 2, 6, 2, 20, 9, 32, 1e-5f, 100f, RopeStyle.INTERLEAVED, true, false, blocks);
         Checkpoint ck = RandomWeights.of(c, 5);
-        TrainableModel m = new TrainableModel(ck);
+        TrainableModel m = new TrainableModel(ck, Backend.cpu());
         Random r = new Random(3);
         int[] in = new int[S * T], target = new int[S * T];
         for (int i = 0; i < in.length; i++) {
             in[i] = r.nextInt(9);
             target[i] = r.nextInt(9);
         }
-        DoubleSupplier loss = () -> TrainableModel.crossEntropy(m.forward(in, S, T).logits(), target, 9, new float[S * T * 9]);
+        DoubleSupplier loss = () -> m.crossEntropy(m.forward(in, S, T).logits(), target, 9, new float[S * T * 9]);
         m.zeroGrad();
         var sv = m.forward(in, S, T);
         float[] dl = new float[S * T * 9];
-        TrainableModel.crossEntropy(sv.logits(), target, 9, dl);
+        m.crossEntropy(sv.logits(), target, 9, dl);
         m.backward(sv, dl);
         int checked = 0;
         for (Param p : m.params()) {
             for (int k = 0; k < 4; k++) {
                 int i = r.nextInt(p.w.length);
-                check(p, i, loss, p.g[i], "cross-entropy");
+                check(p, i, loss, p.grad()[i], "cross-entropy");
                 checked++;
             }
         }
@@ -79,15 +82,15 @@ class FiniteDifferenceTest {
             yh[i] = (float) r.nextGaussian();
         }
         float[] dq = new float[7];
-        Losses.klBackward(p, 0, q, 0, 7, dq, 0, 1f);
+        LOSSES.klBackward(p, 0, q, 0, 7, dq, 0, 1f);
         float[] dy = new float[20];
         Losses.normalizedMse(yh, y, dy);
         for (int i = 0; i < 7; i++) {
             float old = q[i];
             q[i] = old + 1e-3f;
-            double up = Losses.kl(p, 0, q, 0, 7);
+            double up = LOSSES.kl(p, 0, q, 0, 7);
             q[i] = old - 1e-3f;
-            double down = Losses.kl(p, 0, q, 0, 7);
+            double down = LOSSES.kl(p, 0, q, 0, 7);
             q[i] = old;
             assertEquals((up - down) / 2e-3, dq[i], 2e-3, "d KL / dq[" + i + "]");
         }
@@ -102,6 +105,6 @@ class FiniteDifferenceTest {
         }
         assertEquals(0.0, Losses.normalizedMse(y, y, null), 0.0);
         assertEquals(1.0, Losses.normalizedMse(new float[20], y, null), 1e-12, "predicting nothing costs exactly 1");
-        assertEquals(0.0, Losses.kl(p, 0, p, 0, 7), 1e-7);
+        assertEquals(0.0, LOSSES.kl(p, 0, p, 0, 7), 1e-7);
     }
 }

@@ -41,7 +41,7 @@ class ReferenceTextTest {
         byte[] expected = Files.readAllBytes(Shared.require("models/stories260K/reference/greedy_t0_n200.stdout.txt"));
         Decoder d = new Decoder(Checkpoints.load(Shared.require("models/stories260K/stories260K.bin")));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        Generator.generate(d, tok512(), "", 200, new Sampler(0f, 0.9f, 42), out);
+        Generator.generate(d, tok512(), "", 200, new Sampler(d.backend(), 0f, 0.9f, 42), out);
         assertEquals(new String(expected, StandardCharsets.UTF_8), out.toString(StandardCharsets.UTF_8));
     }
 
@@ -49,7 +49,7 @@ class ReferenceTextTest {
     void promptIsEchoedAndPrefilled() throws IOException {
         Decoder d = new Decoder(Checkpoints.load(Shared.require("models/stories260K/stories260K.bin")));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        Generator.generate(d, tok512(), "Once upon a time", 40, new Sampler(0f, 0.9f, 42), out);
+        Generator.generate(d, tok512(), "Once upon a time", 40, new Sampler(d.backend(), 0f, 0.9f, 42), out);
         String text = out.toString(StandardCharsets.UTF_8);
         // run.c's greedy continuation of this prompt is the start of the reference text.
         String ref = Files.readString(Shared.require("models/stories260K/reference/greedy_t0_n200.stdout.txt"));

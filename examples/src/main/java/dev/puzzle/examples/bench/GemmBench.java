@@ -1,5 +1,6 @@
 package dev.puzzle.examples.bench;
 
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Parallel;
 
@@ -15,7 +16,7 @@ import java.util.Random;
 public final class GemmBench {
     public static void main(String[] args) {
         Parallel.setThreads(Integer.parseInt(args[0]));
-        Kernels k = Kernels.get();
+        Kernels k = Backend.cpu().kernels();
         for (int a = 1; a < args.length; a++) {
             String[] s = args[a].split(",");
             int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);

@@ -1,12 +1,14 @@
 package dev.puzzle.examples.bench;
 
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.mip.ArchitectureSearch;
 import dev.puzzle.mip.ArchitectureSearch.Backend;
 import dev.puzzle.mip.ArchitectureSearch.Options;
 import dev.puzzle.mip.ArchitectureSearch.Problem;
 import dev.puzzle.mip.ArchitectureSearch.Solution;
-import dev.puzzle.mip.BlockLibrary;
-import dev.puzzle.mip.BlockLibrary.Replacement;
+import dev.puzzle.mip.SearchLibrary;
+import dev.puzzle.mip.SearchLibrary.Choice;
 import dev.puzzle.mip.Budget;
 
 import java.nio.file.Path;
@@ -24,7 +26,7 @@ import java.util.Random;
  */
 public final class MipBench {
     public static void main(String[] args) {
-        BlockLibrary lib = BlockLibrary.read(Path.of(args[0]));
+        SearchLibrary lib = SearchLibrary.of(BlockLibraryJson.read(Path.of(args[0])));
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         String kl = "metrics.kl_div", mem = "stats.memory_mib", run = "stats.runtime_ms";
         Problem p = new Problem(lib, kl, false, List.of(Budget.atMost(mem, 80_000), Budget.atMost(run, 51_200)));
@@ -45,7 +47,7 @@ public final class MipBench {
         }
         // Synthetic 120 × 100 × 3: costs and KL that trade off (cheaper variants hurt more), budgets at 60% of the parent.
         Random rnd = new Random(7);
-        List<Replacement> reps = new ArrayList<>();
+        List<Choice> reps = new ArrayList<>();
         String[] costs = {"stats.memory_mib", "stats.runtime_ms", "stats.num_params"};
         double[] parent = new double[3];
         for (int l = 0; l < 120; l++) {
@@ -58,10 +60,10 @@ public final class MipBench {
                     m.put(costs[c], val);
                     if (v == 0) parent[c] += val;
                 }
-                reps.add(new Replacement(reps.size(), l, 1, "v" + v, m));
+                reps.add(new Choice(reps.size(), l, 1, "v" + v, m));
             }
         }
-        BlockLibrary big = new BlockLibrary(120, reps, "synthetic");
+        SearchLibrary big = new SearchLibrary(120, reps, "synthetic");
         List<Budget> budgets = new ArrayList<>();
         for (int c = 0; c < 3; c++) budgets.add(Budget.atMost(costs[c], 0.6 * parent[c]));
         for (Backend b : Backend.values()) {

@@ -9,9 +9,10 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Parallel;
-import dev.puzzle.core.train.Param;
-import dev.puzzle.core.train.SubBlock;
-import dev.puzzle.core.train.TrainableModel;
+import dev.puzzle.core.ops.Param;
+import dev.puzzle.core.ops.BlockOp;
+import dev.puzzle.core.ops.BlockOps;
+import dev.puzzle.core.tensor.Backend;
 
 import java.util.List;
 import java.util.Locale;
@@ -30,11 +31,12 @@ public final class TrainStepBench {
         ModelConfig c = new ModelConfig("LlamaForCausalLM", D, 8, 64, 2, 1536, 64, 4096, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false,
                 List.of(new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(1536))));
         var w = RandomWeights.of(c, 1).tensors();
-        report("ffn", TrainableModel.subBlock(c, 0, new FfnConfig.Dense(1536), w), S, T, D);
-        report("attention", TrainableModel.subBlock(c, 0, new AttentionConfig.Gqa(2), w), S, T, D);
+        BlockOps ops = new BlockOps(c, w, "random weights", Backend.cpu());
+        report("ffn", ops.ffn(0, new FfnConfig.Dense(1536)), S, T, D);
+        report("attention", ops.attention(0, new AttentionConfig.Gqa(2)), S, T, D);
     }
 
-    static void report(String name, SubBlock b, int S, int T, int D) {
+    static void report(String name, BlockOp b, int S, int T, int D) {
         Random r = new Random(1);
         float[] x = new float[S * T * D], y = new float[S * T * D], dOut = new float[S * T * D];
         for (int i = 0; i < x.length; i++) {
@@ -48,7 +50,7 @@ public final class TrainStepBench {
         for (int i = 0; i < reps + 3; i++) {
             long t0 = System.nanoTime();
             b.zeroGrad();
-            SubBlock.Saved s = b.forward(x, S, T);
+            BlockOp.Saved s = b.forward(x, S, T);
             Losses.normalizedMse(s.out(), y, dOut);
             b.backward(s, dOut);
             opt.clip(1.0);

@@ -4,23 +4,25 @@ import dev.puzzle.core.tensor.Kernels;
 
 /** Log-softmax, cross-entropy and KL divergence over rows of logits, with their gradients. */
 public final class Losses {
-    private Losses() {}
+    private final Kernels K;
 
-    private static final Kernels K = Kernels.get();
+    public Losses(Kernels kernels) {
+        this.K = kernels;
+    }
 
     /** log Σ exp(x), stable. */
-    public static float logSumExp(float[] x, int off, int n) {
+    public float logSumExp(float[] x, int off, int n) {
         float m = K.max(x, off, n);
         return m + (float) Math.log(K.sumExp(x, off, n, m));
     }
 
     /** −log softmax(x)[target]. */
-    public static float crossEntropy(float[] logits, int off, int n, int target) {
+    public float crossEntropy(float[] logits, int off, int n, int target) {
         return logSumExp(logits, off, n) - logits[off + target];
     }
 
     /** KL(p ‖ q) with p = softmax(pLogits), q = softmax(qLogits): Σ p (log p − log q). */
-    public static float kl(float[] pLogits, int pOff, float[] qLogits, int qOff, int n) {
+    public float kl(float[] pLogits, int pOff, float[] qLogits, int qOff, int n) {
         float lp = logSumExp(pLogits, pOff, n), lq = logSumExp(qLogits, qOff, n);
         double s = 0;
         for (int i = 0; i < n; i++) {
@@ -32,13 +34,13 @@ public final class Losses {
     }
 
     /** d crossEntropy / d logits = softmax(x) − onehot(target), written to dx. */
-    public static void crossEntropyBackward(float[] logits, int off, int n, int target, float[] dx, int dxOff, float scale) {
+    public void crossEntropyBackward(float[] logits, int off, int n, int target, float[] dx, int dxOff, float scale) {
         float lse = logSumExp(logits, off, n);
         for (int i = 0; i < n; i++) dx[dxOff + i] = scale * ((float) Math.exp(logits[off + i] - lse) - (i == target ? 1f : 0f));
     }
 
     /** d KL(p ‖ q) / d qLogits = softmax(q) − softmax(p), scaled, written to dq. */
-    public static void klBackward(float[] pLogits, int pOff, float[] qLogits, int qOff, int n, float[] dq, int dqOff, float scale) {
+    public void klBackward(float[] pLogits, int pOff, float[] qLogits, int qOff, int n, float[] dq, int dqOff, float scale) {
         float lp = logSumExp(pLogits, pOff, n), lq = logSumExp(qLogits, qOff, n);
         for (int i = 0; i < n; i++) {
             dq[dqOff + i] = scale * (float) (Math.exp(qLogits[qOff + i] - lq) - Math.exp(pLogits[pOff + i] - lp));

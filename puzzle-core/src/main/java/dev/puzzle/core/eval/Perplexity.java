@@ -50,6 +50,7 @@ public final class Perplexity {
         if (tokens.length < 2) throw new IllegalArgumentException("need at least 2 tokens to predict one, got " + tokens.length);
         int V = model.config().vocabSize();
         Decoder.State st = model.newState(tokens.length);
+        Losses losses = new Losses(model.backend().kernels());
         double sum = 0;
         int predicted = 0;
         for (int start = 0; start < tokens.length; start += chunk) {
@@ -58,7 +59,7 @@ public final class Perplexity {
             for (int t = 0; t < len; t++) {
                 int pos = start + t;
                 if (pos + 1 >= tokens.length) break;
-                sum += Losses.crossEntropy(logits, t * V, V, tokens[pos + 1]);
+                sum += losses.crossEntropy(logits, t * V, V, tokens[pos + 1]);
                 predicted++;
             }
             if (progress != null) progress.accept(start + len);

@@ -1,5 +1,6 @@
 package dev.puzzle.core.eval;
 
+import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Kernels;
 
 /**
@@ -7,10 +8,12 @@ import dev.puzzle.core.tensor.Kernels;
  * sampled directly or by top-p (nucleus) with the xorshift* generator seeded by the user.
  */
 public final class Sampler {
+    private final Kernels k;
     private final float temperature, topP;
     private long state;
 
-    public Sampler(float temperature, float topP, long seed) {
+    public Sampler(Backend backend, float temperature, float topP, long seed) {
+        this.k = backend.kernels();
         if (temperature < 0 || Float.isNaN(temperature)) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
         if (topP < 0 || topP > 1 || Float.isNaN(topP)) throw new IllegalArgumentException("top-p must be in [0, 1], got " + topP);
         this.temperature = temperature;
@@ -33,7 +36,7 @@ public final class Sampler {
     public int sample(float[] logits, int off, int n) {
         if (temperature == 0f) return Losses.argmax(logits, off, n);
         for (int i = 0; i < n; i++) logits[off + i] /= temperature;
-        Kernels.get().softmax(logits, off, n);
+        k.softmax(logits, off, n);
         float coin = randomF32();
         if (topP <= 0 || topP >= 1) {
             float cdf = 0;

@@ -8,6 +8,10 @@ package dev.puzzle.core.model;
 public final class LibraryKeys {
     private LibraryKeys() {}
 
+    /** The section of costs and the section of scores. */
+    public static final String STATS_PREFIX = "stats.";
+    public static final String METRICS_PREFIX = "metrics.";
+
     // Costs (hardware-profiles writes them, the MIP budgets them).
     public static final String MEMORY_MIB = "stats.memory_mib";
     public static final String RUNTIME_MS = "stats.runtime_ms";

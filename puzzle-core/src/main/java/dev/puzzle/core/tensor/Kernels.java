@@ -3,7 +3,7 @@ package dev.puzzle.core.tensor;
 /**
  * The CPU operations every block op is built from, behind one interface with two providers: a
  * Vector API one ({@link VectorKernels}, the default) and its scalar twin ({@link ScalarKernels}),
- * chosen by the system property {@code puzzle.kernels=vector|scalar}. Tests compare the two.
+ * reached through a {@link Backend} ({@code Backend.cpu("vector"|"scalar")}). Tests compare the two.
  * All arrays are row-major; offsets and leading dimensions are in elements.
  */
 public interface Kernels {
@@ -33,8 +33,11 @@ public interface Kernels {
     /** max x[i]. */
     float max(float[] x, int xOff, int n);
 
-    /** out = x / sqrt(mean(x²) + eps) · w, over one row of n. PyTorch: x * torch.rsqrt(x.pow(2).mean(-1) + eps) * w */
-    void rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
+    /**
+     * out = x / sqrt(mean(x²) + eps) · w, over one row of n; returns the factor 1/sqrt(mean(x²) + eps)
+     * (backward needs it). PyTorch: x * torch.rsqrt(x.pow(2).mean(-1) + eps) * w
+     */
+    float rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
 
     /** In-place softmax over one row of n. */
     void softmax(float[] x, int xOff, int n);
@@ -45,27 +48,8 @@ public interface Kernels {
     /** Σ exp(x[i] − shift). */
     float sumExp(float[] x, int xOff, int n, float shift);
 
-    /** The provider picked by {@code puzzle.kernels} (default vector). */
-    static Kernels get() {
-        return Holder.INSTANCE;
-    }
-
     /** Convenience: {@code out[M,N] = x[M,K] · w[N,K]ᵀ}, the shape of every linear layer. */
     default void matmulT(float[] x, float[] w, float[] out, int m, int n, int k) {
         gemm(false, true, m, n, k, x, 0, k, w, 0, k, out, 0, n, false);
-    }
-
-    final class Holder {
-        private Holder() {}
-
-        static final Kernels INSTANCE = byName(System.getProperty("puzzle.kernels", "vector"));
-
-        public static Kernels byName(String name) {
-            return switch (name) {
-                case "vector" -> new VectorKernels();
-                case "scalar" -> new ScalarKernels();
-                default -> throw new IllegalArgumentException("puzzle.kernels must be 'vector' or 'scalar', got '" + name + "'");
-            };
-        }
     }
 }

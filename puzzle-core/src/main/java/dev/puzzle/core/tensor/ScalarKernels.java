@@ -53,10 +53,11 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
+    public float rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         float ss = sumSquares(x, xOff, n) / n + eps;
         float inv = (float) (1.0 / Math.sqrt(ss));
         for (int i = 0; i < n; i++) out[outOff + i] = w[i] * (inv * x[xOff + i]);
+        return inv;
     }
 
     @Override

@@ -325,7 +325,7 @@ public final class VectorKernels implements Kernels {
     }
 
     @Override
-    public void rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
+    public float rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         float ss = sumSquares(x, xOff, n) / n + eps;
         float inv = (float) (1.0 / Math.sqrt(ss));
         int i = 0;
@@ -333,6 +333,7 @@ public final class VectorKernels implements Kernels {
             FloatVector.fromArray(S, x, xOff + i).mul(inv).mul(FloatVector.fromArray(S, w, i)).intoArray(out, outOff + i);
         }
         for (; i < n; i++) out[outOff + i] = w[i] * (inv * x[xOff + i]);
+        return inv;
     }
 
     @Override

@@ -1,0 +1,68 @@
+package dev.puzzle.blocklibrary;
+
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The one codec between a block and its variant name in {@code block_library.json}, in the
+ * public Puzzle library's style: {@code attention = gqa 2 kv heads (parent * 50%) && ffn = dense 86
+ * (parent * 50%)}. {@link #parse} reads back every name {@link #name} writes. Names from another tool's
+ * library (NVIDIA's Llama-70B one) do not parse: they stay names, without blocks.
+ */
+public final class VariantNames {
+    private VariantNames() {}
+
+    private static final Pattern GQA = Pattern.compile("gqa (\\d+) kv heads \\(parent \\* \\d+%\\)");
+    private static final Pattern WINDOW = Pattern.compile("window (\\d+), (\\d+) kv heads");
+    private static final Pattern DENSE = Pattern.compile("dense (\\d+) \\(parent \\* \\d+%\\)");
+
+    public static String name(ModelConfig parent, BlockConfig b) {
+        String an = switch (b.attention()) {
+            case AttentionConfig.Gqa g -> String.format(Locale.ROOT, "gqa %d kv heads (parent * %s)", g.numKvHeads(), pct(g.numKvHeads(), parent.numKvHeads()));
+            case AttentionConfig.Window w -> String.format(Locale.ROOT, "window %d, %d kv heads", w.window(), w.numKvHeads());
+            case AttentionConfig.Linear l -> "linear";
+            case AttentionConfig.NoOp n -> "no_op";
+        };
+        String fn = switch (b.ffn()) {
+            case FfnConfig.Dense d -> String.format(Locale.ROOT, "dense %d (parent * %s)", d.intermediateSize(), pct(d.intermediateSize(), parent.intermediateSize()));
+            case FfnConfig.Linear l -> "linear";
+            case FfnConfig.NoOp n -> "no_op";
+        };
+        return "attention = " + an + " && ffn = " + fn;
+    }
+
+    /** The block a name stands for, or empty when the name is not one of ours. */
+    public static Optional<BlockConfig> parse(String name) {
+        String[] parts = name.split(" && ", -1);
+        if (parts.length != 2 || !parts[0].startsWith("attention = ") || !parts[1].startsWith("ffn = ")) return Optional.empty();
+        String a = parts[0].substring("attention = ".length()), f = parts[1].substring("ffn = ".length());
+        AttentionConfig attn;
+        Matcher m;
+        try {
+            if ((m = GQA.matcher(a)).matches()) attn = new AttentionConfig.Gqa(Integer.parseInt(m.group(1)));
+            else if ((m = WINDOW.matcher(a)).matches()) attn = new AttentionConfig.Window(Integer.parseInt(m.group(2)), Integer.parseInt(m.group(1)));
+            else if (a.equals("linear")) attn = new AttentionConfig.Linear();
+            else if (a.equals("no_op")) attn = new AttentionConfig.NoOp();
+            else return Optional.empty();
+            FfnConfig ffn;
+            if ((m = DENSE.matcher(f)).matches()) ffn = new FfnConfig.Dense(Integer.parseInt(m.group(1)));
+            else if (f.equals("linear")) ffn = new FfnConfig.Linear();
+            else if (f.equals("no_op")) ffn = new FfnConfig.NoOp();
+            else return Optional.empty();
+            return Optional.of(new BlockConfig(attn, ffn));
+        } catch (IllegalArgumentException e) { // numbers out of range: not a name of ours
+            return Optional.empty();
+        }
+    }
+
+    private static String pct(int a, int b) {
+        return Math.round(100.0 * a / b) + "%";
+    }
+}

@@ -1,0 +1,74 @@
+package dev.puzzle.core.ops;
+
+import dev.puzzle.core.tensor.Kernels;
+
+/**
+ * The one causal GQA attention kernel, for inference and training alike: query t (absolute
+ * position pos0+t) of one head attends to keys at absolute positions [max(kStart, p−window+1), p]
+ * of its KV head (window 0: no limit), keys and values read from a buffer whose row 0 is absolute
+ * position kStart. {@link #head} runs one query head over T queries; {@link #backward} is its
+ * gradient over S whole sequences.
+ */
+public final class Attention {
+    private Attention() {}
+
+    /**
+     * One query head. q rows at qOff + t·qStride, keys/values rows at kvOff + r·kvStride (r = position − kStart),
+     * outputs accumulated into out at outOff + t·outStride (zero it first). Probabilities go to
+     * p[pOff + t·pStride + (j − kStart)] — pStride 0 reuses one row as scratch; training keeps them.
+     */
+    public static void head(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
+                            float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
+                            int T, int pos0, int kStart, int E, int window) {
+        final float scale = (float) (1.0 / Math.sqrt(E));
+        for (int t = 0; t < T; t++) {
+            int pos = pos0 + t;
+            int lo = window > 0 ? Math.max(kStart, pos - window + 1) : kStart;
+            int n = pos - lo + 1;
+            int qo = qOff + t * qStride, oo = outOff + t * outStride;
+            int row = pOff + t * pStride + (lo - kStart), kv = kvOff + (lo - kStart) * kvStride;
+            for (int j = 0; j < n; j++) p[row + j] = k.dot(q, qo, keys, kv + j * kvStride, E) * scale;
+            k.softmax(p, row, n);
+            for (int j = 0; j < n; j++) k.axpy(p[row + j], values, kv + j * kvStride, out, oo, E);
+        }
+    }
+
+    /**
+     * Backward of {@link #head} over S sequences of T tokens (positions 0..T−1, all heads), from the
+     * probabilities P (S, H, T, T) the forward kept: dq, dk, dv written (zeroed first).
+     */
+    public static void backward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
+                                int S, int T, int H, int G, int E, int window) {
+        int HE = H * E, GE = G * E, group = H / G;
+        float scale = (float) (1.0 / Math.sqrt(E));
+        java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
+        java.util.Arrays.fill(dk, 0, S * T * GE, 0f);
+        java.util.Arrays.fill(dv, 0, S * T * GE, 0f);
+        float[] dp = new float[T];
+        for (int s = 0; s < S; s++) {
+            for (int h = 0; h < H; h++) {
+                int g = h / group;
+                for (int t = 0; t < T; t++) {
+                    int lo = window > 0 ? Math.max(0, t - window + 1) : 0;
+                    int po = ((s * H + h) * T + t) * T;
+                    int qo = (s * T + t) * HE + h * E;
+                    // dP = dO · v;  dV += P · dO
+                    float sum = 0f;
+                    for (int j = lo; j <= t; j++) {
+                        int vo = (s * T + j) * GE + g * E;
+                        dp[j] = K.dot(dOut, qo, v, vo, E);
+                        K.axpy(p[po + j], dOut, qo, dv, vo, E);
+                        sum += p[po + j] * dp[j];
+                    }
+                    // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale;  dK += dS·q·scale
+                    for (int j = lo; j <= t; j++) {
+                        float ds = p[po + j] * (dp[j] - sum) * scale;
+                        int ko = (s * T + j) * GE + g * E;
+                        K.axpy(ds, k, ko, dq, qo, E);
+                        K.axpy(ds, q, qo, dk, ko, E);
+                    }
+                }
+            }
+        }
+    }
+}

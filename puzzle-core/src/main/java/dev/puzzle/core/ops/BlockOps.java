@@ -1,0 +1,84 @@
+package dev.puzzle.core.ops;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.Map;
+
+import static dev.puzzle.core.io.TensorNames.*;
+
+/**
+ * The one factory of block ops: from a variant config and a layer's tensors (Hugging Face names,
+ * shape-checked) to its {@link BlockOp}. The switches are exhaustive over the sealed variant types,
+ * so a new variant does not compile until it is built here. The ops share the tensors of
+ * {@code weights} (training updates them in place).
+ *
+ * @param cfg     the model's shape
+ * @param weights tensors by Hugging Face name
+ * @param source  where the tensors came from, for error messages
+ * @param ops     the backend's forward/backward primitives
+ */
+public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String source, Ops ops) {
+
+    public BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String source, Backend backend) {
+        this(cfg, weights, source, new Ops(backend.kernels()));
+    }
+
+    /** The attention op and the FFN op of one layer. */
+    public record Layer(BlockOp attention, BlockOp ffn) {}
+
+    public Layer layer(int l, BlockConfig b) {
+        return new Layer(attention(l, b.attention()), ffn(l, b.ffn()));
+    }
+
+    public BlockOp attention(int l, AttentionConfig a) {
+        return switch (a) {
+            case AttentionConfig.Gqa g -> gqa(l, g.numKvHeads(), 0);
+            case AttentionConfig.Window w -> gqa(l, w.numKvHeads(), w.window());
+            case AttentionConfig.Linear x -> new LinearOp(ops, cfg.dim(), cfg.normEps(),
+                    param(l, ATTN_NORM, cfg.dim()), param(l, ATTN_LINEAR, cfg.dim(), cfg.dim()));
+            case AttentionConfig.NoOp n -> NoOp.INSTANCE;
+        };
+    }
+
+    public BlockOp ffn(int l, FfnConfig f) {
+        int D = cfg.dim();
+        return switch (f) {
+            case FfnConfig.Dense d -> {
+                int F = d.intermediateSize();
+                yield new SwiGluOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, GATE, F, D), param(l, UP, F, D), param(l, DOWN, D, F));
+            }
+            case FfnConfig.Linear x -> new LinearOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, FFN_LINEAR, D, D));
+            case FfnConfig.NoOp n -> NoOp.INSTANCE;
+        };
+    }
+
+    private BlockOp gqa(int l, int G, int window) {
+        int D = cfg.dim(), E = cfg.headDim(), HE = cfg.qDim(), GE = G * E;
+        Param bq = null, bk = null, bv = null;
+        if (cfg.qkvBias()) {
+            bq = param(l, Q_BIAS, HE);
+            bk = param(l, K_BIAS, GE);
+            bv = param(l, V_BIAS, GE);
+        }
+        return new GqaAttentionOp(ops, D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle(),
+                param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv);
+    }
+
+    private Param param(int l, String suffix, int... shape) {
+        String name = dev.puzzle.core.io.TensorNames.layer(l, suffix);
+        Tensor t = weights.get(name);
+        if (t == null) throw new PuzzleException(source + ": missing tensor '" + name + "'");
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw new PuzzleException(source + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+                    + ", expected " + Arrays.toString(shape));
+        }
+        return new Param(name, t);
+    }
+}

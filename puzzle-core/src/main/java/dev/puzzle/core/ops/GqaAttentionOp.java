@@ -1,0 +1,189 @@
+package dev.puzzle.core.ops;
+
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.model.Rope;
+import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * GQA attention with G KV heads, optionally sliding-window (window 0 = unlimited): f(x) =
+ * o_proj(attn(rope(q_proj(h)), rope(k_proj(h)), v_proj(h))), h = rmsnorm(x). Dimension letters:
+ * N = S·T rows, D model dim, H query heads, G KV heads, E head dim. Its inference state is the KV
+ * cache: every position, or a ring of {@code window} rows for a window layer.
+ */
+public final class GqaAttentionOp implements BlockOp {
+    private final Ops ops;
+    private final int D, H, G, E, window;
+    private final float eps, ropeTheta;
+    private final RopeStyle ropeStyle;
+    private final Param norm, wq, wk, wv, wo, bq, bk, bv; // norm (D); wq (H*E, D); wk, wv (G*E, D); wo (D, H*E); biases or null
+
+    GqaAttentionOp(Ops ops, int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle,
+                   Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv) {
+        this.ops = ops;
+        this.D = dim;
+        this.H = heads;
+        this.G = kvHeads;
+        this.E = headDim;
+        this.window = window;
+        this.eps = eps;
+        this.ropeTheta = ropeTheta;
+        this.ropeStyle = ropeStyle;
+        this.norm = norm;
+        this.wq = wq;
+        this.wk = wk;
+        this.wv = wv;
+        this.wo = wo;
+        this.bq = bq;
+        this.bk = bk;
+        this.bv = bv;
+    }
+
+    public int kvHeads() {
+        return G;
+    }
+
+    public int window() {
+        return window;
+    }
+
+    @Override
+    public List<Param> params() {
+        List<Param> l = new ArrayList<>(List.of(norm, wq, wk, wv, wo));
+        if (bq != null) l.addAll(List.of(bq, bk, bv));
+        return l;
+    }
+
+    private record Saved_(float[] x, float[] h, float[] rstd, float[] q, float[] k, float[] v, float[] p, float[] o, float[] out,
+                          int S, int T) implements Saved {}
+
+    /** Projects h (N rows) to q, k, v with biases and applies RoPE at positions pos0 + (row mod T). */
+    private void project(float[] h, float[] q, float[] k, float[] v, int S, int T, int pos0) {
+        int N = S * T, HE = H * E, GE = G * E;
+        ops.linearForward(q, h, wq.w, bq == null ? null : bq.w, N, D, HE);
+        ops.linearForward(k, h, wk.w, bk == null ? null : bk.w, N, D, GE);
+        ops.linearForward(v, h, wv.w, bv == null ? null : bv.w, N, D, GE);
+        rope(q, k, S, T, pos0, false);
+    }
+
+    private void rope(float[] q, float[] k, int S, int T, int pos0, boolean backward) {
+        float[] cs = new float[E];
+        for (int t = 0; t < T; t++) {
+            Rope.table(cs, pos0 + t, E, ropeTheta);
+            for (int s = 0; s < S; s++) {
+                int n = s * T + t;
+                if (backward) {
+                    Rope.applyBackward(ropeStyle, q, n * H * E, H, E, cs);
+                    Rope.applyBackward(ropeStyle, k, n * G * E, G, E, cs);
+                } else {
+                    Rope.apply(ropeStyle, q, n * H * E, H, E, cs);
+                    Rope.apply(ropeStyle, k, n * G * E, G, E, cs);
+                }
+            }
+        }
+    }
+
+    /** Runs {@code perHead} over the H heads, forking only when there is work enough to pay for it. */
+    private static void heads(int H, long work, IntConsumer perHead) {
+        if (work < 65536) {
+            for (int h = 0; h < H; h++) perHead.accept(h);
+        } else {
+            Parallel.forEach(H, perHead);
+        }
+    }
+
+    @Override
+    public Saved forward(float[] x, int S, int T) {
+        int N = S * T, HE = H * E, GE = G * E, group = H / G;
+        float[] h = new float[N * D], rstd = new float[N];
+        ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
+        float[] q = new float[N * HE], k = new float[N * GE], v = new float[N * GE];
+        project(h, q, k, v, S, T, 0);
+        float[] p = new float[S * H * T * T], o = new float[N * HE], out = new float[N * D];
+        Kernels kk = ops.kernels();
+        for (int s = 0; s < S; s++) {
+            final int s0 = s;
+            heads(H, (long) H * T * T * E, hh -> Attention.head(kk, q, s0 * T * HE + hh * E, HE, k, v, s0 * T * GE + (hh / group) * E, GE,
+                    o, s0 * T * HE + hh * E, HE, p, (s0 * H + hh) * T * T, T, T, 0, 0, E, window));
+        }
+        ops.linearForward(out, o, wo.w, null, N, HE, D);
+        return new Saved_(x, h, rstd, q, k, v, p, o, out, S, T);
+    }
+
+    @Override
+    public float[] backward(Saved saved, float[] dOut) {
+        Saved_ st = (Saved_) saved;
+        int S = st.S(), T = st.T(), N = S * T, HE = H * E, GE = G * E;
+        float[] dO = new float[N * HE];
+        ops.linearBackward(dO, false, wo.grad(), null, dOut, st.o(), wo.w, N, HE, D);
+        float[] dq = new float[N * HE], dk = new float[N * GE], dv = new float[N * GE];
+        Attention.backward(ops.kernels(), dq, dk, dv, dO, st.p(), st.q(), st.k(), st.v(), S, T, H, G, E, window);
+        rope(dq, dk, S, T, 0, true);
+        float[] dh = new float[N * D];
+        ops.linearBackward(dh, false, wq.grad(), bq == null ? null : bq.grad(), dq, st.h(), wq.w, N, D, HE);
+        ops.linearBackward(dh, true, wk.grad(), bk == null ? null : bk.grad(), dk, st.h(), wk.w, N, D, GE);
+        ops.linearBackward(dh, true, wv.grad(), bv == null ? null : bv.grad(), dv, st.h(), wv.w, N, D, GE);
+        float[] dx = new float[N * D];
+        Ops.rmsnormBackward(dx, norm.grad(), dh, st.x(), st.rstd(), norm.w, N, D);
+        return dx;
+    }
+
+    /** The KV cache of one sequence: rows (G·E) of keys and values; {@code rows} = capacity, or the window for a window layer. */
+    public record KvCache(float[] keys, float[] values, int rows) implements State {}
+
+    @Override
+    public State newState(int capacity) {
+        int rows = window > 0 ? Math.min(window, capacity) : capacity;
+        return new KvCache(new float[rows * G * E], new float[rows * G * E], rows);
+    }
+
+    @Override
+    public void step(State state, float[] x, int T, int pos0) {
+        final int HE = H * E, GE = G * E, group = H / G;
+        KvCache cache = (KvCache) state;
+        float[] h = new float[T * D], rstd = new float[T];
+        ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
+        float[] q = new float[T * HE], kk = new float[T * GE], vv = new float[T * GE];
+        project(h, q, kk, vv, 1, T, pos0);
+        // Keys and values visible to this call, as one contiguous buffer starting at absolute position kStart.
+        float[] kBuf, vBuf;
+        int kStart;
+        float[] kc = cache.keys(), vc = cache.values();
+        if (window == 0) {
+            System.arraycopy(kk, 0, kc, pos0 * GE, T * GE);
+            System.arraycopy(vv, 0, vc, pos0 * GE, T * GE);
+            kBuf = kc;
+            vBuf = vc;
+            kStart = 0;
+        } else {
+            int ring = cache.rows();
+            int past = Math.min(pos0, window - 1);
+            kStart = pos0 - past;
+            kBuf = new float[(past + T) * GE];
+            vBuf = new float[(past + T) * GE];
+            for (int j = 0; j < past; j++) {
+                int r = (kStart + j) % ring;
+                System.arraycopy(kc, r * GE, kBuf, j * GE, GE);
+                System.arraycopy(vc, r * GE, vBuf, j * GE, GE);
+            }
+            System.arraycopy(kk, 0, kBuf, past * GE, T * GE);
+            System.arraycopy(vv, 0, vBuf, past * GE, T * GE);
+            for (int t = Math.max(0, T - ring); t < T; t++) {
+                int r = (pos0 + t) % ring;
+                System.arraycopy(kk, t * GE, kc, r * GE, GE);
+                System.arraycopy(vv, t * GE, vc, r * GE, GE);
+            }
+        }
+        float[] out = new float[T * HE];
+        final int maxKeys = pos0 + T - kStart, ks = kStart;
+        Kernels k = ops.kernels();
+        heads(H, (long) H * T * maxKeys * E, hh -> Attention.head(k, q, hh * E, HE, kBuf, vBuf, (hh / group) * E, GE,
+                out, hh * E, HE, new float[maxKeys], 0, 0, T, pos0, ks, E, window));
+        // PyTorch: x = x + o_proj(attn)
+        k.gemm(false, true, T, D, HE, out, 0, HE, wo.w, 0, HE, x, 0, D, true);
+    }
+}

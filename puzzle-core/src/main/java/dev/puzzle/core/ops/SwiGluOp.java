@@ -1,0 +1,77 @@
+package dev.puzzle.core.ops;
+
+import java.util.List;
+
+/**
+ * The dense SwiGLU FFN of width F: f(x) = w2(silu(w1 h) ⊙ w3 h), h = rmsnorm(x).
+ * PyTorch: w2(F.silu(w1(x)) * w3(x)).
+ */
+public final class SwiGluOp implements BlockOp {
+    private final Ops ops;
+    private final int D, F;
+    private final float eps;
+    private final Param norm, w1, w3, w2; // norm (D); w1 gate, w3 up (F, D); w2 down (D, F)
+
+    SwiGluOp(Ops ops, int dim, float eps, Param norm, Param w1, Param w3, Param w2) {
+        this.ops = ops;
+        this.D = dim;
+        this.eps = eps;
+        this.norm = norm;
+        this.w1 = w1;
+        this.w3 = w3;
+        this.w2 = w2;
+        this.F = w1.shape[0];
+    }
+
+    public int width() {
+        return F;
+    }
+
+    @Override
+    public List<Param> params() {
+        return List.of(norm, w1, w3, w2);
+    }
+
+    private record Saved_(float[] x, float[] h, float[] rstd, float[] a, float[] b, float[] g, float[] out, int N) implements Saved {}
+
+    @Override
+    public Saved forward(float[] x, int S, int T) {
+        int N = S * T;
+        float[] h = new float[N * D], rstd = new float[N];
+        ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
+        float[] a = new float[N * F], b = new float[N * F], g = new float[N * F], out = new float[N * D];
+        ops.linearForward(a, h, w1.w, null, N, D, F);
+        ops.linearForward(b, h, w3.w, null, N, D, F);
+        Ops.swigluForward(g, a, b, N * F);
+        ops.linearForward(out, g, w2.w, null, N, F, D);
+        return new Saved_(x, h, rstd, a, b, g, out, N);
+    }
+
+    @Override
+    public float[] backward(Saved saved, float[] dOut) {
+        Saved_ st = (Saved_) saved;
+        int N = st.N();
+        float[] dg = new float[N * F];
+        ops.linearBackward(dg, false, w2.grad(), null, dOut, st.g(), w2.w, N, F, D);
+        float[] da = new float[N * F], db = new float[N * F];
+        Ops.swigluBackward(da, db, dg, st.a(), st.b(), N * F);
+        float[] dh = new float[N * D];
+        ops.linearBackward(dh, false, w1.grad(), null, da, st.h(), w1.w, N, D, F);
+        ops.linearBackward(dh, true, w3.grad(), null, db, st.h(), w3.w, N, D, F);
+        float[] dx = new float[N * D];
+        Ops.rmsnormBackward(dx, norm.grad(), dh, st.x(), st.rstd(), norm.w, N, D);
+        return dx;
+    }
+
+    @Override
+    public void step(State state, float[] x, int T, int pos0) {
+        var k = ops.kernels();
+        float[] h = new float[T * D], rstd = new float[T];
+        ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
+        float[] h1 = new float[T * F], h3 = new float[T * F];
+        k.gemm(false, true, T, F, D, h, 0, D, w1.w, 0, D, h1, 0, F, false);
+        k.gemm(false, true, T, F, D, h, 0, D, w3.w, 0, D, h3, 0, F, false);
+        for (int t = 0; t < T; t++) k.swiglu(h1, t * F, h3, t * F, F);
+        k.gemm(false, true, T, D, F, h1, 0, F, w2.w, 0, F, x, 0, D, true);
+    }
+}

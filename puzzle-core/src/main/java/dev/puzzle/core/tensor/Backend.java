@@ -1,0 +1,34 @@
+package dev.puzzle.core.tensor;
+
+/**
+ * Where the numbers are computed: the context every model, block op, loss and sampler is built
+ * with, instead of a process-wide singleton. Today there is one kind, the CPU with its
+ * {@link Kernels} provider (Vector API or scalar twin); a CUDA backend is meant to be a second
+ * implementation of this interface.
+ */
+public interface Backend {
+
+    /** A short name for logs and reports, e.g. {@code cpu-vector}. */
+    String name();
+
+    /** The kernels block ops run on. */
+    Kernels kernels();
+
+    /** The CPU backend with the named kernel provider ({@code vector} or {@code scalar}). */
+    static Backend cpu(String kernels) {
+        Kernels k = switch (kernels) {
+            case "vector" -> new VectorKernels();
+            case "scalar" -> new ScalarKernels();
+            default -> throw new IllegalArgumentException("puzzle.kernels must be 'vector' or 'scalar', got '" + kernels + "'");
+        };
+        return new Cpu("cpu-" + kernels, k);
+    }
+
+    /** The CPU backend chosen by the system property {@code puzzle.kernels} (default {@code vector}). */
+    static Backend cpu() {
+        return cpu(System.getProperty("puzzle.kernels", "vector"));
+    }
+
+    /** The CPU backend: kernels on Java arrays, parallel sections on {@link Parallel}'s pool. */
+    record Cpu(String name, Kernels kernels) implements Backend {}
+}
