@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puzzle.cli.PuzzleCli;
 import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.pipeline.RunConfig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,5 +45,28 @@ class ExampleCompressTest {
         }
         assertTrue(Files.readString(tmp.resolve("run/report/index.html")).contains("<svg class=\"plot\""));
         System.out.println(out);
+    }
+
+    /** The local-cpu example is the bundled one on this machine: measured costs, targets relative to the parent, all else equal. */
+    @Test
+    void localCpuExampleIsTheBundledRunMeasuredHere() throws Exception {
+        Path bundled = Path.of("stories260K/puzzle.yaml").toAbsolutePath(), local = Path.of("stories260K/local-cpu.yaml").toAbsolutePath();
+        RunConfig rc = RunConfig.read(local);
+        assertEquals("local-cpu", rc.hardware());
+        assertTrue(rc.measured());
+        assertEquals(java.util.List.of(new RunConfig.Target(1.25, true), new RunConfig.Target(1.5, true), new RunConfig.Target(2, true)),
+                rc.compress().throughputs());
+        java.util.Set<String> differ = java.util.Set.of("run_dir", "hardware", "cost_model", "  throughputs", "  budgets");
+        java.util.List<String> a = settings(bundled), b = settings(local);
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            String key = a.get(i).split(":")[0];
+            if (!differ.contains(key)) assertEquals(a.get(i), b.get(i), "line " + i + " of the two examples");
+        }
+    }
+
+    /** The config's lines without comments. */
+    private static java.util.List<String> settings(Path f) throws java.io.IOException {
+        return Files.readAllLines(f).stream().map(l -> l.replaceAll("\\s*#.*$", "")).filter(l -> !l.isBlank()).toList();
     }
 }

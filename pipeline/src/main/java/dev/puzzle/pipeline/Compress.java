@@ -3,7 +3,6 @@ package dev.puzzle.pipeline;
 import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.hardware.CostModel;
 import dev.puzzle.hardware.HardwareProfile;
 import dev.puzzle.mip.SearchLibrary;
 import dev.puzzle.pipeline.report.ReportModel;
@@ -51,7 +50,8 @@ public final class Compress {
                 ScoreStage.run(run, listener);
             }
             // 5. search, and baselines at the same budgets
-            SearchLibrary lib = SearchLibrary.of(BlockLibraryJson.read(run.dir.scoredLibrary()));
+            BlockLibrary scored = BlockLibraryJson.read(run.dir.scoredLibrary());
+            SearchLibrary lib = SearchLibrary.of(scored);
             SearchStage.Result found = SearchStage.run(run, lib, listener);
             if (found.children().isEmpty()) {
                 throw PuzzleException.field(rc.file, "compress.throughputs", cc.throughputs().stream().map(RunConfig.Target::label).toList(),
@@ -62,8 +62,7 @@ public final class Compress {
             long baselines = plans.size() - found.children().size();
             listener.stage("search", found.children().size() + " Puzzle children, " + baselines + " baselines");
             // 6-7. realize and evaluate (parent first)
-            CostModel cost = ProfileStage.costModel(run, hw);
-            EvaluateStage eval = new EvaluateStage(run, cost);
+            EvaluateStage eval = new EvaluateStage(run, scored);
             List<Plan> all = new ArrayList<>();
             List<String> parentNames = new ArrayList<>();
             var byName = found.candidatesByName();

@@ -4,12 +4,11 @@ import dev.puzzle.bld.Scorer;
 import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Throughput;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.Decoder;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.hardware.BlockCost;
-import dev.puzzle.hardware.CostModel;
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.core.PuzzleException;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
 import dev.puzzle.pipeline.report.ReportModel;
@@ -24,19 +23,22 @@ import java.util.Map;
 /**
  * The evaluate stage: one harness for the parent, every child and every baseline — KL to the parent,
  * top-1 agreement, hidden-state cosine and LM loss on the held-out text; measured prefill, batch-1 decode
- * and workload throughput on this machine; predicted costs on the hardware profile. A model's result is
+ * and workload throughput on this machine; predicted costs from the profiled block library, the very numbers
+ * the search budgeted (a measured cost model is not timed again here, so prediction and budget agree). A model's result is
  * kept in {@code RUN_DIR/compress/NAME/eval.json}, so a rerun does not measure it again.
  */
 public final class EvaluateStage {
     private final Run run;
-    private final CostModel cost;
+    private final BlockLibrary library;
+    private final Map<String, Double> fixed;
     private final Scorer.Reference reference;
     private final int[][] held;
 
     /** Runs the parent on the held-out text once, as every model's reference. */
-    public EvaluateStage(Run run, CostModel cost) {
+    public EvaluateStage(Run run, BlockLibrary library) {
         this.run = run;
-        this.cost = cost;
+        this.library = library;
+        this.fixed = run.dir.fixedCosts();
         this.held = run.heldout();
         this.reference = Scorer.run(run.backend, run.parent, held);
     }
@@ -89,9 +91,15 @@ public final class EvaluateStage {
         Throughput.Result batch1 = Throughput.measure(d, cc.prompt(), cc.generate(), cc.reps());
         int[] pg = measuredLengths(w, c.maxSeqLen());
         Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
-        BlockCost pred = cost.model(c, w);
+        double runtimeMs = fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0), memoryMib = fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);
         List<Double> perLayer = new ArrayList<>();
-        for (BlockConfig b : c.blocks()) perLayer.add(cost.block(c, b, w).runtimeMs());
+        for (int l = 0; l < c.numLayers(); l++) {
+            BlockLibrary.Replacement r = library.find(l, c.blocks().get(l));
+            if (r == null) throw new PuzzleException(library.source() + ": layer_" + l + " has no entry for " + c.blocks().get(l).describe());
+            perLayer.add(r.values().get(LibraryKeys.RUNTIME_MS));
+            runtimeMs += r.values().get(LibraryKeys.RUNTIME_MS);
+            memoryMib += r.values().get(LibraryKeys.MEMORY_MIB);
+        }
         List<ReportModel.LayerBlock> blocks = new ArrayList<>();
         for (int l = 0; l < p.blocks().size(); l++) blocks.add(new ReportModel.LayerBlock(l, p.variants().get(l), p.blocks().get(l).describe()));
         boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT;
@@ -99,7 +107,7 @@ public final class EvaluateStage {
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
                 ck.parameterCount(), batch1.prefillTokensPerSecond(), batch1.decodeTokensPerSecond(), workload.sequenceTokensPerSecond(),
-                pred.runtimeMs(), pred.memoryMib(), TokenRate.tokensPerSecond(pred.runtimeMs(), w), perLayer, blocks);
+                runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks);
     }
 
     private Path evalFile(Plan p) {

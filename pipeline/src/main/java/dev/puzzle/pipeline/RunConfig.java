@@ -188,7 +188,7 @@ public final class RunConfig {
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
         if (t.stream().map(Target::relative).distinct().count() > 1) {
-            throw c.error("throughputs", c.node().get("throughputs"), "mix no absolute (tokens/s) and relative (1.5x) targets in one sweep");
+            throw c.error("throughputs", c.node().get("throughputs"), "do not mix absolute (tokens/s) and relative (1.5x) targets in one sweep");
         }
         t.sort(java.util.Comparator.comparingDouble(Target::value));
         ConfigNode m = c.child("measure");
