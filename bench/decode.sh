@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# Prefill and decode tokens/s of this toolkit beside a llama2.c-style C decoder (bench/peer/decode.c, built
-# with -O3 as llama2.c's `make run` and -Ofast as its `make runfast`), on the same llama2.c .bin files:
-# stories260K (real weights) and random-weight models of the stories15M and stories110M shapes.
-# Usage: bench/decode.sh [PROMPT GEN]   (THREADS=2 by default)
+# Decode as a user sees it: `puzzle generate --steps 256 --temperature 0` (startup and JIT warm-up included)
+# beside llama2.c's own run.c built as its `runomp` target (../shared/peers/llama2.c/run.c), on the same
+# llama2.c .bin files: random-weight models of the stories15M and stories110M shapes (FP32), and the 110M
+# model converted to a BF16 Hugging Face directory for this toolkit (run.c reads FP32 only, so its FP32
+# figure is the peer there). Prints each side's own "achieved tok/s", the wall time of each command,
+# and the ratio (this toolkit / run.c) of both.
+# Usage: bench/decode.sh [STEPS]   (THREADS=2 by default)
 source "$(dirname "$0")/common.sh"
-PROMPT="${1:-128}"; GEN="${2:-128}"
+STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
+RUNC="$ROOT/../shared/peers/llama2.c/run.c"
+TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
+[ -f "$RUNC" ] && [ -f "$TOK" ] || { echo "bench/decode.sh needs ../shared/peers/llama2.c/run.c and ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
 command -v gcc >/dev/null || apt-get install -y -q gcc >/dev/null
-gcc -O3 -march=native -fopenmp -o "$OUT/decode_O3" bench/peer/decode.c -lm
-gcc -Ofast -march=native -fopenmp -o "$OUT/decode_Ofast" bench/peer/decode.c -lm
+gcc -Ofast -march=native -fopenmp "$RUNC" -o "$OUT/runomp" -lm   # llama2.c's Makefile, target runomp
 [ -f "$OUT/stories15M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories15M-random.bin" 288 6 6 6 768 32000 256 2>/dev/null
 [ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
-MODELS=("$ROOT/../shared/models/stories260K/stories260K.bin" "$OUT/stories15M-random.bin" "$OUT/stories110M-random.bin")
-val() { awk -v k="$1" '$1==k {print $2}' <<<"$2"; }
-printf "%-22s %-8s %10s %12s %12s %9s %9s\n" model phase puzzle "C -O3" "C -Ofast" "vs -O3" "vs -Ofast"
-for m in "${MODELS[@]}"; do
-  [ -f "$m" ] || { echo "skip: $m absent" >&2; continue; }
-  ours=$("${JAVA_RUN[@]}" dev.puzzle.examples.bench.DecodeBench "$m" "$THREADS" "$PROMPT" "$GEN" 2>/dev/null)
-  o3=$(OMP_NUM_THREADS="$THREADS" "$OUT/decode_O3" "$m" "$PROMPT" "$GEN" 2>/dev/null)
-  of=$(OMP_NUM_THREADS="$THREADS" "$OUT/decode_Ofast" "$m" "$PROMPT" "$GEN" 2>/dev/null)
-  for phase in prefill decode; do
-    a=$(val $phase "$ours"); b=$(val $phase "$o3"); c=$(val $phase "$of")
-    printf "%-22s %-8s %10s %12s %12s %8.2fx %8.2fx\n" "$(basename "$m" .bin)" "$phase" "$a" "$b" "$c" "$(awk -v a=$a -v b=$b 'BEGIN{print a/b}')" "$(awk -v a=$a -v b=$c 'BEGIN{print a/b}')"
-  done
-done
-echo "(tokens/s, FP32, $THREADS threads, $PROMPT prompt + $GEN generated positions, best of 3 after a warm-up."
-echo " Prefill: puzzle runs the prompt as one batched forward; the C peer, like run.c, one position at a time.)"
+[ -d "$OUT/stories110M-random-bf16" ] || ./puzzle convert "$OUT/stories110M-random.bin" --to hf --dtype bf16 --force "$OUT/stories110M-random-bf16" >/dev/null
+tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
+wall() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+printf "%-26s %12s %12s %7s %10s %10s %7s\n" model "puzzle tok/s" "run.c tok/s" ratio "puzzle s" "run.c s" ratio
+row() { # row NAME OUR_MODEL PEER_MODEL
+  local ours peer ow pw
+  ours=$(./puzzle generate "$2" --tokenizer "$TOK" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
+  peer=$(peer "$OUT/runomp" "$3" -z "$TOK" -n "$STEPS" -t 0 2>&1 | tps)
+  ow=$(wall ./puzzle generate "$2" --tokenizer "$TOK" --steps "$STEPS" --temperature 0 --threads "$THREADS")
+  pw=$(wall env OMP_NUM_THREADS="$THREADS" "$OUT/runomp" "$3" -z "$TOK" -n "$STEPS" -t 0)
+  printf "%-26s %12s %12s %6.2fx %10s %10s %6.2fx\n" "$1" "$ours" "$peer" "$(awk -v a="$ours" -v b="$peer" 'BEGIN{print a/b}')" \
+    "$ow" "$pw" "$(awk -v a="$ow" -v b="$pw" 'BEGIN{print b/a}')"
+}
+row "stories15M (FP32)" "$OUT/stories15M-random.bin" "$OUT/stories15M-random.bin"
+row "stories110M (FP32)" "$OUT/stories110M-random.bin" "$OUT/stories110M-random.bin"
+row "stories110M (BF16 vs FP32)" "$OUT/stories110M-random-bf16" "$OUT/stories110M-random.bin"
+echo "($STEPS positions from BOS, greedy, $THREADS threads; tok/s as each program reports it; wall = the whole command, startup included."
+echo " A ratio above 1 means this toolkit is faster.)"

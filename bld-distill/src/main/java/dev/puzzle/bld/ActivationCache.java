@@ -47,8 +47,8 @@ public final class ActivationCache {
         String hash = Integer.toHexString(java.util.Arrays.deepHashCode(seqs)) + "-" + S + "x" + T + "-" + dtype;
         Files.createDirectories(dir);
         float[] x = new float[S * T * D];
-        float[] emb = parent.tensors().get(dev.puzzle.core.io.TensorNames.EMBED).data();
-        for (int s = 0; s < S; s++) for (int t = 0; t < T; t++) System.arraycopy(emb, seqs[s][t] * D, x, (s * T + t) * D, D);
+        var emb = parent.tensors().get(dev.puzzle.core.io.TensorNames.EMBED); // one row per token, never the whole table
+        for (int s = 0; s < S; s++) for (int t = 0; t < T; t++) emb.rows(seqs[s][t], 1, x, (s * T + t) * D);
         BlockOps factory = new BlockOps(c, parent.tensors(), parent.source(), backend);
         for (int l = 0; l < c.numLayers(); l++) {
             BlockOps.Layer ops = factory.layer(l, c.blocks().get(l));

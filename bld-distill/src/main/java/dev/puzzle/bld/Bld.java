@@ -10,6 +10,7 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.TensorNames;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
@@ -83,11 +84,14 @@ public final class Bld {
                 ffnY[i] = a.output()[i] - a.mid()[i];
             }
             List<SearchSpace.Candidate> cands = space.candidates(c, l);
+            BlockConfig own = c.parentBlock(l); // the parent's own parts are read from the parent, not copied
             for (AttentionConfig at : attentions(cands)) {
+                if (at.equals(own.attention())) continue;
                 String id = CandidateStore.id(at);
                 if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(backend, c, parent.tensors(), l, at, a.input(), attnY, N));
             }
             for (FfnConfig f : ffns(cands)) {
+                if (f.equals(own.ffn())) continue;
                 String id = CandidateStore.id(f);
                 if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(backend, c, parent.tensors(), l, f, a.mid(), ffnY, N));
             }
@@ -97,20 +101,38 @@ public final class Bld {
 
     /**
      * The tensors (HF names of layer l) of a whole block: in coupled mode the distilled block when BLD
-     * trained it; otherwise each part distilled where BLD trained it, else its initialization. With
-     * {@code trained} false, the initialization only.
+     * trained it; otherwise each part distilled where BLD trained it, else its initialization — and a part
+     * that is the parent's own, the parent's tensors (as loaded: mapped stays mapped). With {@code trained}
+     * false, the initialization only.
      */
-    public static Map<String, Tensor> blockTensors(Path runDir, int l, BlockConfig b, boolean coupled, boolean trained) {
+    public static Map<String, Tensor> blockTensors(Checkpoint parent, Path runDir, int l, BlockConfig b, boolean coupled, boolean trained) {
         Map<String, Tensor> out = new java.util.LinkedHashMap<>();
         String blockId = new BldJob(l, b.attention(), b.ffn()).id();
         if (trained && coupled && distilled(runDir).has(l, blockId)) {
             out.putAll(distilled(runDir).read(l, blockId));
             return out;
         }
-        for (String id : List.of(CandidateStore.id(b.attention()), CandidateStore.id(b.ffn()))) {
+        BlockConfig own = parent.config().parentBlock(l);
+        for (boolean attention : new boolean[]{true, false}) {
+            if (attention ? b.attention().equals(own.attention()) : b.ffn().equals(own.ffn())) {
+                out.putAll(parentPart(parent, l, attention));
+                continue;
+            }
+            String id = attention ? CandidateStore.id(b.attention()) : CandidateStore.id(b.ffn());
             boolean useDistilled = trained && !coupled && distilled(runDir).has(l, id);
             out.putAll(useDistilled ? distilled(runDir).read(l, id) : library(runDir).read(l, id));
         }
+        return out;
+    }
+
+    /** The parent's tensors of layer l's attention part (its norm and self_attn) or FFN part (its norm and mlp). */
+    static Map<String, Tensor> parentPart(Checkpoint parent, int l, boolean attention) {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        String norm = TensorNames.layer(l, attention ? TensorNames.ATTN_NORM : TensorNames.FFN_NORM);
+        String body = TensorNames.layer(l, attention ? "self_attn." : "mlp.");
+        parent.tensors().forEach((k, v) -> {
+            if (k.equals(norm) || k.startsWith(body)) out.put(k, v);
+        });
         return out;
     }
 
@@ -130,7 +152,7 @@ public final class Bld {
         DType dominant = parent.dominantDType();
         for (int l = 0; l < blocks.size(); l++) {
             if (blocks.get(l).equals(c.parentBlock(l))) continue;
-            for (var e : blockTensors(runDir, l, blocks.get(l), coupled, true).entrySet()) {
+            for (var e : blockTensors(parent, runDir, l, blocks.get(l), coupled, true).entrySet()) {
                 t.put(e.getKey(), e.getValue());
                 types.put(e.getKey(), e.getValue().rank() == 1 ? DType.F32 : dominant);
             }
@@ -257,8 +279,15 @@ public final class Bld {
             for (BldJob job : todo) {
                 fs.add(pool.submit(() -> {
                     Map<String, Tensor> init = new java.util.LinkedHashMap<>();
-                    if (job.attention() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.attention())));
-                    if (job.ffn() != null) init.putAll(lib.read(job.layer(), CandidateStore.id(job.ffn())));
+                    BlockConfig own = c.parentBlock(job.layer()); // a coupled block may keep one of the parent's own parts
+                    if (job.attention() != null) {
+                        init.putAll(job.attention().equals(own.attention()) ? parentPart(parent, job.layer(), true)
+                                : lib.read(job.layer(), CandidateStore.id(job.attention())));
+                    }
+                    if (job.ffn() != null) {
+                        init.putAll(job.ffn().equals(own.ffn()) ? parentPart(parent, job.layer(), false)
+                                : lib.read(job.layer(), CandidateStore.id(job.ffn())));
+                    }
                     BldTrainer.Result r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
                     out.write(job.layer(), job.id(), r.weights());
                     writeCurve(runDir, job, r.curve()); // last: marks the job finished

@@ -110,8 +110,8 @@ public final class Scorer {
                     Map<String, Double> init = new LinkedHashMap<>(m);
                     init.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 } else {
-                    Map<String, Tensor> init = Bld.blockTensors(runDir, l, cand.block(), coupled, false);
-                    Map<String, Tensor> trained = Bld.blockTensors(runDir, l, cand.block(), coupled, true);
+                    Map<String, Tensor> init = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, false);
+                    Map<String, Tensor> trained = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, true);
                     m = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
                     Map<String, Double> mi = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
                     mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));

@@ -57,10 +57,11 @@ public final class CandidateInit {
                 if (keep > F) throw new PuzzleException("layer " + l + ": FFN width " + keep + " exceeds the parent's " + F);
                 int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
                 Tensor n1 = Tensor.zeros(keep, D), n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
+                float[] down = w2.data(), newDown = n2.data(); // one widened copy of the layer's tensor, not one per use
                 for (int j = 0; j < keep; j++) {
-                    System.arraycopy(w1.data(), idx[j] * D, n1.data(), j * D, D);
-                    System.arraycopy(w3.data(), idx[j] * D, n3.data(), j * D, D);
-                    for (int i = 0; i < D; i++) n2.data()[i * keep + j] = w2.data()[i * F + idx[j]];
+                    w1.rows(idx[j], 1, n1.data(), j * D);
+                    w3.rows(idx[j], 1, n3.data(), j * D);
+                    for (int i = 0; i < D; i++) newDown[i * keep + j] = down[i * F + idx[j]];
                 }
                 out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
                 out.put(layer(l, GATE), n1);
@@ -82,14 +83,15 @@ public final class CandidateInit {
         int D = c.dim(), F = w1.dim(0);
         float[] h = new float[N * D], rstd = new float[N], a = new float[N * F], b = new float[N * F], g = new float[N * F];
         ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
-        ops.linearForward(a, h, w1.data(), null, N, D, F);
-        ops.linearForward(b, h, w3.data(), null, N, D, F);
+        ops.linearForward(a, h, w1, null, N, D, F);
+        ops.linearForward(b, h, w3, null, N, D, F);
         Ops.swigluForward(g, a, b, N * F);
         double[] score = new double[F];
         for (int n = 0; n < N; n++) for (int j = 0; j < F; j++) score[j] += Math.abs(g[n * F + j]);
+        float[] down = w2.data();
         for (int j = 0; j < F; j++) {
             double col = 0;
-            for (int i = 0; i < D; i++) col += (double) w2.data()[i * F + j] * w2.data()[i * F + j];
+            for (int i = 0; i < D; i++) col += (double) down[i * F + j] * down[i * F + j];
             score[j] = score[j] / N * Math.sqrt(col);
         }
         Integer[] order = new Integer[F];
@@ -111,19 +113,20 @@ public final class CandidateInit {
         if (c.qkvBias()) out.put(layer(l, Q_BIAS), pw.get(layer(l, Q_BIAS)).copy());
         int r = G / kv;
         for (String[] names : new String[][]{{K, K_BIAS}, {V, V_BIAS}}) {
-            Tensor w = pw.get(layer(l, names[0]));
+            float[] w = pw.get(layer(l, names[0])).data();
             Tensor nw = Tensor.zeros(kv * E, D);
+            float[] pooled = nw.data();
             for (int g = 0; g < kv; g++) {
                 for (int m = 0; m < r; m++) {
                     int src = (g * r + m) * E * D;
-                    for (int i = 0; i < E * D; i++) nw.data()[g * E * D + i] += w.data()[src + i] / r;
+                    for (int i = 0; i < E * D; i++) pooled[g * E * D + i] += w[src + i] / r;
                 }
             }
             out.put(layer(l, names[0]), nw);
             if (c.qkvBias()) {
-                Tensor b = pw.get(layer(l, names[1]));
+                float[] b = pw.get(layer(l, names[1])).data();
                 Tensor nb = Tensor.zeros(kv * E);
-                for (int g = 0; g < kv; g++) for (int m = 0; m < r; m++) for (int i = 0; i < E; i++) nb.data()[g * E + i] += b.data()[(g * r + m) * E + i] / r;
+                for (int g = 0; g < kv; g++) for (int m = 0; m < r; m++) for (int i = 0; i < E; i++) nb.data()[g * E + i] += b[(g * r + m) * E + i] / r;
                 out.put(layer(l, names[1]), nb);
             }
         }

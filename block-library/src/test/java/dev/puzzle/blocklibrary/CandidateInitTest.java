@@ -39,7 +39,7 @@ class CandidateInitTest {
         float[] x = randn(r, N * D), wTrue = randn(r, D * D), h = new float[N * D], y = new float[N * D];
         float[] norm = W.get(layer(1, FFN_NORM)).data();
         new Ops(Backend.cpu().kernels()).rmsnormForward(h, new float[N], x, norm, N, D, C.normEps());
-        new Ops(Backend.cpu().kernels()).linearForward(y, h, wTrue, null, N, D, D);
+        new Ops(Backend.cpu().kernels()).linearForward(y, h, new Tensor(wTrue, D, D), null, N, D, D);
         Map<String, Tensor> t = CandidateInit.ffn(Backend.cpu(), C, W, 1, new FfnConfig.Linear(), x, y, N);
         float[] w = t.get(layer(1, FFN_LINEAR)).data();
         for (int i = 0; i < w.length; i++) assertEquals(wTrue[i], w[i], 2e-3, "W[" + i + "]");

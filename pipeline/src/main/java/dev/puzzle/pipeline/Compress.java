@@ -26,6 +26,7 @@ public final class Compress {
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress(); // validated before any work
         rc.compressSearch();
+        HeapNeed.check(run, HeapNeed.Stage.COMPRESS, dev.puzzle.core.tensor.Parallel.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
             run.dir.checkFingerprint(rc);
             HardwareProfile hw = HardwareProfile.load(rc.hardware());

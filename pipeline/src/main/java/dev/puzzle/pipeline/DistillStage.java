@@ -34,6 +34,7 @@ public final class DistillStage {
 
     public static Result run(Run run, Shard shard, int threads, Listener listener) throws Exception {
         if (threads < 1) throw new PuzzleException("--threads must be >= 1, got " + threads);
+        HeapNeed.check(run, HeapNeed.Stage.DISTILL, threads);
         if (!Files.exists(Bld.cache(run.dir.root()).file(run.parent.config().numLayers() - 1))) {
             throw new PuzzleException(run.dir.root() + ": no activation cache yet; run 'puzzle library " + run.config.file + "' first");
         }

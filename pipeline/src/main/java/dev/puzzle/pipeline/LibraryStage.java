@@ -18,13 +18,14 @@ public final class LibraryStage {
 
     public static Result run(Run run, Listener listener) throws IOException {
         int L = run.parent.config().numLayers();
+        HeapNeed.check(run, HeapNeed.Stage.LIBRARY, 1);
         int[][] cal = run.calibration();
         Bld.buildLibrary(run.backend, run.parent, run.space, cal, run.dir.root(), run.config.cacheDtype(),
                 listener.progress("cache", L)::accept, listener.progress("init", L)::accept);
         int parts = 0;
-        for (int l = 0; l < L; l++) {
+        for (int l = 0; l < L; l++) { // the parent's own parts are read from the parent, not stored
             List<SearchSpace.Candidate> c = run.space.candidates(run.parent.config(), l);
-            parts += Bld.attentions(c).size() + Bld.ffns(c).size();
+            parts += Bld.attentions(c).size() + Bld.ffns(c).size() - 2;
         }
         return new Result(L, parts, cal.length, cal[0].length);
     }

@@ -27,6 +27,7 @@ public final class ScoreStage {
 
     public static Result run(Run run, Listener listener) throws Exception {
         boolean coupled = run.config.distill().coupled();
+        HeapNeed.check(run, HeapNeed.Stage.SCORE, 1);
         int[][] held = run.heldout();
         int total = 0;
         for (int l = 0; l < run.parent.config().numLayers(); l++) total += run.space.candidates(run.parent.config(), l).size();

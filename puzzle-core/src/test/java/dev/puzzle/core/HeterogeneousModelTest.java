@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -150,6 +151,18 @@ class HeterogeneousModelTest {
             for (int i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(want[i] - got[i]));
             assertTrue(maxDiff < (dt == DType.F16 ? 0.02 : 0.15), dt + " max diff " + maxDiff);
             assertTrue(maxDiff > 0, "narrowing must change something");
+            // The weights stay mapped in their stored dtype; the kernels read them as the heap copy would.
+            assertTrue(back.tensors().get(TensorNames.layer(0, TensorNames.Q)).isMapped());
+            assertEquals(dt, back.tensors().get(TensorNames.layer(0, TensorNames.Q)).dtype());
+            Map<String, Tensor> heap = new LinkedHashMap<>();
+            back.tensors().forEach((n, t) -> heap.put(n, t.copy()));
+            Decoder h = new Decoder(new Checkpoint(back.config(), heap, back.storedTypes(), null, "heap copy"));
+            float[] onHeap = h.forward(h.newState(10), toks, 0, 10, true);
+            for (int i = 0; i < want.length; i++) assertEquals(onHeap[i], got[i], 1e-5 * (1 + Math.abs(onHeap[i])), dt + " mapped vs heap, logit " + i);
+            // Rewriting a mapped checkpoint in its own dtype copies its bytes.
+            Path again = tmp.resolve(dt.name() + "-again");
+            Checkpoints.writeHfDir(back, again, dt);
+            assertArrayEquals(Files.readAllBytes(dir.resolve("model.safetensors")), Files.readAllBytes(again.resolve("model.safetensors")));
         }
     }
 }

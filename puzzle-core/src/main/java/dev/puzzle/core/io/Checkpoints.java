@@ -72,7 +72,7 @@ public final class Checkpoints {
             try (Safetensors st = Safetensors.open(f)) {
                 for (Safetensors.Entry e : st.entries().values()) {
                     if (e.name().endsWith("rotary_emb.inv_freq")) continue;
-                    tensors.put(e.name(), st.read(e.name()));
+                    tensors.put(e.name(), st.map(e.name()));
                     types.put(e.name(), e.dtype());
                 }
             }

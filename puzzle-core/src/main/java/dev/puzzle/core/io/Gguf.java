@@ -38,11 +38,7 @@ public final class Gguf {
     public record Header(int version, Map<String, Object> metadata, List<TensorInfo> tensors, long dataStart, long fileSize) {}
 
     public static Header readHeader(Path file, FileChannel ch) throws IOException {
-        long size = ch.size();
-        if (size > Integer.MAX_VALUE) {
-            // Map the first 2 GiB for the header; tensors are mapped one by one later.
-            size = ch.size();
-        }
+        // The header lies in the first 2 GiB (a Java buffer's limit); tensors are mapped one by one later.
         ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, 0, Math.min(ch.size(), Integer.MAX_VALUE)).order(ByteOrder.LITTLE_ENDIAN);
         Cursor c = new Cursor(file, bb);
         if (bb.remaining() < 24 || bb.getInt(0) != MAGIC) throw new PuzzleException(file + ": not a GGUF file (bad magic)");
@@ -135,8 +131,7 @@ public final class Gguf {
                     throw PuzzleException.field(file, t.name() + ".offset", t.offset(), "tensor data of " + len + " bytes runs past the end of the file (" + h.fileSize() + " bytes)");
                 }
                 if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
-                ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, begin, len).order(ByteOrder.LITTLE_ENDIAN);
-                tensors.put(name, new Tensor(Safetensors.widen(bb, dt, (int) n), t.shape()));
+                tensors.put(name, Tensor.mapped(ch, begin, dt, t.shape())); // in its stored dtype, never widened whole
                 types.put(name, dt);
             }
             ModelConfig cfg = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kvHeads, hidden, vocab, ctx, eps, theta,

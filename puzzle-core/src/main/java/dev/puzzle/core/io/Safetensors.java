@@ -23,7 +23,8 @@ import java.util.Map;
  * of JSON ({@code name → {dtype, shape, data_offsets: [begin, end]}}, plus optional
  * {@code __metadata__}), then the data. The reader validates everything against the file before
  * touching data (header size limit, offsets inside the data, shape × dtype = byte length) and maps
- * tensors lazily; the writer writes atomically.
+ * tensors in their stored dtype ({@link #map}) or reads them widened ({@link #read}); the writer writes
+ * atomically, copying mapped tensors that keep their dtype byte for byte.
  */
 public final class Safetensors implements AutoCloseable {
     /** Headers beyond this are refused (the reference implementation's limit is 100 MB). */
@@ -144,7 +145,21 @@ public final class Safetensors implements AutoCloseable {
         return metadata;
     }
 
-    /** Reads one tensor, widened to FP32. */
+    /**
+     * One tensor as a read-only view of the file in its stored dtype, not widened (see {@link Tensor}); it
+     * stays valid after this file is closed.
+     */
+    public Tensor map(String name) {
+        Entry e = entries.get(name);
+        if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
+        try {
+            return Tensor.mapped(ch, dataStart + e.begin(), e.dtype(), e.shape());
+        } catch (IOException ex) {
+            throw new PuzzleException(file + ": cannot map tensor '" + name + "': " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Reads one tensor, widened to FP32 on the heap. */
     public Tensor read(String name) {
         Entry e = entries.get(name);
         if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
@@ -183,46 +198,65 @@ public final class Safetensors implements AutoCloseable {
      * with spaces to a multiple of 8 bytes. Atomic.
      */
     public static void write(Path target, Map<String, Tensor> tensors, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> shapes.put(name, t.shape()));
+        byte[] head = header(shapes, dtypes, metadata);
+        AtomicFiles.write(target, out -> {
+            out.write(head);
+            // A block of rows at a time, so a mapped tensor is never widened whole.
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                DType dt = dtypes.get(e.getKey());
+                Tensor t = e.getValue();
+                int cols = Math.max(1, t.cols()), rows = t.size() / cols, block = Math.max(1, (1 << 16) / cols);
+                ByteBuffer buf = ByteBuffer.allocate(block * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
+                float[] f = new float[block * cols];
+                for (int r0 = 0; r0 < rows; r0 += block) {
+                    int n = Math.min(block, rows - r0), len = n * cols;
+                    buf.clear();
+                    if (t.isMapped() && t.dtype() == dt) {
+                        t.rawRows(r0, n, buf);
+                    } else {
+                        t.rows(r0, n, f, 0);
+                        for (int i = 0; i < len; i++) {
+                            switch (dt) {
+                                case F32 -> buf.putFloat(f[i]);
+                                case F16 -> buf.putShort(Float.floatToFloat16(f[i]));
+                                case BF16 -> buf.putShort(DType.floatToBf16(f[i]));
+                            }
+                        }
+                    }
+                    out.write(buf.array(), 0, buf.position());
+                }
+            }
+        });
+    }
+
+    /**
+     * The bytes before the data of a file holding {@code shapes} in {@code dtypes}, in this order: the
+     * 8-byte length and the JSON header, padded with spaces to a multiple of 8. The data follows, tensor
+     * after tensor, row-major, little endian — for writers that stream tensors too large to hold.
+     */
+    public static byte[] header(Map<String, int[]> shapes, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
             metadata.forEach(m::put);
         }
         long off = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        for (Map.Entry<String, int[]> e : shapes.entrySet()) {
             DType dt = dtypes.get(e.getKey());
             ObjectNode t = header.putObject(e.getKey());
             t.put("dtype", dt.safetensorsName());
             var shape = t.putArray("shape");
-            for (int d : e.getValue().shape()) shape.add(d);
-            long len = (long) e.getValue().size() * dt.bytes;
+            for (int d : e.getValue()) shape.add(d);
+            long len = Tensor.numel(e.getValue()) * dt.bytes;
             t.putArray("data_offsets").add(off).add(off + len);
             off += len;
         }
         byte[] hj = JSON.writeValueAsBytes(header);
         int padded = (hj.length + 7) / 8 * 8;
-        byte[] hdr = Arrays.copyOf(hj, padded);
-        Arrays.fill(hdr, hj.length, padded, (byte) ' ');
-        AtomicFiles.write(target, out -> {
-            ByteBuffer lb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-            out.write(lb.array());
-            out.write(hdr);
-            ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                DType dt = dtypes.get(e.getKey());
-                for (float f : e.getValue().data()) {
-                    if (buf.remaining() < 4) {
-                        out.write(buf.array(), 0, buf.position());
-                        buf.clear();
-                    }
-                    switch (dt) {
-                        case F32 -> buf.putFloat(f);
-                        case F16 -> buf.putShort(Float.floatToFloat16(f));
-                        case BF16 -> buf.putShort(DType.floatToBf16(f));
-                    }
-                }
-            }
-            out.write(buf.array(), 0, buf.position());
-        });
+        ByteBuffer b = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).put(hj);
+        while (b.hasRemaining()) b.put((byte) ' ');
+        return b.array();
     }
 }

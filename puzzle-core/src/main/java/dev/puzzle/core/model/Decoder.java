@@ -27,7 +27,7 @@ public final class Decoder {
     private final Backend backend;
     private final Kernels k;
     private final Tensor embedding;   // (V, D)
-    private final Tensor finalNorm;   // (D)
+    private final float[] finalNorm; // (D)
     private final Tensor classifier;  // (V, D), the embedding when tied
     private final List<BlockOp> ops = new ArrayList<>(); // attention, ffn, attention, ffn, ...
 
@@ -42,7 +42,7 @@ public final class Decoder {
         this.k = backend.kernels();
         int D = cfg.dim(), V = cfg.vocabSize();
         embedding = ckpt.require(EMBED, V, D);
-        finalNorm = ckpt.require(FINAL_NORM, D);
+        finalNorm = ckpt.require(FINAL_NORM, D).data();
         classifier = cfg.tiedEmbeddings() ? embedding : ckpt.require(LM_HEAD, V, D);
         BlockOps factory = new BlockOps(cfg, ckpt.tensors(), ckpt.source(), backend);
         for (int l = 0; l < cfg.numLayers(); l++) {
@@ -104,11 +104,10 @@ public final class Decoder {
         }
         final int T = len, D = cfg.dim(), V = cfg.vocabSize();
         float[] x = new float[T * D];
-        float[] emb = embedding.data();
         for (int t = 0; t < T; t++) {
             int tok = tokens[off + t];
             if (tok < 0 || tok >= V) throw new PuzzleException("token id " + tok + " outside the vocabulary [0, " + V + ")");
-            System.arraycopy(emb, tok * D, x, t * D, D);
+            embedding.rows(tok, 1, x, t * D);
         }
         for (int i = 0; i < ops.size(); i++) {
             BlockOp op = ops.get(i);
@@ -124,9 +123,9 @@ public final class Decoder {
         int from = allLogits ? 0 : T - 1;
         int n = T - from;
         float[] xn = new float[n * D];
-        for (int t = 0; t < n; t++) k.rmsnorm(xn, t * D, x, (from + t) * D, finalNorm.data(), D, cfg.normEps());
+        for (int t = 0; t < n; t++) k.rmsnorm(xn, t * D, x, (from + t) * D, finalNorm, D, cfg.normEps());
         float[] out = new float[n * V];
-        k.gemm(false, true, n, V, D, xn, 0, D, classifier.data(), 0, D, out, 0, V, false);
+        k.linear(xn, 0, n, D, classifier, out, 0, false);
         return out;
     }
 }

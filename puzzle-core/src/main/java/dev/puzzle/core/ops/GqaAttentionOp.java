@@ -64,9 +64,9 @@ public final class GqaAttentionOp implements BlockOp {
     /** Projects h (N rows) to q, k, v with biases and applies RoPE at positions pos0 + (row mod T). */
     private void project(float[] h, float[] q, float[] k, float[] v, int S, int T, int pos0) {
         int N = S * T, HE = H * E, GE = G * E;
-        ops.linearForward(q, h, wq.w, bq == null ? null : bq.w, N, D, HE);
-        ops.linearForward(k, h, wk.w, bk == null ? null : bk.w, N, D, GE);
-        ops.linearForward(v, h, wv.w, bv == null ? null : bv.w, N, D, GE);
+        ops.linearForward(q, h, wq.value(), bq == null ? null : bq.w, N, D, HE);
+        ops.linearForward(k, h, wk.value(), bk == null ? null : bk.w, N, D, GE);
+        ops.linearForward(v, h, wv.value(), bv == null ? null : bv.w, N, D, GE);
         rope(q, k, S, T, pos0, false);
     }
 
@@ -110,7 +110,7 @@ public final class GqaAttentionOp implements BlockOp {
             heads(H, (long) H * T * T * E, hh -> Attention.head(kk, q, s0 * T * HE + hh * E, HE, k, v, s0 * T * GE + (hh / group) * E, GE,
                     o, s0 * T * HE + hh * E, HE, p, (s0 * H + hh) * T * T, T, T, 0, 0, E, window));
         }
-        ops.linearForward(out, o, wo.w, null, N, HE, D);
+        ops.linearForward(out, o, wo.value(), null, N, HE, D);
         return new Saved_(x, h, rstd, q, k, v, p, o, out, S, T);
     }
 
@@ -184,6 +184,6 @@ public final class GqaAttentionOp implements BlockOp {
         heads(H, (long) H * T * maxKeys * E, hh -> Attention.head(k, q, hh * E, HE, kBuf, vBuf, (hh / group) * E, GE,
                 out, hh * E, HE, new float[maxKeys], 0, 0, T, pos0, ks, E, window));
         // PyTorch: x = x + o_proj(attn)
-        k.gemm(false, true, T, D, HE, out, 0, HE, wo.w, 0, HE, x, 0, D, true);
+        k.linear(out, 0, T, HE, wo.value(), x, 0, true);
     }
 }

@@ -32,7 +32,7 @@ public final class LinearOp implements BlockOp {
         int N = S * T;
         float[] h = new float[N * D], rstd = new float[N], out = new float[N * D];
         ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
-        ops.linearForward(out, h, w.w, null, N, D, D);
+        ops.linearForward(out, h, w.value(), null, N, D, D);
         return new Saved_(x, h, rstd, out, N);
     }
 
@@ -50,6 +50,6 @@ public final class LinearOp implements BlockOp {
     public void step(State state, float[] x, int T, int pos0) {
         float[] h = new float[T * D], rstd = new float[T];
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
-        ops.kernels().gemm(false, true, T, D, D, h, 0, D, w.w, 0, D, x, 0, D, true);
+        ops.kernels().linear(h, 0, T, D, w.value(), x, 0, true);
     }
 }

@@ -1,6 +1,7 @@
 package dev.puzzle.core.ops;
 
 import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Tensor;
 
 /**
  * Forward/backward pairs of the ops a block op is built from (llm.c style: backward gets exactly what
@@ -18,9 +19,9 @@ public final class Ops {
         return K;
     }
 
-    /** out[N,O] = x[N,I] · W[O,I]ᵀ (+ b). PyTorch: F.linear(x, W, b) */
-    public void linearForward(float[] out, float[] x, float[] w, float[] b, int N, int I, int O) {
-        K.gemm(false, true, N, O, I, x, 0, I, w, 0, I, out, 0, O, false);
+    /** out[N,O] = x[N,I] · W[O,I]ᵀ (+ b), W on the heap or mapped. PyTorch: F.linear(x, W, b) */
+    public void linearForward(float[] out, float[] x, Tensor w, float[] b, int N, int I, int O) {
+        K.linear(x, 0, N, I, w, out, 0, false);
         if (b != null) for (int n = 0; n < N; n++) K.axpy(1f, b, 0, out, n * O, O);
     }
 

@@ -40,10 +40,10 @@ public final class SwiGluOp implements BlockOp {
         float[] h = new float[N * D], rstd = new float[N];
         ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
         float[] a = new float[N * F], b = new float[N * F], g = new float[N * F], out = new float[N * D];
-        ops.linearForward(a, h, w1.w, null, N, D, F);
-        ops.linearForward(b, h, w3.w, null, N, D, F);
+        ops.linearForward(a, h, w1.value(), null, N, D, F);
+        ops.linearForward(b, h, w3.value(), null, N, D, F);
         Ops.swigluForward(g, a, b, N * F);
-        ops.linearForward(out, g, w2.w, null, N, F, D);
+        ops.linearForward(out, g, w2.value(), null, N, F, D);
         return new Saved_(x, h, rstd, a, b, g, out, N);
     }
 
@@ -69,9 +69,9 @@ public final class SwiGluOp implements BlockOp {
         float[] h = new float[T * D], rstd = new float[T];
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
         float[] h1 = new float[T * F], h3 = new float[T * F];
-        k.gemm(false, true, T, F, D, h, 0, D, w1.w, 0, D, h1, 0, F, false);
-        k.gemm(false, true, T, F, D, h, 0, D, w3.w, 0, D, h3, 0, F, false);
+        k.linear(h, 0, T, D, w1.value(), h1, 0, false);
+        k.linear(h, 0, T, D, w3.value(), h3, 0, false);
         for (int t = 0; t < T; t++) k.swiglu(h1, t * F, h3, t * F, F);
-        k.gemm(false, true, T, D, F, h1, 0, F, w2.w, 0, F, x, 0, D, true);
+        k.linear(h1, 0, T, F, w2.value(), x, 0, true);
     }
 }

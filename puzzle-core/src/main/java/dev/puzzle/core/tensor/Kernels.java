@@ -48,6 +48,29 @@ public interface Kernels {
     /** Σ exp(x[i] − shift). */
     float sumExp(float[] x, int xOff, int n, float shift);
 
+    /**
+     * A linear layer over a weight tensor held either way: {@code out[M,N] (+)= x[M,K] · Wᵀ}, W (N, K),
+     * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
+     * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in
+     * cache, each block one GEMM, the blocks spread over the threads.
+     */
+    default void linear(float[] x, int xOff, int m, int k, Tensor w, float[] out, int outOff, boolean accumulate) {
+        int n = w.rows();
+        if (w.cols() != k) throw new IllegalArgumentException("weight " + w + " does not take inputs of " + k);
+        if (!w.isMapped()) {
+            gemm(false, true, m, n, k, x, xOff, k, w.data(), 0, k, out, outOff, n, accumulate);
+            return;
+        }
+        int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
+        int blocks = (n + block - 1) / block;
+        Parallel.forEach(blocks, b -> {
+            int n0 = b * block, nb = Math.min(block, n - n0);
+            float[] buf = LinearBlocks.buffer(nb * k);
+            w.rows(n0, nb, buf, 0);
+            gemm(false, true, m, nb, k, x, xOff, k, buf, 0, k, out, outOff + n0, n, accumulate);
+        });
+    }
+
     /** Convenience: {@code out[M,N] = x[M,K] · w[N,K]ᵀ}, the shape of every linear layer. */
     default void matmulT(float[] x, float[] w, float[] out, int m, int n, int k) {
         gemm(false, true, m, n, k, x, 0, k, w, 0, k, out, 0, n, false);

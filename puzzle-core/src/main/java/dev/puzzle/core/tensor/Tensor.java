@@ -1,14 +1,35 @@
 package dev.puzzle.core.tensor;
 
+import dev.puzzle.core.io.DType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+import java.nio.channels.FileChannel;
 import java.util.Arrays;
 
 /**
- * A dense row-major FP32 tensor over a {@code float[]}. Weights of any stored dtype are widened to
- * FP32 when loaded; the shape travels with the data so every field can state it.
+ * A dense row-major tensor, held one of two ways:
+ * <ul>
+ * <li><b>on the heap</b>, FP32 over a {@code float[]} — activations, trained weights, anything written;</li>
+ * <li><b>mapped</b>: a read-only view of a checkpoint file in the dtype it was stored in (F32, F16,
+ * BF16), never widened as a whole. Kernels read it a block of rows at a time
+ * ({@link #rows}, {@link Kernels#linear}), so a parent larger than the heap runs in bounded memory.</li>
+ * </ul>
+ * The shape travels with the data so every field can state it.
  */
 public final class Tensor {
-    private final float[] data;
+    /** Mapped data is cut into buffers of whole rows below this many bytes (a Java buffer holds < 2 GiB). */
+    static final long CHUNK_BYTES = 1L << 30;
+
+    private final float[] data;   // heap storage, or null when mapped
+    private final Mapped mapped;  // mapped storage, or null on the heap
     private final int[] shape;
+
+    /** Rows [k·rowsPerChunk, (k+1)·rowsPerChunk) of a mapped tensor live in chunk k. */
+    private record Mapped(DType dtype, int cols, int rowsPerChunk, ByteBuffer[] chunks, ShortBuffer[] shorts, FloatBuffer[] floats) {}
 
     public Tensor(float[] data, int... shape) {
         long n = numel(shape);
@@ -17,7 +38,43 @@ public final class Tensor {
                     + " elements, data has " + data.length);
         }
         this.data = data;
+        this.mapped = null;
         this.shape = shape.clone();
+    }
+
+    private Tensor(Mapped m, int[] shape) {
+        this.data = null;
+        this.mapped = m;
+        this.shape = shape.clone();
+    }
+
+    /**
+     * A read-only view of {@code shape} elements of {@code dtype} (little endian) at byte {@code offset} of
+     * {@code ch}. The mapping stays valid after the channel is closed.
+     */
+    public static Tensor mapped(FileChannel ch, long offset, DType dtype, int... shape) throws IOException {
+        return mapped(ch, offset, dtype, CHUNK_BYTES, shape);
+    }
+
+    /** {@link #mapped} with buffers of at most {@code chunkBytes} (whole rows; tests use small ones). */
+    static Tensor mapped(FileChannel ch, long offset, DType dtype, long chunkBytes, int... shape) throws IOException {
+        long n = numel(shape);
+        if (n > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is too large");
+        int cols = shape.length == 0 ? 1 : Math.max(1, shape[shape.length - 1]);
+        long rows = n / cols;
+        long rowBytes = (long) cols * dtype.bytes;
+        int rowsPerChunk = (int) Math.max(1, Math.min(rows, chunkBytes / rowBytes));
+        int chunks = rows == 0 ? 0 : (int) ((rows + rowsPerChunk - 1) / rowsPerChunk);
+        ByteBuffer[] bufs = new ByteBuffer[chunks];
+        ShortBuffer[] shorts = new ShortBuffer[chunks];
+        FloatBuffer[] floats = new FloatBuffer[chunks];
+        for (int c = 0; c < chunks; c++) {
+            long r0 = (long) c * rowsPerChunk, nr = Math.min(rowsPerChunk, rows - r0);
+            bufs[c] = ch.map(FileChannel.MapMode.READ_ONLY, offset + r0 * rowBytes, nr * rowBytes).order(ByteOrder.LITTLE_ENDIAN);
+            if (dtype == DType.F32) floats[c] = bufs[c].asFloatBuffer();
+            else shorts[c] = bufs[c].asShortBuffer();
+        }
+        return new Tensor(new Mapped(dtype, cols, rowsPerChunk, bufs, shorts, floats), shape);
     }
 
     public static Tensor zeros(int... shape) {
@@ -37,8 +94,85 @@ public final class Tensor {
         return n;
     }
 
+    /** Whether this is a view of a mapped file (read-only, in its stored dtype). */
+    public boolean isMapped() {
+        return mapped != null;
+    }
+
+    /** The dtype the elements are held in: F32 on the heap, the stored dtype when mapped. */
+    public DType dtype() {
+        return mapped == null ? DType.F32 : mapped.dtype();
+    }
+
+    /**
+     * The elements as FP32. On the heap: the backing array itself (writes go to the tensor). Mapped: a
+     * fresh widened copy, as large as the tensor in FP32 — for one tensor at a time, never for a whole model.
+     */
     public float[] data() {
-        return data;
+        if (mapped == null) return data;
+        float[] out = new float[size()];
+        rows(0, rows(), out, 0);
+        return out;
+    }
+
+    /** Rows [r0, r0+n) as FP32 into dst at dstOff (a matrix view: rows × {@link #cols}). */
+    public void rows(int r0, int n, float[] dst, int dstOff) {
+        int cols = cols();
+        if (r0 < 0 || n < 0 || r0 + n > rows()) throw new IndexOutOfBoundsException("rows [" + r0 + ", " + (r0 + n) + ") of " + rows());
+        if (mapped == null) {
+            System.arraycopy(data, r0 * cols, dst, dstOff, n * cols);
+            return;
+        }
+        Mapped m = mapped;
+        while (n > 0) {
+            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
+            int take = Math.min(n, m.rowsPerChunk() - within);
+            int idx = within * cols, len = take * cols;
+            switch (m.dtype()) {
+                case F32 -> m.floats()[c].get(idx, dst, dstOff, len);
+                case BF16 -> {
+                    short[] s = scratch(len);
+                    m.shorts()[c].get(idx, s, 0, len);
+                    for (int i = 0; i < len; i++) dst[dstOff + i] = Float.intBitsToFloat(s[i] << 16);
+                }
+                case F16 -> {
+                    short[] s = scratch(len);
+                    m.shorts()[c].get(idx, s, 0, len);
+                    for (int i = 0; i < len; i++) dst[dstOff + i] = Float.float16ToFloat(s[i]);
+                }
+            }
+            r0 += take;
+            n -= take;
+            dstOff += len;
+        }
+    }
+
+    private static final ThreadLocal<short[]> SCRATCH = ThreadLocal.withInitial(() -> new short[0]);
+
+    private static short[] scratch(int n) {
+        short[] s = SCRATCH.get();
+        if (s.length < n) {
+            s = new short[Math.max(n, 1 << 16)];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
+    /**
+     * The stored bytes of rows [r0, r0+n), little endian, into dst (for copying a mapped tensor to a file in
+     * its own dtype without widening). Mapped tensors only.
+     */
+    public void rawRows(int r0, int n, ByteBuffer dst) {
+        if (mapped == null) throw new IllegalStateException("rawRows of a heap tensor");
+        Mapped m = mapped;
+        long rowBytes = (long) m.cols() * m.dtype().bytes;
+        while (n > 0) {
+            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
+            int take = Math.min(n, m.rowsPerChunk() - within);
+            dst.put(m.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes)));
+            r0 += take;
+            n -= take;
+        }
     }
 
     public int[] shape() {
@@ -54,28 +188,39 @@ public final class Tensor {
     }
 
     public int size() {
-        return data.length;
+        return (int) numel(shape);
     }
 
     /** Rows of a matrix view: the product of all dimensions but the last. */
     public int rows() {
-        return shape.length == 0 ? 1 : data.length / Math.max(1, shape[shape.length - 1]);
+        return shape.length == 0 ? 1 : size() / Math.max(1, shape[shape.length - 1]);
     }
 
     public int cols() {
         return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
+    /** The same elements under another shape; a mapped tensor keeps the last dimension. */
     public Tensor reshape(int... newShape) {
-        return new Tensor(data, newShape);
+        if (mapped == null) return new Tensor(data, newShape);
+        if (numel(newShape) != size() || (newShape.length == 0 ? 1 : newShape[newShape.length - 1]) != cols()) {
+            throw new IllegalArgumentException("cannot view mapped " + Arrays.toString(shape) + " as " + Arrays.toString(newShape));
+        }
+        return new Tensor(mapped, newShape);
     }
 
+    /** A heap FP32 copy (a mapped tensor is widened). */
     public Tensor copy() {
-        return new Tensor(data.clone(), shape);
+        return new Tensor(mapped == null ? data.clone() : data(), shape);
+    }
+
+    /** This tensor on the heap: itself, or a widened copy of a mapped one. */
+    public Tensor onHeap() {
+        return mapped == null ? this : copy();
     }
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape);
+        return "Tensor" + Arrays.toString(shape) + (mapped == null ? "" : " mapped " + mapped.dtype());
     }
 }

@@ -29,11 +29,14 @@ public final class TrainableModel {
     private final Param embedding, finalNorm, classifier;
     private final List<BlockOp> blocks = new ArrayList<>(); // attention, ffn, attention, ffn, ...
 
+    /** Trains {@code ck}'s heap tensors in place; mapped ones are widened into heap copies first. */
     public TrainableModel(Checkpoint ck, Backend backend) {
         cfg = ck.config();
         ops = new Ops(backend.kernels());
         losses = new Losses(backend.kernels());
-        Map<String, Tensor> w = ck.tensors();
+        Map<String, Tensor> w = new java.util.LinkedHashMap<>();
+        ck.tensors().forEach((name, t) -> w.put(name, t.onHeap()));
+        ck = new Checkpoint(cfg, w, ck.storedTypes(), ck.tokenizer(), ck.source());
         embedding = new Param(EMBED, ck.require(EMBED, cfg.vocabSize(), cfg.dim()));
         finalNorm = new Param(FINAL_NORM, ck.require(FINAL_NORM, cfg.dim()));
         classifier = cfg.tiedEmbeddings() ? embedding : new Param(LM_HEAD, ck.require(LM_HEAD, cfg.vocabSize(), cfg.dim()));
@@ -80,7 +83,7 @@ public final class TrainableModel {
         }
         float[] xn = new float[N * D], rstd = new float[N], logits = new float[N * V];
         ops.rmsnormForward(xn, rstd, x, finalNorm.w, N, D, cfg.normEps());
-        ops.linearForward(logits, xn, classifier.w, null, N, D, V);
+        ops.linearForward(logits, xn, classifier.value(), null, N, D, V);
         return new Saved(tokens, S, T, saved, x, xn, rstd, logits);
     }
 

@@ -1,0 +1,25 @@
+package dev.puzzle.core.tensor;
+
+/** The per-thread buffers {@link Kernels#linear} widens blocks of mapped weight rows into. */
+final class LinearBlocks {
+    private LinearBlocks() {}
+
+    /**
+     * Floats per block for m input rows: 64 KiB of FP32 for decode (a GEMV streams the block once), 512 KiB
+     * when many rows reuse it (prefill, training): enough columns for the GEMM's panels.
+     */
+    static int blockFloats(int m) {
+        return m <= 4 ? 1 << 14 : 1 << 17;
+    }
+
+    private static final ThreadLocal<float[]> BUF = ThreadLocal.withInitial(() -> new float[1 << 14]);
+
+    static float[] buffer(int n) {
+        float[] b = BUF.get();
+        if (b.length < n) {
+            b = new float[n];
+            BUF.set(b);
+        }
+        return b;
+    }
+}
