@@ -45,6 +45,12 @@ public interface Kernels {
     /** gate = silu(gate) · up. PyTorch: F.silu(gate) * up */
     void swiglu(float[] gate, int gateOff, float[] up, int upOff, int n);
 
+    /** Σ x[i]·w[i] with w BF16 bit patterns (widened in registers: a BF16 is the top half of an FP32). */
+    float dotBf16(float[] x, int xOff, short[] w, int wOff, int n);
+
+    /** dst[i] = w[i] widened from BF16 bit patterns to FP32. */
+    void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n);
+
     /** Σ exp(x[i] − shift). */
     float sumExp(float[] x, int xOff, int n, float shift);
 
@@ -63,8 +69,27 @@ public interface Kernels {
         }
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         int blocks = (n + block - 1) / block;
+        boolean bf16 = w.dtype() == dev.puzzle.core.io.DType.BF16;
         Parallel.forEach(blocks, b -> {
             int n0 = b * block, nb = Math.min(block, n - n0);
+            if (bf16) {
+                short[] raw = LinearBlocks.shorts(nb * k);
+                w.rawShorts(n0, nb, raw, 0);
+                if (m <= 4) { // decode: one fused pass over the stored bytes, no FP32 copy of the weights
+                    for (int j = 0; j < nb; j++) {
+                        for (int i = 0; i < m; i++) {
+                            float d = dotBf16(x, xOff + i * k, raw, j * k, k);
+                            int o = outOff + i * n + n0 + j;
+                            out[o] = accumulate ? out[o] + d : d;
+                        }
+                    }
+                    return;
+                }
+                float[] buf = LinearBlocks.buffer(nb * k);
+                widenBf16(raw, 0, buf, 0, nb * k);
+                gemm(false, true, m, nb, k, x, xOff, k, buf, 0, k, out, outOff + n0, n, accumulate);
+                return;
+            }
             float[] buf = LinearBlocks.buffer(nb * k);
             w.rows(n0, nb, buf, 0);
             gemm(false, true, m, nb, k, x, xOff, k, buf, 0, k, out, outOff + n0, n, accumulate);

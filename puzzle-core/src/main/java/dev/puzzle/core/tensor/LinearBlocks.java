@@ -1,6 +1,6 @@
 package dev.puzzle.core.tensor;
 
-/** The per-thread buffers {@link Kernels#linear} widens blocks of mapped weight rows into. */
+/** The per-thread buffers {@link Kernels#linear} reads blocks of mapped weight rows into. */
 final class LinearBlocks {
     private LinearBlocks() {}
 
@@ -13,6 +13,17 @@ final class LinearBlocks {
     }
 
     private static final ThreadLocal<float[]> BUF = ThreadLocal.withInitial(() -> new float[1 << 14]);
+
+    private static final ThreadLocal<short[]> SHORTS = ThreadLocal.withInitial(() -> new short[1 << 14]);
+
+    static short[] shorts(int n) {
+        short[] b = SHORTS.get();
+        if (b.length < n) {
+            b = new short[n];
+            SHORTS.set(b);
+        }
+        return b;
+    }
 
     static float[] buffer(int n) {
         float[] b = BUF.get();

@@ -82,6 +82,18 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public float dotBf16(float[] x, int xOff, short[] w, int wOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w[wOff + i] << 16);
+        return s;
+    }
+
+    @Override
+    public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w[wOff + i] << 16);
+    }
+
+    @Override
     public float sumExp(float[] x, int xOff, int n, float shift) {
         float s = 0f;
         for (int i = 0; i < n; i++) s += (float) Math.exp(x[xOff + i] - shift);

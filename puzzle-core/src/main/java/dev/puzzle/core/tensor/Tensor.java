@@ -158,6 +158,21 @@ public final class Tensor {
         return s;
     }
 
+    /** The stored 16-bit patterns of rows [r0, r0+n) of a mapped F16 or BF16 tensor into dst at dstOff. */
+    public void rawShorts(int r0, int n, short[] dst, int dstOff) {
+        if (mapped == null || mapped.dtype().bytes != 2) throw new IllegalStateException("rawShorts of " + this);
+        Mapped m = mapped;
+        int cols = m.cols();
+        while (n > 0) {
+            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
+            int take = Math.min(n, m.rowsPerChunk() - within);
+            m.shorts()[c].get(within * cols, dst, dstOff, take * cols);
+            r0 += take;
+            n -= take;
+            dstOff += take * cols;
+        }
+    }
+
     /**
      * The stored bytes of rows [r0, r0+n), little endian, into dst (for copying a mapped tensor to a file in
      * its own dtype without widening). Mapped tensors only.

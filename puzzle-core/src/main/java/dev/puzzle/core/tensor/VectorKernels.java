@@ -1,6 +1,9 @@
 package dev.puzzle.core.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -21,6 +24,9 @@ public final class VectorKernels implements Kernels {
     private static final int MC_MAX = 120; // multiple of MR
     private static final int NC = 4096;   // multiple of NR for every species length
     private static final int SMALL_M = 4;
+    /** BF16 loads: as many shorts as S has floats (half its bits), widened to ints of S's shape. */
+    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
@@ -367,6 +373,33 @@ public final class VectorKernels implements Kernels {
             float g = gate[gateOff + i];
             gate[gateOff + i] = g / (1f + (float) Math.exp(-g)) * up[upOff + i];
         }
+    }
+
+    /** L BF16 values from w at off, as FP32 lanes: sign-extend to int, shift into the top half. */
+    private static FloatVector bf16(short[] w, int off) {
+        IntVector i = (IntVector) ShortVector.fromArray(SH, w, off).convertShape(VectorOperators.S2I, SI, 0);
+        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    @Override
+    public float dotBf16(float[] x, int xOff, short[] w, int wOff, int n) {
+        int i = 0;
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        for (int bound = n - 2 * L; i <= bound; i += 2 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + i), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(bf16(w, wOff + i + L), s1);
+        }
+        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + i), s0);
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w[wOff + i] << 16);
+        return s;
+    }
+
+    @Override
+    public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) bf16(w, wOff + i).intoArray(dst, dstOff + i);
+        for (; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w[wOff + i] << 16);
     }
 
     @Override
