@@ -3,6 +3,8 @@
 # Usage: bench/gemm.sh [M,N,K ...]   (THREADS=2 by default)
 source "$(dirname "$0")/common.sh"
 need_debian numpy python3-numpy python3-threadpoolctl libopenblas0-pthread
+# Debian's numpy links whatever libblas.so.3 the alternatives select: make sure that is OpenBLAS, not the reference BLAS.
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || { echo "installing Debian package libopenblas0-pthread" >&2; apt-get install -y -q libopenblas0-pthread python3-threadpoolctl >/dev/null; }
 SHAPES=("$@")
 [ ${#SHAPES[@]} -gt 0 ] || SHAPES=(512,512,512 1024,1024,1024 2048,2048,2048 4096,2048,512 4096,4096,1024)
 ours=$("${JAVA_RUN[@]}" dev.puzzle.examples.bench.GemmBench "$THREADS" "${SHAPES[@]}" 2>/dev/null)
