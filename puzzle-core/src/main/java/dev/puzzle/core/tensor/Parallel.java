@@ -90,13 +90,24 @@ public final class Parallel {
         private static final int SPINS = 1 << 15;
         final ReentrantLock lock = new ReentrantLock();
         private final Thread[] helpers;
-        private final AtomicInteger next = new AtomicInteger();
-        private final AtomicInteger pending = new AtomicInteger();
-        private volatile int generation;
-        private volatile IntConsumer job;
-        private volatile int jobSize;
-        private volatile Throwable failure;
+        private volatile Job current;
         private volatile boolean stopped;
+
+        /**
+         * One parallel section, published whole: items are claimed from {@code next}; the caller returns when
+         * {@code done} reaches n. A helper that wakes late finds nothing left to claim and delays no one.
+         */
+        private static final class Job {
+            final IntConsumer body;
+            final int n;
+            final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+            volatile Throwable failure;
+
+            Job(IntConsumer body, int n) {
+                this.body = body;
+                this.n = n;
+            }
+        }
 
         Pool(int n) {
             helpers = new Thread[n];
@@ -108,48 +119,47 @@ public final class Parallel {
         }
 
         void run(int n, IntConsumer body) {
-            job = body;
-            jobSize = n;
-            failure = null;
-            next.set(0);
-            pending.set(helpers.length);
-            generation++; // publishes the job
+            Job j = new Job(body, n);
+            current = j; // publishes the job
             for (Thread h : helpers) LockSupport.unpark(h);
-            work();
-            while (pending.get() != 0) Thread.onSpinWait();
-            job = null;
-            Throwable f = failure;
+            work(j);
+            while (j.done.get() < n) Thread.onSpinWait();
+            current = null; // let the job's captured arrays go
+            Throwable f = j.failure;
             if (f instanceof RuntimeException re) throw re;
             if (f instanceof Error e) throw e;
             if (f != null) throw new RuntimeException(f);
         }
 
-        private void work() {
+        private static void work(Job j) {
             INSIDE.set(Boolean.TRUE);
             try {
-                IntConsumer body = job;
-                int n = jobSize;
-                for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.accept(i);
-            } catch (Throwable t) {
-                failure = t;
-                next.set(Integer.MAX_VALUE / 2);
+                for (int i = j.next.getAndIncrement(); i < j.n; i = j.next.getAndIncrement()) {
+                    try {
+                        if (j.failure == null) j.body.accept(i); // after a failure the rest are only counted
+                    } catch (Throwable t) {
+                        j.failure = t;
+                    } finally {
+                        j.done.incrementAndGet();
+                    }
+                }
             } finally {
                 INSIDE.set(Boolean.FALSE);
             }
         }
 
         private void helperLoop() {
-            int seen = 0;
+            Job seen = null;
             while (!stopped) {
                 int spins = 0;
-                while (generation == seen) {
+                Job j;
+                while ((j = current) == seen || j == null) {
                     if (stopped) return;
                     if (++spins < SPINS) Thread.onSpinWait();
                     else LockSupport.park(this);
                 }
-                seen = generation;
-                work();
-                pending.decrementAndGet();
+                seen = j;
+                work(j);
             }
         }
 

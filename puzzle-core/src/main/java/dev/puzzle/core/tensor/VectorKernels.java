@@ -268,7 +268,10 @@ public final class VectorKernels implements Kernels {
             rowStride = lda;
         }
         final int fa = aOff;
-        Parallel.forRange(n, Math.max(16, 65536 / Math.max(1, k)), (j0, j1) -> {
+        // Several ranges per thread, claimed as threads free up: a late-waking helper costs one range, not half the rows.
+        int minRows = Math.max(16, 65536 / Math.max(1, k)), chunks = Math.max(1, Math.min(n / minRows, 4 * Parallel.threads()));
+        Parallel.forEach(chunks, ch -> {
+            int j0 = (int) ((long) n * ch / chunks), j1 = (int) ((long) n * (ch + 1) / chunks);
             for (int j = j0; j < j1; j++) {
                 for (int i = 0; i < m; i++) {
                     float s = dot(rows, fa + i * rowStride, b, bOff + j * ldb, k);
