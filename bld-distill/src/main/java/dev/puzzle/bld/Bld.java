@@ -112,17 +112,22 @@ public final class Bld {
             out.putAll(distilled(runDir).read(l, blockId));
             return out;
         }
-        BlockConfig own = parent.config().parentBlock(l);
-        for (boolean attention : new boolean[]{true, false}) {
-            if (attention ? b.attention().equals(own.attention()) : b.ffn().equals(own.ffn())) {
-                out.putAll(parentPart(parent, l, attention));
-                continue;
-            }
-            String id = attention ? CandidateStore.id(b.attention()) : CandidateStore.id(b.ffn());
-            boolean useDistilled = trained && !coupled && distilled(runDir).has(l, id);
-            out.putAll(useDistilled ? distilled(runDir).read(l, id) : library(runDir).read(l, id));
-        }
+        CandidateStore lib = library(runDir), dist = distilled(runDir); // BLD never trains the parent's own parts
+        String aId = CandidateStore.id(b.attention()), fId = CandidateStore.id(b.ffn());
+        boolean parts = trained && !coupled;
+        out.putAll(parts && dist.has(l, aId) ? dist.read(l, aId) : initialPart(parent, lib, l, b.attention()));
+        out.putAll(parts && dist.has(l, fId) ? dist.read(l, fId) : initialPart(parent, lib, l, b.ffn()));
         return out;
+    }
+
+    /** An attention part's initialization: the parent's own tensors when it is the parent's part, else the library's. */
+    static Map<String, Tensor> initialPart(Checkpoint parent, CandidateStore lib, int l, AttentionConfig a) {
+        return a.equals(parent.config().parentBlock(l).attention()) ? parentPart(parent, l, true) : lib.read(l, CandidateStore.id(a));
+    }
+
+    /** An FFN part's initialization: the parent's own tensors when it is the parent's part, else the library's. */
+    static Map<String, Tensor> initialPart(Checkpoint parent, CandidateStore lib, int l, FfnConfig f) {
+        return f.equals(parent.config().parentBlock(l).ffn()) ? parentPart(parent, l, false) : lib.read(l, CandidateStore.id(f));
     }
 
     /** The parent's tensors of layer l's attention part (its norm and self_attn) or FFN part (its norm and mlp). */
@@ -279,15 +284,9 @@ public final class Bld {
             for (BldJob job : todo) {
                 fs.add(pool.submit(() -> {
                     Map<String, Tensor> init = new java.util.LinkedHashMap<>();
-                    BlockConfig own = c.parentBlock(job.layer()); // a coupled block may keep one of the parent's own parts
-                    if (job.attention() != null) {
-                        init.putAll(job.attention().equals(own.attention()) ? parentPart(parent, job.layer(), true)
-                                : lib.read(job.layer(), CandidateStore.id(job.attention())));
-                    }
-                    if (job.ffn() != null) {
-                        init.putAll(job.ffn().equals(own.ffn()) ? parentPart(parent, job.layer(), false)
-                                : lib.read(job.layer(), CandidateStore.id(job.ffn())));
-                    }
+                    // A coupled block may keep one of the parent's own parts.
+                    if (job.attention() != null) init.putAll(initialPart(parent, lib, job.layer(), job.attention()));
+                    if (job.ffn() != null) init.putAll(initialPart(parent, lib, job.layer(), job.ffn()));
                     BldTrainer.Result r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
                     out.write(job.layer(), job.id(), r.weights());
                     writeCurve(runDir, job, r.curve()); // last: marks the job finished

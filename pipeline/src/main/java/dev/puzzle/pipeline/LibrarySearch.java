@@ -1,6 +1,5 @@
 package dev.puzzle.pipeline;
 
-import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -18,8 +18,6 @@ import dev.puzzle.hardware.MeasuredCostModel;
 import dev.puzzle.hardware.RooflineCostModel;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
-import dev.puzzle.mip.SearchLibrary;
-import dev.puzzle.mip.SearchLibrary.Choice;
 
 import java.io.IOException;
 import java.util.ArrayList;

@@ -5,13 +5,10 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.bld.Scorer;
-import dev.puzzle.mip.SearchLibrary;
-import dev.puzzle.mip.SearchLibrary.Choice;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 

@@ -1,6 +1,5 @@
 package dev.puzzle.examples.bench;
 
-import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.mip.ArchitectureSearch;
 import dev.puzzle.mip.ArchitectureSearch.Backend;

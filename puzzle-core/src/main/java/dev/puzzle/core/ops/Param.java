@@ -35,10 +35,6 @@ public final class Param {
         return g;
     }
 
-    public Tensor tensor() {
-        return value;
-    }
-
     public void zeroGrad() {
         if (g != null) java.util.Arrays.fill(g, 0f);
     }

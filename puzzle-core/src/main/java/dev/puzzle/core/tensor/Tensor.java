@@ -124,26 +124,36 @@ public final class Tensor {
             return;
         }
         Mapped m = mapped;
-        while (n > 0) {
-            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
-            int take = Math.min(n, m.rowsPerChunk() - within);
-            int idx = within * cols, len = take * cols;
+        forChunks(r0, n, (c, within, take, done) -> {
+            int idx = within * cols, len = take * cols, at = dstOff + done * cols;
             switch (m.dtype()) {
-                case F32 -> m.floats()[c].get(idx, dst, dstOff, len);
+                case F32 -> m.floats()[c].get(idx, dst, at, len);
                 case BF16 -> {
                     short[] s = scratch(len);
                     m.shorts()[c].get(idx, s, 0, len);
-                    for (int i = 0; i < len; i++) dst[dstOff + i] = Float.intBitsToFloat(s[i] << 16);
+                    for (int i = 0; i < len; i++) dst[at + i] = Float.intBitsToFloat(s[i] << 16);
                 }
                 case F16 -> {
                     short[] s = scratch(len);
                     m.shorts()[c].get(idx, s, 0, len);
-                    for (int i = 0; i < len; i++) dst[dstOff + i] = Float.float16ToFloat(s[i]);
+                    for (int i = 0; i < len; i++) dst[at + i] = Float.float16ToFloat(s[i]);
                 }
             }
-            r0 += take;
-            n -= take;
-            dstOff += len;
+        });
+    }
+
+    /** Part of a row range that lies in one buffer: {@code take} rows from row {@code within} of chunk c, after {@code done} rows. */
+    private interface ChunkRange {
+        void accept(int c, int within, int take, int done);
+    }
+
+    /** Walks rows [r0, r0+n) of a mapped tensor buffer by buffer. */
+    private void forChunks(int r0, int n, ChunkRange body) {
+        int per = mapped.rowsPerChunk();
+        for (int done = 0; done < n; ) {
+            int r = r0 + done, c = r / per, within = r - c * per, take = Math.min(n - done, per - within);
+            body.accept(c, within, take, done);
+            done += take;
         }
     }
 
@@ -161,16 +171,8 @@ public final class Tensor {
     /** The stored 16-bit patterns of rows [r0, r0+n) of a mapped F16 or BF16 tensor into dst at dstOff. */
     public void rawShorts(int r0, int n, short[] dst, int dstOff) {
         if (mapped == null || mapped.dtype().bytes != 2) throw new IllegalStateException("rawShorts of " + this);
-        Mapped m = mapped;
-        int cols = m.cols();
-        while (n > 0) {
-            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
-            int take = Math.min(n, m.rowsPerChunk() - within);
-            m.shorts()[c].get(within * cols, dst, dstOff, take * cols);
-            r0 += take;
-            n -= take;
-            dstOff += take * cols;
-        }
+        int cols = mapped.cols();
+        forChunks(r0, n, (c, within, take, done) -> mapped.shorts()[c].get(within * cols, dst, dstOff + done * cols, take * cols));
     }
 
     /**
@@ -179,15 +181,8 @@ public final class Tensor {
      */
     public void rawRows(int r0, int n, ByteBuffer dst) {
         if (mapped == null) throw new IllegalStateException("rawRows of a heap tensor");
-        Mapped m = mapped;
-        long rowBytes = (long) m.cols() * m.dtype().bytes;
-        while (n > 0) {
-            int c = r0 / m.rowsPerChunk(), within = r0 - c * m.rowsPerChunk();
-            int take = Math.min(n, m.rowsPerChunk() - within);
-            dst.put(m.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes)));
-            r0 += take;
-            n -= take;
-        }
+        long rowBytes = (long) mapped.cols() * mapped.dtype().bytes;
+        forChunks(r0, n, (c, within, take, done) -> dst.put(mapped.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes))));
     }
 
     public int[] shape() {
