@@ -236,4 +236,23 @@ class CliTest {
         badInput(run("generate", bin(), "--tokenizer", tok(), "--threads", "0"), "--threads", "0");
         badInput(run("convert", bin(), "--to", "onnx", "/tmp/x"), "onnx");
     }
+
+    @Test
+    void aotTrainingRunSucceedsQuietlyHiddenAndCleansUp() throws Exception {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        java.util.function.Supplier<Long> left = () -> {
+            try (var s = Files.list(tmp)) {
+                return s.filter(p -> p.getFileName().toString().startsWith("puzzle-aot-train")).count();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        long before = left.get();
+        Run r = run("aot-train");
+        assertEquals(ExitCodes.OK, r.code(), r.err());
+        assertEquals("", r.out());
+        assertEquals("", r.err());
+        assertEquals(before, left.get(), "the training run removes its temporary model");
+        assertFalse(run("--help").out().contains("aot-train"), "internal command is hidden from --help");
+    }
 }

@@ -1,0 +1,77 @@
+package dev.puzzle.cli;
+
+import dev.puzzle.core.eval.Generator;
+import dev.puzzle.core.eval.Perplexity;
+import dev.puzzle.core.eval.Sampler;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.DType;
+import dev.puzzle.core.io.Llama2cBin;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+import picocli.CommandLine.Command;
+
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * {@code puzzle aot-train} (hidden): the training run of the launcher's ahead-of-time cache (JDK 25's
+ * {@code -XX:AOTCacheOutput}). It writes a small random model as a llama2.c {@code .bin} and as a BF16
+ * Hugging Face directory into a temporary directory, loads each the way the commands do, and runs what
+ * a user's command runs most: greedy decode through {@link Generator} with a byte-level tokenizer, and a
+ * batched prefill through {@link Perplexity}. The JVM records the classes loaded and the methods'
+ * profiles; later runs start with them, so decode reaches compiled kernels in fewer tokens. Prints nothing
+ * on success; the temporary directory is removed.
+ */
+@Command(name = "aot-train", hidden = true, description = "The launcher's ahead-of-time cache training run (internal).")
+final class AotTrainCommand implements java.util.concurrent.Callable<Integer> {
+    @Override
+    public Integer call() throws Exception {
+        Path dir = Files.createTempDirectory("puzzle-aot-train");
+        try {
+            ModelConfig c = ModelConfig.uniform("LlamaForCausalLM", 128, 4, 4, 2, 384, 259, 256, 1e-5f, 10000f, RopeStyle.INTERLEAVED, false, false);
+            Checkpoint random = RandomWeights.of(c, 1);
+            Path bin = dir.resolve("model.bin");
+            Llama2cBin.writeLegacy(bin, random);
+            Path hf = dir.resolve("hf");
+            Checkpoints.writeHfDir(random, hf, DType.BF16);
+            BpeTokenizer tok = byteTokenizer(c.vocabSize());
+            OutputStream sink = OutputStream.nullOutputStream();
+            for (Path p : new Path[]{bin, hf}) {
+                Checkpoint ck = Checkpoints.load(p);
+                Decoder d = new Decoder(ck, Backend.cpu());
+                for (int rep = 0; rep < 3; rep++) {
+                    Generator.generate(d, tok, "Once upon a time", c.maxSeqLen(), new Sampler(d.backend(), 0f, 0.9f, 1), sink);
+                    Generator.generate(d, tok, "", 64, new Sampler(d.backend(), 1f, 0.9f, rep), sink);
+                }
+                int[] tokens = new Random(2).ints(2 * c.maxSeqLen(), 3, c.vocabSize()).toArray();
+                Perplexity.windowed(d, tokens, c.maxSeqLen(), 64, done -> { });
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    /** Tokens 0..2 are unk, BOS, EOS; then llama2.c's byte-fallback pieces {@code <0x00>..<0xFF>}. */
+    private static BpeTokenizer byteTokenizer(int vocab) {
+        byte[][] pieces = new byte[vocab][];
+        float[] scores = new float[vocab];
+        pieces[0] = "<unk>".getBytes(StandardCharsets.UTF_8);
+        pieces[1] = "<s>".getBytes(StandardCharsets.UTF_8);
+        pieces[2] = "</s>".getBytes(StandardCharsets.UTF_8);
+        for (int i = 3; i < vocab; i++) pieces[i] = String.format("<0x%02X>", i - 3).getBytes(StandardCharsets.US_ASCII);
+        return new BpeTokenizer(pieces, scores, 1, 2);
+    }
+}
