@@ -51,6 +51,14 @@ public final class CandidateInit {
                 out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
                 out.put(layer(l, FFN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), x, contribution, N));
             }
+            case FfnConfig.Moe m -> {
+                if (!(parent.parentBlock(l).ffn() instanceof FfnConfig.Moe pm) || pm.numExperts() != m.numExperts()
+                        || pm.expertIntermediate() != m.expertIntermediate() || pm.sharedIntermediate() != m.sharedIntermediate()) {
+                    throw new PuzzleException("layer " + l + ": a MoE candidate with " + m.numExperts() + " experts needs the experts ranked"
+                            + " on calibration text (expert-pruning's scorers) to choose which to keep; the library stage does not rank them yet");
+                }
+                out.putAll(experts(pw, l, pm, identity(pm.numExperts())));
+            }
             case FfnConfig.Dense d -> {
                 Tensor w1 = pw.get(layer(l, GATE)), w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
                 int D = parent.dim(), F = w1.dim(0), keep = d.intermediateSize();
@@ -68,6 +76,33 @@ public final class CandidateInit {
                 out.put(layer(l, UP), n3);
                 out.put(layer(l, DOWN), n2);
             }
+        }
+        return out;
+    }
+
+    /**
+     * A MoE layer keeping the parent's experts {@code keep} (in that order, renumbered 0..n−1): the
+     * router's rows sliced to match, the norm and any shared expert copied.
+     */
+    public static Map<String, Tensor> experts(Map<String, Tensor> pw, int l, FfnConfig.Moe parentMoe, int[] keep) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
+        Tensor router = pw.get(layer(l, ROUTER));
+        int D = router.cols();
+        Tensor r = Tensor.zeros(keep.length, D);
+        for (int j = 0; j < keep.length; j++) {
+            if (keep[j] < 0 || keep[j] >= parentMoe.numExperts()) throw new IllegalArgumentException("layer " + l + ": no expert " + keep[j]);
+            router.rows(keep[j], 1, r.data(), j * D);
+        }
+        out.put(layer(l, ROUTER), r);
+        for (int j = 0; j < keep.length; j++) {
+            for (String proj : new String[]{EXPERT_GATE, EXPERT_UP, EXPERT_DOWN}) {
+                out.put(layer(l, expert(j, proj)), pw.get(layer(l, expert(keep[j], proj))).copy());
+            }
+        }
+        for (String n : new String[]{SHARED_GATE, SHARED_UP, SHARED_DOWN, SHARED_EXPERT_GATE}) {
+            Tensor t = pw.get(layer(l, n));
+            if (t != null) out.put(layer(l, n), t.copy());
         }
         return out;
     }

@@ -41,6 +41,7 @@ public final class CandidateStore {
     public static String id(FfnConfig f) {
         return switch (f) {
             case FfnConfig.Dense d -> "ffn-dense" + d.intermediateSize();
+            case FfnConfig.Moe m -> "ffn-moe" + m.numExperts() + "-top" + m.topK();
             case FfnConfig.Linear l -> "ffn-linear";
             case FfnConfig.NoOp n -> "ffn-noop";
         };

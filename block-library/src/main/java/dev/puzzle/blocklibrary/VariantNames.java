@@ -22,6 +22,7 @@ public final class VariantNames {
     private static final Pattern GQA = Pattern.compile("gqa (\\d+) kv heads \\(parent \\* \\d+%\\)");
     private static final Pattern WINDOW = Pattern.compile("window (\\d+), (\\d+) kv heads");
     private static final Pattern DENSE = Pattern.compile("dense (\\d+) \\(parent \\* \\d+%\\)");
+    private static final Pattern MOE = Pattern.compile("moe (\\d+) experts \\(parent \\* \\d+%\\), top (\\d+), width (\\d+)(, normalized)?(, shared (\\d+))?");
 
     public static String name(ModelConfig parent, BlockConfig b) {
         String an = switch (b.attention()) {
@@ -32,6 +33,10 @@ public final class VariantNames {
         };
         String fn = switch (b.ffn()) {
             case FfnConfig.Dense d -> String.format(Locale.ROOT, "dense %d (parent * %s)", d.intermediateSize(), pct(d.intermediateSize(), parent.intermediateSize()));
+            case FfnConfig.Moe m -> String.format(Locale.ROOT, "moe %d experts (parent * %s), top %d, width %d%s%s", m.numExperts(),
+                    pct(m.numExperts(), parent.blocks().stream().map(BlockConfig::ffn).filter(x -> x instanceof FfnConfig.Moe)
+                            .mapToInt(x -> ((FfnConfig.Moe) x).numExperts()).max().orElse(m.numExperts())),
+                    m.topK(), m.expertIntermediate(), m.normTopK() ? ", normalized" : "", m.sharedIntermediate() > 0 ? ", shared " + m.sharedIntermediate() : "");
             case FfnConfig.Linear l -> "linear";
             case FfnConfig.NoOp n -> "no_op";
         };
@@ -53,6 +58,8 @@ public final class VariantNames {
             else return Optional.empty();
             FfnConfig ffn;
             if ((m = DENSE.matcher(f)).matches()) ffn = new FfnConfig.Dense(Integer.parseInt(m.group(1)));
+            else if ((m = MOE.matcher(f)).matches()) ffn = new FfnConfig.Moe(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+                    Integer.parseInt(m.group(3)), m.group(4) != null, m.group(6) == null ? 0 : Integer.parseInt(m.group(6)));
             else if (f.equals("linear")) ffn = new FfnConfig.Linear();
             else if (f.equals("no_op")) ffn = new FfnConfig.NoOp();
             else return Optional.empty();

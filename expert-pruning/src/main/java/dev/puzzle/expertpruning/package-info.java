@@ -1,4 +1,6 @@
 /**
- * expert-pruning: router statistics, expert ranking and MoE children with a per-layer expert count. Not built yet: no open issue covers MoE parents.
+ * expert-pruning: router statistics and expert ranking on calibration text ({@link dev.puzzle.expertpruning.ExpertScores}:
+ * routing frequency, REAP, ranked-choice voting, removal with re-routing) and the choice of the experts a
+ * MoE candidate keeps; the slicing itself is block-library's {@code CandidateInit.experts}.
  */
 package dev.puzzle.expertpruning;

@@ -102,6 +102,14 @@ public final class RooflineCostModel implements CostModel {
         return switch (f) {
             case FfnConfig.NoOp n -> BlockCost.ZERO;
             case FfnConfig.Linear l -> linear(D, w);
+            case FfnConfig.Moe e -> {
+                int E = e.numExperts(), K = e.topK(), I = e.expertIntermediate(), SI = e.sharedIntermediate();
+                long params = (long) E * (3L * D * I + D) + D + (SI > 0 ? 3L * D * SI + D : 0);
+                // Every kept expert counts in memory; time counts the experts a batch of B tokens is expected to
+                // touch, E·(1 − (1 − k/E)^B) under uniform routing, each running its share B·k/active of the tokens.
+                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w) : 0;
+                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w) * 1e3, 0);
+            }
             case FfnConfig.Dense d -> {
                 int F = d.intermediateSize();
                 long params = 3L * D * F + D; // + its RMSNorm
@@ -115,6 +123,16 @@ public final class RooflineCostModel implements CostModel {
                 yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * step * 1e3, 0);
             }
         };
+    }
+
+    /** One MoE layer over T tokens: the router, the active experts' gate/up and down GEMMs, the shared expert. */
+    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w) {
+        double active = E * (1 - Math.pow(1 - (double) K / E, T));
+        long perExpert = Math.max(1, Math.round(T * (double) K / active));
+        double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, 2L * I, w) + kernel(4.0 * perExpert * I, 3.0 * perExpert * I * ACT_BYTES, "bf16")
+                + gemm(perExpert, I, D, w));
+        if (SI > 0) t += gemm(T, D, 2L * SI, w) + kernel(4.0 * T * SI, 3.0 * T * SI * ACT_BYTES, "bf16") + gemm(T, SI, D, w);
+        return t;
     }
 
     @Override

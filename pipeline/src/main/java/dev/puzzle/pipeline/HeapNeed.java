@@ -39,7 +39,11 @@ public final class HeapNeed {
         long D = c.dim(), HE = c.qDim(), H = c.numHeads(), V = c.vocabSize(), T = s.seqLen();
         long F = 0, GE = 0, layerParams = 0;
         for (BlockConfig b : c.blocks()) {
-            long f = b.ffn() instanceof FfnConfig.Dense d ? d.intermediateSize() : D;
+            long f = switch (b.ffn()) { // FFN width for the parameters; rows of activations use the active width
+                case FfnConfig.Dense d -> d.intermediateSize();
+                case FfnConfig.Moe m -> (long) m.numExperts() * m.expertIntermediate() + m.sharedIntermediate() + m.numExperts();
+                default -> D;
+            };
             long ge = (long) b.attention().kvHeads() * c.headDim();
             F = Math.max(F, f);
             GE = Math.max(GE, ge);

@@ -20,16 +20,20 @@ import java.util.Set;
 
 /**
  * Hugging Face {@code config.json} ↔ {@link ModelConfig}: the one place HF field names meet Java names.
- * Reads LlamaForCausalLM, MistralForCausalLM (sliding_window), Qwen2ForCausalLM (q/k/v bias) and the
+ * Reads LlamaForCausalLM, MistralForCausalLM (sliding_window), Qwen2ForCausalLM (q/k/v bias), the
+ * mixtures of experts MixtralForCausalLM and Qwen2MoeForCausalLM (shared expert, mlp_only_layers) and the
  * heterogeneous DeciLMForCausalLM layout of Puzzle's published models, whose per-layer
  * {@code block_configs} carry {@code attention: {n_heads_in_group, no_op, replace_with_linear,
- * window_length}} and {@code ffn: {ffn_mult, no_op, replace_with_linear}}; this toolkit adds exact
+ * window_length}} and {@code ffn: {ffn_mult, no_op, replace_with_linear, moe: {num_local_experts,
+ * num_experts_per_tok, expert_intermediate_dim}}}; this toolkit adds exact
  * {@code num_key_value_heads} and {@code intermediate_size} so any shape round-trips.
  */
 public final class HfConfig {
     private HfConfig() {}
 
-    public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM");
+    public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM";
+    public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM",
+            MIXTRAL, QWEN2_MOE);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path file) {
@@ -57,10 +61,10 @@ public final class HfConfig {
         float eps = (float) root.path("rms_norm_eps").asDouble(1e-6);
         float theta = (float) root.path("rope_theta").asDouble(10000.0);
         boolean tied = root.path("tie_word_embeddings").asBoolean(false);
-        boolean bias = arch.equals("Qwen2ForCausalLM") || root.path("attention_bias").asBoolean(false);
+        boolean bias = arch.equals("Qwen2ForCausalLM") || arch.equals(QWEN2_MOE) || root.path("attention_bias").asBoolean(false);
         int window = 0;
         JsonNode sw = root.path("sliding_window");
-        boolean useSw = arch.equals("MistralForCausalLM") || root.path("use_sliding_window").asBoolean(false);
+        boolean useSw = arch.equals("MistralForCausalLM") || arch.equals(MIXTRAL) || root.path("use_sliding_window").asBoolean(false);
         if (useSw && sw.canConvertToInt() && sw.asInt() > 0 && sw.asInt() < ctx) window = sw.asInt();
         List<BlockConfig> blocks = new ArrayList<>();
         if (arch.equals("DeciLMForCausalLM")) {
@@ -73,6 +77,28 @@ public final class HfConfig {
                 inter = blocks.stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Dense)
                         .mapToInt(f -> ((FfnConfig.Dense) f).intermediateSize()).max().orElse(4 * dim);
             }
+        } else if (arch.equals(MIXTRAL) || arch.equals(QWEN2_MOE)) {
+            AttentionConfig a = window > 0 ? new AttentionConfig.Window(kvHeads, window) : new AttentionConfig.Gqa(kvHeads);
+            boolean mixtral = arch.equals(MIXTRAL);
+            String expertsKey = mixtral ? "num_local_experts" : "num_experts";
+            int experts = posInt(file, root, expertsKey);
+            int topK = posInt(file, root, "num_experts_per_tok");
+            if (topK > experts) throw PuzzleException.field(file, "num_experts_per_tok", topK, "exceeds " + expertsKey + " " + experts);
+            int width = mixtral ? posInt(file, root, "intermediate_size") : posInt(file, root, "moe_intermediate_size");
+            int sharedWidth = mixtral ? 0 : root.path("shared_expert_intermediate_size").asInt(0);
+            if (sharedWidth < 0) throw PuzzleException.field(file, "shared_expert_intermediate_size", sharedWidth, "must be >= 0");
+            boolean norm = mixtral || root.path("norm_topk_prob").asBoolean(false);
+            FfnConfig.Moe moe = new FfnConfig.Moe(experts, topK, width, norm, sharedWidth);
+            int step = mixtral ? 1 : root.path("decoder_sparse_step").asInt(1);
+            if (step < 1) throw PuzzleException.field(file, "decoder_sparse_step", step, "must be >= 1");
+            Set<Integer> dense = new java.util.HashSet<>();
+            root.path("mlp_only_layers").forEach(n -> dense.add(n.asInt()));
+            for (int i = 0; i < layers; i++) {
+                boolean sparse = !dense.contains(i) && (i + 1) % step == 0;
+                if (!sparse && inter == 0) throw PuzzleException.field(file, "intermediate_size", "(missing)", "required by the dense layer " + i);
+                blocks.add(new BlockConfig(a, sparse ? moe : new FfnConfig.Dense(inter)));
+            }
+            if (inter == 0) inter = width;
         } else {
             if (inter == 0) throw PuzzleException.field(file, "intermediate_size", "(missing)", "required");
             AttentionConfig a = window > 0 ? new AttentionConfig.Window(kvHeads, window) : new AttentionConfig.Gqa(kvHeads);
@@ -114,6 +140,15 @@ public final class HfConfig {
             ffn = new FfnConfig.NoOp();
         } else if (f.path("replace_with_linear").asBoolean(false)) {
             ffn = new FfnConfig.Linear();
+        } else if (f.path("moe").isObject()) {
+            JsonNode m = f.get("moe");
+            int experts = m.path("num_local_experts").asInt(0), topK = m.path("num_experts_per_tok").asInt(0), width = m.path("expert_intermediate_dim").asInt(0);
+            if (experts <= 0) throw PuzzleException.field(file, ft + ".moe.num_local_experts", m.path("num_local_experts"), "must be a positive integer");
+            if (topK <= 0 || topK > experts) throw PuzzleException.field(file, ft + ".moe.num_experts_per_tok", m.path("num_experts_per_tok"), "must be in [1, num_local_experts " + experts + "]");
+            if (width <= 0) throw PuzzleException.field(file, ft + ".moe.expert_intermediate_dim", m.path("expert_intermediate_dim"), "must be a positive integer");
+            int shared = m.path("shared_expert_intermediate_dim").asInt(0);
+            if (shared < 0) throw PuzzleException.field(file, ft + ".moe.shared_expert_intermediate_dim", shared, "must be >= 0");
+            ffn = new FfnConfig.Moe(experts, topK, width, m.path("norm_topk_prob").asBoolean(true), shared);
         } else if (f.has("intermediate_size")) {
             int n = f.get("intermediate_size").asInt();
             if (n <= 0) throw PuzzleException.field(file, ft + ".intermediate_size", n, "must be positive");
@@ -153,7 +188,10 @@ public final class HfConfig {
         boolean uniformWindow = !uniform && c.blocks().stream().allMatch(b -> b.attention() instanceof AttentionConfig.Window w && w.numKvHeads() == c.numKvHeads()
                 && b.attention().equals(c.blocks().get(0).attention()) && b.ffn().equals(new FfnConfig.Dense(c.intermediateSize())));
         String arch;
-        if (uniform) {
+        FfnConfig.Moe moe = moeParent(c);
+        if (moe != null) {
+            arch = c.architecture();
+        } else if (uniform) {
             arch = c.qkvBias() ? "Qwen2ForCausalLM" : c.architecture().equals("DeciLMForCausalLM") ? "LlamaForCausalLM" : c.architecture();
         } else if (uniformWindow && !c.qkvBias()) {
             arch = "MistralForCausalLM";
@@ -165,6 +203,8 @@ public final class HfConfig {
             case "MistralForCausalLM" -> "mistral";
             case "Qwen2ForCausalLM" -> "qwen2";
             case "DeciLMForCausalLM" -> "nemotron-nas";
+            case MIXTRAL -> "mixtral";
+            case QWEN2_MOE -> "qwen2_moe";
             default -> "llama";
         });
         o.put("hidden_size", c.dim());
@@ -180,7 +220,25 @@ public final class HfConfig {
         o.put("tie_word_embeddings", c.tiedEmbeddings());
         o.put("hidden_act", "silu");
         o.putNull("rope_scaling");
-        if (c.qkvBias() && !arch.equals("Qwen2ForCausalLM")) o.put("attention_bias", true);
+        if (c.qkvBias() && !arch.equals("Qwen2ForCausalLM") && !arch.equals(QWEN2_MOE)) o.put("attention_bias", true);
+        if (moe != null && arch.equals(MIXTRAL)) {
+            o.put("num_local_experts", moe.numExperts());
+            o.put("num_experts_per_tok", moe.topK());
+            o.put("intermediate_size", moe.expertIntermediate());
+        } else if (moe != null) {
+            o.put("num_experts", moe.numExperts());
+            o.put("num_experts_per_tok", moe.topK());
+            o.put("moe_intermediate_size", moe.expertIntermediate());
+            o.put("shared_expert_intermediate_size", moe.sharedIntermediate());
+            o.put("norm_topk_prob", moe.normTopK());
+            o.put("decoder_sparse_step", 1);
+            ArrayNode dense = o.putArray("mlp_only_layers");
+            for (int i = 0; i < c.numLayers(); i++) if (!(c.blocks().get(i).ffn() instanceof FfnConfig.Moe)) dense.add(i);
+        }
+        if (moe != null && c.blocks().get(0).attention() instanceof AttentionConfig.Window w) {
+            o.put("sliding_window", w.window());
+            if (arch.equals(QWEN2_MOE)) o.put("use_sliding_window", true);
+        }
         o.put("torch_dtype", "float32");
         if (uniformWindow && arch.equals("MistralForCausalLM")) {
             o.put("sliding_window", ((AttentionConfig.Window) c.blocks().get(0).attention()).window());
@@ -207,12 +265,45 @@ public final class HfConfig {
                 if (b.ffn() instanceof FfnConfig.Dense d) {
                     f.put("ffn_mult", Math.round(d.intermediateSize() * 3.0 / (2.0 * c.dim()) * 1e6) / 1e6);
                     f.put("intermediate_size", d.intermediateSize());
+                } else if (b.ffn() instanceof FfnConfig.Moe m) {
+                    f.putNull("ffn_mult");
+                    ObjectNode mo = f.putObject("moe");
+                    mo.put("num_local_experts", m.numExperts());
+                    mo.put("num_experts_per_tok", m.topK());
+                    mo.put("expert_intermediate_dim", m.expertIntermediate());
+                    mo.put("norm_topk_prob", m.normTopK());
+                    mo.put("shared_expert_intermediate_dim", m.sharedIntermediate());
                 } else {
                     f.putNull("ffn_mult");
                 }
             }
         }
         return o;
+    }
+
+    /**
+     * The MoE layer of a parent written in its own Mixtral or Qwen2-MoE layout: every layer the same
+     * attention (the parent's GQA or window) and the same MoE (Qwen2-MoE: or the parent's dense FFN, its
+     * mlp_only_layers); null for anything else, which is written as DeciLM.
+     */
+    private static FfnConfig.Moe moeParent(ModelConfig c) {
+        boolean mixtral = c.architecture().equals(MIXTRAL);
+        if (!mixtral && !c.architecture().equals(QWEN2_MOE)) return null;
+        AttentionConfig a0 = c.blocks().get(0).attention();
+        if (a0.kvHeads() != c.numKvHeads() || !(a0 instanceof AttentionConfig.Gqa || a0 instanceof AttentionConfig.Window)) return null;
+        FfnConfig.Moe moe = null;
+        for (BlockConfig b : c.blocks()) {
+            if (!b.attention().equals(a0)) return null;
+            if (b.ffn() instanceof FfnConfig.Moe m) {
+                if (moe != null && !moe.equals(m)) return null;
+                moe = m;
+            } else if (mixtral || !b.ffn().equals(new FfnConfig.Dense(c.intermediateSize()))) {
+                return null;
+            }
+        }
+        if (moe != null && mixtral && !moe.normTopK()) return null;
+        if (moe != null && mixtral && moe.sharedIntermediate() > 0) return null;
+        return moe;
     }
 
     public static String toJsonString(ModelConfig c) {

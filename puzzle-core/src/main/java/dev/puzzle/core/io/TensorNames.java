@@ -26,4 +26,18 @@ public final class TensorNames {
     public static final String UP = "mlp.up_proj.weight";
     public static final String DOWN = "mlp.down_proj.weight";
     public static final String FFN_LINEAR = "mlp.linear_mlp.weight";
+
+    // Mixture of experts (Qwen2-MoE's names; Mixtral's block_sparse_moe.* are mapped to these on read).
+    public static final String ROUTER = "mlp.gate.weight";
+    public static final String SHARED_GATE = "mlp.shared_expert.gate_proj.weight";
+    public static final String SHARED_UP = "mlp.shared_expert.up_proj.weight";
+    public static final String SHARED_DOWN = "mlp.shared_expert.down_proj.weight";
+    public static final String SHARED_EXPERT_GATE = "mlp.shared_expert_gate.weight";
+
+    /** Expert {@code e}'s projection {@code proj} (gate_proj, up_proj or down_proj). */
+    public static String expert(int e, String proj) {
+        return "mlp.experts." + e + "." + proj + ".weight";
+    }
+
+    public static final String EXPERT_GATE = "gate_proj", EXPERT_UP = "up_proj", EXPERT_DOWN = "down_proj";
 }

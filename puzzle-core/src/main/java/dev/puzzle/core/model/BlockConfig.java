@@ -23,6 +23,8 @@ public record BlockConfig(AttentionConfig attention, FfnConfig ffn) {
         };
         String f = switch (ffn) {
             case FfnConfig.Dense d -> "dense" + d.intermediateSize();
+            case FfnConfig.Moe m -> "moe" + m.numExperts() + "x" + m.expertIntermediate() + "_top" + m.topK()
+                    + (m.sharedIntermediate() > 0 ? "_shared" + m.sharedIntermediate() : "");
             case FfnConfig.Linear l -> "linear";
             case FfnConfig.NoOp n -> "no_op";
         };

@@ -1,12 +1,33 @@
 package dev.puzzle.core.model;
 
-/** The FFN sub-block of one layer: dense SwiGLU of its own width, one linear map, or nothing. */
+/** The FFN sub-block of one layer: dense SwiGLU of its own width, a mixture of SwiGLU experts, one linear map, or nothing. */
 public sealed interface FfnConfig {
 
     /** SwiGLU FFN. PyTorch: w2(F.silu(w1(x)) * w3(x)) */
     record Dense(int intermediateSize) implements FfnConfig {
         public Dense {
             if (intermediateSize < 1) throw new IllegalArgumentException("intermediateSize must be >= 1, got " + intermediateSize);
+        }
+    }
+
+    /**
+     * A mixture of SwiGLU experts (Mixtral, Qwen2-MoE): a router (numExperts × dim) scores each token,
+     * the softmax over all experts is taken, the top-k experts run and their outputs are summed weighted by
+     * their probabilities — renormalized over the k when {@code normTopK} (Mixtral always) — plus, when
+     * {@code sharedIntermediate > 0}, a shared SwiGLU expert of that width scaled by
+     * sigmoid(shared_expert_gate · h) (Qwen2-MoE).
+     */
+    record Moe(int numExperts, int topK, int expertIntermediate, boolean normTopK, int sharedIntermediate) implements FfnConfig {
+        public Moe {
+            if (numExperts < 1) throw new IllegalArgumentException("numExperts must be >= 1, got " + numExperts);
+            if (topK < 1 || topK > numExperts) throw new IllegalArgumentException("topK must be in [1, numExperts " + numExperts + "], got " + topK);
+            if (expertIntermediate < 1) throw new IllegalArgumentException("expertIntermediate must be >= 1, got " + expertIntermediate);
+            if (sharedIntermediate < 0) throw new IllegalArgumentException("sharedIntermediate must be >= 0, got " + sharedIntermediate);
+        }
+
+        /** The same layer keeping {@code n} experts (top-k capped at n). */
+        public Moe withExperts(int n) {
+            return new Moe(n, Math.min(topK, n), expertIntermediate, normTopK, sharedIntermediate);
         }
     }
 

@@ -42,6 +42,23 @@ public final class RandomWeights {
                     t.put(layer(i, UP), gauss(r, 1 / Math.sqrt(D), F, D));
                     t.put(layer(i, DOWN), gauss(r, 1 / Math.sqrt(F), D, F));
                 }
+                case FfnConfig.Moe m -> {
+                    int I = m.expertIntermediate();
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, ROUTER), gauss(r, 1 / Math.sqrt(D), m.numExperts(), D));
+                    for (int e = 0; e < m.numExperts(); e++) {
+                        t.put(layer(i, expert(e, EXPERT_GATE)), gauss(r, 1 / Math.sqrt(D), I, D));
+                        t.put(layer(i, expert(e, EXPERT_UP)), gauss(r, 1 / Math.sqrt(D), I, D));
+                        t.put(layer(i, expert(e, EXPERT_DOWN)), gauss(r, 1 / Math.sqrt(I), D, I));
+                    }
+                    if (m.sharedIntermediate() > 0) {
+                        int SI = m.sharedIntermediate();
+                        t.put(layer(i, SHARED_GATE), gauss(r, 1 / Math.sqrt(D), SI, D));
+                        t.put(layer(i, SHARED_UP), gauss(r, 1 / Math.sqrt(D), SI, D));
+                        t.put(layer(i, SHARED_DOWN), gauss(r, 1 / Math.sqrt(SI), D, SI));
+                        t.put(layer(i, SHARED_EXPERT_GATE), gauss(r, 1 / Math.sqrt(D), 1, D));
+                    }
+                }
                 case FfnConfig.Linear l -> {
                     t.put(layer(i, FFN_NORM), norm(r, D));
                     t.put(layer(i, FFN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));

@@ -54,9 +54,33 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
                 int F = d.intermediateSize();
                 yield new SwiGluOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, GATE, F, D), param(l, UP, F, D), param(l, DOWN, D, F));
             }
+            case FfnConfig.Moe m -> moe(l, m);
             case FfnConfig.Linear x -> new LinearOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, FFN_LINEAR, D, D));
             case FfnConfig.NoOp n -> NoOp.INSTANCE;
         };
+    }
+
+    private BlockOp moe(int l, FfnConfig.Moe m) {
+        int D = cfg.dim(), E = m.numExperts(), I = m.expertIntermediate();
+        Param norm = param(l, FFN_NORM, D), router = param(l, ROUTER, E, D);
+        Param[] w1 = new Param[E], w3 = new Param[E], w2 = new Param[E];
+        for (int e = 0; e < E; e++) {
+            w1[e] = param(l, expert(e, EXPERT_GATE), I, D);
+            w3[e] = param(l, expert(e, EXPERT_UP), I, D);
+            w2[e] = param(l, expert(e, EXPERT_DOWN), D, I);
+        }
+        String extra = dev.puzzle.core.io.TensorNames.layer(l, expert(E, EXPERT_GATE));
+        if (weights.containsKey(extra)) {
+            throw new PuzzleException(source + ": tensor '" + extra + "' is beyond the layer's " + E + " experts (router rows and experts must match)");
+        }
+        SwiGluOp shared = null;
+        Param sharedGate = null;
+        if (m.sharedIntermediate() > 0) {
+            int SI = m.sharedIntermediate();
+            shared = new SwiGluOp(ops, D, cfg.normEps(), null, param(l, SHARED_GATE, SI, D), param(l, SHARED_UP, SI, D), param(l, SHARED_DOWN, D, SI));
+            sharedGate = param(l, SHARED_EXPERT_GATE, 1, D);
+        }
+        return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate);
     }
 
     private BlockOp gqa(int l, int G, int window) {

@@ -4,7 +4,8 @@ import java.util.List;
 
 /**
  * The dense SwiGLU FFN of width F: f(x) = w2(silu(w1 h) ⊙ w3 h), h = rmsnorm(x).
- * PyTorch: w2(F.silu(w1(x)) * w3(x)).
+ * PyTorch: w2(F.silu(w1(x)) * w3(x)). Without a norm (null) it is a MoE layer's shared expert, which
+ * reads the layer's normalized input through the package-private *Normed methods.
  */
 public final class SwiGluOp implements BlockOp {
     private final Ops ops;
@@ -29,7 +30,7 @@ public final class SwiGluOp implements BlockOp {
 
     @Override
     public List<Param> params() {
-        return List.of(norm, w1, w3, w2);
+        return norm == null ? List.of(w1, w3, w2) : List.of(norm, w1, w3, w2);
     }
 
     private record Saved_(float[] x, float[] h, float[] rstd, float[] a, float[] b, float[] g, float[] out, int N) implements Saved {}
@@ -39,16 +40,32 @@ public final class SwiGluOp implements BlockOp {
         int N = S * T;
         float[] h = new float[N * D], rstd = new float[N];
         ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
+        Saved_ f = (Saved_) forwardNormed(h, N);
+        return new Saved_(x, h, rstd, f.a(), f.b(), f.g(), f.out(), N);
+    }
+
+    /** The FFN on inputs already normalized (h, N rows): a MoE layer's shared expert. */
+    Saved forwardNormed(float[] h, int N) {
         float[] a = new float[N * F], b = new float[N * F], g = new float[N * F], out = new float[N * D];
         ops.linearForward(a, h, w1.value(), null, N, D, F);
         ops.linearForward(b, h, w3.value(), null, N, D, F);
         Ops.swigluForward(g, a, b, N * F);
         ops.linearForward(out, g, w2.value(), null, N, F, D);
-        return new Saved_(x, h, rstd, a, b, g, out, N);
+        return new Saved_(null, h, null, a, b, g, out, N);
     }
 
     @Override
     public float[] backward(Saved saved, float[] dOut) {
+        Saved_ st = (Saved_) saved;
+        int N = st.N();
+        float[] dh = backwardNormed(saved, dOut);
+        float[] dx = new float[N * D];
+        Ops.rmsnormBackward(dx, norm.grad(), dh, st.x(), st.rstd(), norm.w, N, D);
+        return dx;
+    }
+
+    /** Backward of {@link #forwardNormed}: d loss / d h. */
+    float[] backwardNormed(Saved saved, float[] dOut) {
         Saved_ st = (Saved_) saved;
         int N = st.N();
         float[] dg = new float[N * F];
@@ -58,20 +75,23 @@ public final class SwiGluOp implements BlockOp {
         float[] dh = new float[N * D];
         ops.linearBackward(dh, false, w1.grad(), null, da, st.h(), w1.w, N, D, F);
         ops.linearBackward(dh, true, w3.grad(), null, db, st.h(), w3.w, N, D, F);
-        float[] dx = new float[N * D];
-        Ops.rmsnormBackward(dx, norm.grad(), dh, st.x(), st.rstd(), norm.w, N, D);
-        return dx;
+        return dh;
     }
 
     @Override
     public void step(State state, float[] x, int T, int pos0) {
-        var k = ops.kernels();
         float[] h = new float[T * D], rstd = new float[T];
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
+        stepNormed(h, T, x, true);
+    }
+
+    /** Inference on normalized inputs: out (+)= f(h) for T rows. */
+    void stepNormed(float[] h, int T, float[] out, boolean accumulate) {
+        var k = ops.kernels();
         float[] h1 = new float[T * F], h3 = new float[T * F];
         k.linear(h, 0, T, D, w1.value(), h1, 0, false);
         k.linear(h, 0, T, D, w3.value(), h3, 0, false);
         for (int t = 0; t < T; t++) k.swiglu(h1, t * F, h3, t * F, F);
-        k.linear(h1, 0, T, F, w2.value(), x, 0, true);
+        k.linear(h1, 0, T, F, w2.value(), out, 0, accumulate);
     }
 }
