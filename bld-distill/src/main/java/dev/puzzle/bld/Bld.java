@@ -71,6 +71,15 @@ public final class Bld {
     /** Builds the activation cache and initializes every candidate part that has no file yet. */
     public static void buildLibrary(Backend backend, Checkpoint parent, SearchSpace space, int[][] calibration, Path runDir, DType cacheDtype,
                                     IntConsumer cacheProgress, IntConsumer initProgress) throws IOException {
+        buildLibrary(backend, parent, space, calibration, runDir, cacheDtype, cacheProgress, initProgress, null);
+    }
+
+    /**
+     * As above; MoE candidates with fewer experts keep the experts {@code experts} ranks highest on the
+     * layer's cached FFN input (scored once per layer).
+     */
+    public static void buildLibrary(Backend backend, Checkpoint parent, SearchSpace space, int[][] calibration, Path runDir, DType cacheDtype,
+                                    IntConsumer cacheProgress, IntConsumer initProgress, dev.puzzle.blocklibrary.ExpertScoring.Scorer experts) throws IOException {
         ModelConfig c = parent.config();
         ActivationCache cache = cache(runDir);
         cache.build(backend, parent, calibration, cacheDtype, cacheProgress);
@@ -90,10 +99,15 @@ public final class Bld {
                 String id = CandidateStore.id(at);
                 if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(backend, c, parent.tensors(), l, at, a.input(), attnY, N));
             }
+            double[][] scores = new double[1][]; // one scoring per layer, shared by its MoE candidates
+            dev.puzzle.blocklibrary.ExpertScoring.Scorer once = experts == null ? null : (op, x, n) -> {
+                if (scores[0] == null) scores[0] = experts.score(op, x, n);
+                return scores[0];
+            };
             for (FfnConfig f : ffns(cands)) {
                 if (f.equals(own.ffn())) continue;
                 String id = CandidateStore.id(f);
-                if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(backend, c, parent.tensors(), l, f, a.mid(), ffnY, N));
+                if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(backend, c, parent.tensors(), l, f, a.mid(), ffnY, N, once));
             }
             if (initProgress != null) initProgress.accept(l + 1);
         }

@@ -5,6 +5,8 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.ops.BlockOps;
+import dev.puzzle.core.ops.MoeOp;
 import dev.puzzle.core.ops.Ops;
 import dev.puzzle.core.tensor.Backend;
 
@@ -44,6 +46,15 @@ public final class CandidateInit {
     /** The tensors (HF names of layer l) of an FFN candidate. */
     public static Map<String, Tensor> ffn(Backend backend, ModelConfig parent, Map<String, Tensor> pw, int l, FfnConfig f,
                                           float[] x, float[] contribution, int N) {
+        return ffn(backend, parent, pw, l, f, x, contribution, N, null);
+    }
+
+    /**
+     * The tensors of an FFN candidate; a MoE candidate with fewer experts than the parent's layer keeps the
+     * experts {@code experts} scores highest on the calibration rows x (the layer's FFN input).
+     */
+    public static Map<String, Tensor> ffn(Backend backend, ModelConfig parent, Map<String, Tensor> pw, int l, FfnConfig f,
+                                          float[] x, float[] contribution, int N, ExpertScoring.Scorer experts) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         switch (f) {
             case FfnConfig.NoOp n -> { }
@@ -52,12 +63,17 @@ public final class CandidateInit {
                 out.put(layer(l, FFN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), x, contribution, N));
             }
             case FfnConfig.Moe m -> {
-                if (!(parent.parentBlock(l).ffn() instanceof FfnConfig.Moe pm) || pm.numExperts() != m.numExperts()
+                if (!(parent.parentBlock(l).ffn() instanceof FfnConfig.Moe pm) || m.numExperts() > pm.numExperts()
                         || pm.expertIntermediate() != m.expertIntermediate() || pm.sharedIntermediate() != m.sharedIntermediate()) {
-                    throw new PuzzleException("layer " + l + ": a MoE candidate with " + m.numExperts() + " experts needs the experts ranked"
-                            + " on calibration text (expert-pruning's scorers) to choose which to keep; the library stage does not rank them yet");
+                    throw new PuzzleException("layer " + l + ": MoE candidate " + m + " is not a subset of the parent's layer " + parent.parentBlock(l).ffn());
                 }
-                out.putAll(experts(pw, l, pm, identity(pm.numExperts())));
+                int[] keep = identity(m.numExperts());
+                if (m.numExperts() < pm.numExperts()) {
+                    if (experts == null) throw new IllegalArgumentException("layer " + l + ": a MoE candidate with fewer experts needs an expert scorer");
+                    MoeOp op = (MoeOp) new BlockOps(parent, pw, "the parent", backend).ffn(l, pm);
+                    keep = topExperts(experts.score(op, x, N), m.numExperts());
+                }
+                out.putAll(experts(pw, l, pm, keep));
             }
             case FfnConfig.Dense d -> {
                 Tensor w1 = pw.get(layer(l, GATE)), w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
@@ -105,6 +121,18 @@ public final class CandidateInit {
             if (t != null) out.put(layer(l, n), t.copy());
         }
         return out;
+    }
+
+    /** The {@code n} experts of highest score, in their original order (ties: the lower index). */
+    public static int[] topExperts(double[] scores, int n) {
+        if (n < 1 || n > scores.length) throw new IllegalArgumentException("cannot keep " + n + " of " + scores.length + " experts");
+        Integer[] idx = new Integer[scores.length];
+        for (int i = 0; i < idx.length; i++) idx[i] = i;
+        java.util.Arrays.sort(idx, (a, b) -> scores[a] != scores[b] ? Double.compare(scores[b], scores[a]) : Integer.compare(a, b));
+        int[] k = new int[n];
+        for (int i = 0; i < n; i++) k[i] = idx[i];
+        java.util.Arrays.sort(k);
+        return k;
     }
 
     private static int[] identity(int n) {

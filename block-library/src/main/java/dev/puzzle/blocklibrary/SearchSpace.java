@@ -19,6 +19,7 @@ import java.util.Set;
  * <pre>
  * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true}
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
+ * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
  * overrides:
  *   - layers: [0, 1]        # or "0-3"
  *     ffn: {widths: [1.0]}
@@ -26,16 +27,23 @@ import java.util.Set;
  * Every layer's candidates are the coupled combinations of its attention and FFN variants; the
  * parent's own block is always among them, first. Window variants take every listed KV-head count.
  * Values are checked against the parent up front: a KV-head count must divide the head count, a
- * width may not exceed the parent's.
+ * width may not exceed the parent's. In a MoE layer of the parent, {@code moe} takes the place of the
+ * dense widths: each expert count (with each top-k, capped at the count; default the layer's own) is a
+ * candidate keeping the experts {@code scoring} ranks highest (frequency, reap, ranked_choice, reroute;
+ * default reap); {@code ffn.linear} and {@code ffn.no_op} apply to every layer.
  */
 public final class SearchSpace {
 
     /** A candidate with its stable, readable name. */
     public record Candidate(String name, BlockConfig block) {}
 
-    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn) {}
+    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn, Moe moe) {}
+
+    /** Expert counts (ratios in (0, 1] or counts) and top-k options of MoE layers; empty lists: the layer's own. */
+    private record Moe(List<Double> ratios, List<Integer> counts, List<Integer> topK) {}
 
     private final Part defaults;
+    private ExpertScoring scoring = ExpertScoring.REAP;
     private final Map<Integer, Part> perLayer = new LinkedHashMap<>();
 
     private SearchSpace(Part defaults) {
@@ -43,10 +51,16 @@ public final class SearchSpace {
     }
 
     public static SearchSpace parse(ConfigNode c, ModelConfig parent) {
-        c.allowOnly("attention", "ffn", "overrides");
+        c.allowOnly("attention", "ffn", "moe", "overrides");
         SearchSpace s = new SearchSpace(part(c, parent, null));
+        ConfigNode m = c.child("moe");
+        if (!m.isMissing() && m.has("scoring")) {
+            String name = m.string("scoring");
+            s.scoring = ExpertScoring.parse(name);
+            if (s.scoring == null) throw m.error("scoring", name, "must be one of frequency, reap, ranked_choice, reroute");
+        }
         for (ConfigNode o : c.nodes("overrides")) {
-            o.allowOnly("layers", "attention", "ffn");
+            o.allowOnly("layers", "attention", "ffn", "moe");
             Part base = s.defaults;
             Part p = part(o, parent, base);
             for (int l : layers(o, parent.numLayers())) s.perLayer.put(l, p);
@@ -57,7 +71,40 @@ public final class SearchSpace {
     private static Part part(ConfigNode c, ModelConfig parent, Part inherit) {
         List<AttentionConfig> attn = inherit != null && !c.has("attention") ? inherit.attention() : attention(c.child("attention"), parent);
         List<FfnConfig> ffn = inherit != null && !c.has("ffn") ? inherit.ffn() : ffn(c.child("ffn"), parent);
-        return new Part(attn, ffn);
+        Moe moe = inherit != null && !c.has("moe") ? inherit.moe() : moe(c.child("moe"), parent);
+        return new Part(attn, ffn, moe);
+    }
+
+    private static Moe moe(ConfigNode m, ModelConfig parent) {
+        if (m.isMissing()) return new Moe(List.of(), List.of(), List.of());
+        m.allowOnly("experts", "top_k", "scoring");
+        int most = parent.blocks().stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Moe)
+                .mapToInt(f -> ((FfnConfig.Moe) f).numExperts()).max().orElse(0);
+        if (most == 0) throw m.error("experts", m.node(), "the parent has no mixture-of-experts layer");
+        List<Double> ratios = new ArrayList<>();
+        List<Integer> counts = new ArrayList<>();
+        for (JsonNode j : m.list("experts")) {
+            if (!j.isNumber()) throw m.error("experts", j, "must be ratios of a layer's experts (0, 1] or counts");
+            if (j.isIntegralNumber() && j.asInt() > 1) {
+                if (j.asInt() > most) throw m.error("experts", j.asInt(), "exceeds the parent's " + most + " experts");
+                counts.add(j.asInt());
+            } else {
+                double r = j.asDouble();
+                if (!(r > 0 && r <= 1)) throw m.error("experts", j, "a ratio must be in (0, 1]");
+                ratios.add(r);
+            }
+        }
+        List<Integer> topK = new ArrayList<>();
+        for (JsonNode j : m.list("top_k")) {
+            if (!j.isIntegralNumber() || j.asInt() < 1) throw m.error("top_k", j, "must be positive integers");
+            topK.add(j.asInt());
+        }
+        return new Moe(ratios, counts, topK);
+    }
+
+    /** The method that ranks the experts a MoE candidate keeps. */
+    public ExpertScoring expertScoring() {
+        return scoring;
     }
 
     private static List<Integer> layers(ConfigNode o, int n) {
@@ -147,6 +194,17 @@ public final class SearchSpace {
         attention.remove(own.attention());
         attention.add(0, own.attention());
         List<FfnConfig> ffn = new ArrayList<>(p.ffn());
+        if (own.ffn() instanceof FfnConfig.Moe m) { // expert counts take the place of dense widths
+            ffn.removeIf(f -> f instanceof FfnConfig.Dense);
+            List<Integer> counts = new ArrayList<>(p.moe().counts());
+            for (double r : p.moe().ratios()) counts.add(Math.max(1, (int) Math.round(r * m.numExperts())));
+            List<Integer> ks = p.moe().topK().isEmpty() ? List.of(m.topK()) : p.moe().topK();
+            List<FfnConfig> moes = new ArrayList<>();
+            for (int n : counts) {
+                for (int k : ks) if (n <= m.numExperts()) add(moes, new FfnConfig.Moe(n, Math.min(k, n), m.expertIntermediate(), m.normTopK(), m.sharedIntermediate()));
+            }
+            ffn.addAll(0, moes);
+        }
         ffn.remove(own.ffn());
         ffn.add(0, own.ffn());
         List<Candidate> out = new ArrayList<>();

@@ -110,4 +110,26 @@ class CandidateInitTest {
         m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn: {widhts: [0.5]}}"), C)).getMessage();
         assertTrue(m.contains("ffn.widhts") && m.contains("unknown key"), m);
     }
+
+    @Test
+    void moeSearchSpaceListsExpertCountsForMoeLayersAndRefusesBadValues() {
+        ModelConfig moe = new ModelConfig("MixtralForCausalLM", C.dim(), C.numHeads(), C.headDim(), C.numKvHeads(), 3, C.vocabSize(), C.maxSeqLen(),
+                C.normEps(), C.ropeTheta(), C.ropeStyle(), false, false,
+                java.util.Collections.nCopies(2, new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.Gqa(C.numKvHeads()),
+                        new FfnConfig.Moe(8, 2, 3, true, 0))));
+        SearchSpace s = SearchSpace.parse(yaml("{moe: {experts: [0.5, 3, 1], top_k: [2, 1], scoring: ranked_choice}, ffn: {no_op: true}}"), moe);
+        assertEquals(ExpertScoring.RANKED_CHOICE, s.expertScoring());
+        java.util.List<String> names = s.candidates(moe, 1).stream().map(c -> c.block().describe()).toList();
+        assertEquals(java.util.List.of("attn=gqa" + C.numKvHeads() + " ffn=moe8x3_top2", "attn=gqa" + C.numKvHeads() + " ffn=moe3x3_top2",
+                "attn=gqa" + C.numKvHeads() + " ffn=moe3x3_top1", "attn=gqa" + C.numKvHeads() + " ffn=moe4x3_top2",
+                "attn=gqa" + C.numKvHeads() + " ffn=moe4x3_top1", "attn=gqa" + C.numKvHeads() + " ffn=moe8x3_top1", // 1 is the ratio 1.0, as for widths
+                "attn=gqa" + C.numKvHeads() + " ffn=no_op"), names);
+        for (var c : s.candidates(moe, 1)) assertEquals(c.block(), VariantNames.parse(c.name()).orElseThrow(), c.name());
+        String m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [9]}}"), moe)).getMessage();
+        assertTrue(m.contains("experts") && m.contains("9") && m.contains("8 experts"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [0.5], scoring: votes}}"), moe)).getMessage();
+        assertTrue(m.contains("scoring") && m.contains("votes"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [0.5]}}"), C)).getMessage();
+        assertTrue(m.contains("no mixture-of-experts layer"), m);
+    }
 }

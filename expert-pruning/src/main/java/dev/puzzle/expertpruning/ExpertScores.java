@@ -1,5 +1,7 @@
 package dev.puzzle.expertpruning;
 
+import dev.puzzle.blocklibrary.CandidateInit;
+import dev.puzzle.blocklibrary.ExpertScoring;
 import dev.puzzle.core.ops.MoeOp;
 
 import java.util.Arrays;
@@ -8,34 +10,24 @@ import java.util.Locale;
 /**
  * How much each expert of one MoE layer matters, measured on calibration tokens (the layer's inputs, the
  * residual stream before its FFN norm). Every score is "higher = keep"; {@link #keep} picks the experts a
- * candidate with fewer experts keeps.
+ * candidate with fewer experts keeps. The methods are named by {@link ExpertScoring}:
  * <ul>
- *   <li>{@link Method#FREQUENCY}: the fraction of tokens that route to the expert (in their top-k);</li>
- *   <li>{@link Method#REAP} (Cerebras, 2025): the mean over the tokens routed to the expert of its mixing
+ *   <li>{@link ExpertScoring#FREQUENCY}: the fraction of tokens that route to the expert (in their top-k);</li>
+ *   <li>{@link ExpertScoring#REAP} (Cerebras, 2025): the mean over the tokens routed to the expert of its mixing
  *       weight × ‖expert output‖₂, 0 for an expert no token reaches;</li>
- *   <li>{@link Method#RANKED_CHOICE} (Puzzletron's method for gpt-oss): each token casts k votes for its
+ *   <li>{@link ExpertScoring#RANKED_CHOICE} (Puzzletron's method for gpt-oss): each token casts k votes for its
  *       k most probable experts still standing; the expert with the fewest votes is dropped and its
  *       voters move to their next preference, until one is left; the score is the round an expert
  *       survives to;</li>
- *   <li>{@link Method#REROUTE}: mask the expert, re-route the tokens among the others, and measure the
+ *   <li>{@link ExpertScoring#REROUTE}: mask the expert, re-route the tokens among the others, and measure the
  *       layer output's change, Σ‖f′ − f‖² / Σ‖f‖².</li>
  * </ul>
  */
 public final class ExpertScores {
     private ExpertScores() {}
 
-    public enum Method {
-        FREQUENCY, REAP, RANKED_CHOICE, REROUTE;
-
-        /** The method named in a run config ({@code frequency}, {@code reap}, {@code ranked_choice}, {@code reroute}). */
-        public static Method parse(String s) {
-            for (Method m : values()) if (m.name().toLowerCase(Locale.ROOT).equals(s)) return m;
-            throw new IllegalArgumentException("unknown expert scoring '" + s + "' (frequency, reap, ranked_choice or reroute)");
-        }
-    }
-
     /** Scores of the experts of {@code op} on N calibration rows x (N, D). */
-    public static double[] score(MoeOp op, Method method, float[] x, int N) {
+    public static double[] score(MoeOp op, ExpertScoring method, float[] x, int N) {
         float[] h = op.normed(x, new float[N], N);
         MoeOp.Routing r = op.route(h, N);
         int E = op.numExperts(), K = op.topK();
@@ -141,13 +133,11 @@ public final class ExpertScores {
 
     /** The {@code n} experts of highest score, in their original order (ties: the lower index). */
     public static int[] keep(double[] scores, int n) {
-        if (n < 1 || n > scores.length) throw new IllegalArgumentException("cannot keep " + n + " of " + scores.length + " experts");
-        Integer[] idx = new Integer[scores.length];
-        for (int i = 0; i < idx.length; i++) idx[i] = i;
-        Arrays.sort(idx, (a, b) -> scores[a] != scores[b] ? Double.compare(scores[b], scores[a]) : Integer.compare(a, b));
-        int[] k = new int[n];
-        for (int i = 0; i < n; i++) k[i] = idx[i];
-        Arrays.sort(k);
-        return k;
+        return CandidateInit.topExperts(scores, n);
+    }
+
+    /** The library stage's scorer for {@code method}. */
+    public static ExpertScoring.Scorer scorer(ExpertScoring method) {
+        return (op, x, N) -> score(op, method, x, N);
     }
 }

@@ -35,7 +35,7 @@ public final class BaselinesStage {
         for (var e : search.budgets().entrySet()) {
             RunConfig.Target t = e.getKey();
             double tps = search.tokensPerSecond().get(t);
-            Plan u = uniform(lib, e.getValue(), byName, t, tps);
+            Plan u = uniform(lib, e.getValue(), byName, t, tps, run.space.expertScoring().configName());
             if (u != null) out.add(u);
             Plan d = layerDrop(lib, e.getValue(), influence, pc, t, tps);
             if (d != null) out.add(d);
@@ -57,15 +57,24 @@ public final class BaselinesStage {
         return null;
     }
 
-    /** Minitron-style uniform pruning: the same GQA + dense block in every layer; the feasible one with least summed KL, or null. */
+    /**
+     * Minitron-style uniform pruning: the same GQA + dense block in every layer; the feasible one with least
+     * summed KL, or null. A MoE parent's layers keep the same number of experts everywhere instead (REAP's
+     * uniform expert pruning when the run scores experts by REAP), each layer's experts chosen by the run's
+     * expert scoring.
+     */
     static Plan uniform(SearchLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps) {
+        return uniform(lib, budgets, byName, t, tps, "reap");
+    }
+
+    static Plan uniform(SearchLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps, String scoring) {
         int L = lib.numLayers();
         Plan best = null;
         double bestKl = Double.POSITIVE_INFINITY;
         for (var cand : byName.get(0).entrySet()) {
             String name = cand.getKey();
             BlockConfig b = cand.getValue();
-            if (!(b.attention() instanceof AttentionConfig.Gqa) || !(b.ffn() instanceof FfnConfig.Dense)) continue;
+            if (!(b.attention() instanceof AttentionConfig.Gqa) || !(b.ffn() instanceof FfnConfig.Dense || b.ffn() instanceof FfnConfig.Moe)) continue;
             List<Choice> chosen = new ArrayList<>();
             for (int l = 0; l < L; l++) {
                 Choice r = find(lib, l, name);
@@ -78,7 +87,9 @@ public final class BaselinesStage {
             if (kl < bestKl) {
                 bestKl = kl;
                 best = new Plan("uniform-" + t.label(), Plan.Kind.UNIFORM, t, tps, Collections.nCopies(L, b), Collections.nCopies(L, name),
-                        "uniform width pruning: least summed KL of the uniform choices that fit");
+                        b.ffn() instanceof FfnConfig.Moe
+                                ? "uniform expert pruning (" + scoring + "): the same expert count in every layer, least summed KL of the uniform choices that fit"
+                                : "uniform width pruning: least summed KL of the uniform choices that fit");
             }
         }
         return best;

@@ -21,7 +21,8 @@ public final class LibraryStage {
         HeapNeed.check(run, HeapNeed.Stage.LIBRARY, 1);
         int[][] cal = run.calibration();
         Bld.buildLibrary(run.backend, run.parent, run.space, cal, run.dir.root(), run.config.cacheDtype(),
-                listener.progress("cache", L)::accept, listener.progress("init", L)::accept);
+                listener.progress("cache", L)::accept, listener.progress("init", L)::accept,
+                dev.puzzle.expertpruning.ExpertScores.scorer(run.space.expertScoring()));
         int parts = 0;
         for (int l = 0; l < L; l++) { // the parent's own parts are read from the parent, not stored
             List<SearchSpace.Candidate> c = run.space.candidates(run.parent.config(), l);

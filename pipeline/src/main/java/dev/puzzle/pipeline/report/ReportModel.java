@@ -87,7 +87,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
             cmp.add(new Comparison(t, tps, best.name(), uni.name(), lowerKl && fastEnough, verdict));
         }
         String summary = compared == 0 ? "No uniform-width baseline fits any budget, so none is compared."
-                : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform width pruning at equal or better measured workload throughput"
+                : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform pruning at equal or better measured workload throughput"
                 + " (within %d%%) on %d of %d budgets.", Math.round(SPEED_TOLERANCE * 100), wins, compared);
         return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, List.copyOf(models), List.copyOf(infeasible),
                 frontier, cmp, summary);

@@ -160,7 +160,7 @@ public final class Checkpoints {
             boolean norm = tensor.rank() == 1;
             types.put(name, norm && dt != DType.F32 ? ck.storedTypes().getOrDefault(name, dt) : dt);
         });
-        if (HfConfig.toJson(hf.config()).path("architectures").get(0).asText().equals(HfConfig.MIXTRAL)) MoeNames.toMixtral(out, types);
+        if (hf.config().architecture().equals(HfConfig.MIXTRAL)) MoeNames.toMixtral(out, types); // a Mixtral's children too (as DeciLM)
         Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"));
         if (ck.tokenizer() instanceof BpeTokenizer bpe) {
             // llama2.c's format (read back exactly by this toolkit) and HF's, for stock Hugging Face code.

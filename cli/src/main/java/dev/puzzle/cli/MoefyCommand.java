@@ -1,0 +1,95 @@
+package dev.puzzle.cli;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.tokenizer.Tokenizer;
+import dev.puzzle.pipeline.Moefy;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** {@code puzzle moefy MODEL --text FILE OUT_DIR}: a mixture-of-experts parent made from a dense one. */
+@Command(name = "moefy", mixinStandardHelpOptions = true,
+        header = "Make a mixture-of-experts model from a dense one (MoEfication + distilled routers).",
+        description = {"Splits every layer's SwiGLU FFN into --experts experts by clustering its neurons' co-activation on the text,"
+                + " fits a router per layer, then trains router and experts against the dense FFN's output (blockwise distillation,"
+                + " --tokens per layer), then the whole model end to end against the dense parent (--gkd-tokens). Writes a MixtralForCausalLM Hugging Face directory (tokenizer included) and moefication.json"
+                + " with the held-out NLL of the dense parent and of the MoE model; the directory appears only when complete."},
+        footer = {"", "Example (the parent of examples/stories260K-moe):",
+                "  puzzle moefy hf:karpathy/tinyllamas/stories260K/stories260K.bin --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
+                "      --mirror ../shared/models --text ../shared/models/tinystories-val-text/tinystories_val.txt --experts 4 --top-k 2 runs/stories260K-moe-parent"})
+final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "The dense parent.")
+    String model;
+
+    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The Hugging Face directory to write.")
+    Path out;
+
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text: calibration from its start, held-out from --heldout-offset.")
+    Path text;
+
+    @Option(names = "--experts", paramLabel = "E", description = "Experts per layer; must divide each FFN width (default: ${DEFAULT-VALUE}).")
+    int experts = 4;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Experts per token (default: ${DEFAULT-VALUE}).")
+    int topK = 2;
+
+    @Option(names = "--seq-len", paramLabel = "T", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    int seqLen = 128;
+
+    @Option(names = "--sequences", paramLabel = "S", description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
+    int sequences = 64;
+
+    @Option(names = "--heldout-offset", paramLabel = "BYTES", description = "Where in the text the held-out sequences start (default: ${DEFAULT-VALUE}).")
+    long heldoutOffset = 400_000;
+
+    @Option(names = "--heldout", paramLabel = "S", description = "Held-out sequences for the NLL (default: ${DEFAULT-VALUE}).")
+    int heldout = 8;
+
+    @Option(names = "--tokens", paramLabel = "N", description = "Distillation tokens per layer (default: ${DEFAULT-VALUE}).")
+    long tokens = 65_536;
+
+    @Option(names = "--gkd-tokens", paramLabel = "N", description = "End-to-end distillation tokens against the dense parent afterwards; 0 = none (default: ${DEFAULT-VALUE}).")
+    long gkdTokens = 131_072;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr = 2e-3;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the clustering and the training (default: ${DEFAULT-VALUE}).")
+    long seed = 1;
+
+    @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
+    boolean force;
+
+    @Mixin
+    ModelOptions opts;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
+        if (seqLen < 2) throw new PuzzleException("--seq-len must be >= 2, got " + seqLen);
+        if (sequences < 1) throw new PuzzleException("--sequences must be >= 1, got " + sequences);
+        if (heldout < 1) throw new PuzzleException("--heldout must be >= 1, got " + heldout);
+        if (tokens < 1) throw new PuzzleException("--tokens must be >= 1, got " + tokens);
+        if (gkdTokens < 0) throw new PuzzleException("--gkd-tokens must be >= 0, got " + gkdTokens);
+        if (!(lr > 0)) throw new PuzzleException("--lr must be positive, got " + lr);
+        if (Files.exists(out) && !force) throw new PuzzleException(out + ": already exists (use --force to replace it)");
+        Checkpoint ck = opts.load(model);
+        Tokenizer tok = opts.tokenizer(ck, model);
+        Progress bar = new Progress(spec.commandLine().getErr(), "moefy layers", ck.config().numLayers());
+        Moefy.Result r = Moefy.run(opts.backend(), ck, tok, text,
+                new Moefy.Settings(experts, topK, seqLen, sequences, heldoutOffset, heldout, tokens, lr, gkdTokens, seed), out, bar::update);
+        spec.commandLine().getOut().printf(Locale.ROOT, "%s: %d layers of %d experts (top-%d); held-out NLL dense %.4f, MoE %.4f%n",
+                out, r.layers(), experts, topK, r.denseNll(), r.moeNll());
+        return ExitCodes.OK;
+    }
+}
