@@ -6,11 +6,14 @@ modeling_qwen2_moe.py; Debian's torch 1.13 ships without transformers):
   Mixtral:   probs = softmax(gate(h)); w, idx = topk(probs, k); w /= w.sum(); out = sum_k w_k * expert_k(h)
   Qwen2-MoE: the same, normalized only when norm_topk_prob, plus sigmoid(shared_expert_gate(h)) * shared_expert(h);
              q/k/v projections with bias.
+  Qwen3-MoE: q = q_norm(q_proj(h)) and k = k_norm(k_proj(h)) per head (RMSNorm over head_dim) before RoPE.
   expert(h) = down(silu(gate_proj(h)) * up_proj(h)); RMSNorm; half-split RoPE; GQA by repeat_interleave.
 
 Directories (each config.json + model.safetensors + reference.bin):
   mixtral-f32, mixtral-bf16   MixtralForCausalLM, block_sparse_moe.* names
   qwen2moe-f32, qwen2moe-bf16 Qwen2MoeForCausalLM with a shared expert, layer 1 dense (mlp_only_layers)
+  qwen3moe-f32, qwen3moe-bf16 Qwen3MoeForCausalLM: per-head q/k RMSNorms before RoPE, head_dim 8 != hidden/heads,
+                              norm_topk_prob, no shared expert, no q/k/v bias
   qwen2moe-packed             the same weights as qwen2moe-f32 in the packed layout:
                               mlp.experts.gate_up_proj (E, 2I, H) = [gate; up] per expert, mlp.experts.down_proj (E, H, I)
 
@@ -47,32 +50,40 @@ def rmsnorm(x, w):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * w
 
 
-def rope(x, heads):  # x: (T, heads*E)
-    x = x.view(-1, heads, E_HEAD)
+def head_dim(family):
+    return 8 if family == "qwen3moe" else E_HEAD
+
+
+def rope(x, heads, E):  # x: (T, heads*E)
+    x = x.view(-1, heads, E)
     n = x.shape[0]
-    inv = 1.0 / THETA ** (torch.arange(0, E_HEAD, 2, dtype=torch.float64) / E_HEAD)
+    inv = 1.0 / THETA ** (torch.arange(0, E, 2, dtype=torch.float64) / E)
     ang = torch.arange(n, dtype=torch.float64)[:, None] * inv[None, :]
     cos = torch.cat([ang.cos(), ang.cos()], -1)[:, None, :]
     sin = torch.cat([ang.sin(), ang.sin()], -1)[:, None, :]
-    rot = torch.cat([-x[..., E_HEAD // 2:], x[..., :E_HEAD // 2]], -1)
-    return (x * cos + rot * sin).reshape(n, heads * E_HEAD)
+    rot = torch.cat([-x[..., E // 2:], x[..., :E // 2]], -1)
+    return (x * cos + rot * sin).reshape(n, heads * E)
 
 
-def attention(x, p, pre, bias):
+def attention(x, p, pre, family):
+    bias, E = family == "qwen2moe", head_dim(family)
     h = rmsnorm(x, p[pre + "input_layernorm.weight"])
     def proj(name):
         y = h @ p[pre + "self_attn." + name + ".weight"].T
         return y + p[pre + "self_attn." + name + ".bias"] if bias else y
     q, k, v = proj("q_proj"), proj("k_proj"), proj("v_proj")
-    q, k = rope(q, H), rope(k, KV)
     n = x.shape[0]
-    q = q.view(n, H, E_HEAD).transpose(0, 1)
-    k = k.view(n, KV, E_HEAD).transpose(0, 1).repeat_interleave(H // KV, dim=0)
-    v = v.view(n, KV, E_HEAD).transpose(0, 1).repeat_interleave(H // KV, dim=0)
-    s = q @ k.transpose(-1, -2) / E_HEAD ** 0.5
+    if family == "qwen3moe":  # Qwen3MoeAttention: q_norm / k_norm over head_dim, before RoPE
+        q = rmsnorm(q.view(n, H, E), p[pre + "self_attn.q_norm.weight"]).reshape(n, H * E)
+        k = rmsnorm(k.view(n, KV, E), p[pre + "self_attn.k_norm.weight"]).reshape(n, KV * E)
+    q, k = rope(q, H, E), rope(k, KV, E)
+    q = q.view(n, H, E).transpose(0, 1)
+    k = k.view(n, KV, E).transpose(0, 1).repeat_interleave(H // KV, dim=0)
+    v = v.view(n, KV, E).transpose(0, 1).repeat_interleave(H // KV, dim=0)
+    s = q @ k.transpose(-1, -2) / E ** 0.5
     i = torch.arange(n)
     s = s.masked_fill(~(i[None, :] <= i[:, None]), float("-inf"))
-    o = (s.softmax(-1) @ v).transpose(0, 1).reshape(n, H * E_HEAD)
+    o = (s.softmax(-1) @ v).transpose(0, 1).reshape(n, H * E)
     return o @ p[pre + "self_attn.o_proj.weight"].T
 
 
@@ -113,11 +124,15 @@ def params(family):
         pre = f"model.layers.{l}."
         p[pre + "input_layernorm.weight"] = 1 + 0.1 * torch.randn(D)
         p[pre + "post_attention_layernorm.weight"] = 1 + 0.1 * torch.randn(D)
-        for n, rows in (("q_proj", D), ("k_proj", KV * E_HEAD), ("v_proj", KV * E_HEAD)):
+        E = head_dim(family)
+        for n, rows in (("q_proj", H * E), ("k_proj", KV * E), ("v_proj", KV * E)):
             p[pre + f"self_attn.{n}.weight"] = rnd(rows, D)
             if bias:
                 p[pre + f"self_attn.{n}.bias"] = 0.1 * torch.randn(rows)
-        p[pre + "self_attn.o_proj.weight"] = rnd(D, D)
+        p[pre + "self_attn.o_proj.weight"] = rnd(D, H * E)
+        if family == "qwen3moe":
+            p[pre + "self_attn.q_norm.weight"] = 1 + 0.1 * torch.randn(E)
+            p[pre + "self_attn.k_norm.weight"] = 1 + 0.1 * torch.randn(E)
         if family == "qwen2moe" and l == 1:  # a dense layer (mlp_only_layers)
             p[pre + "mlp.gate_proj.weight"] = rnd(DENSE_I, D)
             p[pre + "mlp.up_proj.weight"] = rnd(DENSE_I, D)
@@ -137,11 +152,11 @@ def params(family):
 
 
 def logits(p, family, tokens):
-    norm_topk = family == "mixtral"
+    norm_topk = family in ("mixtral", "qwen3moe")
     x = p["model.embed_tokens.weight"][tokens]
     for l in range(L):
         pre = f"model.layers.{l}."
-        x = x + attention(x, p, pre, family == "qwen2moe")
+        x = x + attention(x, p, pre, family)
         if family == "qwen2moe" and l == 1:
             x = x + dense(x, p, pre)
         else:
@@ -158,7 +173,7 @@ def block_records(p, family):
     N = 6
     x = torch.randn(N, D, requires_grad=True)
     dout = torch.randn(N, D)
-    out = moe(x, q, pre, family == "mixtral", family == "qwen2moe")
+    out = moe(x, q, pre, family in ("mixtral", "qwen3moe"), family == "qwen2moe")
     out.backward(dout)
     rec = {"block.x": x.detach(), "block.dout": dout, "block.out": out.detach(), "block.dx": x.grad}
     for n, t in leaves.items():
@@ -218,6 +233,10 @@ def config(family):
     if family == "mixtral":
         c.update({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "num_local_experts": EXPERTS,
                   "intermediate_size": I, "sliding_window": None})
+    elif family == "qwen3moe":
+        c.update({"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "num_experts": EXPERTS, "head_dim": 8,
+                  "moe_intermediate_size": I, "norm_topk_prob": True, "decoder_sparse_step": 1, "mlp_only_layers": [],
+                  "attention_bias": False, "use_sliding_window": False})
     else:
         c.update({"architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe", "num_experts": EXPERTS,
                   "moe_intermediate_size": I, "shared_expert_intermediate_size": SHARED, "intermediate_size": DENSE_I,
@@ -238,7 +257,7 @@ def packed(p):
 
 
 tokens = torch.tensor([1, 5, 17, 3, 33, 8, 21, 2, 39])
-for family in ("mixtral", "qwen2moe"):
+for family in ("mixtral", "qwen2moe", "qwen3moe"):
     base = params(family)
     for dtype in ("F32", "BF16"):
         p = {n: (t.to(torch.bfloat16).to(torch.float64) if dtype == "BF16" else t) for n, t in base.items()}

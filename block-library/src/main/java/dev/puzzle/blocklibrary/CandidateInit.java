@@ -174,6 +174,10 @@ public final class CandidateInit {
         out.put(layer(l, Q), pw.get(layer(l, Q)).copy());
         out.put(layer(l, O), pw.get(layer(l, O)).copy());
         if (c.qkvBias()) out.put(layer(l, Q_BIAS), pw.get(layer(l, Q_BIAS)).copy());
+        if (c.qkNorm()) { // per head-dimension gains, shared by every head: kept as they are
+            out.put(layer(l, Q_NORM), pw.get(layer(l, Q_NORM)).copy());
+            out.put(layer(l, K_NORM), pw.get(layer(l, K_NORM)).copy());
+        }
         int r = G / kv;
         for (String[] names : new String[][]{{K, K_BIAS}, {V, V_BIAS}}) {
             float[] w = pw.get(layer(l, names[0])).data();

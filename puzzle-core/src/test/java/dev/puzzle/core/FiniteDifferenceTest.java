@@ -38,6 +38,21 @@ class FiniteDifferenceTest {
         assertEquals(fd, analytic, 2e-2 * Math.max(1e-2, Math.abs(fd)) + 2e-4, what + " " + p.name + "[" + i + "]");
     }
 
+    /** Random inputs and targets (vocabulary 9): the model's gradients of the cross-entropy, and the loss as a function of its weights. */
+    static DoubleSupplier backpropagate(TrainableModel m, Random r) {
+        int[] in = new int[S * T], target = new int[S * T];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = r.nextInt(9);
+            target[i] = r.nextInt(9);
+        }
+        m.zeroGrad();
+        var sv = m.forward(in, S, T);
+        float[] dl = new float[S * T * 9];
+        m.crossEntropy(sv.logits(), target, 9, dl);
+        m.backward(sv, dl);
+        return () -> m.crossEntropy(m.forward(in, S, T).logits(), target, 9, new float[S * T * 9]);
+    }
+
     @Test
     void everyParameterOfAHeterogeneousModel() {
         List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(20)),
@@ -47,17 +62,7 @@ class FiniteDifferenceTest {
         Checkpoint ck = RandomWeights.of(c, 5);
         TrainableModel m = new TrainableModel(ck, Backend.cpu());
         Random r = new Random(3);
-        int[] in = new int[S * T], target = new int[S * T];
-        for (int i = 0; i < in.length; i++) {
-            in[i] = r.nextInt(9);
-            target[i] = r.nextInt(9);
-        }
-        DoubleSupplier loss = () -> m.crossEntropy(m.forward(in, S, T).logits(), target, 9, new float[S * T * 9]);
-        m.zeroGrad();
-        var sv = m.forward(in, S, T);
-        float[] dl = new float[S * T * 9];
-        m.crossEntropy(sv.logits(), target, 9, dl);
-        m.backward(sv, dl);
+        DoubleSupplier loss = backpropagate(m, r);
         int checked = 0;
         for (Param p : m.params()) {
             for (int k = 0; k < 4; k++) {
@@ -67,6 +72,29 @@ class FiniteDifferenceTest {
             }
         }
         assertTrue(checked >= 4 * 20, "every parameter tensor sampled: " + checked);
+    }
+
+    /** Qwen3's per-head q/k norms and a MoE layer with a shared expert (top-k = every expert: no selection flips under the differences). */
+    @Test
+    void qkNormsAndAMixtureOfExpertsWithASharedExpert() {
+        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Moe(3, 3, 7, false, 5)),
+                new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Moe(3, 3, 4, true, 0)));
+        ModelConfig c = new ModelConfig("Qwen3MoeForCausalLM", 12, 2, 8, 2, 7, 9, 32, 1e-5f, 100f, RopeStyle.HALF_SPLIT, true, false, blocks, true);
+        TrainableModel m = new TrainableModel(RandomWeights.of(c, 8), Backend.cpu());
+        Random r = new Random(4);
+        DoubleSupplier loss = backpropagate(m, r);
+        java.util.Set<String> kinds = new java.util.TreeSet<>();
+        for (Param p : m.params()) {
+            for (int k = 0; k < 4; k++) {
+                int i = r.nextInt(p.w.length);
+                check(p, i, loss, p.grad()[i], "cross-entropy");
+            }
+            kinds.add(p.name.replaceAll("model\\.layers\\.\\d+\\.", "").replaceAll("experts\\.\\d+", "experts.E"));
+        }
+        for (String want : List.of("self_attn.q_norm.weight", "self_attn.k_norm.weight", "mlp.gate.weight", "mlp.experts.E.down_proj.weight",
+                "mlp.shared_expert.up_proj.weight", "mlp.shared_expert_gate.weight")) {
+            assertTrue(kinds.contains(want), want + " checked: " + kinds);
+        }
     }
 
     @Test

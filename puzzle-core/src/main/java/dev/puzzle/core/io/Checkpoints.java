@@ -122,7 +122,7 @@ public final class Checkpoints {
         for (int i = 0; i < c.numLayers(); i++) {
             BlockConfig b = c.blocks().get(i);
             if (!(b.attention() instanceof AttentionConfig.Gqa || b.attention() instanceof AttentionConfig.Window)) continue;
-            for (String s : new String[]{TensorNames.Q, TensorNames.K, TensorNames.Q_BIAS, TensorNames.K_BIAS}) {
+            for (String s : new String[]{TensorNames.Q, TensorNames.K, TensorNames.Q_BIAS, TensorNames.K_BIAS, TensorNames.Q_NORM, TensorNames.K_NORM}) {
                 String name = TensorNames.layer(i, s);
                 Tensor w = t.get(name);
                 if (w != null) t.put(name, permuteRows(w, c.headDim()));

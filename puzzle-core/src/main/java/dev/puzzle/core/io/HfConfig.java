@@ -21,7 +21,8 @@ import java.util.Set;
 /**
  * Hugging Face {@code config.json} ↔ {@link ModelConfig}: the one place HF field names meet Java names.
  * Reads LlamaForCausalLM, MistralForCausalLM (sliding_window), Qwen2ForCausalLM (q/k/v bias), the
- * mixtures of experts MixtralForCausalLM and Qwen2MoeForCausalLM (shared expert, mlp_only_layers) and the
+ * mixtures of experts MixtralForCausalLM, Qwen2MoeForCausalLM (shared expert, mlp_only_layers) and
+ * Qwen3MoeForCausalLM (per-head q/k norms; also {@code qk_norm: true} on any layout, this toolkit's field) and the
  * heterogeneous DeciLMForCausalLM layout of Puzzle's published models, whose per-layer
  * {@code block_configs} carry {@code attention: {n_heads_in_group, no_op, replace_with_linear,
  * window_length}} and {@code ffn: {ffn_mult, no_op, replace_with_linear, moe: {num_local_experts,
@@ -31,9 +32,9 @@ import java.util.Set;
 public final class HfConfig {
     private HfConfig() {}
 
-    public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM";
+    public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM", QWEN3_MOE = "Qwen3MoeForCausalLM";
     public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM",
-            MIXTRAL, QWEN2_MOE);
+            MIXTRAL, QWEN2_MOE, QWEN3_MOE);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path file) {
@@ -77,7 +78,7 @@ public final class HfConfig {
                 inter = blocks.stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Dense)
                         .mapToInt(f -> ((FfnConfig.Dense) f).intermediateSize()).max().orElse(4 * dim);
             }
-        } else if (arch.equals(MIXTRAL) || arch.equals(QWEN2_MOE)) {
+        } else if (arch.equals(MIXTRAL) || arch.equals(QWEN2_MOE) || arch.equals(QWEN3_MOE)) {
             AttentionConfig a = window > 0 ? new AttentionConfig.Window(kvHeads, window) : new AttentionConfig.Gqa(kvHeads);
             boolean mixtral = arch.equals(MIXTRAL);
             String expertsKey = mixtral ? "num_local_experts" : "num_experts";
@@ -105,7 +106,8 @@ public final class HfConfig {
             for (int i = 0; i < layers; i++) blocks.add(new BlockConfig(a, new FfnConfig.Dense(inter)));
         }
         try {
-            return new ModelConfig(arch, dim, heads, headDim, kvHeads, inter, vocab, ctx, eps, theta, RopeStyle.HALF_SPLIT, tied, bias, blocks);
+            boolean qkNorm = arch.equals(QWEN3_MOE) || root.path("qk_norm").asBoolean(false);
+            return new ModelConfig(arch, dim, heads, headDim, kvHeads, inter, vocab, ctx, eps, theta, RopeStyle.HALF_SPLIT, tied, bias, blocks, qkNorm);
         } catch (IllegalArgumentException e) {
             throw new PuzzleException(file + ": " + e.getMessage());
         }
@@ -205,6 +207,7 @@ public final class HfConfig {
             case "DeciLMForCausalLM" -> "nemotron-nas";
             case MIXTRAL -> "mixtral";
             case QWEN2_MOE -> "qwen2_moe";
+            case QWEN3_MOE -> "qwen3_moe";
             default -> "llama";
         });
         o.put("hidden_size", c.dim());
@@ -221,6 +224,7 @@ public final class HfConfig {
         o.put("hidden_act", "silu");
         o.putNull("rope_scaling");
         if (c.qkvBias() && !arch.equals("Qwen2ForCausalLM") && !arch.equals(QWEN2_MOE)) o.put("attention_bias", true);
+        if (c.qkNorm() && !arch.equals(QWEN3_MOE)) o.put("qk_norm", true); // this toolkit's own field (DeciLM has no q/k norms)
         if (moe != null && arch.equals(MIXTRAL)) {
             o.put("num_local_experts", moe.numExperts());
             o.put("num_experts_per_tok", moe.topK());
@@ -288,7 +292,7 @@ public final class HfConfig {
      */
     private static FfnConfig.Moe moeParent(ModelConfig c) {
         boolean mixtral = c.architecture().equals(MIXTRAL);
-        if (!mixtral && !c.architecture().equals(QWEN2_MOE)) return null;
+        if (!mixtral && !c.architecture().equals(QWEN2_MOE) && !c.architecture().equals(QWEN3_MOE)) return null;
         AttentionConfig a0 = c.blocks().get(0).attention();
         if (a0.kvHeads() != c.numKvHeads() || !(a0 instanceof AttentionConfig.Gqa || a0 instanceof AttentionConfig.Window)) return null;
         FfnConfig.Moe moe = null;

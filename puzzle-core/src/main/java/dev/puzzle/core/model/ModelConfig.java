@@ -21,10 +21,19 @@ import java.util.List;
  * @param tiedEmbeddings whether the classifier shares the token embedding
  * @param qkvBias       whether q/k/v projections have biases (Qwen2)
  * @param blocks        one block per layer
+ * @param qkNorm        whether attention RMS-normalizes each head's q and k before RoPE (Qwen3)
  */
 public record ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads,
                           int intermediateSize, int vocabSize, int maxSeqLen, float normEps, float ropeTheta,
-                          RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias, List<BlockConfig> blocks) {
+                          RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias, List<BlockConfig> blocks, boolean qkNorm) {
+
+    /** Without q/k norms. */
+    public ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads, int intermediateSize, int vocabSize,
+                       int maxSeqLen, float normEps, float ropeTheta, RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias,
+                       List<BlockConfig> blocks) {
+        this(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen, normEps, ropeTheta, ropeStyle,
+                tiedEmbeddings, qkvBias, blocks, false);
+    }
 
     public ModelConfig {
         blocks = List.copyOf(blocks);
@@ -85,11 +94,11 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
 
     public ModelConfig withBlocks(List<BlockConfig> newBlocks) {
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
-                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks);
+                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks, qkNorm);
     }
 
     public ModelConfig withRopeStyle(RopeStyle style) {
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
-                normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks);
+                normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks, qkNorm);
     }
 }

@@ -26,8 +26,8 @@ public final class RandomWeights {
             BlockConfig b = c.blocks().get(i);
             int GE = b.attention().kvHeads() * E;
             switch (b.attention()) {
-                case AttentionConfig.Gqa g -> attention(t, r, i, D, HE, GE, c.qkvBias());
-                case AttentionConfig.Window w -> attention(t, r, i, D, HE, GE, c.qkvBias());
+                case AttentionConfig.Gqa g -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
+                case AttentionConfig.Window w -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
                 case AttentionConfig.Linear l -> {
                     t.put(layer(i, ATTN_NORM), norm(r, D));
                     t.put(layer(i, ATTN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
@@ -73,7 +73,7 @@ public final class RandomWeights {
         return new Checkpoint(c, t, types, null, "random(seed " + seed + ")");
     }
 
-    private static void attention(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias) {
+    private static void attention(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias, int qkNormDim) {
         t.put(layer(i, ATTN_NORM), norm(r, D));
         t.put(layer(i, Q), gauss(r, 1 / Math.sqrt(D), HE, D));
         t.put(layer(i, K), gauss(r, 1 / Math.sqrt(D), GE, D));
@@ -83,6 +83,10 @@ public final class RandomWeights {
             t.put(layer(i, Q_BIAS), gauss(r, 0.1, HE));
             t.put(layer(i, K_BIAS), gauss(r, 0.1, GE));
             t.put(layer(i, V_BIAS), gauss(r, 0.1, GE));
+        }
+        if (qkNormDim > 0) {
+            t.put(layer(i, Q_NORM), norm(r, qkNormDim));
+            t.put(layer(i, K_NORM), norm(r, qkNormDim));
         }
     }
 

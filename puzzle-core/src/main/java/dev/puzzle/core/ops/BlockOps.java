@@ -91,8 +91,9 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             bk = param(l, K_BIAS, GE);
             bv = param(l, V_BIAS, GE);
         }
-        return new GqaAttentionOp(ops, D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle(),
+        GqaAttentionOp op = new GqaAttentionOp(ops, D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle(),
                 param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv);
+        return cfg.qkNorm() ? op.withQkNorm(param(l, Q_NORM, E), param(l, K_NORM, E)) : op;
     }
 
     private Param param(int l, String suffix, int... shape) {

@@ -11,7 +11,8 @@ import java.util.function.IntConsumer;
 
 /**
  * GQA attention with G KV heads, optionally sliding-window (window 0 = unlimited): f(x) =
- * o_proj(attn(rope(q_proj(h)), rope(k_proj(h)), v_proj(h))), h = rmsnorm(x). Dimension letters:
+ * o_proj(attn(rope(q_proj(h)), rope(k_proj(h)), v_proj(h))), h = rmsnorm(x); with q/k norms (Qwen3) each
+ * head's q and k are RMS-normalized (gains of E) before RoPE. Dimension letters:
  * N = S·T rows, D model dim, H query heads, G KV heads, E head dim. Its inference state is the KV
  * cache: every position, or a ring of {@code window} rows for a window layer.
  */
@@ -21,6 +22,7 @@ public final class GqaAttentionOp implements BlockOp {
     private final float eps, ropeTheta;
     private final RopeStyle ropeStyle;
     private final Param norm, wq, wk, wv, wo, bq, bk, bv; // norm (D); wq (H*E, D); wk, wv (G*E, D); wo (D, H*E); biases or null
+    private Param qn, kn; // per-head q and k norm gains (E), or null
 
     GqaAttentionOp(Ops ops, int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle,
                    Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv) {
@@ -43,6 +45,13 @@ public final class GqaAttentionOp implements BlockOp {
         this.bv = bv;
     }
 
+    /** Adds Qwen3's per-head q and k RMSNorms (gains of the head dimension). */
+    GqaAttentionOp withQkNorm(Param qNorm, Param kNorm) {
+        this.qn = qNorm;
+        this.kn = kNorm;
+        return this;
+    }
+
     public int kvHeads() {
         return G;
     }
@@ -55,19 +64,33 @@ public final class GqaAttentionOp implements BlockOp {
     public List<Param> params() {
         List<Param> l = new ArrayList<>(List.of(norm, wq, wk, wv, wo));
         if (bq != null) l.addAll(List.of(bq, bk, bv));
+        if (qn != null) l.addAll(List.of(qn, kn));
         return l;
     }
 
     private record Saved_(float[] x, float[] h, float[] rstd, float[] q, float[] k, float[] v, float[] p, float[] o, float[] out,
-                          int S, int T) implements Saved {}
+                          int S, int T, QkNormed qk) implements Saved {}
 
-    /** Projects h (N rows) to q, k, v with biases and applies RoPE at positions pos0 + (row mod T). */
-    private void project(float[] h, float[] q, float[] k, float[] v, int S, int T, int pos0) {
+    /** q and k before their norms, and the norms' inverse RMS per head row. */
+    private record QkNormed(float[] q, float[] k, float[] qr, float[] kr) {}
+
+    /**
+     * Projects h (N rows) to q, k, v with biases, normalizes q and k per head when the layer has q/k norms,
+     * and applies RoPE at positions pos0 + (row mod T); returns what the norms' backward needs (or null).
+     */
+    private QkNormed project(float[] h, float[] q, float[] k, float[] v, int S, int T, int pos0) {
         int N = S * T, HE = H * E, GE = G * E;
         ops.linearForward(q, h, wq.value(), bq == null ? null : bq.w, N, D, HE);
         ops.linearForward(k, h, wk.value(), bk == null ? null : bk.w, N, D, GE);
         ops.linearForward(v, h, wv.value(), bv == null ? null : bv.w, N, D, GE);
+        QkNormed qk = null;
+        if (qn != null) {
+            qk = new QkNormed(q.clone(), k.clone(), new float[N * H], new float[N * G]);
+            ops.rmsnormForward(q, qk.qr(), qk.q(), qn.w, N * H, E, eps);
+            ops.rmsnormForward(k, qk.kr(), qk.k(), kn.w, N * G, E, eps);
+        }
         rope(q, k, S, T, pos0, false);
+        return qk;
     }
 
     private void rope(float[] q, float[] k, int S, int T, int pos0, boolean backward) {
@@ -102,7 +125,7 @@ public final class GqaAttentionOp implements BlockOp {
         float[] h = new float[N * D], rstd = new float[N];
         ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
         float[] q = new float[N * HE], k = new float[N * GE], v = new float[N * GE];
-        project(h, q, k, v, S, T, 0);
+        QkNormed qk = project(h, q, k, v, S, T, 0);
         float[] p = new float[S * H * T * T], o = new float[N * HE], out = new float[N * D];
         Kernels kk = ops.kernels();
         for (int s = 0; s < S; s++) {
@@ -111,7 +134,7 @@ public final class GqaAttentionOp implements BlockOp {
                     o, s0 * T * HE + hh * E, HE, p, (s0 * H + hh) * T * T, T, T, 0, 0, E, window));
         }
         ops.linearForward(out, o, wo.value(), null, N, HE, D);
-        return new Saved_(x, h, rstd, q, k, v, p, o, out, S, T);
+        return new Saved_(x, h, rstd, q, k, v, p, o, out, S, T, qk);
     }
 
     @Override
@@ -123,6 +146,14 @@ public final class GqaAttentionOp implements BlockOp {
         float[] dq = new float[N * HE], dk = new float[N * GE], dv = new float[N * GE];
         Attention.backward(ops.kernels(), dq, dk, dv, dO, st.p(), st.q(), st.k(), st.v(), S, T, H, G, E, window);
         rope(dq, dk, S, T, 0, true);
+        if (qn != null) { // through the per-head norms, to q and k as projected
+            QkNormed qk = st.qk();
+            float[] dq0 = new float[N * HE], dk0 = new float[N * GE];
+            Ops.rmsnormBackward(dq0, qn.grad(), dq, qk.q(), qk.qr(), qn.w, N * H, E);
+            Ops.rmsnormBackward(dk0, kn.grad(), dk, qk.k(), qk.kr(), kn.w, N * G, E);
+            dq = dq0;
+            dk = dk0;
+        }
         float[] dh = new float[N * D];
         ops.linearBackward(dh, false, wq.grad(), bq == null ? null : bq.grad(), dq, st.h(), wq.w, N, D, HE);
         ops.linearBackward(dh, true, wk.grad(), bk == null ? null : bk.grad(), dk, st.h(), wk.w, N, D, GE);

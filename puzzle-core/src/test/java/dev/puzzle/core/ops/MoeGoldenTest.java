@@ -77,7 +77,7 @@ class MoeGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mixtral-f32", "mixtral-bf16", "qwen2moe-f32", "qwen2moe-bf16", "qwen2moe-packed"})
+    @ValueSource(strings = {"mixtral-f32", "mixtral-bf16", "qwen2moe-f32", "qwen2moe-bf16", "qwen2moe-packed", "qwen3moe-f32", "qwen3moe-bf16"})
     void prefillAndDecodeLogitsMatchPyTorch(String name) throws IOException {
         Path d = dir(name);
         Map<String, float[]> ref = reference(d);
@@ -98,7 +98,7 @@ class MoeGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mixtral-f32", "qwen2moe-f32", "mixtral-bf16", "qwen2moe-bf16"})
+    @ValueSource(strings = {"mixtral-f32", "qwen2moe-f32", "qwen3moe-f32", "mixtral-bf16", "qwen2moe-bf16", "qwen3moe-bf16"})
     void moeBlockForwardAndBackwardMatchPyTorch(String name) throws IOException {
         Path d = dir(name);
         Map<String, float[]> ref = reference(d);
@@ -159,6 +159,37 @@ class MoeGoldenTest {
         assertEquals(new FfnConfig.Dense(20), back.config().blocks().get(1).ffn());
         Decoder dec = new Decoder(back, Backend.cpu());
         close(ref.get("logits"), dec.forward(dec.newState(tok.length), tok, 0, tok.length, true), 0.05, "reloaded in BF16");
+    }
+
+    @Test
+    void qwen3MoeAndAHeterogeneousChildOfItKeepTheirQkNormsWhenWrittenBack(@TempDir Path tmp) throws IOException {
+        Path d = dir("qwen3moe-f32");
+        Map<String, float[]> ref = reference(d);
+        int[] tok = tokens(ref);
+        Checkpoint ck = Checkpoints.load(d);
+        assertTrue(ck.config().qkNorm());
+        Checkpoints.writeHfDir(ck, tmp.resolve("same"), DType.F32);
+        assertTrue(Files.readString(tmp.resolve("same/config.json")).contains("\"Qwen3MoeForCausalLM\""));
+        Decoder dec = new Decoder(Checkpoints.load(tmp.resolve("same")), Backend.cpu());
+        close(ref.get("logits"), dec.forward(dec.newState(tok.length), tok, 0, tok.length, true), 1e-4, "reloaded");
+        // A child with one layer's experts sliced to 3 is DeciLM; q/k norms survive through this toolkit's qk_norm field.
+        FfnConfig.Moe m = (FfnConfig.Moe) ck.config().blocks().get(1).ffn();
+        java.util.List<dev.puzzle.core.model.BlockConfig> blocks = new java.util.ArrayList<>(ck.config().blocks());
+        blocks.set(1, new dev.puzzle.core.model.BlockConfig(blocks.get(1).attention(), m.withExperts(3)));
+        Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
+        t.remove("model.layers.1.mlp.experts.3.gate_proj.weight");
+        t.remove("model.layers.1.mlp.experts.3.up_proj.weight");
+        t.remove("model.layers.1.mlp.experts.3.down_proj.weight");
+        float[] router = t.get("model.layers.1.mlp.gate.weight").data();
+        t.put("model.layers.1.mlp.gate.weight", new Tensor(java.util.Arrays.copyOf(router, 3 * ck.config().dim()), 3, ck.config().dim()));
+        Checkpoint child = new Checkpoint(ck.config().withBlocks(blocks), t, ck.storedTypes(), null, "child");
+        Checkpoints.writeHfDir(child, tmp.resolve("child"), DType.F32);
+        String cfg = Files.readString(tmp.resolve("child/config.json"));
+        assertTrue(cfg.contains("\"DeciLMForCausalLM\"") && cfg.contains("\"qk_norm\" : true"), cfg);
+        Checkpoint back = Checkpoints.load(tmp.resolve("child"));
+        assertTrue(back.config().qkNorm());
+        Decoder a = new Decoder(child, Backend.cpu()), b = new Decoder(back, Backend.cpu());
+        assertArrayEquals(a.forward(a.newState(tok.length), tok, 0, tok.length, true), b.forward(b.newState(tok.length), tok, 0, tok.length, true));
     }
 
     /** Copies a fixture, lets {@code edit} change it, and returns the one-line error of loading and running it. */
