@@ -68,6 +68,19 @@ class MoeExampleTest {
         Path cfg = tmp.resolve("puzzle.yaml");
         Files.writeString(cfg, yaml);
         assertEquals(0, run(out, err, "compress", cfg.toString()), err.toString());
+        JsonNode costs = new ObjectMapper().readTree(tmp.resolve("run/profile/block_costs.json").toFile());
+        int moeEntries = 0;
+        for (JsonNode layer : costs) {
+            for (var it = layer.fields(); it.hasNext(); ) {
+                var e = it.next();
+                if (!e.getKey().contains("ffn = moe")) continue;
+                double active = e.getValue().get("stats").get("moe_active_experts").asDouble();
+                int n = Integer.parseInt(e.getKey().replaceAll(".*ffn = moe (\\d+) experts.*", "$1"));
+                assertTrue(active > 0 && active <= n + 1e-9, e.getKey() + ": " + active);
+                moeEntries++;
+            }
+        }
+        assertTrue(moeEntries >= 5 * 4, "every layer's MoE candidates are costed with their routing: " + moeEntries);
         JsonNode report = new ObjectMapper().readTree(tmp.resolve("run/report/report.json").toFile());
         assertEquals(3, report.get("frontier").size(), "one Puzzle child per throughput target");
         boolean heterogeneous = false;

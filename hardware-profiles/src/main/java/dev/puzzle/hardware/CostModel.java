@@ -8,6 +8,15 @@ public interface CostModel {
     /** One decoder layer with the given block, in a model of {@code model}'s dimensions. */
     BlockCost block(ModelConfig model, BlockConfig block, Workload w);
 
+    /**
+     * As {@link #block(ModelConfig, BlockConfig, Workload)}, with the routing measured for a MoE block:
+     * {@code routing[i]} the probability that a token selects expert i (they sum to top-k). Null, or a
+     * model that cannot use it, assumes uniform routing.
+     */
+    default BlockCost block(ModelConfig model, BlockConfig block, Workload w, double[] routing) {
+        return block(model, block, w);
+    }
+
     /** The parts outside the layers: token embedding, final norm and LM head. */
     BlockCost embeddingsAndHead(ModelConfig model, Workload w);
 

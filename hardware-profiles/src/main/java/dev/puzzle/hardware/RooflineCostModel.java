@@ -45,7 +45,24 @@ public final class RooflineCostModel implements CostModel {
 
     @Override
     public BlockCost block(ModelConfig m, BlockConfig b, Workload w) {
-        return attention(m, b.attention(), w).plus(ffn(m, b.ffn(), w));
+        return block(m, b, w, null);
+    }
+
+    @Override
+    public BlockCost block(ModelConfig m, BlockConfig b, Workload w, double[] routing) {
+        return attention(m, b.attention(), w).plus(ffn(m, b.ffn(), w, routing));
+    }
+
+    /**
+     * Experts a batch of T tokens is expected to touch: Σᵢ 1 − (1 − pᵢ)^T, pᵢ the probability that a token
+     * selects expert i; uniform routing (pᵢ = k/E) when {@code routing} is null.
+     */
+    public static double activeExperts(int E, int K, long T, double[] routing) {
+        if (routing == null) return E * (1 - Math.pow(1 - (double) K / E, T));
+        if (routing.length != E) throw new IllegalArgumentException("routing of " + routing.length + " experts for a layer of " + E);
+        double a = 0;
+        for (double p : routing) a += 1 - Math.pow(1 - Math.min(1, Math.max(0, p)), T);
+        return a;
     }
 
     private BlockCost attention(ModelConfig m, AttentionConfig a, Workload w) {
@@ -97,7 +114,7 @@ public final class RooflineCostModel implements CostModel {
         return new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, decode * 1e3, 0);
     }
 
-    private BlockCost ffn(ModelConfig m, FfnConfig f, Workload w) {
+    private BlockCost ffn(ModelConfig m, FfnConfig f, Workload w, double[] routing) {
         int D = m.dim(), B = w.batch(), P = w.prefillLength(), G = w.generationLength();
         return switch (f) {
             case FfnConfig.NoOp n -> BlockCost.ZERO;
@@ -106,9 +123,9 @@ public final class RooflineCostModel implements CostModel {
                 int E = e.numExperts(), K = e.topK(), I = e.expertIntermediate(), SI = e.sharedIntermediate();
                 long params = (long) E * (3L * D * I + D) + D + (SI > 0 ? 3L * D * SI + D : 0);
                 // Every kept expert counts in memory; time counts the experts a batch of B tokens is expected to
-                // touch, E·(1 − (1 − k/E)^B) under uniform routing, each running its share B·k/active of the tokens.
-                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w) : 0;
-                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w) * 1e3, 0);
+                // touch (activeExperts: measured routing, else uniform), each running its share B·k/active of the tokens.
+                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w, routing) : 0;
+                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w, routing) * 1e3, 0);
             }
             case FfnConfig.Dense d -> {
                 int F = d.intermediateSize();
@@ -126,8 +143,8 @@ public final class RooflineCostModel implements CostModel {
     }
 
     /** One MoE layer over T tokens: the router, the active experts' gate/up and down GEMMs, the shared expert. */
-    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w) {
-        double active = E * (1 - Math.pow(1 - (double) K / E, T));
+    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w, double[] routing) {
+        double active = Math.max(1e-9, activeExperts(E, K, T, routing));
         long perExpert = Math.max(1, Math.round(T * (double) K / active));
         double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, 2L * I, w) + kernel(4.0 * perExpert * I, 3.0 * perExpert * I * ACT_BYTES, "bf16")
                 + gemm(perExpert, I, D, w));

@@ -109,4 +109,25 @@ class HardwareTest {
         assertTrue(p.flopsPerSecond("fp32") > 1e9, "at least a GFLOP/s");
         assertTrue(p.memoryBandwidthGbs() > 0.5 && p.memoryGib() > 0.5);
     }
+
+    /** Expected active experts: Σ 1 − (1 − p)^B, by hand; skewed routing touches fewer experts and costs less at small batch. */
+    @Test
+    void moeCostsCountTheExpertsABatchTouches() {
+        assertEquals(8 * (1 - Math.pow(0.75, 1)), RooflineCostModel.activeExperts(8, 2, 1, null), 1e-12);
+        assertEquals(2.0, RooflineCostModel.activeExperts(8, 2, 1, new double[]{0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25}), 1e-12);
+        double[] skewed = {1, 1, 0, 0, 0, 0, 0, 0};
+        assertEquals(2.0, RooflineCostModel.activeExperts(8, 2, 64, skewed), 1e-12, "two experts take every token");
+        assertEquals(8 * (1 - Math.pow(0.75, 64)), RooflineCostModel.activeExperts(8, 2, 64, null), 1e-12);
+        dev.puzzle.core.model.ModelConfig m = new dev.puzzle.core.model.ModelConfig("MixtralForCausalLM", 512, 8, 64, 8, 1024, 4096, 4096, 1e-5f, 1e6f,
+                dev.puzzle.core.model.RopeStyle.HALF_SPLIT, false, false,
+                java.util.List.of(new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.NoOp(),
+                        new dev.puzzle.core.model.FfnConfig.Moe(8, 2, 1024, true, 0))));
+        RooflineCostModel rm = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
+        Workload w = new Workload(8, 0, 128, "bf16", "bf16");
+        BlockCost uniform = rm.block(m, m.blocks().get(0), w), measured = rm.block(m, m.blocks().get(0), w, skewed);
+        assertEquals(uniform.memoryMib(), measured.memoryMib(), 1e-12, "memory counts every kept expert");
+        assertTrue(measured.runtimeMs() < 0.6 * uniform.runtimeMs(), measured.runtimeMs() + " vs " + uniform.runtimeMs());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RooflineCostModel.activeExperts(8, 2, 4, new double[3]));
+        assertTrue(e.getMessage().contains("3 experts"), e.getMessage());
+    }
 }

@@ -31,6 +31,8 @@ import java.util.function.LongConsumer;
  * The profile stage: the cost of every candidate block of the search space on a hardware profile and
  * workload (roofline, or measured on this machine), written to {@code RUN_DIR/profile/block_costs.json}
  * (block_library.json layout, stats only) and {@code model_costs.json} (embeddings, head, parent totals).
+ * A MoE parent's routing is measured first on the calibration text ({@link MoeRouting}, building the
+ * library stage's activation cache) so that each layer's MoE candidates cost the experts they touch.
  */
 public final class ProfileStage {
     private ProfileStage() {}
@@ -83,19 +85,30 @@ public final class ProfileStage {
             perLayer.add(run.space.candidates(parent, l));
             for (SearchSpace.Candidate c : perLayer.get(l)) stats.putIfAbsent(c.block(), null);
         }
+        // A MoE block's time depends on its layer's routing, measured on the calibration text (roofline only:
+        // the measured model times random weights); every other block costs the same in every layer.
+        Map<Integer, Map<FfnConfig.Moe, double[]>> routing = rc.measured() ? Map.of()
+                : MoeRouting.measure(run, listener.progress("routing cache", parent.numLayers())::accept);
         LongConsumer progress = listener.progress("profile", stats.size());
         int done = 0;
         for (BlockConfig b : new ArrayList<>(stats.keySet())) {
-            stats.put(b, stats(model, parent, b, w));
+            stats.put(b, stats(model, parent, b, w, null));
             progress.accept(++done);
         }
         List<BlockLibrary.Replacement> reps = new ArrayList<>();
+        BlockCost total = model.embeddingsAndHead(parent, w);
+        BlockCost fixed = total;
         for (int l = 0; l < parent.numLayers(); l++) {
-            for (SearchSpace.Candidate c : perLayer.get(l)) reps.add(BlockLibrary.Replacement.of(parent, l, c.block(), stats.get(c.block())));
+            Map<FfnConfig.Moe, double[]> layerRouting = routing.getOrDefault(l, Map.of());
+            for (SearchSpace.Candidate c : perLayer.get(l)) {
+                double[] p = c.block().ffn() instanceof FfnConfig.Moe m ? layerRouting.get(m) : null;
+                Map<String, Double> s = p == null ? stats.get(c.block()) : stats(model, parent, c.block(), w, p);
+                reps.add(BlockLibrary.Replacement.of(parent, l, c.block(), s));
+            }
+            BlockConfig own = parent.parentBlock(l);
+            total = total.plus(model.block(parent, own, w, own.ffn() instanceof FfnConfig.Moe m ? layerRouting.get(m) : null));
         }
         BlockLibraryJson.write(new BlockLibrary(parent.numLayers(), reps, "profile"), run.dir.blockCosts());
-        BlockCost fixed = model.embeddingsAndHead(parent, w);
-        BlockCost total = model.model(parent, w);
         String costModelName = rc.measured() ? "measured" : "roofline";
         ObjectMapper m = new ObjectMapper();
         ObjectNode mc = m.createObjectNode();
@@ -116,10 +129,13 @@ public final class ProfileStage {
     }
 
     /** Stats of one block in the layout of NVIDIA's library: totals, then the attention and FFN parts. */
-    static Map<String, Double> stats(CostModel model, ModelConfig parent, BlockConfig b, Workload w) {
-        Map<String, Double> s = new LinkedHashMap<>(model.block(parent, b, w).stats());
+    static Map<String, Double> stats(CostModel model, ModelConfig parent, BlockConfig b, Workload w, double[] routing) {
+        Map<String, Double> s = new LinkedHashMap<>(model.block(parent, b, w, routing).stats());
         BlockCost a = model.block(parent, new BlockConfig(b.attention(), new FfnConfig.NoOp()), w);
-        BlockCost f = model.block(parent, new BlockConfig(new AttentionConfig.NoOp(), b.ffn()), w);
+        BlockCost f = model.block(parent, new BlockConfig(new AttentionConfig.NoOp(), b.ffn()), w, routing);
+        if (b.ffn() instanceof FfnConfig.Moe m) {
+            s.put(LibraryKeys.MOE_ACTIVE_EXPERTS, RooflineCostModel.activeExperts(m.numExperts(), m.topK(), w.batch(), routing));
+        }
         s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) (b.ffn() instanceof FfnConfig.Dense d ? d.intermediateSize() : 0));
         s.put(LibraryKeys.ATTENTION_MEMORY_MIB, a.memoryMib());
         s.put(LibraryKeys.ATTENTION_RUNTIME_MS, a.runtimeMs());

@@ -22,6 +22,8 @@ public final class LibraryKeys {
     public static final String KV_CACHE_MIB = "stats.kv_cache_mib";
     public static final String NUM_KV_HEADS = "stats.num_kv_heads";
     public static final String FFN_INTERMEDIATE_SIZE = "stats.ffn_intermediate_size";
+    /** A MoE block's experts expected active in one decode step at the workload's batch (measured routing, else uniform). */
+    public static final String MOE_ACTIVE_EXPERTS = "stats.moe_active_experts";
     public static final String ATTENTION_MEMORY_MIB = "stats.attention_memory_mib";
     public static final String ATTENTION_RUNTIME_MS = "stats.attention_runtime_ms";
     public static final String ATTENTION_NUM_PARAMS = "stats.attention_num_params";
