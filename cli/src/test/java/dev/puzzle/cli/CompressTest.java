@@ -267,6 +267,9 @@ class CompressTest {
             assertTrue(e.contains(want), want + " missing from " + e);
         }
         badInput(run("compress", config(tmp.resolve("nothroughput"), "[]").toString()), "compress.throughputs");
+        Path noParent = config(tmp.resolve("noparent"), "[2.15e5]");
+        Files.writeString(noParent, Files.readString(noParent).replace("parent: hf:karpathy/tinyllamas/stories260K/stories260K.bin", "parent: not-made-yet"));
+        badInput(run("compress", noParent.toString()), "puzzle.yaml", "field 'parent'", "not-made-yet", "no such file");
         // Changing the settings of an existing run directory is refused rather than silently mixing results.
         Files.writeString(cfg, Files.readString(cfg).replace("seed: 5", "seed: 6").replace("[1.0e9]", "[2.15e5]"));
         badInput(run("compress", cfg.toString()), "run_dir", "other");

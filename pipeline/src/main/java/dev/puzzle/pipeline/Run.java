@@ -37,7 +37,14 @@ public final class Run {
     public static Run open(Path configFile) {
         RunConfig rc = RunConfig.read(configFile);
         ModelSource src = ModelSource.fromEnvironment().withMirrors(rc.mirrors());
-        Checkpoint ck = Checkpoints.load(src.resolve(rc.parent()));
+        Path parentPath;
+        try {
+            parentPath = src.resolve(rc.parent());
+        } catch (PuzzleException e) { // name the config field (a made parent may not be made yet: see the config's comments)
+            String m = e.getMessage().startsWith(rc.parent() + ": ") ? e.getMessage().substring(rc.parent().length() + 2) : e.getMessage();
+            throw PuzzleException.field(rc.file, "parent", rc.parent(), m + " (if the config's comments say how to make it, make it first)");
+        }
+        Checkpoint ck = Checkpoints.load(parentPath);
         if (rc.tokenizer() != null) {
             Path t = src.resolve(rc.tokenizer());
             Tokenizer tok = t.toString().endsWith(".json") ? HfTokenizer.read(t) : BpeTokenizer.readLlama2c(t, BpeTokenizer.countLlama2cTokens(t));
