@@ -40,7 +40,49 @@ public final class CandidateInit {
             case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
             case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
         }
+        if (a.fp8Kv()) kvScales(backend, parent, out, l, a.kvHeads(), x, N);
         return out;
+    }
+
+    /**
+     * Calibrates an FP8 KV cache: per KV head, scale = max|·| / 448 over the calibration rows x, for V its
+     * entries and for K the norms of its RoPE pairs (which bound every rotated coordinate at any
+     * position), so that no cached value saturates. Adds {@code k_scale} and {@code v_scale} to {@code t}.
+     */
+    static void kvScales(Backend backend, ModelConfig c, Map<String, Tensor> t, int l, int G, float[] x, int N) {
+        int D = c.dim(), E = c.headDim(), GE = G * E;
+        Ops ops = new Ops(backend.kernels());
+        float[] h = new float[N * D], k = new float[N * GE], v = new float[N * GE];
+        ops.rmsnormForward(h, new float[N], x, t.get(layer(l, ATTN_NORM)).data(), N, D, c.normEps());
+        Tensor kb = t.get(layer(l, K_BIAS)), vb = t.get(layer(l, V_BIAS));
+        ops.linearForward(k, h, t.get(layer(l, K)), kb == null ? null : kb.data(), N, D, GE);
+        ops.linearForward(v, h, t.get(layer(l, V)), vb == null ? null : vb.data(), N, D, GE);
+        if (c.qkNorm()) {
+            float[] kn = k.clone();
+            ops.rmsnormForward(k, new float[N * G], kn, t.get(layer(l, K_NORM)).data(), N * G, E, c.normEps());
+        }
+        float[] ks = new float[G], vs = new float[G];
+        for (int n = 0; n < N; n++) {
+            for (int g = 0; g < G; g++) {
+                int o = n * GE + g * E;
+                for (int i = 0; i < E / 2; i++) {
+                    int a = c.ropeStyle() == dev.puzzle.core.model.RopeStyle.INTERLEAVED ? o + 2 * i : o + i;
+                    int b = c.ropeStyle() == dev.puzzle.core.model.RopeStyle.INTERLEAVED ? o + 2 * i + 1 : o + i + E / 2;
+                    ks[g] = Math.max(ks[g], (float) Math.hypot(k[a], k[b]));
+                }
+                for (int i = 0; i < E; i++) vs[g] = Math.max(vs[g], Math.abs(v[o + i]));
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            if (!(ks[g] > 0) || !(vs[g] > 0) || Float.isInfinite(ks[g]) || Float.isInfinite(vs[g])) {
+                throw new PuzzleException("layer " + l + ": FP8 KV calibration of KV head " + g + " found max |K| " + ks[g] + ", max |V| " + vs[g]
+                        + " on the calibration text: a scale must be positive and finite");
+            }
+            ks[g] /= dev.puzzle.core.tensor.Fp8E4M3.MAX;
+            vs[g] /= dev.puzzle.core.tensor.Fp8E4M3.MAX;
+        }
+        t.put(layer(l, K_SCALE), new Tensor(ks, G));
+        t.put(layer(l, V_SCALE), new Tensor(vs, G));
     }
 
     /** The tensors (HF names of layer l) of an FFN candidate. */

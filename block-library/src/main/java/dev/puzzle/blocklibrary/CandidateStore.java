@@ -31,8 +31,8 @@ public final class CandidateStore {
 
     public static String id(AttentionConfig a) {
         return switch (a) {
-            case AttentionConfig.Gqa g -> "attn-gqa" + g.numKvHeads();
-            case AttentionConfig.Window w -> "attn-window" + w.window() + "-kv" + w.numKvHeads();
+            case AttentionConfig.Gqa g -> "attn-gqa" + g.numKvHeads() + (g.fp8Kv() ? "-fp8kv" : "");
+            case AttentionConfig.Window w -> "attn-window" + w.window() + "-kv" + w.numKvHeads() + (w.fp8Kv() ? "-fp8kv" : "");
             case AttentionConfig.Linear l -> "attn-linear";
             case AttentionConfig.NoOp n -> "attn-noop";
         };

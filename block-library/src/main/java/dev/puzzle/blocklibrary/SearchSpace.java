@@ -17,14 +17,15 @@ import java.util.Set;
 /**
  * The candidate blocks of every layer (Puzzle's search space), from YAML:
  * <pre>
- * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true}
+ * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true}
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
  * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
  * overrides:
  *   - layers: [0, 1]        # or "0-3"
  *     ffn: {widths: [1.0]}
  * </pre>
- * Every layer's candidates are the coupled combinations of its attention and FFN variants; the
+ * {@code fp8_kv} adds a twin with an FP8 E4M3 KV cache (scales calibrated on the text) of every variant
+ * that has a KV cache, the parent's own included. Every layer's candidates are the coupled combinations of its attention and FFN variants; the
  * parent's own block is always among them, first. Window variants take every listed KV-head count.
  * Values are checked against the parent up front: a KV-head count must divide the head count, a
  * width may not exceed the parent's. In a MoE layer of the parent, {@code moe} takes the place of the
@@ -135,7 +136,7 @@ public final class SearchSpace {
         List<AttentionConfig> out = new ArrayList<>();
         out.add(new AttentionConfig.Gqa(parent.numKvHeads()));
         if (a.isMissing()) return out;
-        a.allowOnly("kv_heads", "window", "linear", "no_op");
+        a.allowOnly("kv_heads", "window", "linear", "no_op", "fp8_kv");
         List<Integer> kvs = new ArrayList<>();
         for (JsonNode j : a.list("kv_heads")) {
             if (!j.isIntegralNumber()) throw a.error("kv_heads", j, "must be integers");
@@ -152,6 +153,9 @@ public final class SearchSpace {
             if (!j.isIntegralNumber() || j.asInt() < 1) throw a.error("window", j, "must be positive integers");
             if (j.asInt() >= parent.maxSeqLen()) throw a.error("window", j.asInt(), "is not below the context length " + parent.maxSeqLen());
             for (int kv : kvs) add(out, new AttentionConfig.Window(kv, j.asInt()));
+        }
+        if (a.bool("fp8_kv", false)) { // an FP8-cache twin of every variant with a KV cache
+            for (AttentionConfig x : new ArrayList<>(out)) add(out, x.withFp8Kv());
         }
         if (a.bool("linear", false)) add(out, new AttentionConfig.Linear());
         if (a.bool("no_op", false)) add(out, new AttentionConfig.NoOp());

@@ -40,7 +40,7 @@ public final class VariantNames {
             case FfnConfig.Linear l -> "linear";
             case FfnConfig.NoOp n -> "no_op";
         };
-        return "attention = " + an + " && ffn = " + fn;
+        return "attention = " + an + (b.attention().fp8Kv() ? ", kv fp8" : "") + " && ffn = " + fn;
     }
 
     /** The block a name stands for, or empty when the name is not one of ours. */
@@ -48,6 +48,8 @@ public final class VariantNames {
         String[] parts = name.split(" && ", -1);
         if (parts.length != 2 || !parts[0].startsWith("attention = ") || !parts[1].startsWith("ffn = ")) return Optional.empty();
         String a = parts[0].substring("attention = ".length()), f = parts[1].substring("ffn = ".length());
+        boolean fp8 = a.endsWith(", kv fp8");
+        if (fp8) a = a.substring(0, a.length() - ", kv fp8".length());
         AttentionConfig attn;
         Matcher m;
         try {
@@ -63,7 +65,7 @@ public final class VariantNames {
             else if (f.equals("linear")) ffn = new FfnConfig.Linear();
             else if (f.equals("no_op")) ffn = new FfnConfig.NoOp();
             else return Optional.empty();
-            return Optional.of(new BlockConfig(attn, ffn));
+            return Optional.of(new BlockConfig(fp8 ? attn.withFp8Kv() : attn, ffn));
         } catch (IllegalArgumentException e) { // numbers out of range: not a name of ours
             return Optional.empty();
         }

@@ -99,7 +99,8 @@ public final class PuzzleCli implements Runnable {
 
     public static void main(String[] args) {
         CommandLine cl = commandLine();
-        cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true));
+        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true);
+        cl.setOut(out);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, java.nio.charset.StandardCharsets.UTF_8), true);
         cl.setErr(err);
         exitOnSignals(err);
@@ -109,6 +110,7 @@ public final class PuzzleCli implements Runnable {
         } catch (Throwable t) { // an Error past picocli's handler: out of memory above all
             code = report(t, err);
         }
+        out.flush(); // autoflush covers println only: a command's final print(...) would be lost at exit
         System.out.flush();
         err.flush();
         System.exit(code);

@@ -31,6 +31,18 @@ class SearchProfileCliTest {
         return f;
     }
 
+    /** As a process: what a command prints without a final newline still reaches stdout before the JVM exits. */
+    @Test
+    void theSearchTablePrintedByAProcessReachesStdout(@TempDir Path tmp) throws Exception {
+        Path f = lib(tmp, LIB);
+        Process p = BldPipelineTest.puzzleProcess("search", "--library", f.toString(), "--objective", "metrics.kl_div", "--max", "stats.memory_mib=14")
+                .redirectOutput(tmp.resolve("out.txt").toFile()).redirectError(tmp.resolve("err.txt").toFile()).start();
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("err.txt")));
+        String out = Files.readString(tmp.resolve("out.txt"));
+        assertTrue(out.contains("solution 1: optimal") && out.contains("small"), "stdout: '" + out + "'");
+    }
+
     @Test
     void jsonSolutionsWithTotals(@TempDir Path tmp) throws IOException {
         Path f = lib(tmp, LIB);

@@ -69,16 +69,17 @@ public final class RooflineCostModel implements CostModel {
         return switch (a) {
             case AttentionConfig.NoOp n -> BlockCost.ZERO;
             case AttentionConfig.Linear l -> linear(m.dim(), w);
-            case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, w);
-            case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), w);
+            case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, g.fp8Kv(), w);
+            case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), win.fp8Kv(), w);
         };
     }
 
-    private BlockCost gqa(ModelConfig m, int kv, int window, Workload w) {
+    /** A GQA layer; an FP8 KV cache stores and reads 1 byte per K/V element instead of the workload's KV dtype. */
+    private BlockCost gqa(ModelConfig m, int kv, int window, boolean fp8Kv, Workload w) {
         int D = m.dim(), E = m.headDim(), H = m.numHeads(), HE = H * E, GE = kv * E;
         int B = w.batch(), P = w.prefillLength(), G = w.generationLength();
         long params = (long) D * HE * 2 + 2L * D * GE + (m.qkvBias() ? HE + 2L * GE : 0) + D; // + its RMSNorm
-        long kvPerToken = 2L * GE * w.kvBytes();
+        long kvPerToken = 2L * GE * (fp8Kv ? 1 : w.kvBytes());
         int cached = window > 0 ? Math.min(window, P + G) : P + G;
         long kvBytes = (long) B * cached * kvPerToken;
         double prefill = 0;

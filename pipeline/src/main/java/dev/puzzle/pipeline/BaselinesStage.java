@@ -39,6 +39,8 @@ public final class BaselinesStage {
             if (u != null) out.add(u);
             Plan d = layerDrop(lib, e.getValue(), influence, pc, t, tps);
             if (d != null) out.add(d);
+            Plan g = fp8Global(run, lib, e.getValue(), byName, t, tps);
+            if (g != null) out.add(g);
         }
         return out;
     }
@@ -93,6 +95,41 @@ public final class BaselinesStage {
             }
         }
         return best;
+    }
+
+    /**
+     * When the search space has per-layer FP8 KV caches: the same search (objective, budgets, solver) with
+     * every layer that caches K and V in FP8 — one global KV dtype — so the report can say what choosing the
+     * KV precision per layer bought; null without FP8 variants or when nothing fits.
+     */
+    static Plan fp8Global(Run run, SearchLibrary lib, List<Budget> budgets, List<Map<String, BlockConfig>> byName, RunConfig.Target t, double tps) {
+        List<Choice> keep = new ArrayList<>();
+        boolean any = false;
+        for (Choice c : lib.replacements()) {
+            BlockConfig b = c.span() == 1 ? byName.get(c.first()).get(c.name()) : null;
+            if (b == null) continue;
+            any |= b.attention().fp8Kv();
+            if (b.attention().kvHeads() == 0 || b.attention().fp8Kv()) keep.add(c);
+        }
+        if (!any) return null;
+        List<Choice> renumbered = new ArrayList<>();
+        for (Choice c : keep) renumbered.add(new Choice(renumbered.size(), c.first(), c.span(), c.name(), c.values()));
+        SearchLibrary only = new SearchLibrary(lib.numLayers(), renumbered, lib.source() + " (FP8 KV everywhere)");
+        RunConfig.Search s = run.config.compressSearch();
+        try {
+            var sol = dev.puzzle.mip.ArchitectureSearch.solve(new dev.puzzle.mip.ArchitectureSearch.Problem(only, s.objective(), s.maximize(), budgets),
+                    new dev.puzzle.mip.ArchitectureSearch.Options(s.solver(), s.timeLimit(), Math.max(1, dev.puzzle.core.tensor.Parallel.threads())));
+            List<BlockConfig> blocks = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            for (int l = 0; l < lib.numLayers(); l++) {
+                names.add(sol.atLayer(l).name());
+                blocks.add(byName.get(l).get(sol.atLayer(l).name()));
+            }
+            return new Plan("fp8global-" + t.label(), Plan.Kind.FP8_GLOBAL, t, tps, blocks, names,
+                    "Puzzle's search with every KV cache in FP8 (one global KV dtype): what the per-layer choice is compared with");
+        } catch (dev.puzzle.mip.ArchitectureSearch.InfeasibleException e) {
+            return null;
+        }
     }
 
     /** ShortGPT-style layer dropping: whole layers removed in order of least block influence until the budgets fit; null when none fits. */

@@ -25,7 +25,9 @@ public record Plan(String name, Kind kind, RunConfig.Target target, double targe
 
     /** What made a model. */
     public enum Kind {
-        PARENT("parent"), PUZZLE("puzzle"), UNIFORM("uniform"), LAYER_DROP("layer-drop");
+        PARENT("parent"), PUZZLE("puzzle"), UNIFORM("uniform"), LAYER_DROP("layer-drop"),
+        /** Puzzle's search with one global KV dtype, FP8, in every layer that caches K and V (Puzzletron's setting). */
+        FP8_GLOBAL("fp8-global");
 
         public final String label;
 

@@ -68,6 +68,13 @@ public record ReportModel(String runDir, String config, String hardware, String 
             if (best == null) continue;
             frontier.add(new FrontierPoint(t, tps, best.name(), best.klDiv(), best.predictedTokensPerS(), best.measuredWorkloadTokensPerS(),
                     best.measuredDecodeTokensPerS()));
+            ModelResult fp8 = find(models, "fp8-global", t);
+            if (fp8 != null) {
+                cmp.add(new Comparison(t, tps, best.name(), fp8.name(), null, String.format(Locale.ROOT,
+                        "At %s: KV precision per layer — Puzzle KL %.4g vs %.4g with every KV cache in FP8 at the same budget (%s).", label(t, tps),
+                        best.klDiv(), fp8.klDiv(), best.klDiv() < fp8.klDiv() ? "the per-layer choice is better"
+                                : best.klDiv() == fp8.klDiv() ? "the same" : "the global setting is better")));
+            }
             ModelResult uni = find(models, "uniform", t);
             if (uni == null) {
                 cmp.add(new Comparison(t, tps, best.name(), null, null, String.format(Locale.ROOT,

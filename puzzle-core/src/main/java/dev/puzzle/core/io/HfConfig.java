@@ -118,6 +118,10 @@ public final class HfConfig {
         String ft = "block_configs[" + i + "].ffn";
         JsonNode a = b.path("attention"), f = b.path("ffn");
         AttentionConfig attn;
+        if ((a.path("no_op").asBoolean(false) || a.path("replace_with_linear").asBoolean(false)) && fp8KvCache(file, a, at)) {
+            throw PuzzleException.field(file, at + ".kv_cache_dtype", a.get("kv_cache_dtype"), "an FP8 KV cache needs attention with a KV cache, not "
+                    + (a.path("no_op").asBoolean(false) ? "no_op" : "replace_with_linear"));
+        }
         if (a.path("no_op").asBoolean(false)) {
             attn = new AttentionConfig.NoOp();
         } else if (a.path("replace_with_linear").asBoolean(false)) {
@@ -136,6 +140,7 @@ public final class HfConfig {
             if (kv <= 0 || heads % kv != 0) throw PuzzleException.field(file, at + ".num_key_value_heads", kv, "must divide num_attention_heads " + heads);
             JsonNode w = a.path("window_length");
             attn = w.canConvertToInt() && w.asInt() > 0 ? new AttentionConfig.Window(kv, w.asInt()) : new AttentionConfig.Gqa(kv);
+            if (fp8KvCache(file, a, at)) attn = attn.withFp8Kv();
         }
         FfnConfig ffn;
         if (f.path("no_op").asBoolean(false)) {
@@ -165,6 +170,16 @@ public final class HfConfig {
         return new BlockConfig(attn, ffn);
     }
 
+    /** Whether a block's attention asks for an FP8 cache: kv_cache_dtype fp8_e4m3 (fp8 too); absent, null or auto: the model's dtype. */
+    private static boolean fp8KvCache(Path file, JsonNode a, String at) {
+        JsonNode d = a.path("kv_cache_dtype");
+        if (d.isMissingNode() || d.isNull()) return false;
+        String s = d.asText();
+        if (s.equals("fp8_e4m3") || s.equals("fp8")) return true;
+        if (s.equals("auto")) return false;
+        throw PuzzleException.field(file, at + ".kv_cache_dtype", d, "must be fp8_e4m3, auto or null");
+    }
+
     /** DeciLM's width rule: find_multiple(int(2 * ffn_mult * hidden_size / 3), 256). */
     public static int deciIntermediate(double ffnMult, int dim) {
         int n = (int) (2 * ffnMult * dim / 3);
@@ -187,7 +202,7 @@ public final class HfConfig {
         if (c.ropeStyle() != RopeStyle.HALF_SPLIT) throw new IllegalArgumentException("HF configs describe half-split RoPE; permute q/k first (Checkpoints.toHalfSplit)");
         ObjectNode o = JSON.createObjectNode();
         boolean uniform = c.isUniformParent();
-        boolean uniformWindow = !uniform && c.blocks().stream().allMatch(b -> b.attention() instanceof AttentionConfig.Window w && w.numKvHeads() == c.numKvHeads()
+        boolean uniformWindow = !uniform && c.blocks().stream().allMatch(b -> b.attention() instanceof AttentionConfig.Window w && w.numKvHeads() == c.numKvHeads() && !w.fp8Kv()
                 && b.attention().equals(c.blocks().get(0).attention()) && b.ffn().equals(new FfnConfig.Dense(c.intermediateSize())));
         String arch;
         FfnConfig.Moe moe = moeParent(c);
@@ -263,6 +278,7 @@ public final class HfConfig {
                 }
                 if (b.attention() instanceof AttentionConfig.Window w) a.put("window_length", w.window());
                 else a.putNull("window_length");
+                if (b.attention().fp8Kv()) a.put("kv_cache_dtype", "fp8_e4m3");
                 ObjectNode f = bn.putObject("ffn");
                 f.put("no_op", b.ffn() instanceof FfnConfig.NoOp);
                 f.put("replace_with_linear", b.ffn() instanceof FfnConfig.Linear);
@@ -294,7 +310,7 @@ public final class HfConfig {
         boolean mixtral = c.architecture().equals(MIXTRAL);
         if (!mixtral && !c.architecture().equals(QWEN2_MOE) && !c.architecture().equals(QWEN3_MOE)) return null;
         AttentionConfig a0 = c.blocks().get(0).attention();
-        if (a0.kvHeads() != c.numKvHeads() || !(a0 instanceof AttentionConfig.Gqa || a0 instanceof AttentionConfig.Window)) return null;
+        if (a0.kvHeads() != c.numKvHeads() || a0.fp8Kv() || !(a0 instanceof AttentionConfig.Gqa || a0 instanceof AttentionConfig.Window)) return null;
         FfnConfig.Moe moe = null;
         for (BlockConfig b : c.blocks()) {
             if (!b.attention().equals(a0)) return null;

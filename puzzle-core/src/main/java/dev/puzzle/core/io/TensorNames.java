@@ -23,6 +23,9 @@ public final class TensorNames {
     public static final String V_BIAS = "self_attn.v_proj.bias";
     public static final String Q_NORM = "self_attn.q_norm.weight";
     public static final String K_NORM = "self_attn.k_norm.weight";
+    /** FP8 KV cache scales, one per KV head (vLLM's names). */
+    public static final String K_SCALE = "self_attn.k_scale";
+    public static final String V_SCALE = "self_attn.v_scale";
     public static final String ATTN_LINEAR = "self_attn.linear_attn.weight";
     public static final String GATE = "mlp.gate_proj.weight";
     public static final String UP = "mlp.up_proj.weight";

@@ -28,6 +28,6 @@ public record BlockConfig(AttentionConfig attention, FfnConfig ffn) {
             case FfnConfig.Linear l -> "linear";
             case FfnConfig.NoOp n -> "no_op";
         };
-        return "attn=" + a + " ffn=" + f;
+        return "attn=" + a + (attention.fp8Kv() ? "_fp8kv" : "") + " ffn=" + f;
     }
 }

@@ -34,6 +34,13 @@ public final class RandomWeights {
                 }
                 case AttentionConfig.NoOp n -> { }
             }
+            if (b.attention().fp8Kv()) { // scales that fit Gaussian K and V rows of these magnitudes (|x| up to ~5)
+                float[] ks = new float[b.attention().kvHeads()], vs = new float[ks.length];
+                java.util.Arrays.fill(ks, 5f / 448);
+                java.util.Arrays.fill(vs, 5f / 448);
+                t.put(layer(i, K_SCALE), new Tensor(ks, ks.length));
+                t.put(layer(i, V_SCALE), new Tensor(vs, vs.length));
+            }
             switch (b.ffn()) {
                 case FfnConfig.Dense d -> {
                     int F = d.intermediateSize();

@@ -39,8 +39,8 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
 
     public BlockOp attention(int l, AttentionConfig a) {
         return switch (a) {
-            case AttentionConfig.Gqa g -> gqa(l, g.numKvHeads(), 0);
-            case AttentionConfig.Window w -> gqa(l, w.numKvHeads(), w.window());
+            case AttentionConfig.Gqa g -> gqa(l, g.numKvHeads(), 0, g.fp8Kv());
+            case AttentionConfig.Window w -> gqa(l, w.numKvHeads(), w.window(), w.fp8Kv());
             case AttentionConfig.Linear x -> new LinearOp(ops, cfg.dim(), cfg.normEps(),
                     param(l, ATTN_NORM, cfg.dim()), param(l, ATTN_LINEAR, cfg.dim(), cfg.dim()));
             case AttentionConfig.NoOp n -> NoOp.INSTANCE;
@@ -83,7 +83,7 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
         return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate);
     }
 
-    private BlockOp gqa(int l, int G, int window) {
+    private BlockOp gqa(int l, int G, int window, boolean fp8Kv) {
         int D = cfg.dim(), E = cfg.headDim(), HE = cfg.qDim(), GE = G * E;
         Param bq = null, bk = null, bv = null;
         if (cfg.qkvBias()) {
@@ -93,7 +93,21 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
         }
         GqaAttentionOp op = new GqaAttentionOp(ops, D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle(),
                 param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv);
-        return cfg.qkNorm() ? op.withQkNorm(param(l, Q_NORM, E), param(l, K_NORM, E)) : op;
+        if (cfg.qkNorm()) op.withQkNorm(param(l, Q_NORM, E), param(l, K_NORM, E));
+        if (fp8Kv) op.withFp8Kv(scales(l, K_SCALE, G), scales(l, V_SCALE, G));
+        return op;
+    }
+
+    /** An FP8 KV cache's per-KV-head scales: G positive finite values. */
+    private float[] scales(int l, String suffix, int G) {
+        float[] s = param(l, suffix, G).value().data();
+        for (int g = 0; g < G; g++) {
+            if (!(s[g] > 0) || Float.isInfinite(s[g])) {
+                throw new PuzzleException(source + ": tensor '" + dev.puzzle.core.io.TensorNames.layer(l, suffix) + "' [" + g + "] = " + s[g]
+                        + ": an FP8 KV scale must be positive and finite");
+            }
+        }
+        return s;
     }
 
     private Param param(int l, String suffix, int... shape) {

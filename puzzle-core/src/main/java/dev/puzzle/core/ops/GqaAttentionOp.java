@@ -2,6 +2,7 @@ package dev.puzzle.core.ops;
 
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.model.Rope;
+import dev.puzzle.core.tensor.Fp8E4M3;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Parallel;
 
@@ -12,7 +13,8 @@ import java.util.function.IntConsumer;
 /**
  * GQA attention with G KV heads, optionally sliding-window (window 0 = unlimited): f(x) =
  * o_proj(attn(rope(q_proj(h)), rope(k_proj(h)), v_proj(h))), h = rmsnorm(x); with q/k norms (Qwen3) each
- * head's q and k are RMS-normalized (gains of E) before RoPE. Dimension letters:
+ * head's q and k are RMS-normalized (gains of E) before RoPE; with an FP8 KV cache K and V pass through
+ * E4M3 with per-KV-head scales. Dimension letters:
  * N = S·T rows, D model dim, H query heads, G KV heads, E head dim. Its inference state is the KV
  * cache: every position, or a ring of {@code window} rows for a window layer.
  */
@@ -23,6 +25,7 @@ public final class GqaAttentionOp implements BlockOp {
     private final RopeStyle ropeStyle;
     private final Param norm, wq, wk, wv, wo, bq, bk, bv; // norm (D); wq (H*E, D); wk, wv (G*E, D); wo (D, H*E); biases or null
     private Param qn, kn; // per-head q and k norm gains (E), or null
+    private float[] kScale, vScale; // FP8 KV cache: per-KV-head scales (G), or null
 
     GqaAttentionOp(Ops ops, int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle,
                    Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv) {
@@ -49,6 +52,16 @@ public final class GqaAttentionOp implements BlockOp {
     GqaAttentionOp withQkNorm(Param qNorm, Param kNorm) {
         this.qn = qNorm;
         this.kn = kNorm;
+        return this;
+    }
+
+    /**
+     * Keeps the KV cache in FP8 E4M3 with per-KV-head scales: every K (after RoPE) and V row attention reads
+     * is scale · e4m3(row / scale), in training (the gradient passes straight through), prefill and decode.
+     */
+    GqaAttentionOp withFp8Kv(float[] kScales, float[] vScales) {
+        this.kScale = kScales;
+        this.vScale = vScales;
         return this;
     }
 
@@ -90,6 +103,14 @@ public final class GqaAttentionOp implements BlockOp {
             ops.rmsnormForward(k, qk.kr(), qk.k(), kn.w, N * G, E, eps);
         }
         rope(q, k, S, T, pos0, false);
+        if (kScale != null) {
+            for (int n = 0; n < N; n++) {
+                for (int g = 0; g < G; g++) {
+                    Fp8E4M3.quantizeDequantize(k, n * GE + g * E, E, kScale[g]);
+                    Fp8E4M3.quantizeDequantize(v, n * GE + g * E, E, vScale[g]);
+                }
+            }
+        }
         return qk;
     }
 
