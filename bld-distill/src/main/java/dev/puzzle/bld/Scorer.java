@@ -78,17 +78,23 @@ public final class Scorer {
 
     /** The parent with layer l's tensors replaced by the candidate's, and its block. */
     static Checkpoint replaced(Checkpoint parent, int l, BlockConfig block, Map<String, Tensor> candidate) {
+        return replaced(parent, l, List.of(block), candidate);
+    }
+
+    /** The parent with layers first..first+blocks−1 replaced by {@code blocks}, whose tensors are {@code candidate}. */
+    public static Checkpoint replaced(Checkpoint parent, int first, List<BlockConfig> span, Map<String, Tensor> candidate) {
         Map<String, Tensor> t = new LinkedHashMap<>();
-        String prefix = TensorNames.layer(l, "");
         parent.tensors().forEach((k, v) -> {
-            if (!k.startsWith(prefix)) t.put(k, v);
+            for (int l = first; l < first + span.size(); l++) if (k.startsWith(TensorNames.layer(l, ""))) return;
+            t.put(k, v);
         });
         t.putAll(candidate);
         Map<String, DType> types = new LinkedHashMap<>();
         t.keySet().forEach(k -> types.put(k, DType.F32));
         List<BlockConfig> blocks = new ArrayList<>(parent.config().blocks());
-        blocks.set(l, block);
-        return new Checkpoint(parent.config().withBlocks(blocks), t, types, null, parent.source() + " with layer " + l + " replaced");
+        for (int k = 0; k < span.size(); k++) blocks.set(first + k, span.get(k));
+        String what = span.size() == 1 ? "layer " + first : "layers " + first + "-" + (first + span.size() - 1);
+        return new Checkpoint(parent.config().withBlocks(blocks), t, types, null, parent.source() + " with " + what + " replaced");
     }
 
     /**

@@ -87,6 +87,12 @@ public record BlockLibrary(int numLayers, List<Replacement> replacements, String
         }
     }
 
+    /** The replacement starting at {@code first} over {@code span} layers with these blocks, or null. */
+    public Replacement find(int first, List<BlockConfig> blocks) {
+        for (Replacement r : replacements) if (r.first() == first && r.span() == blocks.size() && r.blocks().equals(blocks)) return r;
+        return null;
+    }
+
     /** The single-layer replacement of {@code layer} by {@code block}, or null. */
     public Replacement find(int layer, BlockConfig block) {
         for (Replacement r : replacements) if (r.first() == layer && r.span() == 1 && r.blocks().equals(List.of(block))) return r;

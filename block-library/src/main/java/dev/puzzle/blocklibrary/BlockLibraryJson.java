@@ -72,7 +72,8 @@ public final class BlockLibraryJson {
             List<Entry> list = new ArrayList<>(e.getValue());
             list.sort(Comparator.comparingInt(Entry::span));
             for (Entry o : list) {
-                List<BlockConfig> blocks = o.span() == 1 ? VariantNames.parse(o.name()).map(List::of).orElse(List.of()) : List.of();
+                List<BlockConfig> blocks = o.span() == 1 ? VariantNames.parse(o.name()).map(List::of).orElse(List.of()) : VariantNames.parseFused(o.name());
+                if (blocks.size() != o.span()) blocks = List.of();
                 reps.add(new Replacement(e.getKey(), o.span(), o.name(), blocks, o.values()));
             }
         }

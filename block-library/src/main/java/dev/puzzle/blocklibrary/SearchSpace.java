@@ -20,6 +20,7 @@ import java.util.Set;
  * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true}
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
  * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
+ * ffn_fusion: {max_run: 3, threshold: 0.5}   # runs of 2..max_run layers fused into one wide FFN (layers_i-j)
  * overrides:
  *   - layers: [0, 1]        # or "0-3"
  *     ffn: {widths: [1.0]}
@@ -45,6 +46,8 @@ public final class SearchSpace {
 
     private final Part defaults;
     private ExpertScoring scoring = ExpertScoring.REAP;
+    private int fusionMaxRun; // 0: no FFN fusion
+    private double fusionThreshold = 1.0;
     private final Map<Integer, Part> perLayer = new LinkedHashMap<>();
 
     private SearchSpace(Part defaults) {
@@ -52,8 +55,18 @@ public final class SearchSpace {
     }
 
     public static SearchSpace parse(ConfigNode c, ModelConfig parent) {
-        c.allowOnly("attention", "ffn", "moe", "overrides");
+        c.allowOnly("attention", "ffn", "moe", "ffn_fusion", "overrides");
         SearchSpace s = new SearchSpace(part(c, parent, null));
+        ConfigNode fu = c.child("ffn_fusion");
+        if (!fu.isMissing()) {
+            fu.allowOnly("max_run", "threshold");
+            s.fusionMaxRun = fu.integer("max_run", 2);
+            if (s.fusionMaxRun > parent.numLayers()) {
+                throw fu.error("max_run", s.fusionMaxRun, "a fused run cannot cross the model's end: the parent has " + parent.numLayers() + " layers");
+            }
+            s.fusionThreshold = fu.number("threshold", 1.0);
+            if (!(s.fusionThreshold >= 0) || Double.isInfinite(s.fusionThreshold)) throw fu.error("threshold", s.fusionThreshold, "must be a finite number >= 0");
+        }
         ConfigNode m = c.child("moe");
         if (!m.isMissing() && m.has("scoring")) {
             String name = m.string("scoring");
@@ -101,6 +114,16 @@ public final class SearchSpace {
             topK.add(j.asInt());
         }
         return new Moe(ratios, counts, topK);
+    }
+
+    /** The longest run of layers an FFN fusion candidate spans (at least 2), or 0 without FFN fusion. */
+    public int fusionMaxRun() {
+        return fusionMaxRun;
+    }
+
+    /** A run is a candidate when no pair of its layers has an FFN dependency above this (cosine distance). */
+    public double fusionThreshold() {
+        return fusionThreshold;
     }
 
     /** The method that ranks the experts a MoE candidate keeps. */

@@ -5,6 +5,8 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -41,6 +43,31 @@ public final class VariantNames {
             case FfnConfig.NoOp n -> "no_op";
         };
         return "attention = " + an + (b.attention().fp8Kv() ? ", kv fp8" : "") + " && ffn = " + fn;
+    }
+
+    private static final Pattern FUSED = Pattern.compile("fused ffn of layers (\\d+)-(\\d+), width (\\d+) && attention = (.+)");
+
+    /**
+     * The name of a fused FFN run i..j ({@code layers_i-j}): layer i keeps {@code attention} and gets one
+     * dense FFN of {@code width}; layers i+1..j are both-no-op.
+     */
+    public static String fusedName(ModelConfig parent, int i, int j, AttentionConfig attention, int width) {
+        String a = name(parent, new BlockConfig(attention, new FfnConfig.NoOp()));
+        a = a.substring("attention = ".length(), a.length() - " && ffn = no_op".length());
+        return String.format(Locale.ROOT, "fused ffn of layers %d-%d, width %d && attention = %s", i, j, width, a);
+    }
+
+    /** The blocks of a fused run's name ({@link #fusedName}), layer i first; empty when the name is not one. */
+    public static List<BlockConfig> parseFused(String name) {
+        Matcher m = FUSED.matcher(name);
+        if (!m.matches()) return List.of();
+        int i = Integer.parseInt(m.group(1)), j = Integer.parseInt(m.group(2)), width = Integer.parseInt(m.group(3));
+        Optional<BlockConfig> head = parse("attention = " + m.group(4) + " && ffn = no_op");
+        if (head.isEmpty() || j <= i || width < 1) return List.of();
+        List<BlockConfig> out = new ArrayList<>();
+        out.add(new BlockConfig(head.get().attention(), new FfnConfig.Dense(width)));
+        for (int l = i + 1; l <= j; l++) out.add(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp()));
+        return out;
     }
 
     /** The block a name stands for, or empty when the name is not one of ours. */

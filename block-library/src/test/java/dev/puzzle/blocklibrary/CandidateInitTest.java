@@ -132,4 +132,18 @@ class CandidateInitTest {
         m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [0.5]}}"), C)).getMessage();
         assertTrue(m.contains("no mixture-of-experts layer"), m);
     }
+
+    @Test
+    void ffnFusionSettingsAreCheckedAgainstTheParent() {
+        SearchSpace s = SearchSpace.parse(yaml("{ffn_fusion: {max_run: 2, threshold: 0.4}}"), C);
+        assertEquals(2, s.fusionMaxRun());
+        assertEquals(0.4, s.fusionThreshold());
+        assertEquals(0, SearchSpace.parse(yaml("{}"), C).fusionMaxRun());
+        String m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn_fusion: {max_run: 3}}"), C)).getMessage();
+        assertTrue(m.contains("max_run") && m.contains("3") && m.contains("model's end"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn_fusion: {max_run: 2, threshold: -1}}"), C)).getMessage();
+        assertTrue(m.contains("threshold") && m.contains("-1"), m);
+        m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn_fusion: {max_run: 1}}"), C)).getMessage();
+        assertTrue(m.contains("max_run"), m);
+    }
 }

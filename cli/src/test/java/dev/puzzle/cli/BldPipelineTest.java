@@ -65,13 +65,18 @@ class BldPipelineTest {
     static Map<String, JsonNode> curves(Path runDir) throws IOException {
         Map<String, JsonNode> out = new TreeMap<>();
         if (!Files.exists(runDir.resolve("distill"))) return out;
-        try (Stream<Path> s = Files.walk(runDir.resolve("distill"))) {
-            for (Path p : s.filter(p -> p.toString().endsWith(".loss.json")).toList()) {
-                JsonNode n = new ObjectMapper().readTree(p.toFile());
-                out.put(n.get("job").asText(), n);
+        for (int attempt = 0; ; attempt++) { // a process writing meanwhile may remove a temporary file under the walk
+            try (Stream<Path> s = Files.walk(runDir.resolve("distill"))) {
+                for (Path p : s.filter(p -> p.toString().endsWith(".loss.json")).toList()) {
+                    JsonNode n = new ObjectMapper().readTree(p.toFile());
+                    out.put(n.get("job").asText(), n);
+                }
+                return out;
+            } catch (java.io.UncheckedIOException e) {
+                if (attempt >= 10 || !(e.getCause() instanceof java.nio.file.NoSuchFileException)) throw e;
+                out.clear();
             }
         }
-        return out;
     }
 
     /** Every trained tensor of a run, by job file and tensor name. */

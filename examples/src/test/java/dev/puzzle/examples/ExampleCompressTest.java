@@ -44,7 +44,49 @@ class ExampleCompressTest {
             assertEquals(m.get("parameters").asLong(), Checkpoints.load(Path.of(m.get("model").asText())).parameterCount(), m.get("name").asText());
         }
         assertTrue(Files.readString(tmp.resolve("run/report/index.html")).contains("<svg class=\"plot\""));
+        fusedRuns(cfg, tmp.resolve("run"));
         System.out.println(out);
+    }
+
+    /**
+     * The example enables FFN fusion: its library holds fused runs (layers_i-j) with costs and metrics, the
+     * report draws the dependency heatmap, and a child with a fused run reloads and re-evaluates, by the
+     * score stage's own harness, to the KL its library entry reports.
+     */
+    static void fusedRuns(Path cfg, Path runDir) throws Exception {
+        JsonNode lib = new ObjectMapper().readTree(runDir.resolve("score/block_library.json").toFile());
+        int spans = 0;
+        for (var it = lib.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!key.startsWith("layers_")) continue;
+            for (JsonNode v : lib.get(key)) {
+                assertTrue(v.path("stats").has("runtime_ms") && v.path("stats").has("memory_mib") && v.path("metrics").has("kl_div"), key + ": " + v);
+                spans++;
+            }
+        }
+        assertTrue(spans > 0, "fused runs in the library");
+        assertTrue(Files.readString(runDir.resolve("report/index.html")).contains("FFN fusion: pairwise FFN dependency"));
+        assertTrue(Files.readString(runDir.resolve("report/report.md")).contains("fused 3-4: attn=gqa4 ffn=dense344"),
+                "the fastest target's child fuses a run (distilled fused runs beat the alternatives there), and the report says which");
+        dev.puzzle.pipeline.Run run = dev.puzzle.pipeline.Run.open(cfg);
+        dev.puzzle.pipeline.Fusion.Span f = dev.puzzle.pipeline.Fusion.of(run, null).spans().get(0);
+        var pc = run.parent.config();
+        java.util.List<dev.puzzle.core.model.BlockConfig> blocks = new java.util.ArrayList<>(pc.blocks());
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (int l = 0; l < pc.numLayers(); l++) names.add("parent");
+        for (int k = 0; k < f.span(); k++) {
+            blocks.set(f.first() + k, f.blocks().get(k));
+            names.set(f.first() + k, f.name());
+        }
+        dev.puzzle.pipeline.Plan plan = new dev.puzzle.pipeline.Plan("fused-check", dev.puzzle.pipeline.Plan.Kind.PUZZLE, null, Double.NaN, blocks, names, "test");
+        dev.puzzle.core.io.Checkpoint child = dev.puzzle.pipeline.RealizeStage.run(run, plan, dev.puzzle.pipeline.Listener.silent());
+        assertEquals(blocks, child.config().blocks(), "the reloaded child keeps the fused run (wide FFN, then both-no-op layers)");
+        int[][] held = run.heldout();
+        var ref = dev.puzzle.bld.Scorer.run(run.backend, run.parent, held);
+        double kl = dev.puzzle.bld.Scorer.metrics(run.backend, ref, dev.puzzle.bld.Scorer.run(run.backend, child, held), held, pc.vocabSize(), pc.dim())
+                .get(dev.puzzle.core.model.LibraryKeys.KL_DIV);
+        double reported = lib.get("layers_" + f.first() + "-" + f.last()).get(f.name()).get("metrics").get("kl_div").asDouble();
+        assertEquals(reported, kl, 1e-6 * Math.max(1, reported), f.name());
     }
 
     /** The local-cpu example is the bundled one on this machine: measured costs, targets relative to the parent, all else equal. */

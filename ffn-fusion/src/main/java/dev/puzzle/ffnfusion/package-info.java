@@ -1,4 +1,5 @@
 /**
- * ffn-fusion: block dependency analysis and fusion of runs of consecutive FFNs into one wide parallel FFN. Not built yet: no open issue covers it.
+ * ffn-fusion: FFN Fusion — the pairwise FFN dependency on calibration text and the fusion of a run of
+ * consecutive FFNs into one wide parallel FFN ({@link dev.puzzle.ffnfusion.FfnFusion}).
  */
 package dev.puzzle.ffnfusion;

@@ -1,9 +1,17 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.bld.ActivationCache;
 import dev.puzzle.bld.Bld;
+import dev.puzzle.bld.BldJob;
+import dev.puzzle.bld.BldTrainer;
+import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.ModelConfig;
 
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
@@ -46,6 +54,37 @@ public final class DistillStage {
                 bar[0].accept(d);
             }
         });
+        if (shard.index() == 0 && !run.config.distill().coupled()) trained += fusedRuns(run, listener);
         return new Result(trained, run.config.distill().coupled());
+    }
+
+    /**
+     * FFN fusion (decoupled mode; the first shard): each fused run's wide FFN is trained from layer i's FFN
+     * input to the parent's output of layers i..j — what the run contributed, attention included — starting
+     * from the exact fusion; the result is the run's distilled FFN part at layer i.
+     */
+    static int fusedRuns(Run run, Listener listener) throws Exception {
+        List<Fusion.Span> spans = Fusion.of(run, null).spans();
+        if (spans.isEmpty()) return 0;
+        CandidateStore lib = Bld.library(run.dir.root()), dist = Bld.distilled(run.dir.root());
+        ActivationCache cache = Bld.cache(run.dir.root());
+        ModelConfig pc = run.parent.config();
+        LongConsumer bar = listener.progress("distill fused runs", spans.size());
+        int trained = 0, done = 0;
+        for (Fusion.Span f : spans) {
+            String id = CandidateStore.id(f.blocks().get(0).ffn());
+            if (!dist.has(f.first(), id)) {
+                ActivationCache.Layer a = cache.read(f.first()), b = cache.read(f.last());
+                ActivationCache.Layer span = new ActivationCache.Layer(a.input(), a.mid(), b.output(), a.S(), a.T());
+                List<BlockConfig> blocks = new ArrayList<>(pc.blocks());
+                for (int k = 0; k < f.span(); k++) blocks.set(f.first() + k, f.blocks().get(k));
+                BldTrainer.Result r = BldTrainer.train(run.backend, pc.withBlocks(blocks), new BldJob(f.first(), null, f.blocks().get(0).ffn()),
+                        lib.read(f.first(), id), span, run.config.distill());
+                dist.write(f.first(), id, r.weights());
+                trained++;
+            }
+            bar.accept(++done);
+        }
+        return trained;
     }
 }

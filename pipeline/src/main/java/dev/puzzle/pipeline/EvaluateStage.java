@@ -94,7 +94,15 @@ public final class EvaluateStage {
         double runtimeMs = fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0), memoryMib = fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);
         List<Double> perLayer = new ArrayList<>();
         for (int l = 0; l < c.numLayers(); l++) {
-            BlockLibrary.Replacement r = library.find(l, c.blocks().get(l));
+            final int layer = l;
+            String variant = p.kind() == Plan.Kind.PARENT ? null : p.variants().get(l);
+            BlockLibrary.Replacement r = library.replacements().stream() // a fused run's entry counts once, at its first layer
+                    .filter(x -> x.span() > 1 && x.first() <= layer && layer <= x.last() && x.name().equals(variant)).findFirst().orElse(null);
+            if (r != null && r.first() < l) {
+                perLayer.add(0.0);
+                continue;
+            }
+            if (r == null) r = library.find(l, c.blocks().get(l));
             if (r == null) throw new PuzzleException(library.source() + ": layer_" + l + " has no entry for " + c.blocks().get(l).describe());
             perLayer.add(r.values().get(LibraryKeys.RUNTIME_MS));
             runtimeMs += r.values().get(LibraryKeys.RUNTIME_MS);

@@ -24,6 +24,12 @@ public final class LibraryStage {
                 listener.progress("cache", L)::accept, listener.progress("init", L)::accept,
                 dev.puzzle.expertpruning.ExpertScores.scorer(run.space.expertScoring()));
         int parts = 0;
+        dev.puzzle.blocklibrary.CandidateStore store = Bld.library(run.dir.root());
+        for (Fusion.Span f : Fusion.of(run, null).spans()) { // each fused run's wide FFN, under layer i's FFN variant
+            String id = dev.puzzle.blocklibrary.CandidateStore.id(f.blocks().get(0).ffn());
+            if (!store.has(f.first(), id)) store.write(f.first(), id, dev.puzzle.ffnfusion.FfnFusion.fuse(run.parent.config(), run.parent.tensors(), f.first(), f.last()));
+            parts++;
+        }
         for (int l = 0; l < L; l++) { // the parent's own parts are read from the parent, not stored
             List<SearchSpace.Candidate> c = run.space.candidates(run.parent.config(), l);
             parts += Bld.attentions(c).size() + Bld.ffns(c).size() - 2;

@@ -108,6 +108,11 @@ public final class ProfileStage {
             BlockConfig own = parent.parentBlock(l);
             total = total.plus(model.block(parent, own, w, own.ffn() instanceof FfnConfig.Moe m ? layerRouting.get(m) : null));
         }
+        for (Fusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
+            Map<String, Double> sum = new LinkedHashMap<>(); // the wide FFN's layer plus its both-no-op layers (zero)
+            for (BlockConfig b : f.blocks()) stats(model, parent, b, w, null).forEach((k, v) -> sum.merge(k, v, Double::sum));
+            reps.add(new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), sum));
+        }
         BlockLibraryJson.write(new BlockLibrary(parent.numLayers(), reps, "profile"), run.dir.blockCosts());
         String costModelName = rc.measured() ? "measured" : "roofline";
         ObjectMapper m = new ObjectMapper();

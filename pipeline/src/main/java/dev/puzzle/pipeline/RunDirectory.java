@@ -54,6 +54,11 @@ public final class RunDirectory {
     }
 
     /** Where compress keeps each realized model: RUN_DIR/compress/NAME. */
+    /** The pairwise FFN dependency matrix of FFN fusion, measured on the calibration text. */
+    public Path ffnDependency() {
+        return root.resolve("library").resolve("ffn_dependency.json");
+    }
+
     public Path child(String name) {
         return root.resolve("compress").resolve(name);
     }

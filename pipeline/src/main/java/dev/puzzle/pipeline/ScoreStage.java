@@ -1,5 +1,9 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.core.model.LibraryKeys;
+
+import java.util.function.LongConsumer;
+
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.blocklibrary.BlockLibrary;
@@ -39,6 +43,23 @@ public final class ScoreStage {
                 BlockLibrary.Replacement withCosts = costed == null ? null : costed.find(l, c.block());
                 BlockLibrary.Replacement r = withCosts != null ? withCosts : BlockLibrary.Replacement.of(pc, l, c.block(), Map.of());
                 reps.add(r.with(metrics.get(l).get(c.name())));
+            }
+        }
+        List<Fusion.Span> spans = Fusion.of(run, null).spans();
+        if (!spans.isEmpty()) { // replace layers i..j of the parent by the fused run
+            Scorer.Reference ref = Scorer.run(run.backend, run.parent, held);
+            LongConsumer p = listener.progress("score fused runs", spans.size());
+            int done = 0;
+            for (Fusion.Span f : spans) {
+                Map<String, Double> all = new java.util.LinkedHashMap<>();
+                for (boolean trained : new boolean[]{true, false}) { // distilled (when distill trained it), then the exact fusion
+                    Map<String, dev.puzzle.core.tensor.Tensor> t = dev.puzzle.bld.Bld.blockTensors(run.parent, run.dir.root(), f.first(), f.blocks().get(0), coupled, trained);
+                    Scorer.metrics(run.backend, ref, Scorer.run(run.backend, Scorer.replaced(run.parent, f.first(), f.blocks(), t), held), held, pc.vocabSize(), pc.dim())
+                            .forEach((k, v) -> all.put(trained ? k : k + LibraryKeys.INIT_SUFFIX, v));
+                }
+                BlockLibrary.Replacement withCosts = costed == null ? null : costed.find(f.first(), f.blocks());
+                reps.add((withCosts != null ? withCosts : new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), Map.of())).with(all));
+                p.accept(++done);
             }
         }
         Path file = run.dir.scoredLibrary();

@@ -42,6 +42,13 @@ public final class SearchStage {
             for (SearchSpace.Candidate c : run.space.candidates(pc, l)) m.put(c.name(), c.block());
             out.add(m);
         }
+        try { // a fused run's name stands for its block at every layer it covers
+            for (Fusion.Span f : Fusion.of(run, null).spans()) {
+                for (int k = 0; k < f.span(); k++) out.get(f.first() + k).put(f.name(), f.blocks().get(k));
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return out;
     }
 

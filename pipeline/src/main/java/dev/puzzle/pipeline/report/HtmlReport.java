@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline.report;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -154,13 +155,18 @@ public final class HtmlReport {
                 sb.append("<tr><td class=\"l\">").append(esc(m.name())).append("</td>");
                 for (ReportModel.LayerBlock b : m.blocks()) {
                     String d = b.block();
-                    String bg = d.contains("attn=no_op") ? "#fde0dd" : d.contains("attn=linear") ? "#fff3cd" : d.contains("window") ? "#e0f3db" : "#deebf7";
+                    String fused = fusedRun(b.variant());
+                    String bg = fused != null ? "#e5d8f0" : d.contains("attn=no_op") ? "#fde0dd" : d.contains("attn=linear") ? "#fff3cd" : d.contains("window") ? "#e0f3db" : "#deebf7";
+                    String text = d.replace("attn=", "").replace(" ffn=", " / ");
+                    if (fused != null) text = "fused " + fused + ": " + text;
                     sb.append("<td style=\"background:").append(bg).append("\" title=\"").append(esc(b.variant())).append("\">")
-                            .append(esc(d.replace("attn=", "").replace(" ffn=", " / "))).append("</td>");
+                            .append(esc(text)).append("</td>");
                 }
                 sb.append("</tr>");
             }
-            sb.append("</table><h3>Predicted runtime per layer (ms)</h3>");
+            sb.append("</table>");
+            sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json")));
+            sb.append("<h3>Predicted runtime per layer (ms)</h3>");
             List<Series> bars = new ArrayList<>();
             int k = 0;
             for (ReportModel.ModelResult m : r.models()) {
@@ -177,5 +183,43 @@ public final class HtmlReport {
             sb.append(scatter("Predicted runtime of each layer", "layer", "runtime (ms)", bars)).append("</section>");
         }
         return sb.append("</body></html>\n").toString();
+    }
+
+    /** "i-j" when a layer's variant is (part of) a fused FFN run, else null. */
+    static String fusedRun(String variant) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("fused ffn of layers (\\d+-\\d+),.*").matcher(variant == null ? "" : variant);
+        return m.matches() ? m.group(1) : null;
+    }
+
+    /** The FFN fusion dependency matrix as a heatmap (white 0 → dark 1+), when the run measured one. */
+    static String dependencyHeatmap(Path file) {
+        if (!Files.exists(file)) return "";
+        double[][] dep;
+        try {
+            com.fasterxml.jackson.databind.JsonNode m = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("dependency");
+            dep = new double[m.size()][];
+            for (int a = 0; a < m.size(); a++) {
+                dep[a] = new double[m.get(a).size()];
+                for (int b = 0; b < dep[a].length; b++) dep[a][b] = m.get(a).get(b).asDouble();
+            }
+        } catch (java.io.IOException e) {
+            return "<p>FFN dependency: " + esc(file.toString()) + " unreadable: " + esc(e.getMessage()) + "</p>";
+        }
+        int L = dep.length, cell = Math.max(14, Math.min(40, 480 / Math.max(1, L))), pad = 40;
+        StringBuilder sb = new StringBuilder("<h3>FFN fusion: pairwise FFN dependency</h3><p>Row a, column b: mean cosine distance between FFN b's output on"
+                + " its own input and on layer a's FFN input (calibration text); low means FFN b barely depends on the layers between, so a..b can run in parallel.</p>");
+        int size = pad + L * cell + 10;
+        sb.append(String.format(Locale.ROOT, "<svg class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"FFN dependency heatmap\">", size, size));
+        for (int a = 0; a < L; a++) {
+            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%d</text>", pad - 4, pad + a * cell + cell / 2 + 4, a));
+            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%d</text>", pad + a * cell + cell / 2, pad - 6, a));
+            for (int b = 0; b < L; b++) {
+                double v = b > a ? Math.min(1, Math.max(0, dep[a][b])) : 0;
+                int g = (int) Math.round(255 * (1 - v));
+                sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ddd\"><title>%d→%d: %.4f</title></rect>",
+                        pad + b * cell, pad + a * cell, cell, cell, b > a ? String.format(Locale.ROOT, "rgb(%d,%d,255)", g, g) : "#f4f4f4", a, b, dep[a][b]));
+            }
+        }
+        return sb.append("</svg>").toString();
     }
 }

@@ -31,7 +31,10 @@ public final class MarkdownReport {
         for (ReportModel.ModelResult m : r.models()) {
             sb.append("- **").append(m.name()).append("**: ");
             List<String> b = new ArrayList<>();
-            for (ReportModel.LayerBlock l : m.blocks()) b.add(l.block());
+            for (ReportModel.LayerBlock l : m.blocks()) {
+                String fused = HtmlReport.fusedRun(l.variant());
+                b.add(fused == null ? l.block() : "fused " + fused + ": " + l.block());
+            }
             sb.append(String.join(" | ", b)).append('\n');
         }
         return sb.toString();
