@@ -4,6 +4,7 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.GgufWriter;
 import dev.puzzle.core.io.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,11 +17,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
-/** {@code puzzle convert MODEL --to hf OUT_DIR}: llama2.c or GGUF to a Hugging Face safetensors directory. */
+/** {@code puzzle convert MODEL --to hf|gguf OUT}: any model the toolkit reads to a Hugging Face directory or a GGUF file for llama.cpp. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        header = "Convert a llama2.c or GGUF model to a Hugging Face safetensors directory.",
-        description = "Writes config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one). q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged. The directory appears only when complete.",
-        footer = {"", "Example:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf"})
+        header = "Convert a model to a Hugging Face safetensors directory or to a GGUF file for llama.cpp.",
+        description = "hf: config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one); q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged; the directory appears only when complete. gguf: architecture llama for a uniform model, deci (per-layer head counts and FFN lengths) for a heterogeneous child, the tokenizer in tokenizer.ggml.*, q/k rows in llama.cpp's RoPE order; variants llama.cpp cannot run exactly (sliding windows, linear FFNs, FP8 KV, MoE, biases, q/k norms) are refused with one line naming the layer, exit 3, and no file.",
+        footer = {"", "Examples:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf",
+                "  puzzle convert runs/stories260K/compress/puzzle-300000/model --to gguf out/child.gguf"})
 final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -28,10 +30,10 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "The model to convert.")
     String model;
 
-    @Option(names = "--to", required = true, paramLabel = "FORMAT", description = "Output format: hf.")
+    @Option(names = "--to", required = true, paramLabel = "FORMAT", description = "Output format: hf (a directory) or gguf (one file llama.cpp runs).")
     String to;
 
-    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The directory to write (must not exist, or be empty).")
+    @Parameters(index = "1", paramLabel = "OUT", description = "The directory (hf) or file (gguf) to write (must not exist, or be an empty directory).")
     Path outDir;
 
     @Option(names = "--dtype", paramLabel = "DTYPE", description = "Weight dtype of the output: f32, f16 or bf16 (default: as stored).")
@@ -45,7 +47,7 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!to.equals("hf")) throw new PuzzleException("--to " + to + ": unsupported output format (supported: hf)");
+        if (!to.equals("hf") && !to.equals("gguf")) throw new PuzzleException("--to " + to + ": unsupported output format (supported: hf, gguf)");
         DType dt = dtype == null ? null : switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
             case "f32", "float32" -> DType.F32;
             case "f16", "float16" -> DType.F16;
@@ -65,6 +67,16 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
         }
         Path abs = outDir.toAbsolutePath().normalize();
         Checkpoint out = ck;
+        if (to.equals("gguf")) {
+            try {
+                GgufWriter.write(ck, abs, dt);
+            } catch (GgufWriter.Unsupported e) { // say which model
+                throw new GgufWriter.Unsupported(e.getMessage().startsWith("layer ") ? model + ": " + e.getMessage() : e.getMessage());
+            }
+            spec.commandLine().getOut().printf("wrote %s (GGUF %s, %,d parameters, tokenizer of %d tokens)%n", outDir,
+                    ck.config().isUniformParent() ? "llama" : "deci", ck.parameterCount(), ck.tokenizer().vocabSize());
+            return ExitCodes.OK;
+        }
         AtomicFiles.writeDirectory(abs, tmp -> Checkpoints.writeHfDir(out, tmp, dt));
         spec.commandLine().getOut().printf("wrote %s (%s, %,d parameters%s)%n", outDir, Checkpoints.load(abs).config().architecture(),
                 ck.parameterCount(), ck.tokenizer() != null ? ", tokenizer.bin" : ", no tokenizer");

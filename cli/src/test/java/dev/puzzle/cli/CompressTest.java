@@ -315,6 +315,44 @@ class CompressTest {
         assertTrue(why.startsWith("50x (") && why.contains(String.format(java.util.Locale.ROOT, "the parent runs %.0f tokens/s", parent)), why);
     }
 
+    @Test
+    void everyChildHasAGgufOrSaysWhyNotAndRequiredSearchesOnlyBlocksLlamaCppRuns() throws IOException {
+        for (JsonNode m : report.get("models")) {
+            if (m.get("kind").asText().equals("parent")) {
+                assertTrue(m.get("gguf").isNull() && m.get("gguf_refused").isNull(), "the parent is the user's own");
+                continue;
+            }
+            boolean refusable = false;
+            for (JsonNode b : m.get("blocks")) refusable |= b.get("block").asText().matches(".*(window|ffn=linear|fp8).*");
+            Path gguf = Path.of(m.get("model").asText()).resolveSibling("model.gguf");
+            assertEquals(!refusable, Files.exists(gguf), m.get("name").asText() + " " + m.get("blocks"));
+            if (refusable) assertTrue(m.get("gguf_refused").asText().matches("layer \\d+ \\(.*\\): .*"), m.get("gguf_refused").asText());
+            else assertEquals(gguf.toString(), m.get("gguf").asText());
+        }
+        Path d = tmp.resolve("gguf");
+        Path cfg = config(d, "[2.15e5, 2.6e5]");
+        Files.writeString(cfg, Files.readString(cfg).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gguf: required\n"));
+        reuseFinishedRun(d);
+        Files.delete(d.resolve("run/run.fingerprint.json")); // required narrows the search: a run of its own (same library here)
+        CliTest.Run r = run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode rep = new ObjectMapper().readTree(d.resolve("run/report/report.json").toFile());
+        int puzzle = 0;
+        for (JsonNode m : rep.get("models")) {
+            if (!m.get("kind").asText().equals("puzzle")) continue;
+            for (JsonNode b : m.get("blocks")) assertFalse(b.get("block").asText().matches(".*(window|ffn=linear|fp8).*"), m.get("name") + ": " + b);
+            assertTrue(Files.exists(Path.of(m.get("gguf").asText())), m.toString());
+            assertEquals(0, run("inspect", m.get("gguf").asText()).code(), "the GGUF reads back here");
+            puzzle++;
+        }
+        assertEquals(2, puzzle);
+        // KL can only rise when the choice narrows.
+        for (int i = 0; i < 2; i++) assertTrue(rep.get("frontier").get(i).get("kl_div").asDouble() >= report.get("frontier").get(i).get("kl_div").asDouble() - 1e-9);
+        Path bad = config(tmp.resolve("badgguf"), "[2.15e5]");
+        Files.writeString(bad, Files.readString(bad).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gguf: maybe\n"));
+        badInput(run("compress", bad.toString()), "compress", "gguf", "maybe", "true, false or required");
+    }
+
     /** The finished run's profile, library, distillation and scores (same settings), with no realized or evaluated model. */
     static void reuseFinishedRun(Path d) throws IOException {
         copyTree(dir.resolve("run"), d.resolve("run"));

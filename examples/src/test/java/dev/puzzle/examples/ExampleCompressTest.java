@@ -6,6 +6,7 @@ import dev.puzzle.cli.PuzzleCli;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.pipeline.RunConfig;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -19,8 +20,15 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The bundled example, examples/stories260K/puzzle.yaml, compresses end to end (run directory moved to a temporary folder). */
 class ExampleCompressTest {
-    @Test
-    void bundledExampleCompresses(@TempDir Path tmp) throws Exception {
+    @TempDir
+    static Path tmp;
+    static Path cfg;
+    static int exit;
+    static String output;
+
+    /** Compresses the bundled example once; the tests below read its run. */
+    @BeforeAll
+    static void compress() throws Exception {
         Path shared = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize();
         Assumptions.assumeTrue(Files.exists(shared.resolve("models/stories260K/stories260K.bin")), "skipped: " + shared + " is absent");
         Path example = Path.of("stories260K/puzzle.yaml").toAbsolutePath();
@@ -30,13 +38,19 @@ class ExampleCompressTest {
                 .replace("../../../shared/", shared + "/")
                 .replace("run_dir: ../../runs/stories260K", "run_dir: " + tmp.resolve("run"));
         assertTrue(yaml.contains("run_dir: " + tmp.resolve("run")), "the example names its run_dir as expected");
-        Path cfg = tmp.resolve("puzzle.yaml");
+        cfg = tmp.resolve("puzzle.yaml");
         Files.writeString(cfg, yaml);
         CommandLine cl = PuzzleCli.commandLine();
         StringWriter out = new StringWriter(), err = new StringWriter();
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(err));
-        assertEquals(0, cl.execute("compress", cfg.toString()), err.toString());
+        exit = cl.execute("compress", cfg.toString());
+        output = out + "\n" + err;
+    }
+
+    @Test
+    void bundledExampleCompresses() throws Exception {
+        assertEquals(0, exit, output);
         JsonNode report = new ObjectMapper().readTree(tmp.resolve("run/report/report.json").toFile());
         assertEquals(3, report.get("frontier").size(), "one Puzzle child per throughput target");
         for (JsonNode m : report.get("models")) {
@@ -45,7 +59,16 @@ class ExampleCompressTest {
         }
         assertTrue(Files.readString(tmp.resolve("run/report/index.html")).contains("<svg class=\"plot\""));
         fusedRuns(cfg, tmp.resolve("run"));
-        System.out.println(out);
+        System.out.println(output);
+    }
+
+    /** Every model of the example that GGUF can express generates in real llama.cpp what it generates here. */
+    @Test
+    void everyExportableModelRunsTheSameInLlamaCpp() throws Exception {
+        assertEquals(0, exit, output);
+        LlamaCppTest.install();
+        int ran = LlamaCppTest.everyExportableModel(tmp.resolve("run"), tmp);
+        assertTrue(ran >= 2, "at least the parent and a baseline export: " + ran);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.puzzle.pipeline;
 import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.io.GgufWriter;
 import dev.puzzle.hardware.HardwareProfile;
 import dev.puzzle.mip.SearchLibrary;
 import dev.puzzle.pipeline.report.ReportModel;
@@ -25,6 +26,10 @@ public final class Compress {
     public static ReportModel run(Run run, Listener listener) throws Exception {
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress(); // validated before any work
+        String whole = GgufWriter.refusal(run.parent.config());
+        if (cc.gguf() == RunConfig.GgufExport.REQUIRED && whole != null) {
+            throw PuzzleException.field(rc.file, "compress.gguf", "required", "the parent cannot be written for llama.cpp at all: " + whole);
+        }
         rc.compressSearch();
         HeapNeed.check(run, HeapNeed.Stage.COMPRESS, dev.puzzle.core.tensor.Parallel.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
@@ -53,7 +58,7 @@ public final class Compress {
             // 5. search, and baselines at the same budgets
             BlockLibrary scored = BlockLibraryJson.read(run.dir.scoredLibrary());
             SearchLibrary lib = SearchLibrary.of(scored);
-            SearchStage.Result found = SearchStage.run(run, lib, listener);
+            SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? SearchLibrary.of(ggufExpressible(rc, scored)) : lib, listener);
             if (found.children().isEmpty()) {
                 throw PuzzleException.field(rc.file, "compress.throughputs", cc.throughputs().stream().map(RunConfig.Target::label).toList(),
                         "no target can be met: " + String.join("; ", found.unreachable()));
@@ -87,5 +92,20 @@ public final class Compress {
             listener.stage("report", run.dir.reportDir().resolve("index.html").toString());
             return report;
         }
+    }
+
+    /** compress.gguf: required — only the replacements whose every block llama.cpp runs (GgufWriter's refusals), every layer still covered. */
+    static BlockLibrary ggufExpressible(RunConfig rc, BlockLibrary scored) {
+        List<BlockLibrary.Replacement> keep = scored.replacements().stream()
+                .filter(r -> r.blocks().stream().allMatch(b -> GgufWriter.refusal(b) == null)).toList();
+        for (int l = 0; l < scored.numLayers(); l++) {
+            final int layer = l;
+            if (keep.stream().noneMatch(r -> r.first() <= layer && layer <= r.last())) {
+                String why = scored.replacements().stream().filter(r -> r.first() == layer && r.span() == 1).findFirst()
+                        .map(r -> GgufWriter.refusal(r.blocks().get(0))).orElse("no variant");
+                throw PuzzleException.field(rc.file, "compress.gguf", "required", "layer " + layer + " has no candidate llama.cpp runs (" + why + ")");
+            }
+        }
+        return new BlockLibrary(scored.numLayers(), keep, scored.source() + " (GGUF-expressible blocks only)");
     }
 }

@@ -75,7 +75,7 @@ public final class EvaluateStage {
     }
 
     /** Every number the report shows for one model, from one harness (no caching). */
-    public ReportModel.ModelResult measure(Plan p, Checkpoint ck, String modelPath) {
+    public ReportModel.ModelResult measure(Plan p, Checkpoint ck, String modelPath, RealizeStage.GgufExport gguf) {
         RunConfig.Compress cc = run.config.compress();
         Workload w = run.config.workload();
         ModelConfig c = ck.config();
@@ -115,7 +115,7 @@ public final class EvaluateStage {
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
                 ck.parameterCount(), batch1.prefillTokensPerSecond(), batch1.decodeTokensPerSecond(), workload.sequenceTokensPerSecond(),
-                runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks);
+                runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(), gguf.hfArchitecture());
     }
 
     private Path evalFile(Plan p) {
@@ -133,7 +133,8 @@ public final class EvaluateStage {
         if (Files.exists(evalFile)) return ReportModel.read(evalFile, ReportModel.ModelResult.class, "a model evaluation");
         Checkpoint ck = RealizeStage.run(run, p, listener);
         String path = p.kind() == Plan.Kind.PARENT ? run.parent.source() : RealizeStage.modelDir(run, p).toString();
-        ReportModel.ModelResult r = measure(p, ck, path);
+        RealizeStage.GgufExport gguf = RealizeStage.exportGguf(run, p, ck);
+        ReportModel.ModelResult r = measure(p, ck, path, gguf);
         dev.puzzle.core.io.AtomicFiles.writeString(evalFile, ReportModel.json(r));
         return r;
     }

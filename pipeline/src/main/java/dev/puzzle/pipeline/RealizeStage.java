@@ -5,6 +5,8 @@ import dev.puzzle.bld.Gkd;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.GgufWriter;
+import dev.puzzle.core.PuzzleException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,7 +15,9 @@ import java.nio.file.Path;
 /**
  * The realize stage: assembles a chosen architecture from the distilled (else initialized) candidates into
  * a child checkpoint, optionally trains it end to end against the parent (GKD, resumable from its
- * checkpoint), and writes it as a Hugging Face directory ({@code RUN_DIR/compress/NAME/model}), atomically.
+ * checkpoint), and writes it as a Hugging Face directory ({@code RUN_DIR/compress/NAME/model}), atomically;
+ * unless {@code compress.gguf: false}, also a GGUF for llama.cpp beside it ({@code model.gguf}), or, where
+ * GGUF cannot express the child exactly, the one-line reason ({@code gguf-refused.txt}).
  */
 public final class RealizeStage {
     private RealizeStage() {}
@@ -42,5 +46,35 @@ public final class RealizeStage {
             AtomicFiles.writeDirectory(model, tmp -> Checkpoints.writeHfDir(out, tmp, null));
         }
         return Checkpoints.load(model);
+    }
+
+    /**
+     * Where a child's GGUF went, or why there is none (both null: export turned off, or the parent), and the
+     * architecture its Hugging Face config.json names (null for the parent).
+     */
+    public record GgufExport(String path, String refused, String hfArchitecture) {}
+
+    private static String hfArchitecture(Run run, Plan p) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode cfg = new com.fasterxml.jackson.databind.ObjectMapper().readTree(modelDir(run, p).resolve("config.json").toFile());
+        return cfg.path("architectures").path(0).asText(null);
+    }
+
+    /** Writes {@code RUN_DIR/compress/NAME/model.gguf} unless done (or refused) earlier; the parent is not exported. */
+    public static GgufExport exportGguf(Run run, Plan p, Checkpoint child) throws IOException {
+        if (p.kind() == Plan.Kind.PARENT) return new GgufExport(null, null, null);
+        String arch = hfArchitecture(run, p);
+        if (run.config.compress().gguf() == RunConfig.GgufExport.OFF) return new GgufExport(null, null, arch);
+        Path dir = run.dir.child(p.name()), gguf = dir.resolve("model.gguf"), refused = dir.resolve("gguf-refused.txt");
+        if (Files.exists(gguf)) return new GgufExport(gguf.toString(), null, arch);
+        if (Files.exists(refused)) return new GgufExport(null, Files.readString(refused).strip(), arch);
+        Checkpoint ck = child.tokenizer() == null && run.parent.tokenizer() != null ? child.withTokenizer(run.parent.tokenizer()) : child;
+        try {
+            GgufWriter.write(ck, gguf, null);
+            return new GgufExport(gguf.toString(), null, arch);
+        } catch (PuzzleException e) { // a variant llama.cpp cannot run, or a tokenizer GGUF cannot hold: said, not fatal
+            String why = e.getMessage().replace(modelDir(run, p) + ": ", "");
+            AtomicFiles.writeString(refused, why + "\n");
+            return new GgufExport(null, why, arch);
+        }
     }
 }

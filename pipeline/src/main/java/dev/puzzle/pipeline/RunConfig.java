@@ -176,14 +176,23 @@ public final class RunConfig {
 
     /**
      * The compress section: the sweep of whole-model throughput targets, an optional memory budget for
-     * every child, whether to build baselines, the measuring harness, and optional GKD.
+     * every child, whether to build baselines, the measuring harness, optional GKD, and whether to write a
+     * GGUF for llama.cpp beside each child ({@code gguf}, default true).
      */
-    public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd) {}
+    public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd,
+                           GgufExport gguf) {}
+
+    /**
+     * {@code compress.gguf}: {@code false} writes no GGUF; {@code true} (the default) writes one beside every
+     * child GGUF can express and says why not for the others; {@code required} also restricts the search to
+     * blocks llama.cpp runs, so every Puzzle child has one.
+     */
+    public enum GgufExport { OFF, WHEN_EXPRESSIBLE, REQUIRED }
 
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf");
         List<Target> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
@@ -208,7 +217,16 @@ public final class RunConfig {
                 throw new PuzzleException(file + ": field 'compress.gkd': " + e.getMessage());
             }
         }
-        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd);
+        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd,
+                ggufExport(c));
+    }
+
+    private static GgufExport ggufExport(ConfigNode c) {
+        if (!c.has("gguf")) return GgufExport.WHEN_EXPRESSIBLE;
+        JsonNode v = c.node().get("gguf");
+        if (v.isBoolean()) return v.asBoolean() ? GgufExport.WHEN_EXPRESSIBLE : GgufExport.OFF;
+        if (v.isTextual() && v.asText().equals("required")) return GgufExport.REQUIRED;
+        throw c.error("gguf", v, "must be true, false or required");
     }
 
     private static Target target(ConfigNode c, JsonNode j) {
@@ -239,6 +257,7 @@ public final class RunConfig {
         JsonNode r = root.node();
         for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
         if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
+        if (r.path("compress").path("gguf").asText("").equals("required")) fp.put("gguf", "required"); // it narrows the search space
         return fp;
     }
 

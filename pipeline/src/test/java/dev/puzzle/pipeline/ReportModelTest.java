@@ -17,7 +17,9 @@ class ReportModelTest {
     static ModelResult model(String name, String kind, String target, Double tps, double kl, double predicted, double workload, double decode) {
         return new ModelResult(name, kind, target, tps, false, "/models/" + name, kind.equals("puzzle") ? "cp-sat, metrics.kl_div limit 60 s, optimal" : null,
                 kl, 0.9, 0.99, 1.5, Math.exp(1.5), 1000, 5000, decode, workload, 10, 12, predicted, List.of(1.0, 2.0),
-                List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172"), new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op")));
+                List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172"), new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op")),
+                kind.equals("parent") ? null : "/models/" + name + ".gguf", null,
+                kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM");
     }
 
     static ReportModel build(List<ModelResult> models) {
@@ -73,5 +75,10 @@ class ReportModelTest {
         String html = HtmlReport.render(List.of(r), "t");
         assertEquals(4, html.split("<svg class=\"plot\"").length, "predicted frontier, measured frontier, per-layer runtimes");
         assertTrue(html.contains("cp-sat, metrics.kl_div limit 60 s, optimal"), "the report says which solver chose each child");
+        assertTrue(md.contains("- **puzzle-210000** llama.cpp: llama-cli -m /models/puzzle-210000.gguf"), md);
+        assertTrue(html.contains("llama-cli -m /models/puzzle-210000.gguf"), "the HTML says how to run each child too");
+        assertFalse(md.contains("**parent** llama.cpp"), "the parent is the user's own");
+        assertTrue(md.contains("**uniform-210000** Hugging Face directory: /models/uniform-210000 (LlamaForCausalLM: transformers'"), md);
+        assertTrue(md.contains("**puzzle-210000** Hugging Face directory: /models/puzzle-210000 (DeciLMForCausalLM: Nemotron-NAS"), md);
     }
 }

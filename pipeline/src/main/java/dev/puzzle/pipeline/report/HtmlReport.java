@@ -165,6 +165,11 @@ public final class HtmlReport {
                 sb.append("</tr>");
             }
             sb.append("</table>");
+            sb.append("<h3>Running the children</h3><ul class=\"howto\">");
+            for (ReportModel.ModelResult m : r.models()) {
+                for (String s : ReportModel.howToRun(m)) sb.append("<li><b>").append(esc(m.name())).append("</b> <code>").append(esc(s)).append("</code></li>");
+            }
+            sb.append("</ul>");
             sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json")));
             sb.append("<h3>Predicted runtime per layer (ms)</h3>");
             List<Series> bars = new ArrayList<>();

@@ -37,6 +37,10 @@ public final class MarkdownReport {
             }
             sb.append(String.join(" | ", b)).append('\n');
         }
+        sb.append("\n## Running the children\n\n");
+        for (ReportModel.ModelResult m : r.models()) {
+            for (String s : ReportModel.howToRun(m)) sb.append("- **").append(m.name()).append("** ").append(s).append('\n');
+        }
         return sb.toString();
     }
 }

@@ -41,7 +41,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                               double klDiv, double top1Agreement, double hiddenCosine, double lmLoss, double perplexity, long parameters,
                               double measuredPrefillTokensPerS, double measuredDecodeTokensPerS, double measuredWorkloadTokensPerS,
                               double predictedRuntimeMs, double predictedMemoryMib, double predictedTokensPerS,
-                              List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks) {}
+                              List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture) {}
 
     public record FrontierPoint(String target, double targetTokensPerS, String name, double klDiv, double predictedTokensPerS,
                                 double measuredWorkloadTokensPerS, double measuredDecodeTokensPerS) {}
@@ -116,6 +116,23 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 + measurement + ", whose costs can order the models differently.");
         for (Comparison c : comparisons) out.add(c.verdict());
         out.add(summary);
+        return out;
+    }
+
+    /**
+     * How to run one model outside this toolkit: its GGUF in llama.cpp (or why GGUF cannot hold it), and
+     * its Hugging Face directory. Empty for the parent.
+     */
+    public static List<String> howToRun(ModelResult m) {
+        if (m.kind().equals("parent")) return List.of();
+        List<String> out = new ArrayList<>();
+        if (m.gguf() != null) out.add("llama.cpp: llama-cli -m " + m.gguf() + " -p 'Once upon a time' --temp 0");
+        else if (m.ggufRefused() != null) out.add("llama.cpp: no GGUF (" + m.ggufRefused() + ")");
+        String arch = m.hfArchitecture() == null ? "" : m.hfArchitecture();
+        out.add("Hugging Face directory: " + m.model() + " (" + (arch.equals("DeciLMForCausalLM")
+                ? "DeciLMForCausalLM: Nemotron-NAS modeling code loads it, such as vLLM's DeciLMForCausalLM"
+                : arch.isEmpty() ? "config.json" : arch + ": transformers' AutoModelForCausalLM loads it")
+                + "; here: puzzle generate " + m.model() + " --temperature 0)");
         return out;
     }
 

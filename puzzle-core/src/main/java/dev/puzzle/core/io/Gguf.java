@@ -1,6 +1,9 @@
 package dev.puzzle.core.io;
 
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Tensor;
@@ -23,7 +26,8 @@ import static dev.puzzle.core.io.TensorNames.*;
 /**
  * GGUF v2/v3 reader (ggml's docs/gguf.md): header, typed metadata, tensor infos (dimensions listed
  * fastest-first, so reversed they are the row-major shape), aligned data. F32, F16 and BF16 tensors;
- * the llama architecture; the embedded SentencePiece vocabulary. llama.cpp stores q/k rows for
+ * the llama architecture and llama.cpp's heterogeneous deci (per-layer head counts and FFN lengths, as
+ * {@link GgufWriter} writes them); the embedded SentencePiece vocabulary. llama.cpp stores q/k rows for
  * interleaved RoPE, as llama2.c does.
  */
 public final class Gguf {
@@ -98,21 +102,33 @@ public final class Gguf {
             Header h = readHeader(file, ch);
             Map<String, Object> m = h.metadata();
             String arch = String.valueOf(m.get("general.architecture"));
-            if (!arch.equals("llama")) {
-                throw PuzzleException.field(file, "general.architecture", arch, "unsupported architecture (supported: llama)");
+            if (!arch.equals("llama") && !arch.equals("deci")) {
+                throw PuzzleException.field(file, "general.architecture", arch, "unsupported architecture (supported: llama, deci)");
             }
-            int dim = intMeta(file, m, "llama.embedding_length");
-            int layers = intMeta(file, m, "llama.block_count");
-            int hidden = intMeta(file, m, "llama.feed_forward_length");
-            int heads = intMeta(file, m, "llama.attention.head_count");
-            int kvHeads = m.containsKey("llama.attention.head_count_kv") ? intMeta(file, m, "llama.attention.head_count_kv") : heads;
-            int ctx = m.containsKey("llama.context_length") ? intMeta(file, m, "llama.context_length") : 2048;
-            float eps = m.containsKey("llama.attention.layer_norm_rms_epsilon") ? ((Number) m.get("llama.attention.layer_norm_rms_epsilon")).floatValue() : 1e-5f;
-            float theta = m.containsKey("llama.rope.freq_base") ? ((Number) m.get("llama.rope.freq_base")).floatValue() : 10000f;
-            if (dim % heads != 0) throw PuzzleException.field(file, "llama.attention.head_count", heads, "does not divide embedding_length " + dim);
+            int dim = intMeta(file, m, arch + ".embedding_length");
+            int layers = intMeta(file, m, arch + ".block_count");
+            int[] headsPer = perLayer(file, m, arch + ".attention.head_count", layers, true);
+            int[] kvPer = m.containsKey(arch + ".attention.head_count_kv") ? perLayer(file, m, arch + ".attention.head_count_kv", layers, arch.equals("deci")) : headsPer.clone();
+            int[] ffPer = perLayer(file, m, arch + ".feed_forward_length", layers, arch.equals("deci"));
+            int heads = java.util.Arrays.stream(headsPer).max().orElse(0), hidden = java.util.Arrays.stream(ffPer).max().orElse(0);
+            if (heads <= 0) throw PuzzleException.field(file, arch + ".attention.head_count", 0, "no layer has attention heads");
+            if (hidden <= 0) throw PuzzleException.field(file, arch + ".feed_forward_length", 0, "no layer has an FFN");
+            int kvHeads = java.util.Arrays.stream(kvPer).max().orElse(0);
+            int ctx = m.containsKey(arch + ".context_length") ? intMeta(file, m, arch + ".context_length") : 2048;
+            float eps = m.containsKey(arch + ".attention.layer_norm_rms_epsilon") ? ((Number) m.get(arch + ".attention.layer_norm_rms_epsilon")).floatValue() : 1e-5f;
+            float theta = m.containsKey(arch + ".rope.freq_base") ? ((Number) m.get(arch + ".rope.freq_base")).floatValue() : 10000f;
+            if (dim % heads != 0) throw PuzzleException.field(file, arch + ".attention.head_count", heads, "does not divide embedding_length " + dim);
             int E = dim / heads;
-            if (m.containsKey("llama.rope.dimension_count") && intMeta(file, m, "llama.rope.dimension_count") != E) {
-                throw PuzzleException.field(file, "llama.rope.dimension_count", m.get("llama.rope.dimension_count"), "partial rotary embeddings are not supported (head dim " + E + ")");
+            if (m.containsKey(arch + ".rope.dimension_count") && intMeta(file, m, arch + ".rope.dimension_count") != E) {
+                throw PuzzleException.field(file, arch + ".rope.dimension_count", m.get(arch + ".rope.dimension_count"), "partial rotary embeddings are not supported (head dim " + E + ")");
+            }
+            for (int l = 0; l < layers; l++) {
+                if (headsPer[l] != 0 && headsPer[l] != heads) {
+                    throw PuzzleException.field(file, arch + ".attention.head_count[" + l + "]", headsPer[l], "query heads must be 0 or " + heads + " in every layer");
+                }
+                if (kvPer[l] != 0 && (kvPer[l] > heads || heads % kvPer[l] != 0)) {
+                    throw PuzzleException.field(file, arch + ".attention.head_count_kv[" + l + "]", kvPer[l], "must divide the " + heads + " query heads");
+                }
             }
             Map<String, TensorInfo> byName = new LinkedHashMap<>();
             for (TensorInfo t : h.tensors()) byName.put(t.name(), t);
@@ -124,6 +140,10 @@ public final class Gguf {
             Map<String, DType> types = new LinkedHashMap<>();
             for (TensorInfo t : h.tensors()) {
                 String name = hfName(file, t.name());
+                if (name.endsWith("." + O) && name.startsWith("model.layers.")) { // a deci layer with heads but no KV heads: the linear map
+                    int l = Integer.parseInt(name.substring("model.layers.".length(), name.indexOf('.', "model.layers.".length())));
+                    if (headsPer[l] > 0 && kvPer[l] == 0) name = layer(l, ATTN_LINEAR);
+                }
                 DType dt = dtypeOf(file, t);
                 long n = Tensor.numel(t.shape());
                 long begin = h.dataStart() + t.offset(), len = n * dt.bytes;
@@ -134,12 +154,52 @@ public final class Gguf {
                 tensors.put(name, Tensor.mapped(ch, begin, dt, t.shape())); // in its stored dtype, never widened whole
                 types.put(name, dt);
             }
-            ModelConfig cfg = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kvHeads, hidden, vocab, ctx, eps, theta,
-                    RopeStyle.INTERLEAVED, tied, false);
+            ModelConfig cfg = ModelConfig.uniform(arch.equals("deci") ? "DeciLMForCausalLM" : "LlamaForCausalLM", dim, layers, heads, kvHeads,
+                    hidden, vocab, ctx, eps, theta, RopeStyle.INTERLEAVED, tied, false);
+            if (arch.equals("deci")) {
+                List<BlockConfig> blocks = new ArrayList<>();
+                for (int l = 0; l < layers; l++) {
+                    AttentionConfig att = headsPer[l] == 0 ? new AttentionConfig.NoOp() : kvPer[l] == 0 ? new AttentionConfig.Linear() : new AttentionConfig.Gqa(kvPer[l]);
+                    FfnConfig ffn = ffPer[l] == 0 || zeroStandIn(tensors, l) ? new FfnConfig.NoOp() : new FfnConfig.Dense(ffPer[l]);
+                    if (ffn instanceof FfnConfig.NoOp) for (String s : new String[]{FFN_NORM, GATE, UP, DOWN}) {
+                        tensors.remove(layer(l, s));
+                        types.remove(layer(l, s));
+                    }
+                    blocks.add(new BlockConfig(att, ffn));
+                }
+                cfg = cfg.withBlocks(blocks);
+            }
             return new Checkpoint(cfg, tensors, types, tokenizer(file, m), file.toString());
         } catch (IOException e) {
             throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /** A per-layer count: an array of one value per layer (deci) or one value for all (llama); zeros allowed where a layer may lack the part. */
+    private static int[] perLayer(Path file, Map<String, Object> m, String key, int layers, boolean zeroAllowed) {
+        Object v = m.get(key);
+        int[] out = new int[layers];
+        if (v instanceof List<?> list) {
+            if (list.size() != layers) throw PuzzleException.field(file, key, list.size() + " values", "needs one per layer (" + layers + ")");
+            for (int l = 0; l < layers; l++) {
+                if (!(list.get(l) instanceof Number n) || n.longValue() < 0 || n.longValue() > Integer.MAX_VALUE) {
+                    throw PuzzleException.field(file, key + "[" + l + "]", list.get(l), "not a count");
+                }
+                out[l] = n.intValue();
+            }
+        } else {
+            java.util.Arrays.fill(out, intMeta(file, m, key));
+        }
+        if (!zeroAllowed) for (int l = 0; l < layers; l++) if (out[l] == 0) throw PuzzleException.field(file, key, 0, "out of range");
+        return out;
+    }
+
+    /** The width-1 FFN whose down projection is zero: GgufWriter's stand-in for a removed FFN in a layer that keeps attention. */
+    private static boolean zeroStandIn(Map<String, Tensor> tensors, int l) {
+        Tensor down = tensors.get(layer(l, DOWN));
+        if (down == null || down.cols() != 1) return false;
+        for (float x : down.data()) if (x != 0f) return false;
+        return true;
     }
 
     private static int intMeta(Path file, Map<String, Object> m, String key) {

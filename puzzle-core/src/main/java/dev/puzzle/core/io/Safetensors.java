@@ -203,32 +203,35 @@ public final class Safetensors implements AutoCloseable {
         byte[] head = header(shapes, dtypes, metadata);
         AtomicFiles.write(target, out -> {
             out.write(head);
-            // A block of rows at a time, so a mapped tensor is never widened whole.
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                DType dt = dtypes.get(e.getKey());
-                Tensor t = e.getValue();
-                int cols = Math.max(1, t.cols()), rows = t.size() / cols, block = Math.max(1, (1 << 16) / cols);
-                ByteBuffer buf = ByteBuffer.allocate(block * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
-                float[] f = new float[block * cols];
-                for (int r0 = 0; r0 < rows; r0 += block) {
-                    int n = Math.min(block, rows - r0), len = n * cols;
-                    buf.clear();
-                    if (t.isMapped() && t.dtype() == dt) {
-                        t.rawRows(r0, n, buf);
-                    } else {
-                        t.rows(r0, n, f, 0);
-                        for (int i = 0; i < len; i++) {
-                            switch (dt) {
-                                case F32 -> buf.putFloat(f[i]);
-                                case F16 -> buf.putShort(Float.floatToFloat16(f[i]));
-                                case BF16 -> buf.putShort(DType.floatToBf16(f[i]));
-                            }
-                        }
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) writeData(out, e.getValue(), dtypes.get(e.getKey()));
+        });
+    }
+
+    /**
+     * A tensor's data in {@code dt}, row-major, little endian: a block of rows at a time, so a mapped tensor
+     * is never widened whole, and copied byte for byte when it is stored in {@code dt} already.
+     */
+    static void writeData(java.io.OutputStream out, Tensor t, DType dt) throws IOException {
+        int cols = Math.max(1, t.cols()), rows = t.size() / cols, block = Math.max(1, (1 << 16) / cols);
+        ByteBuffer buf = ByteBuffer.allocate(block * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
+        float[] f = new float[block * cols];
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int n = Math.min(block, rows - r0), len = n * cols;
+            buf.clear();
+            if (t.isMapped() && t.dtype() == dt) {
+                t.rawRows(r0, n, buf);
+            } else {
+                t.rows(r0, n, f, 0);
+                for (int i = 0; i < len; i++) {
+                    switch (dt) {
+                        case F32 -> buf.putFloat(f[i]);
+                        case F16 -> buf.putShort(Float.floatToFloat16(f[i]));
+                        case BF16 -> buf.putShort(DType.floatToBf16(f[i]));
                     }
-                    out.write(buf.array(), 0, buf.position());
                 }
             }
-        });
+            out.write(buf.array(), 0, buf.position());
+        }
     }
 
     /**

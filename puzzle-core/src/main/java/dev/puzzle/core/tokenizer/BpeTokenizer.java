@@ -220,6 +220,11 @@ public final class BpeTokenizer implements Tokenizer {
         return new String(pieces[token], StandardCharsets.UTF_8);
     }
 
+    /** The merge score of a token (higher merges first). */
+    public float score(int token) {
+        return scores[token];
+    }
+
     @Override
     public int[] encode(String text, boolean addBos, boolean addEos) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);

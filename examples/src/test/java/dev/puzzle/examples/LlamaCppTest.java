@@ -1,0 +1,282 @@
+package dev.puzzle.examples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puzzle.cli.PuzzleCli;
+import picocli.CommandLine;
+import dev.puzzle.blocklibrary.CandidateInit;
+import dev.puzzle.core.eval.Sampler;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+import dev.puzzle.core.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static dev.puzzle.core.io.TensorNames.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * GGUF children checked by real llama.cpp: node-llama-cpp 3.21.1 from npm (prebuilt CPU binaries) loads
+ * what {@code puzzle convert --to gguf} writes and generates greedily; its tokens must equal this
+ * toolkit's, and its first next-token probabilities must agree with ours to 1e-3. Skipped, saying why,
+ * where node/npm are absent or npm cannot be reached.
+ */
+class LlamaCppTest {
+    static final String VERSION = "3.21.1";
+    static Path runner;
+
+    /** Installs node-llama-cpp once (cached under ~/.cache/puzzle), or skips saying why. */
+    @BeforeAll
+    static synchronized void install() throws Exception {
+        if (runner != null) return;
+        Path dir = Path.of(System.getProperty("user.home"), ".cache", "puzzle", "node-llama-cpp-" + VERSION);
+        Path script = dir.resolve("generate.mjs");
+        if (!Files.exists(dir.resolve("node_modules/node-llama-cpp/package.json"))) {
+            Assumptions.assumeTrue(which("node") && which("npm"), "skipped: node and npm are not installed (Debian: apt-get install nodejs npm)");
+            Files.createDirectories(dir);
+            Process p = new ProcessBuilder("npm", "i", "-E", "node-llama-cpp@" + VERSION, "--no-audit", "--no-fund", "--prefix", dir.toString())
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("npm.log").toFile()).start();
+            boolean ok = p.waitFor(600, TimeUnit.SECONDS) && p.exitValue() == 0;
+            Assumptions.assumeTrue(ok, "skipped: npm could not install node-llama-cpp@" + VERSION + " (no network?); see " + dir.resolve("npm.log"));
+        }
+        try (InputStream in = LlamaCppTest.class.getResourceAsStream("/llamacpp/generate.mjs")) {
+            Files.write(script, in.readAllBytes());
+        }
+        runner = script;
+    }
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = PuzzleCli.commandLine();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static Path shared(String rel) {
+        Path p = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize().resolve(rel);
+        Assumptions.assumeTrue(Files.exists(p), "skipped: reference file " + p + " is absent (../shared not laid out beside the repository)");
+        return p;
+    }
+
+    static String bin() {
+        return shared("models/stories260K/stories260K.bin").toString();
+    }
+
+    static String tok() {
+        return shared("models/stories260K/tok512.bin").toString();
+    }
+
+    static boolean which(String cmd) {
+        try {
+            return new ProcessBuilder("sh", "-c", "command -v " + cmd).start().waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    /** llama.cpp's greedy run of a GGUF. */
+    static JsonNode llamaCpp(Path gguf, String prompt, int steps) throws Exception {
+        Process p = new ProcessBuilder("node", runner.toString(), gguf.toString(), prompt, String.valueOf(steps))
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return new ObjectMapper().readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+    }
+
+    /** This toolkit's greedy run (as `puzzle generate --temperature 0`), its token ids and the first three steps' probabilities. */
+    record Ours(int[] prompt, List<Integer> tokens, List<float[]> probs) {}
+
+    static Ours ours(Checkpoint ck, Tokenizer tok, String prompt, int steps) {
+        Decoder d = new Decoder(ck, Backend.cpu());
+        int[] p = tok.encode(prompt, true, false);
+        Decoder.State st = d.newState(steps);
+        Sampler greedy = new Sampler(d.backend(), 0f, 0f, 1);
+        int V = ck.config().vocabSize(), pos = 0, token = p[0];
+        List<Integer> out = new ArrayList<>();
+        List<float[]> probs = new ArrayList<>();
+        while (pos < steps) {
+            float[] logits = d.forward(st, new int[]{token}, 0, 1, false);
+            pos++;
+            if (pos < p.length) {
+                token = p[pos];
+                continue;
+            }
+            if (probs.size() < 3) probs.add(softmax(logits, V));
+            int next = greedy.sample(logits, 0, V);
+            if (next == tok.bosId() || next == tok.eosId()) break;
+            out.add(next);
+            token = next;
+        }
+        return new Ours(p, out, probs);
+    }
+
+    static float[] softmax(float[] l, int V) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int i = 0; i < V; i++) max = Math.max(max, l[i]);
+        float[] p = new float[V];
+        for (int i = 0; i < V; i++) sum += p[i] = (float) Math.exp(l[i] - max);
+        for (int i = 0; i < V; i++) p[i] /= (float) sum;
+        return p;
+    }
+
+    static void sameAsLlamaCpp(Checkpoint ck, Path gguf, String prompt, int steps) throws Exception {
+        JsonNode ll = llamaCpp(gguf, prompt, steps);
+        Ours o = ours(ck, ck.tokenizer(), prompt, steps);
+        List<Integer> promptIds = new ArrayList<>();
+        ll.get("prompt_tokens").forEach(t -> promptIds.add(t.asInt()));
+        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), promptIds, "llama.cpp encodes the prompt to the same ids");
+        List<Integer> gen = new ArrayList<>();
+        ll.get("tokens").forEach(t -> gen.add(t.asInt()));
+        int n = Math.min(o.tokens().size(), gen.size()); // the two loops count the last position differently: at most one token apart
+        assertTrue(Math.abs(o.tokens().size() - gen.size()) <= 1, o.tokens().size() + " vs " + gen.size() + " tokens");
+        assertEquals(o.tokens().subList(0, n), gen.subList(0, n), "greedy tokens of llama.cpp and of this toolkit");
+        assertTrue(gen.size() >= 10, "generated something: " + gen);
+        for (int s = 0; s < Math.min(3, o.probs().size()); s++) {
+            for (JsonNode e : ll.get("top_probs").get(s)) {
+                int tokenId = e.get(0).asInt();
+                assertEquals(e.get(1).asDouble(), o.probs().get(s)[tokenId], 1e-3, "step " + s + " p(token " + tokenId + ")");
+            }
+        }
+    }
+
+    @Test
+    void theParentInGgufGeneratesInLlamaCppWhatItGeneratesHere(@TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve("stories260K.gguf");
+        Run r = run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", gguf.toString());
+        assertEquals(0, r.code(), r.err());
+        Checkpoint ck = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+        sameAsLlamaCpp(ck, gguf, "Once upon a time", 80);
+        // The GGUF reads back here too, to the same tokens.
+        sameAsLlamaCpp(Checkpoints.load(gguf), gguf, "The little dog", 60);
+    }
+
+    /**
+     * A heterogeneous child of stories260K written as deci: a narrower FFN, pooled KV heads, no attention,
+     * no FFN with attention kept (the zero-FFN stand-in for llama.cpp's skip), and a linear attention map.
+     */
+    @Test
+    void aHeterogeneousChildAsDeciRunsExactlyInLlamaCpp(@TempDir Path tmp) throws Exception {
+        Checkpoint parent = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+        ModelConfig c = parent.config();
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        parent.tensors().forEach((k, v) -> t.put(k, v.copy()));
+        int D = c.dim(), F = c.intermediateSize(), keep = 86;
+        // layer 0: the first 86 channels of the FFN
+        float[] g = t.get(layer(0, GATE)).data(), u = t.get(layer(0, UP)).data(), dn = t.get(layer(0, DOWN)).data();
+        float[] d2 = new float[D * keep];
+        for (int i = 0; i < D; i++) System.arraycopy(dn, i * F, d2, i * keep, keep);
+        t.put(layer(0, GATE), new Tensor(java.util.Arrays.copyOf(g, keep * D), keep, D));
+        t.put(layer(0, UP), new Tensor(java.util.Arrays.copyOf(u, keep * D), keep, D));
+        t.put(layer(0, DOWN), new Tensor(d2, D, keep));
+        // layer 1: 2 KV heads pooled from 4
+        t.putAll(CandidateInit.attention(Backend.cpu(), c, parent.tensors(), 1, new AttentionConfig.Gqa(2), null, null, 0));
+        // layer 2: no attention
+        for (String s : new String[]{ATTN_NORM, Q, K, V, O}) t.remove(layer(2, s));
+        // layer 3: no FFN, attention kept
+        for (String s : new String[]{FFN_NORM, GATE, UP, DOWN}) t.remove(layer(3, s));
+        // layer 4: attention replaced by a linear map of the normed input
+        for (String s : new String[]{Q, K, V, O}) t.remove(layer(4, s));
+        float[] map = new float[D * D];
+        Random r = new Random(7);
+        for (int i = 0; i < map.length; i++) map[i] = (float) (0.05 * r.nextGaussian());
+        t.put(layer(4, ATTN_LINEAR), new Tensor(map, D, D));
+        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.Dense(keep)),
+                new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(F)),
+                new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F)),
+                new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.NoOp()),
+                new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Dense(F)));
+        Checkpoint child = new Checkpoint(c.withBlocks(blocks), t, parent.storedTypes(), parent.tokenizer(), "child");
+        Path hf = tmp.resolve("child");
+        Checkpoints.writeHfDir(child, hf, null);
+        Path gguf = tmp.resolve("child.gguf");
+        Run cr = run("convert", hf.toString(), "--to", "gguf", gguf.toString());
+        assertEquals(0, cr.code(), cr.err());
+        assertTrue(cr.out().contains("GGUF deci"), cr.out());
+        sameAsLlamaCpp(Checkpoints.load(hf), gguf, "Once upon a time", 60);
+    }
+
+    @Test
+    void variantsLlamaCppCannotRunAreRefusedWithNoFileLeft(@TempDir Path tmp) throws Exception {
+        Checkpoint parent = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+        ModelConfig c = parent.config();
+        List<BlockConfig> blocks = new ArrayList<>(c.blocks());
+        blocks.set(2, new BlockConfig(new AttentionConfig.Window(4, 32), new FfnConfig.Dense(c.intermediateSize())));
+        Path hf = tmp.resolve("window");
+        Checkpoints.writeHfDir(new Checkpoint(c.withBlocks(blocks), parent.tensors(), parent.storedTypes(), parent.tokenizer(), "w"), hf, null);
+        Path gguf = tmp.resolve("window.gguf");
+        Run bad = run("convert", hf.toString(), "--to", "gguf", gguf.toString());
+        assertEquals(3, bad.code(), bad.err());
+        String e = bad.err().strip();
+        assertTrue(!e.contains("\n") && e.startsWith("puzzle: ") && e.contains("layer 2") && e.contains("window") && e.contains("deci"), e);
+        assertFalse(Files.exists(gguf), e);
+        try (var s = Files.list(tmp)) {
+            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().contains("window.gguf")).toList(), "no temporary file either");
+        }
+    }
+
+    /**
+     * Every model of a compress run that GGUF can express (llama.cpp's llama and deci graphs) generates in
+     * llama.cpp what it generates here: the children and baselines from the GGUF that compress wrote beside
+     * them, the parent converted here. The others carry compress's one-line refusal, and convert refuses
+     * them too (exit 3, no file). Returns how many ran.
+     */
+    static int everyExportableModel(Path runDir, Path tmp) throws Exception {
+        Assumptions.assumeTrue(runner != null, "skipped: node-llama-cpp is not installed");
+        JsonNode report = new ObjectMapper().readTree(runDir.resolve("report/report.json").toFile());
+        int ran = 0;
+        for (JsonNode m : report.get("models")) {
+            String model = m.get("model").asText(), name = m.get("name").asText();
+            Path gguf;
+            if (m.get("kind").asText().equals("parent")) {
+                gguf = tmp.resolve(name + ".gguf");
+                Run r = run("convert", model, "--tokenizer", tok(), "--to", "gguf", gguf.toString());
+                assertEquals(0, r.code(), name + ": " + r.err());
+            } else if (m.get("gguf").isNull()) {
+                String why = m.get("gguf_refused").asText();
+                assertTrue(why.startsWith("layer "), name + ": compress says why there is no GGUF: " + why);
+                Path out = tmp.resolve(name + ".gguf");
+                Run r = run("convert", model, "--to", "gguf", out.toString());
+                assertEquals(3, r.code(), name + ": " + r.err());
+                assertFalse(Files.exists(out), name + " refused but a file was left: " + r.err());
+                continue;
+            } else {
+                gguf = Path.of(m.get("gguf").asText());
+                assertEquals(runDir.resolve("compress").resolve(name).resolve("model.gguf"), gguf, "the GGUF lies beside the child");
+            }
+            Checkpoint ck = Checkpoints.load(Path.of(model));
+            if (ck.tokenizer() == null) ck = ck.withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+            sameAsLlamaCpp(ck, gguf, "Once upon a time", 48);
+            ran++;
+        }
+        return ran;
+    }
+}

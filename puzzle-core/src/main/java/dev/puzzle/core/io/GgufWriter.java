@@ -1,0 +1,343 @@
+package dev.puzzle.core.io;
+
+import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.FfnConfig;
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.tokenizer.BpeTokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.puzzle.core.io.TensorNames.*;
+
+/**
+ * Writes a model as GGUF (version 3) for llama.cpp. A uniform Llama is architecture {@code llama}; a
+ * heterogeneous one is {@code deci} (llama.cpp's Nemotron-NAS graph) with per-layer integer arrays
+ * {@code deci.attention.head_count}, {@code head_count_kv} and {@code feed_forward_length}:
+ * <ul>
+ *   <li>attention no-op: head count 0 and KV heads 0, no attention tensors;</li>
+ *   <li>attention replaced by a linear map: KV heads 0, only {@code attn_norm} and {@code attn_output} (the map);</li>
+ *   <li>FFN no-op: llama.cpp's deci graph skips the rest of a layer whose FFN length is 0, dropping that
+ *       layer's attention output; a layer that keeps attention gets an exact stand-in instead — an FFN of
+ *       width 1 whose down projection is zero (its output is 0, the residual add happens) — and a layer
+ *       with neither attention nor FFN is written with length 0 (nothing to lose).</li>
+ * </ul>
+ * Refused, naming the layer and the variant: a linear FFN (no tensor slot in deci), sliding-window
+ * attention (not expressible per layer), an FP8 KV cache, MoE layers, q/k/v biases and q/k norms. Q and
+ * K rows are written in llama.cpp's RoPE order (pairs adjacent). The tokenizer (SentencePiece-style BPE
+ * with byte fallback) goes into {@code tokenizer.ggml.*} so that llama.cpp encodes text to the same ids.
+ * Writes are atomic.
+ */
+public final class GgufWriter {
+    private GgufWriter() {}
+
+    private static final int ALIGN = 32;
+    private static final int T_UINT32 = 4, T_INT32 = 5, T_FLOAT32 = 6, T_BOOL = 7, T_STRING = 8, T_ARRAY = 9;
+
+    /** Refusals: this variant of this layer has no GGUF encoding that llama.cpp runs exactly. */
+    public static final class Unsupported extends PuzzleException {
+        public Unsupported(String message) {
+            super(message);
+        }
+    }
+
+    /** Why no layer of this model can be written for llama.cpp (biases, q/k norms), or null. */
+    public static String refusal(ModelConfig c) {
+        if (c.qkvBias()) return "q/k/v biases have no slot in GGUF's llama/deci graphs";
+        if (c.qkNorm()) return "per-head q/k norms (Qwen3) have no slot in GGUF's llama/deci graphs";
+        return null;
+    }
+
+    /** Why this block has no GGUF encoding that llama.cpp runs exactly, or null when it has one. */
+    public static String refusal(BlockConfig b) {
+        if (b.attention() instanceof AttentionConfig.Window) return "sliding-window attention is not expressible per layer in GGUF's deci";
+        if (b.attention().fp8Kv()) return "an FP8 KV cache per layer is not expressible in GGUF";
+        if (b.ffn() instanceof FfnConfig.Linear) return "a linear FFN has no tensor slot in GGUF's deci";
+        if (b.ffn() instanceof FfnConfig.Moe) return "mixture-of-experts layers are not written to GGUF yet";
+        return null;
+    }
+
+    public static void write(Checkpoint ck, Path target, DType dtype) throws IOException {
+        ModelConfig c = ck.config();
+        String whole = refusal(c);
+        if (whole != null) throw new Unsupported(ck.source() + ": " + whole);
+        for (int l = 0; l < c.numLayers(); l++) {
+            BlockConfig b = c.blocks().get(l);
+            String why = refusal(b);
+            if (why != null) throw new Unsupported("layer " + l + " (" + b.describe() + "): " + why);
+        }
+        if (!(ck.tokenizer() instanceof BpeTokenizer tok)) {
+            throw new PuzzleException(ck.source() + ": a GGUF for llama.cpp needs a SentencePiece-style tokenizer (a llama2.c tokenizer.bin, or the"
+                    + " model's own); name one with --tokenizer");
+        }
+        if (tok.vocabSize() != c.vocabSize()) {
+            throw new PuzzleException(ck.source() + ": the tokenizer has " + tok.vocabSize() + " tokens, the model " + c.vocabSize());
+        }
+        Checkpoint inter = toInterleaved(ck);
+        boolean uniform = c.isUniformParent();
+        String arch = uniform ? "llama" : "deci";
+        DType dt = dtype != null ? dtype : ck.dominantDType();
+
+        ByteArrayOutputStream kv = new ByteArrayOutputStream();
+        int kvCount = 0;
+        kvCount += str(kv, "general.architecture", arch);
+        kvCount += str(kv, "general.name", nameOf(ck));
+        kvCount += u32(kv, "general.alignment", ALIGN);
+        kvCount += u32(kv, arch + ".context_length", c.maxSeqLen());
+        kvCount += u32(kv, arch + ".embedding_length", c.dim());
+        kvCount += u32(kv, arch + ".block_count", c.numLayers());
+        kvCount += u32(kv, arch + ".rope.dimension_count", c.headDim());
+        kvCount += f32(kv, arch + ".rope.freq_base", c.ropeTheta());
+        kvCount += f32(kv, arch + ".attention.layer_norm_rms_epsilon", c.normEps());
+        kvCount += u32(kv, arch + ".vocab_size", c.vocabSize());
+        if (uniform) {
+            kvCount += u32(kv, arch + ".feed_forward_length", c.intermediateSize());
+            kvCount += u32(kv, arch + ".attention.head_count", c.numHeads());
+            kvCount += u32(kv, arch + ".attention.head_count_kv", c.numKvHeads());
+        } else {
+            int L = c.numLayers();
+            int[] heads = new int[L], kvh = new int[L], ff = new int[L];
+            for (int l = 0; l < L; l++) {
+                BlockConfig b = c.blocks().get(l);
+                heads[l] = b.attention() instanceof AttentionConfig.NoOp ? 0 : c.numHeads();
+                kvh[l] = b.attention().kvHeads();
+                ff[l] = switch (b.ffn()) {
+                    case FfnConfig.Dense d -> d.intermediateSize();
+                    case FfnConfig.NoOp n -> heads[l] == 0 ? 0 : 1; // keep the attention output: a zero FFN of width 1
+                    default -> throw new IllegalStateException("refused above");
+                };
+            }
+            kvCount += i32s(kv, arch + ".attention.head_count", heads);
+            kvCount += i32s(kv, arch + ".attention.head_count_kv", kvh);
+            kvCount += i32s(kv, arch + ".feed_forward_length", ff);
+        }
+        kvCount += tokenizer(kv, tok);
+
+        // Tensors, llama.cpp names, each in the output dtype (norms in F32), data aligned to 32 bytes.
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, DType> types = new LinkedHashMap<>();
+        Map<String, Tensor> t = inter.tensors();
+        put(tensors, types, "token_embd.weight", t.get(EMBED), dt);
+        for (int l = 0; l < c.numLayers(); l++) {
+            BlockConfig b = c.blocks().get(l);
+            String p = "blk." + l + ".";
+            switch (b.attention()) {
+                case AttentionConfig.Gqa g -> {
+                    put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
+                    put(tensors, types, p + "attn_q.weight", t.get(layer(l, Q)), dt);
+                    put(tensors, types, p + "attn_k.weight", t.get(layer(l, K)), dt);
+                    put(tensors, types, p + "attn_v.weight", t.get(layer(l, V)), dt);
+                    put(tensors, types, p + "attn_output.weight", t.get(layer(l, O)), dt);
+                }
+                case AttentionConfig.Linear lin -> {
+                    put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
+                    put(tensors, types, p + "attn_output.weight", t.get(layer(l, ATTN_LINEAR)), dt);
+                }
+                case AttentionConfig.NoOp n -> { }
+                case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+            }
+            switch (b.ffn()) {
+                case FfnConfig.Dense d -> {
+                    put(tensors, types, p + "ffn_norm.weight", t.get(layer(l, FFN_NORM)), DType.F32);
+                    put(tensors, types, p + "ffn_gate.weight", t.get(layer(l, GATE)), dt);
+                    put(tensors, types, p + "ffn_up.weight", t.get(layer(l, UP)), dt);
+                    put(tensors, types, p + "ffn_down.weight", t.get(layer(l, DOWN)), dt);
+                }
+                case FfnConfig.NoOp n -> {
+                    if (!(b.attention() instanceof AttentionConfig.NoOp)) { // the zero FFN that keeps llama.cpp's residual add
+                        int D = c.dim();
+                        float[] ones = new float[D];
+                        java.util.Arrays.fill(ones, 1f);
+                        put(tensors, types, p + "ffn_norm.weight", new Tensor(ones, D), DType.F32);
+                        put(tensors, types, p + "ffn_gate.weight", new Tensor(new float[D], 1, D), dt);
+                        put(tensors, types, p + "ffn_up.weight", new Tensor(new float[D], 1, D), dt);
+                        put(tensors, types, p + "ffn_down.weight", new Tensor(new float[D], D, 1), dt);
+                    }
+                }
+                default -> throw new IllegalStateException("refused above");
+            }
+        }
+        put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);
+        if (!c.tiedEmbeddings()) put(tensors, types, "output.weight", t.get(LM_HEAD), dt); // tied: llama.cpp reuses token_embd
+
+        ByteArrayOutputStream info = new ByteArrayOutputStream();
+        long offset = 0;
+        List<Long> offsets = new ArrayList<>();
+        for (var e : tensors.entrySet()) {
+            int[] shape = e.getValue().shape();
+            string(info, e.getKey());
+            info.write(le32(shape.length));
+            for (int d = shape.length - 1; d >= 0; d--) info.write(le64(shape[d])); // ggml order: innermost first
+            info.write(le32(ggmlType(types.get(e.getKey()))));
+            info.write(le64(offset));
+            offsets.add(offset);
+            offset += pad(e.getValue().size() * (long) types.get(e.getKey()).bytes);
+        }
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        head.write(le32(0x46554747));
+        head.write(le32(3));
+        head.write(le64(tensors.size()));
+        head.write(le64(kvCount));
+        kv.writeTo(head);
+        info.writeTo(head);
+        int headPad = (int) (pad(head.size()) - head.size());
+        head.write(new byte[headPad]);
+        byte[] header = head.toByteArray();
+        AtomicFiles.write(target, out -> {
+            out.write(header);
+            for (var e : tensors.entrySet()) {
+                DType tt = types.get(e.getKey());
+                Safetensors.writeData(out, e.getValue(), tt);
+                long bytes = e.getValue().size() * (long) tt.bytes;
+                out.write(new byte[(int) (pad(bytes) - bytes)]);
+            }
+        });
+    }
+
+    private static String nameOf(Checkpoint ck) {
+        String s = ck.source() == null ? "model" : Path.of(ck.source()).getFileName().toString();
+        return s.isEmpty() ? "model" : s;
+    }
+
+    private static void put(Map<String, Tensor> tensors, Map<String, DType> types, String name, Tensor t, DType dt) {
+        if (t == null) throw new PuzzleException("missing tensor for GGUF '" + name + "'");
+        tensors.put(name, t);
+        types.put(name, dt);
+    }
+
+    /** The checkpoint with Q/K rows (per head) in interleaved RoPE order, as llama.cpp's graphs rotate them. */
+    static Checkpoint toInterleaved(Checkpoint ck) {
+        ModelConfig c = ck.config();
+        if (c.ropeStyle() == RopeStyle.INTERLEAVED) return ck;
+        Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
+        int E = c.headDim();
+        for (int l = 0; l < c.numLayers(); l++) {
+            if (!(c.blocks().get(l).attention() instanceof AttentionConfig.Gqa)) continue;
+            for (String s : new String[]{Q, K}) {
+                Tensor w = t.get(layer(l, s));
+                int rows = w.dim(0), cols = w.cols();
+                float[] src = w.data(), dst = new float[src.length];
+                for (int h = 0; h < rows / E; h++) {
+                    for (int i = 0; i < E / 2; i++) {
+                        for (int k = 0; k < 2; k++) {
+                            System.arraycopy(src, (h * E + k * E / 2 + i) * cols, dst, (h * E + 2 * i + k) * cols, cols);
+                        }
+                    }
+                }
+                t.put(layer(l, s), new Tensor(dst, w.shape()));
+            }
+        }
+        return new Checkpoint(c.withRopeStyle(RopeStyle.INTERLEAVED), t, ck.storedTypes(), ck.tokenizer(), ck.source());
+    }
+
+    private static int tokenizer(ByteArrayOutputStream kv, BpeTokenizer tok) throws IOException {
+        int n = tok.vocabSize();
+        String[] pieces = new String[n];
+        float[] scores = new float[n];
+        int[] types = new int[n];
+        for (int i = 0; i < n; i++) {
+            String p = tok.piece(i);
+            scores[i] = tok.score(i);
+            boolean bytePiece = p.length() == 6 && p.startsWith("<0x") && p.endsWith(">");
+            types[i] = i == 0 && p.equals("<unk>") ? 2 : i == tok.bosId() || i == tok.eosId() ? 3 : bytePiece ? 6 : 1;
+            pieces[i] = types[i] == 1 ? p.replace(' ', '\u2581') : p;
+        }
+        int k = 0;
+        k += str(kv, "tokenizer.ggml.model", "llama");
+        string(kv, "tokenizer.ggml.tokens");
+        kv.write(le32(T_ARRAY));
+        kv.write(le32(T_STRING));
+        kv.write(le64(n));
+        for (String p : pieces) string(kv, p);
+        k++;
+        string(kv, "tokenizer.ggml.scores");
+        kv.write(le32(T_ARRAY));
+        kv.write(le32(T_FLOAT32));
+        kv.write(le64(n));
+        for (float s : scores) kv.write(le32(Float.floatToIntBits(s)));
+        k++;
+        k += i32s(kv, "tokenizer.ggml.token_type", types);
+        k += u32(kv, "tokenizer.ggml.bos_token_id", tok.bosId());
+        k += u32(kv, "tokenizer.ggml.eos_token_id", tok.eosId());
+        k += u32(kv, "tokenizer.ggml.unknown_token_id", 0);
+        k += bool(kv, "tokenizer.ggml.add_bos_token", true);
+        k += bool(kv, "tokenizer.ggml.add_eos_token", false);
+        return k;
+    }
+
+    private static int ggmlType(DType d) {
+        return switch (d) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 30;
+        };
+    }
+
+    private static long pad(long n) {
+        return (n + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    private static int str(ByteArrayOutputStream o, String key, String v) throws IOException {
+        string(o, key);
+        o.write(le32(T_STRING));
+        string(o, v);
+        return 1;
+    }
+
+    private static int u32(ByteArrayOutputStream o, String key, int v) throws IOException {
+        string(o, key);
+        o.write(le32(T_UINT32));
+        o.write(le32(v));
+        return 1;
+    }
+
+    private static int f32(ByteArrayOutputStream o, String key, float v) throws IOException {
+        string(o, key);
+        o.write(le32(T_FLOAT32));
+        o.write(le32(Float.floatToIntBits(v)));
+        return 1;
+    }
+
+    private static int bool(ByteArrayOutputStream o, String key, boolean v) throws IOException {
+        string(o, key);
+        o.write(le32(T_BOOL));
+        o.write(v ? 1 : 0);
+        return 1;
+    }
+
+    private static int i32s(ByteArrayOutputStream o, String key, int[] v) throws IOException {
+        string(o, key);
+        o.write(le32(T_ARRAY));
+        o.write(le32(T_INT32));
+        o.write(le64(v.length));
+        for (int x : v) o.write(le32(x));
+        return 1;
+    }
+
+    private static void string(OutputStream o, String s) throws IOException {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        o.write(le64(b.length));
+        o.write(b);
+    }
+
+    private static byte[] le32(int v) {
+        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
+    }
+
+    private static byte[] le64(long v) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+    }
+}
