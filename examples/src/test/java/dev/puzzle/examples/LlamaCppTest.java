@@ -177,6 +177,13 @@ class LlamaCppTest {
         sameAsLlamaCpp(ck, gguf, "Once upon a time", 80);
         // The GGUF reads back here too, to the same tokens.
         sameAsLlamaCpp(Checkpoints.load(gguf), gguf, "The little dog", 60);
+        // In 16-bit weights (--dtype): llama.cpp and this toolkit read the same rounded weights.
+        for (String dt : new String[]{"f16", "bf16"}) {
+            Path g16 = tmp.resolve("stories260K-" + dt + ".gguf");
+            Run r16 = run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", g16.toString(), "--dtype", dt);
+            assertEquals(0, r16.code(), r16.err());
+            sameAsLlamaCpp(Checkpoints.load(g16), g16, "Once upon a time", 60);
+        }
     }
 
     /**
