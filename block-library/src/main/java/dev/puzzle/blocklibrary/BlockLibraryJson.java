@@ -49,10 +49,10 @@ public final class BlockLibraryJson {
             int first, last;
             Matcher m1 = SINGLE.matcher(key), m2 = SPAN.matcher(key);
             if (m1.matches()) {
-                first = last = Integer.parseInt(m1.group(1));
+                first = last = layerIndex(file, key, m1.group(1));
             } else if (m2.matches()) {
-                first = Integer.parseInt(m2.group(1));
-                last = Integer.parseInt(m2.group(2));
+                first = layerIndex(file, key, m2.group(1));
+                last = layerIndex(file, key, m2.group(2));
                 if (last < first) throw PuzzleException.field(file, key, key, "span ends before it starts");
             } else {
                 throw PuzzleException.field(file, key, key, "expected layer_<i> or layers_<i>-<j>");
@@ -78,6 +78,14 @@ public final class BlockLibraryJson {
             }
         }
         return new BlockLibrary(maxLayer + 1, reps, file.toString());
+    }
+
+    /** The most layers a library may name: far above any model's, and a bound on what is allocated per layer. */
+    static final int MAX_LAYERS = 100_000;
+
+    private static int layerIndex(Path file, String key, String digits) {
+        if (digits.length() > 6 || Integer.parseInt(digits) >= MAX_LAYERS) throw PuzzleException.field(file, key, key, "layer index beyond " + (MAX_LAYERS - 1));
+        return Integer.parseInt(digits);
     }
 
     private static void flatten(Path file, String where, String prefix, JsonNode n, Map<String, Double> out) {

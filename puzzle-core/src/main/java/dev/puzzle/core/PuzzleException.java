@@ -6,11 +6,16 @@ package dev.puzzle.core;
  */
 public class PuzzleException extends RuntimeException {
     public PuzzleException(String message) {
-        super(message);
+        super(oneLine(message));
     }
 
     public PuzzleException(String message, Throwable cause) {
-        super(message, cause);
+        super(oneLine(message), cause);
+    }
+
+    /** An input error is one line, whatever a parser's own message spans (YAML's points at the column over three). */
+    private static String oneLine(String m) {
+        return m == null ? null : m.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
     /** A message of the form {@code FILE: field 'F' = V: problem}. */

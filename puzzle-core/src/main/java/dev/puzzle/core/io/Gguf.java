@@ -139,7 +139,7 @@ public final class Gguf {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             Map<String, DType> types = new LinkedHashMap<>();
             for (TensorInfo t : h.tensors()) {
-                String name = hfName(file, t.name());
+                String name = hfName(file, t.name(), layers);
                 if (name.endsWith("." + O) && name.startsWith("model.layers.")) { // a deci layer with heads but no KV heads: the linear map
                     int l = Integer.parseInt(name.substring("model.layers.".length(), name.indexOf('.', "model.layers.".length())));
                     if (headsPer[l] > 0 && kvPer[l] == 0) name = layer(l, ATTN_LINEAR);
@@ -170,6 +170,8 @@ public final class Gguf {
                 cfg = cfg.withBlocks(blocks);
             }
             return new Checkpoint(cfg, tensors, types, tokenizer(file, m), file.toString());
+        } catch (IllegalArgumentException e) { // the model the header describes is not one (a zero vocabulary, a shape that does not fit)
+            throw new PuzzleException(file + ": " + e.getMessage(), e);
         } catch (IOException e) {
             throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
         }
@@ -210,7 +212,7 @@ public final class Gguf {
         return (int) l;
     }
 
-    private static String hfName(Path file, String g) {
+    private static String hfName(Path file, String g, int layers) {
         switch (g) {
             case "token_embd.weight": return EMBED;
             case "output_norm.weight": return FINAL_NORM;
@@ -218,8 +220,13 @@ public final class Gguf {
             default:
         }
         if (g.startsWith("blk.")) {
-            int dot = g.indexOf('.', 4);
-            int i = Integer.parseInt(g.substring(4, dot));
+            int dot = g.indexOf('.', 4), i;
+            try {
+                i = dot < 0 ? -1 : Integer.parseInt(g.substring(4, dot));
+            } catch (NumberFormatException e) {
+                i = -1;
+            }
+            if (i < 0 || i >= layers) throw new PuzzleException(file + ": tensor '" + g + "' names no layer of the " + layers + " (block_count)");
             String rest = g.substring(dot + 1);
             String s = switch (rest) {
                 case "attn_norm.weight" -> ATTN_NORM;
@@ -247,11 +254,16 @@ public final class Gguf {
         float[] scores = new float[toks.size()];
         for (int i = 0; i < toks.size(); i++) {
             pieces[i] = String.valueOf(toks.get(i)).replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+            if (sc != null && (i >= sc.size() || !(sc.get(i) instanceof Number))) {
+                throw PuzzleException.field(file, "tokenizer.ggml.scores[" + i + "]", i >= sc.size() ? "(missing)" : sc.get(i), "one number per token");
+            }
             scores[i] = sc != null ? ((Number) sc.get(i)).floatValue() : 0f;
         }
-        int bos = m.get("tokenizer.ggml.bos_token_id") instanceof Number n ? n.intValue() : 1;
-        int eos = m.get("tokenizer.ggml.eos_token_id") instanceof Number n ? n.intValue() : 2;
-        return new BpeTokenizer(pieces, scores, bos, eos);
+        long bos = m.get("tokenizer.ggml.bos_token_id") instanceof Number n ? n.longValue() : 1;
+        long eos = m.get("tokenizer.ggml.eos_token_id") instanceof Number n ? n.longValue() : 2;
+        if (bos < 0 || bos >= toks.size()) throw PuzzleException.field(file, "tokenizer.ggml.bos_token_id", bos, "outside the vocabulary of " + toks.size());
+        if (eos < 0 || eos >= toks.size()) throw PuzzleException.field(file, "tokenizer.ggml.eos_token_id", eos, "outside the vocabulary of " + toks.size());
+        return new BpeTokenizer(pieces, scores, (int) bos, (int) eos);
     }
 
     /** Bounds-checked reading of GGUF's little-endian values. */

@@ -65,6 +65,10 @@ public final class BpeTokenizer implements Tokenizer {
         } catch (IOException e) {
             throw new PuzzleException(file + ": cannot read tokenizer: " + e.getMessage(), e);
         }
+        if (vocabSize < 3) throw new PuzzleException(file + ": a vocabulary of " + vocabSize + " tokens has no room for <unk>, BOS and EOS");
+        if (4 + 8L * vocabSize > all.length) {
+            throw new PuzzleException(file + ": " + all.length + " bytes cannot hold " + vocabSize + " tokens (8 bytes each at least); is this the model's tokenizer.bin?");
+        }
         ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         try {
             bb.getInt(); // max_token_length
@@ -89,6 +93,7 @@ public final class BpeTokenizer implements Tokenizer {
     public static int countLlama2cTokens(Path file) {
         try {
             ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+            if (bb.remaining() < 4) throw new PuzzleException(file + ": " + bb.remaining() + " bytes is too short for a llama2.c tokenizer.bin");
             bb.getInt();
             int n = 0;
             while (bb.remaining() >= 8) {
@@ -249,7 +254,10 @@ public final class BpeTokenizer implements Tokenizer {
             if (id != null) {
                 toks[n++] = id;
             } else {
-                for (int j = 0; j < bufLen; j++) toks[n++] = byteIds[bytes[bufStart + j] & 0xff];
+                for (int j = 0; j < bufLen; j++) {
+                    int b = byteIds[bytes[bufStart + j] & 0xff];
+                    toks[n++] = b >= 0 ? b : 0; // a vocabulary without byte tokens: <unk>, as llama.cpp does
+                }
             }
             bufLen = 0;
         }

@@ -54,13 +54,31 @@ public final class HfTokenizer implements Tokenizer {
         if (!type.equals("BPE")) throw PuzzleException.field(file, "model.type", type, "only BPE tokenizers are supported");
         JsonNode v = model.path("vocab");
         if (!v.isObject()) throw PuzzleException.field(file, "model.vocab", "(missing)", "must map tokens to ids");
+        // Ids are bounded by the number of entries the file holds (vocabularies are dense), before any array is sized by them.
+        long bound = (long) v.size() + root.path("added_tokens").size();
         int max = -1;
         for (var it = v.fields(); it.hasNext(); ) {
             var e = it.next();
-            vocab.put(e.getKey(), e.getValue().asInt());
-            max = Math.max(max, e.getValue().asInt());
+            JsonNode id = e.getValue();
+            if (!id.canConvertToInt() || !id.isIntegralNumber() || id.asInt() < 0 || id.asInt() >= bound) {
+                throw PuzzleException.field(file, "model.vocab." + e.getKey(), id, "an id must be an integer in 0.." + (bound - 1));
+            }
+            vocab.put(e.getKey(), id.asInt());
+            max = Math.max(max, id.asInt());
         }
-        for (JsonNode a : root.path("added_tokens")) max = Math.max(max, a.path("id").asInt());
+        int k = 0;
+        for (JsonNode a : root.path("added_tokens")) {
+            JsonNode id = a.path("id");
+            if (!id.canConvertToInt() || !id.isIntegralNumber() || id.asInt() < 0 || id.asInt() >= bound) {
+                throw PuzzleException.field(file, "added_tokens[" + k + "].id", id.isMissingNode() ? "(missing)" : id, "an id must be an integer in 0.." + (bound - 1));
+            }
+            if (!a.path("content").isTextual() || a.path("content").asText().isEmpty()) {
+                throw PuzzleException.field(file, "added_tokens[" + k + "].content", a.path("content").isMissingNode() ? "(missing)" : a.path("content"), "an added token needs its text");
+            }
+            max = Math.max(max, id.asInt());
+            k++;
+        }
+        if (max < 0) throw PuzzleException.field(file, "model.vocab", "{}", "an empty vocabulary");
         idToToken = new String[max + 1];
         vocab.forEach((t, id) -> idToToken[id] = t);
         JsonNode merges = model.path("merges");
@@ -365,7 +383,7 @@ public final class HfTokenizer implements Tokenizer {
             }
             return b.toByteArray();
         }
-        if (t.length() == 6 && t.startsWith("<0x") && t.endsWith(">")) {
+        if (t.length() == 6 && t.startsWith("<0x") && t.endsWith(">") && Character.digit(t.charAt(3), 16) >= 0 && Character.digit(t.charAt(4), 16) >= 0) {
             return new byte[]{(byte) Integer.parseInt(t.substring(3, 5), 16)};
         }
         String s = t.replace('\u2581', ' ');
