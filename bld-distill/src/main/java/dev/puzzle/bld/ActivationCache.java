@@ -50,12 +50,24 @@ public final class ActivationCache {
         var emb = parent.tensors().get(dev.puzzle.core.io.TensorNames.EMBED); // one row per token, never the whole table
         for (int s = 0; s < S; s++) for (int t = 0; t < T; t++) emb.rows(seqs[s][t], 1, x, (s * T + t) * D);
         BlockOps factory = new BlockOps(c, parent.tensors(), parent.source(), backend);
-        for (int l = 0; l < c.numLayers(); l++) {
+        // Resume: the layers already cached for these tokens, intact, are neither recomputed nor rewritten;
+        // the first missing or damaged one continues from its predecessor's cached output.
+        int done = 0;
+        while (done < c.numLayers() && hash.equals(readHash(file(done))) && Safetensors.intact(file(done))) done++;
+        if (done == c.numLayers()) {
+            if (progress != null) progress.accept(done);
+            return;
+        }
+        if (done > 0) {
+            x = read(done - 1).output();
+            if (progress != null) progress.accept(done);
+        }
+        for (int l = done; l < c.numLayers(); l++) {
             BlockOps.Layer ops = factory.layer(l, c.blocks().get(l));
             float[] mid = add(x, ops.attention(), S, T);
             float[] out = add(mid, ops.ffn(), S, T);
             Path f = file(l);
-            if (!(Files.exists(f) && hash.equals(readHash(f)))) {
+            if (!(hash.equals(readHash(f)) && Safetensors.intact(f))) {
                 Map<String, Tensor> t = new LinkedHashMap<>();
                 t.put("input", new Tensor(x, S * T, D));
                 t.put("mid", new Tensor(mid, S * T, D));

@@ -85,6 +85,15 @@ public final class Bld {
         cache.build(backend, parent, calibration, cacheDtype, cacheProgress);
         CandidateStore store = library(runDir);
         for (int l = 0; l < c.numLayers(); l++) {
+            List<SearchSpace.Candidate> need = space.candidates(c, l);
+            BlockConfig mine = c.parentBlock(l);
+            final int layer = l;
+            boolean all = attentions(need).stream().allMatch(at -> at.equals(mine.attention()) || store.has(layer, CandidateStore.id(at)))
+                    && ffns(need).stream().allMatch(f -> f.equals(mine.ffn()) || store.has(layer, CandidateStore.id(f)));
+            if (all) { // initialized by an earlier run: not even its cache is read
+                if (initProgress != null) initProgress.accept(l + 1);
+                continue;
+            }
             ActivationCache.Layer a = cache.read(l);
             int N = a.rows(), D = c.dim();
             float[] attnY = new float[N * D], ffnY = new float[N * D];
@@ -255,8 +264,52 @@ public final class Bld {
         return distilled(runDir).file(job.layer(), job.id()).resolveSibling(job.id() + ".loss.json");
     }
 
+    /** Where a job that diverged says why ({@link Diverged}); its candidate is left out of the library. */
+    public static Path failedFile(Path runDir, BldJob job) {
+        return distilled(runDir).file(job.layer(), job.id()).resolveSibling(job.id() + ".failed.txt");
+    }
+
+    /** Finished: trained (its curve written last, its weights intact) or diverged (said in its failed file). */
     public static boolean done(Path runDir, BldJob job) {
-        return Files.exists(curveFile(runDir, job));
+        return Files.exists(failedFile(runDir, job)) || (Files.exists(curveFile(runDir, job)) && distilled(runDir).has(job.layer(), job.id()));
+    }
+
+    /** Records that a job diverged, so that reruns do not repeat it and the library and report leave its candidate out. */
+    public static void recordDivergence(Path runDir, BldJob job, Diverged d) throws IOException {
+        dev.puzzle.core.Notices.say(d.getMessage() + "; left out of the library");
+        AtomicFiles.writeString(failedFile(runDir, job), d.getMessage() + "\n");
+    }
+
+    /**
+     * Why block {@code b} of layer {@code l} is left out of the library: one of its BLD jobs diverged (its
+     * parts in decoupled mode, the whole block in coupled mode); null when none did.
+     */
+    public static String divergence(Path runDir, int l, BlockConfig b, boolean coupled) {
+        List<BldJob> jobs = coupled ? List.of(new BldJob(l, b.attention(), b.ffn())) : List.of(new BldJob(l, b.attention(), null), new BldJob(l, null, b.ffn()));
+        for (BldJob j : jobs) {
+            Path f = failedFile(runDir, j);
+            if (Files.exists(f)) {
+                try {
+                    return Files.readString(f).strip();
+                } catch (IOException e) {
+                    return f + ": diverged";
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Every job of the run directory that diverged, as said when it did. */
+    public static List<String> divergences(Path runDir) {
+        Path d = distilled(runDir).dir();
+        if (!Files.isDirectory(d)) return List.of();
+        try (java.util.stream.Stream<Path> s = Files.walk(d)) {
+            List<String> out = new ArrayList<>();
+            for (Path f : s.filter(p -> p.getFileName().toString().endsWith(".failed.txt")).sorted().toList()) out.add(Files.readString(f).strip());
+            return out;
+        } catch (IOException e) {
+            throw new PuzzleException(d + ": cannot list: " + e.getMessage(), e);
+        }
     }
 
     /** Reads a finished job's curve. */
@@ -301,7 +354,14 @@ public final class Bld {
                     // A coupled block may keep one of the parent's own parts.
                     if (job.attention() != null) init.putAll(initialPart(parent, lib, job.layer(), job.attention()));
                     if (job.ffn() != null) init.putAll(initialPart(parent, lib, job.layer(), job.ffn()));
-                    BldTrainer.Result r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
+                    BldTrainer.Result r;
+                    try {
+                        r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
+                    } catch (Diverged d) { // this job stops; the others go on
+                        recordDivergence(runDir, job, d);
+                        if (progress != null) progress.accept(finished.incrementAndGet(), total);
+                        return null;
+                    }
                     out.write(job.layer(), job.id(), r.weights());
                     writeCurve(runDir, job, r.curve()); // last: marks the job finished
                     if (progress != null) progress.accept(finished.incrementAndGet(), total);

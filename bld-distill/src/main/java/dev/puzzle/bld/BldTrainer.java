@@ -147,11 +147,16 @@ public final class BldTrainer {
                 double[] l = new double[1];
                 run(s, x, B, T, y, dOut, l);
                 curve[step] = l[0];
+                if (!Double.isFinite(l[0])) {
+                    throw new Diverged("layer " + job.layer() + " " + job.id() + ": BLD diverged: loss " + l[0] + " at step " + (step + 1) + " of " + steps
+                            + " (lr " + st.lr() + ")");
+                }
                 opt.clip(st.clip());
                 opt.step(st.lrAt(step, steps));
             }
         }
         double after = evaluate(s, a, B, D);
+        if (!Double.isFinite(after)) throw new Diverged("layer " + job.layer() + " " + job.id() + ": BLD diverged: loss " + after + " after training (lr " + st.lr() + ")");
         if (after > before) { // never hand back a candidate worse than it came
             Map<String, Tensor> kept = new LinkedHashMap<>();
             init.forEach((k, v) -> kept.put(k, v.copy()));

@@ -51,7 +51,7 @@ public final class Gkd {
         int T = seqs[0].length, B = Math.min(st.batchSequences(), seqs.length), V = child.config().vocabSize(), D = child.config().dim();
         int steps = (int) Math.max(1, st.tokens() / ((long) B * T));
         BldSettings sched = new BldSettings(false, st.tokens(), B, st.lr(), 0.1, 0.1, 1.0, st.seed());
-        int start = Files.exists(checkpoint) ? load(checkpoint, params, opt) : 0;
+        int start = Safetensors.intact(checkpoint) ? load(checkpoint, params, opt) : 0; // a damaged checkpoint is said, removed, and training starts over
         double[] losses = new double[steps];
         Random rnd = new Random(st.seed());
         int[] in = new int[B * T];
@@ -72,6 +72,7 @@ public final class Gkd {
             opt.clip(1.0);
             opt.step(sched.lrAt(step, steps));
             losses[step] = loss;
+            if (!Double.isFinite(loss)) throw new Diverged("GKD diverged: loss " + loss + " at step " + (step + 1) + " of " + steps + " (lr " + st.lr() + ")");
             if ((step + 1) % st.checkpointEvery() == 0 || step + 1 == steps) save(checkpoint, params, opt, step + 1);
             if (progress != null) progress.accept(step + 1);
         }

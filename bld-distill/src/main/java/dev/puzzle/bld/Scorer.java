@@ -101,6 +101,53 @@ public final class Scorer {
      * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
      * candidates done.
      */
+    /** One candidate's scores, kept as soon as they are computed, so that an interrupted scoring resumes per candidate. */
+    static Path jobFile(Path runDir, int l, dev.puzzle.core.model.BlockConfig b) {
+        return runDir.resolve("score").resolve("jobs").resolve("layer_" + l)
+                .resolve(dev.puzzle.blocklibrary.CandidateStore.id(b.attention()) + "__" + dev.puzzle.blocklibrary.CandidateStore.id(b.ffn()) + ".json");
+    }
+
+    /** Whether a kept score is newer than every distilled weight file it was computed from (else: score again). */
+    private static boolean newerThanWeights(Path runDir, Path job, int l, dev.puzzle.core.model.BlockConfig b, boolean coupled) {
+        try {
+            if (!java.nio.file.Files.exists(job)) return false;
+            long t = java.nio.file.Files.getLastModifiedTime(job).toMillis();
+            List<BldJob> parts = coupled ? List.of(new BldJob(l, b.attention(), b.ffn())) : List.of(new BldJob(l, b.attention(), null), new BldJob(l, null, b.ffn()));
+            for (BldJob j : parts) {
+                Path w = Bld.distilled(runDir).file(j.layer(), j.id());
+                if (java.nio.file.Files.exists(w) && java.nio.file.Files.getLastModifiedTime(w).toMillis() > t) return false;
+            }
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    private static Map<String, Double> readJob(Path f, String name) {
+        if (!java.nio.file.Files.exists(f)) return null;
+        try {
+            com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
+            if (!name.equals(n.path("name").asText())) return null;
+            Map<String, Double> m = new LinkedHashMap<>();
+            n.path("metrics").fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asDouble()));
+            return m.isEmpty() ? null : m;
+        } catch (java.io.IOException | RuntimeException e) {
+            return null; // unreadable: score again
+        }
+    }
+
+    private static void writeJob(Path f, String name, Map<String, Double> m) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        o.put("name", name);
+        com.fasterxml.jackson.databind.node.ObjectNode mm = o.putObject("metrics");
+        m.forEach(mm::put);
+        try {
+            dev.puzzle.core.io.AtomicFiles.writeString(f, o.toString() + "\n");
+        } catch (java.io.IOException e) {
+            throw new dev.puzzle.core.PuzzleException(f + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
     public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
                                                                boolean coupled, IntConsumer progress) {
         ModelConfig c = parent.config();
@@ -110,6 +157,17 @@ public final class Scorer {
         for (int l = 0; l < c.numLayers(); l++) {
             Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
             for (SearchSpace.Candidate cand : space.candidates(c, l)) {
+                if (Bld.divergence(runDir, l, cand.block(), coupled) != null) { // left out: nothing to score
+                    if (progress != null) progress.accept(++done);
+                    continue;
+                }
+                Path job = jobFile(runDir, l, cand.block());
+                Map<String, Double> kept = newerThanWeights(runDir, job, l, cand.block(), coupled) ? readJob(job, cand.name()) : null;
+                if (kept != null) { // scored by an earlier, interrupted run
+                    layer.put(cand.name(), kept);
+                    if (progress != null) progress.accept(++done);
+                    continue;
+                }
                 Map<String, Double> m;
                 if (cand.block().equals(c.parentBlock(l))) {
                     m = metrics(backend, ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
@@ -122,6 +180,7 @@ public final class Scorer {
                     Map<String, Double> mi = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
                     mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 }
+                writeJob(job, cand.name(), m);
                 layer.put(cand.name(), m);
                 if (progress != null) progress.accept(++done);
             }

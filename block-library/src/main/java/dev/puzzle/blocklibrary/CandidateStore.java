@@ -51,8 +51,13 @@ public final class CandidateStore {
         return dir.resolve("layer_" + layer).resolve(id + ".safetensors");
     }
 
+    /**
+     * Whether the candidate is stored and intact. A file whose data no longer matches the checksum recorded
+     * when it was written (or truncated) is said on stderr, removed and reported absent, so it is rebuilt
+     * rather than used. Each file is checked once per process (and again if it changes).
+     */
     public boolean has(int layer, String id) {
-        return Files.exists(file(layer, id));
+        return Safetensors.intact(file(layer, id));
     }
 
     public void write(int layer, String id, Map<String, Tensor> tensors) throws IOException {

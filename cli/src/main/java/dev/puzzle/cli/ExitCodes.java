@@ -11,6 +11,8 @@ public final class ExitCodes {
     public static final int USAGE = 2;
     /** An input was wrong: a file, a config field, a value. */
     public static final int INPUT = 3;
+    /** Writing failed (a full disk, an I/O error; sysexits' EX_IOERR): what was written before is intact. */
+    public static final int IO = 74;
     /** Interrupted by the user. */
     public static final int INTERRUPTED = 130;
 }

@@ -31,6 +31,14 @@ public final class PuzzleCli implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new PuzzleCli());
         cl.setExecutionExceptionHandler(PuzzleCli::handle);
+        cl.setExecutionStrategy(parsed -> { // what jobs say on the way goes to this command's error stream
+            PrintWriter err = cl.getErr();
+            dev.puzzle.core.Notices.to(line -> {
+                err.println(line);
+                err.flush();
+            });
+            return new CommandLine.RunLast().execute(parsed);
+        });
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("puzzle: " + ex.getMessage());
@@ -59,6 +67,10 @@ public final class PuzzleCli implements Runnable {
         }
         Throwable t = ex;
         while ((t instanceof java.io.UncheckedIOException || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) t = t.getCause();
+        if (t instanceof dev.puzzle.core.io.AtomicFiles.WriteFailed) {
+            err.println("puzzle: " + t.getMessage());
+            return ExitCodes.IO;
+        }
         if (t instanceof PuzzleException) {
             err.println("puzzle: " + t.getMessage());
             return ExitCodes.INPUT;

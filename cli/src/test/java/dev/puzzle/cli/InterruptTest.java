@@ -45,6 +45,44 @@ class InterruptTest {
         assertEquals(0, r.code(), r.err());
     }
 
+    /** SIGTERM during scoring, then during GKD: each exits 130 with only finished files; the rerun keeps them and finishes. */
+    @Test
+    void sigtermDuringScoringAndDuringGkdExits130AndTheRerunResumes() throws Exception {
+        Path d = tmp.resolve("late");
+        Path cfg = CompressTest.config(d, "[2.15e5]");
+        Files.writeString(cfg, Files.readString(cfg).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gkd: {tokens: 24576, batch_sequences: 2, checkpoint_every: 4}\n"));
+        Path run = d.resolve("run");
+        Process p = BldPipelineTest.puzzleProcess("compress", cfg.toString()).redirectOutput(tmp.resolve("score.txt").toFile()).start();
+        long deadline = System.currentTimeMillis() + 240_000;
+        while (FaultTest.files(run, "profile/**").isEmpty() && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
+        // Meanwhile a second compress on the same run directory is refused, not interleaved.
+        CliTest.badInput(CliTest.run("compress", cfg.toString()), "another puzzle process is working in this run directory");
+        while (FaultTest.files(run, "score/jobs/**.json").size() < 4 && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
+        assertTrue(p.isAlive(), "stopped during scoring");
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(ExitCodes.INTERRUPTED, p.exitValue(), Files.readString(tmp.resolve("score.txt")));
+        assertEquals(List.of(), partials(run), "no half-written file is left behind");
+        var scored = FaultTest.stamps(FaultTest.files(run, "score/jobs/**.json"));
+        // Again, stopped during GKD this time.
+        Process q = BldPipelineTest.puzzleProcess("compress", cfg.toString()).redirectOutput(tmp.resolve("gkd.txt").toFile()).start();
+        while (FaultTest.files(run, "compress/**/gkd-checkpoint.safetensors").isEmpty() && q.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
+        assertTrue(q.isAlive(), "stopped during GKD");
+        q.destroy();
+        assertTrue(q.waitFor(60, TimeUnit.SECONDS));
+        String out = Files.readString(tmp.resolve("gkd.txt"));
+        assertEquals(ExitCodes.INTERRUPTED, q.exitValue(), out);
+        assertTrue(out.contains("puzzle: interrupted (SIGTERM)") && !out.contains("Exception"), out);
+        assertEquals(List.of(), partials(run), "no half-written file is left behind");
+        for (var e : scored.entrySet()) assertEquals(e.getValue(), Files.getLastModifiedTime(Path.of(e.getKey())), "rescored: " + e.getKey());
+        List<Path> checkpoints = FaultTest.files(run, "compress/**/gkd-checkpoint.safetensors");
+        assertFalse(checkpoints.isEmpty());
+        for (Path c : checkpoints) assertNull(dev.puzzle.core.io.Safetensors.damage(c), "a GKD checkpoint is whole: " + c);
+        CliTest.Run r = CliTest.run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.exists(run.resolve("report/report.json")));
+    }
+
     @Test
     void outOfHeapIsOneLineNamingTheHeap() throws Exception {
         List<String> cmd = new ArrayList<>(BldPipelineTest.puzzleProcess().command());

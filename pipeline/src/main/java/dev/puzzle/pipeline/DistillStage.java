@@ -73,15 +73,19 @@ public final class DistillStage {
         int trained = 0, done = 0;
         for (Fusion.Span f : spans) {
             String id = CandidateStore.id(f.blocks().get(0).ffn());
-            if (!dist.has(f.first(), id)) {
+            BldJob job = new BldJob(f.first(), null, f.blocks().get(0).ffn());
+            if (!dist.has(f.first(), id) && !Files.exists(Bld.failedFile(run.dir.root(), job))) {
                 ActivationCache.Layer a = cache.read(f.first()), b = cache.read(f.last());
                 ActivationCache.Layer span = new ActivationCache.Layer(a.input(), a.mid(), b.output(), a.S(), a.T());
                 List<BlockConfig> blocks = new ArrayList<>(pc.blocks());
                 for (int k = 0; k < f.span(); k++) blocks.set(f.first() + k, f.blocks().get(k));
-                BldTrainer.Result r = BldTrainer.train(run.backend, pc.withBlocks(blocks), new BldJob(f.first(), null, f.blocks().get(0).ffn()),
-                        lib.read(f.first(), id), span, run.config.distill());
-                dist.write(f.first(), id, r.weights());
-                trained++;
+                try {
+                    BldTrainer.Result r = BldTrainer.train(run.backend, pc.withBlocks(blocks), job, lib.read(f.first(), id), span, run.config.distill());
+                    dist.write(f.first(), id, r.weights());
+                    trained++;
+                } catch (dev.puzzle.bld.Diverged d) { // this run stops; the others go on
+                    Bld.recordDivergence(run.dir.root(), job, d);
+                }
             }
             bar.accept(++done);
         }

@@ -110,7 +110,7 @@ public final class EvaluateStage {
         }
         List<ReportModel.LayerBlock> blocks = new ArrayList<>();
         for (int l = 0; l < p.blocks().size(); l++) blocks.add(new ReportModel.LayerBlock(l, p.variants().get(l), p.blocks().get(l).describe()));
-        boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT;
+        boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT && !Files.exists(RealizeStage.gkdDiverged(run, p.name()));
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),

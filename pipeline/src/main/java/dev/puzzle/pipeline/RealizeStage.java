@@ -22,6 +22,11 @@ import java.nio.file.Path;
 public final class RealizeStage {
     private RealizeStage() {}
 
+    /** Where a child whose GKD diverged says so. */
+    public static Path gkdDiverged(Run run, String name) {
+        return run.dir.child(name).resolve("gkd-diverged.txt");
+    }
+
     /** The model directory of a plan (the parent's own source for the parent). */
     public static Path modelDir(Run run, Plan p) {
         return run.dir.child(p.name()).resolve("model");
@@ -39,8 +44,14 @@ public final class RealizeStage {
                 Files.createDirectories(dir);
                 int[][] cal = run.calibration();
                 int steps = (int) Math.max(1, gkd.tokens() / ((long) Math.min(gkd.batchSequences(), cal.length) * cal[0].length));
-                child = Gkd.train(run.backend, run.parent, child, cal, gkd, dir.resolve("gkd-checkpoint.safetensors"),
-                        listener.progress("gkd " + p.name(), steps)::accept).child();
+                try {
+                    child = Gkd.train(run.backend, run.parent, child, cal, gkd, dir.resolve("gkd-checkpoint.safetensors"),
+                            listener.progress("gkd " + p.name(), steps)::accept).child();
+                } catch (dev.puzzle.bld.Diverged d) { // this child stays as BLD left it; the others go on
+                    listener.stage("gkd", p.name() + ": " + d.getMessage() + "; the child is the one before GKD");
+                    AtomicFiles.writeString(gkdDiverged(run, p.name()), d.getMessage() + "\n");
+                    Files.deleteIfExists(dir.resolve("gkd-checkpoint.safetensors"));
+                }
             }
             Checkpoint out = child;
             AtomicFiles.writeDirectory(model, tmp -> Checkpoints.writeHfDir(out, tmp, null));

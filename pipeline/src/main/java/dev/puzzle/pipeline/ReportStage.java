@@ -22,9 +22,20 @@ public final class ReportStage {
         for (RunConfig.Target t : rc.compress().throughputs()) targets.add(t.label());
         ReportModel r = ReportModel.build(rc.runDir().toString(), rc.file.toString(), hardware, costModel,
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
-                models, infeasible, targets);
+                models, infeasible, targets).withLeftOut(leftOut(run, models));
         r.write(run.dir.reportDir());
         return r;
+    }
+
+    /** What training left out: every BLD job that diverged, and every child whose GKD did. */
+    static List<String> leftOut(Run run, List<ReportModel.ModelResult> models) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (String d : dev.puzzle.bld.Bld.divergences(run.dir.root())) out.add(d + ": the candidate is left out of the library");
+        for (ReportModel.ModelResult m : models) {
+            Path f = RealizeStage.gkdDiverged(run, m.name());
+            if (Files.exists(f)) out.add(m.name() + ": " + Files.readString(f).strip() + "; the child is the one before GKD");
+        }
+        return out;
     }
 
     /** One HTML page overlaying the frontiers of finished runs ({@code puzzle report --compare}); returns the file written. */

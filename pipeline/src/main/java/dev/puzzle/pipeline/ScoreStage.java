@@ -40,6 +40,7 @@ public final class ScoreStage {
         ModelConfig pc = run.parent.config();
         for (int l = 0; l < metrics.size(); l++) {
             for (SearchSpace.Candidate c : run.space.candidates(pc, l)) {
+                if (dev.puzzle.bld.Bld.divergence(run.dir.root(), l, c.block(), coupled) != null) continue; // BLD diverged: left out, the report says so
                 BlockLibrary.Replacement withCosts = costed == null ? null : costed.find(l, c.block());
                 BlockLibrary.Replacement r = withCosts != null ? withCosts : BlockLibrary.Replacement.of(pc, l, c.block(), Map.of());
                 reps.add(r.with(metrics.get(l).get(c.name())));
@@ -51,6 +52,10 @@ public final class ScoreStage {
             LongConsumer p = listener.progress("score fused runs", spans.size());
             int done = 0;
             for (Fusion.Span f : spans) {
+                if (Files.exists(dev.puzzle.bld.Bld.failedFile(run.dir.root(), new dev.puzzle.bld.BldJob(f.first(), null, f.blocks().get(0).ffn())))) {
+                    p.accept(++done);
+                    continue;
+                }
                 Map<String, Double> all = new java.util.LinkedHashMap<>();
                 for (boolean trained : new boolean[]{true, false}) { // distilled (when distill trained it), then the exact fusion
                     Map<String, dev.puzzle.core.tensor.Tensor> t = dev.puzzle.bld.Bld.blockTensors(run.parent, run.dir.root(), f.first(), f.blocks().get(0), coupled, trained);

@@ -137,6 +137,7 @@ public final class HtmlReport {
             sb.append("<h3>Puzzle against the baselines</h3>");
             for (String s : r.summaryLines()) sb.append("<p class=\"verdict\">").append(esc(s)).append("</p>");
             for (String s : r.infeasible()) sb.append("<p class=\"verdict\">Budget not met: ").append(esc(s)).append("</p>");
+            if (r.leftOut() != null) for (String s : r.leftOut()) sb.append("<p class=\"verdict\">Left out by training: ").append(esc(s)).append("</p>");
             sb.append("<h3>Models</h3><table class=\"models\"><tr><th>model</th><th>kind</th><th>target</th><th>KL</th><th>top-1</th><th>LM loss</th><th>ppl</th>"
                     + "<th>params</th><th>predicted tok/s</th><th>predicted MiB</th><th>measured workload tok/s</th><th>measured prefill tok/s</th>"
                     + "<th>measured decode tok/s (batch 1)</th><th>chosen by</th></tr>");

@@ -27,6 +27,10 @@ public final class MarkdownReport {
             sb.append("\n## Budgets no architecture meets\n\n");
             for (String s : r.infeasible()) sb.append("- ").append(s).append('\n');
         }
+        if (r.leftOut() != null && !r.leftOut().isEmpty()) {
+            sb.append("\n## Left out by training\n\n");
+            for (String s : r.leftOut()) sb.append("- ").append(s).append('\n');
+        }
         sb.append("\n## Blocks chosen per layer\n\n");
         for (ReportModel.ModelResult m : r.models()) {
             sb.append("- **").append(m.name()).append("**: ");

@@ -20,7 +20,13 @@ import java.util.Locale;
  */
 public record ReportModel(String runDir, String config, String hardware, String costModel, Workload workload, double parentTokensPerS,
                           String measurement, List<ModelResult> models, List<String> infeasible, List<FrontierPoint> frontier,
-                          List<Comparison> comparisons, String summary) {
+                          List<Comparison> comparisons, String summary, List<String> leftOut) {
+
+    /** The report, saying also what training left out (candidates whose BLD diverged, children whose GKD did). */
+    public ReportModel withLeftOut(List<String> why) {
+        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, models, infeasible, frontier, comparisons,
+                summary, List.copyOf(why));
+    }
 
     /** Measured speeds within this fraction count as equal (the noise of timing tiny models on a shared CPU). */
     public static final double SPEED_TOLERANCE = 0.05;
@@ -97,7 +103,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform pruning at equal or better measured workload throughput"
                 + " (within %d%%) on %d of %d budgets.", Math.round(SPEED_TOLERANCE * 100), wins, compared);
         return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, List.copyOf(models), List.copyOf(infeasible),
-                frontier, cmp, summary);
+                frontier, cmp, summary, List.of());
     }
 
     private static String label(String t, double tps) {

@@ -18,8 +18,14 @@ public final class AtomicFiles {
      */
     private static final java.util.Set<Path> IN_FLIGHT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    /** Set when the process is stopping: from then on no new temporary file is made (a worker may still be running). */
+    private static volatile boolean stopping;
+
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            synchronized (IN_FLIGHT) {
+                stopping = true;
+            }
             for (Path p : IN_FLIGHT) {
                 try {
                     deleteTree(p);
@@ -30,6 +36,44 @@ public final class AtomicFiles {
         }, "puzzle-temp-cleanup"));
     }
 
+    /** Writing a file failed (a full disk, an I/O error): the message names the file; what was there before is unchanged. */
+    public static final class WriteFailed extends dev.puzzle.core.PuzzleException {
+        public WriteFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Fault injection for the tests (system property {@code puzzle.faults.disk_full_after_bytes}): once this
+     * process has written that many bytes through {@link #write}, every further write fails as a full disk does.
+     */
+    private static final long DISK_FULL_AFTER = Long.getLong("puzzle.faults.disk_full_after_bytes", -1);
+    private static final java.util.concurrent.atomic.AtomicLong WRITTEN = new java.util.concurrent.atomic.AtomicLong();
+
+    private static WriteFailed failed(Path target, IOException e) {
+        String m = String.valueOf(e.getMessage());
+        return new WriteFailed(target + ": cannot write: " + m + (m.contains("No space left") || m.contains("Disk quota")
+                ? " — free space and rerun the same command; " + (Files.exists(target) ? "the earlier " + target.getFileName() + " is unchanged" : "nothing was left half-written")
+                : ""), e);
+    }
+
+    private static OutputStream faulty(OutputStream out) {
+        if (DISK_FULL_AFTER < 0) return out;
+        return new java.io.FilterOutputStream(out) {
+            @Override
+            public void write(int b) throws IOException {
+                if (WRITTEN.incrementAndGet() > DISK_FULL_AFTER) throw new IOException("No space left on device");
+                out.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (WRITTEN.addAndGet(len) > DISK_FULL_AFTER) throw new IOException("No space left on device");
+                out.write(b, off, len);
+            }
+        };
+    }
+
     @FunctionalInterface
     public interface Body {
         void write(OutputStream out) throws IOException;
@@ -38,11 +82,17 @@ public final class AtomicFiles {
     public static void write(Path target, Body body) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-        IN_FLIGHT.add(tmp);
+        Path tmp;
+        synchronized (IN_FLIGHT) { // registered before the stop hook can miss it, and none made once it ran
+            if (stopping) throw new IOException("the process is stopping; " + target + " is not written");
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            IN_FLIGHT.add(tmp);
+        }
         try {
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
+            try (OutputStream out = new BufferedOutputStream(faulty(Files.newOutputStream(tmp)), 1 << 16)) {
                 body.write(out);
+            } catch (IOException e) { // the disk filled up, say: one clear line; the earlier file, if any, is untouched
+                throw failed(target, e);
             }
             // createTempFile makes the file private (0600); the output gets ordinary permissions.
             if (Files.getFileStore(tmp).supportsFileAttributeView("posix")) {
@@ -73,9 +123,16 @@ public final class AtomicFiles {
         Path tmp = abs.resolveSibling("." + abs.getFileName() + ".partial");
         deleteTree(tmp);
         Files.createDirectories(abs.getParent());
-        IN_FLIGHT.add(tmp);
+        synchronized (IN_FLIGHT) {
+            if (stopping) throw new IOException("the process is stopping; " + abs + " is not written");
+            IN_FLIGHT.add(tmp);
+        }
         try {
-            body.write(tmp);
+            try {
+                body.write(tmp);
+            } catch (WriteFailed e) { // name the directory the user asked for, not its temporary twin
+                throw failed(abs, e.getCause() instanceof IOException io ? io : new IOException(e.getMessage()));
+            }
             deleteTree(abs);
             Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
         } finally {

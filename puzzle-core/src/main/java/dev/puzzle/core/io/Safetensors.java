@@ -29,6 +29,61 @@ import java.util.Map;
 public final class Safetensors implements AutoCloseable {
     /** Headers beyond this are refused (the reference implementation's limit is 100 MB). */
     public static final long MAX_HEADER = 100L * 1024 * 1024;
+
+    /** The metadata key of the data section's CRC-32C (hex), written by {@link #write}. */
+    public static final String CRC_KEY = "puzzle.crc32c";
+
+    /**
+     * Null when {@code file} is a readable safetensors file whose data matches the CRC-32C its header
+     * records (or records none), else what is wrong with it: truncated, unreadable, or damaged.
+     */
+    private static final Map<Path, String> CHECKED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Whether a run-directory file exists and is intact. One whose data no longer matches its checksum, or
+     * that is truncated, is said on stderr and deleted, so that it is rebuilt rather than used. Each file is
+     * checked once per process (and again when it changes).
+     */
+    public static boolean intact(Path f) {
+        try {
+            if (!java.nio.file.Files.exists(f)) return false;
+            String stamp = java.nio.file.Files.getLastModifiedTime(f).toMillis() + ":" + java.nio.file.Files.size(f);
+            if (stamp.equals(CHECKED.get(f))) return true;
+            String damage = damage(f);
+            if (damage == null) {
+                CHECKED.put(f, stamp);
+                return true;
+            }
+            dev.puzzle.core.Notices.say(damage + "; removed, to be rebuilt");
+            java.nio.file.Files.deleteIfExists(f);
+            return false;
+        } catch (IOException e) {
+            throw new PuzzleException(f + ": cannot check: " + e.getMessage(), e);
+        }
+    }
+
+    public static String damage(Path file) {
+        try (Safetensors st = open(file)) {
+            String want = st.metadata().get(CRC_KEY);
+            if (want == null) return null;
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            long pos = st.dataStart, end = st.ch.size();
+            while (pos < end) {
+                buf.clear();
+                int n = st.ch.read(buf, pos);
+                if (n <= 0) break;
+                buf.flip();
+                crc.update(buf);
+                pos += n;
+            }
+            return Long.toHexString(crc.getValue()).equals(want) ? null : file + ": damaged: its data does not match the checksum recorded when it was written";
+        } catch (PuzzleException e) {
+            return e.getMessage();
+        } catch (IOException e) {
+            return file + ": unreadable: " + e.getMessage();
+        }
+    }
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One entry of the header. */
@@ -200,7 +255,24 @@ public final class Safetensors implements AutoCloseable {
     public static void write(Path target, Map<String, Tensor> tensors, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
         Map<String, int[]> shapes = new LinkedHashMap<>();
         tensors.forEach((name, t) -> shapes.put(name, t.shape()));
-        byte[] head = header(shapes, dtypes, metadata);
+        // The data's CRC-32C goes into the header (one pass over the data before writing it), so that a file
+        // damaged after it was written is told from a finished one (verify).
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        java.io.OutputStream sum = new java.io.OutputStream() {
+            @Override
+            public void write(int b) {
+                crc.update(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                crc.update(b, off, len);
+            }
+        };
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) writeData(sum, e.getValue(), dtypes.get(e.getKey()));
+        Map<String, String> meta = new LinkedHashMap<>(metadata == null ? Map.of() : metadata);
+        meta.put(CRC_KEY, Long.toHexString(crc.getValue()));
+        byte[] head = header(shapes, dtypes, meta);
         AtomicFiles.write(target, out -> {
             out.write(head);
             for (Map.Entry<String, Tensor> e : tensors.entrySet()) writeData(out, e.getValue(), dtypes.get(e.getKey()));
