@@ -264,6 +264,20 @@ public final class Bld {
         return distilled(runDir).file(job.layer(), job.id()).resolveSibling(job.id() + ".loss.json");
     }
 
+    /**
+     * The marker of a job started and not finished ({@code puzzle status} counts it as running): written
+     * when the job starts, removed when its output is in place. A crash leaves it until the job reruns.
+     */
+    public static Path startedFile(Path output) {
+        return output.resolveSibling(output.getFileName() + ".started");
+    }
+
+    /** Marks {@code output}'s job started, naming the host and process. */
+    public static void markStarted(Path output) throws IOException {
+        AtomicFiles.writeString(startedFile(output), java.net.InetAddress.getLocalHost().getHostName() + " pid " + ProcessHandle.current().pid() + " at "
+                + java.time.Instant.now() + "\n");
+    }
+
     /** Where a job that diverged says why ({@link Diverged}); its candidate is left out of the library. */
     public static Path failedFile(Path runDir, BldJob job) {
         return distilled(runDir).file(job.layer(), job.id()).resolveSibling(job.id() + ".failed.txt");
@@ -350,22 +364,13 @@ public final class Bld {
             List<Future<?>> fs = new ArrayList<>();
             for (BldJob job : todo) {
                 fs.add(pool.submit(() -> {
-                    Map<String, Tensor> init = new java.util.LinkedHashMap<>();
-                    // A coupled block may keep one of the parent's own parts.
-                    if (job.attention() != null) init.putAll(initialPart(parent, lib, job.layer(), job.attention()));
-                    if (job.ffn() != null) init.putAll(initialPart(parent, lib, job.layer(), job.ffn()));
-                    BldTrainer.Result r;
+                    Path curveOut = curveFile(runDir, job);
+                    markStarted(curveOut);
                     try {
-                        r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
-                    } catch (Diverged d) { // this job stops; the others go on
-                        recordDivergence(runDir, job, d);
-                        if (progress != null) progress.accept(finished.incrementAndGet(), total);
-                        return null;
+                        return distillOne(backend, parent, c, job, lib, out, cache, st, runDir, progress, finished, total);
+                    } finally {
+                        Files.deleteIfExists(startedFile(curveOut));
                     }
-                    out.write(job.layer(), job.id(), r.weights());
-                    writeCurve(runDir, job, r.curve()); // last: marks the job finished
-                    if (progress != null) progress.accept(finished.incrementAndGet(), total);
-                    return null;
                 }));
             }
             for (Future<?> f : fs) {
@@ -380,6 +385,26 @@ public final class Bld {
             pool.shutdownNow();
         }
         return todo.size();
+    }
+
+    private static Void distillOne(Backend backend, Checkpoint parent, ModelConfig c, BldJob job, CandidateStore lib, CandidateStore out, ActivationCache cache,
+                                   BldSettings st, Path runDir, java.util.function.BiConsumer<Integer, Integer> progress, AtomicInteger finished, int total) throws IOException {
+        Map<String, Tensor> init = new java.util.LinkedHashMap<>();
+        // A coupled block may keep one of the parent's own parts.
+        if (job.attention() != null) init.putAll(initialPart(parent, lib, job.layer(), job.attention()));
+        if (job.ffn() != null) init.putAll(initialPart(parent, lib, job.layer(), job.ffn()));
+        BldTrainer.Result r;
+        try {
+            r = BldTrainer.train(backend, c, job, init, cache.read(job.layer()), st);
+        } catch (Diverged d) { // this job stops; the others go on
+            recordDivergence(runDir, job, d);
+            if (progress != null) progress.accept(finished.incrementAndGet(), total);
+            return null;
+        }
+        out.write(job.layer(), job.id(), r.weights());
+        writeCurve(runDir, job, r.curve()); // last: marks the job finished
+        if (progress != null) progress.accept(finished.incrementAndGet(), total);
+        return null;
     }
 
     private static void writeCurve(Path runDir, BldJob job, BldTrainer.Curve c) throws IOException {

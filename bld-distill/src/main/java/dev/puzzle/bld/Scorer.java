@@ -102,7 +102,7 @@ public final class Scorer {
      * candidates done.
      */
     /** One candidate's scores, kept as soon as they are computed, so that an interrupted scoring resumes per candidate. */
-    static Path jobFile(Path runDir, int l, dev.puzzle.core.model.BlockConfig b) {
+    public static Path jobFile(Path runDir, int l, dev.puzzle.core.model.BlockConfig b) {
         return runDir.resolve("score").resolve("jobs").resolve("layer_" + l)
                 .resolve(dev.puzzle.blocklibrary.CandidateStore.id(b.attention()) + "__" + dev.puzzle.blocklibrary.CandidateStore.id(b.ffn()) + ".json");
     }
@@ -123,7 +123,8 @@ public final class Scorer {
         }
     }
 
-    private static Map<String, Double> readJob(Path f, String name) {
+    /** A kept score of candidate {@code name}, or null when there is none (or it is unreadable, or of another candidate). */
+    public static Map<String, Double> readJob(Path f, String name) {
         if (!java.nio.file.Files.exists(f)) return null;
         try {
             com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
@@ -136,9 +137,10 @@ public final class Scorer {
         }
     }
 
-    private static void writeJob(Path f, String name, Map<String, Double> m) {
+    private static void writeJob(Path f, String name, Map<String, Double> m, int[] shard) {
         com.fasterxml.jackson.databind.node.ObjectNode o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
         o.put("name", name);
+        o.put("shard", shard[0] + "/" + shard[1]);
         com.fasterxml.jackson.databind.node.ObjectNode mm = o.putObject("metrics");
         m.forEach(mm::put);
         try {
@@ -150,13 +152,31 @@ public final class Scorer {
 
     public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
                                                                boolean coupled, IntConsumer progress) {
+        return score(backend, parent, space, heldout, runDir, coupled, new int[]{0, 1}, progress);
+    }
+
+    /** How many candidates shard {@code shard[0]} of {@code shard[1]} scores (every shard[1]-th, layer by layer). */
+    public static int shardSize(ModelConfig c, SearchSpace space, int[] shard) {
+        int k = 0, mine = 0;
+        for (int l = 0; l < c.numLayers(); l++) for (SearchSpace.Candidate cand : space.candidates(c, l)) if (k++ % shard[1] == shard[0]) mine++;
+        return mine;
+    }
+
+    /**
+     * Scores shard {@code shard[0]} of {@code shard[1]}: every shard[1]-th candidate in layer order, each kept
+     * in its job file as soon as it is scored (a requeued shard resumes); returns the metrics of the shard's
+     * candidates per layer.
+     */
+    public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
+                                                               boolean coupled, int[] shard, IntConsumer progress) {
         ModelConfig c = parent.config();
-        Reference ref = run(backend, parent, heldout);
+        Reference ref = null;
         List<Map<String, Map<String, Double>>> out = new ArrayList<>();
-        int done = 0;
+        int done = 0, index = 0;
         for (int l = 0; l < c.numLayers(); l++) {
             Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
             for (SearchSpace.Candidate cand : space.candidates(c, l)) {
+                if (index++ % shard[1] != shard[0]) continue; // another shard's
                 if (Bld.divergence(runDir, l, cand.block(), coupled) != null) { // left out: nothing to score
                     if (progress != null) progress.accept(++done);
                     continue;
@@ -167,6 +187,12 @@ public final class Scorer {
                     layer.put(cand.name(), kept);
                     if (progress != null) progress.accept(++done);
                     continue;
+                }
+                if (ref == null) ref = run(backend, parent, heldout); // the parent's outputs, once there is something to score
+                try {
+                    Bld.markStarted(job);
+                } catch (java.io.IOException e) {
+                    throw new dev.puzzle.core.PuzzleException(job + ": cannot write: " + e.getMessage(), e);
                 }
                 Map<String, Double> m;
                 if (cand.block().equals(c.parentBlock(l))) {
@@ -180,7 +206,12 @@ public final class Scorer {
                     Map<String, Double> mi = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
                     mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 }
-                writeJob(job, cand.name(), m);
+                writeJob(job, cand.name(), m, shard);
+                try {
+                    java.nio.file.Files.deleteIfExists(Bld.startedFile(job));
+                } catch (java.io.IOException e) {
+                    // a stale marker only makes status count it as started
+                }
                 layer.put(cand.name(), m);
                 if (progress != null) progress.accept(++done);
             }

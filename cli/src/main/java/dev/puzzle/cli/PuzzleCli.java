@@ -12,11 +12,11 @@ import java.nio.file.NoSuchFileException;
 @Command(name = "puzzle", mixinStandardHelpOptions = true, version = "puzzle 0.1.0",
         header = "Puzzle for Java: distillation-based architecture search that makes an LLM faster for a hardware budget.",
         description = {"", "Each stage reads and writes files; run 'puzzle COMMAND --help' for details.", ""},
-        subcommands = {InspectCommand.class, ConvertCommand.class, GenerateCommand.class, EvalCommand.class, CompressCommand.class, ReportCommand.class, LibraryCommand.class, DistillCommand.class, ScoreCommand.class, ProfileCommand.class, SearchCommand.class, MoefyCommand.class, AotTrainCommand.class,
+        subcommands = {InspectCommand.class, ConvertCommand.class, GenerateCommand.class, EvalCommand.class, CompressCommand.class, ReportCommand.class, LibraryCommand.class, DistillCommand.class, ScoreCommand.class, ProfileCommand.class, SearchCommand.class, MoefyCommand.class, ClusterCommand.class, StatusCommand.class, AotTrainCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Models: a Hugging Face directory, a .safetensors file beside its config.json, a llama2.c .bin, a .gguf,",
                 "or hf:OWNER/REPO/PATH (cache, then the mirror directories in PUZZLE_HF_MIRRORS or --mirror, then a download).",
-                "", "Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 130 interrupted."})
+                "", "Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 74 a write failed (full disk), 130 interrupted."})
 public final class PuzzleCli implements Runnable {
 
     @CommandLine.Spec

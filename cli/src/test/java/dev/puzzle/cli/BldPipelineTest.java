@@ -161,7 +161,8 @@ class BldPipelineTest {
                     if (m.get("kl_div").asDouble() < m.get("kl_div_init").asDouble()) better++;
                 } else {
                     untouched++;
-                    assertEquals(m.get("kl_div_init").asDouble(), m.get("kl_div").asDouble(), 0.0, v.getKey() + ": untouched by BLD, same KL");
+                    // the same weights scored twice: equal but for the vectorized exp's last bits, which differ between JIT tiers
+                    assertEquals(m.get("kl_div_init").asDouble(), m.get("kl_div").asDouble(), 1e-6 * m.get("kl_div").asDouble(), v.getKey() + ": untouched by BLD, same KL");
                 }
             }
         }
@@ -199,7 +200,7 @@ class BldPipelineTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("trained " + (25 - before.size()) + " jobs"), r.out() + " after " + before.size() + " were done");
         for (var e : stamps.entrySet()) {
-            if (e.getKey().endsWith(".tmp")) continue;
+            if (e.getKey().endsWith(".tmp") || e.getKey().endsWith(".started")) continue; // in flight when killed: redone
             assertEquals(e.getValue(), Files.getLastModifiedTime(Path.of(e.getKey())), "finished job file rewritten: " + e.getKey());
         }
         try (Stream<Path> s = Files.walk(dir.resolve("run"))) {

@@ -206,7 +206,7 @@ class CompressTest {
         int done = BldPipelineTest.curves(d.resolve("run")).size();
         Map<String, FileTime> stamps = new TreeMap<>();
         try (Stream<Path> s = Files.walk(d.resolve("run"))) {
-            for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.toString().endsWith(".tmp")).toList()) stamps.put(f.toString(), Files.getLastModifiedTime(f));
+            for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.toString().endsWith(".tmp") && !f.toString().endsWith(".started")).toList()) stamps.put(f.toString(), Files.getLastModifiedTime(f));
         }
         CliTest.Run r = run("compress", cfg.toString());
         assertEquals(0, r.code(), r.err());
@@ -351,6 +351,41 @@ class CompressTest {
         Path bad = config(tmp.resolve("badgguf"), "[2.15e5]");
         Files.writeString(bad, Files.readString(bad).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gguf: maybe\n"));
         badInput(run("compress", bad.toString()), "compress", "gguf", "maybe", "true, false or required");
+    }
+
+    @Test
+    void shardedScoringMergesOnlyWhenEveryCandidateWasScoredOnceByItsShard() throws Exception {
+        Path d = tmp.resolve("merge");
+        Path cfg = config(d, "[2.15e5]");
+        reuseFinishedRun(d);
+        Path run = d.resolve("run");
+        Files.delete(run.resolve("score/block_library.json"));
+        dev.puzzle.core.io.AtomicFiles.deleteTree(run.resolve("score/jobs"));
+        CliTest.Run s0 = run("score", cfg.toString(), "--shard", "0/2");
+        assertEquals(0, s0.code(), s0.err());
+        assertTrue(s0.out().startsWith("scored shard 0/2: "), s0.out());
+        assertFalse(Files.exists(run.resolve("score/block_library.json")), "a shard writes no library");
+        badInput(run("score", cfg.toString(), "--merge", "2"), "candidates were not scored", "--shard i/2");
+        badInput(run("score", cfg.toString(), "--merge", "3"), "candidates were not scored");
+        assertEquals(0, run("score", cfg.toString(), "--shard", "1/2").code());
+        badInput(run("score", cfg.toString(), "--merge", "3"), "scored by a shard of another split than 3");
+        CliTest.Run m = run("score", cfg.toString(), "--merge", "2");
+        assertEquals(0, m.code(), m.err());
+        // The same library as the one-process scoring of the finished run.
+        JsonNode merged = new ObjectMapper().readTree(run.resolve("score/block_library.json").toFile()),
+                whole = new ObjectMapper().readTree(dir.resolve("run/score/block_library.json").toFile());
+        List<String> a = new ArrayList<>(), b = new ArrayList<>();
+        whole.fields().forEachRemaining(l -> l.getValue().fieldNames().forEachRemaining(v -> a.add(l.getKey() + " " + v)));
+        merged.fields().forEachRemaining(l -> l.getValue().fieldNames().forEachRemaining(v -> b.add(l.getKey() + " " + v)));
+        assertEquals(a, b, "the same candidates, in the same order");
+        for (String k : a) {
+            String layer = k.substring(0, k.indexOf(' ')), v = k.substring(k.indexOf(' ') + 1);
+            JsonNode x = whole.get(layer).get(v), y = merged.get(layer).get(v);
+            assertEquals(x.get("stats"), y.get("stats"), k);
+            x.get("metrics").fields().forEachRemaining(e -> assertEquals(e.getValue().asDouble(), y.get("metrics").get(e.getKey()).asDouble(),
+                    1e-6 * Math.max(1, Math.abs(e.getValue().asDouble())), k + " " + e.getKey())); // the vectorized exp differs in the last bits between JIT tiers
+        }
+        badInput(run("score", cfg.toString(), "--shard", "0/2", "--merge", "2"), "one at a time");
     }
 
     /** The finished run's profile, library, distillation and scores (same settings), with no realized or evaluated model. */

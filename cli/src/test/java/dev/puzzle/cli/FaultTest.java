@@ -35,7 +35,7 @@ class FaultTest {
         if (!Files.exists(dir)) return List.of();
         var m = dir.getFileSystem().getPathMatcher("glob:" + glob);
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).filter(p -> m.matches(dir.relativize(p))).sorted().toList();
+            return s.filter(Files::isRegularFile).filter(p -> !p.toString().endsWith(".started")).filter(p -> m.matches(dir.relativize(p))).sorted().toList();
         }
     }
 

@@ -20,32 +20,19 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The bundled example, examples/stories260K/puzzle.yaml, compresses end to end (run directory moved to a temporary folder). */
 class ExampleCompressTest {
-    @TempDir
     static Path tmp;
     static Path cfg;
     static int exit;
     static String output;
 
-    /** Compresses the bundled example once; the tests below read its run. */
+    /** Compresses the bundled example once (shared with the other tests that compare against it). */
     @BeforeAll
     static void compress() throws Exception {
-        Path shared = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize();
-        Assumptions.assumeTrue(Files.exists(shared.resolve("models/stories260K/stories260K.bin")), "skipped: " + shared + " is absent");
-        Path example = Path.of("stories260K/puzzle.yaml").toAbsolutePath();
-        assertTrue(Files.exists(example), example.toString());
-        // Same config, with its relative paths made absolute and the run directory in a temporary folder.
-        String yaml = Files.readString(example)
-                .replace("../../../shared/", shared + "/")
-                .replace("run_dir: ../../runs/stories260K", "run_dir: " + tmp.resolve("run"));
-        assertTrue(yaml.contains("run_dir: " + tmp.resolve("run")), "the example names its run_dir as expected");
-        cfg = tmp.resolve("puzzle.yaml");
-        Files.writeString(cfg, yaml);
-        CommandLine cl = PuzzleCli.commandLine();
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        exit = cl.execute("compress", cfg.toString());
-        output = out + "\n" + err;
+        ExampleRun.Done d = ExampleRun.compressed();
+        tmp = d.dir();
+        cfg = d.config();
+        exit = d.exit();
+        output = d.output();
     }
 
     @Test

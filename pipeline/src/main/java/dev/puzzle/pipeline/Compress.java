@@ -34,6 +34,7 @@ public final class Compress {
         HeapNeed.check(run, HeapNeed.Stage.COMPRESS, dev.puzzle.core.tensor.Parallel.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
             run.dir.checkFingerprint(rc);
+            Cluster.recordConfig(run); // for 'puzzle status RUN_DIR'
             HardwareProfile hw = HardwareProfile.load(rc.hardware());
             // 1. profile
             if (Files.exists(run.dir.modelCosts()) && Files.exists(run.dir.blockCosts())) {

@@ -26,6 +26,51 @@ public final class ScoreStage {
     /** The written library and what it was scored on. */
     public record Result(Path library, int candidates, int sequences, int sequenceLength, boolean withCosts) {}
 
+    /** One shard of the scoring (a cluster's array task): its candidates' job files, no library yet. Returns how many it holds. */
+    public static int runShard(Run run, DistillStage.Shard shard, Listener listener) throws Exception {
+        HeapNeed.check(run, HeapNeed.Stage.SCORE, 1);
+        int[] sh = {shard.index(), shard.count()};
+        int mine = Scorer.shardSize(run.parent.config(), run.space, sh);
+        Scorer.score(run.backend, run.parent, run.space, run.heldout(), run.dir.root(), run.config.distill().coupled(), sh,
+                listener.progress("score " + shard, mine)::accept);
+        return mine;
+    }
+
+    /**
+     * The merge of a sharded scoring: every candidate (but those whose BLD diverged) must have been scored,
+     * once, by the shard {@code i/N} that owns it; then the library is written as {@link #run} writes it.
+     */
+    public static Result merge(Run run, int shards, Listener listener) throws Exception {
+        if (shards < 1) throw new dev.puzzle.core.PuzzleException("--shards must be >= 1, got " + shards);
+        ModelConfig pc = run.parent.config();
+        boolean coupled = run.config.distill().coupled();
+        List<String> missing = new ArrayList<>(), foreign = new ArrayList<>();
+        int k = 0;
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (int l = 0; l < pc.numLayers(); l++) {
+            for (SearchSpace.Candidate c : run.space.candidates(pc, l)) {
+                String owner = (k++ % shards) + "/" + shards;
+                if (dev.puzzle.bld.Bld.divergence(run.dir.root(), l, c.block(), coupled) != null) continue;
+                Path f = Scorer.jobFile(run.dir.root(), l, c.block());
+                if (Scorer.readJob(f, c.name()) == null) {
+                    missing.add("layer_" + l + " " + c.name());
+                    continue;
+                }
+                String by = json.readTree(f.toFile()).path("shard").asText();
+                if (!by.equals(owner)) foreign.add("layer_" + l + " " + c.name() + " (by " + by + ", owned by " + owner + ")");
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new dev.puzzle.core.PuzzleException(run.dir.root() + ": " + missing.size() + " of " + k + " candidates were not scored (first: " + missing.get(0)
+                    + "); run the missing 'puzzle score " + run.config.file + " --shard i/" + shards + "' tasks first");
+        }
+        if (!foreign.isEmpty()) {
+            throw new dev.puzzle.core.PuzzleException(run.dir.root() + ": " + foreign.size() + " candidates were scored by a shard of another split than "
+                    + shards + " (first: " + foreign.get(0) + "); score with one --shard i/N split per run");
+        }
+        return run(run, listener);
+    }
+
     public static Result run(Run run, Listener listener) throws Exception {
         boolean coupled = run.config.distill().coupled();
         HeapNeed.check(run, HeapNeed.Stage.SCORE, 1);

@@ -1,0 +1,211 @@
+package dev.puzzle.examples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puzzle.cli.PuzzleCli;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The bundled example on a real single-node Slurm (Debian's slurm-wlm and munge, started here by
+ * .ci/slurm.sh): {@code puzzle cluster slurm --shards 3 --submit} runs prepare, distill and score as 3 array
+ * tasks each, and the final job; the block library and the children equal the one-process run's (the
+ * tolerance below: sharded jobs train with one thread, the one-process run with two, which sums in another
+ * order). A second run has a distill task requeued mid-job (scontrol requeue: it is cancelled and queued
+ * again, as after a node failure) and still ends equal. Skipped, saying why, where Slurm cannot start.
+ */
+class SlurmTest {
+    @TempDir
+    static Path tmp;
+    static String slurmConf;
+
+    /** Relative tolerance between the sharded and the one-process numbers. */
+    static final double TOL = 1e-3;
+
+    @BeforeAll
+    static void startSlurm() throws Exception {
+        ExampleRun.shared();
+        Path script = Path.of("../.ci/slurm.sh").toAbsolutePath().normalize();
+        Process p = new ProcessBuilder(script.toString(), "start", tmp.resolve("slurm").toString()).redirectErrorStream(true).start();
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        Assumptions.assumeTrue(p.exitValue() == 0, "skipped: a single-node Slurm could not start here: " + said);
+        slurmConf = said.lines().reduce((a, b) -> b).orElseThrow();
+    }
+
+    @AfterAll
+    static void stopSlurm() throws Exception {
+        if (slurmConf == null) return;
+        new ProcessBuilder(Path.of("../.ci/slurm.sh").toAbsolutePath().normalize().toString(), "stop", tmp.resolve("slurm").toString())
+                .redirectErrorStream(true).start().waitFor(60, TimeUnit.SECONDS);
+    }
+
+    static String slurm(String... cmd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("SLURM_CONF", slurmConf);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+
+    /** Submits the example's stages with 3 shards (the command in its own process, SLURM_CONF in its environment); returns the final job's id. */
+    static String submit(Path cfg) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), "dev.puzzle.cli.PuzzleCli",
+                "cluster", "slurm", cfg.toString(), "--shards", "3", "--cpus", "1", "--time", "00:30:00", "--submit"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("SLURM_CONF", slurmConf);
+        Process p = pb.start();
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), said);
+        assertTrue(said.matches("(?s).*submitted: prepare \\d+, distill \\d+, score \\d+, final \\d+\\s*"), said);
+        return said.replaceAll("(?s).*final (\\d+)\\s*$", "$1");
+    }
+
+    /** Waits until no job of the cluster is pending or running; the final job must have completed. */
+    static void await(String finalJob, Path runDir, Runnable meanwhile) throws Exception {
+        long deadline = System.currentTimeMillis() + 900_000;
+        while (System.currentTimeMillis() < deadline) {
+            if (meanwhile != null) meanwhile.run();
+            String q = slurm("squeue", "-h", "-o", "%i %T %r");
+            if (q.isBlank()) break;
+            assertFalse(q.contains("DependencyNeverSatisfied"), "a stage failed:\n" + q + logs(runDir));
+            Thread.sleep(500);
+        }
+        assertTrue(Files.exists(runDir.resolve("report/report.json")), "the final job wrote the report\n" + logs(runDir));
+    }
+
+    static String logs(Path runDir) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        Path d = runDir.resolve("cluster/slurm/logs");
+        if (!Files.isDirectory(d)) return "";
+        try (var s = Files.list(d)) {
+            for (Path f : s.sorted().toList()) {
+                String t = Files.readString(f);
+                sb.append("\n== ").append(f.getFileName()).append('\n').append(t.length() > 1500 ? t.substring(t.length() - 1500) : t);
+            }
+        }
+        return sb.toString();
+    }
+
+    /** The sharded run's library and children equal the one-process run's. */
+    static void sameAsOneProcess(Path runDir) throws Exception {
+        ExampleRun.Done one = ExampleRun.compressed();
+        assertEquals(0, one.exit(), one.output());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode a = json.readTree(one.run().resolve("score/block_library.json").toFile()), b = json.readTree(runDir.resolve("score/block_library.json").toFile());
+        assertEquals(names(a), names(b), "the same layers and variants");
+        int compared = 0;
+        for (Iterator<String> layers = a.fieldNames(); layers.hasNext(); ) {
+            String layer = layers.next();
+            for (Iterator<String> vs = a.get(layer).fieldNames(); vs.hasNext(); ) {
+                String v = vs.next();
+                for (Iterator<Map.Entry<String, JsonNode>> m = a.get(layer).get(v).get("metrics").fields(); m.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = m.next();
+                    double x = e.getValue().asDouble(), y = b.get(layer).get(v).get("metrics").get(e.getKey()).asDouble();
+                    assertEquals(x, y, TOL * Math.max(1e-2, Math.abs(x)), layer + " " + v + " " + e.getKey());
+                    compared++;
+                }
+            }
+        }
+        assertTrue(compared > 100, compared + " metrics compared");
+        JsonNode ra = json.readTree(one.run().resolve("report/report.json").toFile()), rb = json.readTree(runDir.resolve("report/report.json").toFile());
+        assertEquals(ra.get("models").size(), rb.get("models").size());
+        for (int i = 0; i < ra.get("models").size(); i++) {
+            JsonNode ma = ra.get("models").get(i), mb = rb.get("models").get(i);
+            assertEquals(ma.get("name"), mb.get("name"));
+            assertEquals(ma.get("blocks"), mb.get("blocks"), ma.get("name") + ": the same block in every layer");
+            assertEquals(ma.get("kl_div").asDouble(), mb.get("kl_div").asDouble(), TOL * Math.max(1e-2, ma.get("kl_div").asDouble()), ma.get("name") + " KL");
+            if (ma.get("kind").asText().equals("parent")) continue;
+            Checkpoint ca = Checkpoints.load(Path.of(ma.get("model").asText())), cb = Checkpoints.load(Path.of(mb.get("model").asText()));
+            for (Map.Entry<String, Tensor> e : ca.tensors().entrySet()) {
+                float[] x = e.getValue().data(), y = cb.tensors().get(e.getKey()).data();
+                double num = 0, den = 0;
+                for (int k = 0; k < x.length; k++) {
+                    num += (x[k] - y[k]) * (double) (x[k] - y[k]);
+                    den += (double) x[k] * x[k];
+                }
+                assertTrue(Math.sqrt(num / Math.max(den, 1e-30)) <= TOL, ma.get("name") + " " + e.getKey() + ": relative difference " + Math.sqrt(num / Math.max(den, 1e-30)));
+            }
+        }
+    }
+
+    static List<String> names(JsonNode lib) {
+        List<String> out = new ArrayList<>();
+        lib.fields().forEachRemaining(l -> l.getValue().fieldNames().forEachRemaining(v -> out.add(l.getKey() + " " + v)));
+        return out;
+    }
+
+    @Test
+    void theExampleAsArrayTasksEqualsTheOneProcessRun() throws Exception {
+        Path cfg = ExampleRun.config(tmp.resolve("arrays"));
+        Path run = tmp.resolve("arrays/run");
+        await(submit(cfg), run, null);
+        CommandLine cl = PuzzleCli.commandLine();
+        StringWriter out = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        assertEquals(0, cl.execute("status", run.toString()));
+        assertTrue(out.toString().matches("(?s).*\\ndistill +(\\d+) +0 +0 +\\1  done\\n.*score +(\\d+) +0 +0 +\\2  done\\n.*report: written\\n"), out.toString());
+        sameAsOneProcess(run);
+        String logs = logs(run);
+        for (String stage : new String[]{"distill shard 0", "distill shard 1", "distill shard 2", "score shard 0", "score shard 1", "score shard 2"}) {
+            assertTrue(logs.contains("puzzle " + stage + " on "), stage + " ran as its own task" + logs);
+        }
+    }
+
+    @Test
+    void aDistillTaskRequeuedMidJobResumesAndTheRunStillEndsEqual() throws Exception {
+        Path cfg = ExampleRun.config(tmp.resolve("requeued"));
+        Path run = tmp.resolve("requeued/run");
+        String last = submit(cfg);
+        boolean[] requeued = {false};
+        await(last, run, () -> {
+            if (requeued[0]) return;
+            try {
+                // A distill task that has finished some of its jobs and is in the middle of another.
+                String running = slurm("squeue", "-h", "-t", "R", "-n", "puzzle-distill", "-o", "%i").strip();
+                if (running.isEmpty() || countFinished(run) < 6) return;
+                String task = running.lines().findFirst().orElseThrow();
+                slurm("scontrol", "requeue", task);
+                requeued[0] = true;
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        assertTrue(requeued[0], "a distill task was requeued while it ran");
+        assertTrue(logs(run).contains("restart 1"), "the requeued task ran again" + logs(run));
+        sameAsOneProcess(run);
+    }
+
+    static int countFinished(Path run) throws IOException {
+        Path d = run.resolve("distill");
+        if (!Files.isDirectory(d)) return 0;
+        try (var s = Files.walk(d)) {
+            return (int) s.filter(f -> f.getFileName().toString().endsWith(".loss.json")).count();
+        }
+    }
+}
