@@ -58,6 +58,7 @@ public final class PuzzleCli implements Runnable {
      * bug and says so (exit 1, the stack trace with PUZZLE_DEBUG=1).
      */
     static int report(Throwable ex, PrintWriter err) {
+        if (dev.puzzle.core.io.AtomicFiles.isStopping()) return ExitCodes.INTERRUPTED; // a worker cut short on the way out: the signal said it all
         for (Throwable c = ex; c != null; c = c.getCause()) {
             if (c instanceof OutOfMemoryError) {
                 err.printf(java.util.Locale.ROOT, "puzzle: out of memory: the Java heap (at most %,d MiB) is too small for this work; give it more with"

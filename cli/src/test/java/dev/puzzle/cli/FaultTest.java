@@ -34,8 +34,13 @@ class FaultTest {
     static List<Path> files(Path dir, String glob) throws IOException {
         if (!Files.exists(dir)) return List.of();
         var m = dir.getFileSystem().getPathMatcher("glob:" + glob);
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).filter(p -> !p.toString().endsWith(".started")).filter(p -> m.matches(dir.relativize(p))).sorted().toList();
+        for (int attempt = 0; ; attempt++) { // a process writing meanwhile may remove a temporary file under the walk
+            try (Stream<Path> s = Files.walk(dir)) {
+                return s.filter(Files::isRegularFile).filter(p -> !p.toString().endsWith(".started") && !p.toString().endsWith(".tmp"))
+                        .filter(p -> m.matches(dir.relativize(p))).sorted().toList();
+            } catch (java.io.UncheckedIOException e) {
+                if (attempt >= 10 || !(e.getCause() instanceof java.nio.file.NoSuchFileException)) throw e;
+            }
         }
     }
 

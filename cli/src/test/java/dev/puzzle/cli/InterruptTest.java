@@ -19,6 +19,14 @@ class InterruptTest {
     @TempDir
     Path tmp;
 
+    /** Processes a test started: killed if a failed assertion left them running (the temporary folder is then removable). */
+    final List<Process> stopAtEnd = new ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void stopLeftovers() throws InterruptedException {
+        for (Process p : stopAtEnd) if (p.isAlive()) p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+
     static List<Path> partials(Path dir) throws IOException {
         try (Stream<Path> s = Files.walk(dir)) {
             return s.filter(p -> p.getFileName().toString().endsWith(".tmp") || p.getFileName().toString().endsWith(".partial")).toList();
@@ -53,6 +61,7 @@ class InterruptTest {
         Files.writeString(cfg, Files.readString(cfg).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gkd: {tokens: 24576, batch_sequences: 2, checkpoint_every: 4}\n"));
         Path run = d.resolve("run");
         Process p = BldPipelineTest.puzzleProcess("compress", cfg.toString()).redirectOutput(tmp.resolve("score.txt").toFile()).start();
+        stopAtEnd.add(p);
         long deadline = System.currentTimeMillis() + 240_000;
         while (FaultTest.files(run, "profile/**").isEmpty() && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
         // Meanwhile a second compress on the same run directory is refused, not interleaved.
@@ -66,6 +75,7 @@ class InterruptTest {
         var scored = FaultTest.stamps(FaultTest.files(run, "score/jobs/**.json"));
         // Again, stopped during GKD this time.
         Process q = BldPipelineTest.puzzleProcess("compress", cfg.toString()).redirectOutput(tmp.resolve("gkd.txt").toFile()).start();
+        stopAtEnd.add(q);
         while (FaultTest.files(run, "compress/**/gkd-checkpoint.safetensors").isEmpty() && q.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
         assertTrue(q.isAlive(), "stopped during GKD");
         q.destroy();

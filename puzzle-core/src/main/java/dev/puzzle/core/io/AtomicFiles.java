@@ -21,6 +21,11 @@ public final class AtomicFiles {
     /** Set when the process is stopping: from then on no new temporary file is made (a worker may still be running). */
     private static volatile boolean stopping;
 
+    /** Whether the process is stopping (Ctrl-C, SIGTERM): a write refused now is no error to report. */
+    public static boolean isStopping() {
+        return stopping;
+    }
+
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             synchronized (IN_FLIGHT) {
