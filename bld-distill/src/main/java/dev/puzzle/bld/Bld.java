@@ -294,13 +294,17 @@ public final class Bld {
         AtomicFiles.writeString(failedFile(runDir, job), d.getMessage() + "\n");
     }
 
+    /** The BLD jobs that train block {@code b} of layer {@code l}: its two parts (decoupled), or the whole block (coupled). */
+    public static List<BldJob> jobsOf(int l, BlockConfig b, boolean coupled) {
+        return coupled ? List.of(new BldJob(l, b.attention(), b.ffn())) : List.of(new BldJob(l, b.attention(), null), new BldJob(l, null, b.ffn()));
+    }
+
     /**
      * Why block {@code b} of layer {@code l} is left out of the library: one of its BLD jobs diverged (its
      * parts in decoupled mode, the whole block in coupled mode); null when none did.
      */
     public static String divergence(Path runDir, int l, BlockConfig b, boolean coupled) {
-        List<BldJob> jobs = coupled ? List.of(new BldJob(l, b.attention(), b.ffn())) : List.of(new BldJob(l, b.attention(), null), new BldJob(l, null, b.ffn()));
-        for (BldJob j : jobs) {
+        for (BldJob j : jobsOf(l, b, coupled)) {
             Path f = failedFile(runDir, j);
             if (Files.exists(f)) {
                 try {

@@ -97,10 +97,6 @@ public final class Scorer {
         return new Checkpoint(parent.config().withBlocks(blocks), t, types, null, parent.source() + " with " + what + " replaced");
     }
 
-    /**
-     * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
-     * candidates done.
-     */
     /** One candidate's scores, kept as soon as they are computed, so that an interrupted scoring resumes per candidate. */
     public static Path jobFile(Path runDir, int l, dev.puzzle.core.model.BlockConfig b) {
         return runDir.resolve("score").resolve("jobs").resolve("layer_" + l)
@@ -112,8 +108,7 @@ public final class Scorer {
         try {
             if (!java.nio.file.Files.exists(job)) return false;
             long t = java.nio.file.Files.getLastModifiedTime(job).toMillis();
-            List<BldJob> parts = coupled ? List.of(new BldJob(l, b.attention(), b.ffn())) : List.of(new BldJob(l, b.attention(), null), new BldJob(l, null, b.ffn()));
-            for (BldJob j : parts) {
+            for (BldJob j : Bld.jobsOf(l, b, coupled)) {
                 Path w = Bld.distilled(runDir).file(j.layer(), j.id());
                 if (java.nio.file.Files.exists(w) && java.nio.file.Files.getLastModifiedTime(w).toMillis() > t) return false;
             }
@@ -150,6 +145,10 @@ public final class Scorer {
         }
     }
 
+    /**
+     * Scores every candidate of every layer; returns layer → candidate name → metrics. {@code progress} gets
+     * candidates done.
+     */
     public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
                                                                boolean coupled, IntConsumer progress) {
         return score(backend, parent, space, heldout, runDir, coupled, new int[]{0, 1}, progress);

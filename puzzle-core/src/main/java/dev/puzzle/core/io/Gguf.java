@@ -107,16 +107,11 @@ public final class Gguf {
             }
             int dim = intMeta(file, m, arch + ".embedding_length");
             int layers = intMeta(file, m, arch + ".block_count");
-            // Arrays sized by block_count only once it is bounded by the file: by a per-layer list's length, else
-            // by the tensors (a layer of a uniform model has its own).
+            // Arrays sized by block_count only once it is bounded by the file: by a per-layer list's length (perLayer
+            // checks it first), else by the tensors (a layer of a uniform model has its own).
             boolean lists = m.get(arch + ".attention.head_count") instanceof List<?> || m.get(arch + ".feed_forward_length") instanceof List<?>;
             if (!lists && layers > h.tensors().size()) {
                 throw PuzzleException.field(file, arch + ".block_count", layers, "more layers than the file has tensors (" + h.tensors().size() + ")");
-            }
-            if (lists) {
-                for (String k : new String[]{arch + ".attention.head_count", arch + ".attention.head_count_kv", arch + ".feed_forward_length"}) {
-                    if (m.get(k) instanceof List<?> l && l.size() != layers) throw PuzzleException.field(file, k, l.size() + " values", "needs one per layer (" + layers + ")");
-                }
             }
             int[] headsPer = perLayer(file, m, arch + ".attention.head_count", layers, true);
             int[] kvPer = m.containsKey(arch + ".attention.head_count_kv") ? perLayer(file, m, arch + ".attention.head_count_kv", layers, arch.equals("deci")) : headsPer.clone();

@@ -33,10 +33,6 @@ public final class Safetensors implements AutoCloseable {
     /** The metadata key of the data section's CRC-32C (hex), written by {@link #write}. */
     public static final String CRC_KEY = "puzzle.crc32c";
 
-    /**
-     * Null when {@code file} is a readable safetensors file whose data matches the CRC-32C its header
-     * records (or records none), else what is wrong with it: truncated, unreadable, or damaged.
-     */
     private static final Map<Path, String> CHECKED = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
@@ -62,6 +58,10 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
+    /**
+     * Null when {@code file} is a readable safetensors file whose data matches the CRC-32C its header
+     * records (or records none), else what is wrong with it: truncated, unreadable, or damaged.
+     */
     public static String damage(Path file) {
         try (Safetensors st = open(file)) {
             String want = st.metadata().get(CRC_KEY);
@@ -256,7 +256,7 @@ public final class Safetensors implements AutoCloseable {
         Map<String, int[]> shapes = new LinkedHashMap<>();
         tensors.forEach((name, t) -> shapes.put(name, t.shape()));
         // The data's CRC-32C goes into the header (one pass over the data before writing it), so that a file
-        // damaged after it was written is told from a finished one (verify).
+        // damaged after it was written is told from a finished one (damage, intact).
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         java.io.OutputStream sum = new java.io.OutputStream() {
             @Override
