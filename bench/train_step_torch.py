@@ -1,13 +1,10 @@
 """Peer side of bench/train_step.sh: one BLD training step (forward, normalized MSE, backward, clip, AdamW) in
-PyTorch on the shapes of TrainStepBench, median of timed steps after warm-up, in ms."""
+PyTorch on the shapes of TrainStepBench, median of timed steps after warm-up, in ms. Its blocks are also the
+peer of bench/gpu.sh (gpu_torch.py imports them)."""
 import sys
 import time
 
 import torch
-
-torch.set_num_threads(int(sys.argv[1]))
-torch.manual_seed(1)
-S, T, D, H, G, E, F = 8, 256, 512, 8, 2, 64, 1536
 
 
 def rmsnorm(x, w):
@@ -15,7 +12,7 @@ def rmsnorm(x, w):
 
 
 class Ffn(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, D, F):
         super().__init__()
         self.norm = torch.nn.Parameter(torch.ones(D))
         self.w1 = torch.nn.Linear(D, F, bias=False)
@@ -28,8 +25,9 @@ class Ffn(torch.nn.Module):
 
 
 class Attention(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, S, T, D, H, G, E):
         super().__init__()
+        self.S, self.T, self.H, self.G, self.E = S, T, H, G, E
         self.norm = torch.nn.Parameter(torch.ones(D))
         self.q = torch.nn.Linear(D, H * E, bias=False)
         self.k = torch.nn.Linear(D, G * E, bias=False)
@@ -37,15 +35,17 @@ class Attention(torch.nn.Module):
         self.o = torch.nn.Linear(H * E, D, bias=False)
         inv = 1.0 / 10000 ** (torch.arange(0, E, 2).float() / E)
         ang = torch.arange(T).float()[:, None] * inv[None, :]
-        self.cos = torch.cat([ang.cos(), ang.cos()], -1)[None, None]
-        self.sin = torch.cat([ang.sin(), ang.sin()], -1)[None, None]
-        self.mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        self.register_buffer("cos", torch.cat([ang.cos(), ang.cos()], -1)[None, None])
+        self.register_buffer("sin", torch.cat([ang.sin(), ang.sin()], -1)[None, None])
+        self.register_buffer("mask", torch.ones(T, T, dtype=torch.bool).triu(1))
 
     def rope(self, x):
+        E = self.E
         rot = torch.cat([-x[..., E // 2:], x[..., :E // 2]], -1)
         return x * self.cos + rot * self.sin
 
     def forward(self, x):
+        S, T, H, G, E = self.S, self.T, self.H, self.G, self.E
         h = rmsnorm(x, self.norm)
         q = self.rope(self.q(h).view(S, T, H, E).transpose(1, 2))
         k = self.rope(self.k(h).view(S, T, G, E).transpose(1, 2)).repeat_interleave(H // G, 1)
@@ -56,19 +56,27 @@ class Attention(torch.nn.Module):
         return self.o(o.transpose(1, 2).reshape(S, T, H * E))
 
 
-for name, m in (("ffn", Ffn()), ("attention", Attention())):
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
-    x, y = torch.randn(S, T, D), 0.1 * torch.randn(S, T, D)
-    times = []
-    for i in range(15):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        out = m(x)
-        loss = (out - y).pow(2).sum() / y.pow(2).sum()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        opt.step()
-        if i >= 3:
-            times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    print(name, "%.2f" % times[len(times) // 2])
+def main():
+    torch.set_num_threads(int(sys.argv[1]))
+    torch.manual_seed(1)
+    S, T, D, H, G, E, F = 8, 256, 512, 8, 2, 64, 1536
+    for name, m in (("ffn", Ffn(D, F)), ("attention", Attention(S, T, D, H, G, E))):
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        x, y = torch.randn(S, T, D), 0.1 * torch.randn(S, T, D)
+        times = []
+        for i in range(15):
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            out = m(x)
+            loss = (out - y).pow(2).sum() / y.pow(2).sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+            if i >= 3:
+                times.append((time.perf_counter() - t0) * 1e3)
+        times.sort()
+        print(name, "%.2f" % times[len(times) // 2])
+
+
+if __name__ == "__main__":
+    main()

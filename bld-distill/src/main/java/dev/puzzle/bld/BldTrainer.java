@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.cuda.CudaBackend;
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.ops.BlockOp;
@@ -17,7 +18,9 @@ import java.util.Random;
 /**
  * Trains one candidate to imitate its parent given the parent's own input activations (Puzzle's BLD):
  * minimize the normalized MSE between the candidate's contribution to the residual stream and the
- * parent's, ‖y − ŷ‖² / ‖y‖², on cached calibration activations.
+ * parent's, ‖y − ŷ‖² / ‖y‖², on cached calibration activations. Under the CUDA backend a job whose
+ * sub-blocks have device blocks trains wholly on the GPU ({@link DeviceBldTrainer}: same batches, schedule
+ * and rules); any other runs here, its large GEMMs sent to the GPU by the backend's kernels.
  */
 public final class BldTrainer {
     private BldTrainer() {}
@@ -32,7 +35,7 @@ public final class BldTrainer {
     public record Result(Map<String, Tensor> weights, Curve curve) {}
 
     /** The sub-blocks of a job over a (copied) weight map, with input rows x and target contribution y. */
-    private record Setup(BlockOp attn, BlockOp ffn, float[] x, float[] y) {}
+    record Setup(BlockOp attn, BlockOp ffn, float[] x, float[] y) {}
 
     private static Setup setup(Backend backend, ModelConfig cfg, BldJob job, Map<String, Tensor> w, ActivationCache.Layer a) {
         BlockOps factory = new BlockOps(cfg, w, "candidate " + job.id() + " of layer " + job.layer(), backend);
@@ -119,6 +122,15 @@ public final class BldTrainer {
         Map<String, Tensor> w = new LinkedHashMap<>();
         init.forEach((k, v) -> w.put(k, v.copy()));
         Setup s = setup(backend, cfg, job, w, a);
+        if (backend instanceof CudaBackend cuda) { // the whole job on the GPU where its variants have device blocks
+            Curve c = DeviceBldTrainer.train(cuda, cfg, job, s, a, st);
+            if (c != null && c.keptInit()) {
+                Map<String, Tensor> kept = new LinkedHashMap<>();
+                init.forEach((k, v) -> kept.put(k, v.copy()));
+                return new Result(kept, c);
+            }
+            if (c != null) return new Result(w, c);
+        }
         int D = cfg.dim(), T = a.T(), B = Math.min(st.batchSequences(), a.S());
         List<Param> params = new ArrayList<>();
         if (s.attn() != null) params.addAll(s.attn().params());
@@ -165,7 +177,7 @@ public final class BldTrainer {
         return new Result(w, new Curve(before, after, curve, false));
     }
 
-    private static int[] permutation(int n, Random r) {
+    static int[] permutation(int n, Random r) {
         int[] p = new int[n];
         for (int i = 0; i < n; i++) p[i] = i;
         for (int i = n - 1; i > 0; i--) {

@@ -18,12 +18,15 @@ final class CompressCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    BackendOption backendOpt;
+
     @Parameters(index = "0", paramLabel = "CONFIG", description = "The run config (YAML).")
     Path config;
 
     @Override
     public Integer call() throws Exception {
-        ReportModel r = Compress.run(Run.open(config), new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
+        ReportModel r = Compress.run(Run.open(config, backendOpt.backend()), new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
         for (String line : r.summaryLines()) spec.commandLine().getOut().println(line);
         return ExitCodes.OK;
     }

@@ -20,6 +20,9 @@ final class DistillCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    BackendOption backendOpt;
+
     @Parameters(index = "0", paramLabel = "CONFIG", description = "The run config (YAML).")
     Path config;
 
@@ -32,7 +35,7 @@ final class DistillCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DistillStage.Shard sh = DistillStage.Shard.parse(shard);
-        Run run = Run.open(config);
+        Run run = Run.open(config, backendOpt.backend());
         int n = threads != null ? threads : Parallel.threads();
         DistillStage.Result r = DistillStage.run(run, sh, n, new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
         spec.commandLine().getOut().printf("distill %s: trained %d jobs (%s mode) in %s%n", sh, r.trained(), r.coupled() ? "coupled" : "decoupled", run.dir.root());

@@ -47,6 +47,9 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
     @Mixin
     ModelOptions opts;
 
+    @Mixin
+    BackendOption backendOpt;
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
@@ -65,7 +68,7 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
         int[] toks = tok.encode(s, true, false);
         if (toks.length < 2) throw new PuzzleException(text + ": too little text to predict anything");
         int[] used = Arrays.copyOf(toks, Math.min(n, toks.length));
-        Decoder d = new Decoder(ck, opts.backend());
+        Decoder d = new Decoder(ck, backendOpt.backend());
         Progress p = new Progress(spec.commandLine().getErr(), "eval", used.length);
         long t0 = System.nanoTime();
         Perplexity.Result r = Perplexity.windowed(d, used, window, 128, p::update);

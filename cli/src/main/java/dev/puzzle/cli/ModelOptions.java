@@ -1,6 +1,5 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
@@ -71,10 +70,5 @@ public final class ModelOptions {
                     + " tokens but the model's vocabulary is " + ck.config().vocabSize());
         }
         return tok;
-    }
-
-    /** The backend models run on: the CPU, with the kernels {@code puzzle.kernels} names (vector by default). */
-    Backend backend() {
-        return Backend.cpu();
     }
 }

@@ -19,6 +19,9 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    BackendOption backendOpt;
+
     @Parameters(index = "0", paramLabel = "CONFIG", description = "The run config (YAML).")
     Path config;
 
@@ -27,7 +30,7 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Run run = Run.open(config);
+        Run run = Run.open(config, backendOpt.backend());
         PrintWriter out = spec.commandLine().getOut();
         ProfileStage.Result r = ProfileStage.run(run, hardware, new TerminalListener(out, spec.commandLine().getErr()));
         for (String line : r.table(run.parent.source())) out.println(line);

@@ -20,6 +20,9 @@ final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    BackendOption backendOpt;
+
     @Parameters(index = "0", paramLabel = "CONFIG", description = "The run config (YAML).")
     Path config;
 
@@ -32,7 +35,7 @@ final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (shard != null && merge != null) throw new dev.puzzle.core.PuzzleException("--shard and --merge: one at a time (the shards first, then the merge)");
-        Run run = Run.open(config);
+        Run run = Run.open(config, backendOpt.backend());
         TerminalListener listener = new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr());
         if (shard != null) {
             DistillStage.Shard sh = DistillStage.Shard.parse(shard);

@@ -62,9 +62,11 @@ public final class ProfileStage {
         }
     }
 
-    /** The run's cost model: measured here, or the profile's roofline. */
+    /** The run's cost model: measured here (on the GPU with CUDA events under the CUDA backend), or the profile's roofline. */
     public static CostModel costModel(Run run, HardwareProfile hw) {
-        return run.config.measured() ? new MeasuredCostModel(run.backend, 3) : new RooflineCostModel(hw);
+        if (!run.config.measured()) return new RooflineCostModel(hw);
+        return run.backend instanceof dev.puzzle.core.cuda.CudaBackend cuda ? new dev.puzzle.hardware.DeviceCostModel(cuda, 3)
+                : new MeasuredCostModel(run.backend, 3);
     }
 
     /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */
@@ -119,6 +121,7 @@ public final class ProfileStage {
         ObjectNode mc = m.createObjectNode();
         mc.put("hardware", hw.name());
         mc.put("cost_model", costModelName);
+        if (rc.measured()) mc.put("measured_on", run.backend.name());
         ObjectNode wj = mc.putObject("workload");
         wj.put("batch", w.batch()).put("prefill_length", w.prefillLength()).put("generation_length", w.generationLength())
                 .put("weight_dtype", w.weightDtype()).put("kv_dtype", w.kvDtype());

@@ -25,16 +25,21 @@ public final class Run {
     public final Backend backend;
     private int[][] calibration, heldout;
 
-    private Run(RunConfig config, Checkpoint parent) {
+    private Run(RunConfig config, Checkpoint parent, Backend backend) {
         this.config = config;
         this.parent = parent;
         this.space = SearchSpace.parse(config.searchSpace(), parent.config()); // absent: the parent's block only
         this.dir = new RunDirectory(config.runDir());
-        this.backend = Backend.cpu();
+        this.backend = backend;
     }
 
-    /** Reads and validates the run config, loads the parent (and the config's tokenizer). */
+    /** Reads and validates the run config, loads the parent (and the config's tokenizer); computes on the CPU. */
     public static Run open(Path configFile) {
+        return open(configFile, Backend.cpu());
+    }
+
+    /** Reads and validates the run config, loads the parent (and the config's tokenizer); computes on {@code backend}. */
+    public static Run open(Path configFile, Backend backend) {
         RunConfig rc = RunConfig.read(configFile);
         ModelSource src = ModelSource.fromEnvironment().withMirrors(rc.mirrors());
         Path parentPath;
@@ -50,7 +55,7 @@ public final class Run {
             Tokenizer tok = t.toString().endsWith(".json") ? HfTokenizer.read(t) : BpeTokenizer.readLlama2c(t, BpeTokenizer.countLlama2cTokens(t));
             ck = ck.withTokenizer(tok);
         }
-        return new Run(rc, ck);
+        return new Run(rc, ck, backend);
     }
 
     public Tokenizer tokenizer() {

@@ -73,6 +73,16 @@ public final class GqaAttentionOp implements BlockOp {
         return window;
     }
 
+    /** Has Qwen3's per-head q and k norms. */
+    public boolean hasQkNorm() {
+        return qn != null;
+    }
+
+    /** Keeps its KV cache in FP8. */
+    public boolean fp8Kv() {
+        return kScale != null;
+    }
+
     @Override
     public List<Param> params() {
         List<Param> l = new ArrayList<>(List.of(norm, wq, wk, wv, wo));

@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * which is then added into C (loading C inside the kernel makes C2 spill the accumulators); blocks
  * of rows run on the worker pool. Small-M products with a weight-layout B (decode's matrix-vector case) take a dot-product path.
  */
-public final class VectorKernels implements Kernels {
+public class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Rows of the micro-kernel: 8 (16 accumulators) with 32 vector registers (AVX-512), else 6. */
