@@ -55,16 +55,19 @@ final class ClusterCommand implements Runnable {
         int cpus = 1;
         @Option(names = "--mem", paramLabel = "M", description = "Memory per task, as sbatch takes it (e.g. 16G).")
         String mem;
+        @Option(names = "--gpus", paramLabel = "G", description = "GPUs per task (sbatch --gpus-per-task); the stages then compute with --backend cuda (default 0: the CPU).")
+        int gpus;
         @Option(names = "--submit", description = "Submit the stages now (sbatch) and print their job ids.")
         boolean submit;
 
         @Override
         public Integer call() throws Exception {
             if (cpus < 1) throw new PuzzleException("--cpus " + cpus + ": needs at least 1");
+            if (gpus < 0) throw new PuzzleException("--gpus " + gpus + ": cannot be negative");
             if (time != null && !time.matches("(\\d+-)?\\d{1,2}(:\\d{2}){0,2}")) throw new PuzzleException("--time " + time + ": expected HH:MM:SS (or D-HH:MM:SS)");
             if (mem != null && !mem.matches("\\d+[KMGT]?")) throw new PuzzleException("--mem " + mem + ": expected a size such as 16G");
             Run run = Run.open(config);
-            List<Path> scripts = Cluster.writeSlurm(run, new Cluster.Slurm(shards, partition, time, cpus, mem), launcher());
+            List<Path> scripts = Cluster.writeSlurm(run, new Cluster.Slurm(shards, partition, time, cpus, mem, gpus), launcher());
             var out = spec.commandLine().getOut();
             out.printf("wrote %s (%s)%n", scripts.get(0).getParent(), String.join(", ", scripts.stream().map(p -> p.getFileName().toString()).toList()));
             if (!submit) {
@@ -116,12 +119,15 @@ final class ClusterCommand implements Runnable {
         int cpus = 1;
         @Option(names = "--mem", paramLabel = "M", description = "Memory per pod, as Kubernetes takes it (default 4Gi).")
         String mem;
+        @Option(names = "--gpus", paramLabel = "G", description = "GPUs per pod (limits nvidia.com/gpu); the stages then compute with --backend cuda (default 0: the CPU).")
+        int gpus;
 
         @Override
         public Integer call() throws Exception {
             if (cpus < 1) throw new PuzzleException("--cpus " + cpus + ": needs at least 1");
+            if (gpus < 0) throw new PuzzleException("--gpus " + gpus + ": cannot be negative");
             if (mem != null && !mem.matches("\\d+(Ki|Mi|Gi|Ti|[kMGT])?")) throw new PuzzleException("--mem " + mem + ": expected a quantity such as 16Gi");
-            List<Path> files = Cluster.writeK8s(Run.open(config), new Cluster.K8s(shards, image, volume, cpus, mem));
+            List<Path> files = Cluster.writeK8s(Run.open(config), new Cluster.K8s(shards, image, volume, cpus, mem, gpus));
             spec.commandLine().getOut().printf("wrote %s (%s); apply with: %s%n", files.get(0).getParent(),
                     String.join(", ", files.stream().map(p -> p.getFileName().toString()).toList()), files.get(0).resolveSibling("run.sh"));
             return ExitCodes.OK;

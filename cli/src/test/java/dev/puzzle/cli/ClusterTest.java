@@ -114,6 +114,35 @@ class ClusterTest {
     }
 
     @Test
+    void gpusPutTheComputingStagesOnTheCudaBackend() throws Exception {
+        Path d = tmp.resolve("gpu");
+        Path cfg = CompressTest.config(d, "[2.15e5]");
+        assertEquals(0, run("cluster", "slurm", cfg.toString(), "--shards", "2", "--gpus", "1").code());
+        Path dir = d.resolve("run/cluster/slurm");
+        for (String stage : List.of("prepare", "distill", "score", "final")) {
+            String s = Files.readString(dir.resolve(stage + ".sbatch"));
+            assertTrue(s.contains("#SBATCH --gpus-per-task=1\n"), s);
+        }
+        assertTrue(Files.readString(dir.resolve("distill.sbatch")).contains(" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --backend cuda\n"));
+        assertTrue(Files.readString(dir.resolve("score.sbatch")).contains("--shard \"${SLURM_ARRAY_TASK_ID}/2\" --backend cuda\n"));
+        String fin = Files.readString(dir.resolve("final.sbatch")), prep = Files.readString(dir.resolve("prepare.sbatch"));
+        assertTrue(fin.contains(" --merge 2 \\") && fin.contains(" compress " + cfg.toAbsolutePath() + " --backend cuda\n"), "merge computes nothing: " + fin);
+        assertTrue(prep.contains(" profile " + cfg.toAbsolutePath() + " --backend cuda \\") && !prep.contains("library " + cfg.toAbsolutePath() + " --backend"), prep);
+        assertEquals(0, run("cluster", "k8s", cfg.toString(), "--shards", "2", "--image", "i", "--volume", "v", "--gpus", "2").code());
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        for (String f : List.of("1-prepare.yaml", "2-distill.yaml", "3-score.yaml", "4-final.yaml")) {
+            JsonNode c = yaml.readTree(d.resolve("run/cluster/k8s").resolve(f).toFile()).get("spec").get("template").get("spec").get("containers").get(0);
+            assertEquals(2, c.get("resources").get("limits").get("nvidia.com/gpu").asInt(), f);
+            assertTrue(c.get("command").get(2).asText().contains(" --backend cuda"), f);
+        }
+        // Without --gpus nothing names a GPU.
+        assertEquals(0, run("cluster", "slurm", cfg.toString(), "--shards", "2").code());
+        String cpu = Files.readString(dir.resolve("distill.sbatch"));
+        assertFalse(cpu.contains("--gpus-per-task") || cpu.contains("--backend"), cpu);
+        badInput(run("cluster", "slurm", cfg.toString(), "--shards", "2", "--gpus", "-1"), "--gpus -1", "cannot be negative");
+    }
+
+    @Test
     void badClusterSettingsAreRefusedWithOneLine() throws Exception {
         Path d = tmp.resolve("bad");
         Path cfg = CompressTest.config(d, "[2.15e5]");

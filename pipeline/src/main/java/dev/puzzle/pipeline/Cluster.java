@@ -43,7 +43,16 @@ public final class Cluster {
     }
 
     /** Slurm settings: shards, and what each task asks for (null: the cluster's default). */
-    public record Slurm(int shards, String partition, String time, int cpus, String mem) {}
+    public record Slurm(int shards, String partition, String time, int cpus, String mem, int gpus) {}
+
+    /** The arguments that put a stage's computing on the GPU (the CUDA backend) when tasks are given GPUs. */
+    private static String[] onGpu(int gpus, String... args) {
+        if (gpus == 0) return args;
+        String[] out = java.util.Arrays.copyOf(args, args.length + 2);
+        out[args.length] = "--backend";
+        out[args.length + 1] = "cuda";
+        return out;
+    }
 
     /** The stages' job counts: BLD jobs and candidates to score. */
     public record Work(int distillJobs, int scoreCandidates) {}
@@ -84,10 +93,11 @@ public final class Cluster {
         String cfg = run.config.file.toAbsolutePath().toString(), n = String.valueOf(s.shards());
         String threads = "${SLURM_CPUS_PER_TASK:-1}", task = "${SLURM_ARRAY_TASK_ID}";
         List<Path> out = new ArrayList<>();
-        out.add(sbatch(dir, "prepare", s, false, logs, launcher.command("profile", cfg) + " \\\n  && " + launcher.command("library", cfg)));
-        out.add(sbatch(dir, "distill", s, true, logs, launcher.command("distill", cfg, "--shard", task + "/" + n, "--threads", threads)));
-        out.add(sbatch(dir, "score", s, true, logs, launcher.command("score", cfg, "--shard", task + "/" + n)));
-        out.add(sbatch(dir, "final", s, false, logs, launcher.command("score", cfg, "--merge", n) + " \\\n  && " + launcher.command("compress", cfg)));
+        int g = s.gpus();
+        out.add(sbatch(dir, "prepare", s, false, logs, launcher.command(onGpu(g, "profile", cfg)) + " \\\n  && " + launcher.command("library", cfg)));
+        out.add(sbatch(dir, "distill", s, true, logs, launcher.command(onGpu(g, "distill", cfg, "--shard", task + "/" + n, "--threads", threads))));
+        out.add(sbatch(dir, "score", s, true, logs, launcher.command(onGpu(g, "score", cfg, "--shard", task + "/" + n))));
+        out.add(sbatch(dir, "final", s, false, logs, launcher.command("score", cfg, "--merge", n) + " \\\n  && " + launcher.command(onGpu(g, "compress", cfg))));
         StringBuilder submit = new StringBuilder("#!/bin/bash\n# Submits the stages of this Puzzle run, each after the one before ended well (afterok).\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n");
         submit.append("prepare=$(sbatch --parsable prepare.sbatch)\n")
                 .append("distill=$(sbatch --parsable --dependency=afterok:$prepare distill.sbatch)\n")
@@ -110,6 +120,7 @@ public final class Cluster {
         if (s.partition() != null) b.append("#SBATCH --partition=").append(s.partition()).append('\n');
         if (s.time() != null) b.append("#SBATCH --time=").append(s.time()).append('\n');
         if (s.mem() != null) b.append("#SBATCH --mem=").append(s.mem()).append('\n');
+        if (s.gpus() > 0) b.append("#SBATCH --gpus-per-task=").append(s.gpus()).append('\n');
         b.append("# Puzzle stage '").append(stage).append("'").append(array ? ": one shard per array task (SLURM_ARRAY_TASK_ID); a requeued task resumes its shard" : "")
                 .append(".\nset -euo pipefail\n");
         b.append("echo \"puzzle ").append(stage).append(array ? " shard ${SLURM_ARRAY_TASK_ID}" : "").append(" on $(hostname), restart ${SLURM_RESTART_COUNT:-0}\"\n");
@@ -127,7 +138,7 @@ public final class Cluster {
     }
 
     /** Kubernetes settings: shards, the image (with {@code puzzle} on its PATH) and the claim of the shared volume. */
-    public record K8s(int shards, String image, String claim, int cpus, String mem) {}
+    public record K8s(int shards, String image, String claim, int cpus, String mem, int gpus) {}
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
@@ -155,10 +166,11 @@ public final class Cluster {
         if (name.length() > 40) name = name.substring(0, 40).replaceAll("-+$", "");
         String cfg = run.config.file.toAbsolutePath().toString(), n = String.valueOf(k.shards());
         List<Path> out = new ArrayList<>();
-        out.add(job(dir, "1-prepare", name + "-prepare", k, base, 0, "puzzle profile " + quote(cfg) + " && puzzle library " + quote(cfg)));
-        out.add(job(dir, "2-distill", name + "-distill", k, base, k.shards(), "puzzle distill " + quote(cfg) + " --shard \"${JOB_COMPLETION_INDEX}/" + n + "\""));
-        out.add(job(dir, "3-score", name + "-score", k, base, k.shards(), "puzzle score " + quote(cfg) + " --shard \"${JOB_COMPLETION_INDEX}/" + n + "\""));
-        out.add(job(dir, "4-final", name + "-final", k, base, 0, "puzzle score " + quote(cfg) + " --merge " + n + " && puzzle compress " + quote(cfg)));
+        String gpu = k.gpus() > 0 ? " --backend cuda" : "";
+        out.add(job(dir, "1-prepare", name + "-prepare", k, base, 0, "puzzle profile " + quote(cfg) + gpu + " && puzzle library " + quote(cfg)));
+        out.add(job(dir, "2-distill", name + "-distill", k, base, k.shards(), "puzzle distill " + quote(cfg) + " --shard \"${JOB_COMPLETION_INDEX}/" + n + "\"" + gpu));
+        out.add(job(dir, "3-score", name + "-score", k, base, k.shards(), "puzzle score " + quote(cfg) + " --shard \"${JOB_COMPLETION_INDEX}/" + n + "\"" + gpu));
+        out.add(job(dir, "4-final", name + "-final", k, base, 0, "puzzle score " + quote(cfg) + " --merge " + n + " && puzzle compress " + quote(cfg) + gpu));
         StringBuilder sh = new StringBuilder("#!/bin/bash\n# Applies the stages of this Puzzle run in order, each once the one before completed.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n");
         for (Path f : out) {
             String job = YAML.readTree(f.toFile()).path("metadata").path("name").asText();
@@ -200,7 +212,8 @@ public final class Cluster {
         cmd.add("/bin/sh").add("-c").add(command);
         ObjectNode res = c.putObject("resources");
         res.putObject("requests").put("cpu", String.valueOf(k.cpus())).put("memory", k.mem() == null ? "4Gi" : k.mem());
-        res.putObject("limits").put("memory", k.mem() == null ? "4Gi" : k.mem());
+        ObjectNode limits = res.putObject("limits").put("memory", k.mem() == null ? "4Gi" : k.mem());
+        if (k.gpus() > 0) limits.put("nvidia.com/gpu", k.gpus()); // the NVIDIA device plugin's resource
         c.putArray("volumeMounts").addObject().put("name", "run").put("mountPath", base.toString());
         pod.putArray("volumes").addObject().put("name", "run").putObject("persistentVolumeClaim").put("claimName", k.claim());
         Path f = dir.resolve(file + ".yaml");
