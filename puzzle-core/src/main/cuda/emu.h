@@ -1,16 +1,16 @@
-// Host emulation of the CUDA constructs kernels.cu uses, for the tests only: every thread of a block is a host
-// thread, __syncthreads a barrier, __shared__ memory a function-static array (blocks run one after another),
-// atomics std::atomic_ref. Slow and faithful to the kernels' index arithmetic, synchronization and reductions.
+// Host emulation of the CUDA constructs kernels.cu uses, for the tests only: every thread of a block is a fiber,
+// __syncthreads a switch back to the scheduler (which resumes the threads in turn once all have arrived),
+// __shared__ memory a function-static array (blocks run one after another), atomics std::atomic_ref. Faithful to
+// the kernels' index arithmetic and reductions; a missing barrier shows as a stale read wherever a thread reads
+// what a later thread of its block writes (threads run in index order between barriers).
 #pragma once
 #include <algorithm>
 #include <atomic>
-#include <barrier>
-#include <condition_variable>
 #include <mutex>
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <thread>
+#include <ucontext.h>
 #include <vector>
 
 struct dim3 {
@@ -19,13 +19,10 @@ struct dim3 {
 
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
-inline std::barrier<>* emu_barrier = nullptr;
 
 #define KERNEL extern "C"
 #define DEVICE static inline
 #define __shared__ static
-
-inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
 
 using std::max;
 using std::min;
@@ -45,64 +42,60 @@ inline float __uint_as_float(unsigned int u) {
 
 inline double atomicAdd(double* p, double v) { return std::atomic_ref<double>(*p).fetch_add(v); }
 
-// The host threads that play a block's CUDA threads, kept across launches (creating hundreds of threads per launch
-// cost more than the kernels). Never destroyed: the process may exit with them waiting.
-struct EmuPool {
-    std::mutex m;
-    std::condition_variable start, done;
-    std::vector<std::thread> threads;
-    const std::function<void()>* kernel = nullptr;
-    std::barrier<>* bar = nullptr;
-    unsigned active = 0, remaining = 0;
-    long generation = 0;
-
-    void grow(unsigned n) {
-        while (threads.size() < n) {
-            unsigned id = (unsigned) threads.size();
-            threads.emplace_back([this, id] { work(id); });
-            threads.back().detach();
-        }
-    }
-
-    void work(unsigned id) {
-        long seen = 0;
-        for (;;) {
-            std::unique_lock<std::mutex> lk(m);
-            start.wait(lk, [&] { return generation != seen; });
-            seen = generation;
-            if (id >= active) continue;
-            lk.unlock();
-            threadIdx = dim3{id % blockDim.x, id / blockDim.x, 1};
-            for (unsigned by = 0; by < gridDim.y; by++) {
-                for (unsigned bx = 0; bx < gridDim.x; bx++) {
-                    blockIdx = dim3{bx, by, 1};
-                    (*kernel)();
-                    bar->arrive_and_wait(); // the next block reuses the shared arrays
-                }
-            }
-            lk.lock();
-            if (--remaining == 0) done.notify_all();
-        }
-    }
+// A block's CUDA threads are fibers (ucontext) on the calling thread, run round-robin: each runs until it reaches
+// __syncthreads (or ends), then the next; a round ends with every thread at the barrier, so the barrier holds.
+// One launch at a time (the emulated device serializes them).
+struct EmuFiber {
+    ucontext_t ctx;
+    std::vector<char> stack;
+    bool done = false;
 };
 
-// Runs kernel() on grid × block threads: the block's threads as host threads, the blocks in order. One launch at a time.
+inline ucontext_t emu_scheduler;
+inline std::vector<EmuFiber> emu_fibers;
+inline unsigned emu_current = 0;
+inline const std::function<void()>* emu_kernel = nullptr;
+
+inline void __syncthreads() { swapcontext(&emu_fibers[emu_current].ctx, &emu_scheduler); }
+
+inline void emu_fiber_main() {
+    (*emu_kernel)();
+    emu_fibers[emu_current].done = true;
+    // returning resumes uc_link: the scheduler
+}
+
+// Runs kernel() on grid × block threads: the blocks in order, each block's threads as fibers.
 inline void emu_launch(dim3 grid, dim3 block, const std::function<void()>& kernel) {
-    static EmuPool* pool = new EmuPool();
     static std::mutex one;
     std::lock_guard<std::mutex> serial(one);
-    unsigned n = block.x * block.y;
-    std::barrier<> bar((std::ptrdiff_t) n);
-    pool->grow(n);
-    std::unique_lock<std::mutex> lk(pool->m);
     gridDim = grid;
     blockDim = block;
-    emu_barrier = &bar;
-    pool->bar = &bar;
-    pool->kernel = &kernel;
-    pool->active = n;
-    pool->remaining = n;
-    pool->generation++;
-    pool->start.notify_all();
-    pool->done.wait(lk, [&] { return pool->remaining == 0; });
+    emu_kernel = &kernel;
+    unsigned n = block.x * block.y;
+    if (emu_fibers.size() < n) emu_fibers.resize(n);
+    for (unsigned by = 0; by < grid.y; by++) {
+        for (unsigned bx = 0; bx < grid.x; bx++) {
+            blockIdx = dim3{bx, by, 1};
+            for (unsigned t = 0; t < n; t++) {
+                EmuFiber& f = emu_fibers[t];
+                if (f.stack.empty()) f.stack.resize(256 * 1024);
+                getcontext(&f.ctx);
+                f.ctx.uc_stack.ss_sp = f.stack.data();
+                f.ctx.uc_stack.ss_size = f.stack.size();
+                f.ctx.uc_link = &emu_scheduler;
+                f.done = false;
+                makecontext(&f.ctx, emu_fiber_main, 0);
+            }
+            for (bool running = true; running;) {
+                running = false;
+                for (unsigned t = 0; t < n; t++) {
+                    if (emu_fibers[t].done) continue;
+                    emu_current = t;
+                    threadIdx = dim3{t % block.x, t / block.x, 1};
+                    swapcontext(&emu_scheduler, &emu_fibers[t].ctx);
+                    running |= !emu_fibers[t].done;
+                }
+            }
+        }
+    }
 }

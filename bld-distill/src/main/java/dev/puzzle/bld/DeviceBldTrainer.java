@@ -16,8 +16,10 @@ import java.util.Random;
 /**
  * {@link BldTrainer}'s loop on the GPU: the job's sub-blocks as {@link DeviceBlock}s, the calibration
  * activations, the batches, the loss, the gradients and AdamW all in device memory; the same batch order
- * (seeded as the CPU path), schedule, clipping and keep-the-initialization rule. The job holds the device for
- * its whole run. Returns null when a sub-block's variant has no device block (the CPU path trains it).
+ * (seeded as the CPU path), schedule, clipping and keep-the-initialization rule. The calibration rows stay on
+ * the device when they take at most a quarter of its memory, else each batch is copied over as it is drawn. The
+ * job holds the device for its whole run. Returns null when a sub-block's variant has no device block (the CPU
+ * path trains it).
  */
 final class DeviceBldTrainer {
     private final Device dev;
@@ -50,27 +52,26 @@ final class DeviceBldTrainer {
             DeviceOps ops = new DeviceOps(dev, backend.precision());
             DeviceBlock da = null, df = null;
             DeviceBldTrainer tr = null;
-            DeviceArray X = null, Y = null;
+            Calibration cal = null;
             DeviceTraining opt = null;
             try {
                 da = s.attn() == null ? null : DeviceBlock.of(s.attn(), cfg, ops, B, T);
                 df = s.ffn() == null ? null : DeviceBlock.of(s.ffn(), cfg, ops, B, T);
                 if ((s.attn() != null && da == null) || (s.ffn() != null && df == null)) return null;
                 tr = new DeviceBldTrainer(dev, da, df, B, T, D);
-                X = dev.upload(s.x());
-                Y = dev.upload(s.y());
+                cal = tr.new Calibration(s.x(), s.y());
                 List<DeviceParam> params = new ArrayList<>();
                 if (da != null) params.addAll(da.params());
                 if (df != null) params.addAll(df.params());
                 opt = new DeviceTraining(dev, params, 0.9, 0.95, st.weightDecay());
-                double before = tr.evaluate(X, Y, a.S(), opt);
+                double before = tr.evaluate(cal, a.S(), opt);
                 int steps = (int) Math.max(1, st.tokens() / ((long) B * T));
                 double[] curve = new double[steps];
                 if (!params.isEmpty()) {
                     Random rnd = new Random(st.seed() * 1_000_003L + job.key().hashCode());
                     int[] order = BldTrainer.permutation(a.S(), rnd);
                     int cursor = 0;
-                    long seqLen = (long) T * D, n = B * seqLen;
+                    long n = (long) B * T * D;
                     for (int step = 0; step < steps; step++) {
                         for (int b = 0; b < B; b++) {
                             if (cursor == order.length) {
@@ -78,8 +79,7 @@ final class DeviceBldTrainer {
                                 cursor = 0;
                             }
                             int seq = order[cursor++];
-                            dev.copy(X, seq * seqLen, tr.xb, b * seqLen, seqLen);
-                            dev.copy(Y, seq * seqLen, tr.yb, b * seqLen, seqLen);
+                            cal.load(seq, 1, b);
                         }
                         opt.zeroGrad();
                         DeviceArray out = tr.forward(B);
@@ -92,7 +92,7 @@ final class DeviceBldTrainer {
                         opt.step(st.clip(), st.lrAt(step, steps));
                     }
                 }
-                double after = tr.evaluate(X, Y, a.S(), opt);
+                double after = tr.evaluate(cal, a.S(), opt);
                 if (!Double.isFinite(after)) throw new Diverged("layer " + job.layer() + " " + job.id() + ": BLD diverged: loss " + after + " after training (lr " + st.lr() + ")");
                 if (after > before) return new BldTrainer.Curve(before, before, curve, true);
                 if (da != null) da.download();
@@ -101,8 +101,7 @@ final class DeviceBldTrainer {
             } finally {
                 if (tr != null) tr.close();
                 if (opt != null) opt.close();
-                dev.free(X);
-                dev.free(Y);
+                if (cal != null) cal.free();
                 if (da != null) da.close();
                 if (df != null) df.close();
                 ops.close();
@@ -139,16 +138,45 @@ final class DeviceBldTrainer {
     }
 
     /** The normalized MSE over all S calibration sequences, in batches of B. */
-    private double evaluate(DeviceArray X, DeviceArray Y, int S, DeviceTraining opt) {
+    private double evaluate(Calibration cal, int S, DeviceTraining opt) {
         opt.resetLoss();
-        long seqLen = (long) T * D;
         for (int s0 = 0; s0 < S; s0 += B) {
             int nb = Math.min(B, S - s0);
-            dev.copy(X, s0 * seqLen, xb, 0, nb * seqLen);
-            dev.copy(Y, s0 * seqLen, yb, 0, nb * seqLen);
-            opt.accumulate(forward(nb), yb, nb * seqLen);
+            cal.load(s0, nb, 0);
+            opt.accumulate(forward(nb), yb, (long) nb * T * D);
         }
         return opt.loss();
+    }
+
+    /** The calibration inputs and targets: resident on the device when they fit in a quarter of its memory, else streamed. */
+    final class Calibration {
+        private final float[] x, y;
+        private final DeviceArray X, Y; // null: streamed from x and y
+
+        Calibration(float[] x, float[] y) {
+            this.x = x;
+            this.y = y;
+            boolean fits = 4L * (x.length + (long) y.length) <= dev.memoryBytes() / 4;
+            X = fits ? dev.upload(x) : null;
+            Y = fits ? dev.upload(y) : null;
+        }
+
+        /** Sequences first..first+n−1 into the batch buffers from slot {@code slot}. */
+        void load(int first, int n, int slot) {
+            int len = T * D;
+            if (X != null) {
+                dev.copy(X, (long) first * len, xb, (long) slot * len, (long) n * len);
+                dev.copy(Y, (long) first * len, yb, (long) slot * len, (long) n * len);
+            } else {
+                dev.upload(x, first * len, xb, (long) slot * len, n * len);
+                dev.upload(y, first * len, yb, (long) slot * len, n * len);
+            }
+        }
+
+        void free() {
+            dev.free(X);
+            dev.free(Y);
+        }
     }
 
     private void close() {

@@ -105,6 +105,24 @@ class DeviceBldTrainerTest {
     }
 
     @Test
+    void calibrationTooBigForTheDeviceIsStreamedBatchByBatch(@TempDir Path tmp) throws Exception {
+        ModelConfig c = config(RopeStyle.HALF_SPLIT, false, false);
+        ActivationCache.Layer a = activations(c, tmp);
+        BldJob job = new BldJob(0, null, new FfnConfig.Dense(24));
+        Map<String, Tensor> init = init(c, job);
+        EmulatedDevice small = new EmulatedDevice(16 * 1024); // the 6 × 8 × 32 inputs and targets take 12 KiB: more than a quarter
+        BldTrainer.Result cpu = BldTrainer.train(Backend.cpu(), c, job, init, a, ST);
+        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(small, DeviceOps.Precision.FP32, new CudaKernels(small, 0)), c, job, init, a, ST);
+        int steps = cpu.curve().steps().length, params = 4;
+        assertTrue(small.uploads.get() >= params + 2 * (steps * 3 + 2 * 2), "a batch's sequences uploaded as drawn: " + small.uploads.get());
+        for (int i = 0; i < steps; i++) close("streamed step " + i, cpu.curve().steps()[i], gpu.curve().steps()[i], 1e-4);
+        close("streamed loss after", cpu.curve().after(), gpu.curve().after(), 1e-4);
+        EmulatedDevice big = new EmulatedDevice(1L << 30);
+        BldTrainer.train(new CudaBackend(big, DeviceOps.Precision.FP32, new CudaKernels(big, 0)), c, job, init, a, ST);
+        assertTrue(big.uploads.get() < params + 2 + 2 + 8, "resident: uploaded once: " + big.uploads.get());
+    }
+
+    @Test
     void bf16GemmsStayWithinBf16Rounding(@TempDir Path tmp) throws Exception {
         ModelConfig c = config(RopeStyle.HALF_SPLIT, false, false);
         ActivationCache.Layer a = activations(c, Files.createDirectories(tmp.resolve("a")));

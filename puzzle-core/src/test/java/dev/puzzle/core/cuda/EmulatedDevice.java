@@ -12,8 +12,18 @@ public final class EmulatedDevice implements Device {
     /** Launches per kernel name, so a test can tell which path ran. */
     public final java.util.Map<String, Integer> launches = new java.util.concurrent.ConcurrentHashMap<>();
 
+    private final long memory;
+    /** Uploads from the host so far. */
+    public final java.util.concurrent.atomic.AtomicInteger uploads = new java.util.concurrent.atomic.AtomicInteger();
+
     public EmulatedDevice() throws Exception {
+        this(Runtime.getRuntime().maxMemory());
+    }
+
+    /** A device that says it has {@code memory} bytes (allocations are not limited by it). */
+    public EmulatedDevice(long memory) throws Exception {
         System.load(HostCuda.library().toString());
+        this.memory = memory;
     }
 
     static native long alloc(long bytes);
@@ -39,7 +49,7 @@ public final class EmulatedDevice implements Device {
 
     @Override
     public long memoryBytes() {
-        return Runtime.getRuntime().maxMemory();
+        return memory;
     }
 
     @Override
@@ -72,6 +82,7 @@ public final class EmulatedDevice implements Device {
     @Override
     public void upload(float[] a, int off, DeviceArray d, long dOff, int n) {
         if (dOff + n > d.length()) throw new IndexOutOfBoundsException("upload of " + n + " at " + dOff + " into " + d.length());
+        uploads.incrementAndGet();
         upload(d.at(dOff), a, off, n);
     }
 
