@@ -52,8 +52,25 @@ import java.util.Random;
  * Lines are {@code key value...}; a failed check prints FAIL and the exit code is 1.
  */
 public final class GpuBench {
-    static final int D = 768, H = 12, E = 64, F = 2048, V = 32000;
-    static boolean failed;
+    /**
+     * The sizes of a run: model dimensions (D, heads H of E, FFN F, vocabulary V), the timed step's S × T tokens,
+     * the GEMM's n, the equality checks' sequences (of eqT tokens) and scored sequences, and the cost model's layers
+     * and workload; every timing is the median (or best) of {@code reps}.
+     */
+    public record Shape(int D, int H, int E, int F, int V, int S, int T, int gemmN, int eqSeqs, int eqT, int scoreSeqs,
+                        int costLayers, Workload costWorkload, int reps) {}
+
+    /** The stories110M shape of the measurements. */
+    public static final Shape STORIES110M = new Shape(768, 12, 64, 2048, 32000, 8, 256, 4096, 12, 128, 4, 12, new Workload(8, 512, 128, "bf16", "bf16"), 30);
+
+    private final Shape sh;
+    private final java.io.PrintStream out;
+    private boolean failed;
+
+    public GpuBench(Shape sh, java.io.PrintStream out) {
+        this.sh = sh;
+        this.out = out;
+    }
 
     public static void main(String[] args) throws Exception {
         CudaBackend bf16;
@@ -67,9 +84,15 @@ public final class GpuBench {
         Device dev = bf16.device();
         CudaBackend fp32 = new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev));
         if (bf16.precision() != DeviceOps.Precision.BF16) bf16 = new CudaBackend(dev, DeviceOps.Precision.BF16, bf16.kernels());
-        System.out.printf(Locale.ROOT, "device %s, %.1f GiB, GEMMs by %s%n", dev.name(), dev.memoryBytes() / (double) (1L << 30),
+        boolean ok = new GpuBench(STORIES110M, System.out).run(fp32, bf16, args.length > 0 ? args[0] : "all");
+        System.exit(ok ? 0 : 1);
+    }
+
+    /** Runs the parts {@code only} names (all, equal or speed); false when an equality check failed. */
+    public boolean run(CudaBackend fp32, CudaBackend bf16, String only) {
+        Device dev = fp32.device();
+        out.printf(Locale.ROOT, "device %s, %.1f GiB, GEMMs by %s%n", dev.name(), dev.memoryBytes() / (double) (1L << 30),
                 dev.blasAbsent() == null ? "cuBLAS" : "the PTX kernel (" + dev.blasAbsent() + ")");
-        String only = args.length > 0 ? args[0] : "all";
         if (only.equals("all") || only.equals("equal")) equality(fp32, bf16);
         if (only.equals("all") || only.equals("speed")) {
             steps(fp32);
@@ -77,33 +100,33 @@ public final class GpuBench {
             gemm(dev);
             costs(bf16);
         }
-        System.exit(failed ? 1 : 0);
+        return !failed;
     }
 
-    static ModelConfig model(int layers) {
+    ModelConfig model(int layers) {
         List<BlockConfig> blocks = new ArrayList<>();
-        for (int l = 0; l < layers; l++) blocks.add(new BlockConfig(new AttentionConfig.Gqa(H), new FfnConfig.Dense(F)));
-        return new ModelConfig("LlamaForCausalLM", D, H, E, H, F, V, 1024, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false, blocks);
+        for (int l = 0; l < layers; l++) blocks.add(new BlockConfig(new AttentionConfig.Gqa(sh.H()), new FfnConfig.Dense(sh.F())));
+        return new ModelConfig("LlamaForCausalLM", sh.D(), sh.H(), sh.E(), sh.H(), sh.F(), sh.V(), 1024, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false, blocks);
     }
 
     // ---- 1. equality
 
-    static void equality(CudaBackend fp32, CudaBackend bf16) {
+    void equality(CudaBackend fp32, CudaBackend bf16) {
         ModelConfig parent = model(2);
         Checkpoint pw = RandomWeights.of(parent, 1);
-        int S = 12, T = 128;
+        int S = sh.eqSeqs(), T = sh.eqT(), D = sh.D(), H = sh.H(), F = sh.F(), V = sh.V();
         Random r = new Random(3);
         float[] x = new float[S * T * D];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
         BlockOps ops = new BlockOps(parent, pw.tensors(), "parent", Backend.cpu());
         float[] mid = add(x, ops.attention(0, parent.blocks().get(0).attention()).forward(x, S, T).out());
-        float[] out = add(mid, ops.ffn(0, parent.blocks().get(0).ffn()).forward(mid, S, T).out());
-        ActivationCache.Layer a = new ActivationCache.Layer(x, mid, out, S, T);
+        float[] output = add(mid, ops.ffn(0, parent.blocks().get(0).ffn()).forward(mid, S, T).out());
+        ActivationCache.Layer a = new ActivationCache.Layer(x, mid, output, S, T);
         BldSettings st = new BldSettings(false, 10L * 4 * T, 4, 1e-3, 0.1, 0.1, 1.0, 1);
         Map<String, BldJob> jobs = new LinkedHashMap<>();
-        jobs.put("attention gqa3", new BldJob(0, new AttentionConfig.Gqa(3), null));
-        jobs.put("attention window32 gqa3", new BldJob(0, new AttentionConfig.Window(3, 32, false), null));
-        jobs.put("ffn dense1024", new BldJob(0, null, new FfnConfig.Dense(1024)));
+        jobs.put("attention gqa" + H / 4, new BldJob(0, new AttentionConfig.Gqa(H / 4), null));
+        jobs.put("attention window" + T / 4 + " gqa" + H / 4, new BldJob(0, new AttentionConfig.Window(H / 4, T / 4, false), null));
+        jobs.put("ffn dense" + F / 2, new BldJob(0, null, new FfnConfig.Dense(F / 2)));
         jobs.put("ffn linear", new BldJob(0, null, new FfnConfig.Linear()));
         Map<String, Tensor> trained = null;
         BlockConfig trainedBlock = null;
@@ -123,7 +146,7 @@ public final class GpuBench {
             double d16 = curveDiff(cpu.curve(), g16.curve());
             boolean ok = dCurve <= 1e-3 && dW <= 1e-3;
             failed |= !ok;
-            System.out.printf(Locale.ROOT, "bld %-24s loss %.5f -> %.5f (cpu) %.5f -> %.5f (gpu fp32) | fp32 curve %.2e weights %.2e %s | bf16 curve %.2e | %.0f ms cpu, %.0f ms gpu%n",
+            out.printf(Locale.ROOT, "bld %-24s loss %.5f -> %.5f (cpu) %.5f -> %.5f (gpu fp32) | fp32 curve %.2e weights %.2e %s | bf16 curve %.2e | %.0f ms cpu, %.0f ms gpu%n",
                     e.getKey(), cpu.curve().before(), cpu.curve().after(), g32.curve().before(), g32.curve().after(), dCurve, dW, ok ? "ok" : "FAIL",
                     d16, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
             if (job.ffn() instanceof FfnConfig.Dense) {
@@ -140,7 +163,7 @@ public final class GpuBench {
             if (k.startsWith("model.layers.0.mlp.") || k.startsWith("model.layers.0.post_attention_layernorm")) cand.put(k, v);
         });
         Checkpoint child = Scorer.replaced(pw, 0, List.of(trainedBlock), cand);
-        int[][] seqs = new int[4][128];
+        int[][] seqs = new int[sh.scoreSeqs()][T];
         for (int[] s : seqs) for (int i = 0; i < s.length; i++) s[i] = r.nextInt(V);
         for (Backend b : List.of(fp32)) {
             Map<String, Double> mc = Scorer.metrics(Backend.cpu(), Scorer.run(Backend.cpu(), pw, seqs), Scorer.run(Backend.cpu(), child, seqs), seqs, V, D);
@@ -149,7 +172,7 @@ public final class GpuBench {
             for (String k : mc.keySet()) worst = Math.max(worst, Math.abs(mc.get(k) - mg.get(k)) / Math.max(1e-12, Math.abs(mc.get(k))));
             boolean ok = worst <= 1e-3;
             failed |= !ok;
-            System.out.printf(Locale.ROOT, "score replace layer 0 ffn: cpu %s | gpu %s | worst relative %.2e %s%n", mc, mg, worst, ok ? "ok" : "FAIL");
+            out.printf(Locale.ROOT, "score replace layer 0 ffn: cpu %s | gpu %s | worst relative %.2e %s%n", mc, mg, worst, ok ? "ok" : "FAIL");
         }
     }
 
@@ -190,15 +213,15 @@ public final class GpuBench {
 
     // ---- 2. training-step speed
 
-    static void steps(CudaBackend backend) {
+    void steps(CudaBackend backend) {
         ModelConfig c = model(1);
         BlockOps ops = new BlockOps(c, RandomWeights.of(c, 1).tensors(), "random weights", Backend.cpu());
-        step(backend, "ffn", ops.ffn(0, new FfnConfig.Dense(F)), c);
-        step(backend, "attention", ops.attention(0, new AttentionConfig.Gqa(H)), c);
+        step(backend, "ffn", ops.ffn(0, new FfnConfig.Dense(sh.F())), c);
+        step(backend, "attention", ops.attention(0, new AttentionConfig.Gqa(sh.H())), c);
     }
 
-    static void step(CudaBackend backend, String name, BlockOp op, ModelConfig c) {
-        int S = 8, T = 256;
+    void step(CudaBackend backend, String name, BlockOp op, ModelConfig c) {
+        int S = sh.S(), T = sh.T(), D = sh.D();
         Device dev = backend.device();
         DeviceOps ops = new DeviceOps(dev, backend.precision());
         DeviceBlock b = DeviceBlock.of(op, c, ops, S, T);
@@ -217,12 +240,26 @@ public final class GpuBench {
             b.backward(dOut, S);
             opt.step(1.0, 1e-4);
         };
-        for (int i = 0; i < 5; i++) one.run();
-        int reps = 30;
+        int reps = sh.reps();
+        for (int i = 0; i < Math.min(5, reps); i++) one.run();
         double[] ms = new double[reps];
         for (int i = 0; i < reps; i++) ms[i] = dev.time(one);
         Arrays.sort(ms);
-        System.out.printf(Locale.ROOT, "step %s %s %.3f%n", name, backend.precision().name().toLowerCase(), ms[reps / 2]);
+        String p = backend.precision().name().toLowerCase();
+        out.printf(Locale.ROOT, "step %s %s %.3f%n", name, p, ms[reps / 2]);
+        // Where a step's time goes (medians of each phase timed alone), for the next round of kernel work.
+        double[] fwd = new double[reps], bwd = new double[reps], upd = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            opt.zeroGrad();
+            fwd[i] = dev.time(() -> b.forward(dx, S));
+            opt.lossAndGradient(b.out(), dy, dOut, x.length);
+            bwd[i] = dev.time(() -> b.backward(dOut, S));
+            upd[i] = dev.time(() -> opt.step(1.0, 1e-4));
+        }
+        Arrays.sort(fwd);
+        Arrays.sort(bwd);
+        Arrays.sort(upd);
+        out.printf(Locale.ROOT, "phases %s %s forward %.3f backward %.3f clip+adamw %.3f ms%n", name, p, fwd[reps / 2], bwd[reps / 2], upd[reps / 2]);
         opt.close();
         b.close();
         for (DeviceArray d : new DeviceArray[]{dx, dy, dOut}) dev.free(d);
@@ -231,8 +268,8 @@ public final class GpuBench {
 
     // ---- 3. GEMM
 
-    static void gemm(Device dev) {
-        int n = 4096;
+    void gemm(Device dev) {
+        int n = sh.gemmN();
         DeviceOps ops = new DeviceOps(dev, DeviceOps.Precision.BF16);
         DeviceArray a = dev.floats((long) n * n), b = dev.floats((long) n * n), c = dev.floats((long) n * n);
         DeviceArray a16 = dev.bf16((long) n * n), b16 = dev.bf16((long) n * n);
@@ -249,11 +286,11 @@ public final class GpuBench {
             DeviceArray x = p.equals("bf16") ? a16 : a, y = p.equals("bf16") ? b16 : b;
             Runnable g = () -> ops.gemm(false, false, n, n, n, x, n, y, n, c, n, 0f);
             g.run();
-            double[] ms = new double[10];
+            double[] ms = new double[Math.min(10, sh.reps())];
             for (int i = 0; i < ms.length; i++) ms[i] = dev.time(g);
             Arrays.sort(ms);
             double t = ms[ms.length / 2];
-            System.out.printf(Locale.ROOT, "gemm4096 %s %.3f ms %.1f TFLOP/s%n", p, t, 2.0 * n * n * n / (t * 1e-3) / 1e12);
+            out.printf(Locale.ROOT, "gemm%d %s %.3f ms %.1f TFLOP/s%n", n, p, t, 2.0 * n * n * n / (t * 1e-3) / 1e12);
         }
         for (DeviceArray d : new DeviceArray[]{a, b, c, a16, b16}) dev.free(d);
         ops.close();
@@ -261,23 +298,25 @@ public final class GpuBench {
 
     // ---- 4. measured costs on the GPU beside the H200 roofline
 
-    static void costs(CudaBackend backend) {
-        ModelConfig m = model(12);
-        Workload w = new Workload(8, 512, 128, "bf16", "bf16");
-        DeviceCostModel measured = new DeviceCostModel(backend, 5);
+    void costs(CudaBackend backend) {
+        ModelConfig m = model(sh.costLayers());
+        int F = sh.F(), H = sh.H();
+        Workload w = sh.costWorkload();
+        DeviceCostModel measured = new DeviceCostModel(backend, Math.min(5, sh.reps()));
         RooflineCostModel roof = new RooflineCostModel(HardwareProfile.load("h200"));
-        System.out.printf(Locale.ROOT, "costs stories110M shape, batch 8, prefill 512, generate 128 (ms): block, measured prefill, roofline h200 prefill, measured decode, roofline h200 decode%n");
-        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(12), new FfnConfig.Dense(F)),
-                new BlockConfig(new AttentionConfig.Gqa(3), new FfnConfig.Dense(F)),
-                new BlockConfig(new AttentionConfig.Gqa(12), new FfnConfig.Dense(1024)),
-                new BlockConfig(new AttentionConfig.Window(12, 128, false), new FfnConfig.Dense(F)),
+        out.printf(Locale.ROOT, "costs d %d, batch %d, prefill %d, generate %d (ms): block, measured prefill, roofline h200 prefill, measured decode, roofline h200 decode%n",
+                sh.D(), w.batch(), w.prefillLength(), w.generationLength());
+        List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(H), new FfnConfig.Dense(F)),
+                new BlockConfig(new AttentionConfig.Gqa(H / 4), new FfnConfig.Dense(F)),
+                new BlockConfig(new AttentionConfig.Gqa(H), new FfnConfig.Dense(F / 2)),
+                new BlockConfig(new AttentionConfig.Window(H, Math.max(1, w.prefillLength() / 4), false), new FfnConfig.Dense(F)),
                 new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Linear()),
                 new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F)));
         for (BlockConfig b : blocks) {
             BlockCost c = measured.block(m, b, w), rc = roof.block(m, b, w);
-            System.out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", b, c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
+            out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", dev.puzzle.blocklibrary.SearchSpace.name(m, b.attention(), b.ffn()), c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
         }
         BlockCost c = measured.embeddingsAndHead(m, w), rc = roof.embeddingsAndHead(m, w);
-        System.out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", "embeddings+head", c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
+        out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", "embeddings+head", c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
     }
 }
