@@ -115,24 +115,38 @@ KERNEL void rope(float* x, const float* cs, int rows, int T, int heads, int E, i
 // head h / (H/G); query t sees keys [max(0, t-window+1), t] (window 0: all). p (S, H, T, T) keeps the
 // probabilities for backward; o (S*T, H*E) written. One query row (s, h, t) per block iteration.
 
-// out[j] = scale * (sq . row j of k) for j in [lo, end), row j at k + j*stride, spread over the block's threads;
-// returns the largest this thread wrote (or -FLT_MAX).
-DEVICE float row_dots(float* out, const float* sq, const float* k, long long stride, int lo, int end, int E, float scale) {
+// out[j] = scale * (sq . row j of k) for j in [lo, end), row j at k + j*stride; returns the largest this thread
+// wrote (or -FLT_MAX). Keys go through shared memory (kt: KT_FLOATS) a tile at a time, each tile read with
+// consecutive threads on consecutive elements, each key's dot then by one thread (rows padded to E+1 floats, so
+// the threads' reads fall in distinct banks). Every thread sees every out[j] on return.
+#define KT_FLOATS 8192
+DEVICE float row_dots(float* out, const float* sq, const float* k, long long stride, int lo, int end, int E, float scale, float* kt) {
+    int tile = min((int) blockDim.x, KT_FLOATS / (E + 1));
     float m = -3.402823466e38f;
-    for (int j = lo + threadIdx.x; j < end; j += blockDim.x) {
-        const float* kr = k + j * stride;
-        float d = 0.f;
-        for (int e = 0; e < E; e++) d += sq[e] * kr[e];
-        d *= scale;
-        out[j] = d;
-        m = fmaxf(m, d);
+    for (int j0 = lo; j0 < end; j0 += tile) {
+        int nk = min(tile, end - j0);
+        __syncthreads(); // the previous tile is consumed
+        for (int i = threadIdx.x; i < nk * E; i += blockDim.x) {
+            int jj = i / E, e = i - jj * E;
+            kt[jj * (E + 1) + e] = k[(j0 + jj) * stride + e];
+        }
+        __syncthreads();
+        if ((int) threadIdx.x < nk) {
+            const float* kr = kt + threadIdx.x * (E + 1);
+            float d = 0.f;
+            for (int e = 0; e < E; e++) d += sq[e] * kr[e];
+            d *= scale;
+            out[j0 + threadIdx.x] = d;
+            m = fmaxf(m, d);
+        }
     }
+    __syncthreads();
     return m;
 }
 
 // pr[lo..end) = softmax of the scaled scores of sq against keys [lo, end); visible to every thread on return.
-DEVICE void attend_scores(float* pr, const float* sq, const float* k, long long stride, int lo, int end, int E, float scale, float* sh) {
-    float m = block_max(row_dots(pr, sq, k, stride, lo, end, E, scale), sh);
+DEVICE void attend_scores(float* pr, const float* sq, const float* k, long long stride, int lo, int end, int E, float scale, float* sh, float* kt) {
+    float m = block_max(row_dots(pr, sq, k, stride, lo, end, E, scale, kt), sh);
     float z = 0.f;
     for (int j = lo + threadIdx.x; j < end; j += blockDim.x) {
         float ev = expf(pr[j] - m);
@@ -181,12 +195,13 @@ KERNEL void attn_fwd(float* o, float* p, const float* q, const float* k, const f
                      int S, int T, int H, int G, int E, int window, float scale) {
     __shared__ float sh[MAX_THREADS];
     __shared__ float sq[256];
+    __shared__ float kt[KT_FLOATS];
     long long rows = (long long) S * H * T, GE = (long long) G * E;
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
         QueryRow x = query_row(r, T, H, G, E, window);
         float* pr = p + r * T;
         load_shared(sq, q + x.q, E);
-        attend_scores(pr, sq, k + x.kv, GE, x.lo, x.t + 1, E, scale, sh);
+        attend_scores(pr, sq, k + x.kv, GE, x.lo, x.t + 1, E, scale, sh, kt);
         attend_values(o + x.q, pr, v + x.kv, GE, x.lo, x.t + 1, E);
     }
 }
@@ -196,13 +211,14 @@ KERNEL void attn_bwd_q(float* dq, float* ds, const float* dO, const float* p, co
                        int S, int T, int H, int G, int E, int window, float scale) {
     __shared__ float sh[MAX_THREADS];
     __shared__ float sdo[256];
+    __shared__ float kt[KT_FLOATS];
     long long rows = (long long) S * H * T, GE = (long long) G * E;
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
         QueryRow x = query_row(r, T, H, G, E, window);
         const float* pr = p + r * T;
         float* dsr = ds + r * T;
         load_shared(sdo, dO + x.q, E);
-        row_dots(dsr, sdo, v + x.kv, GE, x.lo, x.t + 1, E, 1.0f);
+        row_dots(dsr, sdo, v + x.kv, GE, x.lo, x.t + 1, E, 1.0f, kt);
         float acc = 0.f;
         for (int j = x.lo + threadIdx.x; j <= x.t; j += blockDim.x) acc += pr[j] * dsr[j];
         float sum = block_sum(acc, sh);
@@ -243,6 +259,7 @@ KERNEL void attn_decode(float* o, float* sc, const float* q, const float* k, con
                         int B, int L, int H, int G, int E, int window, float scale) {
     __shared__ float sh[MAX_THREADS];
     __shared__ float sq[256];
+    __shared__ float kt[KT_FLOATS];
     int HE = H * E, GE = G * E, group = H / G;
     long long rows = (long long) B * H;
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -251,7 +268,7 @@ KERNEL void attn_decode(float* o, float* sc, const float* q, const float* k, con
         long long kv = (long long) b * L * GE + g * E;
         float* pr = sc + r * L;
         load_shared(sq, q + (long long) b * HE + h * E, E);
-        attend_scores(pr, sq, k + kv, GE, lo, L, E, scale, sh);
+        attend_scores(pr, sq, k + kv, GE, lo, L, E, scale, sh, kt);
         attend_values(o + (long long) b * HE + h * E, pr, v + kv, GE, lo, L, E);
     }
 }

@@ -142,11 +142,12 @@ class CudaKernelsEmulationTest {
         close("rotated back", x, o.get(1), 1e-6);
     }
 
-    @ParameterizedTest(name = "window {0}, grid {1}, block {2}")
-    @CsvSource({"0, 5, 32", "4, 64, 64", "0, 1000, 128"})
-    void attentionForwardAndBackward(int window, int grid, int block) throws Exception {
+    /** Head dims 128 with 70 tokens: key tiles (63 keys of 129 floats in shared memory) narrower than the block, and two of them. */
+    @ParameterizedTest(name = "window {0}, grid {1}, block {2}, E {3}, T {4}")
+    @CsvSource({"0, 5, 32, 8, 9", "4, 64, 64, 8, 9", "0, 1000, 128, 8, 9", "0, 7, 128, 128, 70", "20, 3, 128, 128, 70"})
+    void attentionForwardAndBackward(int window, int grid, int block, int E, int T) throws Exception {
         Random r = new Random(4);
-        int S = 2, T = 9, H = 4, G = 2, E = 8, HE = H * E, GE = G * E, group = H / G;
+        int S = 2, H = 4, G = 2, HE = H * E, GE = G * E, group = H / G;
         float[] q = random(r, S * T * HE, 1), k = random(r, S * T * GE, 1), v = random(r, S * T * GE, 1), dO = random(r, S * T * HE, 1);
         List<float[]> got = run("attention", grid, block, List.of(q, k, v, dO), S, T, H, G, E, window);
         float[] o = new float[S * T * HE], p = new float[S * H * T * T];
@@ -165,11 +166,11 @@ class CudaKernelsEmulationTest {
         close("dv", dv, got.get(4), 1e-5);
     }
 
-    @ParameterizedTest(name = "window {0}")
-    @CsvSource({"0", "5"})
-    void decodeAttention(int window) throws Exception {
+    @ParameterizedTest(name = "window {0}, E {1}, L {2}")
+    @CsvSource({"0, 16, 11", "5, 16, 11", "0, 128, 70"})
+    void decodeAttention(int window, int E, int L) throws Exception {
         Random r = new Random(5);
-        int B = 3, L = 11, H = 4, G = 1, E = 16, HE = H * E, GE = G * E;
+        int B = 3, H = 4, G = 1, HE = H * E, GE = G * E;
         float[] q = random(r, B * HE, 1), k = random(r, B * L * GE, 1), v = random(r, B * L * GE, 1);
         List<float[]> got = run("decode", 4, 64, List.of(q, k, v), B, L, H, G, E, window);
         float[] o = new float[B * HE];
