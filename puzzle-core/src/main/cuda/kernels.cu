@@ -305,10 +305,6 @@ KERNEL void f32_to_bf16(unsigned short* dst, const float* src, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = to_bf16(src[i]);
 }
 
-KERNEL void bf16_to_f32(float* dst, const unsigned short* src, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = __uint_as_float(((unsigned int) src[i]) << 16);
-}
-
 // ---- Loss and optimizer. acc: doubles accumulated with atomics (zero them first).
 // acc[0] += sum (pred - y)^2, acc[1] += sum y^2.
 KERNEL void nmse_sums(double* acc, const float* pred, const float* y, long long n) {
@@ -367,10 +363,14 @@ KERNEL void adamw(float* w, float* g, float* m, float* v, unsigned short* w16, l
 
 // ---- Fallback GEMM where cuBLAS does not load: C[i, j] = sum_k A(i, k) B(k, j) + beta C[i, j], A(i, k) at
 // a[i*sai + k*sak], B(k, j) at b[k*sbk + j*sbj] (strides express the transposes), FP32 accumulation. 16x16 tiles,
-// blockDim (16, 16) required; tiles grid-strided.
+// blockDim (16, 16) required; tiles grid-strided. Operands FP32, or BF16 bit patterns widened as they are loaded.
 #define TILE 16
-KERNEL void gemm_f32(int M, int N, int K, const float* a, long long sai, long long sak, const float* b, long long sbk, long long sbj,
-                     float* c, int ldc, float beta) {
+DEVICE float widen(float x) { return x; }
+DEVICE float widen(unsigned short x) { return __uint_as_float(((unsigned int) x) << 16); }
+
+template <typename T>
+DEVICE void gemm_tiled(int M, int N, int K, const T* a, long long sai, long long sak, const T* b, long long sbk, long long sbj,
+                       float* c, int ldc, float beta) {
     __shared__ float ta[TILE][TILE + 1];
     __shared__ float tb[TILE][TILE + 1];
     int tx = threadIdx.x, ty = threadIdx.y;
@@ -380,8 +380,8 @@ KERNEL void gemm_f32(int M, int N, int K, const float* a, long long sai, long lo
             float acc = 0.f;
             for (int k0 = 0; k0 < K; k0 += TILE) {
                 __syncthreads();
-                ta[ty][tx] = (i < M && k0 + tx < K) ? a[i * sai + (k0 + tx) * sak] : 0.f;
-                tb[ty][tx] = (k0 + ty < K && j < N) ? b[(k0 + ty) * sbk + j * sbj] : 0.f;
+                ta[ty][tx] = (i < M && k0 + tx < K) ? widen(a[i * sai + (k0 + tx) * sak]) : 0.f;
+                tb[ty][tx] = (k0 + ty < K && j < N) ? widen(b[(k0 + ty) * sbk + j * sbj]) : 0.f;
                 __syncthreads();
                 for (int kk = 0; kk < TILE; kk++) acc += ta[ty][kk] * tb[kk][tx];
             }
@@ -393,27 +393,12 @@ KERNEL void gemm_f32(int M, int N, int K, const float* a, long long sai, long lo
     }
 }
 
-// The same over BF16 operands (bit patterns), FP32 accumulation and output.
+KERNEL void gemm_f32(int M, int N, int K, const float* a, long long sai, long long sak, const float* b, long long sbk, long long sbj,
+                     float* c, int ldc, float beta) {
+    gemm_tiled(M, N, K, a, sai, sak, b, sbk, sbj, c, ldc, beta);
+}
+
 KERNEL void gemm_bf16(int M, int N, int K, const unsigned short* a, long long sai, long long sak, const unsigned short* b, long long sbk,
                       long long sbj, float* c, int ldc, float beta) {
-    __shared__ float ta[TILE][TILE + 1];
-    __shared__ float tb[TILE][TILE + 1];
-    int tx = threadIdx.x, ty = threadIdx.y;
-    for (int i0 = blockIdx.y * TILE; i0 < M; i0 += gridDim.y * TILE) {
-        for (int j0 = blockIdx.x * TILE; j0 < N; j0 += gridDim.x * TILE) {
-            int i = i0 + ty, j = j0 + tx;
-            float acc = 0.f;
-            for (int k0 = 0; k0 < K; k0 += TILE) {
-                __syncthreads();
-                ta[ty][tx] = (i < M && k0 + tx < K) ? __uint_as_float(((unsigned int) a[i * sai + (k0 + tx) * sak]) << 16) : 0.f;
-                tb[ty][tx] = (k0 + ty < K && j < N) ? __uint_as_float(((unsigned int) b[(k0 + ty) * sbk + j * sbj]) << 16) : 0.f;
-                __syncthreads();
-                for (int kk = 0; kk < TILE; kk++) acc += ta[ty][kk] * tb[kk][tx];
-            }
-            if (i < M && j < N) {
-                long long ci = (long long) i * ldc + j;
-                c[ci] = beta == 0.f ? acc : acc + beta * c[ci];
-            }
-        }
-    }
+    gemm_tiled(M, N, K, a, sai, sak, b, sbk, sbj, c, ldc, beta);
 }

@@ -73,7 +73,6 @@ JNIEXPORT jboolean JNICALL Java_dev_puzzle_core_cuda_EmulatedDevice_launch(JNIEn
     if (k == "add_rows") { RUN(add_rows(P(0), P(1), I(2), I(3))); }
     if (k == "sum_rows") { RUN(sum_rows(P(0), P(1), I(2), I(3))); }
     if (k == "f32_to_bf16") { RUN(f32_to_bf16(S(0), P(1), L(2))); }
-    if (k == "bf16_to_f32") { RUN(bf16_to_f32(P(0), S(1), L(2))); }
     if (k == "nmse_sums") { RUN(nmse_sums(D(0), P(1), P(2), L(3))); }
     if (k == "nmse_grad") { RUN(nmse_grad(P(0), P(1), P(2), D(3), L(4))); }
     if (k == "sum_squares") { RUN(sum_squares(D(0), P(1), L(2))); }

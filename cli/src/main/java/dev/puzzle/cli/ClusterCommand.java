@@ -36,6 +36,12 @@ final class ClusterCommand implements Runnable {
                 List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"), String.join(java.io.File.pathSeparator, cp));
     }
 
+    /** The per-task CPU and GPU counts both schedulers take. */
+    static void checkCounts(int cpus, int gpus) {
+        if (cpus < 1) throw new PuzzleException("--cpus " + cpus + ": needs at least 1");
+        if (gpus < 0) throw new PuzzleException("--gpus " + gpus + ": cannot be negative");
+    }
+
     @Command(name = "slurm", mixinStandardHelpOptions = true,
             header = "Write (and with --submit, submit) the Slurm batch scripts of a run.",
             description = "Writes RUN_DIR/cluster/slurm/{prepare,distill,score,final}.sbatch and submit.sh: distill and score are job arrays of N tasks (SLURM_ARRAY_TASK_ID is the shard), each stage submitted with --dependency=afterok on the one before, every task --requeue. With --submit, submits them and prints the job ids.",
@@ -62,8 +68,7 @@ final class ClusterCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (cpus < 1) throw new PuzzleException("--cpus " + cpus + ": needs at least 1");
-            if (gpus < 0) throw new PuzzleException("--gpus " + gpus + ": cannot be negative");
+            checkCounts(cpus, gpus);
             if (time != null && !time.matches("(\\d+-)?\\d{1,2}(:\\d{2}){0,2}")) throw new PuzzleException("--time " + time + ": expected HH:MM:SS (or D-HH:MM:SS)");
             if (mem != null && !mem.matches("\\d+[KMGT]?")) throw new PuzzleException("--mem " + mem + ": expected a size such as 16G");
             Run run = Run.open(config);
@@ -124,8 +129,7 @@ final class ClusterCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (cpus < 1) throw new PuzzleException("--cpus " + cpus + ": needs at least 1");
-            if (gpus < 0) throw new PuzzleException("--gpus " + gpus + ": cannot be negative");
+            checkCounts(cpus, gpus);
             if (mem != null && !mem.matches("\\d+(Ki|Mi|Gi|Ti|[kMGT])?")) throw new PuzzleException("--mem " + mem + ": expected a quantity such as 16Gi");
             List<Path> files = Cluster.writeK8s(Run.open(config), new Cluster.K8s(shards, image, volume, cpus, mem, gpus));
             spec.commandLine().getOut().printf("wrote %s (%s); apply with: %s%n", files.get(0).getParent(),

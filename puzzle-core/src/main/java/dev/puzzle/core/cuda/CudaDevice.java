@@ -259,17 +259,11 @@ public final class CudaDevice implements Device {
 
     @Override
     public void launch2d(String kernel, int gridX, int gridY, int blockX, int blockY, Object... args) {
-        Ptx.check(kernel, args);
+        long[] values = Ptx.check(kernel, args);
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
-            ps[i] = switch (args[i]) {
-                case null -> Pointer.to(new long[]{0});
-                case DeviceArray d -> Pointer.to(new long[]{d.address()});
-                case Integer v -> Pointer.to(new int[]{v});
-                case Long v -> Pointer.to(new long[]{v});
-                case Float v -> Pointer.to(new float[]{v});
-                default -> throw new IllegalArgumentException("kernel " + kernel + " argument " + i + ": " + args[i].getClass());
-            };
+            boolean narrow = args[i] instanceof Integer || args[i] instanceof Float;
+            ps[i] = narrow ? Pointer.to(new int[]{(int) values[i]}) : Pointer.to(new long[]{values[i]});
         }
         cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, 0, null, Pointer.to(ps), null);
     }

@@ -46,25 +46,42 @@ public final class Ptx {
         return out;
     }
 
-    /** Checks a launch's arguments against the kernel's PTX parameters: count and width of each. */
-    public static void check(String kernel, Object[] args) {
+    /**
+     * Checks a launch's arguments against the kernel's PTX parameters — count and width of each — and returns them
+     * as the 64-bit values a launch passes: an address (null: 0), a long, an int, or a float's bit pattern in the
+     * low 32 bits (the 32-bit ones are passed as their low halves).
+     */
+    public static long[] check(String kernel, Object[] args) {
         List<String> types = SIGNATURES.get(kernel);
         if (types == null) throw new IllegalArgumentException("no kernel '" + kernel + "' in " + RESOURCE);
         if (types.size() != args.length) {
             throw new IllegalArgumentException("kernel " + kernel + " takes " + types.size() + " arguments " + types + ", given " + args.length);
         }
+        long[] values = new long[args.length];
         for (int i = 0; i < args.length; i++) {
-            String want = switch (args[i]) {
-                case null -> "64";
-                case DeviceArray d -> "64";
-                case Long v -> "64";
-                case Integer v -> "32";
-                case Float v -> "f32";
-                default -> "?";
-            };
             String t = types.get(i);
-            boolean ok = want.equals("f32") ? t.equals("f32") : !t.startsWith("f") && t.endsWith(want);
+            boolean ok = switch (args[i]) {
+                case null -> t.endsWith("64") && !t.startsWith("f");
+                case DeviceArray d -> {
+                    values[i] = d.address();
+                    yield t.endsWith("64") && !t.startsWith("f");
+                }
+                case Long v -> {
+                    values[i] = v;
+                    yield t.endsWith("64") && !t.startsWith("f");
+                }
+                case Integer v -> {
+                    values[i] = v;
+                    yield t.endsWith("32") && !t.startsWith("f");
+                }
+                case Float v -> {
+                    values[i] = Float.floatToRawIntBits(v) & 0xffffffffL;
+                    yield t.equals("f32");
+                }
+                default -> false;
+            };
             if (!ok) throw new IllegalArgumentException("kernel " + kernel + " argument " + i + " is ." + t + ", given " + args[i].getClass().getSimpleName());
         }
+        return values;
     }
 }

@@ -1,9 +1,9 @@
 package dev.puzzle.core.cuda;
 
 /**
- * The tests' device: host memory, and the kernels of kernels.cu compiled for the host under emu.h (every CUDA
- * thread a host thread), launched through JNI with the arguments the backend's Java code passes — checked
- * against the PTX as on the GPU. No BLAS: GEMMs take the PTX GEMM kernels. So the whole device path — device
+ * The tests' device: host memory, and the kernels of kernels.cu compiled for the host under emu.h (a block's
+ * CUDA threads as fibers), launched through JNI with the arguments the backend's Java code passes — checked
+ * against the PTX and converted by {@link Ptx#check} as on the GPU. No BLAS: GEMMs take the PTX GEMM kernels. So the whole device path — device
  * blocks, the optimizer, the trainer, the host path's GEMMs — runs here as it would on a GPU, but for jcuda's
  * calls and cuBLAS.
  */
@@ -120,19 +120,8 @@ public final class EmulatedDevice implements Device {
 
     @Override
     public synchronized void launch2d(String kernel, int gridX, int gridY, int blockX, int blockY, Object... args) {
-        Ptx.check(kernel, args);
+        long[] bits = Ptx.check(kernel, args);
         launches.merge(kernel, 1, Integer::sum);
-        long[] bits = new long[args.length];
-        for (int i = 0; i < args.length; i++) {
-            bits[i] = switch (args[i]) {
-                case null -> 0L;
-                case DeviceArray d -> d.address();
-                case Integer v -> v;
-                case Long v -> v;
-                case Float v -> Float.floatToRawIntBits(v) & 0xffffffffL;
-                default -> throw new IllegalArgumentException(kernel + " argument " + i);
-            };
-        }
         if (!launch(kernel, gridX, gridY, blockX, blockY, bits)) throw new IllegalArgumentException("the emulator has no kernel " + kernel);
     }
 
