@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.model.BlockNames;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -88,8 +89,8 @@ public final class Bld {
             List<SearchSpace.Candidate> need = space.candidates(c, l);
             BlockConfig mine = c.parentBlock(l);
             final int layer = l;
-            boolean all = attentions(need).stream().allMatch(at -> at.equals(mine.attention()) || store.has(layer, CandidateStore.id(at)))
-                    && ffns(need).stream().allMatch(f -> f.equals(mine.ffn()) || store.has(layer, CandidateStore.id(f)));
+            boolean all = attentions(need).stream().allMatch(at -> at.equals(mine.attention()) || store.has(layer, BlockNames.id(at)))
+                    && ffns(need).stream().allMatch(f -> f.equals(mine.ffn()) || store.has(layer, BlockNames.id(f)));
             if (all) { // initialized by an earlier run: not even its cache is read
                 if (initProgress != null) initProgress.accept(l + 1);
                 continue;
@@ -105,7 +106,7 @@ public final class Bld {
             BlockConfig own = c.parentBlock(l); // the parent's own parts are read from the parent, not copied
             for (AttentionConfig at : attentions(cands)) {
                 if (at.equals(own.attention())) continue;
-                String id = CandidateStore.id(at);
+                String id = BlockNames.id(at);
                 if (!store.has(l, id)) store.write(l, id, CandidateInit.attention(backend, c, parent.tensors(), l, at, a.input(), attnY, N));
             }
             double[][] scores = new double[1][]; // one scoring per layer, shared by its MoE candidates
@@ -115,7 +116,7 @@ public final class Bld {
             };
             for (FfnConfig f : ffns(cands)) {
                 if (f.equals(own.ffn())) continue;
-                String id = CandidateStore.id(f);
+                String id = BlockNames.id(f);
                 if (!store.has(l, id)) store.write(l, id, CandidateInit.ffn(backend, c, parent.tensors(), l, f, a.mid(), ffnY, N, once));
             }
             if (initProgress != null) initProgress.accept(l + 1);
@@ -136,7 +137,7 @@ public final class Bld {
             return out;
         }
         CandidateStore lib = library(runDir), dist = distilled(runDir); // BLD never trains the parent's own parts
-        String aId = CandidateStore.id(b.attention()), fId = CandidateStore.id(b.ffn());
+        String aId = BlockNames.id(b.attention()), fId = BlockNames.id(b.ffn());
         boolean parts = trained && !coupled;
         out.putAll(parts && dist.has(l, aId) ? dist.read(l, aId) : initialPart(parent, lib, l, b.attention()));
         out.putAll(parts && dist.has(l, fId) ? dist.read(l, fId) : initialPart(parent, lib, l, b.ffn()));
@@ -145,12 +146,12 @@ public final class Bld {
 
     /** An attention part's initialization: the parent's own tensors when it is the parent's part, else the library's. */
     static Map<String, Tensor> initialPart(Checkpoint parent, CandidateStore lib, int l, AttentionConfig a) {
-        return a.equals(parent.config().parentBlock(l).attention()) ? parentPart(parent, l, true) : lib.read(l, CandidateStore.id(a));
+        return a.equals(parent.config().parentBlock(l).attention()) ? parentPart(parent, l, true) : lib.read(l, BlockNames.id(a));
     }
 
     /** An FFN part's initialization: the parent's own tensors when it is the parent's part, else the library's. */
     static Map<String, Tensor> initialPart(Checkpoint parent, CandidateStore lib, int l, FfnConfig f) {
-        return f.equals(parent.config().parentBlock(l).ffn()) ? parentPart(parent, l, false) : lib.read(l, CandidateStore.id(f));
+        return f.equals(parent.config().parentBlock(l).ffn()) ? parentPart(parent, l, false) : lib.read(l, BlockNames.id(f));
     }
 
     /** The parent's tensors of layer l's attention part (its norm and self_attn) or FFN part (its norm and mlp). */
@@ -233,15 +234,14 @@ public final class Bld {
             if (coupled) {
                 for (SearchSpace.Candidate cand : cands) {
                     BlockConfig b = cand.block();
-                    boolean empty = b.attention() instanceof AttentionConfig.NoOp && b.ffn() instanceof FfnConfig.NoOp;
-                    if (!empty && !b.equals(own)) out.add(new BldJob(l, b.attention(), b.ffn()));
+                    if (!b.empty() && !b.equals(own)) out.add(new BldJob(l, b.attention(), b.ffn()));
                 }
             } else {
                 for (AttentionConfig a : attentions(cands)) {
-                    if (!a.equals(own.attention()) && !(a instanceof AttentionConfig.NoOp)) out.add(new BldJob(l, a, null));
+                    if (!a.equals(own.attention()) && a.hasWeights()) out.add(new BldJob(l, a, null));
                 }
                 for (FfnConfig f : ffns(cands)) {
-                    if (!f.equals(own.ffn()) && !(f instanceof FfnConfig.NoOp)) out.add(new BldJob(l, null, f));
+                    if (!f.equals(own.ffn()) && f.hasWeights()) out.add(new BldJob(l, null, f));
                 }
             }
         }
@@ -257,7 +257,7 @@ public final class Bld {
         } catch (RuntimeException e) {
             // fall through to the message
         }
-        throw new PuzzleException("--shard " + s + ": expected i/N with 0 <= i < N (e.g. 0/2 and 1/2)");
+        throw PuzzleException.setting("shard", s, "expected i/N with 0 <= i < N (e.g. 0/2 and 1/2)");
     }
 
     public static Path curveFile(Path runDir, BldJob job) {

@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
@@ -11,8 +12,8 @@ import dev.puzzle.core.model.FfnConfig;
  */
 public record BldJob(int layer, AttentionConfig attention, FfnConfig ffn) {
     public String id() {
-        if (attention != null && ffn != null) return "block-" + CandidateStore.id(attention) + "__" + CandidateStore.id(ffn);
-        return attention != null ? CandidateStore.id(attention) : CandidateStore.id(ffn);
+        if (attention != null && ffn != null) return "block-" + BlockNames.id(attention) + "__" + BlockNames.id(ffn);
+        return attention != null ? BlockNames.id(attention) : BlockNames.id(ffn);
     }
 
     /** A stable key across runs and machines: the job's place in a shard and its random seed. */

@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.DType;
@@ -37,9 +38,9 @@ class RealizeTest {
     void replacedLayersComeFromTheStoresAndTheRestFromTheParent(@TempDir Path run) throws Exception {
         int D = c.dim();
         CandidateStore lib = Bld.library(run), distilled = Bld.distilled(run);
-        lib.write(1, CandidateStore.id(new FfnConfig.Linear()), linear(1, 0.5f, D));
-        lib.write(2, CandidateStore.id(new FfnConfig.Linear()), linear(2, 0.25f, D));
-        distilled.write(1, CandidateStore.id(new FfnConfig.Linear()), linear(1, 0.75f, D)); // BLD trained layer 1 only
+        lib.write(1, BlockNames.id(new FfnConfig.Linear()), linear(1, 0.5f, D));
+        lib.write(2, BlockNames.id(new FfnConfig.Linear()), linear(2, 0.25f, D));
+        distilled.write(1, BlockNames.id(new FfnConfig.Linear()), linear(1, 0.75f, D)); // BLD trained layer 1 only
         List<BlockConfig> blocks = List.of(c.parentBlock(0), linearFfn, linearFfn);
         Checkpoint child = Bld.realize(parent, blocks, run, false);
 

@@ -1,5 +1,6 @@
 package dev.puzzle.blocklibrary;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.LibraryKeys;
@@ -33,9 +34,9 @@ public record BlockLibrary(int numLayers, List<Replacement> replacements, String
             }
         }
 
-        /** A single-layer replacement by one of our blocks, named by {@link VariantNames}. */
+        /** A single-layer replacement by one of our blocks, named by {@link BlockNames}. */
         public static Replacement of(dev.puzzle.core.model.ModelConfig parent, int layer, BlockConfig block, Map<String, Double> values) {
-            return new Replacement(layer, 1, VariantNames.name(parent, block), List.of(block), values);
+            return new Replacement(layer, 1, BlockNames.library(parent, block), List.of(block), values);
         }
 
         public int last() {

@@ -1,5 +1,6 @@
 package dev.puzzle.blocklibrary;
 
+import dev.puzzle.core.model.BlockNames;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -26,7 +27,7 @@ import java.util.regex.Pattern;
  * {@code layer_i → variant name → {stats: {...}, metrics: {...}}}; a replacement covering a run of
  * consecutive layers (FFN fusion) is keyed {@code layers_i-j} (inclusive). Numeric leaves become values
  * by dotted path ({@code stats.memory_mib}); strings and nulls are descriptive and dropped. Variant
- * names go through {@link VariantNames}: ours become blocks, others stay names.
+ * names go through {@link BlockNames}: ours become blocks, others stay names.
  */
 public final class BlockLibraryJson {
     private BlockLibraryJson() {}
@@ -72,7 +73,7 @@ public final class BlockLibraryJson {
             List<Entry> list = new ArrayList<>(e.getValue());
             list.sort(Comparator.comparingInt(Entry::span));
             for (Entry o : list) {
-                List<BlockConfig> blocks = o.span() == 1 ? VariantNames.parse(o.name()).map(List::of).orElse(List.of()) : VariantNames.parseFused(o.name());
+                List<BlockConfig> blocks = o.span() == 1 ? BlockNames.parse(o.name()).map(List::of).orElse(List.of()) : BlockNames.parseFused(o.name());
                 if (blocks.size() != o.span()) blocks = List.of();
                 reps.add(new Replacement(e.getKey(), o.span(), o.name(), blocks, o.values()));
             }

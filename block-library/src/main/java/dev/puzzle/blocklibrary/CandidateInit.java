@@ -112,7 +112,7 @@ public final class CandidateInit {
                 int[] keep = identity(m.numExperts());
                 if (m.numExperts() < pm.numExperts()) {
                     if (experts == null) throw new IllegalArgumentException("layer " + l + ": a MoE candidate with fewer experts needs an expert scorer");
-                    MoeOp op = (MoeOp) new BlockOps(parent, pw, "the parent", backend).ffn(l, pm);
+                    MoeOp op = new BlockOps(parent, pw, "the parent", backend).moe(l, pm);
                     keep = topExperts(experts.score(op, x, N), m.numExperts());
                 }
                 out.putAll(experts(pw, l, pm, keep));

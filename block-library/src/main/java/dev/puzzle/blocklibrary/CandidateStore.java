@@ -3,8 +3,6 @@ package dev.puzzle.blocklibrary;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.DType;
 import dev.puzzle.core.io.Safetensors;
-import dev.puzzle.core.model.AttentionConfig;
-import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.io.IOException;
@@ -15,8 +13,8 @@ import java.util.Map;
 
 /**
  * Candidate weights on disk: one safetensors file per (layer, variant), {@code DIR/layer_L/ID.safetensors},
- * holding the variant's tensors under the layer's Hugging Face names. Variant ids are stable and file-safe:
- * {@code attn-gqa2}, {@code attn-window64-kv2}, {@code attn-linear}, {@code ffn-dense86}, {@code ffn-linear}, ...
+ * holding the variant's tensors under the layer's Hugging Face names. Variant ids are
+ * {@link dev.puzzle.core.model.BlockNames#id}'s: stable and file-safe ({@code attn-window64-kv2}, {@code ffn-dense86}).
  */
 public final class CandidateStore {
     private final Path dir;
@@ -27,24 +25,6 @@ public final class CandidateStore {
 
     public Path dir() {
         return dir;
-    }
-
-    public static String id(AttentionConfig a) {
-        return switch (a) {
-            case AttentionConfig.Gqa g -> "attn-gqa" + g.numKvHeads() + (g.fp8Kv() ? "-fp8kv" : "");
-            case AttentionConfig.Window w -> "attn-window" + w.window() + "-kv" + w.numKvHeads() + (w.fp8Kv() ? "-fp8kv" : "");
-            case AttentionConfig.Linear l -> "attn-linear";
-            case AttentionConfig.NoOp n -> "attn-noop";
-        };
-    }
-
-    public static String id(FfnConfig f) {
-        return switch (f) {
-            case FfnConfig.Dense d -> "ffn-dense" + d.intermediateSize();
-            case FfnConfig.Moe m -> "ffn-moe" + m.numExperts() + "-top" + m.topK();
-            case FfnConfig.Linear l -> "ffn-linear";
-            case FfnConfig.NoOp n -> "ffn-noop";
-        };
     }
 
     public Path file(int layer, String id) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 
@@ -92,8 +93,7 @@ public final class SearchSpace {
     private static Moe moe(ConfigNode m, ModelConfig parent) {
         if (m.isMissing()) return new Moe(List.of(), List.of(), List.of());
         m.allowOnly("experts", "top_k", "scoring");
-        int most = parent.blocks().stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Moe)
-                .mapToInt(f -> ((FfnConfig.Moe) f).numExperts()).max().orElse(0);
+        int most = parent.blocks().stream().mapToInt(b -> b.ffn().numExperts()).max().orElse(0);
         if (most == 0) throw m.error("experts", m.node(), "the parent has no mixture-of-experts layer");
         List<Double> ratios = new ArrayList<>();
         List<Integer> counts = new ArrayList<>();
@@ -236,13 +236,8 @@ public final class SearchSpace {
         ffn.add(0, own.ffn());
         List<Candidate> out = new ArrayList<>();
         for (AttentionConfig a : attention) {
-            for (FfnConfig f : ffn) out.add(new Candidate(name(parent, a, f), new BlockConfig(a, f)));
+            for (FfnConfig f : ffn) out.add(new Candidate(BlockNames.library(parent, new BlockConfig(a, f)), new BlockConfig(a, f)));
         }
         return out;
-    }
-
-    /** The candidate's variant name ({@link VariantNames}). */
-    public static String name(ModelConfig parent, AttentionConfig a, FfnConfig f) {
-        return VariantNames.name(parent, new BlockConfig(a, f));
     }
 }

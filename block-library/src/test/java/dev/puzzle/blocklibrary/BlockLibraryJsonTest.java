@@ -1,5 +1,6 @@
 package dev.puzzle.blocklibrary;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.BlockLibrary.Replacement;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.AttentionConfig;
@@ -35,14 +36,14 @@ class BlockLibraryJsonTest {
     @Test
     void everyNameParsesBackToItsBlock() {
         for (BlockConfig b : everyVariant()) {
-            String name = VariantNames.name(PARENT, b);
-            assertEquals(b, VariantNames.parse(name).orElseThrow(() -> new AssertionError(name)), name);
+            String name = BlockNames.library(PARENT, b);
+            assertEquals(b, BlockNames.parse(name).orElseThrow(() -> new AssertionError(name)), name);
         }
         assertEquals("attention = gqa 1 kv heads (parent * 25%) && ffn = dense 43 (parent * 25%)",
-                VariantNames.name(PARENT, new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(43))));
+                BlockNames.library(PARENT, new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(43))));
         // Another tool's names (NVIDIA's Llama-70B library) stay names.
-        assertTrue(VariantNames.parse("attention = 8 kv heads (parent * 100%)\t&&\tffn = intermediate size 29e3 (parent * 100%)").isEmpty());
-        assertTrue(VariantNames.parse("attention = gqa 0 kv heads (parent * 0%) && ffn = linear").isEmpty());
+        assertTrue(BlockNames.parse("attention = 8 kv heads (parent * 100%)\t&&\tffn = intermediate size 29e3 (parent * 100%)").isEmpty());
+        assertTrue(BlockNames.parse("attention = gqa 0 kv heads (parent * 0%) && ffn = linear").isEmpty());
     }
 
     @Test

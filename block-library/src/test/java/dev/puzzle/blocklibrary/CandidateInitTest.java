@@ -1,5 +1,6 @@
 package dev.puzzle.blocklibrary;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.ops.Ops;
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.PuzzleException;
@@ -119,12 +120,12 @@ class CandidateInitTest {
                         new FfnConfig.Moe(8, 2, 3, true, 0))));
         SearchSpace s = SearchSpace.parse(yaml("{moe: {experts: [0.5, 3, 1], top_k: [2, 1], scoring: ranked_choice}, ffn: {no_op: true}}"), moe);
         assertEquals(ExpertScoring.RANKED_CHOICE, s.expertScoring());
-        java.util.List<String> names = s.candidates(moe, 1).stream().map(c -> c.block().describe()).toList();
+        java.util.List<String> names = s.candidates(moe, 1).stream().map(c -> c.block().toString()).toList();
         assertEquals(java.util.List.of("attn=gqa" + C.numKvHeads() + " ffn=moe8x3_top2", "attn=gqa" + C.numKvHeads() + " ffn=moe3x3_top2",
                 "attn=gqa" + C.numKvHeads() + " ffn=moe3x3_top1", "attn=gqa" + C.numKvHeads() + " ffn=moe4x3_top2",
                 "attn=gqa" + C.numKvHeads() + " ffn=moe4x3_top1", "attn=gqa" + C.numKvHeads() + " ffn=moe8x3_top1", // 1 is the ratio 1.0, as for widths
                 "attn=gqa" + C.numKvHeads() + " ffn=no_op"), names);
-        for (var c : s.candidates(moe, 1)) assertEquals(c.block(), VariantNames.parse(c.name()).orElseThrow(), c.name());
+        for (var c : s.candidates(moe, 1)) assertEquals(c.block(), BlockNames.parse(c.name()).orElseThrow(), c.name());
         String m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [9]}}"), moe)).getMessage();
         assertTrue(m.contains("experts") && m.contains("9") && m.contains("8 experts"), m);
         m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{moe: {experts: [0.5], scoring: votes}}"), moe)).getMessage();

@@ -59,7 +59,7 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
             ObjectNode bytes = o.putObject("bytes_by_dtype");
             ck.bytesByDType().forEach((k, v) -> bytes.put(k.name(), v));
             ArrayNode blocks = o.putArray("blocks");
-            for (BlockConfig b : c.blocks()) blocks.add(b.describe());
+            for (BlockConfig b : c.blocks()) blocks.add(b.toString());
             o.put("tokenizer", ck.tokenizer() != null ? ck.tokenizer().vocabSize() + " tokens" : null);
             out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             return ExitCodes.OK;
@@ -78,7 +78,7 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(Locale.ROOT, "bytes         %s%n", sb);
         out.printf(Locale.ROOT, "tokenizer     %s%n", ck.tokenizer() != null ? ck.tokenizer().vocabSize() + " tokens (embedded)" : "none embedded");
         out.println("layers:");
-        for (int i = 0; i < c.numLayers(); i++) out.printf(Locale.ROOT, "  %3d  %s%n", i, c.blocks().get(i).describe());
+        for (int i = 0; i < c.numLayers(); i++) out.printf(Locale.ROOT, "  %3d  %s%n", i, c.blocks().get(i).toString());
         return ExitCodes.OK;
     }
 }

@@ -72,8 +72,8 @@ public final class PuzzleCli implements Runnable {
             err.println("puzzle: " + t.getMessage());
             return ExitCodes.IO;
         }
-        if (t instanceof PuzzleException) {
-            err.println("puzzle: " + t.getMessage());
+        if (t instanceof PuzzleException p) { // a setting's error names its flag
+            err.println("puzzle: " + (p.setting() == null ? p.getMessage() : p.messageNaming("--" + p.setting())));
             return ExitCodes.INPUT;
         }
         if (t instanceof NoSuchFileException n) {

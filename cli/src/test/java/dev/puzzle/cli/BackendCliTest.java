@@ -60,6 +60,6 @@ class BackendCliTest {
 
     @Test
     void unknownBackendIsNamed() {
-        badInput(run("generate", CliTest.bin(), "--tokenizer", CliTest.tok(), "--backend", "tpu"), "--backend must be cpu, cuda or auto, got 'tpu'");
+        badInput(run("generate", CliTest.bin(), "--tokenizer", CliTest.tok(), "--backend", "tpu"), "--backend 'tpu': must be cpu, cuda or auto");
     }
 }

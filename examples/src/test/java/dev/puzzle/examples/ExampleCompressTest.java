@@ -79,16 +79,16 @@ class ExampleCompressTest {
         assertTrue(Files.readString(runDir.resolve("report/report.md")).contains("fused 3-4: attn=gqa4 ffn=dense344"),
                 "the fastest target's child fuses a run (distilled fused runs beat the alternatives there), and the report says which");
         dev.puzzle.pipeline.Run run = dev.puzzle.pipeline.Run.open(cfg);
-        dev.puzzle.pipeline.Fusion.Span f = dev.puzzle.pipeline.Fusion.of(run, null).spans().get(0);
+        var typed = dev.puzzle.blocklibrary.BlockLibraryJson.read(runDir.resolve("score/block_library.json"));
+        var f = typed.replacements().stream().filter(r -> r.span() > 1).findFirst().orElseThrow();
         var pc = run.parent.config();
-        java.util.List<dev.puzzle.core.model.BlockConfig> blocks = new java.util.ArrayList<>(pc.blocks());
-        java.util.List<String> names = new java.util.ArrayList<>();
-        for (int l = 0; l < pc.numLayers(); l++) names.add("parent");
-        for (int k = 0; k < f.span(); k++) {
-            blocks.set(f.first() + k, f.blocks().get(k));
-            names.set(f.first() + k, f.name());
+        java.util.List<dev.puzzle.blocklibrary.BlockLibrary.Replacement> choice = new java.util.ArrayList<>();
+        for (var r : dev.puzzle.pipeline.Compress.parentChoice(typed, pc)) {
+            if (r.first() == f.first()) choice.add(f);
+            else if (r.first() < f.first() || r.first() > f.last()) choice.add(r);
         }
-        dev.puzzle.pipeline.Plan plan = new dev.puzzle.pipeline.Plan("fused-check", dev.puzzle.pipeline.Plan.Kind.PUZZLE, null, Double.NaN, blocks, names, "test");
+        dev.puzzle.pipeline.Plan plan = new dev.puzzle.pipeline.Plan("fused-check", dev.puzzle.pipeline.Plan.Kind.PUZZLE, null, Double.NaN, choice, "test");
+        java.util.List<dev.puzzle.core.model.BlockConfig> blocks = plan.blocks();
         dev.puzzle.core.io.Checkpoint child = dev.puzzle.pipeline.RealizeStage.run(run, plan, dev.puzzle.pipeline.Listener.silent());
         assertEquals(blocks, child.config().blocks(), "the reloaded child keeps the fused run (wide FFN, then both-no-op layers)");
         int[][] held = run.heldout();

@@ -61,7 +61,7 @@ class ExpertScoresTest {
     }
 
     static MoeOp op(FfnConfig.Moe m, Map<String, Tensor> w) {
-        return (MoeOp) new BlockOps(config(m), w, "hand-made", Backend.cpu()).ffn(0, m);
+        return new BlockOps(config(m), w, "hand-made", Backend.cpu()).moe(0, m);
     }
 
     static float[] tokens(Random r) {

@@ -51,7 +51,7 @@ class MoeficationTest {
         }
         // Σ_e expert_e(h) / k (the down projections carry a factor k) = the dense FFN.
         ModelConfig mc = dense.withBlocks(java.util.List.of(new dev.puzzle.core.model.BlockConfig(dense.blocks().get(0).attention(), Moefication.config(F, E, K))));
-        MoeOp op = (MoeOp) new BlockOps(mc, moe, "split", Backend.cpu()).ffn(0, Moefication.config(F, E, K));
+        MoeOp op = new BlockOps(mc, moe, "split", Backend.cpu()).moe(0, Moefication.config(F, E, K));
         float[] sum = new float[N * D];
         for (int e = 0; e < E; e++) {
             float[] y = op.expertOutput(e, h, N);

@@ -1,8 +1,13 @@
 package dev.puzzle.ffnfusion;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.ops.BlockOps;
@@ -10,6 +15,9 @@ import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,12 +42,64 @@ public final class FfnFusion {
     public static List<BlockConfig> blocks(ModelConfig parent, int i, int j) {
         check(parent, i, j);
         int width = 0;
-        for (int l = i; l <= j; l++) width += ((FfnConfig.Dense) parent.parentBlock(l).ffn()).intermediateSize();
+        for (int l = i; l <= j; l++) width += parent.parentBlock(l).ffn().denseWidth();
         List<BlockConfig> out = new ArrayList<>();
         out.add(new BlockConfig(parent.parentBlock(i).attention(), new FfnConfig.Dense(width)));
-        for (int l = i + 1; l <= j; l++) out.add(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp()));
+        for (int l = i + 1; l <= j; l++) out.add(BlockConfig.EMPTY);
         return out;
     }
+
+    /** One candidate run i..j: its library name ({@code layers_i-j}), its blocks (layer i first) and its largest pairwise dependency. */
+    public record Span(int first, int last, String name, List<BlockConfig> blocks, double dependency) {
+        public int span() {
+            return last - first + 1;
+        }
+    }
+
+    /**
+     * The candidate runs: every run of 2..maxRun consecutive layers with dense SwiGLU FFNs whose largest
+     * pairwise dependency is at most {@code threshold}.
+     */
+    public static List<Span> spans(ModelConfig parent, double[][] dep, int maxRun, double threshold) {
+        List<Span> spans = new ArrayList<>();
+        for (int i = 0; i < parent.numLayers(); i++) {
+            for (int j = i + 1; j < Math.min(parent.numLayers(), i + maxRun); j++) {
+                if (parent.parentBlock(j).ffn().denseWidth() == 0 || parent.parentBlock(i).ffn().denseWidth() == 0) break;
+                double d = runDependency(dep, i, j);
+                if (d > threshold) continue;
+                List<BlockConfig> blocks = blocks(parent, i, j);
+                spans.add(new Span(i, j, BlockNames.fused(parent, i, j, blocks.get(0).attention(), blocks.get(0).ffn().denseWidth()), blocks, d));
+            }
+        }
+        return spans;
+    }
+
+    /** Writes the dependency matrix as {@code {measure, dependency: [[...]]}} (row a, column b). Atomic. */
+    public static void writeDependency(Path file, double[][] dep) throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("measure", "mean over calibration tokens of 1 - cos(FFN_b(x_a), FFN_b(x_b)), x_l the input of layer l's FFN; row a, column b");
+        ArrayNode rows = o.putArray("dependency");
+        for (double[] r : dep) {
+            ArrayNode row = rows.addArray();
+            for (double v : r) row.add(v);
+        }
+        AtomicFiles.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
+    }
+
+    /** The dependency matrix of {@code layers} layers written by {@link #writeDependency}; null when the file is absent or of another size. */
+    public static double[][] readDependency(Path file, int layers) throws IOException {
+        if (!Files.exists(file)) return null;
+        JsonNode m = JSON.readTree(file.toFile()).path("dependency");
+        if (!m.isArray() || m.size() != layers) return null;
+        double[][] dep = new double[layers][layers];
+        for (int a = 0; a < layers; a++) {
+            if (!m.get(a).isArray() || m.get(a).size() != layers) return null;
+            for (int b = 0; b < layers; b++) dep[a][b] = m.get(a).get(b).asDouble();
+        }
+        return dep;
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Refuses a run that is not 2+ consecutive layers inside the model, each with a dense SwiGLU FFN. */
     public static void check(ModelConfig parent, int i, int j) {
@@ -47,8 +107,8 @@ public final class FfnFusion {
             throw new PuzzleException("FFN fusion run " + i + "-" + j + ": must be two or more consecutive layers within 0.." + (parent.numLayers() - 1));
         }
         for (int l = i; l <= j; l++) {
-            if (!(parent.parentBlock(l).ffn() instanceof FfnConfig.Dense)) {
-                throw new PuzzleException("FFN fusion run " + i + "-" + j + ": layer " + l + " has no dense SwiGLU FFN (" + parent.parentBlock(l).describe() + ")");
+            if (parent.parentBlock(l).ffn().denseWidth() == 0) {
+                throw new PuzzleException("FFN fusion run " + i + "-" + j + ": layer " + l + " has no dense SwiGLU FFN (" + parent.parentBlock(l).toString() + ")");
             }
         }
     }
@@ -95,11 +155,11 @@ public final class FfnFusion {
         BlockOps ops = new BlockOps(parent, pw, "the parent", backend);
         double[][] dep = new double[L][L];
         for (int b = 1; b < L; b++) {
-            if (!(parent.parentBlock(b).ffn() instanceof FfnConfig.Dense) || ffnInputs[b] == null) continue;
+            if (parent.parentBlock(b).ffn().denseWidth() == 0 || ffnInputs[b] == null) continue;
             BlockOp ffn = ops.ffn(b, parent.parentBlock(b).ffn());
             float[] own = ffn.forward(ffnInputs[b], 1, N).out();
             for (int a = 0; a < b; a++) {
-                if (!(parent.parentBlock(a).ffn() instanceof FfnConfig.Dense) || ffnInputs[a] == null) continue;
+                if (parent.parentBlock(a).ffn().denseWidth() == 0 || ffnInputs[a] == null) continue;
                 float[] other = ffn.forward(ffnInputs[a], 1, N).out();
                 double sum = 0;
                 for (int n = 0; n < N; n++) {

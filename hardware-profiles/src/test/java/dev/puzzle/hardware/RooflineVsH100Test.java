@@ -74,7 +74,7 @@ class RooflineVsH100Test {
                 n++;
             }
             System.out.printf("  %-40s measured %7.1f ms  roofline %7.1f ms  memory %7.1f vs %7.1f MiB%n",
-                    m.block().describe(), m.runtimeMs(), c.runtimeMs(), m.memoryMib(), c.memoryMib());
+                    m.block().toString(), m.runtimeMs(), c.runtimeMs(), m.memoryMib(), c.memoryMib());
         }
         double mape = 100 * ape / n;
         System.out.printf("  runtime MAPE %.1f%% over %d variants%n", mape, n);

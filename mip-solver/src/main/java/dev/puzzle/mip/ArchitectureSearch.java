@@ -38,7 +38,7 @@ public final class ArchitectureSearch {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "cp-sat", "cpsat", "cp_sat" -> CP_SAT;
                 case "scip" -> SCIP;
-                default -> throw new PuzzleException("--solver " + s + ": unknown solver (cp-sat, scip)");
+                default -> throw PuzzleException.setting("solver", s, "unknown solver (cp-sat, scip)");
             };
         }
 
@@ -63,8 +63,8 @@ public final class ArchitectureSearch {
     /** @param timeLimitSeconds wall-clock limit of one solve; @param workers CP-SAT search workers */
     public record Options(Backend backend, double timeLimitSeconds, int workers) {
         public Options {
-            if (!(timeLimitSeconds > 0)) throw new PuzzleException("--time-limit must be positive, got " + timeLimitSeconds);
-            if (workers < 1) throw new PuzzleException("workers must be >= 1, got " + workers);
+            if (!(timeLimitSeconds > 0)) throw PuzzleException.setting("time-limit", timeLimitSeconds, "must be positive");
+            if (workers < 1) throw PuzzleException.setting("threads", workers, "must be >= 1");
         }
 
         public static Options defaults(Backend b) {
@@ -124,8 +124,8 @@ public final class ArchitectureSearch {
 
     /** k solutions, each differing from every earlier one in at least d layers (fewer when no more exist). */
     public static List<Solution> diverse(Problem p, Options o, int k, int d) {
-        if (k < 1) throw new PuzzleException("--solutions must be >= 1, got " + k);
-        if (d < 0 || d > p.library().numLayers()) throw new PuzzleException("--diversity must be in [0, " + p.library().numLayers() + "], got " + d);
+        if (k < 1) throw PuzzleException.setting("solutions", k, "must be >= 1");
+        if (d < 0 || d > p.library().numLayers()) throw PuzzleException.setting("diversity", d, "must be in [0, " + p.library().numLayers() + "]");
         List<Solution> out = new ArrayList<>();
         Solution first = solve(p, o);
         out.add(first);
@@ -293,7 +293,7 @@ public final class ArchitectureSearch {
         List<Choice> reps = p.library().replacements();
         int R = reps.size(), L = p.library().numLayers();
         MPSolver solver = MPSolver.createSolver("SCIP");
-        if (solver == null) throw new PuzzleException("SCIP is not available in this OR-Tools build; use --solver cp-sat");
+        if (solver == null) throw PuzzleException.setting("solver", "scip", "SCIP is not available in this OR-Tools build; use cp-sat");
         try {
             // Variables: one binary per replacement.
             MPVariable[] x = new MPVariable[R];

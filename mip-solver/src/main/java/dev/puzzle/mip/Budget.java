@@ -20,16 +20,17 @@ public record Budget(String key, double min, double max) {
         return new Budget(key, min, Double.POSITIVE_INFINITY);
     }
 
-    /** Parses {@code KEY=VALUE} as given to --max or --min. */
-    public static Budget parse(String spec, boolean isMax, String option) {
+    /** Parses {@code KEY=VALUE}, an upper ({@code max}) or lower ({@code min}) budget; errors name the setting {@code max} or {@code min}. */
+    public static Budget parse(String spec, boolean isMax) {
+        String option = isMax ? "max" : "min";
         int eq = spec.lastIndexOf('=');
-        if (eq <= 0 || eq == spec.length() - 1) throw new PuzzleException(option + " " + spec + ": expected KEY=VALUE");
+        if (eq <= 0 || eq == spec.length() - 1) throw PuzzleException.setting(option, spec, "expected KEY=VALUE");
         String key = spec.substring(0, eq).trim();
         double v;
         try {
             v = Double.parseDouble(spec.substring(eq + 1).trim().replace("_", ""));
         } catch (NumberFormatException e) {
-            throw new PuzzleException(option + " " + spec + ": '" + spec.substring(eq + 1) + "' is not a number");
+            throw PuzzleException.setting(option, spec, "'" + spec.substring(eq + 1) + "' is not a number");
         }
         return isMax ? atMost(key, v) : atLeast(key, v);
     }

@@ -65,9 +65,9 @@ public final class Cluster {
         ModelConfig c = run.parent.config();
         int bld = Bld.jobs(c, run.space, run.config.distill().coupled()).size(), score = 0;
         for (int l = 0; l < c.numLayers(); l++) score += run.space.candidates(c, l).size();
-        if (shards < 1) throw new PuzzleException("--shards " + shards + ": needs at least 1");
+        if (shards < 1) throw PuzzleException.setting("shards", shards, "needs at least 1");
         if (shards > Math.min(bld, score)) {
-            throw new PuzzleException("--shards " + shards + ": more shards than jobs (" + bld + " distillation jobs, " + score
+            throw PuzzleException.setting("shards", shards, "more shards than jobs (" + bld + " distillation jobs, " + score
                     + " candidates to score); use at most " + Math.max(1, Math.min(bld, score)));
         }
         Path root = run.dir.root().toAbsolutePath();
@@ -151,9 +151,9 @@ public final class Cluster {
      */
     public static List<Path> writeK8s(Run run, K8s k) throws IOException {
         check(run, k.shards());
-        if (k.image() == null || k.image().isBlank()) throw new PuzzleException("--image: name the container image (with puzzle on its PATH)");
+        if (k.image() == null || k.image().isBlank()) throw PuzzleException.setting("image", null, "name the container image (with puzzle on its PATH)");
         if (k.claim() == null || !k.claim().matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")) {
-            throw new PuzzleException("--volume " + k.claim() + ": a PersistentVolumeClaim name (lowercase letters, digits, '-' and '.')");
+            throw PuzzleException.setting("volume", k.claim(), "a PersistentVolumeClaim name (lowercase letters, digits, '-' and '.')");
         }
         Path base = run.config.file.toAbsolutePath().getParent(), root = run.dir.root().toAbsolutePath().normalize();
         if (!root.startsWith(base)) {

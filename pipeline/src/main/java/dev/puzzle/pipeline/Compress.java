@@ -5,7 +5,6 @@ import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.GgufWriter;
 import dev.puzzle.hardware.HardwareProfile;
-import dev.puzzle.mip.SearchLibrary;
 import dev.puzzle.pipeline.report.ReportModel;
 
 import java.nio.file.Files;
@@ -58,27 +57,19 @@ public final class Compress {
             }
             // 5. search, and baselines at the same budgets
             BlockLibrary scored = BlockLibraryJson.read(run.dir.scoredLibrary());
-            SearchLibrary lib = SearchLibrary.of(scored);
-            SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? SearchLibrary.of(ggufExpressible(rc, scored)) : lib, listener);
+            SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? ggufExpressible(rc, scored) : scored, listener);
             if (found.children().isEmpty()) {
                 throw PuzzleException.field(rc.file, "compress.throughputs", cc.throughputs().stream().map(RunConfig.Target::label).toList(),
                         "no target can be met: " + String.join("; ", found.unreachable()));
             }
             List<Plan> plans = new ArrayList<>(found.children());
-            if (cc.baselines()) plans.addAll(BaselinesStage.run(run, lib, found));
+            if (cc.baselines()) plans.addAll(BaselinesStage.run(run, scored, found));
             long baselines = plans.size() - found.children().size();
             listener.stage("search", found.children().size() + " Puzzle children, " + baselines + " baselines");
             // 6-7. realize and evaluate (parent first)
             EvaluateStage eval = new EvaluateStage(run, scored);
             List<Plan> all = new ArrayList<>();
-            List<String> parentNames = new ArrayList<>();
-            var byName = found.candidatesByName();
-            for (int l = 0; l < run.parent.config().numLayers(); l++) {
-                final int layer = l;
-                parentNames.add(byName.get(l).entrySet().stream().filter(e -> e.getValue().equals(run.parent.config().parentBlock(layer)))
-                        .map(java.util.Map.Entry::getKey).findFirst().orElse("parent"));
-            }
-            all.add(new Plan("parent", Plan.Kind.PARENT, null, Double.NaN, run.parent.config().blocks(), parentNames, null));
+            all.add(new Plan("parent", Plan.Kind.PARENT, null, Double.NaN, parentChoice(scored, run.parent.config()), null));
             all.addAll(plans);
             if (all.stream().anyMatch(p -> !eval.done(p))) eval.warmUp();
             LongConsumer progress = listener.progress("realize+evaluate", all.size());
@@ -93,6 +84,17 @@ public final class Compress {
             listener.stage("report", run.dir.reportDir().resolve("index.html").toString());
             return report;
         }
+    }
+
+    /** The parent as replacements of the library: its own block at every layer (always a candidate). */
+    public static List<BlockLibrary.Replacement> parentChoice(BlockLibrary lib, dev.puzzle.core.model.ModelConfig parent) {
+        List<BlockLibrary.Replacement> out = new ArrayList<>();
+        for (int l = 0; l < parent.numLayers(); l++) {
+            BlockLibrary.Replacement r = lib.find(l, parent.parentBlock(l));
+            if (r == null) throw new PuzzleException(lib.source() + ": layer_" + l + " has no entry for the parent's own block " + parent.parentBlock(l));
+            out.add(r);
+        }
+        return out;
     }
 
     /** compress.gguf: required — only the replacements whose every block llama.cpp runs (GgufWriter's refusals), every layer still covered. */

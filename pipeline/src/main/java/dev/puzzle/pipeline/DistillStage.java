@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.bld.ActivationCache;
 import dev.puzzle.bld.Bld;
 import dev.puzzle.bld.BldJob;
@@ -41,7 +42,7 @@ public final class DistillStage {
     public record Result(int trained, boolean coupled) {}
 
     public static Result run(Run run, Shard shard, int threads, Listener listener) throws Exception {
-        if (threads < 1) throw new PuzzleException("--threads must be >= 1, got " + threads);
+        if (threads < 1) throw PuzzleException.setting("threads", threads, "must be >= 1");
         HeapNeed.check(run, HeapNeed.Stage.DISTILL, threads);
         if (!Files.exists(Bld.cache(run.dir.root()).file(run.parent.config().numLayers() - 1))) {
             throw new PuzzleException(run.dir.root() + ": no activation cache yet; run 'puzzle library " + run.config.file + "' first");
@@ -64,15 +65,15 @@ public final class DistillStage {
      * from the exact fusion; the result is the run's distilled FFN part at layer i.
      */
     static int fusedRuns(Run run, Listener listener) throws Exception {
-        List<Fusion.Span> spans = Fusion.of(run, null).spans();
+        List<dev.puzzle.ffnfusion.FfnFusion.Span> spans = Fusion.of(run, null).spans();
         if (spans.isEmpty()) return 0;
         CandidateStore lib = Bld.library(run.dir.root()), dist = Bld.distilled(run.dir.root());
         ActivationCache cache = Bld.cache(run.dir.root());
         ModelConfig pc = run.parent.config();
         LongConsumer bar = listener.progress("distill fused runs", spans.size());
         int trained = 0, done = 0;
-        for (Fusion.Span f : spans) {
-            String id = CandidateStore.id(f.blocks().get(0).ffn());
+        for (dev.puzzle.ffnfusion.FfnFusion.Span f : spans) {
+            String id = BlockNames.id(f.blocks().get(0).ffn());
             BldJob job = new BldJob(f.first(), null, f.blocks().get(0).ffn());
             if (!dist.has(f.first(), id) && !Files.exists(Bld.failedFile(run.dir.root(), job))) {
                 ActivationCache.Layer a = cache.read(f.first()), b = cache.read(f.last());

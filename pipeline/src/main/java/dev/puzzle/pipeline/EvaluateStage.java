@@ -93,23 +93,17 @@ public final class EvaluateStage {
         Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
         double runtimeMs = fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0), memoryMib = fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);
         List<Double> perLayer = new ArrayList<>();
-        for (int l = 0; l < c.numLayers(); l++) {
-            final int layer = l;
-            String variant = p.kind() == Plan.Kind.PARENT ? null : p.variants().get(l);
-            BlockLibrary.Replacement r = library.replacements().stream() // a fused run's entry counts once, at its first layer
-                    .filter(x -> x.span() > 1 && x.first() <= layer && layer <= x.last() && x.name().equals(variant)).findFirst().orElse(null);
-            if (r != null && r.first() < l) {
-                perLayer.add(0.0);
-                continue;
-            }
-            if (r == null) r = library.find(l, c.blocks().get(l));
-            if (r == null) throw new PuzzleException(library.source() + ": layer_" + l + " has no entry for " + c.blocks().get(l).describe());
-            perLayer.add(r.values().get(LibraryKeys.RUNTIME_MS));
-            runtimeMs += r.values().get(LibraryKeys.RUNTIME_MS);
-            memoryMib += r.values().get(LibraryKeys.MEMORY_MIB);
-        }
         List<ReportModel.LayerBlock> blocks = new ArrayList<>();
-        for (int l = 0; l < p.blocks().size(); l++) blocks.add(new ReportModel.LayerBlock(l, p.variants().get(l), p.blocks().get(l).describe()));
+        for (BlockLibrary.Replacement r : p.choice()) { // the very replacements the search budgeted; a fused run counts once, at its first layer
+            double ms = r.values().getOrDefault(LibraryKeys.RUNTIME_MS, Double.NaN), mib = r.values().getOrDefault(LibraryKeys.MEMORY_MIB, Double.NaN);
+            if (Double.isNaN(ms) || Double.isNaN(mib)) throw new PuzzleException(library.source() + ": " + r.layerKey() + " variant '" + r.name() + "' has no costs");
+            runtimeMs += ms;
+            memoryMib += mib;
+            for (int l = r.first(); l <= r.last(); l++) {
+                perLayer.add(l == r.first() ? ms : 0.0);
+                blocks.add(ReportModel.LayerBlock.of(l, r));
+            }
+        }
         boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT && !Files.exists(RealizeStage.gkdDiverged(run, p.name()));
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),

@@ -65,23 +65,23 @@ public final class LibrarySearch {
             if (library == null) {
                 library = Files.exists(dir.scoredLibrary()) ? dir.scoredLibrary() : dir.blockCosts();
                 if (!Files.exists(library)) {
-                    throw new PuzzleException(q.config() + ": no block library in " + rc.runDir() + " yet (run 'puzzle profile " + q.config() + "' first, or pass --library)");
+                    throw new PuzzleException(q.config() + ": no block library in " + rc.runDir() + " yet (run 'puzzle profile " + q.config() + "' first, or name the library)");
                 }
             }
         }
-        if (library == null) throw new PuzzleException("--library is required (or --config naming a run directory)");
-        if (objective == null) throw new PuzzleException("--objective is required (or --config with a search.objective)");
+        if (library == null) throw PuzzleException.setting("library", null, "is required (or a run config naming a run directory)");
+        if (objective == null) throw PuzzleException.setting("objective", null, "is required (or a run config with a search.objective)");
         int nSolutions = solutions != null ? solutions : 1, nDiversity = diversity != null ? diversity : 1;
         SearchLibrary lib = SearchLibrary.of(BlockLibraryJson.read(library));
-        for (String m : q.maxes()) budgets.add(Budget.parse(m, true, "--max"));
-        for (String m : q.mins()) budgets.add(Budget.parse(m, false, "--min"));
+        for (String m : q.maxes()) budgets.add(Budget.parse(m, true));
+        for (String m : q.mins()) budgets.add(Budget.parse(m, false));
         if (q.throughput() != null) {
-            if (q.batch() == null || q.generationLength() == null) throw new PuzzleException("--throughput needs --batch and --generation-length (the library's workload)");
-            if (q.batch() < 1 || q.generationLength() < 1) throw new PuzzleException("--batch and --generation-length must be >= 1");
+            if (q.batch() == null || q.generationLength() == null) throw PuzzleException.setting("throughput", q.throughput(), "needs the library's workload: batch and generation-length");
+            if (q.batch() < 1 || q.generationLength() < 1) throw PuzzleException.setting(q.batch() < 1 ? "batch" : "generation-length", q.batch() < 1 ? q.batch() : q.generationLength(), "must be >= 1");
             budgets.add(Budget.atMost("stats.runtime_ms", TokenRate.runtimeMs(q.throughput(), q.batch(), q.generationLength())));
         }
-        if (q.points() < 2) throw new PuzzleException("--points must be >= 2, got " + q.points());
-        if (q.threads() != null && q.threads() < 1) throw new PuzzleException("--threads must be >= 1, got " + q.threads());
+        if (q.points() < 2) throw PuzzleException.setting("points", q.points(), "must be >= 2");
+        if (q.threads() != null && q.threads() < 1) throw PuzzleException.setting("threads", q.threads(), "must be >= 1");
         Options o = new Options(Backend.parse(solver != null ? solver : "cp-sat"), timeLimit != null ? timeLimit : 60,
                 q.threads() != null ? q.threads() : Math.max(1, Runtime.getRuntime().availableProcessors()));
         Problem p = new Problem(lib, objective, maximize, budgets);

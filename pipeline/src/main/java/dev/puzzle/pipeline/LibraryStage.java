@@ -25,8 +25,8 @@ public final class LibraryStage {
                 dev.puzzle.expertpruning.ExpertScores.scorer(run.space.expertScoring()));
         int parts = 0;
         dev.puzzle.blocklibrary.CandidateStore store = Bld.library(run.dir.root());
-        for (Fusion.Span f : Fusion.of(run, null).spans()) { // each fused run's wide FFN, under layer i's FFN variant
-            String id = dev.puzzle.blocklibrary.CandidateStore.id(f.blocks().get(0).ffn());
+        for (dev.puzzle.ffnfusion.FfnFusion.Span f : Fusion.of(run, null).spans()) { // each fused run's wide FFN, under layer i's FFN variant
+            String id = dev.puzzle.core.model.BlockNames.id(f.blocks().get(0).ffn());
             if (!store.has(f.first(), id)) store.write(f.first(), id, dev.puzzle.ffnfusion.FfnFusion.fuse(run.parent.config(), run.parent.tensors(), f.first(), f.last()));
             parts++;
         }

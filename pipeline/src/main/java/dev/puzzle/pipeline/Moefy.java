@@ -54,14 +54,14 @@ public final class Moefy {
     public static Result run(Backend backend, Checkpoint parent, Tokenizer tok, Path text, Settings s, Path out,
                              IntConsumer progress) throws IOException {
         ModelConfig c = parent.config();
-        if (!c.blocks().stream().allMatch(b -> b.ffn() instanceof FfnConfig.Dense)) {
+        if (!c.blocks().stream().allMatch(b -> b.ffn().denseWidth() > 0)) {
             throw new PuzzleException(parent.source() + ": MoEfication needs a parent whose every layer has a dense FFN");
         }
-        if (s.topK() < 1 || s.topK() > s.experts()) throw new PuzzleException("--top-k must be in [1, --experts " + s.experts() + "], got " + s.topK());
+        if (s.topK() < 1 || s.topK() > s.experts()) throw new PuzzleException("top-k must be in [1, experts " + s.experts() + "], got " + s.topK());
         for (int l = 0; l < c.numLayers(); l++) {
-            int F = ((FfnConfig.Dense) c.blocks().get(l).ffn()).intermediateSize();
+            int F = c.blocks().get(l).ffn().denseWidth();
             if (s.experts() < 2 || F % s.experts() != 0) {
-                throw new PuzzleException("--experts " + s.experts() + ": must be >= 2 and divide layer " + l + "'s FFN width " + F);
+                throw new PuzzleException("experts " + s.experts() + ": must be >= 2 and divide layer " + l + "'s FFN width " + F);
             }
         }
         int[][] cal = TokenData.sequences(text, tok, 0, s.sequences(), s.seqLen());
@@ -74,7 +74,7 @@ public final class Moefy {
             Map<String, Tensor> moe = new LinkedHashMap<>();
             BldSettings bld = new BldSettings(false, s.tokens(), 4, s.lr(), 0.1, 0.0, 1.0, s.seed());
             for (int l = 0; l < c.numLayers(); l++) {
-                int F = ((FfnConfig.Dense) c.blocks().get(l).ffn()).intermediateSize();
+                int F = c.blocks().get(l).ffn().denseWidth();
                 FfnConfig.Moe m = Moefication.config(F, s.experts(), s.topK());
                 ActivationCache.Layer a = cache.read(l);
                 int N = a.rows();
@@ -99,7 +99,8 @@ public final class Moefy {
                 tensors.put(n, t);
                 types.put(n, DType.F32);
             });
-            ModelConfig mc = new ModelConfig(HfConfig.MIXTRAL, c.dim(), c.numHeads(), c.headDim(), c.numKvHeads(), ((FfnConfig.Moe) blocks.get(0).ffn()).expertIntermediate(),
+            int F0 = c.blocks().get(0).ffn().denseWidth();
+            ModelConfig mc = new ModelConfig(HfConfig.MIXTRAL, c.dim(), c.numHeads(), c.headDim(), c.numKvHeads(), F0 / s.experts(),
                     c.vocabSize(), c.maxSeqLen(), c.normEps(), c.ropeTheta(), c.ropeStyle(), c.tiedEmbeddings(), c.qkvBias(), blocks);
             Checkpoint child = new Checkpoint(mc, tensors, types, tok, "MoEfied " + parent.source());
             if (s.gkdTokens() > 0) { // end to end against the dense parent: the layers' errors no longer compound

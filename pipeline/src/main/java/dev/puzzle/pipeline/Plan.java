@@ -1,7 +1,9 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.blocklibrary.BlockLibrary.Replacement;
 import dev.puzzle.core.model.BlockConfig;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -12,15 +14,31 @@ import java.util.List;
  * @param kind     what made it
  * @param target   the throughput target it was made for (null for the parent)
  * @param targetTokensPerSecond that target in tokens/s on the profile (NaN for the parent)
- * @param blocks   one block per layer
- * @param variants the library's variant name of every layer
+ * @param choice   the library's replacements it is made of, in layer order, covering every layer once
  * @param solvedBy how it was chosen (solver, time limit, status), for the report
  */
-public record Plan(String name, Kind kind, RunConfig.Target target, double targetTokensPerSecond, List<BlockConfig> blocks, List<String> variants,
-                   String solvedBy) {
+public record Plan(String name, Kind kind, RunConfig.Target target, double targetTokensPerSecond, List<Replacement> choice, String solvedBy) {
     public Plan {
-        blocks = List.copyOf(blocks);
-        variants = List.copyOf(variants);
+        choice = List.copyOf(choice);
+        int next = 0;
+        for (Replacement r : choice) {
+            if (r.first() != next) throw new IllegalArgumentException(name + ": " + r.layerKey() + " does not start at layer " + next);
+            if (r.blocks().isEmpty()) throw new IllegalArgumentException(name + ": " + r.layerKey() + " variant '" + r.name() + "' names no block of this toolkit");
+            next += r.span();
+        }
+    }
+
+    /** One block per layer. */
+    public List<BlockConfig> blocks() {
+        List<BlockConfig> out = new ArrayList<>();
+        for (Replacement r : choice) out.addAll(r.blocks());
+        return out;
+    }
+
+    /** The replacement that covers layer {@code l}. */
+    public Replacement at(int l) {
+        for (Replacement r : choice) if (r.first() <= l && l <= r.last()) return r;
+        throw new IndexOutOfBoundsException("layer " + l + " of " + name);
     }
 
     /** What made a model. */

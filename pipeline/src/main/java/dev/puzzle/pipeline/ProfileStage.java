@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -89,7 +90,7 @@ public final class ProfileStage {
         }
         // A MoE block's time depends on its layer's routing, measured on the calibration text (roofline only:
         // the measured model times random weights); every other block costs the same in every layer.
-        Map<Integer, Map<FfnConfig.Moe, double[]>> routing = rc.measured() ? Map.of()
+        Map<Integer, Map<FfnConfig, double[]>> routing = rc.measured() ? Map.of()
                 : MoeRouting.measure(run, listener.progress("routing cache", parent.numLayers())::accept);
         LongConsumer progress = listener.progress("profile", stats.size());
         int done = 0;
@@ -101,16 +102,16 @@ public final class ProfileStage {
         BlockCost total = model.embeddingsAndHead(parent, w);
         BlockCost fixed = total;
         for (int l = 0; l < parent.numLayers(); l++) {
-            Map<FfnConfig.Moe, double[]> layerRouting = routing.getOrDefault(l, Map.of());
+            Map<FfnConfig, double[]> layerRouting = routing.getOrDefault(l, Map.of());
             for (SearchSpace.Candidate c : perLayer.get(l)) {
-                double[] p = c.block().ffn() instanceof FfnConfig.Moe m ? layerRouting.get(m) : null;
+                double[] p = layerRouting.get(c.block().ffn()); // MoE variants only
                 Map<String, Double> s = p == null ? stats.get(c.block()) : stats(model, parent, c.block(), w, p);
                 reps.add(BlockLibrary.Replacement.of(parent, l, c.block(), s));
             }
             BlockConfig own = parent.parentBlock(l);
-            total = total.plus(model.block(parent, own, w, own.ffn() instanceof FfnConfig.Moe m ? layerRouting.get(m) : null));
+            total = total.plus(model.block(parent, own, w, layerRouting.get(own.ffn())));
         }
-        for (Fusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
+        for (dev.puzzle.ffnfusion.FfnFusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
             Map<String, Double> sum = new LinkedHashMap<>(); // the wide FFN's layer plus its both-no-op layers (zero)
             for (BlockConfig b : f.blocks()) stats(model, parent, b, w, null).forEach((k, v) -> sum.merge(k, v, Double::sum));
             reps.add(new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), sum));
@@ -132,7 +133,7 @@ public final class ProfileStage {
         pj.put("throughput_tokens_per_s", TokenRate.tokensPerSecond(total.runtimeMs(), w));
         AtomicFiles.writeString(run.dir.modelCosts(), m.writerWithDefaultPrettyPrinter().writeValueAsString(mc) + "\n");
         Map<String, Map<String, Double>> named = new LinkedHashMap<>();
-        stats.forEach((b, s) -> named.put(SearchSpace.name(parent, b.attention(), b.ffn()), s));
+        stats.forEach((b, s) -> named.put(BlockNames.library(parent, b), s));
         return new Result(hw.name(), costModelName, w, named, fixed, total);
     }
 
@@ -141,10 +142,13 @@ public final class ProfileStage {
         Map<String, Double> s = new LinkedHashMap<>(model.block(parent, b, w, routing).stats());
         BlockCost a = model.block(parent, new BlockConfig(b.attention(), new FfnConfig.NoOp()), w);
         BlockCost f = model.block(parent, new BlockConfig(new AttentionConfig.NoOp(), b.ffn()), w, routing);
-        if (b.ffn() instanceof FfnConfig.Moe m) {
-            s.put(LibraryKeys.MOE_ACTIVE_EXPERTS, RooflineCostModel.activeExperts(m.numExperts(), m.topK(), w.batch(), routing));
+        switch (b.ffn()) {
+            case FfnConfig.Moe m -> s.put(LibraryKeys.MOE_ACTIVE_EXPERTS, RooflineCostModel.activeExperts(m.numExperts(), m.topK(), w.batch(), routing));
+            case FfnConfig.Dense d -> { }
+            case FfnConfig.Linear x -> { }
+            case FfnConfig.NoOp n -> { }
         }
-        s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) (b.ffn() instanceof FfnConfig.Dense d ? d.intermediateSize() : 0));
+        s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) b.ffn().denseWidth());
         s.put(LibraryKeys.ATTENTION_MEMORY_MIB, a.memoryMib());
         s.put(LibraryKeys.ATTENTION_RUNTIME_MS, a.runtimeMs());
         s.put(LibraryKeys.ATTENTION_NUM_PARAMS, (double) a.params());

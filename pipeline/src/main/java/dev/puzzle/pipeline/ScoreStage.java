@@ -41,7 +41,7 @@ public final class ScoreStage {
      * once, by the shard {@code i/N} that owns it; then the library is written as {@link #run} writes it.
      */
     public static Result merge(Run run, int shards, Listener listener) throws Exception {
-        if (shards < 1) throw new dev.puzzle.core.PuzzleException("--shards must be >= 1, got " + shards);
+        if (shards < 1) throw dev.puzzle.core.PuzzleException.setting("merge", shards, "must be >= 1");
         ModelConfig pc = run.parent.config();
         boolean coupled = run.config.distill().coupled();
         List<String> missing = new ArrayList<>(), foreign = new ArrayList<>();
@@ -62,11 +62,11 @@ public final class ScoreStage {
         }
         if (!missing.isEmpty()) {
             throw new dev.puzzle.core.PuzzleException(run.dir.root() + ": " + missing.size() + " of " + k + " candidates were not scored (first: " + missing.get(0)
-                    + "); run the missing 'puzzle score " + run.config.file + " --shard i/" + shards + "' tasks first");
+                    + "); score the missing shards i/" + shards + " first");
         }
         if (!foreign.isEmpty()) {
             throw new dev.puzzle.core.PuzzleException(run.dir.root() + ": " + foreign.size() + " candidates were scored by a shard of another split than "
-                    + shards + " (first: " + foreign.get(0) + "); score with one --shard i/N split per run");
+                    + shards + " (first: " + foreign.get(0) + "); score with one i/N split of shards per run");
         }
         return run(run, listener);
     }
@@ -91,12 +91,12 @@ public final class ScoreStage {
                 reps.add(r.with(metrics.get(l).get(c.name())));
             }
         }
-        List<Fusion.Span> spans = Fusion.of(run, null).spans();
+        List<dev.puzzle.ffnfusion.FfnFusion.Span> spans = Fusion.of(run, null).spans();
         if (!spans.isEmpty()) { // replace layers i..j of the parent by the fused run
             Scorer.Reference ref = Scorer.run(run.backend, run.parent, held);
             LongConsumer p = listener.progress("score fused runs", spans.size());
             int done = 0;
-            for (Fusion.Span f : spans) {
+            for (dev.puzzle.ffnfusion.FfnFusion.Span f : spans) {
                 if (Files.exists(dev.puzzle.bld.Bld.failedFile(run.dir.root(), new dev.puzzle.bld.BldJob(f.first(), null, f.blocks().get(0).ffn())))) {
                     p.accept(++done);
                     continue;

@@ -1,10 +1,9 @@
 package dev.puzzle.pipeline;
 
-import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.blocklibrary.BlockLibrary;
+import dev.puzzle.blocklibrary.BlockLibrary.Replacement;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.LibraryKeys;
-import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
@@ -28,26 +27,23 @@ public final class SearchStage {
 
     /**
      * The Puzzle children found and why the other targets were not met; with what the later stages reuse:
-     * the parent's throughput, each target's tokens/s and layer budgets, every layer's candidates by name.
+     * the parent's throughput, each target's tokens/s and layer budgets.
      */
     public record Result(List<Plan> children, List<String> unreachable, double parentTokensPerSecond, Map<RunConfig.Target, Double> tokensPerSecond,
-                         Map<RunConfig.Target, List<Budget>> budgets, List<Map<String, BlockConfig>> candidatesByName) {}
+                         Map<RunConfig.Target, List<Budget>> budgets) {}
 
-    /** The variant name → block of every layer's candidates. */
-    public static List<Map<String, BlockConfig>> candidatesByName(Run run) {
-        ModelConfig pc = run.parent.config();
-        List<Map<String, BlockConfig>> out = new ArrayList<>();
-        for (int l = 0; l < pc.numLayers(); l++) {
-            Map<String, BlockConfig> m = new LinkedHashMap<>();
-            for (SearchSpace.Candidate c : run.space.candidates(pc, l)) m.put(c.name(), c.block());
-            out.add(m);
-        }
-        try { // a fused run's name stands for its block at every layer it covers
-            for (Fusion.Span f : Fusion.of(run, null).spans()) {
-                for (int k = 0; k < f.span(); k++) out.get(f.first() + k).put(f.name(), f.blocks().get(k));
+    /**
+     * The typed replacements a solution chose, in layer order: the MIP's choices are indices into the library
+     * it was given ({@link SearchLibrary#of(BlockLibrary)} keeps the library's order).
+     */
+    public static List<Replacement> chosen(BlockLibrary lib, ArchitectureSearch.Solution sol) {
+        List<Replacement> out = new ArrayList<>();
+        for (SearchLibrary.Choice c : sol.chosen()) {
+            Replacement r = lib.replacements().get(c.index());
+            if (r.blocks().isEmpty()) {
+                throw new PuzzleException(lib.source() + ": " + r.layerKey() + " variant '" + r.name() + "' names no block of this toolkit (another tool's library?)");
             }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            out.add(r);
         }
         return out;
     }
@@ -60,14 +56,14 @@ public final class SearchStage {
         return b;
     }
 
-    public static Result run(Run run, SearchLibrary lib, Listener listener) {
+    public static Result run(Run run, BlockLibrary typed, Listener listener) {
+        SearchLibrary lib = SearchLibrary.of(typed);
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress();
         RunConfig.Search s = rc.compressSearch();
         Workload w = rc.workload();
         Map<String, Double> fixed = run.dir.fixedCosts();
         double parentTps = run.dir.parentThroughput();
-        List<Map<String, BlockConfig>> byName = candidatesByName(run);
         ArchitectureSearch.Options o = new ArchitectureSearch.Options(s.solver(), s.timeLimit(), Math.max(1, Parallel.threads()));
         List<Plan> plans = new ArrayList<>();
         List<String> unreachable = new ArrayList<>();
@@ -80,25 +76,16 @@ public final class SearchStage {
             rates.put(t, tps);
             try {
                 ArchitectureSearch.Solution sol = ArchitectureSearch.solve(new ArchitectureSearch.Problem(lib, s.objective(), s.maximize(), budgets), o);
-                List<BlockConfig> blocks = new ArrayList<>();
-                List<String> names = new ArrayList<>();
-                for (int l = 0; l < lib.numLayers(); l++) {
-                    String v = sol.atLayer(l).name();
-                    BlockConfig b = byName.get(l).get(v);
-                    if (b == null) throw new PuzzleException(lib.source() + ": layer_" + l + " variant '" + v + "' is not a candidate of the run's search space");
-                    names.add(v);
-                    blocks.add(b);
-                }
                 String how = String.format(Locale.ROOT, "%s, %s limit %s s, %s%s", sol.backend().label(), s.objective(), TokenRate.format(s.timeLimit()),
                         sol.status().toLowerCase(Locale.ROOT), Double.isFinite(sol.gap()) && sol.gap() > 0 ? String.format(Locale.ROOT, " (gap %.2g)", sol.gap()) : "");
-                plans.add(new Plan("puzzle-" + t.label(), Plan.Kind.PUZZLE, t, tps, blocks, names, how));
+                plans.add(new Plan("puzzle-" + t.label(), Plan.Kind.PUZZLE, t, tps, chosen(typed, sol), how));
             } catch (ArchitectureSearch.InfeasibleException e) {
                 String why = unreachable(lib, t, tps, parentTps, cc.memoryMib(), w, fixed, o);
                 unreachable.add(why);
                 listener.stage("search", why);
             }
         }
-        return new Result(plans, unreachable, parentTps, rates, all, byName);
+        return new Result(plans, unreachable, parentTps, rates, all);
     }
 
     /** Why a target cannot be met, in whole-model terms: the best throughput and least memory any architecture has, and the parent's. */

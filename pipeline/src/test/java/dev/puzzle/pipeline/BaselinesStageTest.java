@@ -1,14 +1,12 @@
 package dev.puzzle.pipeline;
 
-import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.mip.SearchLibrary;
-import dev.puzzle.mip.SearchLibrary.Choice;
+import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.mip.Budget;
 import org.junit.jupiter.api.Test;
 
@@ -28,28 +26,18 @@ class BaselinesStageTest {
             QUARTER = new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(43)), EMPTY = new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp());
 
     /** runtime and KL per layer for each block; the parent's block has KL 0. */
-    static SearchLibrary library(double[][] runtime, double[][] kl) {
-        List<Choice> reps = new ArrayList<>();
+    static BlockLibrary library(double[][] runtime, double[][] kl) {
+        List<BlockLibrary.Replacement> reps = new ArrayList<>();
         BlockConfig[] bs = {FULL, HALF, QUARTER, EMPTY};
         for (int l = 0; l < 3; l++) {
             for (int b = 0; b < bs.length; b++) {
                 Map<String, Double> v = new LinkedHashMap<>();
                 v.put(LibraryKeys.RUNTIME_MS, runtime[l][b]);
                 v.put(LibraryKeys.KL_DIV, kl[l][b]);
-                reps.add(new Choice(reps.size(), l, 1, SearchSpace.name(PARENT, bs[b].attention(), bs[b].ffn()), v));
+                reps.add(BlockLibrary.Replacement.of(PARENT, l, bs[b], v));
             }
         }
-        return new SearchLibrary(3, reps, "hand");
-    }
-
-    static List<Map<String, BlockConfig>> byName() {
-        List<Map<String, BlockConfig>> out = new ArrayList<>();
-        for (int l = 0; l < 3; l++) {
-            Map<String, BlockConfig> m = new LinkedHashMap<>();
-            for (BlockConfig b : List.of(FULL, HALF, QUARTER, EMPTY)) m.put(SearchSpace.name(PARENT, b.attention(), b.ffn()), b);
-            out.add(m);
-        }
-        return out;
+        return new BlockLibrary(3, reps, "hand");
     }
 
     static final double[][] RUNTIME = {{10, 6, 4, 0.5}, {10, 6, 4, 0.5}, {10, 6, 4, 0.5}};
@@ -57,17 +45,17 @@ class BaselinesStageTest {
 
     @Test
     void uniformPruningTakesTheLeastKlUniformChoiceThatFits() {
-        SearchLibrary lib = library(RUNTIME, KL);
+        BlockLibrary lib = library(RUNTIME, KL);
         // 18 ms: only HALF (3 × 6) and QUARTER (3 × 4) fit; HALF has the lower summed KL (0.6 vs 1.5).
-        Plan u = BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 18)), byName(), T, 2e5);
+        Plan u = BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 18)), T, 2e5);
         assertEquals(List.of(HALF, HALF, HALF), u.blocks());
         assertEquals(Plan.Kind.UNIFORM, u.kind());
         assertEquals("uniform-200000", u.name());
         // 11 ms: nothing uniform fits (QUARTER needs 12; no-op blocks are not a uniform width).
-        assertNull(BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 11)), byName(), T, 2e5));
+        assertNull(BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 11)), T, 2e5));
         // Brute force over the uniform choices agrees at every budget.
         for (double budget = 1; budget <= 31; budget += 0.5) {
-            Plan got = BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, budget)), byName(), T, 2e5);
+            Plan got = BaselinesStage.uniform(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, budget)), T, 2e5);
             BlockConfig best = null;
             double bestKl = Double.POSITIVE_INFINITY;
             BlockConfig[] bs = {FULL, HALF, QUARTER};
@@ -88,7 +76,7 @@ class BaselinesStageTest {
 
     @Test
     void layerDroppingRemovesLayersOfLeastInfluenceFirst() {
-        SearchLibrary lib = library(RUNTIME, KL);
+        BlockLibrary lib = library(RUNTIME, KL);
         double[] influence = {0.5, 0.1, 0.3}; // drop order: 1, then 2, then 0
         // 30 ms: the parent fits, nothing dropped.
         assertEquals(List.of(FULL, FULL, FULL), BaselinesStage.layerDrop(lib, List.of(Budget.atMost(LibraryKeys.RUNTIME_MS, 30)), influence, PARENT, T, 2e5).blocks());

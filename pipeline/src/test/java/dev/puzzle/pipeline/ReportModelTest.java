@@ -17,7 +17,8 @@ class ReportModelTest {
     static ModelResult model(String name, String kind, String target, Double tps, double kl, double predicted, double workload, double decode) {
         return new ModelResult(name, kind, target, tps, false, "/models/" + name, kind.equals("puzzle") ? "cp-sat, metrics.kl_div limit 60 s, optimal" : null,
                 kl, 0.9, 0.99, 1.5, Math.exp(1.5), 1000, 5000, decode, workload, 10, 12, predicted, List.of(1.0, 2.0),
-                List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172"), new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op")),
+                List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172", ReportModel.Look.FULL, null),
+                        new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op", ReportModel.Look.NO_ATTENTION, null)),
                 kind.equals("parent") ? null : "/models/" + name + ".gguf", null,
                 kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM");
     }

@@ -314,7 +314,7 @@ public final class GpuBench {
                 new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F)));
         for (BlockConfig b : blocks) {
             BlockCost c = measured.block(m, b, w), rc = roof.block(m, b, w);
-            out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", dev.puzzle.blocklibrary.SearchSpace.name(m, b.attention(), b.ffn()), c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
+            out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", dev.puzzle.core.model.BlockNames.library(m, b), c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());
         }
         BlockCost c = measured.embeddingsAndHead(m, w), rc = roof.embeddingsAndHead(m, w);
         out.printf(Locale.ROOT, "cost %-40s %9.4f %9.4f %9.4f %9.4f%n", "embeddings+head", c.prefillMs(), rc.prefillMs(), c.decodeMs(), rc.decodeMs());

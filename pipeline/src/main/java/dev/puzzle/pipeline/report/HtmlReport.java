@@ -155,17 +155,19 @@ public final class HtmlReport {
             for (ReportModel.ModelResult m : r.models()) {
                 sb.append("<tr><td class=\"l\">").append(esc(m.name())).append("</td>");
                 for (ReportModel.LayerBlock b : m.blocks()) {
-                    String d = b.block();
-                    String fused = fusedRun(b.variant());
-                    String bg = fused != null ? "#e5d8f0" : d.contains("attn=no_op") ? "#fde0dd" : d.contains("attn=linear") ? "#fff3cd" : d.contains("window") ? "#e0f3db" : "#deebf7";
-                    String text = d.replace("attn=", "").replace(" ffn=", " / ");
-                    if (fused != null) text = "fused " + fused + ": " + text;
-                    sb.append("<td style=\"background:").append(bg).append("\" title=\"").append(esc(b.variant())).append("\">")
+                    ReportModel.Look look = b.look() == null ? ReportModel.Look.FULL : b.look();
+                    String text = b.block().replace("attn=", "").replace(" ffn=", " / ");
+                    if (b.fusedRun() != null) text = "fused " + b.fusedRun() + ": " + text;
+                    sb.append("<td style=\"background:").append(look.colour).append("\" title=\"").append(esc(b.variant())).append("\">")
                             .append(esc(text)).append("</td>");
                 }
                 sb.append("</tr>");
             }
-            sb.append("</table>");
+            sb.append("</table><p class=\"legend\">");
+            for (ReportModel.Look look : ReportModel.Look.values()) {
+                sb.append("<span style=\"background:").append(look.colour).append(";padding:0 6px;margin-right:8px\">").append(esc(look.legend)).append("</span>");
+            }
+            sb.append("</p>");
             sb.append("<h3>Running the children</h3><ul class=\"howto\">");
             for (ReportModel.ModelResult m : r.models()) {
                 for (String s : ReportModel.howToRun(m)) sb.append("<li><b>").append(esc(m.name())).append("</b> <code>").append(esc(s)).append("</code></li>");
@@ -189,12 +191,6 @@ public final class HtmlReport {
             sb.append(scatter("Predicted runtime of each layer", "layer", "runtime (ms)", bars)).append("</section>");
         }
         return sb.append("</body></html>\n").toString();
-    }
-
-    /** "i-j" when a layer's variant is (part of) a fused FFN run, else null. */
-    static String fusedRun(String variant) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("fused ffn of layers (\\d+-\\d+),.*").matcher(variant == null ? "" : variant);
-        return m.matches() ? m.group(1) : null;
     }
 
     /** The FFN fusion dependency matrix as a heatmap (white 0 → dark 1+), when the run measured one. */

@@ -36,8 +36,7 @@ public final class MarkdownReport {
             sb.append("- **").append(m.name()).append("**: ");
             List<String> b = new ArrayList<>();
             for (ReportModel.LayerBlock l : m.blocks()) {
-                String fused = HtmlReport.fusedRun(l.variant());
-                b.add(fused == null ? l.block() : "fused " + fused + ": " + l.block());
+                b.add(l.fusedRun() == null ? l.block() : "fused " + l.fusedRun() + ": " + l.block());
             }
             sb.append(String.join(" | ", b)).append('\n');
         }

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.AtomicFiles;
 
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +38,40 @@ public record ReportModel(String runDir, String config, String hardware, String 
 
     public record Workload(int batch, int prefillLength, int generationLength, String weightDtype, String kvDtype) {}
 
-    public record LayerBlock(int layer, String variant, String block) {}
+    /**
+     * One layer of a model: its library variant name, its block in brief ({@code attn=gqa4 ffn=dense172}), how
+     * the report draws it, and {@code i-j} when the layer is part of a fused FFN run (else null).
+     */
+    public record LayerBlock(int layer, String variant, String block, Look look, String fusedRun) {
+        /** The layer {@code l} of a model made of replacement {@code r}. */
+        public static LayerBlock of(int l, dev.puzzle.blocklibrary.BlockLibrary.Replacement r) {
+            BlockConfig b = r.blocks().get(l - r.first());
+            return new LayerBlock(l, r.name(), b.toString(), r.span() > 1 ? Look.FUSED : Look.of(b), r.span() > 1 ? r.first() + "-" + r.last() : null);
+        }
+    }
+
+    /** The kinds of layer the block table tells apart by colour, with their legend. */
+    public enum Look {
+        FULL("full-context attention", "#deebf7"), WINDOW("sliding-window attention", "#e0f3db"), LINEAR("attention replaced by a linear map", "#fff3cd"),
+        NO_ATTENTION("no attention", "#fde0dd"), FUSED("part of a fused FFN run", "#e5d8f0");
+
+        public final String legend, colour;
+
+        Look(String legend, String colour) {
+            this.legend = legend;
+            this.colour = colour;
+        }
+
+        /** How a single-layer block is drawn: by its attention variant. */
+        public static Look of(BlockConfig b) {
+            return switch (b.attention()) {
+                case AttentionConfig.Gqa g -> FULL;
+                case AttentionConfig.Window w -> WINDOW;
+                case AttentionConfig.Linear x -> LINEAR;
+                case AttentionConfig.NoOp n -> NO_ATTENTION;
+            };
+        }
+    }
 
     /**
      * One model's numbers. {@code measuredWorkloadTokensPerS}: generated tokens per second of the budgets'

@@ -121,7 +121,7 @@ public final class Checkpoints {
         Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
         for (int i = 0; i < c.numLayers(); i++) {
             BlockConfig b = c.blocks().get(i);
-            if (!(b.attention() instanceof AttentionConfig.Gqa || b.attention() instanceof AttentionConfig.Window)) continue;
+            if (b.attention().kvHeads() == 0) continue; // no q and k to rotate
             for (String s : new String[]{TensorNames.Q, TensorNames.K, TensorNames.Q_BIAS, TensorNames.K_BIAS, TensorNames.Q_NORM, TensorNames.K_NORM}) {
                 String name = TensorNames.layer(i, s);
                 Tensor w = t.get(name);

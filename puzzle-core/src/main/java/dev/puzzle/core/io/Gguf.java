@@ -167,7 +167,7 @@ public final class Gguf {
                 for (int l = 0; l < layers; l++) {
                     AttentionConfig att = headsPer[l] == 0 ? new AttentionConfig.NoOp() : kvPer[l] == 0 ? new AttentionConfig.Linear() : new AttentionConfig.Gqa(kvPer[l]);
                     FfnConfig ffn = ffPer[l] == 0 || zeroStandIn(tensors, l) ? new FfnConfig.NoOp() : new FfnConfig.Dense(ffPer[l]);
-                    if (ffn instanceof FfnConfig.NoOp) for (String s : new String[]{FFN_NORM, GATE, UP, DOWN}) {
+                    if (!ffn.hasWeights()) for (String s : new String[]{FFN_NORM, GATE, UP, DOWN}) {
                         tensors.remove(layer(l, s));
                         types.remove(layer(l, s));
                     }

@@ -63,11 +63,29 @@ public final class GgufWriter {
 
     /** Why this block has no GGUF encoding that llama.cpp runs exactly, or null when it has one. */
     public static String refusal(BlockConfig b) {
-        if (b.attention() instanceof AttentionConfig.Window) return "sliding-window attention is not expressible per layer in GGUF's deci";
-        if (b.attention().fp8Kv()) return "an FP8 KV cache per layer is not expressible in GGUF";
-        if (b.ffn() instanceof FfnConfig.Linear) return "a linear FFN has no tensor slot in GGUF's deci";
-        if (b.ffn() instanceof FfnConfig.Moe) return "mixture-of-experts layers are not written to GGUF yet";
-        return null;
+        String attention = switch (b.attention()) {
+            case AttentionConfig.Window w -> "sliding-window attention is not expressible per layer in GGUF's deci";
+            case AttentionConfig.Gqa g -> g.fp8Kv() ? "an FP8 KV cache per layer is not expressible in GGUF" : null;
+            case AttentionConfig.Linear l -> null;
+            case AttentionConfig.NoOp n -> null;
+        };
+        if (attention != null) return attention;
+        return switch (b.ffn()) {
+            case FfnConfig.Linear l -> "a linear FFN has no tensor slot in GGUF's deci";
+            case FfnConfig.Moe m -> "mixture-of-experts layers are not written to GGUF yet";
+            case FfnConfig.Dense d -> null;
+            case FfnConfig.NoOp n -> null;
+        };
+    }
+
+    /** deci's attention head count of a layer: 0 is a no-op attention (and 0 KV heads with heads a linear one). */
+    private static int heads(BlockConfig b, ModelConfig c) {
+        return switch (b.attention()) {
+            case AttentionConfig.NoOp n -> 0;
+            case AttentionConfig.Gqa g -> c.numHeads();
+            case AttentionConfig.Linear x -> c.numHeads();
+            case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+        };
     }
 
     public static void write(Checkpoint ck, Path target, DType dtype) throws IOException {
@@ -77,11 +95,11 @@ public final class GgufWriter {
         for (int l = 0; l < c.numLayers(); l++) {
             BlockConfig b = c.blocks().get(l);
             String why = refusal(b);
-            if (why != null) throw new Unsupported("layer " + l + " (" + b.describe() + "): " + why);
+            if (why != null) throw new Unsupported("layer " + l + " (" + b.toString() + "): " + why);
         }
         if (!(ck.tokenizer() instanceof BpeTokenizer tok)) {
-            throw new PuzzleException(ck.source() + ": a GGUF for llama.cpp needs a SentencePiece-style tokenizer (a llama2.c tokenizer.bin, or the"
-                    + " model's own); name one with --tokenizer");
+            throw PuzzleException.setting("tokenizer", null, ck.source() + ": a GGUF for llama.cpp needs a SentencePiece-style tokenizer (a llama2.c tokenizer.bin, or the"
+                    + " model's own); name one");
         }
         if (tok.vocabSize() != c.vocabSize()) {
             throw new PuzzleException(ck.source() + ": the tokenizer has " + tok.vocabSize() + " tokens, the model " + c.vocabSize());
@@ -112,12 +130,13 @@ public final class GgufWriter {
             int[] heads = new int[L], kvh = new int[L], ff = new int[L];
             for (int l = 0; l < L; l++) {
                 BlockConfig b = c.blocks().get(l);
-                heads[l] = b.attention() instanceof AttentionConfig.NoOp ? 0 : c.numHeads();
+                heads[l] = heads(b, c);
                 kvh[l] = b.attention().kvHeads();
                 ff[l] = switch (b.ffn()) {
                     case FfnConfig.Dense d -> d.intermediateSize();
                     case FfnConfig.NoOp n -> heads[l] == 0 ? 0 : 1; // keep the attention output: a zero FFN of width 1
-                    default -> throw new IllegalStateException("refused above");
+                    case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
+                    case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
                 };
             }
             kvCount += i32s(kv, arch + ".attention.head_count", heads);
@@ -157,7 +176,7 @@ public final class GgufWriter {
                     put(tensors, types, p + "ffn_down.weight", t.get(layer(l, DOWN)), dt);
                 }
                 case FfnConfig.NoOp n -> {
-                    if (!(b.attention() instanceof AttentionConfig.NoOp)) { // the zero FFN that keeps llama.cpp's residual add
+                    if (heads(b, c) > 0) { // the zero FFN that keeps llama.cpp's residual add
                         int D = c.dim();
                         float[] ones = new float[D];
                         java.util.Arrays.fill(ones, 1f);
@@ -167,7 +186,8 @@ public final class GgufWriter {
                         put(tensors, types, p + "ffn_down.weight", new Tensor(new float[D], D, 1), dt);
                     }
                 }
-                default -> throw new IllegalStateException("refused above");
+                case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
+                case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
             }
         }
         put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);
@@ -225,7 +245,7 @@ public final class GgufWriter {
         Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
         int E = c.headDim();
         for (int l = 0; l < c.numLayers(); l++) {
-            if (!(c.blocks().get(l).attention() instanceof AttentionConfig.Gqa)) continue;
+            if (c.blocks().get(l).attention().kvHeads() == 0) continue; // no q and k to rotate
             for (String s : new String[]{Q, K}) {
                 Tensor w = t.get(layer(l, s));
                 int rows = w.dim(0), cols = w.cols();

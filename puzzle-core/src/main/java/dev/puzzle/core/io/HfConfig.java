@@ -75,8 +75,8 @@ public final class HfConfig {
             }
             for (int i = 0; i < layers; i++) blocks.add(block(file, bc.get(i), i, dim, heads, kvHeads));
             if (inter == 0) {
-                inter = blocks.stream().map(BlockConfig::ffn).filter(f -> f instanceof FfnConfig.Dense)
-                        .mapToInt(f -> ((FfnConfig.Dense) f).intermediateSize()).max().orElse(4 * dim);
+                inter = blocks.stream().mapToInt(b -> b.ffn().denseWidth()).max().orElse(0);
+                if (inter == 0) inter = 4 * dim;
             }
         } else if (arch.equals(MIXTRAL) || arch.equals(QWEN2_MOE) || arch.equals(QWEN3_MOE)) {
             AttentionConfig a = window > 0 ? new AttentionConfig.Window(kvHeads, window) : new AttentionConfig.Gqa(kvHeads);
@@ -202,8 +202,9 @@ public final class HfConfig {
         if (c.ropeStyle() != RopeStyle.HALF_SPLIT) throw new IllegalArgumentException("HF configs describe half-split RoPE; permute q/k first (Checkpoints.toHalfSplit)");
         ObjectNode o = JSON.createObjectNode();
         boolean uniform = c.isUniformParent();
-        boolean uniformWindow = !uniform && c.blocks().stream().allMatch(b -> b.attention() instanceof AttentionConfig.Window w && w.numKvHeads() == c.numKvHeads() && !w.fp8Kv()
-                && b.attention().equals(c.blocks().get(0).attention()) && b.ffn().equals(new FfnConfig.Dense(c.intermediateSize())));
+        AttentionConfig a0 = c.blocks().get(0).attention();
+        boolean uniformWindow = !uniform && a0.equals(new AttentionConfig.Window(c.numKvHeads(), Math.max(1, a0.window())))
+                && c.blocks().stream().allMatch(b -> b.equals(new BlockConfig(a0, new FfnConfig.Dense(c.intermediateSize()))));
         String arch;
         FfnConfig.Moe moe = moeParent(c);
         if (moe != null) {
@@ -252,53 +253,60 @@ public final class HfConfig {
             o.put("norm_topk_prob", moe.normTopK());
             o.put("decoder_sparse_step", 1);
             ArrayNode dense = o.putArray("mlp_only_layers");
-            for (int i = 0; i < c.numLayers(); i++) if (!(c.blocks().get(i).ffn() instanceof FfnConfig.Moe)) dense.add(i);
+            for (int i = 0; i < c.numLayers(); i++) if (c.blocks().get(i).ffn().numExperts() == 0) dense.add(i);
         }
-        if (moe != null && c.blocks().get(0).attention() instanceof AttentionConfig.Window w) {
-            o.put("sliding_window", w.window());
+        if (moe != null && a0.window() > 0) {
+            o.put("sliding_window", a0.window());
             if (arch.equals(QWEN2_MOE)) o.put("use_sliding_window", true);
         }
         o.put("torch_dtype", "float32");
         if (uniformWindow && arch.equals("MistralForCausalLM")) {
-            o.put("sliding_window", ((AttentionConfig.Window) c.blocks().get(0).attention()).window());
+            o.put("sliding_window", a0.window());
         }
         if (arch.equals("DeciLMForCausalLM")) {
             ArrayNode bcs = o.putArray("block_configs");
             for (BlockConfig b : c.blocks()) {
                 ObjectNode bn = bcs.addObject();
-                ObjectNode a = bn.putObject("attention");
-                a.put("no_op", b.attention() instanceof AttentionConfig.NoOp);
-                a.put("replace_with_linear", b.attention() instanceof AttentionConfig.Linear);
-                int kv = b.attention().kvHeads();
-                if (kv > 0) {
-                    a.put("n_heads_in_group", c.numHeads() / kv);
-                    a.put("num_key_value_heads", kv);
-                } else {
-                    a.putNull("n_heads_in_group");
-                }
-                if (b.attention() instanceof AttentionConfig.Window w) a.put("window_length", w.window());
-                else a.putNull("window_length");
-                if (b.attention().fp8Kv()) a.put("kv_cache_dtype", "fp8_e4m3");
-                ObjectNode f = bn.putObject("ffn");
-                f.put("no_op", b.ffn() instanceof FfnConfig.NoOp);
-                f.put("replace_with_linear", b.ffn() instanceof FfnConfig.Linear);
-                if (b.ffn() instanceof FfnConfig.Dense d) {
-                    f.put("ffn_mult", Math.round(d.intermediateSize() * 3.0 / (2.0 * c.dim()) * 1e6) / 1e6);
-                    f.put("intermediate_size", d.intermediateSize());
-                } else if (b.ffn() instanceof FfnConfig.Moe m) {
-                    f.putNull("ffn_mult");
-                    ObjectNode mo = f.putObject("moe");
-                    mo.put("num_local_experts", m.numExperts());
-                    mo.put("num_experts_per_tok", m.topK());
-                    mo.put("expert_intermediate_dim", m.expertIntermediate());
-                    mo.put("norm_topk_prob", m.normTopK());
-                    mo.put("shared_expert_intermediate_dim", m.sharedIntermediate());
-                } else {
-                    f.putNull("ffn_mult");
-                }
+                attentionJson(bn.putObject("attention"), b.attention(), c);
+                ffnJson(bn.putObject("ffn"), b.ffn(), c);
             }
         }
         return o;
+    }
+
+    /** A DeciLM block_configs attention entry: {no_op, replace_with_linear, n_heads_in_group, num_key_value_heads, window_length, kv_cache_dtype}. */
+    private static void attentionJson(ObjectNode a, AttentionConfig at, ModelConfig c) {
+        switch (at) {
+            case AttentionConfig.Gqa g -> kvHeadsJson(flags(a, false, false), g.numKvHeads(), c).putNull("window_length");
+            case AttentionConfig.Window w -> kvHeadsJson(flags(a, false, false), w.numKvHeads(), c).put("window_length", w.window());
+            case AttentionConfig.Linear l -> flags(a, false, true).putNull("n_heads_in_group").putNull("window_length");
+            case AttentionConfig.NoOp n -> flags(a, true, false).putNull("n_heads_in_group").putNull("window_length");
+        }
+        if (at.fp8Kv()) a.put("kv_cache_dtype", "fp8_e4m3");
+    }
+
+    private static ObjectNode kvHeadsJson(ObjectNode a, int kv, ModelConfig c) {
+        return a.put("n_heads_in_group", c.numHeads() / kv).put("num_key_value_heads", kv);
+    }
+
+    /** A DeciLM block_configs FFN entry: {no_op, replace_with_linear, ffn_mult, intermediate_size | moe}. */
+    private static void ffnJson(ObjectNode f, FfnConfig ft, ModelConfig c) {
+        switch (ft) {
+            case FfnConfig.Dense d -> flags(f, false, false).put("ffn_mult", Math.round(d.intermediateSize() * 3.0 / (2.0 * c.dim()) * 1e6) / 1e6)
+                    .put("intermediate_size", d.intermediateSize());
+            case FfnConfig.Moe m -> flags(f, false, false).putNull("ffn_mult").putObject("moe")
+                    .put("num_local_experts", m.numExperts())
+                    .put("num_experts_per_tok", m.topK())
+                    .put("expert_intermediate_dim", m.expertIntermediate())
+                    .put("norm_topk_prob", m.normTopK())
+                    .put("shared_expert_intermediate_dim", m.sharedIntermediate());
+            case FfnConfig.Linear l -> flags(f, false, true).putNull("ffn_mult");
+            case FfnConfig.NoOp n -> flags(f, true, false).putNull("ffn_mult");
+        }
+    }
+
+    private static ObjectNode flags(ObjectNode o, boolean noOp, boolean linear) {
+        return o.put("no_op", noOp).put("replace_with_linear", linear);
     }
 
     /**
@@ -310,15 +318,20 @@ public final class HfConfig {
         boolean mixtral = c.architecture().equals(MIXTRAL);
         if (!mixtral && !c.architecture().equals(QWEN2_MOE) && !c.architecture().equals(QWEN3_MOE)) return null;
         AttentionConfig a0 = c.blocks().get(0).attention();
-        if (a0.kvHeads() != c.numKvHeads() || a0.fp8Kv() || !(a0 instanceof AttentionConfig.Gqa || a0 instanceof AttentionConfig.Window)) return null;
+        if (a0.kvHeads() != c.numKvHeads() || a0.fp8Kv()) return null; // GQA or window over the parent's KV heads, in the model's dtype
         FfnConfig.Moe moe = null;
         for (BlockConfig b : c.blocks()) {
             if (!b.attention().equals(a0)) return null;
-            if (b.ffn() instanceof FfnConfig.Moe m) {
-                if (moe != null && !moe.equals(m)) return null;
-                moe = m;
-            } else if (mixtral || !b.ffn().equals(new FfnConfig.Dense(c.intermediateSize()))) {
-                return null;
+            switch (b.ffn()) {
+                case FfnConfig.Moe m -> {
+                    if (moe != null && !moe.equals(m)) return null;
+                    moe = m;
+                }
+                case FfnConfig.Dense d -> {
+                    if (mixtral || d.intermediateSize() != c.intermediateSize()) return null;
+                }
+                case FfnConfig.Linear l -> { return null; }
+                case FfnConfig.NoOp n -> { return null; }
             }
         }
         if (moe != null && mixtral && !moe.normTopK()) return null;

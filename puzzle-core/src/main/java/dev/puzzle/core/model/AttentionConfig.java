@@ -62,6 +62,26 @@ public sealed interface AttentionConfig {
         };
     }
 
+    /** The window of a sliding-window variant; 0 when attention sees the whole context (or there is no attention). */
+    default int window() {
+        return switch (this) {
+            case Window w -> w.window();
+            case Gqa g -> 0;
+            case Linear l -> 0;
+            case NoOp n -> 0;
+        };
+    }
+
+    /** Whether the variant has weights (all but the no-op): what BLD trains and the candidate store keeps. */
+    default boolean hasWeights() {
+        return switch (this) {
+            case Gqa g -> true;
+            case Window w -> true;
+            case Linear l -> true;
+            case NoOp n -> false;
+        };
+    }
+
     /** KV heads this variant caches (0 for linear and no-op). */
     default int kvHeads() {
         return switch (this) {

@@ -13,21 +13,17 @@ public record BlockConfig(AttentionConfig attention, FfnConfig ffn) {
         return new BlockConfig(new AttentionConfig.Gqa(numKvHeads), new FfnConfig.Dense(intermediateSize));
     }
 
-    /** A short readable name, e.g. {@code attn=gqa4 ffn=dense172}. */
-    public String describe() {
-        String a = switch (attention) {
-            case AttentionConfig.Gqa g -> "gqa" + g.numKvHeads();
-            case AttentionConfig.Window w -> "window" + w.window() + "_kv" + w.numKvHeads();
-            case AttentionConfig.Linear l -> "linear";
-            case AttentionConfig.NoOp n -> "no_op";
-        };
-        String f = switch (ffn) {
-            case FfnConfig.Dense d -> "dense" + d.intermediateSize();
-            case FfnConfig.Moe m -> "moe" + m.numExperts() + "x" + m.expertIntermediate() + "_top" + m.topK()
-                    + (m.sharedIntermediate() > 0 ? "_shared" + m.sharedIntermediate() : "");
-            case FfnConfig.Linear l -> "linear";
-            case FfnConfig.NoOp n -> "no_op";
-        };
-        return "attn=" + a + (attention.fp8Kv() ? "_fp8kv" : "") + " ffn=" + f;
+    /** Both sub-blocks no-op: the layer passes the residual stream through (a dropped layer, or a layer inside a fused run). */
+    public static final BlockConfig EMPTY = new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp());
+
+    /** Whether the layer does nothing at all. */
+    public boolean empty() {
+        return equals(EMPTY);
+    }
+
+    /** A short readable form ({@link BlockNames#brief}), e.g. {@code attn=gqa4 ffn=dense172}. */
+    @Override
+    public String toString() {
+        return BlockNames.brief(this);
     }
 }

@@ -36,4 +36,34 @@ public sealed interface FfnConfig {
 
     /** No FFN: the residual stream passes through. */
     record NoOp() implements FfnConfig {}
+
+    /** Whether the variant has weights (all but the no-op): what BLD trains and the candidate store keeps. */
+    default boolean hasWeights() {
+        return switch (this) {
+            case Dense d -> true;
+            case Moe m -> true;
+            case Linear l -> true;
+            case NoOp n -> false;
+        };
+    }
+
+    /** The width of a dense SwiGLU FFN (0 for the other variants). */
+    default int denseWidth() {
+        return switch (this) {
+            case Dense d -> d.intermediateSize();
+            case Moe m -> 0;
+            case Linear l -> 0;
+            case NoOp n -> 0;
+        };
+    }
+
+    /** Experts of a mixture-of-experts layer (0 for the other variants). */
+    default int numExperts() {
+        return switch (this) {
+            case Moe m -> m.numExperts();
+            case Dense d -> 0;
+            case Linear l -> 0;
+            case NoOp n -> 0;
+        };
+    }
 }

@@ -60,7 +60,8 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
         };
     }
 
-    private BlockOp moe(int l, FfnConfig.Moe m) {
+    /** The MoE op of layer l, typed: expert scoring and routing statistics read its router. */
+    public MoeOp moe(int l, FfnConfig.Moe m) {
         int D = cfg.dim(), E = m.numExperts(), I = m.expertIntermediate();
         Param norm = param(l, FFN_NORM, D), router = param(l, ROUTER, E, D);
         Param[] w1 = new Param[E], w3 = new Param[E], w2 = new Param[E];

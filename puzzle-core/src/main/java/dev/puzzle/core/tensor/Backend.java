@@ -42,12 +42,12 @@ public interface Backend {
                 try {
                     return dev.puzzle.core.cuda.CudaBackend.open();
                 } catch (dev.puzzle.core.cuda.CudaDevice.Unavailable e) {
-                    if (choice.equals("cuda")) throw new dev.puzzle.core.PuzzleException("--backend cuda: " + e.getMessage());
+                    if (choice.equals("cuda")) throw dev.puzzle.core.PuzzleException.setting("backend", "cuda", e.getMessage());
                     notice.accept("backend auto: " + e.getMessage() + "; computing on the CPU");
                     return cpu();
                 }
             default:
-                throw new dev.puzzle.core.PuzzleException("--backend must be cpu, cuda or auto, got '" + choice + "'");
+                throw dev.puzzle.core.PuzzleException.setting("backend", "'" + choice + "'", "must be cpu, cuda or auto");
         }
     }
 

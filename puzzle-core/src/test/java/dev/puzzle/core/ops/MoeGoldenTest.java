@@ -83,7 +83,7 @@ class MoeGoldenTest {
         Map<String, float[]> ref = reference(d);
         int[] tok = tokens(ref);
         Checkpoint ck = Checkpoints.load(d);
-        assertTrue(ck.config().blocks().get(0).ffn() instanceof FfnConfig.Moe, ck.config().blocks().get(0).describe());
+        assertTrue(ck.config().blocks().get(0).ffn() instanceof FfnConfig.Moe, ck.config().blocks().get(0).toString());
         Decoder dec = new Decoder(ck, Backend.cpu());
         int V = ck.config().vocabSize();
         float[] prefill = dec.forward(dec.newState(tok.length), tok, 0, tok.length, true);
@@ -106,7 +106,7 @@ class MoeGoldenTest {
         Map<String, Tensor> heap = new LinkedHashMap<>();
         ck.tensors().forEach((n, t) -> heap.put(n, t.copy()));
         BlockOps ops = new BlockOps(ck.config(), heap, name, Backend.cpu());
-        MoeOp op = (MoeOp) ops.ffn(0, ck.config().blocks().get(0).ffn());
+        MoeOp op = ops.moe(0, (dev.puzzle.core.model.FfnConfig.Moe) ck.config().blocks().get(0).ffn());
         float[] x = ref.get("block.x");
         int N = x.length / ck.config().dim();
         BlockOp.Saved s = op.forward(x.clone(), 1, N);
