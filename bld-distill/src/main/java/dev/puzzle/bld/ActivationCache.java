@@ -1,7 +1,7 @@
 package dev.puzzle.bld;
 
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;

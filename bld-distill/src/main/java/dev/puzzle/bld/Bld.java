@@ -10,7 +10,7 @@ import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.TensorNames;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;

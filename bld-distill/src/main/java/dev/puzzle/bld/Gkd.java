@@ -3,7 +3,7 @@ package dev.puzzle.bld;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Tensor;

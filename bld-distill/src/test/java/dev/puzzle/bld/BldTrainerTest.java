@@ -2,11 +2,11 @@ package dev.puzzle.bld;
 
 import dev.puzzle.blocklibrary.CandidateInit;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.tensor.Backend;

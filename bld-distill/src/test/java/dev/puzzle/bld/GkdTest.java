@@ -4,7 +4,7 @@ import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;

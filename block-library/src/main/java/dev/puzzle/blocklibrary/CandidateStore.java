@@ -1,7 +1,7 @@
 package dev.puzzle.blocklibrary;
 
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.tensor.Tensor;
 

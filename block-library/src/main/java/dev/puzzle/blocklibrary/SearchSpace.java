@@ -222,7 +222,7 @@ public final class SearchSpace {
         attention.add(0, own.attention());
         List<FfnConfig> ffn = new ArrayList<>(p.ffn());
         if (own.ffn() instanceof FfnConfig.Moe m) { // expert counts take the place of dense widths
-            ffn.removeIf(f -> f instanceof FfnConfig.Dense);
+            ffn.removeIf(f -> f.denseWidth() > 0);
             List<Integer> counts = new ArrayList<>(p.moe().counts());
             for (double r : p.moe().ratios()) counts.add(Math.max(1, (int) Math.round(r * m.numExperts())));
             List<Integer> ks = p.moe().topK().isEmpty() ? List.of(m.topK()) : p.moe().topK();

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The typed library, its variant-name codec and its block_library.json adapter. */
 class BlockLibraryJsonTest {
-    static final ModelConfig PARENT = ModelConfig.uniform("LlamaForCausalLM", 64, 2, 8, 4, 172, 512, 512, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false);
+    static final ModelConfig PARENT = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(2).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(true).qkvBias(false).build();
 
     static List<BlockConfig> everyVariant() {
         List<BlockConfig> out = new ArrayList<>();

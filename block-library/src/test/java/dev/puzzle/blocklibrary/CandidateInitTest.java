@@ -8,7 +8,7 @@ import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Child initialization from the parent, checked against values computed here by definition, and the search space. */
 class CandidateInitTest {
-    static final ModelConfig C = ModelConfig.uniform("LlamaForCausalLM", 16, 2, 4, 4, 24, 30, 64, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false);
+    static final ModelConfig C = ModelConfig.builder("LlamaForCausalLM").dim(16).layers(2).heads(4).kvHeads(4).intermediateSize(24).vocabSize(30).maxSeqLen(64).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(true).qkvBias(false).build();
     static final Map<String, Tensor> W = RandomWeights.of(C, 3).tensors();
 
     static float[] randn(Random r, int n) {

@@ -5,11 +5,11 @@ import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Llama2cBin;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
@@ -38,7 +38,7 @@ final class AotTrainCommand implements java.util.concurrent.Callable<Integer> {
     public Integer call() throws Exception {
         Path dir = Files.createTempDirectory("puzzle-aot-train");
         try {
-            ModelConfig c = ModelConfig.uniform("LlamaForCausalLM", 128, 4, 4, 2, 384, 259, 256, 1e-5f, 10000f, RopeStyle.INTERLEAVED, false, false);
+            ModelConfig c = ModelConfig.builder("LlamaForCausalLM").dim(128).layers(4).heads(4).kvHeads(2).intermediateSize(384).vocabSize(259).maxSeqLen(256).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(false).qkvBias(false).build();
             Checkpoint random = RandomWeights.of(c, 1);
             Path bin = dir.resolve("model.bin");
             Llama2cBin.writeLegacy(bin, random);

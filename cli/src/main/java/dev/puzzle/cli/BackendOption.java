@@ -18,7 +18,7 @@ public final class BackendOption {
 
     /** The chosen backend, opened once; an auto fallback says why on standard error. */
     Backend backend() {
-        if (chosen == null) chosen = Backend.select(backend, line -> spec.commandLine().getErr().println(line));
+        if (chosen == null) chosen = dev.puzzle.core.cuda.BackendChoice.select(backend, line -> spec.commandLine().getErr().println(line));
         return chosen;
     }
 }

@@ -5,7 +5,7 @@ import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.io.GgufWriter;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -4,7 +4,7 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.eval.Generator;
 import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

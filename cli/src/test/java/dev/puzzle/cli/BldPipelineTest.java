@@ -236,7 +236,7 @@ class BldPipelineTest {
                 .replace("mode: decoupled", "mode: coupled").replace("seed: 3}", "seed: 3, cache_dtype: bf16}"));
         for (String stage : new String[]{"library", "distill", "score"}) assertEquals(0, run(stage, cfg.toString()).code(), stage);
         try (Safetensors st = Safetensors.open(dir.resolve("run/cache/layer_0.safetensors"))) {
-            assertEquals(dev.puzzle.core.io.DType.BF16, st.entries().get("input").dtype());
+            assertEquals(dev.puzzle.core.tensor.DType.BF16, st.entries().get("input").dtype());
         }
         Map<String, JsonNode> c = curves(dir.resolve("run"));
         assertEquals(5 * 3, c.size(), "5 layers × 3 whole blocks that differ from the parent (2 attention × 2 FFN − 1)");

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.pipeline.Run;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -365,7 +365,7 @@ class CompressTest {
         assertEquals(0, s0.code(), s0.err());
         assertTrue(s0.out().startsWith("scored shard 0/2: "), s0.out());
         assertFalse(Files.exists(run.resolve("score/block_library.json")), "a shard writes no library");
-        badInput(run("score", cfg.toString(), "--merge", "2"), "candidates were not scored", "--shard i/2");
+        badInput(run("score", cfg.toString(), "--merge", "2"), "candidates were not scored", "score the missing shards i/2 first");
         badInput(run("score", cfg.toString(), "--merge", "3"), "candidates were not scored");
         assertEquals(0, run("score", cfg.toString(), "--shard", "1/2").code());
         badInput(run("score", cfg.toString(), "--merge", "3"), "scored by a shard of another split than 3");

@@ -10,7 +10,7 @@ import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Backend;

@@ -2,7 +2,7 @@ package dev.puzzle.expertpruning;
 
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.MoeOp;
@@ -23,7 +23,7 @@ class MoeficationTest {
     @Test
     void theExpertsPartitionTheNeuronsAndTogetherAreTheDenseFfn() {
         int D = 16, F = 24, E = 4, K = 2, N = 200;
-        ModelConfig dense = ModelConfig.uniform("LlamaForCausalLM", D, 1, 2, 2, F, 10, 8, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false);
+        ModelConfig dense = ModelConfig.builder("LlamaForCausalLM").dim(D).layers(1).heads(2).kvHeads(2).intermediateSize(F).vocabSize(10).maxSeqLen(8).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
         Map<String, Tensor> w = RandomWeights.of(dense, 5).tensors();
         Random r = new Random(6);
         float[] x = new float[N * D];

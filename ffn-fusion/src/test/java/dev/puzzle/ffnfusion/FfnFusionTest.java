@@ -5,7 +5,7 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.tensor.Backend;

@@ -4,14 +4,14 @@ import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.GgufWriter;
 import dev.puzzle.core.io.Llama2cBin;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
 import dev.puzzle.fuzz.FuzzTargets.Target;
@@ -57,7 +57,7 @@ public final class FuzzSeeds {
     }
 
     static Checkpoint tiny(boolean heterogeneous) {
-        ModelConfig c = ModelConfig.uniform("LlamaForCausalLM", 8, 3, 2, 1, 12, 32, 16, 1e-5f, 10000f, RopeStyle.INTERLEAVED, true, false);
+        ModelConfig c = ModelConfig.builder("LlamaForCausalLM").dim(8).layers(3).heads(2).kvHeads(1).intermediateSize(12).vocabSize(32).maxSeqLen(16).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
         if (heterogeneous) {
             c = c.withBlocks(List.of(new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(6)),
                     new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(12)),

@@ -105,7 +105,7 @@ public final class FuzzTargets {
     }
 
     /** The parent a fuzzed run config's search space is parsed against (stories260K's shape). */
-    static final ModelConfig PARENT = ModelConfig.uniform("LlamaForCausalLM", 64, 5, 8, 4, 172, 512, 512, 1e-5f, 10000f, RopeStyle.INTERLEAVED, true, false);
+    static final ModelConfig PARENT = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(5).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
 
     private static final String SAMPLE = "Once upon a time, there was a little girl named Lily. Ünïcödé ✓ 123\n";
 

@@ -8,10 +8,9 @@ import dev.puzzle.core.cuda.DeviceBlock;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.ops.GqaAttentionOp;
 import dev.puzzle.core.tensor.Backend;
 
 import java.util.HashMap;
@@ -98,7 +97,7 @@ public final class DeviceCostModel implements CostModel {
                     int full = B / chunk, rest = B % chunk;
                     out[0] = ms * full + (rest > 0 ? prefill(m, attn, ffn, ops, rest, P, D) : 0);
                 }
-                if (G > 0) out[1] = G * decodeStep(m, attn, ffn, ops, B, P + Math.max(1, G / 2), D);
+                if (G > 0) out[1] = G * decodeStep(m, attn, b.attention().window(), ffn, ops, B, P + Math.max(1, G / 2), D);
             } finally {
                 ops.close();
             }
@@ -139,14 +138,12 @@ public final class DeviceCostModel implements CostModel {
         }
     }
 
-    private double decodeStep(ModelConfig m, BlockOp attn, BlockOp ffn, DeviceOps ops, int B, int L, int D) {
+    private double decodeStep(ModelConfig m, BlockOp attn, int window, BlockOp ffn, DeviceOps ops, int B, int L, int D) {
         Device dev = ops.device();
         DeviceBlock a = device(attn, m, ops, B, 1), f = device(ffn, m, ops, B, 1);
         DeviceArray x = dev.floats((long) B * D), mid = dev.floats((long) B * D), kc = null, vc = null, sc = null;
         try {
-            DeviceBlock.Attention at = a instanceof DeviceBlock.Attention g ? g : null;
-            if (at != null) {
-                int window = ((GqaAttentionOp) attn).window(); // a window layer's cache holds its window (0: every position)
+            if (a instanceof DeviceBlock.Attention at) { // a cache to read: a window layer's holds its window (0: every position)
                 int keys = window > 0 ? Math.min(L, window) : L;
                 kc = dev.floats((long) B * keys * at.kvWidth());
                 vc = dev.floats((long) B * keys * at.kvWidth());

@@ -2,10 +2,10 @@ package dev.puzzle.hardware;
 
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.tensor.Backend;
 
 import java.util.HashMap;

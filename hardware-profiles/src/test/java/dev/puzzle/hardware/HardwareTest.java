@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Profiles, workloads, and the cost models' bookkeeping. */
 class HardwareTest {
-    static final ModelConfig SMALL = ModelConfig.uniform("LlamaForCausalLM", 64, 5, 8, 4, 172, 512, 512, 1e-5f, 1e4f, RopeStyle.INTERLEAVED, true, false);
+    static final ModelConfig SMALL = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(5).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
 
     static ConfigNode yaml(String s) {
         return ConfigNode.parse("test.yaml", new ByteArrayInputStream(s.getBytes(StandardCharsets.UTF_8)));
@@ -96,7 +96,7 @@ class HardwareTest {
         assertTrue(head.decodeMs() > 0, "the classifier takes time");
         // A block with 12x the work (three 1024 x 256 FFN matrices and full attention vs one 256 x 256 map) measures slower:
         // a cost model that timed nothing, or the wrong block, fails here.
-        ModelConfig wide = ModelConfig.uniform("LlamaForCausalLM", 256, 2, 8, 8, 1024, 512, 512, 1e-5f, 1e4f, RopeStyle.INTERLEAVED, true, false);
+        ModelConfig wide = ModelConfig.builder("LlamaForCausalLM").dim(256).layers(2).heads(8).kvHeads(8).intermediateSize(1024).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
         Workload big = new Workload(1, 128, 32, "fp32", "fp32");
         double heavy = m.block(wide, BlockConfig.parent(8, 1024), big).runtimeMs();
         double light = m.block(wide, new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.NoOp()), big).runtimeMs();

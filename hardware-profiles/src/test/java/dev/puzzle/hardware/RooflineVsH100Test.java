@@ -29,8 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class RooflineVsH100Test {
     /** Llama-3.3-70B-Instruct: hidden 8192, 80 layers, 64 heads of 128, 8 KV heads, FFN 28672, vocabulary 128256, RoPE θ 500000. */
-    static final ModelConfig LLAMA_70B = ModelConfig.uniform("LlamaForCausalLM", 8192, 80, 64, 8, 28672, 128256, 131072,
-            1e-5f, 500000f, RopeStyle.HALF_SPLIT, false, false);
+    static final ModelConfig LLAMA_70B = ModelConfig.builder("LlamaForCausalLM").dim(8192).layers(80).heads(64).kvHeads(8).intermediateSize(28672).vocabSize(128256).maxSeqLen(131072).normEps(1e-5f).ropeTheta(500000f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
 
     record Measured(String name, BlockConfig block, double runtimeMs, double memoryMib, double params) {}
 

@@ -4,7 +4,7 @@ import dev.puzzle.bld.Scorer;
 import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Throughput;
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.blocklibrary.BlockLibrary;

@@ -49,10 +49,12 @@ public final class LibrarySearch {
         Integer solutions = q.solutions(), diversity = q.diversity();
         Double timeLimit = q.timeLimit();
         Path library = q.library();
+        java.util.Map<String, Double> fixed = java.util.Map.of(); // without a run: the library's layers are the whole model
         if (q.config() != null) {
             RunConfig rc = RunConfig.read(q.config());
             RunDirectory dir = new RunDirectory(rc.runDir());
-            RunConfig.Search s = rc.search(dir.fixedCosts());
+            fixed = dir.fixedCosts();
+            RunConfig.Search s = rc.search(fixed);
             if (objective == null) {
                 objective = s.objective();
                 maximize = s.maximize();
@@ -78,7 +80,7 @@ public final class LibrarySearch {
         if (q.throughput() != null) {
             if (q.batch() == null || q.generationLength() == null) throw PuzzleException.setting("throughput", q.throughput(), "needs the library's workload: batch and generation-length");
             if (q.batch() < 1 || q.generationLength() < 1) throw PuzzleException.setting(q.batch() < 1 ? "batch" : "generation-length", q.batch() < 1 ? q.batch() : q.generationLength(), "must be >= 1");
-            budgets.add(Budget.atMost("stats.runtime_ms", TokenRate.runtimeMs(q.throughput(), q.batch(), q.generationLength())));
+            budgets.add(new WholeModel(fixed).throughput(q.throughput(), q.batch(), q.generationLength()));
         }
         if (q.points() < 2) throw PuzzleException.setting("points", q.points(), "must be >= 2");
         if (q.threads() != null && q.threads() < 1) throw PuzzleException.setting("threads", q.threads(), "must be >= 1");

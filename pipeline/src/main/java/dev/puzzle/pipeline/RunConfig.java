@@ -7,7 +7,7 @@ import dev.puzzle.bld.BldSettings;
 import dev.puzzle.bld.Gkd;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.ConfigNode;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
@@ -244,10 +244,6 @@ public final class RunConfig {
     }
 
     /** A whole-model budget on {@code key}, net of the embeddings' and head's share (from model_costs.json). */
-    public static Budget wholeModel(String key, double value, java.util.Map<String, Double> fixed) {
-        return whole(key, value, fixed);
-    }
-
     /**
      * The sections that shape the stages' outputs (parent, hardware, cost model, workload, search space,
      * data, distill, GKD), as written: a run directory made from other ones cannot be resumed.
@@ -292,10 +288,6 @@ public final class RunConfig {
         return search();
     }
 
-    private static Budget whole(String key, double wholeModel, java.util.Map<String, Double> fixed) {
-        return Budget.atMost(key, wholeModel - fixed.getOrDefault(key, 0.0));
-    }
-
     /**
      * The search section. Human budgets (throughput, memory, parameters, latency, TTFT) describe the whole
      * model: the share of the embeddings and head ({@code fixed}, by stats key) is subtracted, since the
@@ -306,20 +298,21 @@ public final class RunConfig {
         if (s.isMissing()) throw root.error("search", "(missing)", "required: {objective, budgets, ...}");
         s.allowOnly("objective", "maximize", "budgets", "solutions", "diversity", "solver", "time_limit");
         List<Budget> budgets = new ArrayList<>();
+        WholeModel whole = new WholeModel(fixed);
         ConfigNode b = s.child("budgets");
         if (!b.isMissing()) {
             b.allowOnly("throughput", "memory_mib", "parameters", "latency_ms", "ttft_ms", "max", "min");
             if (b.has("throughput")) {
                 Workload w = workload();
-                budgets.add(whole("stats.runtime_ms", TokenRate.runtimeMs(b.positive("throughput"), w), fixed));
+                budgets.add(whole.throughput(b.positive("throughput"), w.batch(), w.generationLength()));
             }
-            if (b.has("memory_mib")) budgets.add(whole("stats.memory_mib", b.positive("memory_mib"), fixed));
-            if (b.has("parameters")) budgets.add(whole("stats.num_params", b.positive("parameters"), fixed));
+            if (b.has("memory_mib")) budgets.add(whole.atMost("stats.memory_mib", b.positive("memory_mib")));
+            if (b.has("parameters")) budgets.add(whole.atMost("stats.num_params", b.positive("parameters")));
             if (b.has("latency_ms")) {
                 // Per generated token: the workload decodes its batch in lockstep, one step per token.
-                budgets.add(whole("stats.decode_ms", b.positive("latency_ms") * Math.max(1, workload().generationLength()), fixed));
+                budgets.add(whole.atMost("stats.decode_ms", b.positive("latency_ms") * Math.max(1, workload().generationLength())));
             }
-            if (b.has("ttft_ms")) budgets.add(whole("stats.prefill_ms", b.positive("ttft_ms"), fixed));
+            if (b.has("ttft_ms")) budgets.add(whole.atMost("stats.prefill_ms", b.positive("ttft_ms")));
             for (String side : new String[]{"max", "min"}) {
                 ConfigNode m = b.child(side);
                 if (m.isMissing()) continue;

@@ -51,8 +51,9 @@ public final class SearchStage {
     /** The layer budgets a whole-model target means: runtime (and memory) net of the embeddings' and head's share. */
     public static List<Budget> budgets(double tokensPerSecond, Double memoryMib, Workload w, Map<String, Double> fixed) {
         List<Budget> b = new ArrayList<>();
-        b.add(RunConfig.wholeModel(LibraryKeys.RUNTIME_MS, TokenRate.runtimeMs(tokensPerSecond, w), fixed));
-        if (memoryMib != null) b.add(RunConfig.wholeModel(LibraryKeys.MEMORY_MIB, memoryMib, fixed));
+        WholeModel whole = new WholeModel(fixed);
+        b.add(whole.throughput(tokensPerSecond, w.batch(), w.generationLength()));
+        if (memoryMib != null) b.add(whole.atMost(LibraryKeys.MEMORY_MIB, memoryMib));
         return b;
     }
 

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The baselines on a hand-made library whose answers are worked out by hand (and by brute force for uniform pruning). */
 class BaselinesStageTest {
-    static final ModelConfig PARENT = ModelConfig.uniform("LlamaForCausalLM", 64, 3, 8, 4, 172, 512, 512, 1e-5f, 10000f, RopeStyle.INTERLEAVED, true, false);
+    static final ModelConfig PARENT = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(3).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
     static final RunConfig.Target T = new RunConfig.Target(2.0e5, false);
 
     static final BlockConfig FULL = PARENT.parentBlock(0), HALF = new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(86)),

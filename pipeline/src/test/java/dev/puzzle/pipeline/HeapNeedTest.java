@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The heap a stage needs is stated from the shape and settings: a 1.1B parent fits 2 GiB with small data, not with large. */
 class HeapNeedTest {
-    static final ModelConfig TINYLLAMA = ModelConfig.uniform("LlamaForCausalLM", 2048, 22, 32, 4, 5632, 32000, 2048, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false);
+    static final ModelConfig TINYLLAMA = ModelConfig.builder("LlamaForCausalLM").dim(2048).layers(22).heads(32).kvHeads(4).intermediateSize(5632).vocabSize(32000).maxSeqLen(2048).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
     static final long GIB = 1L << 30;
 
     @Test

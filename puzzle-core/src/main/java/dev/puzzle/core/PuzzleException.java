@@ -7,7 +7,7 @@ package dev.puzzle.core;
 public class PuzzleException extends RuntimeException {
     /** The setting an error is about (e.g. {@code shards}), for a caller that knows it by another name (the CLI: {@code --shards}); else null. */
     private final String setting;
-    private final String settingProblem;
+    private final String settingProblem; // what follows the setting's name: " VALUE: problem", one line
 
     public PuzzleException(String message) {
         this(message, null, null, null);
@@ -20,7 +20,7 @@ public class PuzzleException extends RuntimeException {
     private PuzzleException(String message, Throwable cause, String setting, String settingProblem) {
         super(oneLine(message), cause);
         this.setting = setting;
-        this.settingProblem = settingProblem == null ? null : oneLine(settingProblem);
+        this.settingProblem = settingProblem;
     }
 
     /**
@@ -28,8 +28,8 @@ public class PuzzleException extends RuntimeException {
      * names the setting as the toolkit knows it ({@code shards}, {@code time-limit}); the CLI names it by its flag.
      */
     public static PuzzleException setting(String setting, Object value, String problem) {
-        String v = value == null ? "" : " " + value;
-        return new PuzzleException(setting + v + ": " + problem, null, setting, v + ": " + problem);
+        String rest = (value == null ? "" : " " + oneLine(String.valueOf(value))) + ": " + oneLine(problem);
+        return new PuzzleException(setting + rest, null, setting, rest);
     }
 
     /** The setting this error is about, or null. */
@@ -41,7 +41,6 @@ public class PuzzleException extends RuntimeException {
     public String messageNaming(String as) {
         return setting == null ? getMessage() : as + settingProblem;
     }
-
 
     /** An input error is one line, whatever a parser's own message spans (YAML's points at the column over three). */
     private static String oneLine(String m) {

@@ -2,7 +2,7 @@ package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;

@@ -2,9 +2,9 @@ package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

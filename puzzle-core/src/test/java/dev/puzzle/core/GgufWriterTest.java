@@ -2,12 +2,12 @@ package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Gguf;
 import dev.puzzle.core.io.GgufWriter;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;

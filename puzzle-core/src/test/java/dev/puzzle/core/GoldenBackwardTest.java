@@ -1,10 +1,10 @@
 package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;

@@ -2,8 +2,8 @@ package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.tensor.DType;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.RopeStyle;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -2,11 +2,11 @@ package dev.puzzle.core;
 
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.TensorNames;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class HeterogeneousModelTest {
 
     public static Checkpoint randomModel(ModelConfig c, long seed) {
-        return dev.puzzle.core.model.RandomWeights.of(c, seed);
+        return dev.puzzle.core.io.RandomWeights.of(c, seed);
     }
 
     static ModelConfig sixLayers(boolean bias, boolean tied) {
@@ -116,8 +116,8 @@ class HeterogeneousModelTest {
 
     @Test
     void uniformFamiliesKeepTheirHfArchitecture(@TempDir Path tmp) throws IOException {
-        ModelConfig qwen = ModelConfig.uniform("Qwen2ForCausalLM", 32, 2, 4, 2, 48, 61, 64, 1e-6f, 1e6f, RopeStyle.HALF_SPLIT, true, true);
-        ModelConfig mistral = ModelConfig.uniform("MistralForCausalLM", 32, 2, 4, 2, 48, 61, 64, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false);
+        ModelConfig qwen = ModelConfig.builder("Qwen2ForCausalLM").dim(32).layers(2).heads(4).kvHeads(2).intermediateSize(48).vocabSize(61).maxSeqLen(64).normEps(1e-6f).ropeTheta(1e6f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(true).qkvBias(true).build();
+        ModelConfig mistral = ModelConfig.builder("MistralForCausalLM").dim(32).layers(2).heads(4).kvHeads(2).intermediateSize(48).vocabSize(61).maxSeqLen(64).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
         mistral = mistral.withBlocks(java.util.Collections.nCopies(2, new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Dense(48))));
         for (ModelConfig c : List.of(qwen, mistral)) {
             Checkpoint ck = randomModel(c, 11);

@@ -34,14 +34,14 @@ class KernelTwinTest {
         for (int n : new int[]{1, 7, 16, 31, 32, 33, 100, 2048, 2049}) {
             float[] x = randn(n + 3);
             short[] w = new short[n + 5];
-            for (int i = 0; i < w.length; i++) w[i] = dev.puzzle.core.io.DType.floatToBf16((float) rnd.nextGaussian());
+            for (int i = 0; i < w.length; i++) w[i] = dev.puzzle.core.tensor.DType.floatToBf16((float) rnd.nextGaussian());
             double want = 0;
-            for (int i = 0; i < n; i++) want += (double) x[3 + i] * dev.puzzle.core.io.DType.bf16ToFloat(w[5 + i]);
+            for (int i = 0; i < n; i++) want += (double) x[3 + i] * dev.puzzle.core.tensor.DType.bf16ToFloat(w[5 + i]);
             for (Kernels k : new Kernels[]{vec, sca}) {
                 assertEquals(want, k.dotBf16(x, 3, w, 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " dot n=" + n);
                 float[] out = new float[n + 2];
                 k.widenBf16(w, 5, out, 2, n);
-                for (int i = 0; i < n; i++) assertEquals(dev.puzzle.core.io.DType.bf16ToFloat(w[5 + i]), out[2 + i], 0f, "widen " + i);
+                for (int i = 0; i < n; i++) assertEquals(dev.puzzle.core.tensor.DType.bf16ToFloat(w[5 + i]), out[2 + i], 0f, "widen " + i);
                 assertEquals(0f, out[0]);
                 assertEquals(0f, out[1]);
             }

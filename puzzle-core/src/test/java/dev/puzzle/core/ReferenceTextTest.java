@@ -4,7 +4,7 @@ import dev.puzzle.core.eval.Generator;
 import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
 import org.junit.jupiter.api.Test;
 

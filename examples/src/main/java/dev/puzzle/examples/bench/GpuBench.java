@@ -18,7 +18,7 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
@@ -149,7 +149,7 @@ public final class GpuBench {
             out.printf(Locale.ROOT, "bld %-24s loss %.5f -> %.5f (cpu) %.5f -> %.5f (gpu fp32) | fp32 curve %.2e weights %.2e %s | bf16 curve %.2e | %.0f ms cpu, %.0f ms gpu%n",
                     e.getKey(), cpu.curve().before(), cpu.curve().after(), g32.curve().before(), g32.curve().after(), dCurve, dW, ok ? "ok" : "FAIL",
                     d16, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
-            if (job.ffn() instanceof FfnConfig.Dense) {
+            if (job.ffn() != null && job.ffn().denseWidth() > 0) {
                 trained = cpu.weights();
                 trainedBlock = new BlockConfig(parent.blocks().get(0).attention(), job.ffn());
             }

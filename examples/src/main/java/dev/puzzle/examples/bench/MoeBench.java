@@ -2,10 +2,10 @@ package dev.puzzle.examples.bench;
 
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Parallel;
@@ -31,7 +31,7 @@ public final class MoeBench {
         AttentionConfig attn = new AttentionConfig.Gqa(heads);
         ModelConfig moe = new ModelConfig("MixtralForCausalLM", D, heads, 64, heads, I, V, ctx, 1e-5f, 1e6f, RopeStyle.HALF_SPLIT, false, false,
                 Collections.nCopies(L, new BlockConfig(attn, new FfnConfig.Moe(E, K, I, true, 0))));
-        ModelConfig dense = ModelConfig.uniform("LlamaForCausalLM", D, L, heads, heads, K * I, V, ctx, 1e-5f, 1e6f, RopeStyle.HALF_SPLIT, false, false);
+        ModelConfig dense = ModelConfig.builder("LlamaForCausalLM").dim(D).layers(L).heads(heads).kvHeads(heads).intermediateSize(K * I).vocabSize(V).maxSeqLen(ctx).normEps(1e-5f).ropeTheta(1e6f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
         Decoder dm = new Decoder(RandomWeights.of(moe, 1), Backend.cpu()), dd = new Decoder(RandomWeights.of(dense, 1), Backend.cpu());
         int[] tokens = new Random(3).ints(ctx, 3, V).toArray();
         for (int w = 0; w < 2; w++) { // warm-up: JIT

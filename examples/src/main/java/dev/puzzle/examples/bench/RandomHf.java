@@ -1,7 +1,7 @@
 package dev.puzzle.examples.bench;
 
 import dev.puzzle.core.io.AtomicFiles;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.HfConfig;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.model.ModelConfig;
@@ -32,7 +32,7 @@ public final class RandomHf {
         int dim = Integer.parseInt(a[1]), layers = Integer.parseInt(a[2]), heads = Integer.parseInt(a[3]), kv = Integer.parseInt(a[4]),
                 hidden = Integer.parseInt(a[5]), vocab = Integer.parseInt(a[6]), seq = Integer.parseInt(a[7]);
         DType dt = DType.valueOf(a[8].toUpperCase(Locale.ROOT));
-        ModelConfig c = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kv, hidden, vocab, seq, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, false, false);
+        ModelConfig c = ModelConfig.builder("LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kv).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(seq).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
         Map<String, int[]> shapes = new LinkedHashMap<>();
         int E = dim / heads;
         shapes.put(EMBED, new int[]{vocab, dim});

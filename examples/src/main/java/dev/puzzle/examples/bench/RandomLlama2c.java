@@ -2,7 +2,7 @@ package dev.puzzle.examples.bench;
 
 import dev.puzzle.core.io.Llama2cBin;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 
 import java.nio.file.Path;
@@ -16,7 +16,7 @@ public final class RandomLlama2c {
         Path out = Path.of(a[0]);
         int dim = Integer.parseInt(a[1]), layers = Integer.parseInt(a[2]), heads = Integer.parseInt(a[3]), kv = Integer.parseInt(a[4]),
                 hidden = Integer.parseInt(a[5]), vocab = Integer.parseInt(a[6]), seq = Integer.parseInt(a[7]);
-        ModelConfig c = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kv, hidden, vocab, seq, 1e-5f, 10000f, RopeStyle.INTERLEAVED, true, false);
+        ModelConfig c = ModelConfig.builder("LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kv).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(seq).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
         Llama2cBin.writeLegacy(out, RandomWeights.of(c, 1));
     }
 }

@@ -6,7 +6,7 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.model.RandomWeights;
+import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.ops.Param;

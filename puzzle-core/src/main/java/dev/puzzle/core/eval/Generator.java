@@ -1,6 +1,6 @@
 package dev.puzzle.core.eval;
 
-import dev.puzzle.core.model.Decoder;
+import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.tokenizer.Tokenizer;
 
 import java.io.IOException;

@@ -1,5 +1,7 @@
 package dev.puzzle.core.io;
 
+import dev.puzzle.core.tensor.DType;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puzzle.core.PuzzleException;

@@ -1,5 +1,7 @@
 package dev.puzzle.core.io;
 
+import dev.puzzle.core.tensor.DType;
+
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
@@ -160,8 +162,7 @@ public final class Gguf {
                 tensors.put(name, Tensor.mapped(ch, begin, dt, t.shape())); // in its stored dtype, never widened whole
                 types.put(name, dt);
             }
-            ModelConfig cfg = ModelConfig.uniform(arch.equals("deci") ? "DeciLMForCausalLM" : "LlamaForCausalLM", dim, layers, heads, kvHeads,
-                    hidden, vocab, ctx, eps, theta, RopeStyle.INTERLEAVED, tied, false);
+            ModelConfig cfg = ModelConfig.builder(arch.equals("deci") ? "DeciLMForCausalLM" : "LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kvHeads).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(ctx).normEps(eps).ropeTheta(theta).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(tied).qkvBias(false).build();
             if (arch.equals("deci")) {
                 List<BlockConfig> blocks = new ArrayList<>();
                 for (int l = 0; l < layers; l++) {

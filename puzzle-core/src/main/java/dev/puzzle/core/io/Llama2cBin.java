@@ -1,5 +1,7 @@
 package dev.puzzle.core.io;
 
+import dev.puzzle.core.tensor.DType;
+
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
@@ -101,8 +103,7 @@ public final class Llama2cBin {
                 r.skip((long) seq * E); // freq_cis_real and freq_cis_imag, (seq, E/2) each
             }
             if (!shared) t.put(LM_HEAD, r.next(vocab, dim));
-            ModelConfig cfg = ModelConfig.uniform("LlamaForCausalLM", dim, layers, heads, kvHeads, hidden, vocab, seq,
-                    1e-5f, 10000f, RopeStyle.INTERLEAVED, shared, false);
+            ModelConfig cfg = ModelConfig.builder("LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kvHeads).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(seq).normEps(1e-5f).ropeTheta(10000f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(shared).qkvBias(false).build();
             Map<String, DType> types = new LinkedHashMap<>();
             t.keySet().forEach(n -> types.put(n, DType.F32));
             return new Checkpoint(cfg, t, types, null, file.toString());

@@ -1,5 +1,7 @@
 package dev.puzzle.core.io;
 
+import dev.puzzle.core.tensor.DType;
+
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;

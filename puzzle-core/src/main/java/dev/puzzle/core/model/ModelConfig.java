@@ -59,15 +59,49 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
         if (!ok) throw new IllegalArgumentException("invalid " + name + ": " + value);
     }
 
-    /** A uniform parent of {@code numLayers} equal GQA + dense-FFN blocks. */
-    public static ModelConfig uniform(String architecture, int dim, int numLayers, int numHeads, int numKvHeads,
-                                      int intermediateSize, int vocabSize, int maxSeqLen, float normEps, float ropeTheta,
-                                      RopeStyle ropeStyle, boolean tied, boolean qkvBias) {
-        if (numLayers < 1) throw new IllegalArgumentException("invalid numLayers: " + numLayers);
-        if (numHeads < 1 || dim % numHeads != 0) throw new IllegalArgumentException("numHeads " + numHeads + " does not divide dim " + dim);
-        List<BlockConfig> blocks = java.util.Collections.nCopies(numLayers, BlockConfig.parent(numKvHeads, intermediateSize));
-        return new ModelConfig(architecture, dim, numHeads, dim / numHeads, numKvHeads, intermediateSize, vocabSize,
-                maxSeqLen, normEps, ropeTheta, ropeStyle, tied, qkvBias, blocks);
+    /**
+     * A uniform parent of equal GQA + dense-FFN blocks, built by name, e.g.
+     * {@code ModelConfig.builder("LlamaForCausalLM").dim(64).layers(5).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).build()}.
+     * Defaults: KV heads = heads, context 2048, RMSNorm epsilon 1e-5, RoPE base 10000 in half-split pairing,
+     * untied classifier, no biases.
+     */
+    public static Builder builder(String architecture) {
+        return new Builder(architecture);
+    }
+
+    /** Builds a uniform parent; {@link #build} checks every value (the record's own checks) and that heads divide dim. */
+    public static final class Builder {
+        private final String architecture;
+        private int dim, layers, heads, kvHeads = -1, intermediateSize, vocabSize, maxSeqLen = 2048;
+        private float normEps = 1e-5f, ropeTheta = 10000f;
+        private RopeStyle ropeStyle = RopeStyle.HALF_SPLIT;
+        private boolean tiedEmbeddings, qkvBias;
+
+        private Builder(String architecture) {
+            this.architecture = architecture;
+        }
+
+        public Builder dim(int v) { dim = v; return this; }
+        public Builder layers(int v) { layers = v; return this; }
+        public Builder heads(int v) { heads = v; return this; }
+        public Builder kvHeads(int v) { kvHeads = v; return this; }
+        public Builder intermediateSize(int v) { intermediateSize = v; return this; }
+        public Builder vocabSize(int v) { vocabSize = v; return this; }
+        public Builder maxSeqLen(int v) { maxSeqLen = v; return this; }
+        public Builder normEps(float v) { normEps = v; return this; }
+        public Builder ropeTheta(float v) { ropeTheta = v; return this; }
+        public Builder ropeStyle(RopeStyle v) { ropeStyle = v; return this; }
+        public Builder tiedEmbeddings(boolean v) { tiedEmbeddings = v; return this; }
+        public Builder qkvBias(boolean v) { qkvBias = v; return this; }
+
+        public ModelConfig build() {
+            if (layers < 1) throw new IllegalArgumentException("invalid numLayers: " + layers);
+            if (heads < 1 || dim % heads != 0) throw new IllegalArgumentException("numHeads " + heads + " does not divide dim " + dim);
+            int kv = kvHeads < 0 ? heads : kvHeads; // unset: multi-head attention
+            List<BlockConfig> blocks = java.util.Collections.nCopies(layers, BlockConfig.parent(kv, intermediateSize));
+            return new ModelConfig(architecture, dim, heads, dim / heads, kv, intermediateSize, vocabSize, maxSeqLen, normEps, ropeTheta,
+                    ropeStyle, tiedEmbeddings, qkvBias, blocks);
+        }
     }
 
     public int numLayers() {

@@ -92,11 +92,11 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             bk = param(l, K_BIAS, GE);
             bv = param(l, V_BIAS, GE);
         }
-        GqaAttentionOp op = new GqaAttentionOp(ops, D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle(),
-                param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv);
-        if (cfg.qkNorm()) op.withQkNorm(param(l, Q_NORM, E), param(l, K_NORM, E));
-        if (fp8Kv) op.withFp8Kv(scales(l, K_SCALE, G), scales(l, V_SCALE, G));
-        return op;
+        boolean qk = cfg.qkNorm();
+        return new GqaAttentionOp(ops, new GqaAttentionOp.Shape(D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle()),
+                new GqaAttentionOp.Weights(param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv,
+                        qk ? param(l, Q_NORM, E) : null, qk ? param(l, K_NORM, E) : null,
+                        fp8Kv ? scales(l, K_SCALE, G) : null, fp8Kv ? scales(l, V_SCALE, G) : null));
     }
 
     /** An FP8 KV cache's per-KV-head scales: G positive finite values. */

@@ -24,45 +24,42 @@ public final class GqaAttentionOp implements BlockOp {
     private final float eps, ropeTheta;
     private final RopeStyle ropeStyle;
     private final Param norm, wq, wk, wv, wo, bq, bk, bv; // norm (D); wq (H*E, D); wk, wv (G*E, D); wo (D, H*E); biases or null
-    private Param qn, kn; // per-head q and k norm gains (E), or null
-    private float[] kScale, vScale; // FP8 KV cache: per-KV-head scales (G), or null
+    private final Param qn, kn; // per-head q and k norm gains (E), or null
+    private final float[] kScale, vScale; // FP8 KV cache: per-KV-head scales (G), or null
 
-    GqaAttentionOp(Ops ops, int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle,
-                   Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv) {
-        this.ops = ops;
-        this.D = dim;
-        this.H = heads;
-        this.G = kvHeads;
-        this.E = headDim;
-        this.window = window;
-        this.eps = eps;
-        this.ropeTheta = ropeTheta;
-        this.ropeStyle = ropeStyle;
-        this.norm = norm;
-        this.wq = wq;
-        this.wk = wk;
-        this.wv = wv;
-        this.wo = wo;
-        this.bq = bq;
-        this.bk = bk;
-        this.bv = bv;
-    }
-
-    /** Adds Qwen3's per-head q and k RMSNorms (gains of the head dimension). */
-    GqaAttentionOp withQkNorm(Param qNorm, Param kNorm) {
-        this.qn = qNorm;
-        this.kn = kNorm;
-        return this;
-    }
+    /** The attention's shape: D, H, G, E, the window (0: every position), the RMSNorm epsilon and RoPE. */
+    record Shape(int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle) {}
 
     /**
-     * Keeps the KV cache in FP8 E4M3 with per-KV-head scales: every K (after RoPE) and V row attention reads
+     * Its tensors: q/k/v biases (Qwen2) and Qwen3's per-head q and k RMSNorm gains (E) null when absent; with
+     * {@code kScale}/{@code vScale} (G each) the KV cache is FP8 E4M3: every K (after RoPE) and V row attention reads
      * is scale · e4m3(row / scale), in training (the gradient passes straight through), prefill and decode.
      */
-    GqaAttentionOp withFp8Kv(float[] kScales, float[] vScales) {
-        this.kScale = kScales;
-        this.vScale = vScales;
-        return this;
+    record Weights(Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv, Param qNorm, Param kNorm,
+                   float[] kScale, float[] vScale) {}
+
+    GqaAttentionOp(Ops ops, Shape s, Weights w) {
+        this.ops = ops;
+        this.D = s.dim();
+        this.H = s.heads();
+        this.G = s.kvHeads();
+        this.E = s.headDim();
+        this.window = s.window();
+        this.eps = s.eps();
+        this.ropeTheta = s.ropeTheta();
+        this.ropeStyle = s.ropeStyle();
+        this.norm = w.norm();
+        this.wq = w.wq();
+        this.wk = w.wk();
+        this.wv = w.wv();
+        this.wo = w.wo();
+        this.bq = w.bq();
+        this.bk = w.bk();
+        this.bv = w.bv();
+        this.qn = w.qNorm();
+        this.kn = w.kNorm();
+        this.kScale = w.kScale();
+        this.vScale = w.vScale();
     }
 
     public int kvHeads() {

@@ -1,6 +1,6 @@
 package dev.puzzle.core.tensor;
 
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

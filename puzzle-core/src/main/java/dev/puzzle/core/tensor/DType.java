@@ -1,4 +1,4 @@
-package dev.puzzle.core.io;
+package dev.puzzle.core.tensor;
 
 /** Stored element types of weights. Compute is always FP32; these are widened on load and narrowed on write. */
 public enum DType {

@@ -1,4 +1,6 @@
-package dev.puzzle.core.model;
+package dev.puzzle.core.infer;
+
+import dev.puzzle.core.model.ModelConfig;
 
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.Checkpoint;

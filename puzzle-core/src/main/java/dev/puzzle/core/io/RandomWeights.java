@@ -1,7 +1,13 @@
-package dev.puzzle.core.model;
+package dev.puzzle.core.io;
+
+import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.FfnConfig;
+
+import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.ModelConfig;
 
 import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.DType;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.util.LinkedHashMap;

@@ -1,0 +1,80 @@
+package dev.puzzle.core.model;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The one codec: every variant's three forms, written as the public Puzzle library writes them and read back. */
+class BlockNamesTest {
+    static final ModelConfig PARENT = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(5).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
+
+    static final List<AttentionConfig> ATTENTION = List.of(new AttentionConfig.Gqa(4), new AttentionConfig.Gqa(1), new AttentionConfig.Gqa(2, true),
+            new AttentionConfig.Window(2, 64), new AttentionConfig.Window(4, 16, true), new AttentionConfig.Linear(), new AttentionConfig.NoOp());
+    static final List<FfnConfig> FFN = List.of(new FfnConfig.Dense(172), new FfnConfig.Dense(43), new FfnConfig.Moe(8, 2, 32, true, 0),
+            new FfnConfig.Moe(3, 1, 32, false, 16), new FfnConfig.Linear(), new FfnConfig.NoOp());
+
+    @Test
+    void everyVariantRoundTripsThroughItsLibraryName() {
+        Set<String> names = new HashSet<>();
+        for (AttentionConfig a : ATTENTION) {
+            for (FfnConfig f : FFN) {
+                BlockConfig b = new BlockConfig(a, f);
+                String name = BlockNames.library(PARENT, b);
+                assertEquals(b, BlockNames.parse(name).orElseThrow(() -> new AssertionError(name)), name);
+                assertTrue(names.add(name), "one name per block: " + name);
+            }
+        }
+    }
+
+    @Test
+    void formsAreTheDocumentedOnes() {
+        BlockConfig b = new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(86));
+        assertEquals("attention = gqa 2 kv heads (parent * 50%) && ffn = dense 86 (parent * 50%)", BlockNames.library(PARENT, b));
+        assertEquals("attn=gqa2 ffn=dense86", BlockNames.brief(b));
+        assertEquals("attn=gqa2 ffn=dense86", b.toString());
+        assertEquals("attn-gqa2", BlockNames.id(b.attention()));
+        assertEquals("ffn-dense86", BlockNames.id(b.ffn()));
+        BlockConfig w = new BlockConfig(new AttentionConfig.Window(4, 16, true), new FfnConfig.Moe(3, 1, 32, false, 16));
+        assertEquals("attention = window 16, 4 kv heads, kv fp8 && ffn = moe 3 experts (parent * 100%), top 1, width 32, shared 16", BlockNames.library(PARENT, w));
+        assertEquals("attn=window16_kv4_fp8kv ffn=moe3x32_top1_shared16", BlockNames.brief(w));
+        assertEquals("attn-window16-kv4-fp8kv", BlockNames.id(w.attention()));
+        assertEquals("ffn-moe3-top1", BlockNames.id(w.ffn()));
+        assertEquals("attn=no_op ffn=no_op", BlockConfig.EMPTY.toString());
+    }
+
+    @Test
+    void storeIdsAreFileSafeAndDistinct() {
+        Set<String> ids = new HashSet<>();
+        for (AttentionConfig a : ATTENTION) assertTrue(ids.add(BlockNames.id(a)), BlockNames.id(a));
+        for (FfnConfig f : FFN) assertTrue(ids.add(BlockNames.id(f)), BlockNames.id(f));
+        for (String id : ids) assertTrue(id.matches("[a-z0-9-]+"), id);
+    }
+
+    @Test
+    void fusedRunsRoundTripAndForeignNamesStayNames() {
+        String name = BlockNames.fused(PARENT, 1, 3, new AttentionConfig.Gqa(2), 516);
+        assertEquals("fused ffn of layers 1-3, width 516 && attention = gqa 2 kv heads (parent * 50%)", name);
+        assertEquals(List.of(new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(516)), BlockConfig.EMPTY, BlockConfig.EMPTY),
+                BlockNames.parseFused(name));
+        // NVIDIA's Llama-70B library names its variants its own way: they parse to no block.
+        assertTrue(BlockNames.parse("attention = 8 kv heads (parent * 100%)\t&&\tffn = intermediate size 29e3 (parent * 100%)").isEmpty());
+        assertTrue(BlockNames.parse("attention = gqa 0 kv heads (parent * 0%) && ffn = linear").isEmpty(), "numbers out of range are no block");
+        assertTrue(BlockNames.parseFused("fused ffn of layers 3-1, width 5 && attention = no_op").isEmpty(), "a run that ends before it starts");
+    }
+
+    @Test
+    void typedQueriesAnswerForEveryVariant() {
+        assertEquals(List.of(4, 1, 2, 2, 4, 0, 0), ATTENTION.stream().map(AttentionConfig::kvHeads).toList());
+        assertEquals(List.of(0, 0, 0, 64, 16, 0, 0), ATTENTION.stream().map(AttentionConfig::window).toList());
+        assertEquals(List.of(true, true, true, true, true, true, false), ATTENTION.stream().map(AttentionConfig::hasWeights).toList());
+        assertEquals(List.of(172, 43, 0, 0, 0, 0), FFN.stream().map(FfnConfig::denseWidth).toList());
+        assertEquals(List.of(0, 0, 8, 3, 0, 0), FFN.stream().map(FfnConfig::numExperts).toList());
+        assertEquals(List.of(true, true, true, true, true, false), FFN.stream().map(FfnConfig::hasWeights).toList());
+        assertTrue(BlockConfig.EMPTY.empty());
+        assertFalse(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Linear()).empty());
+    }
+}
