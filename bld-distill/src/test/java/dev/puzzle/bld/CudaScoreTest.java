@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.cuda.CudaBackend;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.DeviceOps;
@@ -38,7 +39,7 @@ class CudaScoreTest {
         Checkpoint child = Scorer.replaced(parent, 0, List.of(b), cand);
         int[][] seqs = BldFixtures.sequences(3, 8, c.vocabSize(), 9);
         EmulatedDevice dev = new EmulatedDevice();
-        Backend cuda = new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, 0)), cpu = Backend.cpu();
+        Backend cuda = new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2), 0)), cpu = Backend.cpu();
         Map<String, Double> onCpu = Scorer.metrics(cpu, Scorer.run(cpu, parent, seqs), Scorer.run(cpu, child, seqs), seqs, c.vocabSize(), c.dim());
         Map<String, Double> onGpu = Scorer.metrics(cuda, Scorer.run(cuda, parent, seqs), Scorer.run(cuda, child, seqs), seqs, c.vocabSize(), c.dim());
         assertTrue(dev.launches.getOrDefault("gemm_f32", 0) > 10, "the GEMMs ran on the device: " + dev.launches);

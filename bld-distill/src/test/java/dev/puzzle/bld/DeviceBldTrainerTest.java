@@ -1,5 +1,6 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.cuda.CudaBackend;
 import dev.puzzle.core.cuda.EmulatedDevice;
 import dev.puzzle.core.cuda.CudaKernels;
@@ -85,7 +86,7 @@ class DeviceBldTrainerTest {
         Map<String, Tensor> init = init(c, job);
         BldTrainer.Result cpu = BldTrainer.train(Backend.cpu(), c, job, init, a, ST);
         dev.launches.clear();
-        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, 0)), c, job, init, a, ST);
+        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, new Parallel(2), 0)), c, job, init, a, ST);
         assertEquals(onDevice, dev.launches.containsKey("adamw"), "trained on the device: " + dev.launches.keySet());
         assertTrue(dev.launches.containsKey("gemm_f32"), "GEMMs on the device: " + dev.launches.keySet());
         assertTrue(cpu.curve().after() < cpu.curve().before(), "training lowers the loss: " + cpu.curve());
@@ -112,13 +113,13 @@ class DeviceBldTrainerTest {
         Map<String, Tensor> init = init(c, job);
         EmulatedDevice small = new EmulatedDevice(16 * 1024); // the 6 × 8 × 32 inputs and targets take 12 KiB: more than a quarter
         BldTrainer.Result cpu = BldTrainer.train(Backend.cpu(), c, job, init, a, ST);
-        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(small, DeviceOps.Precision.FP32, new CudaKernels(small, 0)), c, job, init, a, ST);
+        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(small, DeviceOps.Precision.FP32, new CudaKernels(small, new Parallel(2), 0)), c, job, init, a, ST);
         int steps = cpu.curve().steps().length, params = 4;
         assertTrue(small.uploads.get() >= params + 2 * (steps * 3 + 2 * 2), "a batch's sequences uploaded as drawn: " + small.uploads.get());
         for (int i = 0; i < steps; i++) close("streamed step " + i, cpu.curve().steps()[i], gpu.curve().steps()[i], 1e-4);
         close("streamed loss after", cpu.curve().after(), gpu.curve().after(), 1e-4);
         EmulatedDevice big = new EmulatedDevice(1L << 30);
-        BldTrainer.train(new CudaBackend(big, DeviceOps.Precision.FP32, new CudaKernels(big, 0)), c, job, init, a, ST);
+        BldTrainer.train(new CudaBackend(big, DeviceOps.Precision.FP32, new CudaKernels(big, new Parallel(2), 0)), c, job, init, a, ST);
         assertTrue(big.uploads.get() < params + 2 + 2 + 8, "resident: uploaded once: " + big.uploads.get());
     }
 
@@ -128,9 +129,9 @@ class DeviceBldTrainerTest {
         ActivationCache.Layer a = activations(c, Files.createDirectories(tmp.resolve("a")));
         for (BldJob job : List.of(new BldJob(0, null, new FfnConfig.Dense(24)), new BldJob(0, new AttentionConfig.Gqa(1), null))) {
             Map<String, Tensor> init = init(c, job);
-            BldTrainer.Result f32 = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, 0)), c, job, init, a, ST);
+            BldTrainer.Result f32 = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, new Parallel(2), 0)), c, job, init, a, ST);
             dev.launches.clear();
-            BldTrainer.Result b16 = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, 0)), c, job, init, a, ST);
+            BldTrainer.Result b16 = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2), 0)), c, job, init, a, ST);
             assertTrue(dev.launches.containsKey("gemm_bf16") && !dev.launches.containsKey("gemm_f32"), "BF16 GEMMs: " + dev.launches.keySet());
             for (int i = 0; i < f32.curve().steps().length; i++) close("bf16 step " + i, f32.curve().steps()[i], b16.curve().steps()[i], 3e-2);
             assertTrue(f32.curve().steps()[0] != b16.curve().steps()[0], "BF16 rounding shows in the loss");

@@ -1,5 +1,6 @@
 package dev.puzzle.cli;
 
+import dev.puzzle.core.cuda.BackendChoice;
 import dev.puzzle.core.tensor.Backend;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -16,9 +17,24 @@ public final class BackendOption {
 
     private Backend chosen;
 
-    /** The chosen backend, opened once; an auto fallback says why on standard error. */
+    /** The chosen backend on every core (or {@code -Dpuzzle.threads}), opened once. */
     Backend backend() {
-        if (chosen == null) chosen = dev.puzzle.core.cuda.BackendChoice.select(backend, line -> spec.commandLine().getErr().println(line));
+        return backend(null);
+    }
+
+    /**
+     * The chosen backend, opened once, its kernels on {@code threads} worker threads (null: {@code -Dpuzzle.threads},
+     * else every core); an auto fallback says why on standard error. The JVM properties {@code puzzle.kernels}
+     * (vector|scalar) and {@code puzzle.cuda.precision} (bf16|fp32) are read here, at the edge, and nowhere else.
+     */
+    Backend backend(Integer threads) {
+        if (chosen == null) {
+            BackendChoice.Settings d = BackendChoice.Settings.defaults();
+            int n = threads != null ? threads : Integer.parseInt(System.getProperty("puzzle.threads", String.valueOf(d.threads())).trim());
+            BackendChoice.Settings s = new BackendChoice.Settings(System.getProperty("puzzle.kernels", d.kernels()), n,
+                    BackendChoice.Settings.precision(System.getProperty("puzzle.cuda.precision", "bf16")));
+            chosen = BackendChoice.select(backend, s, line -> spec.commandLine().getErr().println(line));
+        }
         return chosen;
     }
 }

@@ -1,6 +1,5 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.pipeline.DistillStage;
 import dev.puzzle.pipeline.Run;
 import picocli.CommandLine.Command;
@@ -35,8 +34,8 @@ final class DistillCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DistillStage.Shard sh = DistillStage.Shard.parse(shard);
-        Run run = Run.open(config, backendOpt.backend());
-        int n = threads != null ? threads : Parallel.threads();
+        Run run = Run.open(config, backendOpt.backend(threads));
+        int n = run.backend.threads();
         DistillStage.Result r = DistillStage.run(run, sh, n, new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
         spec.commandLine().getOut().printf("distill %s: trained %d jobs (%s mode) in %s%n", sh, r.trained(), r.coupled() ? "coupled" : "decoupled", run.dir.root());
         return ExitCodes.OK;

@@ -68,7 +68,7 @@ final class EvalCommand implements java.util.concurrent.Callable<Integer> {
         int[] toks = tok.encode(s, true, false);
         if (toks.length < 2) throw new PuzzleException(text + ": too little text to predict anything");
         int[] used = Arrays.copyOf(toks, Math.min(n, toks.length));
-        Decoder d = new Decoder(ck, backendOpt.backend());
+        Decoder d = new Decoder(ck, backendOpt.backend(opts.threads));
         Progress p = new Progress(spec.commandLine().getErr(), "eval", used.length);
         long t0 = System.nanoTime();
         Perplexity.Result r = Perplexity.windowed(d, used, window, 128, p::update);

@@ -56,7 +56,7 @@ final class GenerateCommand implements java.util.concurrent.Callable<Integer> {
         if (!(topP >= 0 && topP <= 1)) throw new PuzzleException("--top-p must be in [0, 1], got " + topP);
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
-        Decoder d = new Decoder(ck, backendOpt.backend());
+        Decoder d = new Decoder(ck, backendOpt.backend(opts.threads));
         Sampler sampler = new Sampler(d.backend(), temperature, topP, seed != null ? seed : System.currentTimeMillis());
         OutputStream out = new Utf8Sink(spec.commandLine().getOut());
         Generator.Stats s = Generator.generate(d, tok, prompt, steps, sampler, out);

@@ -4,7 +4,6 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.source.ModelSource;
-import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
 import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
@@ -30,15 +29,8 @@ public final class ModelOptions {
         return ModelSource.fromEnvironment().withMirrors(mirrors);
     }
 
-    void applyThreads() {
-        if (threads != null) {
-            if (threads < 1) throw new PuzzleException("--threads must be >= 1, got " + threads);
-            Parallel.setThreads(threads);
-        }
-    }
-
     Checkpoint load(String model) {
-        applyThreads();
+        if (threads != null && threads < 1) throw PuzzleException.setting("threads", threads, "must be >= 1");
         return Checkpoints.load(source().resolve(model));
     }
 

@@ -89,7 +89,7 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
         Progress bar = new Progress(spec.commandLine().getErr(), "moefy layers", ck.config().numLayers());
-        Moefy.Result r = Moefy.run(backendOpt.backend(), ck, tok, text,
+        Moefy.Result r = Moefy.run(backendOpt.backend(opts.threads), ck, tok, text,
                 new Moefy.Settings(experts, topK, seqLen, sequences, heldoutOffset, heldout, tokens, lr, gkdTokens, seed), out, bar::update);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s: %d layers of %d experts (top-%d); held-out NLL dense %.4f, MoE %.4f%n",
                 out, r.layers(), experts, topK, r.denseNll(), r.moeNll());

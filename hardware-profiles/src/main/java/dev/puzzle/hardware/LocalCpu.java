@@ -1,6 +1,5 @@
 package dev.puzzle.hardware;
 
-import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Parallel;
 
@@ -8,15 +7,15 @@ import java.lang.management.ManagementFactory;
 import java.util.Map;
 
 /**
- * The {@code local-cpu} profile, measured now on this machine with this toolkit's CPU backend ({@code puzzle.kernels}): FP32
+ * The {@code local-cpu} profile, measured now on this machine with the run's backend's kernels and threads: FP32
  * GEMM throughput (best of several 512³ products), memory bandwidth (large array copies, read +
  * write bytes), and the overhead of one parallel section. Efficiencies are 1: these are achieved rates.
  */
 final class LocalCpu {
     private LocalCpu() {}
 
-    static HardwareProfile measure() {
-        Kernels k = Backend.cpu().kernels();
+    static HardwareProfile measure(Kernels k) {
+        Parallel parallel = k.parallel();
         int n = 512;
         float[] a = new float[n * n], b = new float[n * n], c = new float[n * n];
         for (int i = 0; i < a.length; i++) {
@@ -40,14 +39,14 @@ final class LocalCpu {
         double gbs = 2.0 * src.length * Float.BYTES / bestCopy / 1e9;
         int reps = 2000;
         long t0 = System.nanoTime();
-        for (int r = 0; r < reps; r++) Parallel.forEach(Parallel.threads(), i -> { });
+        for (int r = 0; r < reps; r++) parallel.forEach(parallel.threads(), i -> { });
         double overheadUs = (System.nanoTime() - t0) / 1e3 / reps;
         double memGib = 16;
         if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             memGib = os.getTotalMemorySize() / (1024.0 * 1024 * 1024);
         }
         // Compute is FP32 whatever the stored dtype: every dtype gets the FP32 rate.
-        return new HardwareProfile("local-cpu (" + Parallel.threads() + " threads)",
+        return new HardwareProfile("local-cpu (" + parallel.threads() + " threads)",
                 Map.of("fp32", tflops, "bf16", tflops, "fp16", tflops, "fp8", tflops), gbs, memGib, overheadUs, 1, 1, 1);
     }
 }

@@ -1,5 +1,6 @@
 package dev.puzzle.hardware;
 
+import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.cuda.CudaBackend;
 import dev.puzzle.core.cuda.CudaKernels;
@@ -36,7 +37,7 @@ class DeviceCostModelTest {
     @BeforeAll
     static void open() throws Exception {
         dev = new EmulatedDevice();
-        model = new DeviceCostModel(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev)), 1);
+        model = new DeviceCostModel(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2))), 1);
     }
 
     @Test

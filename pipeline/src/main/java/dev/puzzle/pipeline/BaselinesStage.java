@@ -127,7 +127,7 @@ public final class BaselinesStage {
         RunConfig.Search s = run.config.compressSearch();
         try {
             var sol = ArchitectureSearch.solve(new ArchitectureSearch.Problem(SearchLibrary.of(only), s.objective(), s.maximize(), budgets),
-                    new ArchitectureSearch.Options(s.solver(), s.timeLimit(), Math.max(1, dev.puzzle.core.tensor.Parallel.threads())));
+                    new ArchitectureSearch.Options(s.solver(), s.timeLimit(), run.backend.threads()));
             return new Plan("fp8global-" + t.label(), Plan.Kind.FP8_GLOBAL, t, tps, SearchStage.chosen(only, sol),
                     "Puzzle's search with every KV cache in FP8 (one global KV dtype): what the per-layer choice is compared with");
         } catch (ArchitectureSearch.InfeasibleException e) {

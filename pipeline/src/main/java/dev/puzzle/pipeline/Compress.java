@@ -30,11 +30,11 @@ public final class Compress {
             throw PuzzleException.field(rc.file, "compress.gguf", "required", "the parent cannot be written for llama.cpp at all: " + whole);
         }
         rc.compressSearch();
-        HeapNeed.check(run, HeapNeed.Stage.COMPRESS, dev.puzzle.core.tensor.Parallel.threads());
+        HeapNeed.check(run, HeapNeed.Stage.COMPRESS, run.backend.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
             run.dir.checkFingerprint(rc);
             Cluster.recordConfig(run); // for 'puzzle status RUN_DIR'
-            HardwareProfile hw = HardwareProfile.load(rc.hardware());
+            HardwareProfile hw = HardwareProfile.load(rc.hardware(), run.backend);
             // 1. profile
             if (Files.exists(run.dir.modelCosts()) && Files.exists(run.dir.blockCosts())) {
                 listener.stage("profile", "done earlier, skipped");
@@ -46,7 +46,7 @@ public final class Compress {
             listener.stage("library", "activation cache and candidate initialization");
             LibraryStage.run(run, listener);
             listener.stage("distill", "blockwise local distillation");
-            DistillStage.Result d = DistillStage.run(run, DistillStage.Shard.ALL, dev.puzzle.core.tensor.Parallel.threads(), listener);
+            DistillStage.Result d = DistillStage.run(run, DistillStage.Shard.ALL, run.backend.threads(), listener);
             listener.stage("distill", d.trained() == 0 ? "all jobs done earlier" : "trained " + d.trained() + " jobs");
             // 4. score
             if (Files.exists(run.dir.scoredLibrary())) {

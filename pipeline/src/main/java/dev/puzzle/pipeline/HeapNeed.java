@@ -42,7 +42,8 @@ public final class HeapNeed {
             long f = switch (b.ffn()) { // FFN width for the parameters; rows of activations use the active width
                 case FfnConfig.Dense d -> d.intermediateSize();
                 case FfnConfig.Moe m -> (long) m.numExperts() * m.expertIntermediate() + m.sharedIntermediate() + m.numExperts();
-                default -> D;
+                case FfnConfig.Linear l -> D;
+                case FfnConfig.NoOp n -> 0;
             };
             long ge = (long) b.attention().kvHeads() * c.headDim();
             F = Math.max(F, f);

@@ -72,7 +72,7 @@ public final class ProfileStage {
 
     /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */
     public static Result run(Run run, String hardwareOverride, Listener listener) throws IOException {
-        return run(run, HardwareProfile.load(hardwareOverride != null ? hardwareOverride : run.config.hardware()), listener);
+        return run(run, HardwareProfile.load(hardwareOverride != null ? hardwareOverride : run.config.hardware(), run.backend), listener);
     }
 
     /** Costs every candidate on {@code hw} and writes the two files. */

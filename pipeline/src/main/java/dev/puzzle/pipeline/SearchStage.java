@@ -4,7 +4,6 @@ import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibrary.Replacement;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.LibraryKeys;
-import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.hardware.Workload;
 import dev.puzzle.mip.ArchitectureSearch;
@@ -65,7 +64,7 @@ public final class SearchStage {
         Workload w = rc.workload();
         Map<String, Double> fixed = run.dir.fixedCosts();
         double parentTps = run.dir.parentThroughput();
-        ArchitectureSearch.Options o = new ArchitectureSearch.Options(s.solver(), s.timeLimit(), Math.max(1, Parallel.threads()));
+        ArchitectureSearch.Options o = new ArchitectureSearch.Options(s.solver(), s.timeLimit(), run.backend.threads());
         List<Plan> plans = new ArrayList<>();
         List<String> unreachable = new ArrayList<>();
         Map<RunConfig.Target, List<Budget>> all = new LinkedHashMap<>();

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Every Vector API kernel equals its scalar twin on random shapes, odd sizes included. */
 class KernelTwinTest {
-    final Kernels vec = new VectorKernels(), sca = new ScalarKernels();
+    final Kernels vec = new VectorKernels(new Parallel(2)), sca = new ScalarKernels(new Parallel(1));
     final Random rnd = new Random(1234);
 
     float[] randn(int n) {
@@ -74,14 +74,9 @@ class KernelTwinTest {
     void gemmSingleThreadEqualsMultiThread() {
         int m = 200, n = 300, k = 400;
         float[] a = randn(m * k), b = randn(n * k), c1 = new float[m * n], c2 = new float[m * n];
-        int before = Parallel.threads();
-        try {
-            Parallel.setThreads(1);
-            vec.matmulT(a, b, c1, m, n, k);
-            Parallel.setThreads(3);
-            vec.matmulT(a, b, c2, m, n, k);
-        } finally {
-            Parallel.setThreads(before);
+        try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
+            new VectorKernels(one).matmulT(a, b, c1, m, n, k);
+            new VectorKernels(three).matmulT(a, b, c2, m, n, k);
         }
         assertArrayEquals(c1, c2, 0f);
     }

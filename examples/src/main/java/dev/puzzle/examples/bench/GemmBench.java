@@ -2,7 +2,6 @@ package dev.puzzle.examples.bench;
 
 import dev.puzzle.core.tensor.Backend;
 import dev.puzzle.core.tensor.Kernels;
-import dev.puzzle.core.tensor.Parallel;
 
 import java.util.Locale;
 import java.util.Random;
@@ -15,8 +14,7 @@ import java.util.Random;
  */
 public final class GemmBench {
     public static void main(String[] args) {
-        Parallel.setThreads(Integer.parseInt(args[0]));
-        Kernels k = Backend.cpu().kernels();
+        Kernels k = Backend.cpu("vector", Integer.parseInt(args[0])).kernels();
         for (int a = 1; a < args.length; a++) {
             String[] s = args[a].split(",");
             int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);

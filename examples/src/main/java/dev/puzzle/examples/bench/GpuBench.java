@@ -1,5 +1,6 @@
 package dev.puzzle.examples.bench;
 
+import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.bld.ActivationCache;
 import dev.puzzle.bld.BldJob;
 import dev.puzzle.bld.BldSettings;
@@ -75,15 +76,14 @@ public final class GpuBench {
     public static void main(String[] args) throws Exception {
         CudaBackend bf16;
         try {
-            bf16 = CudaBackend.open();
+            bf16 = CudaBackend.open(DeviceOps.Precision.BF16, Runtime.getRuntime().availableProcessors());
         } catch (CudaDevice.Unavailable e) {
             System.err.println("GpuBench: " + e.getMessage());
             System.exit(2);
             return;
         }
         Device dev = bf16.device();
-        CudaBackend fp32 = new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev));
-        if (bf16.precision() != DeviceOps.Precision.BF16) bf16 = new CudaBackend(dev, DeviceOps.Precision.BF16, bf16.kernels());
+        CudaBackend fp32 = new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, Parallel.allCores()));
         boolean ok = new GpuBench(STORIES110M, System.out).run(fp32, bf16, args.length > 0 ? args[0] : "all");
         System.exit(ok ? 0 : 1);
     }

@@ -8,7 +8,6 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.tensor.Backend;
-import dev.puzzle.core.tensor.Parallel;
 
 import java.util.Collections;
 import java.util.Locale;
@@ -26,13 +25,13 @@ public final class MoeBench {
         int[] v = {512, 8, 8, 1024, 2, 256, 128, 2};
         for (int i = 0; i < Math.min(a.length, v.length); i++) v[i] = Integer.parseInt(a[i]);
         int D = v[0], L = v[1], E = v[2], I = v[3], K = v[4], P = v[5], G = v[6];
-        Parallel.setThreads(v[7]);
+        Backend cpu = Backend.cpu("vector", v[7]);
         int heads = D / 64, V = 4096, ctx = P + G;
         AttentionConfig attn = new AttentionConfig.Gqa(heads);
         ModelConfig moe = new ModelConfig("MixtralForCausalLM", D, heads, 64, heads, I, V, ctx, 1e-5f, 1e6f, RopeStyle.HALF_SPLIT, false, false,
                 Collections.nCopies(L, new BlockConfig(attn, new FfnConfig.Moe(E, K, I, true, 0))));
         ModelConfig dense = ModelConfig.builder("LlamaForCausalLM").dim(D).layers(L).heads(heads).kvHeads(heads).intermediateSize(K * I).vocabSize(V).maxSeqLen(ctx).normEps(1e-5f).ropeTheta(1e6f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(false).qkvBias(false).build();
-        Decoder dm = new Decoder(RandomWeights.of(moe, 1), Backend.cpu()), dd = new Decoder(RandomWeights.of(dense, 1), Backend.cpu());
+        Decoder dm = new Decoder(RandomWeights.of(moe, 1), cpu), dd = new Decoder(RandomWeights.of(dense, 1), cpu);
         int[] tokens = new Random(3).ints(ctx, 3, V).toArray();
         for (int w = 0; w < 2; w++) { // warm-up: JIT
             time(dm, tokens, P, G);

@@ -8,7 +8,6 @@ import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.ops.Param;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
@@ -26,12 +25,12 @@ import java.util.Random;
  */
 public final class TrainStepBench {
     public static void main(String[] args) {
-        Parallel.setThreads(Integer.parseInt(args[0]));
+        Backend cpu = Backend.cpu("vector", Integer.parseInt(args[0]));
         int S = 8, T = 256, D = 512;
         ModelConfig c = new ModelConfig("LlamaForCausalLM", D, 8, 64, 2, 1536, 64, 4096, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, true, false,
                 List.of(new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Dense(1536))));
         var w = RandomWeights.of(c, 1).tensors();
-        BlockOps ops = new BlockOps(c, w, "random weights", Backend.cpu());
+        BlockOps ops = new BlockOps(c, w, "random weights", cpu);
         report("ffn", ops.ffn(0, new FfnConfig.Dense(1536)), S, T, D);
         report("attention", ops.attention(0, new AttentionConfig.Gqa(2)), S, T, D);
     }

@@ -1,6 +1,7 @@
 package dev.puzzle.core.cuda;
 
 import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.tensor.VectorKernels;
 
 /**
@@ -17,12 +18,13 @@ public final class CudaKernels extends VectorKernels {
     private final long minMacs;
     private DeviceArray a, b, c;
 
-    public CudaKernels(Device dev) {
-        this(dev, MIN_MACS);
+    public CudaKernels(Device dev, Parallel parallel) {
+        this(dev, parallel, MIN_MACS);
     }
 
     /** With another threshold (the tests send small GEMMs to the device). */
-    public CudaKernels(Device dev, long minMacs) {
+    public CudaKernels(Device dev, Parallel parallel, long minMacs) {
+        super(parallel);
         this.dev = dev;
         this.ops = new DeviceOps(dev, DeviceOps.Precision.FP32);
         this.minMacs = minMacs;

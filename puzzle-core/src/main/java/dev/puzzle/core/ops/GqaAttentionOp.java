@@ -4,7 +4,6 @@ import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.model.Rope;
 import dev.puzzle.core.tensor.Fp8E4M3;
 import dev.puzzle.core.tensor.Kernels;
-import dev.puzzle.core.tensor.Parallel;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -139,11 +138,11 @@ public final class GqaAttentionOp implements BlockOp {
     }
 
     /** Runs {@code perHead} over the H heads, forking only when there is work enough to pay for it. */
-    private static void heads(int H, long work, IntConsumer perHead) {
+    private void heads(int H, long work, IntConsumer perHead) {
         if (work < 65536) {
             for (int h = 0; h < H; h++) perHead.accept(h);
         } else {
-            Parallel.forEach(H, perHead);
+            ops.kernels().parallel().forEach(H, perHead);
         }
     }
 

@@ -14,21 +14,34 @@ public interface Backend {
     /** The kernels block ops run on. */
     Kernels kernels();
 
-    /** The CPU backend with the named kernel provider ({@code vector} or {@code scalar}). */
-    static Backend cpu(String kernels) {
+    /** Worker threads of the kernels' parallel sections. */
+    default int threads() {
+        return kernels().parallel().threads();
+    }
+
+    /** The CPU backend with the named kernel provider ({@code vector} or {@code scalar}) on {@code threads} threads. */
+    static Backend cpu(String kernels, int threads) {
+        Parallel p = new Parallel(threads);
         Kernels k = switch (kernels) {
-            case "vector" -> new VectorKernels();
-            case "scalar" -> new ScalarKernels();
-            default -> throw new IllegalArgumentException("puzzle.kernels must be 'vector' or 'scalar', got '" + kernels + "'");
+            case "vector" -> new VectorKernels(p);
+            case "scalar" -> new ScalarKernels(p);
+            default -> throw new IllegalArgumentException("kernels must be 'vector' or 'scalar', got '" + kernels + "'");
         };
         return new Cpu("cpu-" + kernels, k);
     }
 
-    /** The CPU backend chosen by the system property {@code puzzle.kernels} (default {@code vector}). */
+    /** The CPU backend with the named kernel provider on every core. */
+    static Backend cpu(String kernels) {
+        return cpu(kernels, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The CPU backend with the Vector API kernels on every core: one shared instance (its pool starts on first use). */
     static Backend cpu() {
-        return cpu(System.getProperty("puzzle.kernels", "vector"));
+        return Cpu.DEFAULT;
     }
 
     /** The CPU backend: kernels on Java arrays, parallel sections on {@link Parallel}'s pool. */
-    record Cpu(String name, Kernels kernels) implements Backend {}
+    record Cpu(String name, Kernels kernels) implements Backend {
+        static final Backend DEFAULT = Backend.cpu("vector");
+    }
 }

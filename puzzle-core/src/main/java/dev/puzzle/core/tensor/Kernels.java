@@ -8,6 +8,9 @@ package dev.puzzle.core.tensor;
  */
 public interface Kernels {
 
+    /** The worker pool this provider's parallel sections run on (its thread count is the backend's). */
+    Parallel parallel();
+
     /**
      * {@code C[M,N] = op(A)[M,K] · op(B)[K,N]}, or {@code C += ...} when {@code accumulate}.
      * {@code transA}: A is stored as [K,M] (leading dimension lda); otherwise [M,K].
@@ -70,7 +73,7 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         int blocks = (n + block - 1) / block;
         boolean bf16 = w.dtype() == dev.puzzle.core.tensor.DType.BF16;
-        Parallel.forEach(blocks, b -> {
+        parallel().forEach(blocks, b -> {
             int n0 = b * block, nb = Math.min(block, n - n0);
             if (bf16) {
                 short[] raw = LinearBlocks.shorts(nb * k);

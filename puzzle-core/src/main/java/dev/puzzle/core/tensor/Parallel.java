@@ -6,57 +6,54 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
 /**
- * The worker pool every kernel shares: {@code threads − 1} persistent helper threads plus the calling
- * thread, which takes its share of the work. Decode issues dozens of small parallel sections per
- * token, so helpers spin briefly after each job before parking: the next job starts in
- * microseconds, not after a thread wake-up. The thread count is configurable (system property
- * {@code puzzle.threads}, or {@link #setThreads}) and defaults to the available cores. Nested or
- * concurrent calls run sequentially on their own thread.
+ * A worker pool: {@code threads − 1} persistent helper threads plus the calling thread, which takes its
+ * share of the work. Decode issues dozens of small parallel sections per token, so helpers spin briefly
+ * after each job before parking: the next job starts in microseconds, not after a thread wake-up. The
+ * helpers start on the first parallel section. Each {@link Kernels} provider owns one, so a backend's
+ * thread count travels with the backend (no process-wide setting). Nested or concurrent calls run
+ * sequentially on their own thread.
  */
-public final class Parallel {
-    private static volatile int threads = defaultThreads();
-    private static volatile Pool pool;
+public final class Parallel implements AutoCloseable {
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private final int threads;
+    private volatile Pool pool;
 
-    private Parallel() {}
-
-    private static int defaultThreads() {
-        String p = System.getProperty("puzzle.threads");
-        if (p != null && !p.isBlank()) {
-            int t = Integer.parseInt(p.trim());
-            if (t < 1) throw new IllegalArgumentException("puzzle.threads must be >= 1, got " + t);
-            return t;
-        }
-        return Runtime.getRuntime().availableProcessors();
+    /** A pool of {@code threads} threads (the caller's included). */
+    public Parallel(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("thread count must be >= 1, got " + threads);
+        this.threads = threads;
     }
 
-    public static int threads() {
+    /** As many threads as the machine has cores. */
+    public static Parallel allCores() {
+        return new Parallel(Runtime.getRuntime().availableProcessors());
+    }
+
+    public int threads() {
         return threads;
     }
 
-    public static synchronized void setThreads(int n) {
-        if (n < 1) throw new IllegalArgumentException("thread count must be >= 1, got " + n);
-        if (n != threads) {
-            threads = n;
-            Pool old = pool;
-            pool = null;
-            if (old != null) old.shutdown();
-        }
-    }
-
-    private static Pool pool() {
+    private Pool pool() {
         Pool p = pool;
         if (p == null && threads > 1) {
-            synchronized (Parallel.class) {
-                if (pool == null && threads > 1) pool = new Pool(threads - 1);
+            synchronized (this) {
+                if (pool == null) pool = new Pool(threads - 1);
                 p = pool;
             }
         }
         return p;
     }
 
+    /** Stops the helper threads (a later parallel section starts new ones). */
+    @Override
+    public synchronized void close() {
+        Pool p = pool;
+        pool = null;
+        if (p != null) p.shutdown();
+    }
+
     /** Runs {@code body(i)} for i in [0, n), spread over the pool; returns when all are done. */
-    public static void forEach(int n, IntConsumer body) {
+    public void forEach(int n, IntConsumer body) {
         if (n <= 0) return;
         Pool p = n == 1 || INSIDE.get() ? null : pool();
         if (p == null || !p.lock.tryLock()) {
@@ -71,7 +68,7 @@ public final class Parallel {
     }
 
     /** Splits [0, n) into at most {@code threads()} contiguous ranges of at least minChunk and runs {@code body(from, to)} on each. */
-    public static void forRange(int n, int minChunk, RangeBody body) {
+    public void forRange(int n, int minChunk, RangeBody body) {
         if (n <= 0) return;
         int chunks = Math.max(1, Math.min(threads, n / Math.max(1, minChunk)));
         if (chunks == 1) {

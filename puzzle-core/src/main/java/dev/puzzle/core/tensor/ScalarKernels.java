@@ -2,6 +2,17 @@ package dev.puzzle.core.tensor;
 
 /** The scalar twin of {@link VectorKernels}: plain loops, the reference the vector kernels are tested against. */
 public final class ScalarKernels implements Kernels {
+    private final Parallel parallel;
+
+    /** @param parallel the pool of the few parallel sections (mapped weights widened a block at a time) */
+    public ScalarKernels(Parallel parallel) {
+        this.parallel = parallel;
+    }
+
+    @Override
+    public Parallel parallel() {
+        return parallel;
+    }
 
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,

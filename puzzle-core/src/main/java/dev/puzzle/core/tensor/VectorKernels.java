@@ -30,6 +30,17 @@ public class VectorKernels implements Kernels {
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    private final Parallel parallel;
+
+    /** @param parallel the pool its GEMMs and matrix-vector products spread over */
+    public VectorKernels(Parallel parallel) {
+        this.parallel = parallel;
+    }
+
+    @Override
+    public Parallel parallel() {
+        return parallel;
+    }
 
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
@@ -44,13 +55,13 @@ public class VectorKernels implements Kernels {
             smallM(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
-        int threads = Parallel.threads();
+        int threads = parallel.threads();
         // Row blocks of at most MC_MAX rows, as many as a multiple of the thread count so every thread gets the same share.
         int mBlocks = threads * Math.max(1, (m + threads * MC_MAX - 1) / (threads * MC_MAX));
         int mc = Math.min(MC_MAX, roundUp(Math.max(MR, (m + mBlocks - 1) / mBlocks), MR));
         mBlocks = (m + mc - 1) / mc;
         if (!accumulate) { // the micro-kernel always accumulates, so start from zero
-            Parallel.forRange(m, 16, (i0, i1) -> {
+            parallel.forRange(m, 16, (i0, i1) -> {
                 for (int i = i0; i < i1; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             });
         }
@@ -61,10 +72,10 @@ public class VectorKernels implements Kernels {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 final int fjc = jc, fpc = pc;
-                Parallel.forRange(nPanels, 8, (p0, p1) -> {
+                parallel.forRange(nPanels, 8, (p0, p1) -> {
                     for (int p = p0; p < p1; p++) packB(bp, p * NR * kc, b, bOff, ldb, transB, fpc, kc, fjc + p * NR, Math.min(NR, nc - p * NR));
                 });
-                Parallel.forEach(mBlocks, blk -> {
+                parallel.forEach(mBlocks, blk -> {
                     int ic = blk * mc;
                     int mcb = Math.min(mc, m - ic);
                     float[] ap = PACK_A.get();
@@ -269,8 +280,8 @@ public class VectorKernels implements Kernels {
         }
         final int fa = aOff;
         // Several ranges per thread, claimed as threads free up: a late-waking helper costs one range, not half the rows.
-        int minRows = Math.max(16, 65536 / Math.max(1, k)), chunks = Math.max(1, Math.min(n / minRows, 4 * Parallel.threads()));
-        Parallel.forEach(chunks, ch -> {
+        int minRows = Math.max(16, 65536 / Math.max(1, k)), chunks = Math.max(1, Math.min(n / minRows, 4 * parallel.threads()));
+        parallel.forEach(chunks, ch -> {
             int j0 = (int) ((long) n * ch / chunks), j1 = (int) ((long) n * (ch + 1) / chunks);
             for (int j = j0; j < j1; j++) {
                 for (int i = 0; i < m; i++) {
