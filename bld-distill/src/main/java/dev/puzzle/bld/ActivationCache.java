@@ -7,7 +7,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 
 import java.io.IOException;
 import java.nio.file.Files;

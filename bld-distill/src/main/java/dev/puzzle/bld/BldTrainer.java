@@ -1,12 +1,13 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.Notices;
+import dev.puzzle.core.ops.DeviceBlock;
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.Param;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -122,14 +123,16 @@ public final class BldTrainer {
         Map<String, Tensor> w = new LinkedHashMap<>();
         init.forEach((k, v) -> w.put(k, v.copy()));
         Setup s = setup(backend, cfg, job, w, a);
-        if (backend instanceof CudaBackend cuda) { // the whole job on the GPU where its variants have device blocks
-            Curve c = DeviceBldTrainer.train(cuda, cfg, job, s, a, st);
-            if (c != null && c.keptInit()) {
+        if (backend.gpu().isPresent()) { // the whole job on the GPU where its ops have device twins
+            try {
+                Curve c = DeviceBldTrainer.train(backend.gpu().get(), cfg, job, s, a, st);
+                if (!c.keptInit()) return new Result(w, c);
                 Map<String, Tensor> kept = new LinkedHashMap<>();
                 init.forEach((k, v) -> kept.put(k, v.copy()));
                 return new Result(kept, c);
+            } catch (DeviceBlock.Unsupported e) {
+                Notices.say("distill " + job.key() + ": trained on the host (" + e.getMessage() + ")");
             }
-            if (c != null) return new Result(w, c);
         }
         int D = cfg.dim(), T = a.T(), B = Math.min(st.batchSequences(), a.S());
         List<Param> params = new ArrayList<>();

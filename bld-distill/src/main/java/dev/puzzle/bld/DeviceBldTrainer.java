@@ -1,9 +1,9 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.cuda.Device;
 import dev.puzzle.core.cuda.DeviceArray;
-import dev.puzzle.core.cuda.DeviceBlock;
+import dev.puzzle.core.ops.DeviceBlock;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.cuda.DeviceParam;
 import dev.puzzle.core.cuda.DeviceTraining;
@@ -18,8 +18,8 @@ import java.util.Random;
  * activations, the batches, the loss, the gradients and AdamW all in device memory; the same batch order
  * (seeded as the CPU path), schedule, clipping and keep-the-initialization rule. The calibration rows stay on
  * the device when they take at most a quarter of its memory, else each batch is copied over as it is drawn. The
- * job holds the device for its whole run. Returns null when a sub-block's variant has no device block (the CPU
- * path trains it).
+ * job holds the device for its whole run. A job whose op has no device twin is refused before any work (the CPU path
+ * trains it, saying so).
  */
 final class DeviceBldTrainer {
     private final Device dev;
@@ -43,8 +43,11 @@ final class DeviceBldTrainer {
         dA = dev.floats(n);
     }
 
-    /** The trained curve (the setup's host params hold the result), or null when the job cannot run on the device. */
-    static BldTrainer.Curve train(CudaBackend backend, ModelConfig cfg, BldJob job, BldTrainer.Setup s, ActivationCache.Layer a, BldSettings st) {
+    /**
+     * The trained curve (the setup's host params hold the result); {@link DeviceBlock.Unsupported} saying why when a
+     * sub-block's op has no device twin (before anything is trained).
+     */
+    static BldTrainer.Curve train(Backend.Gpu backend, ModelConfig cfg, BldJob job, BldTrainer.Setup s, ActivationCache.Layer a, BldSettings st) {
         Device dev = backend.device();
         int D = cfg.dim(), T = a.T(), B = Math.min(st.batchSequences(), a.S());
         synchronized (dev.lock()) {
@@ -55,9 +58,8 @@ final class DeviceBldTrainer {
             Calibration cal = null;
             DeviceTraining opt = null;
             try {
-                da = s.attn() == null ? null : DeviceBlock.of(s.attn(), cfg, ops, B, T);
-                df = s.ffn() == null ? null : DeviceBlock.of(s.ffn(), cfg, ops, B, T);
-                if ((s.attn() != null && da == null) || (s.ffn() != null && df == null)) return null;
+                da = s.attn() == null ? null : s.attn().device(ops, cfg, B, T);
+                df = s.ffn() == null ? null : s.ffn().device(ops, cfg, B, T);
                 tr = new DeviceBldTrainer(dev, da, df, B, T, D);
                 cal = tr.new Calibration(s.x(), s.y());
                 List<DeviceParam> params = new ArrayList<>();

@@ -5,7 +5,7 @@ import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.ops.Param;
 import dev.puzzle.core.train.TrainableModel;

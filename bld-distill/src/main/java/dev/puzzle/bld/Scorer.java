@@ -9,7 +9,7 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.nio.file.Path;

@@ -9,7 +9,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -7,7 +7,7 @@ import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.Attention;
 import dev.puzzle.core.ops.Ops;
 import dev.puzzle.core.ops.Param;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;

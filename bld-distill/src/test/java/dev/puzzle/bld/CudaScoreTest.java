@@ -1,7 +1,7 @@
 package dev.puzzle.bld;
 
 import dev.puzzle.core.tensor.Parallel;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.CudaBackend;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.cuda.EmulatedDevice;
@@ -11,7 +11,7 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 

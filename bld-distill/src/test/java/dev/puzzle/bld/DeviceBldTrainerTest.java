@@ -1,7 +1,8 @@
 package dev.puzzle.bld;
 
+import dev.puzzle.core.Notices;
 import dev.puzzle.core.tensor.Parallel;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.CudaBackend;
 import dev.puzzle.core.cuda.EmulatedDevice;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.DeviceOps;
@@ -13,7 +14,7 @@ import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -86,8 +87,17 @@ class DeviceBldTrainerTest {
         Map<String, Tensor> init = init(c, job);
         BldTrainer.Result cpu = BldTrainer.train(Backend.cpu(), c, job, init, a, ST);
         dev.launches.clear();
-        BldTrainer.Result gpu = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, new Parallel(2), 0)), c, job, init, a, ST);
+        List<String> said = new java.util.ArrayList<>();
+        Notices.to(said::add);
+        BldTrainer.Result gpu;
+        try {
+            gpu = BldTrainer.train(new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, new Parallel(2), 0)), c, job, init, a, ST);
+        } finally {
+            Notices.to(null);
+        }
         assertEquals(onDevice, dev.launches.containsKey("adamw"), "trained on the device: " + dev.launches.keySet());
+        assertEquals(onDevice ? List.of() : List.of("puzzle: distill " + job.key() + ": trained on the host (per-head q/k norms have no device kernels)"), said,
+                "a job that cannot run on the device says so in one line");
         assertTrue(dev.launches.containsKey("gemm_f32"), "GEMMs on the device: " + dev.launches.keySet());
         assertTrue(cpu.curve().after() < cpu.curve().before(), "training lowers the loss: " + cpu.curve());
         assertEquals(cpu.curve().keptInit(), gpu.curve().keptInit());

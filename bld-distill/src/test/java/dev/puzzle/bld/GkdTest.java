@@ -1,6 +1,6 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;

@@ -8,7 +8,7 @@ import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.MoeOp;
 import dev.puzzle.core.ops.Ops;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -2,7 +2,7 @@ package dev.puzzle.blocklibrary;
 
 import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.ops.Ops;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.model.AttentionConfig;

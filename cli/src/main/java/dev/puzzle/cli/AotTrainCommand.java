@@ -11,7 +11,7 @@ import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tokenizer.BpeTokenizer;
 import picocli.CommandLine.Command;
 

@@ -1,7 +1,7 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.core.cuda.BackendChoice;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.BackendChoice;
+import dev.puzzle.core.backend.Backend;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

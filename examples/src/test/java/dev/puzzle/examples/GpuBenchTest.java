@@ -1,7 +1,7 @@
 package dev.puzzle.examples;
 
 import dev.puzzle.core.tensor.Parallel;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.CudaBackend;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.cuda.EmulatedDevice;

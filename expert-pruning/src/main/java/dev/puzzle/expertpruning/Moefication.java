@@ -3,7 +3,7 @@ package dev.puzzle.expertpruning;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.ops.Ops;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.util.ArrayList;

@@ -10,7 +10,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.MoeOp;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 

@@ -1,17 +1,17 @@
 package dev.puzzle.hardware;
 
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.cuda.Device;
 import dev.puzzle.core.cuda.DeviceArray;
-import dev.puzzle.core.cuda.DeviceBlock;
+import dev.puzzle.core.ops.DeviceBlock;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 
 import java.util.HashMap;
 import java.util.List;
@@ -29,12 +29,12 @@ import java.util.Map;
  */
 public final class DeviceCostModel implements CostModel {
     private static final long CHUNK_BYTES = 4L << 30; // attention probabilities and their gradient scratch per chunk
-    private final CudaBackend backend;
+    private final Backend.Gpu backend;
     private final int reps;
     private final RooflineCostModel counts;
     private final Map<String, double[]> cache = new HashMap<>();
 
-    public DeviceCostModel(CudaBackend backend, int reps) {
+    public DeviceCostModel(Backend.Gpu backend, int reps) {
         if (reps < 1) throw new IllegalArgumentException("reps must be >= 1, got " + reps);
         this.backend = backend;
         this.reps = reps;
@@ -108,12 +108,12 @@ public final class DeviceCostModel implements CostModel {
 
     private DeviceBlock device(BlockOp op, ModelConfig m, DeviceOps ops, int S, int T) {
         if (op.identity()) return null;
-        DeviceBlock d = DeviceBlock.of(op, m, ops, S, T);
-        if (d == null) {
-            throw new PuzzleException("cost_model measured on the GPU times dense FFN, GQA attention (no q/k norm, no FP8 KV) and linear blocks; "
-                    + op.getClass().getSimpleName() + " has no device block: use cost_model: roofline");
+        try {
+            return op.device(ops, m, S, T);
+        } catch (DeviceBlock.Unsupported e) {
+            throw new PuzzleException("cost_model measured on the GPU times the blocks whose ops have device twins; " + e.getMessage()
+                    + ": use cost_model: roofline");
         }
-        return d;
     }
 
     private double prefill(ModelConfig m, BlockOp attn, BlockOp ffn, DeviceOps ops, int S, int T, int D) {

@@ -52,11 +52,11 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
 
     /** A built-in profile by name, a YAML file, or {@code local-cpu} (measured now). */
     public static HardwareProfile load(String nameOrPath) {
-        return load(nameOrPath, dev.puzzle.core.tensor.Backend.cpu());
+        return load(nameOrPath, dev.puzzle.core.backend.Backend.cpu());
     }
 
     /** As {@link #load(String)}; {@code local-cpu} is measured with {@code backend}'s kernels and threads. */
-    public static HardwareProfile load(String nameOrPath, dev.puzzle.core.tensor.Backend backend) {
+    public static HardwareProfile load(String nameOrPath, dev.puzzle.core.backend.Backend backend) {
         String key = nameOrPath.toLowerCase(Locale.ROOT);
         if (key.equals(LOCAL_CPU)) return LocalCpu.measure(backend.kernels());
         if (BUILT_IN.contains(key)) {

@@ -6,7 +6,7 @@ import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 
 import java.util.HashMap;
 import java.util.List;

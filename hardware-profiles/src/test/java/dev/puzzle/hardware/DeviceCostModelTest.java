@@ -2,7 +2,7 @@ package dev.puzzle.hardware;
 
 import dev.puzzle.core.tensor.Parallel;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.CudaBackend;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.cuda.EmulatedDevice;
@@ -37,7 +37,7 @@ class DeviceCostModelTest {
     @BeforeAll
     static void open() throws Exception {
         dev = new EmulatedDevice();
-        model = new DeviceCostModel(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2))), 1);
+        model = new DeviceCostModel(new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2))).gpu().orElseThrow(), 1);
     }
 
     @Test
@@ -68,7 +68,7 @@ class DeviceCostModelTest {
     void moeIsRefusedWithOneLine() {
         BlockConfig moe = new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.Moe(4, 2, 16, true, 0));
         PuzzleException e = assertThrows(PuzzleException.class, () -> model.block(M, moe, W));
-        assertEquals("cost_model measured on the GPU times dense FFN, GQA attention (no q/k norm, no FP8 KV) and linear blocks; "
-                + "MoeOp has no device block: use cost_model: roofline", e.getMessage());
+        assertEquals("cost_model measured on the GPU times the blocks whose ops have device twins; "
+                + "mixture-of-experts FFNs have no device kernels: use cost_model: roofline", e.getMessage());
     }
 }

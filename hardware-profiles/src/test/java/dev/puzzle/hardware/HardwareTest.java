@@ -84,7 +84,7 @@ class HardwareTest {
 
     @Test
     void measuredModelCountsLikeTheRooflineAndTimesTheWork() {
-        MeasuredCostModel m = new MeasuredCostModel(dev.puzzle.core.tensor.Backend.cpu(), 3);
+        MeasuredCostModel m = new MeasuredCostModel(dev.puzzle.core.backend.Backend.cpu(), 3);
         RooflineCostModel r = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
         Workload w = new Workload(2, 16, 8, "fp32", "fp32");
         for (BlockConfig b : new BlockConfig[]{BlockConfig.parent(4, 172), new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Linear())}) {

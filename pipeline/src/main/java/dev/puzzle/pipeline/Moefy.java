@@ -18,7 +18,7 @@ import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.ops.Ops;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.tokenizer.Tokenizer;
 import dev.puzzle.expertpruning.Moefication;

@@ -66,8 +66,7 @@ public final class ProfileStage {
     /** The run's cost model: measured here (on the GPU with CUDA events under the CUDA backend), or the profile's roofline. */
     public static CostModel costModel(Run run, HardwareProfile hw) {
         if (!run.config.measured()) return new RooflineCostModel(hw);
-        return run.backend instanceof dev.puzzle.core.cuda.CudaBackend cuda ? new dev.puzzle.hardware.DeviceCostModel(cuda, 3)
-                : new MeasuredCostModel(run.backend, 3);
+        return run.backend.gpu().<CostModel>map(gpu -> new dev.puzzle.hardware.DeviceCostModel(gpu, 3)).orElseGet(() -> new MeasuredCostModel(run.backend, 3));
     }
 
     /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */

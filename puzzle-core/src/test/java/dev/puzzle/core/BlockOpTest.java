@@ -10,7 +10,7 @@ import dev.puzzle.core.ops.GqaAttentionOp;
 import dev.puzzle.core.ops.LinearOp;
 import dev.puzzle.core.ops.NoOp;
 import dev.puzzle.core.ops.SwiGluOp;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.train.TrainableModel;
 import org.junit.jupiter.api.Test;
 

@@ -9,7 +9,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.Param;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.train.TrainableModel;
 import org.junit.jupiter.api.Test;
 

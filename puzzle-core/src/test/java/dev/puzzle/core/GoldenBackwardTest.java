@@ -12,7 +12,7 @@ import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.Param;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.train.TrainableModel;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,6 @@
 package dev.puzzle.examples.bench;
 
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Kernels;
 
 import java.util.Locale;

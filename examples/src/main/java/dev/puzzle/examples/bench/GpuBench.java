@@ -6,12 +6,12 @@ import dev.puzzle.bld.BldJob;
 import dev.puzzle.bld.BldSettings;
 import dev.puzzle.bld.BldTrainer;
 import dev.puzzle.bld.Scorer;
-import dev.puzzle.core.cuda.CudaBackend;
+import dev.puzzle.core.backend.CudaBackend;
 import dev.puzzle.core.cuda.CudaDevice;
 import dev.puzzle.core.cuda.CudaKernels;
 import dev.puzzle.core.cuda.Device;
 import dev.puzzle.core.cuda.DeviceArray;
-import dev.puzzle.core.cuda.DeviceBlock;
+import dev.puzzle.core.ops.DeviceBlock;
 import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.cuda.DeviceTraining;
 import dev.puzzle.core.io.Checkpoint;
@@ -23,7 +23,7 @@ import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import dev.puzzle.hardware.BlockCost;
 import dev.puzzle.hardware.DeviceCostModel;
@@ -224,7 +224,7 @@ public final class GpuBench {
         int S = sh.S(), T = sh.T(), D = sh.D();
         Device dev = backend.device();
         DeviceOps ops = new DeviceOps(dev, backend.precision());
-        DeviceBlock b = DeviceBlock.of(op, c, ops, S, T);
+        DeviceBlock b = op.device(ops, c, S, T);
         Random r = new Random(1);
         float[] x = new float[S * T * D], y = new float[S * T * D];
         for (int i = 0; i < x.length; i++) {
@@ -302,7 +302,7 @@ public final class GpuBench {
         ModelConfig m = model(sh.costLayers());
         int F = sh.F(), H = sh.H();
         Workload w = sh.costWorkload();
-        DeviceCostModel measured = new DeviceCostModel(backend, Math.min(5, sh.reps()));
+        DeviceCostModel measured = new DeviceCostModel(backend.gpu().orElseThrow(), Math.min(5, sh.reps()));
         RooflineCostModel roof = new RooflineCostModel(HardwareProfile.load("h200"));
         out.printf(Locale.ROOT, "costs d %d, batch %d, prefill %d, generate %d (ms): block, measured prefill, roofline h200 prefill, measured decode, roofline h200 decode%n",
                 sh.D(), w.batch(), w.prefillLength(), w.generationLength());

@@ -11,7 +11,7 @@ import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.Param;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 
 import java.util.List;
 import java.util.Locale;

@@ -1,27 +1,34 @@
 package dev.puzzle.core.cuda;
 
-import dev.puzzle.core.ops.Param;
-
 /**
- * A block op's {@link Param} on the device: its FP32 value (the master weights), gradient, AdamW moments
+ * A block op's parameter on the device: its FP32 value (the master weights), gradient, AdamW moments
  * and, for a matrix under BF16 GEMMs, the BF16 copy the GEMMs read (refreshed by every optimizer step).
- * {@link #download} writes the trained value back into the host Param.
+ * {@link #download} writes the trained value back into the host array it was uploaded from.
  */
 public final class DeviceParam {
-    public final Param host;
     private final Device dev;
+    private final float[] host; // the host parameter's values, shared with its tensor
+    private final boolean matrix;
     private final DeviceArray value, grad;
     private DeviceArray m, v, bf16;
 
-    DeviceParam(Device dev, Param host, boolean bf16Copy) {
-        if (host.w == null) throw new IllegalArgumentException(host.name + " is mapped from the checkpoint and cannot be trained on the device");
+    /**
+     * Uploads a parameter.
+     *
+     * @param name     its Hugging Face name, for messages
+     * @param host     its values (null: mapped from the checkpoint, not trainable)
+     * @param rank     its number of dimensions (a matrix is decayed by AdamW and gets a BF16 copy)
+     */
+    public DeviceParam(Device dev, String name, float[] host, int rank, boolean bf16Copy) {
+        if (host == null) throw new IllegalArgumentException(name + " is mapped from the checkpoint and cannot be trained on the device");
         this.dev = dev;
         this.host = host;
-        this.value = dev.upload(host.w);
-        this.grad = dev.floats(host.w.length);
-        if (bf16Copy && host.shape.length >= 2) {
-            bf16 = dev.bf16(host.w.length);
-            dev.launch("f32_to_bf16", Device.gridFor(host.w.length, 256), 256, bf16, value, (long) host.w.length);
+        this.matrix = rank >= 2;
+        this.value = dev.upload(host);
+        this.grad = dev.floats(host.length);
+        if (bf16Copy && matrix) {
+            bf16 = dev.bf16(host.length);
+            dev.launch("f32_to_bf16", Device.gridFor(host.length, 256), 256, bf16, value, (long) host.length);
         }
     }
 
@@ -44,7 +51,7 @@ public final class DeviceParam {
 
     /** A matrix: AdamW decays it. */
     public boolean decays() {
-        return host.shape.length >= 2;
+        return matrix;
     }
 
     DeviceArray firstMoment() {
@@ -61,12 +68,12 @@ public final class DeviceParam {
         dev.zero(grad);
     }
 
-    /** The trained value into the host Param (and so into the tensor it shares). */
+    /** The trained value into the host array (and so into the tensor that shares it). */
     public void download() {
-        dev.download(value, 0, host.w, 0, host.w.length);
+        dev.download(value, 0, host, 0, host.length);
     }
 
-    void free() {
+    public void free() {
         for (DeviceArray a : new DeviceArray[]{value, grad, m, v, bf16}) dev.free(a);
     }
 }

@@ -1,6 +1,6 @@
 package dev.puzzle.core.eval;
 
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Kernels;
 
 /**

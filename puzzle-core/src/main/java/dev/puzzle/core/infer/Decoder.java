@@ -6,7 +6,7 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.ops.BlockOp;
 import dev.puzzle.core.ops.BlockOps;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Tensor;
 

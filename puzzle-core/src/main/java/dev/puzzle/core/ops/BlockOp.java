@@ -50,6 +50,15 @@ public interface BlockOp {
     /** An op's inference state for one sequence (e.g. its KV cache). */
     interface State {}
 
+    /**
+     * This op's device twin: the same forward and backward on a GPU (its kernels beside this op's host ones),
+     * its parameters uploaded, for up to {@code maxSeqs} sequences of T tokens. Ops without one refuse with the
+     * reason (a BLD job of such a variant trains on the host and says so).
+     */
+    default DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+        throw new DeviceBlock.Unsupported(getClass().getSimpleName() + " has no device kernels");
+    }
+
     default void zeroGrad() {
         for (Param p : params()) p.zeroGrad();
     }

@@ -80,6 +80,15 @@ public final class GqaAttentionOp implements BlockOp {
     }
 
     @Override
+    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+        if (hasQkNorm()) throw new DeviceBlock.Unsupported("per-head q/k norms have no device kernels");
+        if (fp8Kv()) throw new DeviceBlock.Unsupported("an FP8 KV cache has no device kernels");
+        if (E > 256) throw new DeviceBlock.Unsupported("the attention kernels take head dims up to 256, not " + E);
+        DeviceBlock.requireTrainable(params());
+        return new DeviceBlock.Attention(ops, cfg, G, window, params(), maxSeqs, T);
+    }
+
+    @Override
     public List<Param> params() {
         List<Param> l = new ArrayList<>(List.of(norm, wq, wk, wv, wo));
         if (bq != null) l.addAll(List.of(bq, bk, bv));

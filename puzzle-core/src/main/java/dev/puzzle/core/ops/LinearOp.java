@@ -21,6 +21,12 @@ public final class LinearOp implements BlockOp {
     }
 
     @Override
+    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+        DeviceBlock.requireTrainable(params());
+        return new DeviceBlock.Linear(ops, cfg, params(), maxSeqs, T);
+    }
+
+    @Override
     public List<Param> params() {
         return List.of(norm, w);
     }

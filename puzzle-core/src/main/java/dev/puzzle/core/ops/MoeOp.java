@@ -57,6 +57,11 @@ public final class MoeOp implements BlockOp {
     }
 
     @Override
+    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+        throw new DeviceBlock.Unsupported("mixture-of-experts FFNs have no device kernels");
+    }
+
+    @Override
     public List<Param> params() {
         List<Param> p = new ArrayList<>();
         p.add(norm);

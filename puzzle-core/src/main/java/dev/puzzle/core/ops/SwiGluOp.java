@@ -29,6 +29,14 @@ public final class SwiGluOp implements BlockOp {
     }
 
     @Override
+    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+        List<Param> ps = params();
+        if (ps.size() != 4) throw new DeviceBlock.Unsupported("a SwiGLU without its own norm (a MoE's shared expert) has no device kernels");
+        DeviceBlock.requireTrainable(ps);
+        return new DeviceBlock.Ffn(ops, cfg, ps, maxSeqs, T);
+    }
+
+    @Override
     public List<Param> params() {
         return norm == null ? List.of(w1, w3, w2) : List.of(norm, w1, w3, w2);
     }

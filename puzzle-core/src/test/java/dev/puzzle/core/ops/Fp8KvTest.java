@@ -12,7 +12,7 @@ import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.RopeStyle;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Fp8E4M3;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;

@@ -7,7 +7,7 @@ import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,7 @@
 package dev.puzzle.core.tensor;
 
+import dev.puzzle.core.backend.Backend;
+
 import dev.puzzle.core.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,7 +1,8 @@
-package dev.puzzle.core.cuda;
+package dev.puzzle.core.backend;
 
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.core.tensor.Backend;
+import dev.puzzle.core.cuda.CudaDevice;
+import dev.puzzle.core.cuda.DeviceOps;
 
 import java.util.function.Consumer;
 

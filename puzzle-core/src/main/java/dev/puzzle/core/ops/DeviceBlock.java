@@ -1,4 +1,8 @@
-package dev.puzzle.core.cuda;
+package dev.puzzle.core.ops;
+
+import dev.puzzle.core.cuda.DeviceArray;
+import dev.puzzle.core.cuda.DeviceOps;
+import dev.puzzle.core.cuda.DeviceParam;
 
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.Rope;
@@ -48,28 +52,27 @@ public abstract sealed class DeviceBlock permits DeviceBlock.Ffn, DeviceBlock.At
     }
 
     final DeviceArray buf(long n) {
-        DeviceArray a = ops.dev.floats(n);
+        DeviceArray a = ops.device().floats(n);
         buffers.add(a);
         return a;
     }
 
     final DeviceParam param(Param p) {
-        DeviceParam d = new DeviceParam(ops.dev, p, ops.precision == DeviceOps.Precision.BF16);
+        DeviceParam d = new DeviceParam(ops.device(), p.name, p.w, p.shape.length, ops.precision() == DeviceOps.Precision.BF16);
         params.add(d);
         return d;
     }
 
-    /** The device block of {@code op}, or null when its variant does not run on the device. */
-    public static DeviceBlock of(BlockOp op, ModelConfig cfg, DeviceOps ops, int maxSeqs, int T) {
-        List<Param> ps = op.params();
-        for (Param p : ps) if (p.w == null) return null; // mapped: not trainable anywhere
-        return switch (op) {
-            case SwiGluOp f when ps.size() == 4 -> new Ffn(ops, cfg, ps, maxSeqs, T);
-            case GqaAttentionOp a when !a.hasQkNorm() && !a.fp8Kv() && cfg.headDim() <= 256 && cfg.headDim() % 2 == 0 ->
-                    new Attention(ops, cfg, a.kvHeads(), a.window(), ps, maxSeqs, T);
-            case LinearOp l -> new Linear(ops, cfg, ps, maxSeqs, T);
-            default -> null;
-        };
+    /** An op that has no device twin, or not for this configuration; the message says why, in a few words. */
+    public static final class Unsupported extends RuntimeException {
+        public Unsupported(String why) {
+            super(why);
+        }
+    }
+
+    /** Refuses parameters mapped from the checkpoint: they are not trainable anywhere. */
+    static void requireTrainable(List<Param> ps) {
+        for (Param p : ps) if (p.w == null) throw new Unsupported(p.name + " is mapped from the checkpoint, not trainable");
     }
 
     public List<DeviceParam> params() {
@@ -107,7 +110,7 @@ public abstract sealed class DeviceBlock permits DeviceBlock.Ffn, DeviceBlock.At
 
     /** Frees every device allocation of the block. */
     public void close() {
-        for (DeviceArray a : buffers) ops.dev.free(a);
+        for (DeviceArray a : buffers) ops.device().free(a);
         for (DeviceParam p : params) p.free();
     }
 
@@ -181,7 +184,7 @@ public abstract sealed class DeviceBlock permits DeviceBlock.Ffn, DeviceBlock.At
                 System.arraycopy(row, 0, table, t * E, E);
             }
             cs = buf(table.length);
-            ops.dev.upload(table, 0, cs, 0, table.length);
+            ops.device().upload(table, 0, cs, 0, table.length);
             long N = maxRows, HE = (long) H * E, GE = (long) G * E, P = (long) maxSeqs * H * T * T;
             q = buf(N * HE);
             k = buf(N * GE);

@@ -1,12 +1,30 @@
-package dev.puzzle.core.tensor;
+package dev.puzzle.core.backend;
+
+import dev.puzzle.core.cuda.Device;
+import dev.puzzle.core.cuda.DeviceOps;
+import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.core.tensor.ScalarKernels;
+import dev.puzzle.core.tensor.VectorKernels;
+
+import java.util.Optional;
 
 /**
  * Where the numbers are computed: the context every model, block op, loss and sampler is built
  * with, instead of a process-wide singleton. Two kinds: the CPU with its {@link Kernels} provider
- * (Vector API or scalar twin), and CUDA ({@code dev.puzzle.core.cuda.CudaBackend}: device-resident
- * block training, large GEMMs of the host paths on the GPU); {@code dev.puzzle.core.cuda.BackendChoice} picks one by name.
+ * (Vector API or scalar twin), and CUDA ({@link CudaBackend}: its {@link #gpu()} trains and times the
+ * block ops that have device twins, and the host paths send their large GEMMs to the GPU);
+ * {@link BackendChoice} picks one by name. Stages ask {@link #gpu()}, never the backend's type.
  */
 public interface Backend {
+
+    /** A GPU to train and time blocks on: the device, and the operand precision of its GEMMs. */
+    record Gpu(Device device, DeviceOps.Precision precision) {}
+
+    /** The GPU of this backend; empty for the CPU. */
+    default Optional<Gpu> gpu() {
+        return Optional.empty();
+    }
 
     /** A short name for logs and reports, e.g. {@code cpu-vector}. */
     String name();
