@@ -45,15 +45,15 @@ public final class Bld {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ActivationCache cache(Path runDir) {
-        return new ActivationCache(runDir.resolve("cache"));
+        return new ActivationCache(new RunLayout(runDir).cacheDir());
     }
 
     public static CandidateStore library(Path runDir) {
-        return new CandidateStore(runDir.resolve("library"));
+        return new CandidateStore(new RunLayout(runDir).libraryDir());
     }
 
     public static CandidateStore distilled(Path runDir) {
-        return new CandidateStore(runDir.resolve("distill"));
+        return new CandidateStore(new RunLayout(runDir).distillDir());
     }
 
     /** The distinct attention and FFN variants of one layer across its candidates, in candidate order. */

@@ -99,8 +99,7 @@ public final class Scorer {
 
     /** One candidate's scores, kept as soon as they are computed, so that an interrupted scoring resumes per candidate. */
     public static Path jobFile(Path runDir, int l, dev.puzzle.core.model.BlockConfig b) {
-        return runDir.resolve("score").resolve("jobs").resolve("layer_" + l)
-                .resolve(dev.puzzle.core.model.BlockNames.id(b.attention()) + "__" + dev.puzzle.core.model.BlockNames.id(b.ffn()) + ".json");
+        return new RunLayout(runDir).scoreJob(l, b);
     }
 
     /** Whether a kept score is newer than every distilled weight file it was computed from (else: score again). */

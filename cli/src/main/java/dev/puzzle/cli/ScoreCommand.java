@@ -40,7 +40,7 @@ final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
         if (shard != null) {
             DistillStage.Shard sh = DistillStage.Shard.parse(shard);
             int n = ScoreStage.runShard(run, sh, listener);
-            spec.commandLine().getOut().printf("scored shard %s: %d candidates (kept in %s)%n", sh, n, run.dir.root().resolve("score/jobs"));
+            spec.commandLine().getOut().printf("scored shard %s: %d candidates (kept in %s)%n", sh, n, run.dir.layout().scoreJobsDir());
             return ExitCodes.OK;
         }
         ScoreStage.Result r = merge != null ? ScoreStage.merge(run, merge, listener) : ScoreStage.run(run, listener);

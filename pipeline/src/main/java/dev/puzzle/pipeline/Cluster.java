@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.puzzle.bld.Bld;
+import dev.puzzle.bld.RunLayout;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.model.ModelConfig;
@@ -87,7 +88,7 @@ public final class Cluster {
     /** The scripts of a Slurm run, written to RUN_DIR/cluster/slurm; returns them in submission order. */
     public static List<Path> writeSlurm(Run run, Slurm s, Launcher launcher) throws IOException {
         check(run, s.shards());
-        Path dir = run.dir.root().toAbsolutePath().resolve("cluster").resolve("slurm"), logs = dir.resolve("logs");
+        Path dir = new RunLayout(run.dir.root().toAbsolutePath()).clusterDir("slurm"), logs = dir.resolve("logs");
         Files.createDirectories(logs);
         recordConfig(run);
         String cfg = run.config.file.toAbsolutePath().toString(), n = String.valueOf(s.shards());
@@ -160,7 +161,7 @@ public final class Cluster {
             throw PuzzleException.field(run.config.file, "run_dir", root, "must lie under the config's directory " + base + ", which the volume holds");
         }
         recordConfig(run);
-        Path dir = root.resolve("cluster").resolve("k8s");
+        Path dir = new RunLayout(root).clusterDir("k8s");
         Files.createDirectories(dir);
         String name = "puzzle-" + root.getFileName().toString().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-").replaceAll("^-+|-+$", "");
         if (name.length() > 40) name = name.substring(0, 40).replaceAll("-+$", "");

@@ -113,7 +113,7 @@ public final class EvaluateStage {
     }
 
     private Path evalFile(Plan p) {
-        return run.dir.child(p.name()).resolve("eval.json");
+        return run.dir.layout().childEval(p.name());
     }
 
     /** Whether a plan was evaluated by an earlier run. */

@@ -24,12 +24,12 @@ public final class RealizeStage {
 
     /** Where a child whose GKD diverged says so. */
     public static Path gkdDiverged(Run run, String name) {
-        return run.dir.child(name).resolve("gkd-diverged.txt");
+        return run.dir.layout().childGkdDiverged(name);
     }
 
     /** The model directory of a plan (the parent's own source for the parent). */
     public static Path modelDir(Run run, Plan p) {
-        return run.dir.child(p.name()).resolve("model");
+        return run.dir.layout().childModel(p.name());
     }
 
     /** Realizes {@code p} unless its directory is complete; returns the checkpoint, loaded back from disk. */
@@ -45,12 +45,12 @@ public final class RealizeStage {
                 int[][] cal = run.calibration();
                 int steps = (int) Math.max(1, gkd.tokens() / ((long) Math.min(gkd.batchSequences(), cal.length) * cal[0].length));
                 try {
-                    child = Gkd.train(run.backend, run.parent, child, cal, gkd, dir.resolve("gkd-checkpoint.safetensors"),
+                    child = Gkd.train(run.backend, run.parent, child, cal, gkd, run.dir.layout().childGkdCheckpoint(p.name()),
                             listener.progress("gkd " + p.name(), steps)::accept).child();
                 } catch (dev.puzzle.bld.Diverged d) { // this child stays as BLD left it; the others go on
                     listener.stage("gkd", p.name() + ": " + d.getMessage() + "; the child is the one before GKD");
                     AtomicFiles.writeString(gkdDiverged(run, p.name()), d.getMessage() + "\n");
-                    Files.deleteIfExists(dir.resolve("gkd-checkpoint.safetensors"));
+                    Files.deleteIfExists(run.dir.layout().childGkdCheckpoint(p.name()));
                 }
             }
             Checkpoint out = child;
@@ -75,7 +75,7 @@ public final class RealizeStage {
         if (p.kind() == Plan.Kind.PARENT) return new GgufExport(null, null, null);
         String arch = hfArchitecture(run, p);
         if (run.config.compress().gguf() == RunConfig.GgufExport.OFF) return new GgufExport(null, null, arch);
-        Path dir = run.dir.child(p.name()), gguf = dir.resolve("model.gguf"), refused = dir.resolve("gguf-refused.txt");
+        Path dir = run.dir.child(p.name()), gguf = run.dir.layout().childGguf(p.name()), refused = run.dir.layout().childGgufRefused(p.name());
         if (Files.exists(gguf)) return new GgufExport(gguf.toString(), null, arch);
         if (Files.exists(refused)) return new GgufExport(null, Files.readString(refused).strip(), arch);
         Checkpoint ck = child.tokenizer() == null && run.parent.tokenizer() != null ? child.withTokenizer(run.parent.tokenizer()) : child;

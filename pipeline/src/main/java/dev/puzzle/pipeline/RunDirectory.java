@@ -12,63 +12,66 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import dev.puzzle.bld.RunLayout;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * One run's folder (DESIGN.md section 4): a subfolder per stage, the fingerprint of the settings that
- * shaped it, and a lock so that two {@code compress} processes never interleave their writes. Every
- * path a stage reads or writes is named here, once.
+ * One run's folder (DESIGN.md section 4): its paths ({@link RunLayout}, the one place that names them), the
+ * fingerprint of the settings that shaped it, and a lock so that two {@code compress} processes never
+ * interleave their writes.
  */
 public final class RunDirectory {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path root;
+    private final RunLayout layout;
 
     public RunDirectory(Path root) {
         this.root = root;
+        this.layout = new RunLayout(root);
     }
 
     public Path root() {
         return root;
     }
 
+    /** Every path of the run, named once. */
+    public RunLayout layout() {
+        return layout;
+    }
+
     public Path profileDir() {
-        return root.resolve("profile");
+        return layout.profileDir();
     }
 
-    /** Every candidate's costs, in the block_library.json layout (stats only). */
     public Path blockCosts() {
-        return profileDir().resolve("block_costs.json");
+        return layout.blockCosts();
     }
 
-    /** Embeddings and head, and the parent's totals, on the run's hardware profile and workload. */
     public Path modelCosts() {
-        return profileDir().resolve("model_costs.json");
+        return layout.modelCosts();
     }
 
-    /** The scored block library (replace-1-block metrics with the profile's costs merged in). */
     public Path scoredLibrary() {
-        return root.resolve("score/block_library.json");
+        return layout.scoredLibrary();
     }
 
-    /** Where compress keeps each realized model: RUN_DIR/compress/NAME. */
-    /** The pairwise FFN dependency matrix of FFN fusion, measured on the calibration text. */
     public Path ffnDependency() {
-        return root.resolve("library").resolve("ffn_dependency.json");
+        return layout.ffnDependency();
     }
 
     public Path child(String name) {
-        return root.resolve("compress").resolve(name);
+        return layout.child(name);
     }
 
     public Path reportDir() {
-        return root.resolve("report");
+        return layout.reportDir();
     }
 
     public Path fingerprintFile() {
-        return root.resolve("run.fingerprint.json");
+        return layout.fingerprint();
     }
 
     /** The embeddings-and-head costs that profile wrote, by stats key; empty when not profiled. */
@@ -119,7 +122,7 @@ public final class RunDirectory {
      */
     public Lock lock() throws IOException {
         Files.createDirectories(root);
-        Path file = root.resolve(".lock");
+        Path file = layout.lock();
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock held;
         try {

@@ -25,7 +25,7 @@ public final class Status {
 
     /** The file in which a run directory records its config's path (written by compress and by the cluster commands). */
     public static Path configRecord(Path runDir) {
-        return runDir.resolve("run.config.path");
+        return new dev.puzzle.bld.RunLayout(runDir).configRecord();
     }
 
     /** One stage's counts; {@code eta} is null where there is no pace to go by. */
@@ -93,12 +93,13 @@ public final class Status {
         }
         stages.add(new Stage("score", scored, scoring, 0, total, eta(times, total - scored)));
         int realized = 0, evaluated = 0;
-        Path compress = root.resolve("compress");
+        Path compress = run.dir.layout().compressDir();
         if (Files.isDirectory(compress)) {
             try (Stream<Path> s = Files.list(compress)) {
                 for (Path d : s.filter(Files::isDirectory).toList()) {
-                    if (Files.exists(d.resolve("model/config.json"))) realized++;
-                    if (Files.exists(d.resolve("eval.json"))) evaluated++;
+                    String name = d.getFileName().toString();
+                    if (Files.exists(run.dir.layout().childModel(name).resolve("config.json"))) realized++;
+                    if (Files.exists(run.dir.layout().childEval(name))) evaluated++;
                 }
             }
         }
