@@ -40,7 +40,7 @@ final class SearchCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--min", paramLabel = "KEY=VALUE", description = "Lower budget on the sum of a cost (repeatable).")
     List<String> mins = new ArrayList<>();
 
-    @Option(names = "--throughput", paramLabel = "TOK/S", description = "Throughput target: stats.runtime_ms <= 1000 * batch * generation length / throughput.")
+    @Option(names = "--throughput", paramLabel = "TOK/S", description = "Whole-model throughput target: the layers' stats.runtime_ms <= 1000 * batch * generation length / throughput, less the embeddings' and head's share when --config names a profiled run.")
     Double throughput;
 
     @Option(names = "--batch", paramLabel = "B", description = "Batch size of the library's workload (with --throughput).")
@@ -75,8 +75,9 @@ final class SearchCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        spec.commandLine().getOut().print(LibrarySearch.run(new LibrarySearch.Request(config, library, objective, maximize, maxes, mins, throughput, batch,
-                generationLength, solutions, diversity, sweep, points, solver, timeLimit, threads, json)));
+        spec.commandLine().getOut().print(LibrarySearch.run(new LibrarySearch.Request(config, library,
+                new LibrarySearch.Objective(objective, maximize), new LibrarySearch.Budgets(maxes, mins, throughput, batch, generationLength),
+                new LibrarySearch.Solve(solutions, diversity, solver, timeLimit, threads), sweep == null ? null : new LibrarySearch.Sweep(sweep, points), json)));
         return ExitCodes.OK;
     }
 }

@@ -33,21 +33,38 @@ public final class LibrarySearch {
     /**
      * What to search. Null fields take the run config's value (with {@code config}) or the default.
      *
-     * @param maxes    {@code KEY=VALUE} upper budgets on layer sums
-     * @param mins     {@code KEY=VALUE} lower budgets
-     * @param throughput tokens/s, with {@code batch} and {@code generationLength} of the library's workload
+     * @param config    a run config whose search section and run directory supply what is not given
+     * @param library   the block library file (default: the run directory's)
+     * @param objective the key to minimize (or maximize)
+     * @param budgets   the budgets given on top of the config's
+     * @param solve     how many solutions, and the solver's settings
+     * @param sweep     the frontier along one cost, or null for the best solutions
+     * @param json      one JSON document instead of tables
      */
-    public record Request(Path config, Path library, String objective, boolean maximize, List<String> maxes, List<String> mins, Double throughput,
-                          Integer batch, Integer generationLength, Integer solutions, Integer diversity, String sweep, int points, String solver,
-                          Double timeLimit, Integer threads, boolean json) {}
+    public record Request(Path config, Path library, Objective objective, Budgets budgets, Solve solve, Sweep sweep, boolean json) {}
+
+    /** The objective key (null: the config's) and its sense. */
+    public record Objective(String key, boolean maximize) {}
+
+    /**
+     * Budgets: {@code KEY=VALUE} upper and lower bounds on layer sums; a whole-model throughput (tokens/s) with
+     * {@code batch} and {@code generationLength} of the library's workload.
+     */
+    public record Budgets(List<String> maxes, List<String> mins, Double throughput, Integer batch, Integer generationLength) {}
+
+    /** How many solutions, differing in how many layers, and the solver, its time limit and workers (null: the config's or the default). */
+    public record Solve(Integer solutions, Integer diversity, String solver, Double timeLimit, Integer threads) {}
+
+    /** The frontier along {@code key} with {@code points} budgets. */
+    public record Sweep(String key, int points) {}
 
     /** Solves and renders; returns what the command prints. */
     public static String run(Request q) throws IOException {
         List<Budget> budgets = new ArrayList<>();
-        boolean maximize = q.maximize();
-        String objective = q.objective(), solver = q.solver();
-        Integer solutions = q.solutions(), diversity = q.diversity();
-        Double timeLimit = q.timeLimit();
+        boolean maximize = q.objective().maximize();
+        String objective = q.objective().key(), solver = q.solve().solver();
+        Integer solutions = q.solve().solutions(), diversity = q.solve().diversity();
+        Double timeLimit = q.solve().timeLimit();
         Path library = q.library();
         java.util.Map<String, Double> fixed = java.util.Map.of(); // without a run: the library's layers are the whole model
         if (q.config() != null) {
@@ -75,17 +92,17 @@ public final class LibrarySearch {
         if (objective == null) throw PuzzleException.setting("objective", null, "is required (or a run config with a search.objective)");
         int nSolutions = solutions != null ? solutions : 1, nDiversity = diversity != null ? diversity : 1;
         SearchLibrary lib = SearchLibrary.of(BlockLibraryJson.read(library));
-        for (String m : q.maxes()) budgets.add(Budget.parse(m, true));
-        for (String m : q.mins()) budgets.add(Budget.parse(m, false));
-        if (q.throughput() != null) {
-            if (q.batch() == null || q.generationLength() == null) throw PuzzleException.setting("throughput", q.throughput(), "needs the library's workload: batch and generation-length");
-            if (q.batch() < 1 || q.generationLength() < 1) throw PuzzleException.setting(q.batch() < 1 ? "batch" : "generation-length", q.batch() < 1 ? q.batch() : q.generationLength(), "must be >= 1");
-            budgets.add(new WholeModel(fixed).throughput(q.throughput(), q.batch(), q.generationLength()));
+        for (String m : q.budgets().maxes()) budgets.add(Budget.parse(m, true));
+        for (String m : q.budgets().mins()) budgets.add(Budget.parse(m, false));
+        if (q.budgets().throughput() != null) {
+            if (q.budgets().batch() == null || q.budgets().generationLength() == null) throw PuzzleException.setting("throughput", q.budgets().throughput(), "needs the library's workload: batch and generation-length");
+            if (q.budgets().batch() < 1 || q.budgets().generationLength() < 1) throw PuzzleException.setting(q.budgets().batch() < 1 ? "batch" : "generation-length", q.budgets().batch() < 1 ? q.budgets().batch() : q.budgets().generationLength(), "must be >= 1");
+            budgets.add(new WholeModel(fixed).throughput(q.budgets().throughput(), q.budgets().batch(), q.budgets().generationLength()));
         }
-        if (q.points() < 2) throw PuzzleException.setting("points", q.points(), "must be >= 2");
-        if (q.threads() != null && q.threads() < 1) throw PuzzleException.setting("threads", q.threads(), "must be >= 1");
+        if (q.sweep() != null && q.sweep().points() < 2) throw PuzzleException.setting("points", q.sweep().points(), "must be >= 2");
+        if (q.solve().threads() != null && q.solve().threads() < 1) throw PuzzleException.setting("threads", q.solve().threads(), "must be >= 1");
         Options o = new Options(Backend.parse(solver != null ? solver : "cp-sat"), timeLimit != null ? timeLimit : 60,
-                q.threads() != null ? q.threads() : Math.max(1, Runtime.getRuntime().availableProcessors()));
+                q.solve().threads() != null ? q.solve().threads() : Math.max(1, Runtime.getRuntime().availableProcessors()));
         Problem p = new Problem(lib, objective, maximize, budgets);
         StringBuilder out = new StringBuilder();
         ObjectMapper m = new ObjectMapper();
@@ -101,8 +118,8 @@ public final class LibrarySearch {
             if (b.max() != Double.POSITIVE_INFINITY) n.put("max", b.max());
         }
         if (q.sweep() != null) {
-            String sweep = q.sweep();
-            List<ArchitectureSearch.FrontierPoint> pts = ArchitectureSearch.frontier(p, o, sweep, q.points());
+            String sweep = q.sweep().key();
+            List<ArchitectureSearch.FrontierPoint> pts = ArchitectureSearch.frontier(p, o, sweep, q.sweep().points());
             ArrayNode arr = doc.putArray("frontier");
             if (!q.json()) out.append(String.format(Locale.ROOT, "%-16s %-16s %-16s %s%n", sweep + " <=", objective, "achieved " + sweep, "status"));
             for (var pt : pts) {
