@@ -23,15 +23,34 @@ import java.util.Random;
  */
 public final class MeasuredCostModel implements CostModel {
     private final Backend backend;
-    private final int reps;
+    private final Timing timing;
     private final RooflineCostModel counts;
     private final Map<String, double[]> cache = new HashMap<>();
     private boolean warm;
 
+    /**
+     * How blocks are timed: the best of {@code reps} runs after one, the whole first measurement preceded by
+     * {@code warmupNanos} of runs (the JIT compiling every kernel), on {@code clock} (nanoseconds).
+     */
+    public record Timing(int reps, long warmupNanos, java.util.function.LongSupplier clock) {
+        public Timing {
+            if (reps < 1) throw new IllegalArgumentException("reps must be >= 1, got " + reps);
+            if (warmupNanos < 0) throw new IllegalArgumentException("warm-up must be >= 0 ns, got " + warmupNanos);
+        }
+
+        /** {@code reps} runs after 1.5 s of warm-up, on the wall clock. */
+        public static Timing of(int reps) {
+            return new Timing(reps, 1_500_000_000L, System::nanoTime);
+        }
+    }
+
     public MeasuredCostModel(Backend backend, int reps) {
+        this(backend, Timing.of(reps));
+    }
+
+    public MeasuredCostModel(Backend backend, Timing timing) {
         this.backend = backend;
-        if (reps < 1) throw new IllegalArgumentException("reps must be >= 1, got " + reps);
-        this.reps = reps;
+        this.timing = timing;
         this.counts = new RooflineCostModel(new HardwareProfile("count-only", Map.of("fp32", 1.0), 1, 1, 0, 1, 1, 1));
     }
 
@@ -58,10 +77,10 @@ public final class MeasuredCostModel implements CostModel {
         if (hit != null) return hit;
         if (!warm) { // the first timings would otherwise include the JIT compiling every kernel
             warm = true;
-            long until = System.nanoTime() + 1_500_000_000L;
-            while (System.nanoTime() < until) measure(m, m.blocks().subList(0, 1), w, 1);
+            long until = timing.clock().getAsLong() + timing.warmupNanos();
+            while (timing.clock().getAsLong() < until) measure(m, m.blocks().subList(0, 1), w, 1);
         }
-        double[] out = measure(m, blocks, w, reps);
+        double[] out = measure(m, blocks, w, timing.reps());
         cache.put(key, out);
         return out;
     }
@@ -76,11 +95,11 @@ public final class MeasuredCostModel implements CostModel {
         double bestP = Double.MAX_VALUE, bestD = Double.MAX_VALUE;
         for (int rep = 0; rep <= reps; rep++) {
             Decoder.State st = d.newState(toks.length);
-            long t0 = System.nanoTime();
+            long t0 = timing.clock().getAsLong();
             if (P > 0) d.forward(st, toks, 0, P, false);
-            long t1 = System.nanoTime();
+            long t1 = timing.clock().getAsLong();
             for (int g = 0; g < G; g++) d.forward(st, toks, P + g, 1, false);
-            long t2 = System.nanoTime();
+            long t2 = timing.clock().getAsLong();
             if (rep == 0) continue; // warm-up
             bestP = Math.min(bestP, (t1 - t0) / 1e6);
             bestD = Math.min(bestD, (t2 - t1) / 1e6);

@@ -83,8 +83,8 @@ class HardwareTest {
     }
 
     @Test
-    void measuredModelCountsLikeTheRooflineAndTimesTheWork() {
-        MeasuredCostModel m = new MeasuredCostModel(dev.puzzle.core.backend.Backend.cpu(), 3);
+    void measuredModelCountsLikeTheRoofline() {
+        MeasuredCostModel m = new MeasuredCostModel(dev.puzzle.core.backend.Backend.cpu(), new MeasuredCostModel.Timing(1, 0, System::nanoTime));
         RooflineCostModel r = new RooflineCostModel(HardwareProfile.load("h100-80gb-sxm"));
         Workload w = new Workload(2, 16, 8, "fp32", "fp32");
         for (BlockConfig b : new BlockConfig[]{BlockConfig.parent(4, 172), new BlockConfig(new AttentionConfig.Window(2, 4), new FfnConfig.Linear())}) {
@@ -92,15 +92,58 @@ class HardwareTest {
             assertEquals(rc.params(), mc.params());
             assertEquals(rc.memoryMib(), mc.memoryMib(), 1e-12);
         }
+    }
+
+    /** Kernels whose "clock" is the multiply-adds their GEMMs have done: a cost model timed on it measures work, deterministically. */
+    static final class CountingKernels extends dev.puzzle.core.tensor.VectorKernels {
+        final java.util.concurrent.atomic.AtomicLong macs = new java.util.concurrent.atomic.AtomicLong();
+
+        CountingKernels() {
+            super(new dev.puzzle.core.tensor.Parallel(1));
+        }
+
+        @Override
+        public void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                         float[] c, int cOff, int ldc, boolean accumulate) {
+            macs.addAndGet((long) m * n * k);
+            super.gemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+        }
+    }
+
+    /**
+     * The measured model times the block it is asked about, at the workload's shapes: on a clock that counts the GEMMs'
+     * multiply-adds (1 "ns" each), a block's prefill and decode "times" are exactly its projections' work — a dense FFN
+     * 3·D·F per token, a linear map D·D — for the prompt and for every generated token, times the batch, the
+     * embeddings and head (the classifier at the last prompt position and at every step) subtracted; the head alone is V·D.
+     */
+    @Test
+    void measuredModelTimesExactlyTheBlocksWorkAtTheWorkloadsShapes() {
+        CountingKernels k = new CountingKernels();
+        dev.puzzle.core.backend.Backend counting = new dev.puzzle.core.backend.Backend() {
+            public String name() {
+                return "counting";
+            }
+
+            public dev.puzzle.core.tensor.Kernels kernels() {
+                return k;
+            }
+        };
+        MeasuredCostModel m = new MeasuredCostModel(counting, new MeasuredCostModel.Timing(2, 0, k.macs::get));
+        int D = 64, F = 172, V = 512, B = 3, P = 16, G = 8;
+        Workload w = new Workload(B, P, G, "fp32", "fp32");
+        double msPerMac = 1e-6;
+        BlockCost dense = m.block(SMALL, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F)), w);
+        assertEquals(3.0 * D * F * P * msPerMac * B, dense.prefillMs(), 1e-12);
+        assertEquals(3.0 * D * F * G * msPerMac * B, dense.decodeMs(), 1e-12);
+        BlockCost half = m.block(SMALL, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F / 2)), w);
+        assertEquals(3.0 * D * (F / 2) * (P + G) * msPerMac * B, half.prefillMs() + half.decodeMs(), 1e-12);
+        BlockCost linear = m.block(SMALL, new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.NoOp()), w);
+        assertEquals((double) D * D * P * msPerMac * B, linear.prefillMs(), 1e-12);
+        assertEquals((double) D * D * G * msPerMac * B, linear.decodeMs(), 1e-12);
         BlockCost head = m.embeddingsAndHead(SMALL, w);
-        assertTrue(head.decodeMs() > 0, "the classifier takes time");
-        // A block with 12x the work (three 1024 x 256 FFN matrices and full attention vs one 256 x 256 map) measures slower:
-        // a cost model that timed nothing, or the wrong block, fails here.
-        ModelConfig wide = ModelConfig.builder("LlamaForCausalLM").dim(256).layers(2).heads(8).kvHeads(8).intermediateSize(1024).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
-        Workload big = new Workload(1, 128, 32, "fp32", "fp32");
-        double heavy = m.block(wide, BlockConfig.parent(8, 1024), big).runtimeMs();
-        double light = m.block(wide, new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.NoOp()), big).runtimeMs();
-        assertTrue(heavy > 2 * light && heavy > 0, "parent block " + heavy + " ms vs one linear map " + light + " ms");
+        assertEquals((double) V * D * msPerMac * B, head.prefillMs(), 1e-12);
+        assertEquals((double) V * D * G * msPerMac * B, head.decodeMs(), 1e-12);
+        assertEquals(0.0, m.block(SMALL, BlockConfig.EMPTY, w).runtimeMs(), 0.0, "the no-op block does nothing");
     }
 
     @Test
