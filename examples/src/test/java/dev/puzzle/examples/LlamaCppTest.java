@@ -187,6 +187,35 @@ class LlamaCppTest {
     }
 
     /**
+     * The F16 GGUF with an untied classifier and Llama-2's 32000-token vocabulary, as llama.cpp itself reads it: the
+     * same prompt ids, the same greedy tokens, and the first steps' probabilities within 0.1% of each other (random
+     * weights: near-uniform probabilities, so the tolerance is relative).
+     */
+    @Test
+    void anUntiedF16GgufGivesLlamaCppsProbabilities() throws Exception {
+        Path gguf = shared("models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
+        Checkpoint ck = Checkpoints.load(gguf);
+        JsonNode ll = llamaCpp(gguf, "Hello world", 12);
+        Ours o = ours(ck, ck.tokenizer(), "Hello world", 12);
+        List<Integer> promptIds = new ArrayList<>(), gen = new ArrayList<>();
+        ll.get("prompt_tokens").forEach(t -> promptIds.add(t.asInt()));
+        ll.get("tokens").forEach(t -> gen.add(t.asInt()));
+        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), promptIds);
+        int n = Math.min(o.tokens().size(), gen.size());
+        assertTrue(n >= 1, "generated: " + gen + " / " + o.tokens());
+        assertEquals(o.tokens().subList(0, n), gen.subList(0, n), "greedy tokens of llama.cpp and of this toolkit");
+        int compared = 0;
+        for (int s = 0; s < Math.min(3, o.probs().size()); s++) {
+            for (JsonNode e : ll.get("top_probs").get(s)) {
+                double theirs = e.get(1).asDouble(), mine = o.probs().get(s)[e.get(0).asInt()];
+                assertEquals(theirs, mine, 1e-3 * theirs, "step " + s + " p(token " + e.get(0).asInt() + ")");
+                compared++;
+            }
+        }
+        assertTrue(compared >= 5, "compared " + compared + " probabilities");
+    }
+
+    /**
      * A heterogeneous child of stories260K written as deci: a narrower FFN, pooled KV heads, no attention,
      * no FFN with attention kept (the zero-FFN stand-in for llama.cpp's skip), and a linear attention map.
      */
