@@ -28,7 +28,7 @@ final class DistillCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--shard", paramLabel = "i/N", description = "Run only jobs i, i+N, i+2N, ... (default 0/1).")
     String shard = "0/1";
 
-    @Option(names = "--threads", paramLabel = "N", description = "Jobs trained at once (default: all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Jobs trained at once, and the kernels' worker threads (default: all cores).")
     Integer threads;
 
     @Override
