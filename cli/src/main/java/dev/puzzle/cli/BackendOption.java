@@ -12,7 +12,7 @@ public final class BackendOption {
     CommandSpec spec;
 
     @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu",
-            description = "Where to compute: cpu (default); cuda, the GPU (BLD trains the dense FFN, GQA attention and linear variants on it, in BF16 GEMMs with FP32 accumulation unless -Dpuzzle.cuda.precision=fp32; other paths send their large GEMMs to it), an error (exit 3) when no GPU or CUDA library is present; auto, the GPU when present, else the CPU with one line saying why.")
+            description = "Where to compute: cpu (default); cuda, the GPU (exit 3 saying why when no GPU or CUDA library is present); auto, the GPU when present, else the CPU after one line saying why. -Dpuzzle.cuda.precision=fp32 (in PUZZLE_JAVA_OPTS) makes device training's GEMMs FP32 instead of BF16.")
     String backend;
 
     private Backend chosen;

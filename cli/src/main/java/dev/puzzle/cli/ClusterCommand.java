@@ -45,7 +45,7 @@ final class ClusterCommand implements Runnable {
     @Command(name = "slurm", mixinStandardHelpOptions = true,
             header = "Write (and with --submit, submit) the Slurm batch scripts of a run.",
             description = "Writes RUN_DIR/cluster/slurm/{prepare,distill,score,final}.sbatch and submit.sh: distill and score are job arrays of N tasks (SLURM_ARRAY_TASK_ID is the shard), each stage submitted with --dependency=afterok on the one before, every task --requeue. With --submit, submits them and prints the job ids.",
-            footer = {"", "Example:", "  puzzle cluster slurm examples/stories260K/puzzle.yaml --shards 4 --partition cpu --time 02:00:00 --submit"})
+            footer = {"", "Example:", "  puzzle cluster slurm examples/stories260K/puzzle.yaml --shards 4 \\", "      --partition cpu --time 02:00:00 --submit"})
     static final class Slurm implements java.util.concurrent.Callable<Integer> {
         @Spec
         picocli.CommandLine.Model.CommandSpec spec;

@@ -21,8 +21,8 @@ import java.util.stream.Stream;
 @Command(name = "convert", mixinStandardHelpOptions = true,
         header = "Convert a model to a Hugging Face safetensors directory or to a GGUF file for llama.cpp.",
         description = "hf: config.json, model.safetensors and the tokenizer (when the model carries one or --tokenizer names one); q/k projection rows are permuted for Hugging Face's RoPE convention; logits are unchanged; the directory appears only when complete. gguf: architecture llama for a uniform model, deci (per-layer head counts and FFN lengths) for a heterogeneous child, the tokenizer in tokenizer.ggml.*, q/k rows in llama.cpp's RoPE order; variants llama.cpp cannot run exactly (sliding windows, linear FFNs, FP8 KV, MoE, biases, q/k norms) are refused with one line naming the layer, exit 3, and no file.",
-        footer = {"", "Examples:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf",
-                "  puzzle convert runs/stories260K/compress/puzzle-300000/model --to gguf out/child.gguf"})
+        footer = {"", "Examples:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer \\", "      ../shared/models/stories260K/tok512.bin --to hf out/stories260K-hf",
+                "  puzzle convert runs/stories260K/compress/puzzle-300000/model --to gguf \\", "      out/child.gguf"})
 final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -14,7 +14,8 @@ import java.nio.file.Path;
         header = "Train every candidate to imitate its parent block (blockwise local distillation).",
         description = "Each job trains one candidate on the cached parent activations: normalized MSE of its contribution, AdamW, warmup + cosine learning rate, gradient clipping, the config's token budget. Jobs run in parallel; finished jobs are skipped on a rerun (resume after a crash); --shard i/N lets N processes split the jobs. Writes RUN_DIR/distill/layer_L/VARIANT.safetensors and VARIANT.loss.json (loss before, after, per step).",
         footer = {"", "Examples:", "  puzzle distill examples/stories260K/puzzle.yaml",
-                "  puzzle distill examples/stories260K/puzzle.yaml --shard 0/2 &  puzzle distill examples/stories260K/puzzle.yaml --shard 1/2"})
+                "  puzzle distill examples/stories260K/puzzle.yaml --shard 0/2 &",
+                "  puzzle distill examples/stories260K/puzzle.yaml --shard 1/2"})
 final class DistillCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -23,8 +23,8 @@ import java.util.Locale;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         header = "Teacher-forced mean NLL and perplexity of a model on a text file.",
         description = "Encodes FILE with BOS at its start and keeps the first N tokens of the stream (--max-tokens, default: the model's context length). A stream longer than the context is scored as consecutive windows of the context length (or --context), each window from its own first token; the mean negative log-likelihood is over every prediction of every window. Progress on stderr.",
-        footer = {"", "Example:", "  puzzle eval ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin \\",
-                "      --text ../shared/models/tinystories-val-text/tinystories_val.txt --max-tokens 512 --json"})
+        footer = {"", "Example:", "  puzzle eval ../shared/models/stories260K/stories260K.bin --tokenizer \\", "      ../shared/models/stories260K/tok512.bin \\",
+                "      --text ../shared/models/tinystories-val-text/tinystories_val.txt \\", "      --max-tokens 512 --json"})
 final class EvalCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

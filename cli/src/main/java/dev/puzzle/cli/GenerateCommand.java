@@ -19,8 +19,8 @@ import java.util.Locale;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         header = "Generate text from a model (stdout), with tokens/s on stderr.",
         description = "Samples as llama2.c's run.c does: the prompt is encoded with BOS and echoed, --steps counts positions including the prompt, temperature 0 is greedy, otherwise top-p sampling with a seeded generator.",
-        footer = {"", "Example:", "  puzzle generate hf:karpathy/tinyllamas/stories260K/stories260K.bin --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
-                "      --mirror ../shared/models --prompt \"Once upon a time\" --temperature 0 --steps 100"})
+        footer = {"", "Example:", "  puzzle generate hf:karpathy/tinyllamas/stories260K/stories260K.bin \\", "      --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
+                "      --mirror ../shared/models --prompt \"Once upon a time\" --temperature 0 \\", "      --steps 100"})
 final class GenerateCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

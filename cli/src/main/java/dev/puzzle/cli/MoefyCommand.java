@@ -22,8 +22,8 @@ import java.util.Locale;
                 + " --tokens per layer), then the whole model end to end against the dense parent (--gkd-tokens). Writes a MixtralForCausalLM Hugging Face directory (tokenizer included) and moefication.json"
                 + " with the held-out NLL of the dense parent and of the MoE model; the directory appears only when complete."},
         footer = {"", "Example (the parent of examples/stories260K-moe):",
-                "  puzzle moefy hf:karpathy/tinyllamas/stories260K/stories260K.bin --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
-                "      --mirror ../shared/models --text ../shared/models/tinystories-val-text/tinystories_val.txt --experts 4 --top-k 2 runs/stories260K-moe-parent"})
+                "  puzzle moefy hf:karpathy/tinyllamas/stories260K/stories260K.bin \\", "      --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
+                "      --mirror ../shared/models --text \\", "      ../shared/models/tinystories-val-text/tinystories_val.txt --experts 4 \\", "      --top-k 2 runs/stories260K-moe-parent"})
 final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -41,8 +41,7 @@ public final class PuzzleCli implements Runnable {
         });
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("puzzle: " + ex.getMessage());
-            err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.println("puzzle: " + UsageErrors.message(ex, args));
             return ExitCodes.USAGE;
         });
         return cl;

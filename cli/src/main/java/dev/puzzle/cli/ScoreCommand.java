@@ -14,8 +14,10 @@ import java.nio.file.Path;
         header = "Score every candidate by replacing one block of the parent (KL, LM loss, top-1 agreement, hidden cosine).",
         description = "Runs the parent with only one layer replaced by each candidate on held-out text and writes RUN_DIR/score/block_library.json (layer_i -> variant -> {stats, metrics}), with the costs of RUN_DIR/profile/block_costs.json merged in when 'puzzle profile' has run, ready for 'puzzle search'.",
         footer = {"", "Examples:", "  puzzle score examples/stories260K/puzzle.yaml",
-                "  puzzle score examples/stories260K/puzzle.yaml --shard 0/4    (one of four processes or cluster tasks)",
-                "  puzzle score examples/stories260K/puzzle.yaml --merge 4      (after all four: check and write the library)"})
+                "  # one of four processes or cluster tasks:",
+                "  puzzle score examples/stories260K/puzzle.yaml --shard 0/4",
+                "  # after all four, check them and write the library:",
+                "  puzzle score examples/stories260K/puzzle.yaml --merge 4"})
 final class ScoreCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -14,10 +14,10 @@ import java.util.List;
         header = "Choose one block per layer that optimizes a metric under budgets (MIP, OR-Tools).",
         description = "Reads a block_library.json (layer_i -> variant -> {stats, metrics}); keys are dotted paths such as stats.memory_mib or metrics.kl_div. Prints the chosen variant of each layer and the verified totals; a budget no architecture meets is reported with the smallest achievable value of each cost.",
         footer = {"", "Examples:",
-                "  puzzle search --library ../shared/data/llama-3.3-70b-block-library/block_library.json \\",
-                "      --objective metrics.kl_div --max stats.memory_mib=80000 --throughput 6000 --batch 256 --generation-length 1200",
-                "  puzzle search --library LIB --objective metrics.kl_div --max stats.memory_mib=60000 --solutions 3 --diversity 20 --json",
-                "  puzzle search --library LIB --objective metrics.kl_div --sweep stats.runtime_ms --points 20"})
+                "  puzzle search --library \\", "      ../shared/data/llama-3.3-70b-block-library/block_library.json \\",
+                "      --objective metrics.kl_div --max stats.memory_mib=80000 --throughput \\", "      6000 --batch 256 --generation-length 1200",
+                "  puzzle search --library LIB --objective metrics.kl_div --max \\", "      stats.memory_mib=60000 --solutions 3 --diversity 20 --json",
+                "  puzzle search --library LIB --objective metrics.kl_div --sweep \\", "      stats.runtime_ms --points 20"})
 final class SearchCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -65,6 +65,55 @@ class CliTest {
         for (String c : new String[]{"inspect", "convert", "generate", "eval"}) assertTrue(r.out().contains(c), c);
     }
 
+    /** A mistyped command or option is named, with the nearest real one, in one line (exit 2). */
+    @Test
+    void unknownCommandsAndOptionsAreNamedWithASuggestion() {
+        Run r = run("evl");
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals("puzzle: unknown command 'evl' (did you mean 'eval'?); see 'puzzle --help'", r.err().strip());
+        r = run("eval", bin(), "--txt", "story.txt");
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals("puzzle: unknown option '--txt' (did you mean '--text'?); see 'puzzle eval --help'", r.err().strip(),
+                "the unknown option, not the required --text it stands for");
+        r = run("frobnicate");
+        assertEquals("puzzle: unknown command 'frobnicate'; see 'puzzle --help'", r.err().strip(), "no suggestion when nothing is near");
+        r = run("eval", bin());
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals("puzzle: Missing required option: '--text=FILE'; see 'puzzle eval --help'", r.err().strip());
+    }
+
+    /** A file named .bin that is no llama2.c checkpoint is called that, not a bad header field (exit 3). */
+    @Test
+    void aTextFileNamedBinIsNotALlama2cCheckpoint(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws IOException {
+        java.nio.file.Path f = tmp.resolve("story.bin");
+        java.nio.file.Files.writeString(f, "Once upon a time there was a little dog named Max. He liked to run.\n");
+        Run r = run("inspect", f.toString());
+        assertEquals(ExitCodes.INPUT, r.code());
+        assertEquals("puzzle: " + f + ": not a llama2.c checkpoint (it reads as text); a model is a Hugging Face directory, a .safetensors file"
+                + " beside its config.json, a llama2.c .bin or a .gguf", r.err().strip());
+        java.nio.file.Files.write(f, new byte[]{1, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 0, 0});
+        r = run("inspect", f.toString());
+        assertEquals("puzzle: " + f + ": not a llama2.c checkpoint (its first 28 bytes are no llama2.c header: dim 1, hidden 7, layers 1, heads 3,"
+                + " kv heads 1, vocab 9, seq 4); a model is a Hugging Face directory, a .safetensors file beside its config.json, a llama2.c .bin or a .gguf",
+                r.err().strip(), "3 heads do not divide dim 1");
+        java.nio.file.Files.writeString(f, "hi");
+        assertEquals("puzzle: " + f + ": not a llama2.c checkpoint (2 bytes, shorter than its 28-byte header)", run("inspect", f.toString()).err().strip());
+    }
+
+    /** Help text is wrapped between words only: every footer line (the examples, pasted into shells) fits the width unwrapped. */
+    @Test
+    void helpIsNeverWrappedInsideAToken() {
+        CommandLine cl = PuzzleCli.commandLine();
+        int width = cl.getUsageHelpWidth();
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            for (String line : sub.getCommandSpec().usageMessage().footer()) {
+                assertTrue(line.length() <= width - 2, sub.getCommandName() + ": footer line of " + line.length() + " characters: " + line);
+            }
+            String help = sub.getUsageMessage();
+            assertFalse(help.contains("--tokenizer ..\n/shared"), help);
+        }
+    }
+
     @Test
     void unknownOptionIsUsageError() {
         Run r = run("inspect", "--bogus", "x");

@@ -33,7 +33,7 @@ public final class Llama2cBin {
     public static Checkpoint read(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size < 28) throw new PuzzleException(file + ": file of " + size + " bytes is too short for a llama2.c header");
+            if (size < 28) throw new PuzzleException(file + ": not a llama2.c checkpoint (" + size + " bytes, shorter than its 28-byte header)");
             ByteBuffer head = ByteBuffer.allocate((int) Math.min(256, size)).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(head, 0);
             head.flip();
@@ -57,6 +57,11 @@ public final class Llama2cBin {
             } else {
                 shared = vocab > 0;
                 vocab = Math.abs(vocab);
+            }
+            if (!v1 && !plausible(dim, hidden, layers, heads, kvHeads, vocab, seq)) { // legacy files have no magic: sniff the header
+                throw new PuzzleException(file + ": not a llama2.c checkpoint (" + (text(head) ? "it reads as text" : "its first 28 bytes are no llama2.c header: dim "
+                        + dim + ", hidden " + hidden + ", layers " + layers + ", heads " + heads + ", kv heads " + kvHeads + ", vocab " + vocab + ", seq " + seq)
+                        + "); a model is a Hugging Face directory, a .safetensors file beside its config.json, a llama2.c .bin or a .gguf");
             }
             checkPositive(file, "dim", dim);
             checkPositive(file, "hidden_dim", hidden);
@@ -110,6 +115,21 @@ public final class Llama2cBin {
         } catch (IOException e) {
             throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /** Whether a legacy header's seven numbers describe a model at all (positive, heads dividing dim and KV heads dividing heads, sane sizes). */
+    static boolean plausible(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seq) {
+        return dim > 0 && hidden > 0 && layers > 0 && heads > 0 && kvHeads > 0 && vocab > 0 && seq > 0 && dim % heads == 0 && heads % kvHeads == 0
+                && (dim / heads) % 2 == 0 && dim <= 1 << 16 && hidden <= 1 << 20 && layers <= 1 << 12 && vocab <= 1 << 24 && seq <= 1 << 24;
+    }
+
+    /** Whether the header bytes are printable text (a text file named .bin). */
+    private static boolean text(ByteBuffer head) {
+        for (int i = 0; i < Math.min(28, head.limit()); i++) {
+            int b = head.get(i) & 0xff;
+            if (b < 0x09 || (b > 0x0d && b < 0x20) || b > 0x7e) return false;
+        }
+        return true;
     }
 
     private static void checkPositive(Path file, String field, int v) {
