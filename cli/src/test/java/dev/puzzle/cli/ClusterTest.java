@@ -150,6 +150,18 @@ class ClusterTest {
         badInput(run("cluster", "slurm", cfg.toString(), "--shards", "100000"), "--shards 100000", "more shards than jobs", "distillation jobs");
         badInput(run("cluster", "slurm", cfg.toString(), "--shards", "2", "--time", "two hours"), "--time two hours");
         badInput(run("cluster", "k8s", cfg.toString(), "--shards", "2", "--image", "x", "--volume", "Not_A_Claim"), "--volume Not_A_Claim");
+        // The whole config is checked as compress checks it, before a script is written (the error would otherwise come after the jobs ran).
+        Path h = tmp.resolve("badhw");
+        Path hcfg = CompressTest.config(h, "[2.15e5]");
+        Files.writeString(hcfg, Files.readString(hcfg).replace("hardware: h100-80gb-sxm", "hardware: h900"));
+        for (String[] args : new String[][]{{"cluster", "slurm", hcfg.toString(), "--shards", "2"},
+                {"cluster", "k8s", hcfg.toString(), "--shards", "2", "--image", "x", "--volume", "v"}}) {
+            CliTest.Run r = run(args);
+            assertEquals(ExitCodes.INPUT, r.code(), r.err());
+            assertEquals("puzzle: " + hcfg + ": field 'hardware' = h900: neither a file nor a built-in profile (h100-80gb-sxm, h200, a100-80gb, l40s, rtx-4090, local-cpu)",
+                    r.err().strip());
+            assertFalse(Files.exists(h.resolve("run/cluster")), "no script written");
+        }
         Path shm = Path.of("/dev/shm");
         Assumptions.assumeTrue(Files.isDirectory(shm) && Files.getFileStore(shm).type().equals("tmpfs"), "skipped the shared-filesystem check: no tmpfs /dev/shm here");
         Path local = Files.createTempDirectory(shm, "puzzle-cluster-test");

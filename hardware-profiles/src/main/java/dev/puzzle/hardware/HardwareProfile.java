@@ -69,10 +69,26 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
             }
         }
         Path p = Path.of(nameOrPath);
-        if (!Files.exists(p)) {
-            throw new PuzzleException("hardware profile '" + nameOrPath + "': neither a file nor a built-in profile (" + String.join(", ", BUILT_IN) + ", " + LOCAL_CPU + ")");
-        }
+        if (!Files.exists(p)) throw new PuzzleException("hardware profile '" + nameOrPath + "': " + NOT_FOUND);
         return parse(ConfigNode.read(p));
+    }
+
+    private static final String NOT_FOUND = "neither a file nor a built-in profile (" + String.join(", ", BUILT_IN) + ", " + LOCAL_CPU + ")";
+
+    /**
+     * Checks a profile name or file without measuring anything ({@code local-cpu} is measured only when loaded):
+     * null when it loads, else why not.
+     */
+    public static String problem(String nameOrPath) {
+        String key = nameOrPath.toLowerCase(Locale.ROOT);
+        if (key.equals(LOCAL_CPU) || BUILT_IN.contains(key)) return null;
+        if (!Files.exists(Path.of(nameOrPath))) return NOT_FOUND;
+        try {
+            parse(ConfigNode.read(Path.of(nameOrPath)));
+            return null;
+        } catch (PuzzleException e) {
+            return e.getMessage();
+        }
     }
 
     public static HardwareProfile parse(ConfigNode c) {

@@ -63,6 +63,7 @@ public final class Cluster {
      * jobs, and a run directory on a filesystem the nodes can share (not a machine's memory).
      */
     public static Work check(Run run, int shards) throws IOException {
+        Compress.validate(run); // the final stage runs compress: its checks, before anything is written or queued
         ModelConfig c = run.parent.config();
         int bld = Bld.jobs(c, run.space, run.config.distill().coupled()).size(), score = 0;
         for (int l = 0; l < c.numLayers(); l++) score += run.space.candidates(c, l).size();

@@ -22,14 +22,26 @@ import java.util.function.LongConsumer;
 public final class Compress {
     private Compress() {}
 
-    public static ReportModel run(Run run, Listener listener) throws Exception {
+    /**
+     * Every check of the run config compress makes before any work — its compress and search sections, the
+     * GGUF export it asks for, the hardware profile — so that a cluster run is refused before its scripts are written.
+     */
+    public static void validate(Run run) {
         RunConfig rc = run.config;
-        RunConfig.Compress cc = rc.compress(); // validated before any work
+        RunConfig.Compress cc = rc.compress();
         String whole = GgufWriter.refusal(run.parent.config());
         if (cc.gguf() == RunConfig.GgufExport.REQUIRED && whole != null) {
             throw PuzzleException.field(rc.file, "compress.gguf", "required", "the parent cannot be written for llama.cpp at all: " + whole);
         }
         rc.compressSearch();
+        String hw = dev.puzzle.hardware.HardwareProfile.problem(rc.hardware());
+        if (hw != null) throw PuzzleException.field(rc.file, "hardware", rc.hardware(), hw);
+    }
+
+    public static ReportModel run(Run run, Listener listener) throws Exception {
+        RunConfig rc = run.config;
+        validate(run);
+        RunConfig.Compress cc = rc.compress();
         HeapNeed.check(run, HeapNeed.Stage.COMPRESS, run.backend.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
             run.dir.checkFingerprint(rc);
