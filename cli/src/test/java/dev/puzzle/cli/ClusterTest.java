@@ -58,6 +58,7 @@ class ClusterTest {
         CliTest.Run s = run("status", d.resolve("run").toString());
         assertEquals(0, s.code(), s.err());
         assertTrue(s.out().contains("\ndistill ") && s.out().contains("\nscore ") && s.out().contains("report: not yet"), s.out());
+        assertTrue(s.out().contains("\ncounted: cache = parent layers whose activations are cached; init = candidate parts"), "status says what it counts: " + s.out());
     }
 
     @Test

@@ -169,7 +169,7 @@ class SlurmTest {
         StringWriter out = new StringWriter();
         cl.setOut(new PrintWriter(out));
         assertEquals(0, cl.execute("status", run.toString()));
-        assertTrue(out.toString().matches("(?s).*\\ndistill +(\\d+) +0 +0 +\\1  done\\n.*score +(\\d+) +0 +0 +\\2  done\\n.*report: written\\n"), out.toString());
+        assertTrue(out.toString().matches("(?s).*\\ndistill +(\\d+) +0 +0 +\\1  done\\n.*score +(\\d+) +0 +0 +\\2  done\\n.*report: written\\n.*"), out.toString());
         sameAsOneProcess(run);
         String logs = logs(run);
         for (String stage : new String[]{"distill shard 0", "distill shard 1", "distill shard 2", "score shard 0", "score shard 1", "score shard 2"}) {

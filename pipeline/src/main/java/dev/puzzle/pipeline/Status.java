@@ -124,7 +124,10 @@ public final class Status {
             sb.append(String.format(Locale.ROOT, "%-8s %6d %8d %7d %6d  %s%n", s.name(), s.done(), s.running(), s.failed(), s.total(),
                     s.done() + s.failed() == s.total() ? "done" : s.etaSeconds() == null ? "-" : duration(s.etaSeconds())));
         }
-        sb.append(String.format(Locale.ROOT, "children: %d realized, %d evaluated; report: %s%n", r.realized(), r.evaluated(), r.reported() ? "written" : "not yet"));
+        sb.append(String.format(Locale.ROOT, "models: %d children realized, %d models evaluated (the parent is evaluated, not realized); report: %s%n",
+                r.realized(), r.evaluated(), r.reported() ? "written" : "not yet"));
+        sb.append("counted: cache = parent layers whose activations are cached; init = candidate parts (an attention or FFN variant of a layer)"
+                + " initialized from the parent; distill = BLD jobs (failed: diverged, left out); score = candidate blocks scored against the parent\n");
         return sb.toString();
     }
 
