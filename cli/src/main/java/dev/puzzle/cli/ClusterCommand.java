@@ -28,10 +28,25 @@ final class ClusterCommand implements Runnable {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name the scheduler: slurm or k8s");
     }
 
-    /** How the nodes run this toolkit: this JVM's java, its class path (absolute: the nodes share the filesystem). */
+    /**
+     * How the nodes run this toolkit: this JVM's java and the self-contained artifact this command runs from — the
+     * cli jar (or its classes) and every runtime jar the build copied beside it into {@code cli/target/lib} — by absolute
+     * paths (the nodes share the filesystem); never the local Maven cache, which the nodes need not have.
+     */
     static Cluster.Launcher launcher() {
-        List<String> cp = new ArrayList<>();
-        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) if (!e.isBlank()) cp.add(Path.of(e).toAbsolutePath().toString());
+        Path self;
+        try {
+            self = Path.of(ClusterCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toAbsolutePath();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        Path lib = self.resolveSibling("lib"); // beside target/cli-VERSION.jar, or target/classes
+        List<String> cp = new ArrayList<>(List.of(self.toString()));
+        try (var jars = java.nio.file.Files.list(lib)) {
+            jars.filter(j -> j.getFileName().toString().endsWith(".jar")).sorted().forEach(j -> cp.add(j.toString()));
+        } catch (IOException e) {
+            throw new PuzzleException(lib + ": the toolkit's runtime jars are not there (build it with 'mvn package' or './puzzle --help' first)");
+        }
         return new Cluster.Launcher(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"), String.join(java.io.File.pathSeparator, cp));
     }

@@ -51,6 +51,9 @@ class ClusterTest {
         assertTrue(a >= 0 && a < b && b < c && c < e, submit);
         assertTrue(Files.isExecutable(dir.resolve("submit.sh")));
         for (String f : List.of("prepare.sbatch", "distill.sbatch", "score.sbatch", "final.sbatch", "submit.sh")) {
+            String text = Files.readString(dir.resolve(f));
+            assertFalse(text.contains("/.m2/") || text.matches("(?s).*junit[^/]*\\.jar.*"), f + " runs from the self-contained artifact, not the local Maven cache:\n" + text);
+            if (f.endsWith(".sbatch")) assertTrue(text.contains("/cli/target/lib/"), f + ": the artifact's runtime jars\n" + text);
             Process p = new ProcessBuilder("bash", "-n", dir.resolve(f).toString()).redirectErrorStream(true).start();
             assertEquals(0, p.waitFor(), f + ": " + new String(p.getInputStream().readAllBytes()));
         }
