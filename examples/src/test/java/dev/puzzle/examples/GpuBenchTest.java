@@ -29,7 +29,7 @@ class GpuBenchTest {
         EmulatedDevice dev = new EmulatedDevice();
         CudaBackend fp32 = new CudaBackend(dev, DeviceOps.Precision.FP32, new CudaKernels(dev, new Parallel(2), 0)),
                 bf16 = new CudaBackend(dev, DeviceOps.Precision.BF16, new CudaKernels(dev, new Parallel(2), 0));
-        GpuBench.Shape tiny = new GpuBench.Shape(32, 4, 8, 48, 61, 2, 8, 32, 6, 8, 2, 2, new Workload(2, 16, 4, "bf16", "bf16"), 2);
+        GpuBench.Shape tiny = new GpuBench.Shape(32, 4, 8, 48, 61, 2, 8, 32, 6, 8, 3, 2, 2, new Workload(2, 16, 4, "bf16", "bf16"), 2);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         boolean ok = new GpuBench(tiny, new PrintStream(buf, true, StandardCharsets.UTF_8)).run(fp32, bf16, "all");
         String out = buf.toString(StandardCharsets.UTF_8);

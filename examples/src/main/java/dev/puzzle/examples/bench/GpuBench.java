@@ -55,14 +55,14 @@ import java.util.Random;
 public final class GpuBench {
     /**
      * The sizes of a run: model dimensions (D, heads H of E, FFN F, vocabulary V), the timed step's S × T tokens,
-     * the GEMM's n, the equality checks' sequences (of eqT tokens) and scored sequences, and the cost model's layers
+     * the GEMM's n, the equality checks' sequences (of eqT tokens), their BLD steps (batches of 4) and scored sequences, and the cost model's layers
      * and workload; every timing is the median (or best) of {@code reps}.
      */
-    public record Shape(int D, int H, int E, int F, int V, int S, int T, int gemmN, int eqSeqs, int eqT, int scoreSeqs,
+    public record Shape(int D, int H, int E, int F, int V, int S, int T, int gemmN, int eqSeqs, int eqT, int eqSteps, int scoreSeqs,
                         int costLayers, Workload costWorkload, int reps) {}
 
     /** The stories110M shape of the measurements. */
-    public static final Shape STORIES110M = new Shape(768, 12, 64, 2048, 32000, 8, 256, 4096, 12, 128, 4, 12, new Workload(8, 512, 128, "bf16", "bf16"), 30);
+    public static final Shape STORIES110M = new Shape(768, 12, 64, 2048, 32000, 8, 256, 4096, 12, 128, 10, 4, 12, new Workload(8, 512, 128, "bf16", "bf16"), 30);
 
     private final Shape sh;
     private final java.io.PrintStream out;
@@ -122,7 +122,7 @@ public final class GpuBench {
         float[] mid = add(x, ops.attention(0, parent.blocks().get(0).attention()).forward(x, S, T).out());
         float[] output = add(mid, ops.ffn(0, parent.blocks().get(0).ffn()).forward(mid, S, T).out());
         ActivationCache.Layer a = new ActivationCache.Layer(x, mid, output, S, T);
-        BldSettings st = new BldSettings(false, 10L * 4 * T, 4, 1e-3, 0.1, 0.1, 1.0, 1);
+        BldSettings st = new BldSettings(false, (long) sh.eqSteps() * 4 * T, 4, 1e-3, 0.1, 0.1, 1.0, 1);
         Map<String, BldJob> jobs = new LinkedHashMap<>();
         jobs.put("attention gqa" + H / 4, new BldJob(0, new AttentionConfig.Gqa(H / 4), null));
         jobs.put("attention window" + T / 4 + " gqa" + H / 4, new BldJob(0, new AttentionConfig.Window(H / 4, T / 4, false), null));
