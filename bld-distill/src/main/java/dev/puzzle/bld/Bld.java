@@ -1,6 +1,5 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.model.BlockNames;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,6 +13,7 @@ import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.TensorNames;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.backend.Backend;

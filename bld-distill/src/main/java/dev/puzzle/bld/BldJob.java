@@ -1,7 +1,6 @@
 package dev.puzzle.bld;
 
 import dev.puzzle.core.model.BlockNames;
-import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.FfnConfig;
 

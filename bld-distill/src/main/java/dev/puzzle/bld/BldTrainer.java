@@ -11,6 +11,7 @@ import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Optional;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -123,9 +124,10 @@ public final class BldTrainer {
         Map<String, Tensor> w = new LinkedHashMap<>();
         init.forEach((k, v) -> w.put(k, v.copy()));
         Setup s = setup(backend, cfg, job, w, a);
-        if (backend.gpu().isPresent()) { // the whole job on the GPU where its ops have device twins
+        Optional<Backend.Gpu> gpu = backend.gpu();
+        if (gpu.isPresent()) { // the whole job on the GPU where its ops have device twins
             try {
-                Curve c = DeviceBldTrainer.train(backend.gpu().get(), cfg, job, s, a, st);
+                Curve c = DeviceBldTrainer.train(gpu.get(), cfg, job, s, a, st);
                 if (!c.keptInit()) return new Result(w, c);
                 Map<String, Tensor> kept = new LinkedHashMap<>();
                 init.forEach((k, v) -> kept.put(k, v.copy()));

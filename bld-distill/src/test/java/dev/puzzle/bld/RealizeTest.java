@@ -1,12 +1,12 @@
 package dev.puzzle.bld;
 
-import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.CandidateStore;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.infer.Decoder;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;

@@ -1,8 +1,8 @@
 package dev.puzzle.blocklibrary;
 
-import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.LibraryKeys;
 
 import java.util.LinkedHashMap;

@@ -1,6 +1,5 @@
 package dev.puzzle.blocklibrary;
 
-import dev.puzzle.core.model.BlockNames;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,6 +8,7 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.Json;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 
 import java.io.IOException;
 import java.nio.file.Path;

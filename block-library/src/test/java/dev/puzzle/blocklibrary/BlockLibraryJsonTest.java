@@ -1,10 +1,10 @@
 package dev.puzzle.blocklibrary;
 
-import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.BlockLibrary.Replacement;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;

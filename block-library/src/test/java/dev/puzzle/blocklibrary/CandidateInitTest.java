@@ -1,11 +1,11 @@
 package dev.puzzle.blocklibrary;
 
-import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.ops.Ops;
 import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.config.ConfigNode;
 import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.io.RandomWeights;

@@ -25,8 +25,9 @@ public final class Compress {
     /**
      * Every check of the run config compress makes before any work — its compress and search sections, the
      * GGUF export it asks for, the hardware profile — so that a cluster run is refused before its scripts are written.
+     * Returns the compress section.
      */
-    public static void validate(Run run) {
+    public static RunConfig.Compress validate(Run run) {
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress();
         String whole = GgufWriter.refusal(run.parent.config());
@@ -34,14 +35,14 @@ public final class Compress {
             throw PuzzleException.field(rc.file, "compress.gguf", "required", "the parent cannot be written for llama.cpp at all: " + whole);
         }
         rc.compressSearch();
-        String hw = dev.puzzle.hardware.HardwareProfile.problem(rc.hardware());
+        String hw = HardwareProfile.problem(rc.hardware());
         if (hw != null) throw PuzzleException.field(rc.file, "hardware", rc.hardware(), hw);
+        return cc;
     }
 
     public static ReportModel run(Run run, Listener listener) throws Exception {
         RunConfig rc = run.config;
-        validate(run);
-        RunConfig.Compress cc = rc.compress();
+        RunConfig.Compress cc = validate(run);
         HeapNeed.check(run, HeapNeed.Stage.COMPRESS, run.backend.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
             run.dir.checkFingerprint(rc);

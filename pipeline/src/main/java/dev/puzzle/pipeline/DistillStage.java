@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.ffnfusion.FfnFusion;
 import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.bld.ActivationCache;
 import dev.puzzle.bld.Bld;
@@ -65,14 +66,14 @@ public final class DistillStage {
      * from the exact fusion; the result is the run's distilled FFN part at layer i.
      */
     static int fusedRuns(Run run, Listener listener) throws Exception {
-        List<dev.puzzle.ffnfusion.FfnFusion.Span> spans = Fusion.of(run, null).spans();
+        List<FfnFusion.Span> spans = Fusion.of(run, null).spans();
         if (spans.isEmpty()) return 0;
         CandidateStore lib = Bld.library(run.dir.root()), dist = Bld.distilled(run.dir.root());
         ActivationCache cache = Bld.cache(run.dir.root());
         ModelConfig pc = run.parent.config();
         LongConsumer bar = listener.progress("distill fused runs", spans.size());
         int trained = 0, done = 0;
-        for (dev.puzzle.ffnfusion.FfnFusion.Span f : spans) {
+        for (FfnFusion.Span f : spans) {
             String id = BlockNames.id(f.blocks().get(0).ffn());
             BldJob job = new BldJob(f.first(), null, f.blocks().get(0).ffn());
             if (!dist.has(f.first(), id) && !Files.exists(Bld.failedFile(run.dir.root(), job))) {

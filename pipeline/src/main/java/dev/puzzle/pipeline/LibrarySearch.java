@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puzzle.core.PuzzleException;
-import dev.puzzle.hardware.TokenRate;
 import dev.puzzle.mip.ArchitectureSearch;
 import dev.puzzle.mip.ArchitectureSearch.Backend;
 import dev.puzzle.mip.ArchitectureSearch.Options;

@@ -1,7 +1,9 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.ffnfusion.FfnFusion;
 import dev.puzzle.bld.Bld;
 import dev.puzzle.blocklibrary.SearchSpace;
+import dev.puzzle.core.model.BlockNames;
 
 import java.io.IOException;
 import java.util.List;
@@ -25,8 +27,8 @@ public final class LibraryStage {
                 dev.puzzle.expertpruning.ExpertScores.scorer(run.space.expertScoring()));
         int parts = 0;
         dev.puzzle.blocklibrary.CandidateStore store = Bld.library(run.dir.root());
-        for (dev.puzzle.ffnfusion.FfnFusion.Span f : Fusion.of(run, null).spans()) { // each fused run's wide FFN, under layer i's FFN variant
-            String id = dev.puzzle.core.model.BlockNames.id(f.blocks().get(0).ffn());
+        for (FfnFusion.Span f : Fusion.of(run, null).spans()) { // each fused run's wide FFN, under layer i's FFN variant
+            String id = BlockNames.id(f.blocks().get(0).ffn());
             if (!store.has(f.first(), id)) store.write(f.first(), id, dev.puzzle.ffnfusion.FfnFusion.fuse(run.parent.config(), run.parent.tensors(), f.first(), f.last()));
             parts++;
         }

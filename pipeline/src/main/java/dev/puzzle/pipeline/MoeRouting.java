@@ -22,9 +22,9 @@ public final class MoeRouting {
     private MoeRouting() {}
 
     /** Layer → MoE variant → selection probability per expert; empty when the parent has no MoE layer. */
-    public static Map<Integer, Map<FfnConfig, double[]>> measure(Run run, IntConsumer cacheProgress) throws IOException {
+    public static Map<Integer, Map<FfnConfig.Moe, double[]>> measure(Run run, IntConsumer cacheProgress) throws IOException {
         ModelConfig c = run.parent.config();
-        Map<Integer, Map<FfnConfig, double[]>> out = new HashMap<>();
+        Map<Integer, Map<FfnConfig.Moe, double[]>> out = new HashMap<>();
         if (c.blocks().stream().allMatch(b -> b.ffn().numExperts() == 0)) return out;
         ActivationCache cache = Bld.cache(run.dir.root());
         cache.build(run.backend, run.parent, run.calibration(), run.config.cacheDtype(), cacheProgress);
@@ -35,7 +35,7 @@ public final class MoeRouting {
                 if (cand.block().ffn() instanceof FfnConfig.Moe m) variants.add(m);
             }
             ActivationCache.Layer a = cache.read(l);
-            out.put(l, new HashMap<>(ExpertRouting.measure(run.backend, c, run.parent.tensors(), l, own, variants, run.space.expertScoring(), a.mid(), a.rows())));
+            out.put(l, ExpertRouting.measure(run.backend, c, run.parent.tensors(), l, own, variants, run.space.expertScoring(), a.mid(), a.rows()));
         }
         return out;
     }

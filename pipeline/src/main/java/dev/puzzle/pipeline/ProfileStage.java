@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.ffnfusion.FfnFusion;
 import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
@@ -89,7 +90,7 @@ public final class ProfileStage {
         }
         // A MoE block's time depends on its layer's routing, measured on the calibration text (roofline only:
         // the measured model times random weights); every other block costs the same in every layer.
-        Map<Integer, Map<FfnConfig, double[]>> routing = rc.measured() ? Map.of()
+        Map<Integer, Map<FfnConfig.Moe, double[]>> routing = rc.measured() ? Map.of()
                 : MoeRouting.measure(run, listener.progress("routing cache", parent.numLayers())::accept);
         LongConsumer progress = listener.progress("profile", stats.size());
         int done = 0;
@@ -101,7 +102,7 @@ public final class ProfileStage {
         BlockCost total = model.embeddingsAndHead(parent, w);
         BlockCost fixed = total;
         for (int l = 0; l < parent.numLayers(); l++) {
-            Map<FfnConfig, double[]> layerRouting = routing.getOrDefault(l, Map.of());
+            Map<FfnConfig.Moe, double[]> layerRouting = routing.getOrDefault(l, Map.of());
             for (SearchSpace.Candidate c : perLayer.get(l)) {
                 double[] p = layerRouting.get(c.block().ffn()); // MoE variants only
                 Map<String, Double> s = p == null ? stats.get(c.block()) : stats(model, parent, c.block(), w, p);
@@ -110,7 +111,7 @@ public final class ProfileStage {
             BlockConfig own = parent.parentBlock(l);
             total = total.plus(model.block(parent, own, w, layerRouting.get(own.ffn())));
         }
-        for (dev.puzzle.ffnfusion.FfnFusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
+        for (FfnFusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
             Map<String, Double> sum = new LinkedHashMap<>(); // the wide FFN's layer plus its both-no-op layers (zero)
             for (BlockConfig b : f.blocks()) stats(model, parent, b, w, null).forEach((k, v) -> sum.merge(k, v, Double::sum));
             reps.add(new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), sum));

@@ -1,5 +1,6 @@
 package dev.puzzle.pipeline;
 
+import dev.puzzle.ffnfusion.FfnFusion;
 import dev.puzzle.core.model.LibraryKeys;
 
 import java.util.function.LongConsumer;
@@ -91,12 +92,12 @@ public final class ScoreStage {
                 reps.add(r.with(metrics.get(l).get(c.name())));
             }
         }
-        List<dev.puzzle.ffnfusion.FfnFusion.Span> spans = Fusion.of(run, null).spans();
+        List<FfnFusion.Span> spans = Fusion.of(run, null).spans();
         if (!spans.isEmpty()) { // replace layers i..j of the parent by the fused run
             Scorer.Reference ref = Scorer.run(run.backend, run.parent, held);
             LongConsumer p = listener.progress("score fused runs", spans.size());
             int done = 0;
-            for (dev.puzzle.ffnfusion.FfnFusion.Span f : spans) {
+            for (FfnFusion.Span f : spans) {
                 if (Files.exists(dev.puzzle.bld.Bld.failedFile(run.dir.root(), new dev.puzzle.bld.BldJob(f.first(), null, f.blocks().get(0).ffn())))) {
                     p.accept(++done);
                     continue;

@@ -5,6 +5,7 @@ import dev.puzzle.bld.BldJob;
 import dev.puzzle.bld.Scorer;
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.ModelConfig;
 
 import java.io.IOException;
@@ -59,11 +60,11 @@ public final class Status {
             var own = c.parentBlock(l);
             for (var a : Bld.attentions(cand)) if (!a.equals(own.attention())) {
                 parts++;
-                if (Files.exists(Bld.library(root).file(l, dev.puzzle.core.model.BlockNames.id(a)))) inits++;
+                if (Files.exists(Bld.library(root).file(l, BlockNames.id(a)))) inits++;
             }
             for (var f : Bld.ffns(cand)) if (!f.equals(own.ffn())) {
                 parts++;
-                if (Files.exists(Bld.library(root).file(l, dev.puzzle.core.model.BlockNames.id(f)))) inits++;
+                if (Files.exists(Bld.library(root).file(l, BlockNames.id(f)))) inits++;
             }
         }
         stages.add(new Stage("init", inits, 0, 0, parts, null));

@@ -203,7 +203,7 @@ public final class HfConfig {
         ObjectNode o = JSON.createObjectNode();
         boolean uniform = c.isUniformParent();
         AttentionConfig a0 = c.blocks().get(0).attention();
-        boolean uniformWindow = !uniform && a0.equals(new AttentionConfig.Window(c.numKvHeads(), Math.max(1, a0.window())))
+        boolean uniformWindow = !uniform && a0.window() > 0 && a0.kvHeads() == c.numKvHeads() && !a0.fp8Kv()
                 && c.blocks().stream().allMatch(b -> b.equals(new BlockConfig(a0, new FfnConfig.Dense(c.intermediateSize()))));
         String arch;
         FfnConfig.Moe moe = moeParent(c);

@@ -1,5 +1,7 @@
 package dev.puzzle.core.ops;
 
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.cuda.DeviceOps;
 import java.util.List;
 
 /**
@@ -55,7 +57,7 @@ public interface BlockOp {
      * its parameters uploaded, for up to {@code maxSeqs} sequences of T tokens. Ops without one refuse with the
      * reason (a BLD job of such a variant trains on the host and says so).
      */
-    default DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+    default DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         throw new DeviceBlock.Unsupported(getClass().getSimpleName() + " has no device kernels");
     }
 

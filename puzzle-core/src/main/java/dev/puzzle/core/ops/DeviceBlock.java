@@ -8,10 +8,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.Rope;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.ops.BlockOp;
-import dev.puzzle.core.ops.GqaAttentionOp;
-import dev.puzzle.core.ops.LinearOp;
 import dev.puzzle.core.ops.Param;
-import dev.puzzle.core.ops.SwiGluOp;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,7 @@
 package dev.puzzle.core.ops;
 
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.model.RopeStyle;
 import dev.puzzle.core.model.Rope;
 import dev.puzzle.core.tensor.Fp8E4M3;
@@ -80,7 +82,7 @@ public final class GqaAttentionOp implements BlockOp {
     }
 
     @Override
-    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+    public DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         if (hasQkNorm()) throw new DeviceBlock.Unsupported("per-head q/k norms have no device kernels");
         if (fp8Kv()) throw new DeviceBlock.Unsupported("an FP8 KV cache has no device kernels");
         if (E > 256) throw new DeviceBlock.Unsupported("the attention kernels take head dims up to 256, not " + E);

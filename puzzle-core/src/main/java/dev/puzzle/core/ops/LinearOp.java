@@ -1,5 +1,7 @@
 package dev.puzzle.core.ops;
 
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.cuda.DeviceOps;
 import java.util.List;
 
 /**
@@ -21,7 +23,7 @@ public final class LinearOp implements BlockOp {
     }
 
     @Override
-    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+    public DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         DeviceBlock.requireTrainable(params());
         return new DeviceBlock.Linear(ops, cfg, params(), maxSeqs, T);
     }

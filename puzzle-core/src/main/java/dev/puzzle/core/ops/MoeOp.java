@@ -1,5 +1,7 @@
 package dev.puzzle.core.ops;
 
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.cuda.DeviceOps;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.tensor.Kernels;
 
@@ -57,7 +59,7 @@ public final class MoeOp implements BlockOp {
     }
 
     @Override
-    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+    public DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         throw new DeviceBlock.Unsupported("mixture-of-experts FFNs have no device kernels");
     }
 

@@ -1,5 +1,7 @@
 package dev.puzzle.core.ops;
 
+import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.cuda.DeviceOps;
 import java.util.List;
 
 /**
@@ -29,7 +31,7 @@ public final class SwiGluOp implements BlockOp {
     }
 
     @Override
-    public DeviceBlock device(dev.puzzle.core.cuda.DeviceOps ops, dev.puzzle.core.model.ModelConfig cfg, int maxSeqs, int T) {
+    public DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         List<Param> ps = params();
         if (ps.size() != 4) throw new DeviceBlock.Unsupported("a SwiGLU without its own norm (a MoE's shared expert) has no device kernels");
         DeviceBlock.requireTrainable(ps);

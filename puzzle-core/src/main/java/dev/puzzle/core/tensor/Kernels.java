@@ -72,7 +72,7 @@ public interface Kernels {
         }
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         int blocks = (n + block - 1) / block;
-        boolean bf16 = w.dtype() == dev.puzzle.core.tensor.DType.BF16;
+        boolean bf16 = w.dtype() == DType.BF16;
         parallel().forEach(blocks, b -> {
             int n0 = b * block, nb = Math.min(block, n - n0);
             if (bf16) {
