@@ -7,7 +7,7 @@ G="$ROOT/build/gpu"
 rm -rf "$G"
 mkdir -p "$G/lib"
 mvn -q -B dependency:build-classpath -pl examples -Dmdep.includeScope=runtime -Dmdep.outputFile="$G/cp.txt" >/dev/null
-tr ':' '\n' <"$G/cp.txt" | grep -v -- '-tests\.jar$' | grep -E '/(puzzle-core|bld-distill|block-library|hardware-profiles)-[^/]*\.jar$|/jackson-|/snakeyaml-|/jcuda|/jcublas' |
+tr ':' '\n' <"$G/cp.txt" | grep -v -- '-tests\.jar$' | grep -E '/(puzzle-core|bld-distill|block-library|hardware-profiles)-[^/]*\.jar$|/jackson-|/snakeyaml-|/jcuda' |
   while read -r j; do cp "$j" "$G/lib/"; done
 rm "$G/cp.txt"
 (cd examples/target/classes && "$JAVA_HOME/bin/jar" --create --file "$G/lib/examples.jar" dev/puzzle/examples/bench)

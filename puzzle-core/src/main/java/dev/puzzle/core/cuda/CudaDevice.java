@@ -10,19 +10,11 @@ import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
-import jcuda.jcublas.JCublas2;
-import jcuda.jcublas.cublasHandle;
 
 import java.util.HashMap;
 import java.util.Map;
 
-import static jcuda.cudaDataType.CUDA_R_16BF;
-import static jcuda.cudaDataType.CUDA_R_32F;
 import static jcuda.driver.JCudaDriver.*;
-import static jcuda.jcublas.cublasComputeType.CUBLAS_COMPUTE_32F;
-import static jcuda.jcublas.cublasGemmAlgo.CUBLAS_GEMM_DEFAULT;
-import static jcuda.jcublas.cublasOperation.CUBLAS_OP_N;
-import static jcuda.jcublas.cublasOperation.CUBLAS_OP_T;
 
 /**
  * One GPU through the CUDA driver API (jcuda): its primary context, the PTX kernels of
@@ -40,7 +32,7 @@ public final class CudaDevice implements Device {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String name;
     private final long memory;
-    private final cublasHandle cublas; // null: the PTX GEMM
+    private final Cublas cublas; // null: the PTX GEMM
     private final String cublasAbsent;
     private final Object lock = new Object();
 
@@ -58,7 +50,7 @@ public final class CudaDevice implements Device {
         }
     }
 
-    private CudaDevice(CUcontext ctx, CUmodule module, String name, long memory, cublasHandle cublas, String cublasAbsent) {
+    private CudaDevice(CUcontext ctx, CUmodule module, String name, long memory, Cublas cublas, String cublasAbsent) {
         this.ctx = ctx;
         this.module = module;
         this.name = name;
@@ -106,16 +98,12 @@ public final class CudaDevice implements Device {
             cuCtxSetCurrent(ctx);
             CUmodule module = new CUmodule();
             cuModuleLoadData(module, Ptx.image());
-            cublasHandle h = null;
+            Cublas h = null;
             String absent = null;
             try {
-                JCublas2.setExceptionsEnabled(true);
-                cublasHandle hh = new cublasHandle();
-                JCublas2.cublasCreate(hh);
-                JCublas2.cublasSetMathMode(hh, jcuda.jcublas.cublasMath.CUBLAS_DEFAULT_MATH); // FP32 GEMMs stay FP32 (no TF32)
-                h = hh;
-            } catch (Throwable e) {
-                absent = "cuBLAS did not load (" + nativeReason(e) + "); GEMMs run on the backend's own PTX kernel";
+                h = Cublas.open();
+            } catch (Cublas.Absent e) {
+                absent = "cuBLAS did not load (" + e.getMessage() + "); GEMMs run on the backend's own PTX kernel";
             }
             return new CudaDevice(ctx, module, name, mem[0], h, absent);
         } catch (Unavailable e) {
@@ -273,14 +261,7 @@ public final class CudaDevice implements Device {
                             DeviceArray c, int ldc, float beta) {
         if (cublas == null) return false;
         // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: B first, both read as stored.
-        Pointer alpha = Pointer.to(new float[]{1f}), bt = Pointer.to(new float[]{beta});
-        int opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-        if (a.elementBytes() == 2) {
-            JCublas2.cublasGemmEx(cublas, opB, opA, N, M, K, alpha, ptr(b.address()), CUDA_R_16BF, ldb, ptr(a.address()), CUDA_R_16BF, lda,
-                    bt, ptr(c.address()), CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        } else {
-            JCublas2.cublasSgemm(cublas, opB, opA, N, M, K, alpha, ptr(b.address()), ldb, ptr(a.address()), lda, bt, ptr(c.address()), ldc);
-        }
+        cublas.gemm(transB, transA, N, M, K, 1f, b.address(), ldb, a.address(), lda, beta, c.address(), ldc, a.elementBytes() == 2);
         return true;
     }
 
