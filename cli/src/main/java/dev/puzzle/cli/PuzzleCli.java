@@ -9,7 +9,7 @@ import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
 
 /** The {@code puzzle} command: compress a trained LLM into a faster child for a hardware budget. */
-@Command(name = "puzzle", mixinStandardHelpOptions = true, version = "puzzle 0.1.0",
+@Command(name = "puzzle", mixinStandardHelpOptions = true, version = "puzzle " + dev.puzzle.core.BuildInfo.VERSION,
         header = "Puzzle for Java: distillation-based architecture search that makes an LLM faster for a hardware budget.",
         description = {"", "Each stage reads and writes files; run 'puzzle COMMAND --help' for details.", ""},
         subcommands = {InspectCommand.class, ConvertCommand.class, GenerateCommand.class, EvalCommand.class, CompressCommand.class, ReportCommand.class, LibraryCommand.class, DistillCommand.class, ScoreCommand.class, ProfileCommand.class, SearchCommand.class, MoefyCommand.class, ClusterCommand.class, StatusCommand.class, AotTrainCommand.class,

@@ -52,8 +52,9 @@ class CompressTest {
                 data:
                   text: %s
                   seq_len: 64
+                  eval_context: 256
                   calibration: {offset: 0, sequences: 16}
-                  heldout: {offset: 300000, sequences: 4}
+                  heldout: {offset: 300000, sequences: 2}
                 distill: {mode: decoupled, tokens: 4096, batch_sequences: 2, lr: 2.0e-3, seed: 5}
                 compress:
                   throughputs: %s
@@ -170,11 +171,14 @@ class CompressTest {
         Path html = dir.resolve("run/report/index.html");
         String s = Files.readString(html);
         assertTrue(Files.exists(dir.resolve("run/report/report.md")));
-        String[] plots = s.split("<svg class=\"plot\"");
+        String[] plots = s.split("<svg class=\"plot");
         assertEquals(4, plots.length, "three plots: predicted frontier, measured frontier, per-layer runtimes");
+        int models = report.get("models").size();
         for (int i = 1; i < plots.length; i++) {
             String plot = plots[i].substring(0, plots[i].indexOf("</svg>"));
-            assertTrue(plot.split("<circle").length - 1 >= report.get("models").size() - 1, "plot " + i + " has a point per model");
+            if (i < 3) assertEquals(models, plot.split("<g class=\"point\"").length - 1, "frontier " + i + " has a point per model");
+            else assertEquals(models * report.get("models").get(0).get("blocks").size(), plot.split("<rect x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" height=\"[0-9.]+\" fill=\"#").length - 1 - models,
+                    "a bar per model and layer (beside a legend swatch per model)");
         }
         assertFalse(s.contains("<script"), "self-contained, no scripts");
         assertFalse(s.replace("xmlns=\"http://www.w3.org/2000/svg\"", "").matches("(?s).*(https?:)?//[a-zA-Z0-9.-]+\\.[a-z]{2,}/.*"),
@@ -189,6 +193,11 @@ class CompressTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("chromium.err")));
         assertTrue(dom.contains("<svg class=\"plot\"") && dom.contains("Puzzle against the baselines"), "rendered DOM");
+        dev.puzzle.pipeline.ReportModelTest.assertPlotsReadable(dom); // round ticks, labelled points, as the browser has them
+        for (String part : List.of("Recommended child per budget", "binds:", "Accuracy: KL, top-1 agreement", "held-out sequences of 256 tokens",
+                "Samples (greedy, the same prompt", "Once upon a time", "budget 215000 tok/s", "(log scale)", "seed 5", "commit ", "median [IQR]")) {
+            assertTrue(dom.contains(part), "the rendered report shows: " + part);
+        }
         List<String> console = Files.readAllLines(tmp.resolve("chromium.err")).stream().filter(l -> l.contains("CONSOLE")).toList();
         assertEquals(List.of(), console, "no console messages");
     }
@@ -245,7 +254,9 @@ class CompressTest {
         CliTest.Run r = run("report", "--compare", dir.resolve("run").toString(), other.resolve("run").toString(), "--out", html.toString());
         assertEquals(0, r.code(), r.err());
         String s = Files.readString(html);
-        assertTrue(s.contains("data-series=\"run (H100-80GB-SXM): puzzle\""), "each run's frontier is a series");
+        assertTrue(s.contains("data-series=\"main/run (H100-80GB-SXM): puzzle\"") && s.contains("data-series=\"other/run (H100-80GB-SXM): puzzle\""),
+                "each run's frontier is a series, named by as much of its directory as tells it apart");
+        dev.puzzle.pipeline.ReportModelTest.assertPlotsReadable(s);
         assertEquals(2, s.split("<section class=\"run\">").length - 1, "a section per run");
         badInput(run("report", "--compare", dir.resolve("run").toString(), "--out", html.toString()), "at least two");
         badInput(run("report", tmp.resolve("nowhere").toString()), "nowhere", "report.json");

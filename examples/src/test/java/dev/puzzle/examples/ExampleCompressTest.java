@@ -49,6 +49,52 @@ class ExampleCompressTest {
         System.out.println(output);
     }
 
+    /**
+     * A sliding window's damage shows at the positions it is used at: the example scores and evaluates at the
+     * workload's context (512). There, the parent with every layer's attention cut to the search space's window of
+     * 64 has an NLL gap to the parent several times the one the same held-out tokens show cut into the 128-token
+     * sequences scoring used before; the report states its context, and its LM losses are the NLL at it.
+     */
+    @Test
+    void windowDamageIsMeasuredAtTheWorkloadsContext() throws Exception {
+        assertEquals(0, exit, output);
+        JsonNode report = new ObjectMapper().readTree(tmp.resolve("run/report/report.json").toFile());
+        assertEquals(512, report.path("evaluation").path("context").asInt(), report.path("evaluation").toString());
+        dev.puzzle.pipeline.Run run = dev.puzzle.pipeline.Run.open(cfg);
+        int[][] held = run.heldout();
+        for (int[] h : held) assertEquals(512, h.length, "held-out sequences are the workload's 256 + 256 tokens");
+        int[][] short128 = new int[held.length * 4][];
+        for (int i = 0; i < short128.length; i++) short128[i] = java.util.Arrays.copyOfRange(held[i / 4], (i % 4) * 128, (i % 4 + 1) * 128);
+        dev.puzzle.core.io.Checkpoint p = run.parent;
+        java.util.List<dev.puzzle.core.model.BlockConfig> windowed = new java.util.ArrayList<>();
+        for (int l = 0; l < p.config().numLayers(); l++) {
+            dev.puzzle.core.model.BlockConfig b = p.config().parentBlock(l);
+            windowed.add(new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.Window(b.attention().kvHeads(), 64, false), b.ffn()));
+        }
+        dev.puzzle.core.io.Checkpoint w = new dev.puzzle.core.io.Checkpoint(p.config().withBlocks(windowed), p.tensors(), p.storedTypes(), p.tokenizer(),
+                "the parent with window-64 attention");
+        dev.puzzle.core.infer.Decoder parent = new dev.puzzle.core.infer.Decoder(p, run.backend), window = new dev.puzzle.core.infer.Decoder(w, run.backend);
+        double gap512 = nll(window, held) - nll(parent, held), gap128 = nll(window, short128) - nll(parent, short128);
+        System.out.printf(java.util.Locale.ROOT, "window 64 everywhere: NLL gap to the parent %.5f at context 512, %.5f on the same tokens at 128%n", gap512, gap128);
+        assertTrue(gap512 > 2 * gap128 && gap512 > 1e-3, String.format(java.util.Locale.ROOT, "NLL gap %.5f at context 512 vs %.5f at 128", gap512, gap128));
+        for (JsonNode m : report.get("models")) {
+            dev.puzzle.core.io.Checkpoint ck = m.get("kind").asText().equals("parent") ? p : Checkpoints.load(Path.of(m.get("model").asText()));
+            assertEquals(nll(new dev.puzzle.core.infer.Decoder(ck, run.backend), held), m.get("lm_loss").asDouble(), 1e-9,
+                    m.get("name").asText() + ": the report's LM loss is the NLL at the workload's context");
+        }
+    }
+
+    static double nll(dev.puzzle.core.infer.Decoder d, int[][] seqs) {
+        double sum = 0;
+        int n = 0;
+        for (int[] s : seqs) {
+            dev.puzzle.core.eval.Perplexity.Result r = dev.puzzle.core.eval.Perplexity.evaluate(d, s, s.length, null);
+            sum += r.meanNll() * r.predicted();
+            n += r.predicted();
+        }
+        return sum / n;
+    }
+
     /** Every model of the example that GGUF can express generates in real llama.cpp what it generates here. */
     @Test
     void everyExportableModelRunsTheSameInLlamaCpp() throws Exception {

@@ -1,7 +1,9 @@
 package dev.puzzle.pipeline;
 
 import dev.puzzle.bld.Scorer;
+import dev.puzzle.core.eval.Generator;
 import dev.puzzle.core.eval.Perplexity;
+import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.eval.Throughput;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.infer.Decoder;
@@ -62,7 +64,7 @@ public final class EvaluateStage {
         RunConfig.Compress cc = run.config.compress();
         return String.format(java.util.Locale.ROOT, "workload throughput = generated tokens / (prefill + decode) time of one sequence of the budgets' workload"
                         + " (prefill %d, generate %d; the CPU decoder runs the batch of %d one sequence after another, so the batch's rate is one sequence's),"
-                        + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; best of %d after a warm-up",
+                        + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; median [interquartile range] of %d repeats after a warm-up",
                 pg[0], pg[1], w.batch(), cc.prompt(), cc.generate(), cc.reps());
     }
 
@@ -91,6 +93,7 @@ public final class EvaluateStage {
         Throughput.Result batch1 = Throughput.measure(d, cc.prompt(), cc.generate(), cc.reps());
         int[] pg = measuredLengths(w, c.maxSeqLen());
         Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
+        String sample = sample(d);
         double runtimeMs = fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0), memoryMib = fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);
         List<Double> perLayer = new ArrayList<>();
         List<ReportModel.LayerBlock> blocks = new ArrayList<>();
@@ -108,8 +111,28 @@ public final class EvaluateStage {
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
-                ck.parameterCount(), batch1.prefillTokensPerSecond(), batch1.decodeTokensPerSecond(), workload.sequenceTokensPerSecond(),
-                runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(), gguf.hfArchitecture());
+                ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), spread(batch1.decode()),
+                spread(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
+                gguf.hfArchitecture(), sample);
+    }
+
+    private static ReportModel.Spread spread(Throughput.Stat s) {
+        return new ReportModel.Spread(s.q1(), s.q3());
+    }
+
+    /** Tokens a sample continues the prompt by (greedy). */
+    static final int SAMPLE_TOKENS = 48;
+
+    /** The model's greedy continuation of {@link ReportModel#SAMPLE_PROMPT}, prompt included. */
+    private String sample(Decoder d) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            int promptTokens = run.tokenizer().encode(ReportModel.SAMPLE_PROMPT, true, false).length;
+            Generator.generate(d, run.tokenizer(), ReportModel.SAMPLE_PROMPT, promptTokens + SAMPLE_TOKENS, new Sampler(run.backend, 0f, 1f, 0), out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8).strip(); // the generator echoes the prompt
     }
 
     private Path evalFile(Plan p) {

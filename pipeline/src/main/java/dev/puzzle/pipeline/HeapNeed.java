@@ -23,13 +23,14 @@ public final class HeapNeed {
     public enum Stage { LIBRARY, DISTILL, SCORE, COMPRESS }
 
     /**
-     * @param seqLen        tokens per sequence
+     * @param seqLen        tokens per calibration sequence
+     * @param evalContext   tokens per held-out sequence
      * @param calibration   calibration sequences
      * @param heldout       held-out sequences
      * @param batch         BLD batch (sequences per step)
      * @param threads       BLD jobs trained at once
      */
-    public record Settings(int seqLen, int calibration, int heldout, int batch, int threads) {}
+    public record Settings(int seqLen, int evalContext, int calibration, int heldout, int batch, int threads) {}
 
     /** Bytes of heap {@code stage} needs. */
     public static long bytes(ModelConfig c, Settings s, Stage stage) {
@@ -62,27 +63,31 @@ public final class HeapNeed {
             case DISTILL -> s.threads() * (5 * s.calibration() * T * D + 4 * layerParams + 2 * s.batch() * T * perRow);
             // The parent's logits and hidden states on the held-out tokens and a child's beside them, the
             // candidate's tensors (initialized and trained), and one sequence's forward.
-            case SCORE -> 2 * s.heldout() * T * (V + D) + 2 * layerParams + T * (perRow + V);
+            case SCORE -> {
+                long E = s.evalContext(), scoreRow = 5 * D + Math.max(2 * D + 2 * HE + 2 * GE + H * E, ffnRow);
+                yield 2 * s.heldout() * E * (V + D) + 2 * layerParams + E * (scoreRow + V);
+            }
             case COMPRESS -> throw new AssertionError("handled above");
         };
         return BASE + floats * Float.BYTES;
     }
 
     /** The settings of a run, with {@code threads} BLD jobs at once. */
-    public static Settings settings(RunConfig rc, int threads) {
+    public static Settings settings(Run run, int threads) {
+        RunConfig rc = run.config;
         RunConfig.Data d = rc.data();
-        return new Settings(d.seqLen(), d.calibrationSequences(), d.heldoutSequences(), rc.distill().batchSequences(), threads);
+        return new Settings(d.seqLen(), run.evalContext(), d.calibrationSequences(), d.heldoutSequences(), rc.distill().batchSequences(), threads);
     }
 
     /** Refuses to start {@code stage} when this JVM's heap is smaller than it needs, naming both and the fix. */
     public static void check(Run run, Stage stage, int threads) {
-        long need = bytes(run.parent.config(), settings(run.config, threads), stage), have = Runtime.getRuntime().maxMemory();
+        long need = bytes(run.parent.config(), settings(run, threads), stage), have = Runtime.getRuntime().maxMemory();
         if (need > have) throw new PuzzleException(refusal(run.config.file.toString(), stage, need, have));
     }
 
     static String refusal(String file, Stage stage, long need, long have) {
         return String.format(Locale.ROOT,
-                "%s: %s needs about %s of heap for this parent and these settings (data.seq_len, data.*.sequences, distill.batch_sequences, threads), "
+                "%s: %s needs about %s of heap for this parent and these settings (data.seq_len, data.eval_context, data.*.sequences, distill.batch_sequences, threads), "
                         + "but this JVM has %s; run with PUZZLE_JAVA_OPTS=-Xmx%dm, or use fewer or shorter sequences",
                 file, stage.name().toLowerCase(Locale.ROOT), gib(need), gib(have), (need >> 20) + 1);
     }

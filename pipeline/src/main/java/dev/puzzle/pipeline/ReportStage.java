@@ -22,9 +22,26 @@ public final class ReportStage {
         for (RunConfig.Target t : rc.compress().throughputs()) targets.add(t.label());
         ReportModel r = ReportModel.build(rc.runDir().toString(), rc.file.toString(), hardware, costModel,
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
-                models, infeasible, targets).withLeftOut(leftOut(run, models));
+                rc.compress().memoryMib(), models, infeasible, targets).withLeftOut(leftOut(run, models)).with(evaluation(run), metadata(run),
+                run.space.fusionMaxRun() > 0 ? run.space.fusionThreshold() : null);
         r.write(run.dir.reportDir());
         return r;
+    }
+
+    /** The held-out text the models were scored on. */
+    static ReportModel.Evaluation evaluation(Run run) {
+        int[][] held = run.heldout();
+        long tokens = 0;
+        for (int[] s : held) tokens += s.length;
+        return new ReportModel.Evaluation(run.evalContext(), held.length, tokens, run.evalContextSource());
+    }
+
+    /** When, by which build, from which config and seed, on which backend. */
+    static ReportModel.Metadata metadata(Run run) throws IOException {
+        String backend = run.backend.gpu().map(g -> "cuda (" + g.device().name() + ", " + g.precision() + ")").orElse("cpu") + ", " + run.backend.threads() + " threads";
+        return new ReportModel.Metadata(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString(),
+                "puzzle " + dev.puzzle.core.BuildInfo.VERSION, dev.puzzle.core.BuildInfo.commit(), Files.readString(run.config.file),
+                run.config.distill().seed(), backend);
     }
 
     /** What training left out: every BLD job that diverged, and every child whose GKD did. */
@@ -44,7 +61,7 @@ public final class ReportStage {
         for (Path r : runDirs) {
             Path f = new RunDirectory(r).reportDir().resolve("report.json");
             if (!Files.exists(f)) throw new PuzzleException(r + ": no report/report.json (run 'puzzle compress' on it first)");
-            reports.add(ReportModel.readJson(f));
+            reports.add(ReportModel.readJson(f).atRunDir(r.toString()));
         }
         dev.puzzle.core.io.AtomicFiles.writeString(out, HtmlReport.render(reports, "Puzzle frontiers: " + runDirs));
         return out;

@@ -72,11 +72,39 @@ public final class Run {
         return calibration;
     }
 
-    /** The held-out sequences (scoring and evaluation run on them). */
+    /**
+     * Tokens per held-out sequence: {@code data.eval_context} where the config states it, else the workload's
+     * context (prefill + generation) — the positions a served child works at, where a sliding window or an FP8
+     * KV cache shows its damage —, shortened to the parent's context where the workload exceeds it; without a
+     * workload, {@code data.seq_len}.
+     */
+    public int evalContext() {
+        RunConfig.Data d = config.data();
+        int max = parent.config().maxSeqLen();
+        if (d.evalContext() != null) {
+            if (d.evalContext() > max) {
+                throw PuzzleException.field(config.file, "data.eval_context", d.evalContext(), "exceeds the parent's context of " + max + " positions");
+            }
+            return d.evalContext();
+        }
+        return config.root.has("workload") ? Math.min(max, config.workload().sequenceLength()) : d.seqLen();
+    }
+
+    /** Where {@link #evalContext()} comes from, in words, for the report. */
+    public String evalContextSource() {
+        RunConfig.Data d = config.data();
+        if (d.evalContext() != null) return "data.eval_context";
+        if (!config.root.has("workload")) return "data.seq_len";
+        var w = config.workload();
+        String ctx = "the workload's prefill " + w.prefillLength() + " + generation " + w.generationLength();
+        return w.sequenceLength() > parent.config().maxSeqLen() ? ctx + ", shortened to the parent's context " + parent.config().maxSeqLen() : ctx;
+    }
+
+    /** The held-out sequences of {@link #evalContext()} tokens (scoring and evaluation run on them). */
     public synchronized int[][] heldout() {
         if (heldout == null) {
             RunConfig.Data d = config.data();
-            heldout = TokenData.sequences(d.text(), tokenizer(), d.heldoutOffset(), d.heldoutSequences(), d.seqLen());
+            heldout = TokenData.sequences(d.text(), tokenizer(), d.heldoutOffset(), d.heldoutSequences(), evalContext());
         }
         return heldout;
     }

@@ -33,7 +33,8 @@ import java.util.Locale;
  * search_space: {attention: {...}, ffn: {...}, overrides: [...]}
  * data:                                                        # calibration and held-out text
  *   text: ../../../shared/models/tinystories-val-text/tinystories_val.txt
- *   seq_len: 128
+ *   seq_len: 128                                               # calibration (BLD) sequences
+ *   eval_context: 256                                          # optional: held-out sequence length; default prefill + generation
  *   calibration: {offset: 0, sequences: 32}
  *   heldout: {offset: 600000, sequences: 8}
  * distill: {mode: decoupled, tokens: 16384, batch_sequences: 4, lr: 1e-3, warmup: 0.1, weight_decay: 0.1,
@@ -113,13 +114,18 @@ public final class RunConfig {
         }
     }
 
-    /** Where calibration and held-out sequences come from. */
-    public record Data(Path text, int seqLen, long calibrationOffset, int calibrationSequences, long heldoutOffset, int heldoutSequences) {}
+    /**
+     * Where calibration and held-out sequences come from. Calibration sequences (BLD) are {@code seqLen} tokens;
+     * held-out ones (scoring, evaluation) {@code evalContext} tokens, null meaning the workload's context
+     * ({@link Run#evalContext()}): a sliding window or an FP8 KV cache only shows its damage at the positions it is used at.
+     */
+    public record Data(Path text, int seqLen, Integer evalContext, long calibrationOffset, int calibrationSequences, long heldoutOffset,
+                       int heldoutSequences) {}
 
     public Data data() {
         ConfigNode d = root.child("data");
         if (d.isMissing()) throw root.error("data", "(missing)", "required: {text, seq_len, calibration, heldout}");
-        d.allowOnly("text", "seq_len", "calibration", "heldout");
+        d.allowOnly("text", "seq_len", "eval_context", "calibration", "heldout");
         Path text = Path.of(d.pathValue("text"));
         if (!java.nio.file.Files.isRegularFile(text)) throw d.error("text", text, "no such file");
         ConfigNode cal = d.child("calibration"), held = d.child("heldout");
@@ -128,15 +134,17 @@ public final class RunConfig {
         cal.allowOnly("offset", "sequences");
         held.allowOnly("offset", "sequences");
         int seqLen = d.integer("seq_len", 2);
+        Integer evalContext = d.has("eval_context") ? d.integer("eval_context", 2) : null;
+        int heldLen = evalContext != null ? evalContext : root.has("workload") ? Math.max(seqLen, workload().sequenceLength()) : seqLen;
         long co = (long) cal.number("offset", 0), ho = (long) held.number("offset", 0);
         int cs = cal.integer("sequences", 1), hs = held.integer("sequences", 1);
         // A token is at least one byte and a region reads at most 8 bytes a token (TokenData): the two regions,
         // so bounded, must not overlap, or the held-out text would not be unseen.
-        long calEnd = co + (long) cs * seqLen * 8 + 64, heldEnd = ho + (long) hs * seqLen * 8 + 64;
+        long calEnd = co + (long) cs * seqLen * 8 + 64, heldEnd = ho + (long) hs * heldLen * 8 + 64;
         if (co < heldEnd && ho < calEnd) {
             throw d.error("heldout.offset", ho, "may overlap the calibration text (bytes " + co + " to at most " + calEnd + "); held-out text must be unseen");
         }
-        return new Data(text, seqLen, co, cs, ho, hs);
+        return new Data(text, seqLen, evalContext, co, cs, ho, hs);
     }
 
     public BldSettings distill() {
@@ -254,6 +262,9 @@ public final class RunConfig {
         for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
         if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
         if (r.path("compress").path("gguf").asText("").equals("required")) fp.put("gguf", "required"); // it narrows the search space
+        // Held-out text is read at the workload's context unless data.eval_context says otherwise (run directories
+        // scored before that, at data.seq_len, carry no such key and are refused rather than mixed).
+        if (!r.path("data").has("eval_context")) fp.put("eval_context", "workload");
         return fp;
     }
 

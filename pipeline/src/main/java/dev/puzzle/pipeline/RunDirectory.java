@@ -102,7 +102,7 @@ public final class RunDirectory {
         if (Files.exists(f)) {
             if (!Files.readString(f).trim().equals(text)) {
                 throw PuzzleException.field(rc.file, "run_dir", root, "was made with other parent/hardware/cost_model/workload/search_space/data/distill"
-                        + " settings; use a new run_dir (or delete it) to start over");
+                        + " settings (or by an earlier version of the toolkit); use a new run_dir (or delete it) to start over");
             }
         } else {
             AtomicFiles.writeString(f, text + "\n");

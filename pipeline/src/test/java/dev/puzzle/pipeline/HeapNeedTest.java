@@ -14,7 +14,7 @@ class HeapNeedTest {
     @Test
     void aBigParentWithSmallDataFitsTwoGibibytes() {
         // bench/big_parent.sh's settings: 4 calibration and 2 held-out sequences of 64 tokens, batch 2, 2 jobs at once.
-        HeapNeed.Settings s = new HeapNeed.Settings(64, 4, 2, 2, 2);
+        HeapNeed.Settings s = new HeapNeed.Settings(64, 64, 4, 2, 2, 2);
         for (HeapNeed.Stage st : HeapNeed.Stage.values()) {
             long b = HeapNeed.bytes(TINYLLAMA, s, st);
             assertTrue(b > HeapNeed.BASE + (100L << 20), st + ": one layer of a 1.1B model is more than 100 MiB in FP32, got " + b);
@@ -26,7 +26,7 @@ class HeapNeedTest {
 
     @Test
     void needGrowsWithTheDataAndIsRefusedWithTheFix() {
-        HeapNeed.Settings small = new HeapNeed.Settings(64, 4, 2, 2, 2), big = new HeapNeed.Settings(2048, 256, 64, 8, 2);
+        HeapNeed.Settings small = new HeapNeed.Settings(64, 64, 4, 2, 2, 2), big = new HeapNeed.Settings(2048, 2048, 256, 64, 8, 2);
         for (HeapNeed.Stage st : HeapNeed.Stage.values()) {
             assertTrue(HeapNeed.bytes(TINYLLAMA, big, st) > HeapNeed.bytes(TINYLLAMA, small, st), st.toString());
         }

@@ -13,19 +13,20 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The report model: frontier, verdicts and summary from hand-made numbers; JSON round trip; the renderers. */
-class ReportModelTest {
+public class ReportModelTest {
     static ModelResult model(String name, String kind, String target, Double tps, double kl, double predicted, double workload, double decode) {
         return new ModelResult(name, kind, target, tps, false, "/models/" + name, kind.equals("puzzle") ? "cp-sat, metrics.kl_div limit 60 s, optimal" : null,
-                kl, 0.9, 0.99, 1.5, Math.exp(1.5), 1000, 5000, decode, workload, 10, 12, predicted, List.of(1.0, 2.0),
+                kl, 0.9, 0.99, 1.5, Math.exp(1.5), 1000, 5000, decode, workload, new ReportModel.Spread(decode * 0.98, decode * 1.01),
+                new ReportModel.Spread(workload * 0.98, workload * 1.01), 10, 12, predicted, List.of(1.0, 2.0),
                 List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172", ReportModel.Look.FULL, null),
                         new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op", ReportModel.Look.NO_ATTENTION, null)),
                 kind.equals("parent") ? null : "/models/" + name + ".gguf", null,
-                kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM");
+                kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM", "Once upon a time " + name);
     }
 
     static ReportModel build(List<ModelResult> models) {
         return ReportModel.build("runs/x", "x.yaml", "H100", "roofline", new ReportModel.Workload(64, 256, 256, "bf16", "bf16"), 2.0e5,
-                "a note", models, List.of("3e5 tokens/s: no architecture meets it"), List.of("210000", "260000", "300000"));
+                "a note", 12.0, models, List.of("3e5 tokens/s: no architecture meets it"), List.of("210000", "260000", "300000"));
     }
 
     @Test
@@ -74,12 +75,116 @@ class ReportModelTest {
         for (String n : List.of("parent", "puzzle-210000", "uniform-210000")) assertTrue(md.contains("| " + n + " |"), md);
         assertTrue(md.contains("3e5 tokens/s: no architecture meets it"));
         String html = HtmlReport.render(List.of(r), "t");
-        assertEquals(4, html.split("<svg class=\"plot\"").length, "predicted frontier, measured frontier, per-layer runtimes");
+        assertEquals(4, html.split("<svg class=\"plot").length, "predicted frontier, measured frontier, per-layer runtimes");
         assertTrue(html.contains("cp-sat, metrics.kl_div limit 60 s, optimal"), "the report says which solver chose each child");
         assertTrue(md.contains("- **puzzle-210000** llama.cpp: llama-cli -m /models/puzzle-210000.gguf"), md);
         assertTrue(html.contains("llama-cli -m /models/puzzle-210000.gguf"), "the HTML says how to run each child too");
         assertFalse(md.contains("**parent** llama.cpp"), "the parent is the user's own");
         assertTrue(md.contains("**uniform-210000** Hugging Face directory: /models/uniform-210000 (LlamaForCausalLM: transformers'"), md);
-        assertTrue(md.contains("**puzzle-210000** Hugging Face directory: /models/puzzle-210000 (DeciLMForCausalLM: Nemotron-NAS"), md);
+        assertTrue(md.contains("**puzzle-210000** Hugging Face directory: /models/puzzle-210000 (DeciLMForCausalLM config.json and safetensors in the Nemotron-NAS layout; no outside loader is verified"), md);
+        assertFalse(md.contains("vLLM") || html.contains("vLLM"), "no claim about a loader no test backs");
+    }
+
+    static ModelResult withCosts(ModelResult m, double predictedTps, double mib, double workload, double q1, double q3) {
+        return new ModelResult(m.name(), m.kind(), m.target(), m.targetTokensPerS(), m.gkd(), m.model(), m.solvedBy(), m.klDiv(), m.top1Agreement(),
+                m.hiddenCosine(), m.lmLoss(), m.perplexity(), m.parameters(), m.measuredPrefillTokensPerS(), m.measuredDecodeTokensPerS(), workload,
+                m.measuredDecodeSpread(), new ReportModel.Spread(q1, q3), m.predictedRuntimeMs(), mib, predictedTps, m.predictedLayerRuntimeMs(),
+                m.blocks(), m.gguf(), m.ggufRefused(), m.hfArchitecture(), m.sample());
+    }
+
+    @Test
+    void eachBudgetRecommendsItsLeastKlChildAndNamesTheConstraintWithLeastSlack() {
+        ModelResult parent = withCosts(model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000), 2.0e5, 20, 1000, 990, 1010);
+        // 210000: 0.5% over the throughput target, 25% under the 12 MiB budget: throughput binds.
+        ModelResult a = withCosts(model("puzzle-210000", "puzzle", "210000", 2.1e5, 0.1, 0, 0, 0), 2.1105e5, 9, 1100, 1090, 1110);
+        // 260000: 15% over the target, 1% under the memory budget: memory binds.
+        ModelResult b = withCosts(model("puzzle-260000", "puzzle", "260000", 2.6e5, 0.3, 0, 0, 0), 2.99e5, 11.88, 1500, 1480, 1520);
+        ReportModel r = build(List.of(parent, a, b));
+        assertEquals(List.of("puzzle-210000", "puzzle-260000"), r.recommendations().stream().map(ReportModel.Recommendation::name).toList());
+        ReportModel.Recommendation ra = r.recommendations().get(0), rb = r.recommendations().get(1);
+        assertEquals(0.005, ra.throughputSlack(), 1e-9);
+        assertEquals(0.25, ra.memorySlack(), 1e-9);
+        assertTrue(ra.binding().startsWith("throughput binds: 211050 tokens/s predicted on H100 for a target of 210000 (0.5% over); memory 9.00 of 12.00 MiB (25.0% slack)"),
+                ra.binding());
+        assertTrue(rb.binding().startsWith("memory binds: 11.88 of 12.00 MiB predicted (1.0% slack)"), rb.binding());
+        assertTrue(ra.why().contains("KL 0.1000, top-1 agreement 90.0%") && ra.why().contains("1.10x the parent's workload throughput"), ra.why());
+        assertTrue(r.summaryLines().stream().anyMatch(l -> l.startsWith("Recommended at 210000 tokens/s: puzzle-210000 — throughput binds")), r.summaryLines().toString());
+    }
+
+    @Test
+    void aVerdictWithinTheTimingSpreadSaysSo() {
+        ModelResult parent = model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000);
+        ModelResult p = withCosts(model("puzzle-210000", "puzzle", "210000", 2.1e5, 0.1, 0, 0, 0), 2.2e5, 10, 900, 850, 1040);
+        ModelResult u = withCosts(model("uniform-210000", "uniform", "210000", 2.1e5, 0.5, 0, 0, 0), 2.15e5, 10, 1000, 960, 1100);
+        ReportModel r = build(List.of(parent, p, u));
+        String v = r.comparisons().get(0).verdict();
+        assertTrue(v.contains("measured workload throughput 900 [850–1040] vs 1000 [960–1100] tokens/s"), v);
+        assertTrue(v.contains("Puzzle is NOT better: its measured workload throughput is more than 5% lower (the two throughputs' interquartile ranges overlap"), v);
+        ModelResult fast = withCosts(u, 2.15e5, 10, 1000, 1045, 1100);
+        assertFalse(build(List.of(parent, p, fast)).comparisons().get(0).verdict().contains("overlap"), "apart, the verdict stands alone");
+    }
+
+    /** Every tick of every plot is 1, 2 or 5 times a power of ten times an integer; every point carries its label. */
+    public static void assertPlotsReadable(String html) {
+        java.util.regex.Matcher svg = java.util.regex.Pattern.compile("(?s)<svg class=\"(plot[^\"]*|heatmap)\".*?</svg>").matcher(html);
+        int plots = 0;
+        while (svg.find()) {
+            plots++;
+            String one = svg.group();
+            for (String axis : List.of("tick x", "tick y")) {
+                java.util.regex.Matcher t = java.util.regex.Pattern.compile("<text class=\"" + axis + "\" data-value=\"([^\"]+)\"[^>]*>([^<]+)</text>").matcher(one);
+                List<Double> v = new java.util.ArrayList<>();
+                while (t.find()) {
+                    assertTrue(t.group(2).startsWith(t.group(1)), "the tick shows its value: " + t.group());
+                    v.add(Double.parseDouble(t.group(1)));
+                }
+                boolean log = one.contains("(log scale)") && axis.equals("tick y");
+                for (int i = 1; i < v.size(); i++) {
+                    if (log) {
+                        assertEquals(10.0, v.get(i) / v.get(i - 1), 1e-9, "log ticks are decades: " + v);
+                        double e = Math.log10(v.get(i));
+                        assertEquals(Math.round(e), e, 1e-9, "a power of ten: " + v);
+                    } else {
+                        double step = v.get(i) - v.get(i - 1), p = Math.pow(10, Math.floor(Math.log10(step) + 1e-9)), m = step / p;
+                        assertTrue(Math.abs(m - 1) < 1e-6 || Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6, "round step " + step + " in " + v);
+                        assertEquals(Math.round(v.get(i) / step), v.get(i) / step, 1e-6, "ticks at multiples of the step: " + v);
+                    }
+                }
+            }
+            java.util.regex.Matcher pt = java.util.regex.Pattern.compile("(?s)<g class=\"point\" data-label=\"([^\"]+)\"[^>]*>(.*?)</g>").matcher(one);
+            while (pt.find()) {
+                assertTrue(pt.group(2).matches("(?s).*<text class=\"point-label\"[^>]*>" + java.util.regex.Pattern.quote(pt.group(1)) + ".*"),
+                        "point " + pt.group(1) + " is labelled");
+            }
+        }
+        assertTrue(plots >= 3, "frontiers and per-layer bars: " + plots);
+    }
+
+    @Test
+    void plotsHaveRoundTicksLabelledPointsBudgetLinesAndClipOutliers() {
+        ModelResult parent = model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000);
+        ReportModel r = build(List.of(parent,
+                model("puzzle-210000", "puzzle", "210000", 2.1e5, 0.001, 2.12e5, 1020, 3000),
+                model("puzzle-260000", "puzzle", "260000", 2.6e5, 0.02, 2.62e5, 1100, 3000),
+                model("uniform-210000", "uniform", "210000", 2.1e5, 0.05, 2.11e5, 1010, 3000),
+                model("uniform-260000", "uniform", "260000", 2.6e5, 0.3, 2.61e5, 1150, 3000),
+                model("layer-drop-260000", "layer-drop", "260000", 2.6e5, 40, 9.0e5, 4000, 3000)));
+        String html = HtmlReport.render(List.of(r), "t");
+        assertPlotsReadable(html);
+        assertTrue(html.contains("budget 210000 tok/s") && html.contains("budget 260000 tok/s"), "budgets drawn");
+        assertTrue(html.contains("layer-drop-260000 (off the plot: 4.5×, KL 40)"), "the outlier is clipped with its value");
+        assertTrue(html.contains("parent (KL 0)"), "the parent sits on the axis floor, labelled");
+        assertTrue(html.contains(">1.05×<") || html.contains(">1.1×<"), "speedup ticks");
+        for (String shape : List.of("<circle", "<rect x=", "<polygon")) assertTrue(html.contains(shape), shape);
+    }
+
+    @Test
+    void roundTicks() {
+        assertArrayEquals(new double[]{0, 0.5, 1, 1.5, 2, 2.5, 3}, dev.puzzle.pipeline.report.SvgAccess.ticks(0, 2.62, 6), 1e-12);
+        assertArrayEquals(new double[]{1.0, 1.1, 1.2, 1.3, 1.4, 1.5}, dev.puzzle.pipeline.report.SvgAccess.ticks(1.0, 1.46, 6), 1e-12);
+        assertEquals("1.30", dev.puzzle.pipeline.report.SvgAccess.tickLabel(1.3, 0.05));
+        assertEquals("200000", dev.puzzle.pipeline.report.SvgAccess.tickLabel(2e5, 5e4));
+        assertEquals("0.001", dev.puzzle.pipeline.report.SvgAccess.decade(-3));
+        assertEquals("1e-6", dev.puzzle.pipeline.report.SvgAccess.decade(-6));
     }
 }

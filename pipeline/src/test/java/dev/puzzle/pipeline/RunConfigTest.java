@@ -59,6 +59,29 @@ class RunConfigTest {
     }
 
     @Test
+    void heldOutTextIsReadAtTheWorkloadsContextUnlessEvalContextSaysOtherwise(@TempDir Path tmp) throws Exception {
+        Path f = config(tmp, "{throughputs: [2x]}", "");
+        assertNull(RunConfig.read(f).data().evalContext(), "absent: the workload's context, resolved against the parent by Run");
+        String text = Files.readString(f);
+        Files.writeString(f, text.replace("seq_len: 4,", "seq_len: 4, eval_context: 24,"));
+        assertEquals(24, RunConfig.read(f).data().evalContext());
+        Files.writeString(f, text.replace("seq_len: 4,", "seq_len: 4, eval_context: 1,"));
+        PuzzleException bad = assertThrows(PuzzleException.class, () -> RunConfig.read(f));
+        assertTrue(bad.getMessage().contains("puzzle.yaml") && bad.getMessage().contains("eval_context") && bad.getMessage().contains("1"), bad.getMessage());
+        // The held-out region is bounded by its own sequence length: calibration at byte 200 is clear of one held-out
+        // sequence of 4 tokens from byte 0 (at most 4 * 8 + 64 bytes) but not of one of the workload's 32 (32 * 8 + 64).
+        String moved = text.replace("calibration: {offset: 0", "calibration: {offset: 200").replace("heldout: {offset: 5000", "heldout: {offset: 0");
+        Files.writeString(f, moved);
+        PuzzleException overlap = assertThrows(PuzzleException.class, () -> RunConfig.read(f));
+        assertTrue(overlap.getMessage().contains("data.heldout.offset") && overlap.getMessage().contains("overlap"), overlap.getMessage());
+        Files.writeString(f, moved.replace("seq_len: 4,", "seq_len: 4, eval_context: 4,"));
+        assertEquals(200, RunConfig.read(f).data().calibrationOffset());
+        assertTrue(RunConfig.read(f).fingerprint().path("data").has("eval_context"));
+        assertEquals("workload", RunConfig.read(config(tmp, "{throughputs: [2x]}", "")).fingerprint().path("eval_context").asText(),
+                "run directories scored at data.seq_len (before eval_context) are refused, not mixed");
+    }
+
+    @Test
     void aRunDirectoryIsLockedWhileARunWorksInIt(@TempDir Path tmp) throws Exception {
         RunDirectory d = new RunDirectory(tmp.resolve("run"));
         try (RunDirectory.Lock held = d.lock()) {

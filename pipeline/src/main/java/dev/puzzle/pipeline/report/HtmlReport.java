@@ -5,13 +5,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.ToDoubleFunction;
+
+import static dev.puzzle.pipeline.report.Svg.esc;
 
 /**
- * The compress report as one self-contained HTML page with inline SVG plots (no scripts, no external
- * files): the accuracy-versus-throughput frontier of Puzzle and the baselines (predicted on the hardware
- * profile, and measured on this machine at the budgets' workload), the block every model chose for every
- * layer, and predicted per-layer runtimes. Several runs overlay their frontiers ({@code puzzle report --compare}).
+ * The compress report as one self-contained HTML page with inline SVG plots (no scripts, no external files),
+ * ordered as a decision: the recommended child per budget with the constraint that binds; KL against speedup over
+ * the parent, predicted on the hardware profile (budgets drawn) and measured here (medians with interquartile
+ * ranges); the verdicts against the baselines; the models table; the block of every layer; a greedy sample per
+ * model; how to run each child; the FFN dependency heatmap; predicted runtime per layer; the run's metadata.
+ * Several runs overlay their frontiers ({@code puzzle report --compare}).
  */
 public final class HtmlReport {
     private HtmlReport() {}
@@ -21,10 +24,6 @@ public final class HtmlReport {
                 w.weightDtype(), w.kvDtype());
     }
 
-    private static String esc(String s) {
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
-    }
-
     private static final String[] COLORS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
     private static String color(String kind) {
@@ -32,169 +31,191 @@ public final class HtmlReport {
             case "puzzle" -> "#1f77b4";
             case "uniform" -> "#d62728";
             case "layer-drop" -> "#2ca02c";
+            case "fp8-global" -> "#9467bd";
             default -> "#000000";
         };
     }
 
-    /** One series of a scatter plot. */
-    record Series(String name, String color, double[] x, double[] y, String[] labels, boolean line, boolean dashed) {}
-
-    static String scatter(String title, String xLabel, String yLabel, List<Series> series) {
-        int W = 640, H = 400, ml = 70, mr = 170, mt = 40, mb = 50;
-        double x0 = Double.POSITIVE_INFINITY, x1 = Double.NEGATIVE_INFINITY, y0 = 0, y1 = Double.NEGATIVE_INFINITY;
-        for (Series s : series) {
-            for (double v : s.x()) { x0 = Math.min(x0, v); x1 = Math.max(x1, v); }
-            for (double v : s.y()) y1 = Math.max(y1, v);
-        }
-        if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
-        if (!(y1 > y0)) y1 = y0 + 1;
-        double padX = (x1 - x0) * 0.05;
-        x0 -= padX;
-        x1 += padX;
-        y1 *= 1.08;
-        final double fx0 = x0, fx1 = x1, fy1 = y1;
-        java.util.function.DoubleUnaryOperator px = v -> ml + (v - fx0) / (fx1 - fx0) * (W - ml - mr);
-        java.util.function.DoubleUnaryOperator py = v -> H - mb - v / fy1 * (H - mt - mb);
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>", ml, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", ml, H - mb, W - mr, H - mb));
-        sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", ml, mt, ml, H - mb));
-        for (int i = 0; i <= 4; i++) {
-            double xv = x0 + (x1 - x0) * i / 4, yv = y1 * i / 4;
-            sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), H - mb + 16, fmt(xv)));
-            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>", ml - 6, py.applyAsDouble(yv) + 4, fmt(yv)));
-            sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>", ml, py.applyAsDouble(yv), W - mr, py.applyAsDouble(yv)));
-        }
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>", (ml + W - mr) / 2, H - 12, esc(xLabel)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"16\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">%s</text>", (mt + H - mb) / 2, (mt + H - mb) / 2, esc(yLabel)));
-        int legendY = mt + 10;
-        for (Series s : series) {
-            if (s.line() && s.x().length > 1) {
-                StringBuilder pts = new StringBuilder();
-                for (int i = 0; i < s.x().length; i++) pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", px.applyAsDouble(s.x()[i]), py.applyAsDouble(s.y()[i])));
-                sb.append(String.format("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"%s\"/>", s.color(), s.dashed() ? " stroke-dasharray=\"5,4\"" : "", pts.toString().trim()));
-            }
-            for (int i = 0; i < s.x().length; i++) {
-                sb.append(String.format(Locale.ROOT, "<circle class=\"point\" data-series=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>%s: %s = %s, %s = %s</title></circle>",
-                        esc(s.name()), px.applyAsDouble(s.x()[i]), py.applyAsDouble(s.y()[i]), s.color(), esc(s.labels()[i]), esc(xLabel), fmt(s.x()[i]), esc(yLabel), fmt(s.y()[i])));
-            }
-            sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>",
-                    W - mr + 14, legendY - 10, s.color(), W - mr + 32, legendY, esc(s.name())));
-            legendY += 20;
-        }
-        return sb.append("</svg>").toString();
+    private static Svg.Marker marker(String kind) {
+        return switch (kind) {
+            case "puzzle" -> Svg.Marker.CIRCLE;
+            case "uniform" -> Svg.Marker.SQUARE;
+            case "layer-drop" -> Svg.Marker.TRIANGLE;
+            case "fp8-global" -> Svg.Marker.DIAMOND;
+            default -> Svg.Marker.STAR;
+        };
     }
 
-    static String fmt(double v) {
-        double a = Math.abs(v);
-        if (a >= 1e4 || (a > 0 && a < 1e-2)) return String.format(Locale.ROOT, "%.3g", v);
-        return String.format(Locale.ROOT, a >= 100 ? "%.0f" : "%.3f", v);
+    /** A budget as the report names it: {@code 1.25x the parent (267500 tokens/s)} or {@code 260000 tokens/s}. */
+    static String budgetLabel(ReportModel.Recommendation r) {
+        return r.target().endsWith("x") ? String.format(Locale.ROOT, "%s the parent (%.0f tokens/s)", r.target(), r.targetTokensPerS())
+                : String.format(Locale.ROOT, "%.0f tokens/s", r.targetTokensPerS());
     }
 
-    private static Series series(ReportModel r, String kind, String run, ToDoubleFunction<ReportModel.ModelResult> xOf, boolean line, boolean dashed) {
-        List<ReportModel.ModelResult> ms = new ArrayList<>();
-        for (ReportModel.ModelResult m : r.models()) if (m.kind().equals(kind)) ms.add(m);
-        ms.sort((a, b) -> Double.compare(xOf.applyAsDouble(a), xOf.applyAsDouble(b)));
-        double[] x = new double[ms.size()], y = new double[ms.size()];
-        String[] l = new String[ms.size()];
-        for (int i = 0; i < ms.size(); i++) {
-            x[i] = xOf.applyAsDouble(ms.get(i));
-            y[i] = ms.get(i).klDiv();
-            l[i] = ms.get(i).name();
+    private static ReportModel.ModelResult parent(ReportModel r) {
+        return r.models().stream().filter(m -> m.kind().equals("parent")).findFirst().orElse(null);
+    }
+
+    /** The frontier plot: KL (log) against speedup over the parent, predicted (budgets drawn) or measured here (with IQR bars). */
+    static String frontier(List<ReportModel> runs, boolean predicted) {
+        List<Svg.Point> pts = new ArrayList<>();
+        List<Svg.VLine> lines = new ArrayList<>();
+        int i = 0;
+        for (ReportModel r : runs) {
+            ReportModel.ModelResult parent = parent(r);
+            double base = predicted ? r.parentTokensPerS() : parent == null ? Double.NaN : parent.measuredWorkloadTokensPerS();
+            if (!(base > 0)) continue;
+            String run = runs.size() > 1 ? runLabel(runs, r) + ": " : "";
+            List<ReportModel.ModelResult> order = new ArrayList<>(r.models());
+            order.sort((a, b) -> Boolean.compare(a.kind().equals("parent"), b.kind().equals("parent"))); // the parent drawn last, on top
+            for (ReportModel.ModelResult m : order) {
+                double x = (predicted ? m.predictedTokensPerS() : m.measuredWorkloadTokensPerS()) / base;
+                String c = runs.size() > 1 && m.kind().equals("puzzle") ? COLORS[i % COLORS.length] : color(m.kind());
+                ReportModel.Spread s = m.measuredWorkloadSpread();
+                pts.add(predicted || s == null ? new Svg.Point(x, m.klDiv(), run + m.name(), run + m.kind(), c, marker(m.kind()))
+                        : new Svg.Point(x, m.klDiv(), run + m.name(), run + m.kind(), c, marker(m.kind()), s.q1() / base, s.q3() / base));
+            }
+            if (predicted && runs.size() == 1) {
+                for (ReportModel.Recommendation rec : r.recommendations()) {
+                    lines.add(new Svg.VLine(rec.targetTokensPerS() / base, "budget " + rec.target() + (rec.target().endsWith("x") ? "" : " tok/s")));
+                }
+            }
+            i++;
         }
-        String name = (run.isEmpty() ? "" : run + ": ") + kind;
-        return new Series(name, color(kind), x, y, l, line, dashed);
+        String hw = runs.size() == 1 ? runs.get(0).hardware() : "each run's hardware profile";
+        String xl = predicted ? "predicted speedup over the parent on " + hw + " (workload throughput)"
+                : "measured speedup over the parent here (workload throughput, median; bars: interquartile range)";
+        return Svg.scatter("KL to the parent vs " + (predicted ? "predicted" : "measured") + " speedup", xl, "×", "KL(parent ‖ child) per token", pts, lines);
+    }
+
+    /** A run as the overlay names it: the shortest tail of its directory that no other run shares, and its hardware profile. */
+    static String runLabel(List<ReportModel> runs, ReportModel r) {
+        Path p = Path.of(r.runDir()).toAbsolutePath().normalize();
+        for (int n = 1; n <= p.getNameCount(); n++) {
+            Path tail = p.subpath(p.getNameCount() - n, p.getNameCount());
+            final int k = n;
+            long same = runs.stream().map(o -> Path.of(o.runDir()).toAbsolutePath().normalize())
+                    .filter(o -> o.getNameCount() >= k && o.subpath(o.getNameCount() - k, o.getNameCount()).equals(tail)).count();
+            if (same == 1) return tail + " (" + r.hardware() + ")";
+        }
+        return p + " (" + r.hardware() + ")";
     }
 
     /** The report page; several runs overlay their frontiers (puzzle report --compare). */
     public static String render(List<ReportModel> runs, String title) {
         StringBuilder sb = new StringBuilder("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").append(esc(title)).append("</title>");
-        sb.append("<style>body{font-family:sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse;font-size:13px}"
+        sb.append("<style>body{font-family:sans-serif;margin:24px;max-width:1200px;line-height:1.4}table{border-collapse:collapse;font-size:13px}"
                 + "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f4f4f4}td.l{text-align:left}"
-                + ".blk td{font-size:11px;text-align:center}.verdict{margin:4px 0}</style></head><body>");
+                + ".blk td{font-size:11px;text-align:center}.verdict{margin:4px 0}.meta{color:#555;font-size:13px}"
+                + "pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}svg.plot{max-width:100%;height:auto}</style></head><body>");
         sb.append("<h1>").append(esc(title)).append("</h1>");
+        if (runs.size() == 1) {
+            ReportModel r = runs.get(0);
+            if (r.metadata() != null) {
+                ReportModel.Metadata md = r.metadata();
+                sb.append(String.format(Locale.ROOT, "<p class=\"meta\">%s · %s (commit %s) · config %s · seed %d · backend %s</p>", esc(md.date()),
+                        esc(md.toolkit()), esc(md.commit()), esc(r.config()), md.seed(), esc(md.backend())));
+            }
+            sb.append("<p>Hardware profile <b>").append(esc(r.hardware())).append("</b> (").append(esc(r.costModel())).append(" costs), workload ")
+                    .append(esc(workload(r.workload()))).append(String.format(Locale.ROOT, "; the parent: %.0f tokens/s predicted on %s", r.parentTokensPerS(),
+                            esc(r.hardware())));
+            if (r.memoryBudgetMib() != null) sb.append(String.format(Locale.ROOT, "; memory budget %.2f MiB", r.memoryBudgetMib()));
+            sb.append(".</p>");
+            if (r.evaluation() != null) sb.append("<p>Accuracy: ").append(esc(r.evaluation().describe())).append(".</p>");
+            recommendations(sb, r);
+        }
         for (boolean predicted : new boolean[]{true, false}) {
-            ToDoubleFunction<ReportModel.ModelResult> xOf = predicted ? ReportModel.ModelResult::predictedTokensPerS : ReportModel.ModelResult::measuredWorkloadTokensPerS;
-            List<Series> ss = new ArrayList<>();
-            int i = 0;
-            for (ReportModel r : runs) {
-                String run = runs.size() > 1 ? Path.of(r.runDir()).getFileName() + " (" + r.hardware() + ")" : "";
-                for (String kind : new String[]{"puzzle", "uniform", "layer-drop", "parent"}) {
-                    Series s = series(r, kind, run, xOf, kind.equals("puzzle"), i > 0);
-                    if (s.x().length > 0) ss.add(runs.size() > 1 && kind.equals("puzzle") ? new Series(s.name(), COLORS[i % COLORS.length], s.x(), s.y(), s.labels(), true, i > 0) : s);
-                }
-                i++;
-            }
-            String xl = predicted ? "predicted throughput on the hardware profile (tokens/s)" : "measured workload throughput on this machine (tokens/s)";
-            sb.append("<section class=\"frontier\"><h2>Accuracy vs throughput: ").append(predicted ? "predicted" : "measured").append("</h2>")
-                    .append(scatter("KL to parent vs " + xl, xl, "KL(parent ‖ child) per token", ss)).append("</section>");
+            sb.append("<section class=\"frontier\"><h2>Accuracy vs speed: ").append(predicted ? "predicted on the hardware profile" : "measured on this machine")
+                    .append("</h2>").append(frontier(runs, predicted)).append("</section>");
         }
-        for (ReportModel r : runs) {
-            sb.append("<section class=\"run\"><h2>Run ").append(esc(r.runDir())).append("</h2><p>Hardware ").append(esc(r.hardware())).append(" (")
-                    .append(esc(r.costModel())).append("), workload ").append(esc(workload(r.workload())))
-                    .append(String.format(Locale.ROOT, "; the parent: %.0f tokens/s predicted. Measured: %s.", r.parentTokensPerS(), esc(r.measurement()))).append("</p>");
-            sb.append("<h3>Puzzle against the baselines</h3>");
-            for (String s : r.summaryLines()) sb.append("<p class=\"verdict\">").append(esc(s)).append("</p>");
-            for (String s : r.infeasible()) sb.append("<p class=\"verdict\">Budget not met: ").append(esc(s)).append("</p>");
-            if (r.leftOut() != null) for (String s : r.leftOut()) sb.append("<p class=\"verdict\">Left out by training: ").append(esc(s)).append("</p>");
-            sb.append("<h3>Models</h3><table class=\"models\"><tr><th>model</th><th>kind</th><th>target</th><th>KL</th><th>top-1</th><th>LM loss</th><th>ppl</th>"
-                    + "<th>params</th><th>predicted tok/s</th><th>predicted MiB</th><th>measured workload tok/s</th><th>measured prefill tok/s</th>"
-                    + "<th>measured decode tok/s (batch 1)</th><th>chosen by</th></tr>");
-            for (ReportModel.ModelResult m : r.models()) {
-                sb.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%s</td><td>%.4g</td><td>%.3f</td><td>%.4f</td><td>%.3f</td><td>%d</td>"
-                                + "<td>%.0f</td><td>%.3f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td class=\"l\">%s</td></tr>",
-                        esc(m.name()), esc(m.kind()), m.target() == null ? "-" : esc(m.target()), m.klDiv(), m.top1Agreement(), m.lmLoss(), m.perplexity(),
-                        m.parameters(), m.predictedTokensPerS(), m.predictedMemoryMib(), m.measuredWorkloadTokensPerS(), m.measuredPrefillTokensPerS(),
-                        m.measuredDecodeTokensPerS(), m.solvedBy() == null ? "-" : esc(m.solvedBy())));
-            }
-            sb.append("</table><h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
-            int L = r.models().get(0).blocks().size();
-            for (int l = 0; l < L; l++) sb.append("<th>").append(l).append("</th>");
-            sb.append("</tr>");
-            for (ReportModel.ModelResult m : r.models()) {
-                sb.append("<tr><td class=\"l\">").append(esc(m.name())).append("</td>");
-                for (ReportModel.LayerBlock b : m.blocks()) {
-                    ReportModel.Look look = b.look() == null ? ReportModel.Look.FULL : b.look();
-                    String text = b.block().replace("attn=", "").replace(" ffn=", " / ");
-                    if (b.fusedRun() != null) text = "fused " + b.fusedRun() + ": " + text;
-                    sb.append("<td style=\"background:").append(look.colour).append("\" title=\"").append(esc(b.variant())).append("\">")
-                            .append(esc(text)).append("</td>");
-                }
-                sb.append("</tr>");
-            }
-            sb.append("</table><p class=\"legend\">");
-            for (ReportModel.Look look : ReportModel.Look.values()) {
-                sb.append("<span style=\"background:").append(look.colour).append(";padding:0 6px;margin-right:8px\">").append(esc(look.legend)).append("</span>");
-            }
-            sb.append("</p>");
-            sb.append("<h3>Running the children</h3><ul class=\"howto\">");
-            for (ReportModel.ModelResult m : r.models()) {
-                for (String s : ReportModel.howToRun(m)) sb.append("<li><b>").append(esc(m.name())).append("</b> <code>").append(esc(s)).append("</code></li>");
-            }
-            sb.append("</ul>");
-            sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json")));
-            sb.append("<h3>Predicted runtime per layer (ms)</h3>");
-            List<Series> bars = new ArrayList<>();
-            int k = 0;
-            for (ReportModel.ModelResult m : r.models()) {
-                List<Double> per = m.predictedLayerRuntimeMs();
-                double[] x = new double[per.size()], y = new double[per.size()];
-                String[] lab = new String[per.size()];
-                for (int l = 0; l < per.size(); l++) {
-                    x[l] = l;
-                    y[l] = per.get(l);
-                    lab[l] = m.name() + " layer " + l;
-                }
-                bars.add(new Series(m.name(), COLORS[k++ % COLORS.length], x, y, lab, true, false));
-            }
-            sb.append(scatter("Predicted runtime of each layer", "layer", "runtime (ms)", bars)).append("</section>");
-        }
+        for (ReportModel r : runs) run(sb, r, runs.size() > 1);
         return sb.append("</body></html>\n").toString();
     }
 
-    /** The FFN fusion dependency matrix as a heatmap (white 0 → dark 1+), when the run measured one. */
-    static String dependencyHeatmap(Path file) {
+    private static void recommendations(StringBuilder sb, ReportModel r) {
+        if (r.recommendations().isEmpty()) return;
+        sb.append("<section class=\"recommendations\"><h2>Recommended child per budget</h2><table><tr><th>budget</th><th>child</th>"
+                + "<th>why, and what it gives up</th><th>binding constraint</th></tr>");
+        for (ReportModel.Recommendation c : r.recommendations()) {
+            sb.append("<tr><td class=\"l\">").append(esc(budgetLabel(c))).append("</td><td class=\"l\"><b>").append(esc(c.name())).append("</b></td><td class=\"l\">")
+                    .append(esc(c.why())).append("</td><td class=\"l\">").append(esc(c.binding())).append("</td></tr>");
+        }
+        sb.append("</table></section>");
+    }
+
+    private static void run(StringBuilder sb, ReportModel r, boolean several) {
+        String hw = esc(r.hardware());
+        sb.append("<section class=\"run\">");
+        if (several) {
+            sb.append("<h2>Run ").append(esc(r.runDir())).append("</h2>");
+            recommendations(sb, r);
+        }
+        sb.append("<h3>Puzzle against the baselines</h3>");
+        for (String s : r.summaryLines()) sb.append("<p class=\"verdict\">").append(esc(s)).append("</p>");
+        for (String s : r.infeasible()) sb.append("<p class=\"verdict\">Budget not met: ").append(esc(s)).append("</p>");
+        if (r.leftOut() != null) for (String s : r.leftOut()) sb.append("<p class=\"verdict\">Left out by training: ").append(esc(s)).append("</p>");
+        sb.append("<h3>Models</h3><table class=\"models\"><tr><th>model</th><th>kind</th><th>target</th><th>KL</th><th>top-1</th><th>LM loss</th><th>ppl</th>"
+                + "<th>params</th><th>predicted on " + hw + ": tok/s</th><th>predicted on " + hw + ": MiB</th><th>measured here: workload tok/s, median [IQR]</th>"
+                + "<th>measured here: prefill tok/s</th><th>measured here: decode tok/s (batch 1), median [IQR]</th><th>chosen by</th></tr>");
+        for (ReportModel.ModelResult m : r.models()) {
+            sb.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%s</td><td>%.4g</td><td>%.3f</td><td>%.4f</td><td>%.3f</td><td>%d</td>"
+                            + "<td>%.0f</td><td>%.3f</td><td>%s</td><td>%.0f</td><td>%s</td><td class=\"l\">%s</td></tr>",
+                    esc(m.name()), esc(m.kind()), m.target() == null ? "-" : esc(m.target()), m.klDiv(), m.top1Agreement(), m.lmLoss(), m.perplexity(),
+                    m.parameters(), m.predictedTokensPerS(), m.predictedMemoryMib(), ReportModel.rate(m.measuredWorkloadTokensPerS(), m.measuredWorkloadSpread()),
+                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()),
+                    m.solvedBy() == null ? "-" : esc(m.solvedBy())));
+        }
+        sb.append("</table><h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
+        int L = r.models().get(0).blocks().size();
+        for (int l = 0; l < L; l++) sb.append("<th>layer ").append(l).append("</th>");
+        sb.append("</tr>");
+        for (ReportModel.ModelResult m : r.models()) {
+            sb.append("<tr><td class=\"l\">").append(esc(m.name())).append("</td>");
+            for (ReportModel.LayerBlock b : m.blocks()) {
+                ReportModel.Look look = b.look() == null ? ReportModel.Look.FULL : b.look();
+                String text = b.block().replace("attn=", "").replace(" ffn=", " / ");
+                if (b.fusedRun() != null) text = "fused " + b.fusedRun() + ": " + text;
+                sb.append("<td style=\"background:").append(look.colour).append("\" title=\"").append(esc(b.variant())).append("\">").append(esc(text)).append("</td>");
+            }
+            sb.append("</tr>");
+        }
+        sb.append("</table><p class=\"legend\">");
+        for (ReportModel.Look look : ReportModel.Look.values()) {
+            sb.append("<span style=\"background:").append(look.colour).append(";padding:0 6px;margin-right:8px\">").append(esc(look.legend)).append("</span>");
+        }
+        sb.append("</p>");
+        if (r.models().stream().anyMatch(m -> m.sample() != null)) {
+            sb.append("<h3>Samples (greedy, the same prompt: \u201c").append(esc(ReportModel.SAMPLE_PROMPT)).append("\u201d)</h3><table class=\"samples\">");
+            for (ReportModel.ModelResult m : r.models()) {
+                if (m.sample() != null) sb.append("<tr><td class=\"l\">").append(esc(m.name())).append("</td><td class=\"l\">").append(esc(m.sample())).append("</td></tr>");
+            }
+            sb.append("</table>");
+        }
+        sb.append("<h3>Running the children</h3><ul class=\"howto\">");
+        for (ReportModel.ModelResult m : r.models()) {
+            for (String s : ReportModel.howToRun(m)) sb.append("<li><b>").append(esc(m.name())).append("</b> <code>").append(esc(s)).append("</code></li>");
+        }
+        sb.append("</ul>");
+        sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json"), r.fusionThreshold()));
+        List<String> layers = new ArrayList<>();
+        for (int l = 0; l < L; l++) layers.add("layer " + l);
+        List<Svg.Bars> bars = new ArrayList<>();
+        int k = 0;
+        for (ReportModel.ModelResult m : r.models()) {
+            double[] v = new double[L];
+            for (int l = 0; l < L; l++) v[l] = l < m.predictedLayerRuntimeMs().size() ? m.predictedLayerRuntimeMs().get(l) : Double.NaN;
+            bars.add(new Svg.Bars(m.name(), COLORS[k++ % COLORS.length], v));
+        }
+        sb.append("<h3>Predicted runtime per layer on ").append(hw).append("</h3><p>A fused FFN run counts at its first layer.</p>")
+                .append(Svg.bars("Predicted runtime of each layer on " + r.hardware(), "layer", layers, "runtime (ms)", bars));
+        if (r.metadata() != null) {
+            sb.append("<details><summary>Run config (").append(esc(r.config())).append(")</summary><pre>").append(esc(r.metadata().configText())).append("</pre></details>");
+        }
+        sb.append("</section>");
+    }
+
+    /** The FFN fusion dependency matrix as a heatmap with a colour bar, axis names and the threshold, when the run measured one. */
+    static String dependencyHeatmap(Path file, Double threshold) {
         if (!Files.exists(file)) return "";
         double[][] dep;
         try {
@@ -207,21 +228,15 @@ public final class HtmlReport {
         } catch (java.io.IOException e) {
             return "<p>FFN dependency: " + esc(file.toString()) + " unreadable: " + esc(e.getMessage()) + "</p>";
         }
-        int L = dep.length, cell = Math.max(14, Math.min(40, 480 / Math.max(1, L))), pad = 40;
-        StringBuilder sb = new StringBuilder("<h3>FFN fusion: pairwise FFN dependency</h3><p>Row a, column b: mean cosine distance between FFN b's output on"
-                + " its own input and on layer a's FFN input (calibration text); low means FFN b barely depends on the layers between, so a..b can run in parallel.</p>");
-        int size = pad + L * cell + 10;
-        sb.append(String.format(Locale.ROOT, "<svg class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"FFN dependency heatmap\">", size, size));
-        for (int a = 0; a < L; a++) {
-            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%d</text>", pad - 4, pad + a * cell + cell / 2 + 4, a));
-            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%d</text>", pad + a * cell + cell / 2, pad - 6, a));
-            for (int b = 0; b < L; b++) {
-                double v = b > a ? Math.min(1, Math.max(0, dep[a][b])) : 0;
-                int g = (int) Math.round(255 * (1 - v));
-                sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ddd\"><title>%d→%d: %.4f</title></rect>",
-                        pad + b * cell, pad + a * cell, cell, cell, b > a ? String.format(Locale.ROOT, "rgb(%d,%d,255)", g, g) : "#f4f4f4", a, b, dep[a][b]));
-            }
-        }
-        return sb.append("</svg>").toString();
+        double max = 0;
+        for (int a = 0; a < dep.length; a++) for (int b = a + 1; b < dep[a].length; b++) max = Math.max(max, dep[a][b]);
+        double[] t = Svg.ticks(0, Math.max(0.1, Math.max(max, threshold == null ? 0 : threshold)), 4);
+        max = t[t.length - 1]; // the colour bar ends on a round tick
+        String thr = threshold == null ? "no threshold (fusion not searched)" : String.format(Locale.ROOT, "threshold %.3g", threshold);
+        return "<h3>FFN fusion: pairwise FFN dependency</h3><p>Row a, column b: mean cosine distance between FFN b's output on its own input and on"
+                + " layer a's FFN input (calibration text); low means FFN b barely depends on the layers between, so a..b can run as one wide FFN."
+                + (threshold == null ? "" : " Outlined cells are at or under the search space's threshold; a run is a candidate when every pair in it is.")
+                + "</p>" + Svg.heatmap("FFN dependency heatmap", "layer a (input taken from)", "layer b (FFN evaluated)", dep, max,
+                threshold == null ? -1 : threshold, thr);
     }
 }

@@ -4,22 +4,39 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-/** The compress report as Markdown: the models table, the verdicts, unmet budgets, and every model's blocks. */
+/**
+ * The compress report as Markdown: the recommended child per budget and why, the models table (predicted on the
+ * hardware profile, measured here as median [interquartile range]), the verdicts, unmet budgets, every model's
+ * blocks and sample, how to run each child, and the run's metadata.
+ */
 public final class MarkdownReport {
     private MarkdownReport() {}
 
     public static String render(ReportModel r) {
         StringBuilder sb = new StringBuilder("# Puzzle report\n\n");
         sb.append("Run `").append(r.runDir()).append("`, hardware ").append(r.hardware()).append(" (").append(r.costModel()).append("), workload ")
-                .append(HtmlReport.workload(r.workload())).append(String.format(Locale.ROOT, "; the parent: %.0f tokens/s predicted.\n\n", r.parentTokensPerS()));
-        sb.append("| model | kind | target | KL to parent | top-1 | LM loss | ppl | params | predicted tok/s | predicted MiB | measured workload tok/s"
-                + " | measured prefill tok/s | measured decode tok/s (batch 1) | chosen by |\n");
+                .append(HtmlReport.workload(r.workload())).append(String.format(Locale.ROOT, "; the parent: %.0f tokens/s predicted on %s.\n\n",
+                        r.parentTokensPerS(), r.hardware()));
+        if (r.evaluation() != null) sb.append("Accuracy: ").append(r.evaluation().describe()).append(".\n\n");
+        if (!r.recommendations().isEmpty()) {
+            sb.append("## Recommended child per budget\n\n");
+            for (ReportModel.Recommendation c : r.recommendations()) {
+                sb.append("- **").append(HtmlReport.budgetLabel(c)).append("** → `").append(c.name()).append("`: ").append(c.why()).append("; ")
+                        .append(c.binding()).append(".\n");
+            }
+            sb.append('\n');
+        }
+        String hw = r.hardware();
+        sb.append("| model | kind | target | KL to parent | top-1 | LM loss | ppl | params | predicted tok/s (").append(hw).append(") | predicted MiB (")
+                .append(hw).append(") | measured here: workload tok/s, median [IQR] | measured here: prefill tok/s | measured here: decode tok/s"
+                        + " (batch 1), median [IQR] | chosen by |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (ReportModel.ModelResult m : r.models()) {
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4g | %.3f | %.4f | %.3f | %d | %.0f | %.3f | %.0f | %.0f | %.0f | %s |\n",
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4g | %.3f | %.4f | %.3f | %d | %.0f | %.3f | %s | %.0f | %s | %s |\n",
                     m.name(), m.kind(), m.target() == null ? "-" : m.target(), m.klDiv(), m.top1Agreement(), m.lmLoss(), m.perplexity(), m.parameters(),
-                    m.predictedTokensPerS(), m.predictedMemoryMib(), m.measuredWorkloadTokensPerS(), m.measuredPrefillTokensPerS(),
-                    m.measuredDecodeTokensPerS(), m.solvedBy() == null ? "-" : m.solvedBy()));
+                    m.predictedTokensPerS(), m.predictedMemoryMib(), ReportModel.rate(m.measuredWorkloadTokensPerS(), m.measuredWorkloadSpread()),
+                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()),
+                    m.solvedBy() == null ? "-" : m.solvedBy()));
         }
         sb.append("\n## Puzzle against the baselines\n\n");
         for (String s : r.summaryLines()) sb.append("- ").append(s).append('\n');
@@ -40,9 +57,20 @@ public final class MarkdownReport {
             }
             sb.append(String.join(" | ", b)).append('\n');
         }
+        if (r.models().stream().anyMatch(m -> m.sample() != null)) {
+            sb.append("\n## Samples (greedy, prompt \"").append(ReportModel.SAMPLE_PROMPT).append("\")\n\n");
+            for (ReportModel.ModelResult m : r.models()) {
+                if (m.sample() != null) sb.append("- **").append(m.name()).append("**: ").append(m.sample().replace('\n', ' ')).append('\n');
+            }
+        }
         sb.append("\n## Running the children\n\n");
         for (ReportModel.ModelResult m : r.models()) {
             for (String s : ReportModel.howToRun(m)) sb.append("- **").append(m.name()).append("** ").append(s).append('\n');
+        }
+        if (r.metadata() != null) {
+            ReportModel.Metadata md = r.metadata();
+            sb.append("\n## Run\n\n").append(String.format(Locale.ROOT, "%s, %s (commit %s), config `%s`, seed %d, backend %s.\n", md.date(), md.toolkit(),
+                    md.commit(), r.config(), md.seed(), md.backend()));
         }
         return sb.toString();
     }

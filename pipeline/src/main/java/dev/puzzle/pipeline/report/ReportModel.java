@@ -21,14 +21,48 @@ import java.util.Locale;
  * {@link MarkdownReport} and {@link HtmlReport} render it.
  */
 public record ReportModel(String runDir, String config, String hardware, String costModel, Workload workload, double parentTokensPerS,
-                          String measurement, List<ModelResult> models, List<String> infeasible, List<FrontierPoint> frontier,
-                          List<Comparison> comparisons, String summary, List<String> leftOut) {
+                          String measurement, Double memoryBudgetMib, List<ModelResult> models, List<String> infeasible, List<FrontierPoint> frontier,
+                          List<Recommendation> recommendations, List<Comparison> comparisons, String summary, List<String> leftOut,
+                          Evaluation evaluation, Metadata metadata, Double fusionThreshold) {
 
     /** The report, saying also what training left out (candidates whose BLD diverged, children whose GKD did). */
     public ReportModel withLeftOut(List<String> why) {
-        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, models, infeasible, frontier, comparisons,
-                summary, List.copyOf(why));
+        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
+                recommendations, comparisons, summary, List.copyOf(why), evaluation, metadata, fusionThreshold);
     }
+
+    /** The report as found in {@code dir} (a run directory moved or copied since it was written). */
+    public ReportModel atRunDir(String dir) {
+        return new ReportModel(dir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
+                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold);
+    }
+
+    /** The report with how the models were evaluated, the run's metadata, and the FFN fusion threshold (null: no fusion searched). */
+    public ReportModel with(Evaluation e, Metadata m, Double fusionThreshold) {
+        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
+                recommendations, comparisons, summary, leftOut, e, m, fusionThreshold);
+    }
+
+    /**
+     * The held-out text every model was scored on: {@code sequences} of {@code context} tokens each, the context
+     * coming from {@code source} (the workload's prefill + generation unless {@code data.eval_context} says otherwise).
+     */
+    public record Evaluation(int context, int sequences, long tokens, String source) {
+        public String describe() {
+            return String.format(Locale.ROOT, "KL, top-1 agreement, hidden-state cosine and LM loss on %d held-out sequences of %d tokens (%d tokens;"
+                    + " context %d = %s)", sequences, context, tokens, context, source);
+        }
+    }
+
+    /** What made the run: when, by which toolkit build, from which config (its text), with which seed, on which backend. */
+    public record Metadata(String date, String toolkit, String commit, String configText, long seed, String backend) {}
+
+    /**
+     * The child to take at one budget and why: the least-KL Puzzle child meeting it, what it gives up against
+     * the parent, and which budget binds (the one with the least slack, as a fraction of the budget).
+     */
+    public record Recommendation(String target, double targetTokensPerS, String name, String why, String binding, double throughputSlack,
+                                 Double memorySlack) {}
 
     /** Measured speeds within this fraction count as equal (the noise of timing tiny models on a shared CPU). */
     public static final double SPEED_TOLERANCE = 0.05;
@@ -73,16 +107,30 @@ public record ReportModel(String runDir, String config, String hardware, String 
         }
     }
 
+    /** The interquartile range of a measured rate over the timing repeats. */
+    public record Spread(double q1, double q3) {
+        public boolean overlaps(Spread o) {
+            return o != null && q1 <= o.q3 && o.q1 <= q3;
+        }
+    }
+
     /**
-     * One model's numbers. {@code measuredWorkloadTokensPerS}: generated tokens per second of the budgets'
-     * workload on this machine, prefill included (the CPU decoder runs the batch's sequences one after
-     * another, so the batch's rate is one sequence's); {@code measuredDecodeTokensPerS}: batch-1 decode.
+     * One model's numbers. Measured rates are medians over the timing repeats, with their interquartile ranges.
+     * {@code measuredWorkloadTokensPerS}: generated tokens per second of the budgets' workload on this machine,
+     * prefill included (the CPU decoder runs the batch's sequences one after another, so the batch's rate is one
+     * sequence's); {@code measuredDecodeTokensPerS}: batch-1 decode. {@code sample}: a greedy continuation of
+     * the report's sample prompt.
      */
     public record ModelResult(String name, String kind, String target, Double targetTokensPerS, boolean gkd, String model, String solvedBy,
                               double klDiv, double top1Agreement, double hiddenCosine, double lmLoss, double perplexity, long parameters,
                               double measuredPrefillTokensPerS, double measuredDecodeTokensPerS, double measuredWorkloadTokensPerS,
+                              Spread measuredDecodeSpread, Spread measuredWorkloadSpread,
                               double predictedRuntimeMs, double predictedMemoryMib, double predictedTokensPerS,
-                              List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture) {}
+                              List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture,
+                              String sample) {}
+
+    /** The prompt every model's sample continues (greedy). */
+    public static final String SAMPLE_PROMPT = "Once upon a time";
 
     public record FrontierPoint(String target, double targetTokensPerS, String name, double klDiv, double predictedTokensPerS,
                                 double measuredWorkloadTokensPerS, double measuredDecodeTokensPerS) {}
@@ -92,9 +140,11 @@ public record ReportModel(String runDir, String config, String hardware, String 
 
     /** The frontier, the comparisons and the summary, from the models' numbers. */
     public static ReportModel build(String runDir, String config, String hardware, String costModel, Workload w, double parentTokensPerS,
-                                    String measurement, List<ModelResult> models, List<String> infeasible, List<String> targets) {
+                                    String measurement, Double memoryBudgetMib, List<ModelResult> models, List<String> infeasible, List<String> targets) {
         List<FrontierPoint> frontier = new ArrayList<>();
+        List<Recommendation> recs = new ArrayList<>();
         List<Comparison> cmp = new ArrayList<>();
+        ModelResult parent = models.stream().filter(m -> m.kind().equals("parent")).findFirst().orElse(null);
         int wins = 0, compared = 0;
         for (String t : targets) {
             // The frontier: for each target, the least-KL Puzzle child whose predicted throughput meets it.
@@ -109,6 +159,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
             if (best == null) continue;
             frontier.add(new FrontierPoint(t, tps, best.name(), best.klDiv(), best.predictedTokensPerS(), best.measuredWorkloadTokensPerS(),
                     best.measuredDecodeTokensPerS()));
+            recs.add(recommend(t, tps, best, parent, hardware, memoryBudgetMib));
             ModelResult fp8 = find(models, "fp8-global", t);
             if (fp8 != null) {
                 cmp.add(new Comparison(t, tps, best.name(), fp8.name(), null, String.format(Locale.ROOT,
@@ -127,18 +178,45 @@ public record ReportModel(String runDir, String config, String hardware, String 
             double ps = best.measuredWorkloadTokensPerS(), us = uni.measuredWorkloadTokensPerS();
             boolean lowerKl = pk < uk, fastEnough = ps >= us * (1 - SPEED_TOLERANCE);
             if (lowerKl && fastEnough) wins++;
-            String verdict = String.format(Locale.ROOT, "At %s: Puzzle KL %.4g vs uniform pruning %.4g, measured workload throughput %.0f vs %.0f tokens/s"
-                            + " (batch-1 decode %.0f vs %.0f) — %s.", label(t, tps), pk, uk, ps, us, best.measuredDecodeTokensPerS(), uni.measuredDecodeTokensPerS(),
+            boolean noise = best.measuredWorkloadSpread() != null && best.measuredWorkloadSpread().overlaps(uni.measuredWorkloadSpread());
+            String verdict = String.format(Locale.ROOT, "At %s: Puzzle KL %.4g vs uniform pruning %.4g, measured workload throughput %s vs %s tokens/s"
+                            + " (batch-1 decode %.0f vs %.0f) — %s%s.", label(t, tps), pk, uk, rate(ps, best.measuredWorkloadSpread()),
+                    rate(us, uni.measuredWorkloadSpread()), best.measuredDecodeTokensPerS(), uni.measuredDecodeTokensPerS(),
                     lowerKl && fastEnough ? "Puzzle is better"
                             : !lowerKl ? "Puzzle is NOT better: its KL is not lower"
-                            : "Puzzle is NOT better: its measured workload throughput is more than " + Math.round(SPEED_TOLERANCE * 100) + "% lower");
+                            : "Puzzle is NOT better: its measured workload throughput is more than " + Math.round(SPEED_TOLERANCE * 100) + "% lower",
+                    noise ? " (the two throughputs' interquartile ranges overlap: their difference is within this machine's timing noise)" : "");
             cmp.add(new Comparison(t, tps, best.name(), uni.name(), lowerKl && fastEnough, verdict));
         }
         String summary = compared == 0 ? "No uniform-width baseline fits any budget, so none is compared."
                 : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform pruning at equal or better measured workload throughput"
                 + " (within %d%%) on %d of %d budgets.", Math.round(SPEED_TOLERANCE * 100), wins, compared);
-        return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, List.copyOf(models), List.copyOf(infeasible),
-                frontier, cmp, summary, List.of());
+        return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, memoryBudgetMib, List.copyOf(models),
+                List.copyOf(infeasible), frontier, recs, cmp, summary, List.of(), null, null, null);
+    }
+
+    /** A measured rate with its interquartile range, as the report prints it. */
+    public static String rate(double median, Spread s) {
+        return s == null ? String.format(Locale.ROOT, "%.0f", median) : String.format(Locale.ROOT, "%.0f [%.0f–%.0f]", median, s.q1(), s.q3());
+    }
+
+    static Recommendation recommend(String t, double tps, ModelResult best, ModelResult parent, String hardware, Double memoryBudgetMib) {
+        double tSlack = (best.predictedTokensPerS() - tps) / tps;
+        Double mSlack = memoryBudgetMib == null ? null : (memoryBudgetMib - best.predictedMemoryMib()) / memoryBudgetMib;
+        boolean memoryBinds = mSlack != null && mSlack < tSlack;
+        String binding = memoryBinds
+                ? String.format(Locale.ROOT, "memory binds: %.2f of %.2f MiB predicted (%.1f%% slack); throughput %.0f vs %.0f tokens/s (%.1f%% over)",
+                best.predictedMemoryMib(), memoryBudgetMib, 100 * mSlack, best.predictedTokensPerS(), tps, 100 * tSlack)
+                : String.format(Locale.ROOT, "throughput binds: %.0f tokens/s predicted on %s for a target of %.0f (%.1f%% over)%s", best.predictedTokensPerS(),
+                hardware, tps, 100 * tSlack, mSlack == null ? "" : String.format(Locale.ROOT, "; memory %.2f of %.2f MiB (%.1f%% slack)",
+                best.predictedMemoryMib(), memoryBudgetMib, 100 * mSlack));
+        String why = parent == null ? String.format(Locale.ROOT, "KL %.4g", best.klDiv())
+                : String.format(Locale.ROOT, "the least KL to the parent of the children that meet %s: KL %.4g, top-1 agreement %.1f%%, LM loss %.4f vs the parent's %.4f"
+                        + " (+%.4f), %.0f%% of the parent's parameters; measured here %sx the parent's workload throughput",
+                label(t, tps), best.klDiv(), 100 * best.top1Agreement(), best.lmLoss(), parent.lmLoss(), best.lmLoss() - parent.lmLoss(),
+                100.0 * best.parameters() / parent.parameters(),
+                String.format(Locale.ROOT, "%.2f", best.measuredWorkloadTokensPerS() / parent.measuredWorkloadTokensPerS()));
+        return new Recommendation(t, tps, best.name(), why, binding, tSlack, mSlack);
     }
 
     private static String label(String t, double tps) {
@@ -155,6 +233,8 @@ public record ReportModel(String runDir, String config, String hardware, String 
         List<String> out = new ArrayList<>();
         out.add("Budgets are on the predicted throughput of " + hardware + " (" + costModel + "); measured speeds are on this machine, "
                 + measurement + ", whose costs can order the models differently.");
+        if (evaluation != null) out.add("Accuracy: " + evaluation.describe() + ".");
+        for (Recommendation r : recommendations) out.add("Recommended at " + label(r.target(), r.targetTokensPerS()) + ": " + r.name() + " — " + r.binding() + ".");
         for (Comparison c : comparisons) out.add(c.verdict());
         out.add(summary);
         return out;
@@ -171,9 +251,10 @@ public record ReportModel(String runDir, String config, String hardware, String 
         else if (m.ggufRefused() != null) out.add("llama.cpp: no GGUF (" + m.ggufRefused() + ")");
         String arch = m.hfArchitecture() == null ? "" : m.hfArchitecture();
         out.add("Hugging Face directory: " + m.model() + " (" + (arch.equals("DeciLMForCausalLM")
-                ? "DeciLMForCausalLM: Nemotron-NAS modeling code loads it, such as vLLM's DeciLMForCausalLM"
+                ? "DeciLMForCausalLM config.json and safetensors in the Nemotron-NAS layout; no outside loader is verified for its windows,"
+                + " linear or fused blocks, so run it here"
                 : arch.isEmpty() ? "config.json" : arch + ": transformers' AutoModelForCausalLM loads it")
-                + "; here: puzzle generate " + m.model() + " --temperature 0)");
+                + ": puzzle generate " + m.model() + " --temperature 0)");
         return out;
     }
 
@@ -207,6 +288,6 @@ public record ReportModel(String runDir, String config, String hardware, String 
     public void write(Path dir) throws IOException {
         AtomicFiles.writeString(dir.resolve("report.json"), toJson());
         AtomicFiles.writeString(dir.resolve("report.md"), MarkdownReport.render(this));
-        AtomicFiles.writeString(dir.resolve("index.html"), HtmlReport.render(List.of(this), "Puzzle report: " + runDir));
+        AtomicFiles.writeString(dir.resolve("index.html"), HtmlReport.render(List.of(this), "Puzzle report: " + Path.of(runDir).getFileName()));
     }
 }

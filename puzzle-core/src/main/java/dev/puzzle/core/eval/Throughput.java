@@ -6,31 +6,53 @@ import java.util.Random;
 
 /**
  * One harness for measured speed on this machine: a prompt of {@code prompt} tokens as one batched
- * prefill, then {@code generate} tokens one at a time through the KV cache; best of {@code reps} after
- * at least 0.3 s of warm-up (a new model's code paths run unoptimized until the JIT compiles them).
- * The same for the parent, every child and every baseline.
+ * prefill, then {@code generate} tokens one at a time through the KV cache; {@code reps} timed repeats after
+ * at least 0.3 s of warm-up (a new model's code paths run unoptimized until the JIT compiles them), each rate
+ * given as the median of the repeats with its interquartile range. The same for the parent, every child and
+ * every baseline.
  */
 public final class Throughput {
     private Throughput() {}
 
+    /** A measured rate over repeats: the median and the quartiles (linear interpolation between repeats). */
+    public record Stat(double median, double q1, double q3) {
+        public static Stat of(double[] values) {
+            double[] v = values.clone();
+            java.util.Arrays.sort(v);
+            return new Stat(quantile(v, 0.5), quantile(v, 0.25), quantile(v, 0.75));
+        }
+
+        static double quantile(double[] sorted, double q) {
+            double at = q * (sorted.length - 1);
+            int lo = (int) Math.floor(at), hi = (int) Math.ceil(at);
+            return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+        }
+
+        /** Whether the two interquartile ranges overlap: a difference of medians within the timing noise. */
+        public boolean overlaps(Stat o) {
+            return q1 <= o.q3 && o.q1 <= q3;
+        }
+    }
+
     /**
-     * @param prefillTokensPerSecond prompt tokens / prefill time (best rep)
-     * @param decodeTokensPerSecond  generated tokens / decode time (best rep)
-     * @param sequenceTokensPerSecond generated tokens / (prefill + decode time) of the best whole rep: the
-     *                               throughput of a serving workload, prefill included, as Puzzle's budgets define it
+     * @param prefill  prompt tokens / prefill time
+     * @param decode   generated tokens / decode time
+     * @param sequence generated tokens / (prefill + decode time) of a whole repeat: the throughput of a serving
+     *                 workload, prefill included, as Puzzle's budgets define it
      */
-    public record Result(double prefillTokensPerSecond, double decodeTokensPerSecond, double sequenceTokensPerSecond) {}
+    public record Result(Stat prefill, Stat decode, Stat sequence) {}
 
     public static Result measure(Decoder d, int prompt, int generate, int reps) {
         if (prompt < 1 || generate < 1 || prompt + generate > d.config().maxSeqLen()) {
             throw new IllegalArgumentException("measure needs 1 <= prompt, 1 <= generate and prompt + generate <= context " + d.config().maxSeqLen()
                     + ", got " + prompt + " + " + generate);
         }
+        if (reps < 1) throw new IllegalArgumentException("measure needs reps >= 1, got " + reps);
         int V = d.config().vocabSize();
         int[] toks = new int[prompt + generate];
         Random r = new Random(42);
         for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(V);
-        double pre = 0, dec = 0, seq = 0;
+        double[] pre = new double[reps], dec = new double[reps], seq = new double[reps];
         long warmUntil = System.nanoTime() + 300_000_000L;
         boolean warming = true;
         for (int rep = 0; rep < reps; ) {
@@ -44,11 +66,11 @@ public final class Throughput {
                 warming = System.nanoTime() < warmUntil;
                 continue;
             }
+            pre[rep] = prompt / ((t1 - t0) / 1e9);
+            dec[rep] = generate / ((t2 - t1) / 1e9);
+            seq[rep] = generate / ((t2 - t0) / 1e9);
             rep++;
-            pre = Math.max(pre, prompt / ((t1 - t0) / 1e9));
-            dec = Math.max(dec, generate / ((t2 - t1) / 1e9));
-            seq = Math.max(seq, generate / ((t2 - t0) / 1e9));
         }
-        return new Result(pre, dec, seq);
+        return new Result(Stat.of(pre), Stat.of(dec), Stat.of(seq));
     }
 }
