@@ -31,7 +31,7 @@ final class UsageErrors {
                 return "unknown option '" + name + "'" + suggestion(name, names) + "; " + help;
             }
         }
-        return ex.getMessage() + "; " + help;
+        return ex.getMessage().replaceFirst("^Error: ", "") + "; " + help; // picocli prefixes argument-group messages with "Error: "
     }
 
     private static List<String> visibleSubcommands(CommandSpec spec) {

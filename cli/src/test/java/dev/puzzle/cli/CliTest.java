@@ -79,7 +79,10 @@ class CliTest {
         assertEquals("puzzle: unknown command 'frobnicate'; see 'puzzle --help'", r.err().strip(), "no suggestion when nothing is near");
         r = run("eval", bin());
         assertEquals(ExitCodes.USAGE, r.code());
-        assertEquals("puzzle: Missing required option: '--text=FILE'; see 'puzzle eval --help'", r.err().strip());
+        assertEquals("puzzle: Missing required argument (specify one of these): (--text=FILE | --task=FILE); see 'puzzle eval --help'", r.err().strip());
+        r = run("eval", bin(), "--text", "a.txt", "--task", "t.jsonl");
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertTrue(r.err().strip().startsWith("puzzle: --text=FILE, --task=FILE are mutually exclusive"), r.err());
     }
 
     /** A file named .bin that is no llama2.c checkpoint is called that, not a bad header field (exit 3). */
@@ -178,6 +181,25 @@ class CliTest {
         JsonNode dj = new ObjectMapper().readTree(d.out());
         assertEquals(512, dj.get("positions").asInt());
         assertEquals(j.get("mean_nll").asDouble(), dj.get("mean_nll").asDouble(), 1e-6);
+    }
+
+    @Test
+    void evalTaskScoresMultipleChoiceItems(@TempDir Path tmp) throws IOException {
+        Path task = tmp.resolve("t.jsonl");
+        // Two items whose gold is the story's own continuation against sentences of another world.
+        Files.writeString(task, """
+                {"context": "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.", "choices": ["The stock market closed lower on Tuesday amid concerns.", "One day, she saw a big, red ball in the park."], "gold": 1}
+                {"context": "Tom had a dog named Max. Max liked to run and jump.", "choices": ["Tom and Max played in the park all day.", "Quarterly earnings exceeded analyst expectations by four percent."], "gold": 0}
+                """);
+        Run r = run("eval", bin(), "--tokenizer", tok(), "--task", task.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("items").asInt());
+        assertEquals(1.0, j.get("accuracy_norm").asDouble(), "a TinyStories model knows stories from stock reports");
+        Files.writeString(task, "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 5}\n");
+        r = run("eval", bin(), "--tokenizer", tok(), "--task", task.toString());
+        assertEquals(task + ":1: field 'gold' = 5: must be the index of a choice, 0 to 1", r.err().strip().replaceFirst("^puzzle: ", ""));
+        assertNotEquals(0, r.code());
     }
 
     @Test

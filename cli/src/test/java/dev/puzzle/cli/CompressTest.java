@@ -259,6 +259,11 @@ class CompressTest {
         dev.puzzle.pipeline.ReportModelTest.assertPlotsReadable(s);
         assertEquals(2, s.split("<section class=\"run\">").length - 1, "a section per run");
         badInput(run("report", "--compare", dir.resolve("run").toString(), "--out", html.toString()), "at least two");
+        badInput(run("report", dir.resolve("run").toString(), other.resolve("run").toString()), "add --compare");
+        Files.delete(other.resolve("run/report/index.html"));
+        CliTest.Run again = run("report", other.resolve("run").toString());
+        assertEquals(0, again.code(), again.err());
+        assertTrue(Files.readString(other.resolve("run/report/index.html")).contains("Recommended child per budget"), "one run: its page written again");
         badInput(run("report", tmp.resolve("nowhere").toString()), "nowhere", "report.json");
     }
 

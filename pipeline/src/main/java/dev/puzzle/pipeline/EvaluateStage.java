@@ -2,6 +2,7 @@ package dev.puzzle.pipeline;
 
 import dev.puzzle.bld.Scorer;
 import dev.puzzle.core.eval.Generator;
+import dev.puzzle.core.eval.MultipleChoice;
 import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.eval.Throughput;
@@ -94,6 +95,8 @@ public final class EvaluateStage {
         int[] pg = measuredLengths(w, c.maxSeqLen());
         Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
         String sample = sample(d);
+        Run.TaskFile task = run.task();
+        MultipleChoice.Result acc = task == null ? null : MultipleChoice.evaluate(d, run.tokenizer(), task.items(), null);
         double runtimeMs = fixed.getOrDefault(LibraryKeys.RUNTIME_MS, 0.0), memoryMib = fixed.getOrDefault(LibraryKeys.MEMORY_MIB, 0.0);
         List<Double> perLayer = new ArrayList<>();
         List<ReportModel.LayerBlock> blocks = new ArrayList<>();
@@ -113,7 +116,7 @@ public final class EvaluateStage {
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
                 ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), spread(batch1.decode()),
                 spread(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
-                gguf.hfArchitecture(), sample);
+                gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm());
     }
 
     private static ReportModel.Spread spread(Throughput.Stat s) {

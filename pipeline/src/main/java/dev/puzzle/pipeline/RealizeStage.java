@@ -42,7 +42,7 @@ public final class RealizeStage {
             if (gkd != null) { // optional: the whole child against the parent; resumes from its checkpoint
                 Path dir = run.dir.child(p.name());
                 Files.createDirectories(dir);
-                int[][] cal = run.calibration();
+                int[][] cal = run.gkdSequences();
                 int steps = (int) Math.max(1, gkd.tokens() / ((long) Math.min(gkd.batchSequences(), cal.length) * cal[0].length));
                 try {
                     child = Gkd.train(run.backend, run.parent, child, cal, gkd, run.dir.layout().childGkdCheckpoint(p.name()),

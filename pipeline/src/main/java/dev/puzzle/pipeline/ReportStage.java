@@ -23,7 +23,7 @@ public final class ReportStage {
         ReportModel r = ReportModel.build(rc.runDir().toString(), rc.file.toString(), hardware, costModel,
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
                 rc.compress().memoryMib(), models, infeasible, targets).withLeftOut(leftOut(run, models)).with(evaluation(run), metadata(run),
-                run.space.fusionMaxRun() > 0 ? run.space.fusionThreshold() : null);
+                run.space.fusionMaxRun() > 0 ? run.space.fusionThreshold() : null, run.task() == null ? null : run.task().description());
         r.write(run.dir.reportDir());
         return r;
     }
@@ -53,6 +53,14 @@ public final class ReportStage {
             if (Files.exists(f)) out.add(m.name() + ": " + Files.readString(f).strip() + "; the child is the one before GKD");
         }
         return out;
+    }
+
+    /** Writes a finished run's index.html and report.md again from its report.json; returns the page written. */
+    public static Path rerender(Path runDir) throws IOException {
+        Path dir = new RunDirectory(runDir).reportDir(), f = dir.resolve("report.json");
+        if (!Files.exists(f)) throw new PuzzleException(runDir + ": no report/report.json (run 'puzzle compress' on it first)");
+        ReportModel.readJson(f).atRunDir(runDir.toString()).write(dir);
+        return dir.resolve("index.html");
     }
 
     /** One HTML page overlaying the frontiers of finished runs ({@code puzzle report --compare}); returns the file written. */

@@ -2,6 +2,7 @@ package dev.puzzle.pipeline;
 
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.PuzzleException;
+import dev.puzzle.core.eval.MultipleChoice;
 import dev.puzzle.core.eval.TokenData;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
@@ -12,6 +13,7 @@ import dev.puzzle.core.tokenizer.HfTokenizer;
 import dev.puzzle.core.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * An opened run: the validated run config, the parent with its tokenizer, the search space, the run
@@ -24,6 +26,7 @@ public final class Run {
     public final RunDirectory dir;
     public final Backend backend;
     private int[][] calibration, heldout;
+    private TaskFile task;
 
     private Run(RunConfig config, Checkpoint parent, Backend backend) {
         this.config = config;
@@ -70,6 +73,47 @@ public final class Run {
             calibration = TokenData.sequences(d.text(), tokenizer(), d.calibrationOffset(), d.calibrationSequences(), d.seqLen());
         }
         return calibration;
+    }
+
+    /** The multiple-choice task of {@code compress.task} (made into the run directory on first use), or null. */
+    public synchronized TaskFile task() {
+        RunConfig.Task t = config.compress().task();
+        if (t == null) return null;
+        if (task == null) {
+            Path f = t.file();
+            if (f == null) {
+                f = dir.root().resolve("tasks").resolve("next_sentence.jsonl");
+                if (!java.nio.file.Files.exists(f)) {
+                    String jsonl = MultipleChoice.jsonl(MultipleChoice.nextSentence(config.data().text(), t.nextSentenceOffset(), t.items(), 1));
+                    try {
+                        dev.puzzle.core.io.AtomicFiles.writeString(f, jsonl);
+                    } catch (java.io.IOException e) {
+                        throw new PuzzleException(f + ": cannot write the task: " + e.getMessage());
+                    }
+                }
+            }
+            List<MultipleChoice.Item> items = MultipleChoice.read(f);
+            String what = t.file() != null ? f.getFileName().toString()
+                    : "next_sentence: " + items.size() + " items made from " + config.data().text().getFileName() + " at byte " + t.nextSentenceOffset()
+                    + " (" + f + "): a paragraph's true last sentence after the ones before it, among 4";
+            task = new TaskFile(f, items, what);
+        }
+        return task;
+    }
+
+    /** A loaded task: its file, items, and what it is in words. */
+    public record TaskFile(Path file, List<MultipleChoice.Item> items, String description) {}
+
+    /**
+     * The calibration text as GKD trains on it: the same region and about the same tokens as {@link #calibration()},
+     * cut into sequences of {@link #evalContext()} tokens, so that a whole child with sliding windows or an FP8 KV
+     * cache learns at the positions it is served at (at least one sequence).
+     */
+    public int[][] gkdSequences() {
+        RunConfig.Data d = config.data();
+        int ctx = evalContext();
+        int count = (int) Math.max(1, (long) d.calibrationSequences() * d.seqLen() / ctx);
+        return TokenData.sequences(d.text(), tokenizer(), d.calibrationOffset(), count, ctx);
     }
 
     /**

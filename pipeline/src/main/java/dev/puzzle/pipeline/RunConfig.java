@@ -188,7 +188,14 @@ public final class RunConfig {
      * GGUF for llama.cpp beside each child ({@code gguf}, default true).
      */
     public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd,
-                           GgufExport gguf) {}
+                           GgufExport gguf, Task task) {}
+
+    /**
+     * {@code compress.task}: a multiple-choice task every model is scored on (accuracy retained per child) — a JSON
+     * Lines file ({@code file}), or {@code next_sentence: {offset, items}}: made from {@code data.text} at that byte
+     * offset (which must not overlap the calibration text) into {@code RUN_DIR/tasks/next_sentence.jsonl}.
+     */
+    public record Task(Path file, Long nextSentenceOffset, int items) {}
 
     /**
      * {@code compress.gguf}: {@code false} writes no GGUF; {@code true} (the default) writes one beside every
@@ -200,7 +207,7 @@ public final class RunConfig {
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task");
         List<Target> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
@@ -226,7 +233,31 @@ public final class RunConfig {
             }
         }
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd,
-                ggufExport(c));
+                ggufExport(c), task(c));
+    }
+
+    private Task task(ConfigNode c) {
+        if (!c.has("task")) return null;
+        ConfigNode t = c.child("task");
+        JsonNode v = c.node().get("task");
+        if (v.isTextual()) {
+            Path f = file.toAbsolutePath().getParent().resolve(v.asText()).normalize();
+            if (!java.nio.file.Files.isRegularFile(f)) throw c.error("task", v.asText(), "no such file (a JSON Lines task: context, choices, gold)");
+            return new Task(f, null, 0);
+        }
+        if (!v.isObject()) throw c.error("task", v, "must be a JSON Lines file or {next_sentence: {offset, items}}");
+        t.allowOnly("next_sentence");
+        ConfigNode ns = t.child("next_sentence");
+        if (ns.isMissing()) throw t.error("next_sentence", "(missing)", "required: {offset, items}");
+        ns.allowOnly("offset", "items");
+        long off = (long) ns.number("offset", 0);
+        int items = ns.integer("items", 4, 100);
+        Data d = data();
+        long calEnd = d.calibrationOffset() + (long) d.calibrationSequences() * d.seqLen() * 8 + 64;
+        if (off < calEnd && d.calibrationOffset() < off + 4096L * items) {
+            throw ns.error("offset", off, "may overlap the calibration text (bytes " + d.calibrationOffset() + " to at most " + calEnd + "); a task must be unseen");
+        }
+        return new Task(null, off, items);
     }
 
     private static GgufExport ggufExport(ConfigNode c) {

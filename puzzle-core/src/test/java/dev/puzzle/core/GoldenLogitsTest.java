@@ -17,12 +17,12 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** stories260K logits against karpathy/llama2.c run.c's, through prefill and through KV-cache decode, for every input format. */
-class GoldenLogitsTest {
+public class GoldenLogitsTest {
     static final int N = 64, V = 512;
 
-    record Golden(int[] tokens, float[][] logits) {}
+    public record Golden(int[] tokens, float[][] logits) {}
 
-    static Golden golden() throws IOException {
+    public static Golden golden() throws IOException {
         Path f = Shared.require("models/stories260K/reference/golden_logits_once_upon_a_time_64.bin");
         ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(f)).order(ByteOrder.LITTLE_ENDIAN);
         int[] toks = new int[N];

@@ -156,16 +156,20 @@ public final class HtmlReport {
         if (r.leftOut() != null) for (String s : r.leftOut()) sb.append("<p class=\"verdict\">Left out by training: ").append(esc(s)).append("</p>");
         sb.append("<h3>Models</h3><table class=\"models\"><tr><th>model</th><th>kind</th><th>target</th><th>KL</th><th>top-1</th><th>LM loss</th><th>ppl</th>"
                 + "<th>params</th><th>predicted on " + hw + ": tok/s</th><th>predicted on " + hw + ": MiB</th><th>measured here: workload tok/s, median [IQR]</th>"
-                + "<th>measured here: prefill tok/s</th><th>measured here: decode tok/s (batch 1), median [IQR]</th><th>chosen by</th></tr>");
+                + "<th>measured here: prefill tok/s</th><th>measured here: decode tok/s (batch 1), median [IQR]</th>"
+                + (r.task() == null ? "" : "<th>task accuracy (acc_norm)</th><th>acc_norm retained</th>") + "<th>chosen by</th></tr>");
+        ReportModel.ModelResult parent = parent(r);
         for (ReportModel.ModelResult m : r.models()) {
             sb.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%s</td><td>%.4g</td><td>%.3f</td><td>%.4f</td><td>%.3f</td><td>%d</td>"
-                            + "<td>%.0f</td><td>%.3f</td><td>%s</td><td>%.0f</td><td>%s</td><td class=\"l\">%s</td></tr>",
+                            + "<td>%.0f</td><td>%.3f</td><td>%s</td><td>%.0f</td><td>%s</td>%s<td class=\"l\">%s</td></tr>",
                     esc(m.name()), esc(m.kind()), m.target() == null ? "-" : esc(m.target()), m.klDiv(), m.top1Agreement(), m.lmLoss(), m.perplexity(),
                     m.parameters(), m.predictedTokensPerS(), m.predictedMemoryMib(), ReportModel.rate(m.measuredWorkloadTokensPerS(), m.measuredWorkloadSpread()),
-                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()),
+                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()), taskCells(r, m, parent),
                     m.solvedBy() == null ? "-" : esc(m.solvedBy())));
         }
-        sb.append("</table><h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
+        sb.append("</table>");
+        if (r.task() != null) sb.append("<p>Task: ").append(esc(r.task())).append(".</p>");
+        sb.append("<h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
         int L = r.models().get(0).blocks().size();
         for (int l = 0; l < L; l++) sb.append("<th>layer ").append(l).append("</th>");
         sb.append("</tr>");
@@ -196,6 +200,17 @@ public final class HtmlReport {
             for (String s : ReportModel.howToRun(m)) sb.append("<li><b>").append(esc(m.name())).append("</b> <code>").append(esc(s)).append("</code></li>");
         }
         sb.append("</ul>");
+        if (r.costModel().equals("measured")) {
+            List<Svg.Point> pts = new ArrayList<>();
+            for (ReportModel.ModelResult m : r.models()) {
+                pts.add(new Svg.Point(m.predictedTokensPerS(), m.measuredWorkloadTokensPerS(), m.name(), m.kind(), color(m.kind()), marker(m.kind())));
+            }
+            sb.append("<h3>Predicted against measured</h3><p>The profile's costs were measured on this machine, so its predicted workload throughput and the"
+                            + " measured one should agree: points off the diagonal are the cost model's error.</p>")
+                    .append(Svg.diagonal("Measured vs predicted workload throughput", "predicted on " + r.hardware() + " (tokens/s)",
+                            "measured here (tokens/s, median)", pts));
+        }
+        sb.append(lossCurves(Path.of(r.runDir()).resolve("distill")));
         sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json"), r.fusionThreshold()));
         List<String> layers = new ArrayList<>();
         for (int l = 0; l < L; l++) layers.add("layer " + l);
@@ -212,6 +227,53 @@ public final class HtmlReport {
             sb.append("<details><summary>Run config (").append(esc(r.config())).append(")</summary><pre>").append(esc(r.metadata().configText())).append("</pre></details>");
         }
         sb.append("</section>");
+    }
+
+    static String taskCells(ReportModel r, ReportModel.ModelResult m, ReportModel.ModelResult parent) {
+        if (r.task() == null) return "";
+        if (m.taskAccuracy() == null) return "<td>-</td><td>-</td>";
+        Double kept = ReportModel.retained(m, parent);
+        return String.format(Locale.ROOT, "<td>%.1f%% (%.1f%%)</td><td>%s</td>", 100 * m.taskAccuracy(), 100 * m.taskAccuracyNorm(),
+                kept == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * kept));
+    }
+
+    /**
+     * BLD loss curves per candidate family ({@code attn-gqa2}, {@code ffn-dense86}, ...): the mean over the family's
+     * layers of the normalized loss at each step, from {@code RUN_DIR/distill/layer_L/ID.loss.json}.
+     */
+    static String lossCurves(Path distill) {
+        if (!Files.isDirectory(distill)) return "";
+        java.util.Map<String, List<double[]>> families = new java.util.TreeMap<>();
+        try (var layers = Files.list(distill)) {
+            for (Path layer : layers.filter(Files::isDirectory).sorted().toList()) {
+                try (var files = Files.list(layer)) {
+                    for (Path f : files.filter(x -> x.getFileName().toString().endsWith(".loss.json")).sorted().toList()) {
+                        com.fasterxml.jackson.databind.JsonNode steps = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile()).path("steps");
+                        double[] v = new double[steps.size()];
+                        for (int i = 0; i < v.length; i++) v[i] = steps.get(i).asDouble();
+                        String name = f.getFileName().toString();
+                        families.computeIfAbsent(name.substring(0, name.length() - ".loss.json".length()), k -> new ArrayList<>()).add(v);
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            return "<p>BLD loss curves: " + esc(distill.toString()) + " unreadable: " + esc(e.getMessage()) + "</p>";
+        }
+        if (families.isEmpty()) return "";
+        List<Svg.Line> lines = new ArrayList<>();
+        int k = 0;
+        for (var e : families.entrySet()) {
+            int n = e.getValue().stream().mapToInt(a -> a.length).min().orElse(0);
+            double[] x = new double[n], y = new double[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = i + 1;
+                for (double[] c : e.getValue()) y[i] += c[i] / e.getValue().size();
+            }
+            lines.add(new Svg.Line(e.getKey() + " (" + e.getValue().size() + ")", COLORS[k++ % COLORS.length], x, y));
+        }
+        return "<h3>Blockwise local distillation: loss per step</h3><p>Each candidate family's mean over its layers (in brackets: how many) of the"
+                + " normalized MSE to the parent block's output, per training step.</p>"
+                + Svg.lines("BLD loss curves per candidate family", "training step", "normalized MSE", lines);
     }
 
     /** The FFN fusion dependency matrix as a heatmap with a colour bar, axis names and the threshold, when the run measured one. */

@@ -29,13 +29,15 @@ public final class MarkdownReport {
         String hw = r.hardware();
         sb.append("| model | kind | target | KL to parent | top-1 | LM loss | ppl | params | predicted tok/s (").append(hw).append(") | predicted MiB (")
                 .append(hw).append(") | measured here: workload tok/s, median [IQR] | measured here: prefill tok/s | measured here: decode tok/s"
-                        + " (batch 1), median [IQR] | chosen by |\n");
-        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                        + " (batch 1), median [IQR] |" + (r.task() == null ? "" : " task accuracy (acc_norm) | acc_norm retained |") + " chosen by |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|").append(r.task() == null ? "" : "---|---|").append("---|\n");
+        ReportModel.ModelResult parent = r.models().stream().filter(m -> m.kind().equals("parent")).findFirst().orElse(null);
         for (ReportModel.ModelResult m : r.models()) {
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4g | %.3f | %.4f | %.3f | %d | %.0f | %.3f | %s | %.0f | %s | %s |\n",
+            String task = HtmlReport.taskCells(r, m, parent).replace("</td><td>", " | ").replace("<td>", "").replace("</td>", " |");
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4g | %.3f | %.4f | %.3f | %d | %.0f | %.3f | %s | %.0f | %s |%s %s |\n",
                     m.name(), m.kind(), m.target() == null ? "-" : m.target(), m.klDiv(), m.top1Agreement(), m.lmLoss(), m.perplexity(), m.parameters(),
                     m.predictedTokensPerS(), m.predictedMemoryMib(), ReportModel.rate(m.measuredWorkloadTokensPerS(), m.measuredWorkloadSpread()),
-                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()),
+                    m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()), task.isEmpty() ? "" : " " + task,
                     m.solvedBy() == null ? "-" : m.solvedBy()));
         }
         sb.append("\n## Puzzle against the baselines\n\n");

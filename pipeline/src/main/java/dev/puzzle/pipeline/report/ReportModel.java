@@ -23,24 +23,27 @@ import java.util.Locale;
 public record ReportModel(String runDir, String config, String hardware, String costModel, Workload workload, double parentTokensPerS,
                           String measurement, Double memoryBudgetMib, List<ModelResult> models, List<String> infeasible, List<FrontierPoint> frontier,
                           List<Recommendation> recommendations, List<Comparison> comparisons, String summary, List<String> leftOut,
-                          Evaluation evaluation, Metadata metadata, Double fusionThreshold) {
+                          Evaluation evaluation, Metadata metadata, Double fusionThreshold, String task) {
 
     /** The report, saying also what training left out (candidates whose BLD diverged, children whose GKD did). */
     public ReportModel withLeftOut(List<String> why) {
         return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, List.copyOf(why), evaluation, metadata, fusionThreshold);
+                recommendations, comparisons, summary, List.copyOf(why), evaluation, metadata, fusionThreshold, task);
     }
 
     /** The report as found in {@code dir} (a run directory moved or copied since it was written). */
     public ReportModel atRunDir(String dir) {
         return new ReportModel(dir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold);
+                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold, task);
     }
 
-    /** The report with how the models were evaluated, the run's metadata, and the FFN fusion threshold (null: no fusion searched). */
-    public ReportModel with(Evaluation e, Metadata m, Double fusionThreshold) {
+    /**
+     * The report with how the models were evaluated, the run's metadata, the FFN fusion threshold (null: no fusion
+     * searched) and the multiple-choice task in words (null: none).
+     */
+    public ReportModel with(Evaluation e, Metadata m, Double fusionThreshold, String task) {
         return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, leftOut, e, m, fusionThreshold);
+                recommendations, comparisons, summary, leftOut, e, m, fusionThreshold, task);
     }
 
     /**
@@ -127,7 +130,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                               Spread measuredDecodeSpread, Spread measuredWorkloadSpread,
                               double predictedRuntimeMs, double predictedMemoryMib, double predictedTokensPerS,
                               List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture,
-                              String sample) {}
+                              String sample, Double taskAccuracy, Double taskAccuracyNorm) {}
 
     /** The prompt every model's sample continues (greedy). */
     public static final String SAMPLE_PROMPT = "Once upon a time";
@@ -192,7 +195,16 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform pruning at equal or better measured workload throughput"
                 + " (within %d%%) on %d of %d budgets.", Math.round(SPEED_TOLERANCE * 100), wins, compared);
         return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, memoryBudgetMib, List.copyOf(models),
-                List.copyOf(infeasible), frontier, recs, cmp, summary, List.of(), null, null, null);
+                List.copyOf(infeasible), frontier, recs, cmp, summary, List.of(), null, null, null, null);
+    }
+
+    /**
+     * A child's length-normalised task accuracy (acc_norm, the one lm-evaluation-harness reports for such tasks) as a
+     * fraction of the parent's; null without a task, or when the parent scores 0.
+     */
+    public static Double retained(ModelResult m, ModelResult parent) {
+        if (m.taskAccuracyNorm() == null || parent == null || parent.taskAccuracyNorm() == null || !(parent.taskAccuracyNorm() > 0)) return null;
+        return m.taskAccuracyNorm() / parent.taskAccuracyNorm();
     }
 
     /** A measured rate with its interquartile range, as the report prints it. */
@@ -215,7 +227,9 @@ public record ReportModel(String runDir, String config, String hardware, String 
                         + " (+%.4f), %.0f%% of the parent's parameters; measured here %sx the parent's workload throughput",
                 label(t, tps), best.klDiv(), 100 * best.top1Agreement(), best.lmLoss(), parent.lmLoss(), best.lmLoss() - parent.lmLoss(),
                 100.0 * best.parameters() / parent.parameters(),
-                String.format(Locale.ROOT, "%.2f", best.measuredWorkloadTokensPerS() / parent.measuredWorkloadTokensPerS()));
+                String.format(Locale.ROOT, "%.2f", best.measuredWorkloadTokensPerS() / parent.measuredWorkloadTokensPerS()))
+                + (retained(best, parent) == null ? "" : String.format(Locale.ROOT, "; task acc_norm %.1f%% vs %.1f%% (%.0f%% retained)",
+                100 * best.taskAccuracyNorm(), 100 * parent.taskAccuracyNorm(), 100 * retained(best, parent)));
         return new Recommendation(t, tps, best.name(), why, binding, tSlack, mSlack);
     }
 
@@ -234,6 +248,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
         out.add("Budgets are on the predicted throughput of " + hardware + " (" + costModel + "); measured speeds are on this machine, "
                 + measurement + ", whose costs can order the models differently.");
         if (evaluation != null) out.add("Accuracy: " + evaluation.describe() + ".");
+        if (task != null) out.add("Task: " + task + "; accuracy = the gold choice has the highest log-likelihood (acc_norm: per byte).");
         for (Recommendation r : recommendations) out.add("Recommended at " + label(r.target(), r.targetTokensPerS()) + ": " + r.name() + " — " + r.binding() + ".");
         for (Comparison c : comparisons) out.add(c.verdict());
         out.add(summary);

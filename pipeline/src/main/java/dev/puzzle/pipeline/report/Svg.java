@@ -229,6 +229,96 @@ final class Svg {
         }
     }
 
+    /** A named line of (x, y) values. */
+    record Line(String name, String color, double[] x, double[] y) {}
+
+    /** Lines over a linear x axis and a log y axis in decades (loss curves); each line's name at its end. */
+    static String lines(String title, String xLabel, String yLabel, List<Line> lines) {
+        double x1 = 1, y0 = Double.POSITIVE_INFINITY, y1 = 0;
+        for (Line l : lines) {
+            for (double v : l.x()) x1 = Math.max(x1, v);
+            for (double v : l.y()) if (v > 0) { y0 = Math.min(y0, v); y1 = Math.max(y1, v); }
+        }
+        if (!(y1 > 0)) { y0 = 0.01; y1 = 1; }
+        double[] xt = ticks(0, x1, 6);
+        double xStep = xt.length > 1 ? xt[1] - xt[0] : 1, fx1 = xt[xt.length - 1];
+        int k0 = (int) Math.floor(Math.log10(y0)), k1 = (int) Math.ceil(Math.log10(y1));
+        if (k1 == k0) k1++;
+        final int lk0 = k0, lk1 = k1;
+        java.util.function.DoubleUnaryOperator px = v -> ML + v / fx1 * (W - ML - MR);
+        java.util.function.DoubleUnaryOperator py = v -> H - MB - (Math.log10(v) - lk0) / (lk1 - lk0) * (H - MT - MB);
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "<svg class=\"plot lines\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
+                + " viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
+        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
+        axes(sb);
+        for (double t : xt) {
+            double x = px.applyAsDouble(t);
+            sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>",
+                    tickLabel(t, xStep), x, H - MB + 18, tickLabel(t, xStep)));
+        }
+        for (int k = k0; k <= k1; k++) {
+            double y = py.applyAsDouble(Math.pow(10, k));
+            sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", ML, y, W - MR, y));
+            sb.append(String.format(Locale.ROOT, "<text class=\"tick y\" data-value=\"%s\" x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s</text>",
+                    decade(k), ML - 8, y + 4, decade(k)));
+        }
+        axisLabels(sb, xLabel, yLabel + " (log scale)");
+        List<double[]> placed = new ArrayList<>();
+        for (Line l : lines) {
+            StringBuilder pts = new StringBuilder();
+            for (int i = 0; i < l.x().length; i++) {
+                if (l.y()[i] > 0) pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", px.applyAsDouble(l.x()[i]), py.applyAsDouble(l.y()[i])));
+            }
+            sb.append(String.format(Locale.ROOT, "<polyline class=\"curve\" data-label=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"%s\"/>",
+                    esc(l.name()), l.color(), pts.toString().trim()));
+            int n = l.x().length - 1;
+            if (n < 0) continue;
+            double lx = W - MR + 6, ly = py.applyAsDouble(Math.max(l.y()[n], Math.pow(10, k0))) + 4;
+            for (int guard = 0; guard < 20 && overlaps(placed, lx, ly, 20); guard++) ly += 12;
+            placed.add(new double[]{lx, ly, 20});
+            sb.append(String.format(Locale.ROOT, "<text class=\"line-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"%s\">%s</text>", lx, ly, l.color(), esc(l.name())));
+        }
+        return sb.append("</svg>").toString();
+    }
+
+    /**
+     * Points over linear x and y axes from 0 with round ticks and the diagonal y = x (predicted against measured),
+     * every point labelled.
+     */
+    static String diagonal(String title, String xLabel, String yLabel, List<Point> points) {
+        double max = 0;
+        for (Point p : points) max = Math.max(max, Math.max(p.x(), p.y()));
+        if (!(max > 0)) max = 1;
+        double[] t = ticks(0, max * 1.05, 5);
+        double step = t.length > 1 ? t[1] - t[0] : 1, top = t[t.length - 1];
+        java.util.function.DoubleUnaryOperator px = v -> ML + v / top * (W - ML - MR), py = v -> H - MB - v / top * (H - MT - MB);
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "<svg class=\"plot diagonal\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
+                + " viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
+        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
+        axes(sb);
+        for (double v : t) {
+            sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>",
+                    tickLabel(v, step), px.applyAsDouble(v), H - MB + 18, tickLabel(v, step)));
+            sb.append(String.format(Locale.ROOT, "<text class=\"tick y\" data-value=\"%s\" x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s</text>",
+                    tickLabel(v, step), ML - 8, py.applyAsDouble(v) + 4, tickLabel(v, step)));
+        }
+        sb.append(String.format(Locale.ROOT, "<line class=\"identity\" x1=\"%d\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4,4\"/>"
+                + "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#777\">measured = predicted</text>", ML, H - MB, px.applyAsDouble(top), py.applyAsDouble(top),
+                px.applyAsDouble(top) - 130, py.applyAsDouble(top) + 14));
+        axisLabels(sb, xLabel, yLabel);
+        List<double[]> placed = new ArrayList<>();
+        for (Point p : points) {
+            double x = px.applyAsDouble(p.x()), y = py.applyAsDouble(p.y()), lx = x + 8, ly = y - 8;
+            for (int guard = 0; guard < 12 && overlaps(placed, lx, ly, p.label().length()); guard++) ly += 13;
+            placed.add(new double[]{lx, ly, p.label().length()});
+            sb.append(String.format(Locale.ROOT, "<g class=\"point\" data-label=\"%s\" data-series=\"%s\">%s<text class=\"point-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%s</text>"
+                            + "<title>%s: predicted %s, measured %s</title></g>", esc(p.label()), esc(p.series()), marker(p.marker(), x, y, p.color()), lx, ly,
+                    esc(p.label()), esc(p.label()), brief(p.x()), brief(p.y())));
+        }
+        legend(sb, points);
+        return sb.append("</svg>").toString();
+    }
+
     /** One group of bars: a series name, colour, and a value per category. */
     record Bars(String name, String color, double[] values) {}
 
