@@ -103,12 +103,7 @@ final class Svg {
             sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s%s</text>",
                     tickLabel(t, xStep), x, H - MB + 18, tickLabel(t, xStep), xUnit));
         }
-        for (int k = k0; k <= k1; k++) {
-            double y = py.applyAsDouble(Math.pow(10, k));
-            sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", ML, y, W - MR, y));
-            sb.append(String.format(Locale.ROOT, "<text class=\"tick y\" data-value=\"%s\" x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s</text>",
-                    decade(k), ML - 8, y + 4, decade(k)));
-        }
+        decades(sb, k0, k1, py);
         axisLabels(sb, xLabel, yLabel + " (log scale)");
         for (VLine l : lines) {
             double x = px.applyAsDouble(Math.max(fx0, Math.min(fx1, l.x())));
@@ -144,6 +139,16 @@ final class Svg {
         }
         legend(sb, points);
         return sb.append("</svg>").toString();
+    }
+
+    /** The y ticks and grid lines of a log axis, one per decade from 10^k0 to 10^k1. */
+    private static void decades(StringBuilder sb, int k0, int k1, java.util.function.DoubleUnaryOperator py) {
+        for (int k = k0; k <= k1; k++) {
+            double y = py.applyAsDouble(Math.pow(10, k));
+            sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", ML, y, W - MR, y));
+            sb.append(String.format(Locale.ROOT, "<text class=\"tick y\" data-value=\"%s\" x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s</text>",
+                    decade(k), ML - 8, y + 4, decade(k)));
+        }
     }
 
     private static boolean overlaps(List<double[]> placed, double x, double y, int chars) {
@@ -256,12 +261,7 @@ final class Svg {
             sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>",
                     tickLabel(t, xStep), x, H - MB + 18, tickLabel(t, xStep)));
         }
-        for (int k = k0; k <= k1; k++) {
-            double y = py.applyAsDouble(Math.pow(10, k));
-            sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", ML, y, W - MR, y));
-            sb.append(String.format(Locale.ROOT, "<text class=\"tick y\" data-value=\"%s\" x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s</text>",
-                    decade(k), ML - 8, y + 4, decade(k)));
-        }
+        decades(sb, k0, k1, py);
         axisLabels(sb, xLabel, yLabel + " (log scale)");
         List<double[]> placed = new ArrayList<>();
         for (Line l : lines) {

@@ -130,13 +130,7 @@ public final class MultipleChoice {
      * sentence and three other paragraphs' last sentences, shuffled ({@code seed}).
      */
     public static List<Item> nextSentence(Path text, long offset, int count, long seed) {
-        byte[] all;
-        try {
-            all = Files.readAllBytes(text);
-        } catch (IOException e) {
-            throw new PuzzleException(text + ": cannot read text: " + e.getMessage());
-        }
-        if (offset < 0 || offset >= all.length) throw new PuzzleException(text + ": offset " + offset + " is outside the file's " + all.length + " bytes");
+        byte[] all = TokenData.read(text, offset);
         int start = (int) offset;
         while (start < all.length && all[start] != '\n') start++; // begin at a paragraph
         String rest = new String(all, start, all.length - start, StandardCharsets.UTF_8);

@@ -18,13 +18,7 @@ public final class TokenData {
      * region is encoded with BOS and cut into consecutive sequences. Fails, naming the file, when it is too short.
      */
     public static int[][] sequences(Path file, Tokenizer tok, long offset, int count, int length) {
-        byte[] all;
-        try {
-            all = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new PuzzleException(file + ": cannot read text: " + e.getMessage());
-        }
-        if (offset < 0 || offset >= all.length) throw new PuzzleException(file + ": offset " + offset + " is outside the file's " + all.length + " bytes");
+        byte[] all = read(file, offset);
         // A token is at least one byte, so count·length tokens need at most that many bytes (plus a margin).
         long need = (long) count * length * 8 + 64;
         int end = (int) Math.min(all.length, offset + need);
@@ -39,6 +33,18 @@ public final class TokenData {
         int[][] out = new int[count][length];
         for (int s = 0; s < count; s++) System.arraycopy(toks, s * length, out[s], 0, length);
         return out;
+    }
+
+    /** The bytes of a text file in which {@code offset} must lie; a clear error naming the file otherwise. */
+    static byte[] read(Path file, long offset) {
+        byte[] all;
+        try {
+            all = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new PuzzleException(file + ": cannot read text: " + e.getMessage());
+        }
+        if (offset < 0 || offset >= all.length) throw new PuzzleException(file + ": offset " + offset + " is outside the file's " + all.length + " bytes");
+        return all;
     }
 
     public static int[] flatten(int[][] seqs) {
