@@ -1,4 +1,4 @@
-# Selects the newest installed JDK >= 21 as JAVA_HOME (sourced by .ci/run, ./puzzle and bench/).
+# Selects the newest installed JDK >= 25 (the language level: FFM for cuBLAS) as JAVA_HOME (sourced by .ci/run, ./puzzle and bench/).
 # The version comes from each JDK's `release` file (running `java -version` per JDK cost half a second
 # on every command); a JDK without one is asked.
 jdk_major() {
@@ -13,10 +13,10 @@ pick_jdk() {
     [ -n "$d" ] && [ -x "$d/bin/javac" ] || continue
     v=$(jdk_major "$d")
     [[ "$v" =~ ^[0-9]+$ ]] || continue
-    if [ "$v" -ge 21 ] && [ "$v" -gt "$bestv" ]; then best="$d"; bestv="$v"; fi
+    if [ "$v" -ge 25 ] && [ "$v" -gt "$bestv" ]; then best="$d"; bestv="$v"; fi
   done
   if [ -z "$best" ]; then
-    echo "puzzle: no JDK >= 21 found under /usr/lib/jvm or JAVA_HOME; install one (e.g. apt-get install openjdk-21-jdk-headless)" >&2
+    echo "puzzle: no JDK >= 25 found under /usr/lib/jvm or JAVA_HOME; install one (e.g. apt-get install openjdk-25-jdk-headless, or Temurin 25)" >&2
     return 1
   fi
   export JAVA_HOME="$best"
