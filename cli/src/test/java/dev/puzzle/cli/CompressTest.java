@@ -171,15 +171,20 @@ class CompressTest {
         Path html = dir.resolve("run/report/index.html");
         String s = Files.readString(html);
         assertTrue(Files.exists(dir.resolve("run/report/report.md")));
-        String[] plots = s.split("<svg class=\"plot");
-        assertEquals(4, plots.length, "three plots: predicted frontier, measured frontier, per-layer runtimes");
+        String[] plots = s.split("<svg class=\"plot\"");
+        assertEquals(3, plots.length, "two frontiers: predicted and measured");
         int models = report.get("models").size();
         for (int i = 1; i < plots.length; i++) {
             String plot = plots[i].substring(0, plots[i].indexOf("</svg>"));
-            if (i < 3) assertEquals(models, plot.split("<g class=\"point\"").length - 1, "frontier " + i + " has a point per model");
-            else assertEquals(models * report.get("models").get(0).get("blocks").size(), plot.split("<rect x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" height=\"[0-9.]+\" fill=\"#").length - 1 - models,
-                    "a bar per model and layer (beside a legend swatch per model)");
+            assertEquals(models, plot.split("<g class=\"point\"").length - 1, "frontier " + i + " has a point per model");
         }
+        String bars = s.substring(s.indexOf("<svg class=\"plot bars\""));
+        bars = bars.substring(0, bars.indexOf("</svg>"));
+        assertEquals(models * report.get("models").get(0).get("blocks").size(), bars.split("<rect x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" height=\"[0-9.]+\" fill=\"#").length - 1 - models,
+                "a bar per model and layer (beside a legend swatch per model)");
+        String curves = s.substring(s.indexOf("<svg class=\"plot lines\""));
+        curves = curves.substring(0, curves.indexOf("</svg>"));
+        assertEquals(6, curves.split("<polyline class=\"curve\"").length - 1, "a BLD loss curve per candidate family (gqa2, gqa1, window32 kv2 and kv1, linear, dense86)");
         assertFalse(s.contains("<script"), "self-contained, no scripts");
         assertFalse(s.replace("xmlns=\"http://www.w3.org/2000/svg\"", "").matches("(?s).*(https?:)?//[a-zA-Z0-9.-]+\\.[a-z]{2,}/.*"),
                 "no external resources: every URL but the SVG namespace is refused");

@@ -116,7 +116,7 @@ class FaultTest {
         Path cfg = CompressTest.config(d, "[1.0x]");
         Files.writeString(cfg, Files.readString(cfg)
                 .replace("lr: 2.0e-3", "lr: 1.0e+30")
-                .replace("  memory_mib: 12\n", "  memory_mib: 12\n  baselines: false\n  gkd: {tokens: 512, batch_sequences: 2, lr: 1.0e+30, checkpoint_every: 2}\n"));
+                .replace("  memory_mib: 12\n", "  memory_mib: 12\n  baselines: false\n  gkd: {tokens: 2048, batch_sequences: 2, lr: 1.0e+30, checkpoint_every: 2}\n"));
         CliTest.Run r = run("compress", cfg.toString());
         assertEquals(0, r.code(), r.err());
         Path run = d.resolve("run");

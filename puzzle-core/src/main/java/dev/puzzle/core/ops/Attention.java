@@ -21,6 +21,10 @@ public final class Attention {
                             float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
                             int T, int pos0, int kStart, int E, int window) {
         final float scale = (float) (1.0 / Math.sqrt(E));
+        if (T >= BLOCKED_QUERIES) {
+            blocked(k, q, qOff, qStride, keys, values, kvOff, kvStride, out, outOff, outStride, p, pOff, pStride, T, pos0, kStart, E, window, scale);
+            return;
+        }
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
             int lo = window > 0 ? Math.max(kStart, pos - window + 1) : kStart;
@@ -28,6 +32,39 @@ public final class Attention {
             int qo = qOff + t * qStride, oo = outOff + t * outStride;
             int row = pOff + t * pStride + (lo - kStart), kv = kvOff + (lo - kStart) * kvStride;
             for (int j = 0; j < n; j++) p[row + j] = k.dot(q, qo, keys, kv + j * kvStride, E) * scale;
+            k.softmax(p, row, n);
+            for (int j = 0; j < n; j++) k.axpy(p[row + j], values, kv + j * kvStride, out, oo, E);
+        }
+    }
+
+    /** From this many queries on, {@link #head} transposes the keys once and scores each query against all of them. */
+    static final int BLOCKED_QUERIES = 8;
+
+    private static final ThreadLocal<float[]> KEYS_T = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * {@link #head} for many queries: the keys transposed once (E rows of positions), then each query's scores as E
+     * multiply-adds along the positions — vector work over the keys instead of one short dot product (and its lane
+     * reduction) per key, which dominated at small head dimensions (stories260K's 8).
+     */
+    private static void blocked(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
+                                float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
+                                int T, int pos0, int kStart, int E, int window, float scale) {
+        int firstLo = window > 0 ? Math.max(kStart, pos0 - window + 1) : kStart, nKeys = pos0 + T - firstLo;
+        float[] kt = KEYS_T.get();
+        if (kt.length < E * nKeys) KEYS_T.set(kt = new float[E * nKeys]);
+        for (int j = 0; j < nKeys; j++) {
+            int ko = kvOff + (firstLo - kStart + j) * kvStride;
+            for (int e = 0; e < E; e++) kt[e * nKeys + j] = keys[ko + e];
+        }
+        for (int t = 0; t < T; t++) {
+            int pos = pos0 + t;
+            int lo = window > 0 ? Math.max(kStart, pos - window + 1) : kStart;
+            int n = pos - lo + 1;
+            int qo = qOff + t * qStride, oo = outOff + t * outStride;
+            int row = pOff + t * pStride + (lo - kStart), kv = kvOff + (lo - kStart) * kvStride, c = lo - firstLo;
+            java.util.Arrays.fill(p, row, row + n, 0f);
+            for (int e = 0; e < E; e++) k.axpy(q[qo + e] * scale, kt, e * nKeys + c, p, row, n);
             k.softmax(p, row, n);
             for (int j = 0; j < n; j++) k.axpy(p[row + j], values, kv + j * kvStride, out, oo, E);
         }
