@@ -40,33 +40,38 @@ public final class Attention {
     /** From this many queries on, {@link #head} transposes the keys once and scores each query against all of them. */
     static final int BLOCKED_QUERIES = 8;
 
-    private static final ThreadLocal<float[]> KEYS_T = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> KEYS_T = ThreadLocal.withInitial(() -> new float[0]), VALUES_T = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * {@link #head} for many queries: the keys transposed once (E rows of positions), then each query's scores as E
-     * multiply-adds along the positions — vector work over the keys instead of one short dot product (and its lane
-     * reduction) per key, which dominated at small head dimensions (stories260K's 8).
+     * {@link #head} for many queries: keys and values transposed once (E rows of positions), then each query's scores
+     * as E multiply-adds along the positions and its output as E dot products along them — vector work over the
+     * positions instead of one short dot product (and its lane reduction) and one short multiply-add per key, which
+     * dominated at small head dimensions (stories260K's 8).
      */
     private static void blocked(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
                                 float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
                                 int T, int pos0, int kStart, int E, int window, float scale) {
         int firstLo = window > 0 ? Math.max(kStart, pos0 - window + 1) : kStart, nKeys = pos0 + T - firstLo;
-        float[] kt = KEYS_T.get();
+        float[] kt = KEYS_T.get(), vt = VALUES_T.get();
         if (kt.length < E * nKeys) KEYS_T.set(kt = new float[E * nKeys]);
+        if (vt.length < E * nKeys) VALUES_T.set(vt = new float[E * nKeys]);
         for (int j = 0; j < nKeys; j++) {
             int ko = kvOff + (firstLo - kStart + j) * kvStride;
-            for (int e = 0; e < E; e++) kt[e * nKeys + j] = keys[ko + e];
+            for (int e = 0; e < E; e++) {
+                kt[e * nKeys + j] = keys[ko + e];
+                vt[e * nKeys + j] = values[ko + e];
+            }
         }
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
             int lo = window > 0 ? Math.max(kStart, pos - window + 1) : kStart;
             int n = pos - lo + 1;
             int qo = qOff + t * qStride, oo = outOff + t * outStride;
-            int row = pOff + t * pStride + (lo - kStart), kv = kvOff + (lo - kStart) * kvStride, c = lo - firstLo;
+            int row = pOff + t * pStride + (lo - kStart), c = lo - firstLo;
             java.util.Arrays.fill(p, row, row + n, 0f);
             for (int e = 0; e < E; e++) k.axpy(q[qo + e] * scale, kt, e * nKeys + c, p, row, n);
             k.softmax(p, row, n);
-            for (int j = 0; j < n; j++) k.axpy(p[row + j], values, kv + j * kvStride, out, oo, E);
+            for (int e = 0; e < E; e++) out[oo + e] += k.dot(p, row, vt, e * nKeys + c, n);
         }
     }
 
