@@ -74,7 +74,13 @@ public class ReportModelTest {
         String md = MarkdownReport.render(r);
         for (String n : List.of("parent", "puzzle-210000", "uniform-210000")) assertTrue(md.contains("| " + n + " |"), md);
         assertTrue(md.contains("3e5 tokens/s: no architecture meets it"));
-        String html = HtmlReport.render(List.of(r), "t");
+        String html = HtmlReport.render(List.of(r.with(null, null, null, "a task")), "t");
+        java.util.regex.Matcher para = java.util.regex.Pattern.compile("<p[^>]*>(.*?)</p>").matcher(html);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        while (para.find()) assertTrue(seen.add(para.group(1)), "a paragraph printed twice: " + para.group(1));
+        assertTrue(seen.stream().anyMatch(p -> p.startsWith("Task: a task")), "the task is stated once");
+        String mdTask = MarkdownReport.render(r.with(null, null, null, "a task"));
+        assertEquals(1, mdTask.split("Task: a task", -1).length - 1, mdTask);
         assertEquals(4, html.split("<svg class=\"plot").length, "predicted frontier, measured frontier, per-layer runtimes");
         assertTrue(html.contains("cp-sat, metrics.kl_div limit 60 s, optimal"), "the report says which solver chose each child");
         assertTrue(md.contains("- **puzzle-210000** llama.cpp: llama-cli -m /models/puzzle-210000.gguf"), md);

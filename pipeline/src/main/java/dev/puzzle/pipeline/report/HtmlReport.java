@@ -121,7 +121,7 @@ public final class HtmlReport {
                             esc(r.hardware())));
             if (r.memoryBudgetMib() != null) sb.append(String.format(Locale.ROOT, "; memory budget %.2f MiB", r.memoryBudgetMib()));
             sb.append(".</p>");
-            if (r.evaluation() != null) sb.append("<p>Accuracy: ").append(esc(r.evaluation().describe())).append(".</p>");
+            for (String line : r.measurementLines()) sb.append("<p>").append(esc(line)).append("</p>");
             recommendations(sb, r);
         }
         for (boolean predicted : new boolean[]{true, false}) {
@@ -148,10 +148,11 @@ public final class HtmlReport {
         sb.append("<section class=\"run\">");
         if (several) {
             sb.append("<h2>Run ").append(esc(r.runDir())).append("</h2>");
+            for (String line : r.measurementLines()) sb.append("<p>").append(esc(line)).append("</p>");
             recommendations(sb, r);
         }
         sb.append("<h3>Puzzle against the baselines</h3>");
-        for (String s : r.summaryLines()) sb.append("<p class=\"verdict\">").append(esc(s)).append("</p>");
+        for (String s : r.verdictLines()) sb.append("<p class=\"verdict\">").append(esc(s)).append("</p>");
         for (String s : r.infeasible()) sb.append("<p class=\"verdict\">Budget not met: ").append(esc(s)).append("</p>");
         if (r.leftOut() != null) for (String s : r.leftOut()) sb.append("<p class=\"verdict\">Left out by training: ").append(esc(s)).append("</p>");
         sb.append("<h3>Models</h3><table class=\"models\"><tr><th>model</th><th>kind</th><th>target</th><th>KL</th><th>top-1</th><th>LM loss</th><th>ppl</th>"
@@ -168,7 +169,6 @@ public final class HtmlReport {
                     m.solvedBy() == null ? "-" : esc(m.solvedBy())));
         }
         sb.append("</table>");
-        if (r.task() != null) sb.append("<p>Task: ").append(esc(r.task())).append(".</p>");
         sb.append("<h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
         int L = r.models().get(0).blocks().size();
         for (int l = 0; l < L; l++) sb.append("<th>layer ").append(l).append("</th>");

@@ -17,7 +17,7 @@ public final class MarkdownReport {
         sb.append("Run `").append(r.runDir()).append("`, hardware ").append(r.hardware()).append(" (").append(r.costModel()).append("), workload ")
                 .append(HtmlReport.workload(r.workload())).append(String.format(Locale.ROOT, "; the parent: %.0f tokens/s predicted on %s.\n\n",
                         r.parentTokensPerS(), r.hardware()));
-        if (r.evaluation() != null) sb.append("Accuracy: ").append(r.evaluation().describe()).append(".\n\n");
+        for (String s : r.measurementLines()) sb.append(s).append("\n\n");
         if (!r.recommendations().isEmpty()) {
             sb.append("## Recommended child per budget\n\n");
             for (ReportModel.Recommendation c : r.recommendations()) {
@@ -41,7 +41,7 @@ public final class MarkdownReport {
                     m.solvedBy() == null ? "-" : m.solvedBy()));
         }
         sb.append("\n## Puzzle against the baselines\n\n");
-        for (String s : r.summaryLines()) sb.append("- ").append(s).append('\n');
+        for (String s : r.verdictLines()) sb.append("- ").append(s).append('\n');
         if (!r.infeasible().isEmpty()) {
             sb.append("\n## Budgets no architecture meets\n\n");
             for (String s : r.infeasible()) sb.append("- ").append(s).append('\n');

@@ -242,14 +242,27 @@ public record ReportModel(String runDir, String config, String hardware, String 
         return null;
     }
 
-    /** The lines a terminal shows at the end of compress. */
+    /** The lines a terminal shows at the end of compress: how the models were measured, the recommendations, the verdicts. */
     public List<String> summaryLines() {
+        List<String> out = new ArrayList<>(measurementLines());
+        for (Recommendation r : recommendations) out.add("Recommended at " + label(r.target(), r.targetTokensPerS()) + ": " + r.name() + " — " + r.binding() + ".");
+        out.addAll(verdictLines());
+        return out;
+    }
+
+    /** How the numbers were made: budgets and speeds, the held-out text, the task. */
+    public List<String> measurementLines() {
         List<String> out = new ArrayList<>();
         out.add("Budgets are on the predicted throughput of " + hardware + " (" + costModel + "); measured speeds are on this machine, "
                 + measurement + ", whose costs can order the models differently.");
         if (evaluation != null) out.add("Accuracy: " + evaluation.describe() + ".");
         if (task != null) out.add("Task: " + task + "; accuracy = the gold choice has the highest log-likelihood (acc_norm: per byte).");
-        for (Recommendation r : recommendations) out.add("Recommended at " + label(r.target(), r.targetTokensPerS()) + ": " + r.name() + " — " + r.binding() + ".");
+        return out;
+    }
+
+    /** Puzzle against the baselines, budget by budget, and the summary. */
+    public List<String> verdictLines() {
+        List<String> out = new ArrayList<>();
         for (Comparison c : comparisons) out.add(c.verdict());
         out.add(summary);
         return out;
