@@ -147,6 +147,40 @@ class SearchProfileCliTest {
         assertTrue(doc.get("solutions").get(0).get("total_costs").get("stats.runtime_ms").asDouble() <= doc.get("budgets").get(0).get("max").asDouble() + 1e-9);
     }
 
+    /**
+     * profile --validate: random children predicted as the search predicts them (the profile's own block and fixed
+     * costs, summed here from its files) and measured; the summary's statistics are those of the children listed.
+     */
+    @Test
+    void validateDrawsRandomChildrenPredictsThemFromTheProfileAndMeasuresThem(@TempDir Path tmp) throws IOException {
+        Path cfg = config(tmp, "");
+        CliTest.Run r = run("profile", cfg.toString(), "--validate", "3", "--reps", "3", "--seed", "7");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("on 3 random children: MAPE ") && r.out().contains("noise floor: the parent's interquartile range is"), r.out());
+        JsonNode v = new ObjectMapper().readTree(tmp.resolve("run/profile/validation.json").toFile());
+        JsonNode lib = new ObjectMapper().readTree(tmp.resolve("run/profile/block_costs.json").toFile());
+        double fixed = new ObjectMapper().readTree(tmp.resolve("run/profile/model_costs.json").toFile()).get("embeddings_and_head").get("runtime_ms").asDouble();
+        assertEquals(3, v.get("children").size());
+        double absErr = 0, worst = 0;
+        java.util.Set<String> distinct = new java.util.HashSet<>();
+        for (JsonNode c : v.get("children")) {
+            double ms = fixed;
+            for (int l = 0; l < 5; l++) ms += lib.get("layer_" + l).get(c.get("variants").get(l).asText()).get("stats").get("runtime_ms").asDouble();
+            assertEquals(1000.0 * 4 * 32 / ms, c.get("predicted_tokens_per_s").asDouble(), 1e-6, "batch × generated tokens / the profile's runtime");
+            double m = c.get("measured_tokens_per_s").asDouble(), err = (c.get("predicted_tokens_per_s").asDouble() - m) / m;
+            assertTrue(m > 0 && c.get("measured_spread").get("q1").asDouble() <= m && m <= c.get("measured_spread").get("q3").asDouble(), c.toString());
+            absErr += Math.abs(err) / 3;
+            if (Math.abs(err) > Math.abs(worst)) worst = err;
+            distinct.add(c.get("variants").toString());
+        }
+        assertEquals(absErr, v.get("mape").asDouble(), 1e-12);
+        assertEquals(worst, v.get("worst_error").asDouble(), 1e-12);
+        assertTrue(Math.abs(v.get("spearman").asDouble()) <= 1);
+        assertEquals(3, distinct.size(), "three different random children");
+        assertTrue(v.get("roofline_mape").isNull(), "the cost model is the roofline already");
+        badInput(run("profile", cfg.toString(), "--validate", "1"), "--validate needs at least 2 children");
+    }
+
     @Test
     void badRunConfigsAreNamed(@TempDir Path tmp) throws IOException {
         Path cfg = config(tmp, "");
