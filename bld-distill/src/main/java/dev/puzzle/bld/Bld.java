@@ -332,13 +332,33 @@ public final class Bld {
 
     /** Reads a finished job's curve. */
     public static BldTrainer.Curve curve(Path runDir, BldJob job) {
+        return readCurve(curveFile(runDir, job));
+    }
+
+    private static BldTrainer.Curve readCurve(Path f) {
         try {
-            var n = JSON.readTree(curveFile(runDir, job).toFile());
+            var n = JSON.readTree(f.toFile());
             double[] steps = new double[n.get("steps").size()];
             for (int i = 0; i < steps.length; i++) steps[i] = n.get("steps").get(i).asDouble();
             return new BldTrainer.Curve(n.get("loss_before").asDouble(), n.get("loss_after").asDouble(), steps, n.path("kept_init").asBoolean(false));
         } catch (IOException e) {
-            throw new PuzzleException(curveFile(runDir, job) + ": cannot read: " + e.getMessage());
+            throw new PuzzleException(f + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /** Every finished job's curve, by job id without its layer ({@code attn-gqa2}: a candidate family), layers in order. */
+    public static java.util.Map<String, List<BldTrainer.Curve>> curvesByFamily(Path runDir) {
+        Path d = distilled(runDir).dir();
+        java.util.Map<String, List<BldTrainer.Curve>> out = new java.util.TreeMap<>();
+        if (!Files.isDirectory(d)) return out;
+        try (java.util.stream.Stream<Path> s = Files.walk(d)) {
+            for (Path f : s.filter(p -> p.getFileName().toString().endsWith(".loss.json")).sorted().toList()) {
+                String name = f.getFileName().toString();
+                out.computeIfAbsent(name.substring(0, name.length() - ".loss.json".length()), k -> new ArrayList<>()).add(readCurve(f));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new PuzzleException(d + ": cannot list: " + e.getMessage(), e);
         }
     }
 

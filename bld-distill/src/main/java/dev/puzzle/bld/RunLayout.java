@@ -47,6 +47,16 @@ public record RunLayout(Path root) {
         return profileDir().resolve("model_costs.json");
     }
 
+    /** What {@code profile --validate} found: random children predicted and measured. */
+    public Path costValidation() {
+        return profileDir().resolve("validation.json");
+    }
+
+    /** A multiple-choice task compress made from the run's text ({@code tasks/NAME.jsonl}). */
+    public Path task(String name) {
+        return root.resolve("tasks").resolve(name + ".jsonl");
+    }
+
     /** Every candidate's replace-1-block scores ({@code layer_L/ATTN__FFN.json}), kept so that scoring resumes per candidate (and shards merge). */
     public Path scoreJobsDir() {
         return root.resolve("score").resolve("jobs");

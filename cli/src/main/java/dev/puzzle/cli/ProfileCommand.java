@@ -59,7 +59,7 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
         if (validate != null) {
             CostValidation.Result v = CostValidation.run(run, validate, seed, reps, new TerminalListener(out, spec.commandLine().getErr()));
             for (String line : v.lines()) out.println(line);
-            out.printf("wrote %s%n", run.dir.root().resolve("profile").resolve("validation.json"));
+            out.printf("wrote %s%n", run.dir.layout().costValidation());
         }
         return ExitCodes.OK;
     }

@@ -16,7 +16,6 @@ import dev.puzzle.hardware.Workload;
 import dev.puzzle.pipeline.report.ReportModel;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -83,7 +82,7 @@ public final class CostValidation {
         }
         HardwareProfile hw = HardwareProfile.load(run.config.hardware(), run.backend);
         if (!java.nio.file.Files.exists(run.dir.blockCosts())) throw new dev.puzzle.core.PuzzleException(run.dir.blockCosts() + ": no profile yet (run 'puzzle profile' first)");
-        com.fasterxml.jackson.databind.JsonNode costs = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.dir.blockCosts().toFile());
+        com.fasterxml.jackson.databind.JsonNode costs = dev.puzzle.core.config.Json.readObject(run.dir.blockCosts(), "the profile's block costs");
         double fixedMs = run.dir.fixedCosts().getOrDefault(dev.puzzle.core.model.LibraryKeys.RUNTIME_MS, Double.NaN);
         if (Double.isNaN(fixedMs)) throw new dev.puzzle.core.PuzzleException(run.dir.modelCosts() + ": no embeddings_and_head runtime_ms (run 'puzzle profile' again)");
         Profiled cm = (layer, b) -> {
@@ -123,8 +122,7 @@ public final class CostValidation {
         }
         Result res = new Result(hw.name(), run.config.measured() ? "measured" : "roofline", reps, seed, p, children, mape, worst, spearman(pred, meas), rMape,
                 rSpearman);
-        Path f = run.dir.root().resolve("profile").resolve("validation.json");
-        AtomicFiles.writeString(f, ReportModel.json(res));
+        AtomicFiles.writeString(run.dir.layout().costValidation(), ReportModel.json(res));
         return res;
     }
 

@@ -82,7 +82,7 @@ public final class Run {
         if (task == null) {
             Path f = t.file();
             if (f == null) {
-                f = dir.root().resolve("tasks").resolve("next_sentence.jsonl");
+                f = dir.layout().task("next_sentence");
                 if (!java.nio.file.Files.exists(f)) {
                     String jsonl = MultipleChoice.jsonl(MultipleChoice.nextSentence(config.data().text(), t.nextSentenceOffset(), t.items(), 1));
                     try {

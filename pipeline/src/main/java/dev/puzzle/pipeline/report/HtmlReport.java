@@ -1,6 +1,5 @@
 package dev.puzzle.pipeline.report;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -210,8 +209,8 @@ public final class HtmlReport {
                     .append(Svg.diagonal("Measured vs predicted workload throughput", "predicted on " + r.hardware() + " (tokens/s)",
                             "measured here (tokens/s, median)", pts));
         }
-        sb.append(lossCurves(Path.of(r.runDir()).resolve("distill")));
-        sb.append(dependencyHeatmap(Path.of(r.runDir()).resolve("library").resolve("ffn_dependency.json"), r.fusionThreshold()));
+        sb.append(lossCurves(Path.of(r.runDir())));
+        sb.append(dependencyHeatmap(new dev.puzzle.bld.RunLayout(Path.of(r.runDir())).ffnDependency(), L, r.fusionThreshold()));
         List<String> layers = new ArrayList<>();
         for (int l = 0; l < L; l++) layers.add("layer " + l);
         List<Svg.Bars> bars = new ArrayList<>();
@@ -239,35 +238,24 @@ public final class HtmlReport {
 
     /**
      * BLD loss curves per candidate family ({@code attn-gqa2}, {@code ffn-dense86}, ...): the mean over the family's
-     * layers of the normalized loss at each step, from {@code RUN_DIR/distill/layer_L/ID.loss.json}.
+     * layers of the normalized loss at each step, from the run's distill curves.
      */
-    static String lossCurves(Path distill) {
-        if (!Files.isDirectory(distill)) return "";
-        java.util.Map<String, List<double[]>> families = new java.util.TreeMap<>();
-        try (var layers = Files.list(distill)) {
-            for (Path layer : layers.filter(Files::isDirectory).sorted().toList()) {
-                try (var files = Files.list(layer)) {
-                    for (Path f : files.filter(x -> x.getFileName().toString().endsWith(".loss.json")).sorted().toList()) {
-                        com.fasterxml.jackson.databind.JsonNode steps = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile()).path("steps");
-                        double[] v = new double[steps.size()];
-                        for (int i = 0; i < v.length; i++) v[i] = steps.get(i).asDouble();
-                        String name = f.getFileName().toString();
-                        families.computeIfAbsent(name.substring(0, name.length() - ".loss.json".length()), k -> new ArrayList<>()).add(v);
-                    }
-                }
-            }
-        } catch (java.io.IOException e) {
-            return "<p>BLD loss curves: " + esc(distill.toString()) + " unreadable: " + esc(e.getMessage()) + "</p>";
+    static String lossCurves(Path runDir) {
+        java.util.Map<String, List<dev.puzzle.bld.BldTrainer.Curve>> families;
+        try {
+            families = dev.puzzle.bld.Bld.curvesByFamily(runDir);
+        } catch (dev.puzzle.core.PuzzleException e) {
+            return "<p>BLD loss curves: " + esc(e.getMessage()) + "</p>";
         }
         if (families.isEmpty()) return "";
         List<Svg.Line> lines = new ArrayList<>();
         int k = 0;
         for (var e : families.entrySet()) {
-            int n = e.getValue().stream().mapToInt(a -> a.length).min().orElse(0);
+            int n = e.getValue().stream().mapToInt(c -> c.steps().length).min().orElse(0);
             double[] x = new double[n], y = new double[n];
             for (int i = 0; i < n; i++) {
                 x[i] = i + 1;
-                for (double[] c : e.getValue()) y[i] += c[i] / e.getValue().size();
+                for (dev.puzzle.bld.BldTrainer.Curve c : e.getValue()) y[i] += c.steps()[i] / e.getValue().size();
             }
             lines.add(new Svg.Line(e.getKey() + " (" + e.getValue().size() + ")", COLORS[k++ % COLORS.length], x, y));
         }
@@ -277,19 +265,14 @@ public final class HtmlReport {
     }
 
     /** The FFN fusion dependency matrix as a heatmap with a colour bar, axis names and the threshold, when the run measured one. */
-    static String dependencyHeatmap(Path file, Double threshold) {
-        if (!Files.exists(file)) return "";
+    static String dependencyHeatmap(Path file, int layers, Double threshold) {
         double[][] dep;
         try {
-            com.fasterxml.jackson.databind.JsonNode m = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("dependency");
-            dep = new double[m.size()][];
-            for (int a = 0; a < m.size(); a++) {
-                dep[a] = new double[m.get(a).size()];
-                for (int b = 0; b < dep[a].length; b++) dep[a][b] = m.get(a).get(b).asDouble();
-            }
+            dep = dev.puzzle.ffnfusion.FfnFusion.readDependency(file, layers);
         } catch (java.io.IOException e) {
             return "<p>FFN dependency: " + esc(file.toString()) + " unreadable: " + esc(e.getMessage()) + "</p>";
         }
+        if (dep == null) return "";
         double max = 0;
         for (int a = 0; a < dep.length; a++) for (int b = a + 1; b < dep[a].length; b++) max = Math.max(max, dep[a][b]);
         double[] t = Svg.ticks(0, Math.max(0.1, Math.max(max, threshold == null ? 0 : threshold)), 4);
