@@ -1,5 +1,6 @@
 package dev.puzzle.cli;
 
+import dev.puzzle.hardware.HardwareProfile;
 import dev.puzzle.pipeline.CostValidation;
 import dev.puzzle.pipeline.ProfileStage;
 import dev.puzzle.pipeline.Run;
@@ -53,11 +54,13 @@ final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
         }
         Run run = Run.open(config, backendOpt.backend());
         PrintWriter out = spec.commandLine().getOut();
-        ProfileStage.Result r = ProfileStage.run(run, hardware, new TerminalListener(out, spec.commandLine().getErr()));
+        // Loaded once: local-cpu measures this machine to make its profile.
+        HardwareProfile hw = HardwareProfile.load(hardware != null ? hardware : run.config.hardware(), run.backend);
+        ProfileStage.Result r = ProfileStage.run(run, hw, new TerminalListener(out, spec.commandLine().getErr()));
         for (String line : r.table(run.parent.source())) out.println(line);
         out.printf("wrote %s and %s%n", run.dir.blockCosts(), run.dir.modelCosts());
         if (validate != null) {
-            CostValidation.Result v = CostValidation.run(run, validate, seed, reps, new TerminalListener(out, spec.commandLine().getErr()));
+            CostValidation.Result v = CostValidation.run(run, hw, validate, seed, reps, new TerminalListener(out, spec.commandLine().getErr()));
             for (String line : v.lines()) out.println(line);
             out.printf("wrote %s%n", run.dir.layout().costValidation());
         }

@@ -74,13 +74,15 @@ public final class CostValidation {
         }
     }
 
-    /** Draws, predicts and measures {@code n} children; writes {@code RUN_DIR/profile/validation.json}. */
-    public static Result run(Run run, int n, long seed, int reps, Listener listener) throws IOException {
+    /**
+     * Draws, predicts and measures {@code n} children against the profile of {@code hw} (the run's own, just
+     * profiled); writes {@code RUN_DIR/profile/validation.json}.
+     */
+    public static Result run(Run run, HardwareProfile hw, int n, long seed, int reps, Listener listener) throws IOException {
         if (n < 2) throw new dev.puzzle.core.PuzzleException("--validate needs at least 2 children (a rank correlation of fewer says nothing), got " + n);
         if (run.parent.config().blocks().stream().anyMatch(b -> b.ffn().numExperts() > 0)) {
             throw new dev.puzzle.core.PuzzleException(run.config.file + ": --validate does not draw MoE children yet (their costs need the routing profile measures)");
         }
-        HardwareProfile hw = HardwareProfile.load(run.config.hardware(), run.backend);
         if (!java.nio.file.Files.exists(run.dir.blockCosts())) throw new dev.puzzle.core.PuzzleException(run.dir.blockCosts() + ": no profile yet (run 'puzzle profile' first)");
         com.fasterxml.jackson.databind.JsonNode costs = dev.puzzle.core.config.Json.readObject(run.dir.blockCosts(), "the profile's block costs");
         double fixedMs = run.dir.fixedCosts().getOrDefault(dev.puzzle.core.model.LibraryKeys.RUNTIME_MS, Double.NaN);
@@ -148,7 +150,7 @@ public final class CostValidation {
             variants.add(dev.puzzle.core.model.BlockNames.library(parent, b));
         }
         return new Child(names, variants, TokenRate.tokensPerSecond(ms, w), roofline == null ? null : TokenRate.tokensPerSecond(rms, w), s.median(),
-                new ReportModel.Spread(s.q1(), s.q3()));
+                ReportModel.Spread.of(s));
     }
 
     /** Spearman's rank correlation: Pearson's correlation of the ranks, ties given their mean rank. */

@@ -114,13 +114,9 @@ public final class EvaluateStage {
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
-                ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), spread(batch1.decode()),
-                spread(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
+                ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), ReportModel.Spread.of(batch1.decode()),
+                ReportModel.Spread.of(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
                 gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm());
-    }
-
-    private static ReportModel.Spread spread(Throughput.Stat s) {
-        return new ReportModel.Spread(s.q1(), s.q3());
     }
 
     /** Tokens a sample continues the prompt by (greedy). */

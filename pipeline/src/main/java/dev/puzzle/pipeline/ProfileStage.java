@@ -70,11 +70,6 @@ public final class ProfileStage {
         return run.backend.gpu().<CostModel>map(gpu -> new dev.puzzle.hardware.DeviceCostModel(gpu, 3)).orElseGet(() -> new MeasuredCostModel(run.backend, 3));
     }
 
-    /** Profiles on the run config's hardware, or on {@code hardwareOverride} (a profile name or YAML file) when not null. */
-    public static Result run(Run run, String hardwareOverride, Listener listener) throws IOException {
-        return run(run, HardwareProfile.load(hardwareOverride != null ? hardwareOverride : run.config.hardware(), run.backend), listener);
-    }
-
     /** Costs every candidate on {@code hw} and writes the two files. */
     public static Result run(Run run, HardwareProfile hw, Listener listener) throws IOException {
         RunConfig rc = run.config;

@@ -112,6 +112,11 @@ public record ReportModel(String runDir, String config, String hardware, String 
 
     /** The interquartile range of a measured rate over the timing repeats. */
     public record Spread(double q1, double q3) {
+        /** The quartiles of a measured rate. */
+        public static Spread of(dev.puzzle.core.eval.Throughput.Stat s) {
+            return new Spread(s.q1(), s.q3());
+        }
+
         public boolean overlaps(Spread o) {
             return o != null && q1 <= o.q3 && o.q1 <= q3;
         }

@@ -27,11 +27,6 @@ public final class Throughput {
             int lo = (int) Math.floor(at), hi = (int) Math.ceil(at);
             return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
         }
-
-        /** Whether the two interquartile ranges overlap: a difference of medians within the timing noise. */
-        public boolean overlaps(Stat o) {
-            return q1 <= o.q3 && o.q1 <= q3;
-        }
     }
 
     /**
