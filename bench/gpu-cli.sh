@@ -13,9 +13,7 @@ O="${OUT:-bench-out/gpu-cli}"
 W=$(mktemp -d)
 mkdir -p "$O"
 [ -x "$G/jdk/bin/java" ] && [ -f "$G/data/stories260K.bin" ] || { echo "bench/gpu-cli.sh: no $G/jdk or $G/data; run bench/gpu-prepare.sh first (beside ../shared) and carry build/gpu" >&2; exit 2; }
-cublas=$(python3 -c 'import glob, site; c=[p for d in site.getsitepackages() for v in ("13", "12") for p in sorted(glob.glob(d+"/nvidia/*/lib/libcublas.so."+v+"*"))]; print(c[0] if c else "")' 2>/dev/null)
-[ -z "$cublas" ] && cublas=$(ls /usr/local/cuda*/lib64/libcublas.so.1[23]* /usr/local/cuda*/targets/*/lib/libcublas.so.1[23]* 2>/dev/null | head -1)
-[ -n "$cublas" ] && export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source bench/gpu-env.sh
 D=$(cd "$G/data" && pwd)
 puzzle() { "$G/jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g "${JOPTS[@]}" -cp "$G/lib/*" dev.puzzle.cli.PuzzleCli "$@"; }
 for run in cpu cuda-fp32 cuda-bf16; do

@@ -11,12 +11,7 @@ O="${OUT:-bench-out/gpu}"
 mkdir -p "$O"
 [ -x "$G/jdk/bin/java" ] || { echo "bench/gpu.sh: no $G/jdk here; run bench/gpu-prepare.sh first and carry build/gpu" >&2; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$O/nvidia-smi.txt"
-# The backend binds cuBLAS through the JDK's FFI by name (libcublas.so.13, then .so.12): put the first found on the
-# loader's path. PyTorch's CUDA wheels carry one (nvidia/cu13/lib or nvidia/cublas/lib), else the CUDA toolkit's.
-cublas=$(python3 -c 'import glob, site; c=[p for d in site.getsitepackages() for v in ("13", "12") for p in sorted(glob.glob(d+"/nvidia/*/lib/libcublas.so."+v+"*"))]; print(c[0] if c else "")' 2>/dev/null)
-[ -z "$cublas" ] && cublas=$(ls /usr/local/cuda*/lib64/libcublas.so.1[23]* /usr/local/cuda*/targets/*/lib/libcublas.so.1[23]* 2>/dev/null | head -1)
-[ -n "$cublas" ] && export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-echo "cuBLAS: ${cublas:-none found (the PTX GEMM serves)}"
+source bench/gpu-env.sh
 "$G/jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx48g -cp "$G/lib/*" dev.puzzle.examples.bench.GpuBench all 2>&1 | tee "$O/puzzle.txt"
 ours_rc=${PIPESTATUS[0]}
 python3 bench/gpu_torch.py 2>&1 | tee "$O/torch.txt"
