@@ -92,11 +92,7 @@ final class Svg {
         final int lk0 = k0, lk1 = k1;
         java.util.function.DoubleUnaryOperator px = v -> ML + (v - fx0) / (fx1 - fx0) * (W - ML - MR);
         java.util.function.DoubleUnaryOperator py = v -> H - MB - (Math.log10(v) - lk0) / (lk1 - lk0) * (H - MT - MB);
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
-                + " role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
-        axes(sb);
+        StringBuilder sb = frame("plot", title);
         for (double t : xt) {
             double x = px.applyAsDouble(t);
             sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>", x, MT, x, H - MB));
@@ -210,6 +206,15 @@ final class Svg {
         };
     }
 
+    /** A plot's opening: the {@code svg} element of the plot's size with its class and title, the title drawn, the axes. */
+    private static StringBuilder frame(String cls, String title) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "<svg class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
+                + " viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", cls, W, H, W, H, esc(title)));
+        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
+        axes(sb);
+        return sb;
+    }
+
     private static void axes(StringBuilder sb) {
         sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", ML, H - MB, W - MR, H - MB));
         sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", ML, MT, ML, H - MB));
@@ -252,10 +257,7 @@ final class Svg {
         final int lk0 = k0, lk1 = k1;
         java.util.function.DoubleUnaryOperator px = v -> ML + v / fx1 * (W - ML - MR);
         java.util.function.DoubleUnaryOperator py = v -> H - MB - (Math.log10(v) - lk0) / (lk1 - lk0) * (H - MT - MB);
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "<svg class=\"plot lines\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
-                + " viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
-        axes(sb);
+        StringBuilder sb = frame("plot lines", title);
         for (double t : xt) {
             double x = px.applyAsDouble(t);
             sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>",
@@ -292,10 +294,7 @@ final class Svg {
         double[] t = ticks(0, max * 1.05, 5);
         double step = t.length > 1 ? t[1] - t[0] : 1, top = t[t.length - 1];
         java.util.function.DoubleUnaryOperator px = v -> ML + v / top * (W - ML - MR), py = v -> H - MB - v / top * (H - MT - MB);
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "<svg class=\"plot diagonal\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
-                + " viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
-        axes(sb);
+        StringBuilder sb = frame("plot diagonal", title);
         for (double v : t) {
             sb.append(String.format(Locale.ROOT, "<text class=\"tick x\" data-value=\"%s\" x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">%s</text>",
                     tickLabel(v, step), px.applyAsDouble(v), H - MB + 18, tickLabel(v, step)));
@@ -329,11 +328,7 @@ final class Svg {
         if (!(max > 0)) max = 1;
         double[] yt = ticks(0, max, 5);
         double yStep = yt.length > 1 ? yt[1] - yt[0] : 1, top = yt[yt.length - 1];
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "<svg class=\"plot bars\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
-                + " role=\"img\" aria-label=\"%s\">", W, H, W, H, esc(title)));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s</text>", ML, esc(title)));
-        axes(sb);
+        StringBuilder sb = frame("plot bars", title);
         java.util.function.DoubleUnaryOperator py = v -> H - MB - v / top * (H - MT - MB);
         for (double t : yt) {
             double y = py.applyAsDouble(t);
