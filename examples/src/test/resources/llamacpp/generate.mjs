@@ -1,7 +1,7 @@
 // Greedy generation with real llama.cpp (the npm package node-llama-cpp, pinned 3.21.1, its prebuilt CPU
 // binaries): the prompt with BOS, temperature 0, until STEPS positions (prompt included), BOS or EOS.
-// Prints one JSON line: the prompt's token ids, the generated ids, their text, and for the first three
-// generated positions the five most probable tokens with their probabilities.
+// Prints one JSON line: the prompt's token ids, the generated ids, their text, and for every
+// generated position the five most probable tokens with their probabilities.
 // Usage: node generate.mjs MODEL.gguf PROMPT STEPS
 import {getLlama} from "node-llama-cpp";
 const [model, prompt, steps] = [process.argv[2], process.argv[3], parseInt(process.argv[4])];
@@ -17,7 +17,7 @@ const probs = [];
 let n = promptTokens.length;
 for await (const r of seq.evaluateWithMetadata(promptTokens, {probabilities: true}, {temperature: 0})) {
   out.push(r.token);
-  if (probs.length < 3) probs.push([...r.probabilities.entries()].slice(0, 5));
+  probs.push([...r.probabilities.entries()].slice(0, 5));
   n++;
   if (n >= steps || r.token === m.tokens.eos || r.token === m.tokens.bos) break;
 }

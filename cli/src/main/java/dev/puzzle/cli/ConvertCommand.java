@@ -36,7 +36,9 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT", description = "The directory (hf) or file (gguf) to write (must not exist, or be an empty directory).")
     Path outDir;
 
-    @Option(names = "--dtype", paramLabel = "DTYPE", description = "Weight dtype of the output: f32, f16 or bf16 (default: as stored).")
+    @Option(names = "--dtype", paramLabel = "DTYPE", description = "Weight dtype of the output: f32, f16, bf16, or a quantized type for the layers' matrices"
+            + " (q8_0, q4_0, mxfp4 — llama.cpp's; nvfp4, fp8 — hf only), quantized by round to nearest; a matrix whose rows are not whole blocks, the"
+            + " embeddings and the norms keep the 16/32-bit type (default: as stored, quantized matrices included).")
     String dtype;
 
     @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
@@ -48,12 +50,8 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (!to.equals("hf") && !to.equals("gguf")) throw new PuzzleException("--to " + to + ": unsupported output format (supported: hf, gguf)");
-        DType dt = dtype == null ? null : switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
-            case "f32", "float32" -> DType.F32;
-            case "f16", "float16" -> DType.F16;
-            case "bf16", "bfloat16" -> DType.BF16;
-            default -> throw new PuzzleException("--dtype " + dtype + ": unsupported (f32, f16, bf16)");
-        };
+        DType dt = dtype == null ? null : DType.fromName(dtype);
+        if (dtype != null && dt == null) throw new PuzzleException("--dtype " + dtype + ": unsupported (" + DType.names() + ")");
         if (Files.exists(outDir) && !force && (!Files.isDirectory(outDir) || hasEntries(outDir))) {
             throw new PuzzleException(outDir + ": already exists and is not empty (use --force to replace it)");
         }

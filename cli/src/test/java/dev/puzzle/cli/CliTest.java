@@ -300,6 +300,62 @@ class CliTest {
         badInput(run("inspect", tmp.resolve("nothing-here.bin").toString()), "nothing-here.bin", "no such file");
     }
 
+    /** The header position of a GGUF tensor's type field, found after its name (n_dims, then n_dims u64 dims). */
+    static int typeFieldOf(byte[] gguf, String tensor, int dims) {
+        byte[] name = tensor.getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i + name.length < gguf.length; i++) {
+            if (Arrays.equals(gguf, i, i + name.length, name, 0, name.length)) return i + name.length + 4 + 8 * dims;
+        }
+        throw new AssertionError(tensor + " not in the header");
+    }
+
+    /**
+     * Quantized input that is wrong: an unknown precision name, a GGUF whose quantized tensor needs more bytes
+     * than lie before the next tensor (its type changed), a NaN scale in a Q8_0 block, a safetensors U8 tensor
+     * naming an unknown quantized dtype — one line naming the tensor or key, exit 3, nothing written.
+     */
+    @Test
+    void badQuantizedInputIsRefusedNamingTheTensor(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("never.gguf");
+        badInput(run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", out.toString(), "--dtype", "q5_k"), "--dtype", "q5_k", "q8_0");
+        assertFalse(Files.exists(out));
+        Path q8 = tmp.resolve("q8.gguf");
+        assertEquals(0, run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", q8.toString(), "--dtype", "q8_0").code());
+        byte[] good = Files.readAllBytes(q8);
+
+        byte[] wrongType = good.clone();
+        int at = typeFieldOf(wrongType, "blk.0.attn_q.weight", 2);
+        assertEquals(8, ByteBuffer.wrap(wrongType, at, 4).order(ByteOrder.LITTLE_ENDIAN).getInt(), "Q8_0's ggml type");
+        ByteBuffer.wrap(wrongType, at, 4).order(ByteOrder.LITTLE_ENDIAN).putInt(0); // now F32: 4x the bytes
+        Path bad = tmp.resolve("size.gguf");
+        Files.write(bad, wrongType);
+        badInput(run("convert", bad.toString(), "--to", "hf", tmp.resolve("o1").toString()), "size.gguf", "blk.0.attn_q.weight", "needs", "bytes");
+        assertFalse(Files.exists(tmp.resolve("o1")));
+
+        byte[] nan = good.clone();
+        try (var ch = java.nio.channels.FileChannel.open(q8)) {
+            dev.puzzle.core.io.Gguf.Header h = dev.puzzle.core.io.Gguf.readHeader(q8, ch);
+            var t = h.tensors().stream().filter(x -> x.name().equals("blk.1.ffn_up.weight")).findFirst().orElseThrow();
+            int pos = (int) (h.dataStart() + t.offset() + 34 * 3); // the fourth block's FP16 scale: rows of 64 are two blocks, so row 1, block 1
+            nan[pos] = 0x00;
+            nan[pos + 1] = 0x7e;
+        }
+        Path nanFile = tmp.resolve("nan.gguf");
+        Files.write(nanFile, nan);
+        badInput(run("generate", nanFile.toString(), "--steps", "4"), "nan.gguf", "blk.1.ffn_up.weight", "row 1", "block 1", "NaN");
+
+        Path hf = tmp.resolve("hf");
+        assertEquals(0, run("convert", q8.toString(), "--to", "hf", hf.toString()).code());
+        Path st = hf.resolve("model.safetensors");
+        byte[] sb = Files.readAllBytes(st);
+        String header = new String(sb, 8, (int) ByteBuffer.wrap(sb, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong(), StandardCharsets.UTF_8);
+        assertTrue(header.contains("\"puzzle.dtype.model.layers.0.self_attn.q_proj.weight\":\"q8_0\""), header.substring(0, 300));
+        String renamed = header.replace("\"puzzle.dtype.model.layers.0.self_attn.q_proj.weight\":\"q8_0\"", "\"puzzle.dtype.model.layers.0.self_attn.q_proj.weight\":\"q9_9\"");
+        System.arraycopy(renamed.getBytes(StandardCharsets.UTF_8), 0, sb, 8, renamed.length());
+        Files.write(st, sb);
+        badInput(run("inspect", hf.toString()), "model.safetensors", "puzzle.dtype.model.layers.0.self_attn.q_proj.weight", "q9_9");
+    }
+
     @Test
     void badNumbersAreRejected() {
         badInput(run("generate", bin(), "--tokenizer", tok(), "--steps", "0"), "--steps", "0");

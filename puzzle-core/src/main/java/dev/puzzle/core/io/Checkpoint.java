@@ -50,14 +50,23 @@ public record Checkpoint(ModelConfig config, Map<String, Tensor> tensors, Map<St
     /** Bytes on disk by stored dtype. */
     public Map<DType, Long> bytesByDType() {
         Map<DType, Long> m = new LinkedHashMap<>();
-        tensors.forEach((name, t) -> m.merge(storedTypes.getOrDefault(name, DType.F32), (long) t.size() * storedTypes.getOrDefault(name, DType.F32).bytes, Long::sum));
+        tensors.forEach((name, t) -> {
+            DType d = storedTypes.getOrDefault(name, DType.F32);
+            m.merge(d, d.fits(t.cols()) ? d.byteSize(t.shape()) : t.size() * 4L, Long::sum);
+        });
         return m;
     }
 
-    /** The dtype most of the parameters were stored in, the default for writing children. */
+    /**
+     * The element dtype (F32, F16, BF16) most of the parameters were stored in, the default for writing
+     * children; quantized tensors do not count (they keep their own type, see {@link Checkpoints#writeHfDir}).
+     */
     public DType dominantDType() {
         Map<DType, Long> count = new LinkedHashMap<>();
-        tensors.forEach((name, t) -> count.merge(storedTypes.getOrDefault(name, DType.F32), (long) t.size(), Long::sum));
+        tensors.forEach((name, t) -> {
+            DType d = storedTypes.getOrDefault(name, DType.F32);
+            if (!d.isQuantized()) count.merge(d, (long) t.size(), Long::sum);
+        });
         return count.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
     }
 

@@ -126,40 +126,71 @@ public final class Checkpoints {
             for (String s : new String[]{TensorNames.Q, TensorNames.K, TensorNames.Q_BIAS, TensorNames.K_BIAS, TensorNames.Q_NORM, TensorNames.K_NORM}) {
                 String name = TensorNames.layer(i, s);
                 Tensor w = t.get(name);
-                if (w != null) t.put(name, permuteRows(w, c.headDim()));
+                if (w != null) t.put(name, toHalfSplit(w, c.headDim()));
             }
         }
         return new Checkpoint(c.withRopeStyle(RopeStyle.HALF_SPLIT), t, ck.storedTypes(), ck.tokenizer(), ck.source());
     }
 
-    private static Tensor permuteRows(Tensor w, int E) {
-        int rows = w.dim(0), cols = w.rank() == 1 ? 1 : w.cols();
-        float[] src = w.data(), dst = new float[src.length];
+    /** Rows (per head of E) from interleaved RoPE order to half-split, in the tensor's own storage. */
+    private static Tensor toHalfSplit(Tensor w, int E) {
+        int rows = w.dim(0);
+        int[] perm = new int[rows];
         for (int h = 0; h < rows / E; h++) {
             for (int i = 0; i < E / 2; i++) {
-                for (int s = 0; s < 2; s++) {
-                    System.arraycopy(src, (h * E + 2 * i + s) * cols, dst, (h * E + s * E / 2 + i) * cols, cols);
-                }
+                for (int s = 0; s < 2; s++) perm[h * E + s * E / 2 + i] = h * E + 2 * i + s;
             }
         }
-        return new Tensor(dst, w.shape());
+        return w.rank() == 1 ? w.onHeap().reshape(rows, 1).permuteRows(perm).reshape(rows) : w.permuteRows(perm);
+    }
+
+    /**
+     * What is wrong with a stored quantized tensor's scales (NaN or infinite, in which row), or null; readers
+     * refuse such a tensor rather than compute NaN logits with it.
+     */
+    public static String badScale(Tensor t) {
+        DType d = t.dtype();
+        int rb = (int) d.rowBytes(t.cols()), rows = t.rows(), block = Math.max(1, (1 << 20) / rb);
+        byte[] buf = new byte[Math.min(rows, block) * rb];
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int n = Math.min(block, rows - r0);
+            t.rawBytes(r0, n, buf, 0);
+            for (int r = 0; r < n; r++) {
+                String bad = dev.puzzle.core.tensor.Quant.badScale(d, buf, r * rb, t.cols());
+                if (bad != null) return "row " + (r0 + r) + ": " + bad;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The dtype a tensor is written in: {@code requested} (null: as stored) for matrices of the layers, a
+     * quantized type only where the tensor is {@link TensorNames#quantizable} and its rows are whole blocks
+     * (else the element dtype, as llama.cpp falls back); norms keep a 16/32-bit type.
+     */
+    public static DType writeType(Checkpoint ck, String name, Tensor tensor, DType requested) {
+        DType element = requested != null && !requested.isQuantized() ? requested : ck.dominantDType();
+        if (tensor.rank() == 1) return element != DType.F32 ? ck.storedTypes().getOrDefault(name, element) : element;
+        DType want = requested != null ? requested : ck.storedTypes().getOrDefault(name, element);
+        if (!want.isQuantized()) return element;
+        return TensorNames.quantizable(name) && want.fits(tensor.cols()) ? want : element;
     }
 
     /**
      * Writes a HF directory (config.json, model.safetensors, tokenizer) with weights in {@code dtype}
-     * (null: the dtype most weights were stored in). Each file is written atomically.
+     * (null: the element dtype most weights were stored in, quantized matrices kept in their own type; a
+     * quantized dtype: the layers' matrices quantized, see {@link #writeType}). Each file is written atomically.
      */
     public static void writeHfDir(Checkpoint ck, Path dir, DType dtype) throws IOException {
         Checkpoint hf = toHalfSplit(ck);
         Files.createDirectories(dir);
-        DType dt = dtype != null ? dtype : ck.dominantDType();
+        DType dt = dtype != null && !dtype.isQuantized() ? dtype : ck.dominantDType();
         Map<String, Tensor> out = new LinkedHashMap<>();
         Map<String, DType> types = new LinkedHashMap<>();
         hf.tensors().forEach((name, tensor) -> {
             if (hf.config().tiedEmbeddings() && name.equals(TensorNames.LM_HEAD)) return;
             out.put(name, tensor);
-            boolean norm = tensor.rank() == 1;
-            types.put(name, norm && dt != DType.F32 ? ck.storedTypes().getOrDefault(name, dt) : dt);
+            types.put(name, writeType(ck, name, tensor, dtype));
         });
         if (hf.config().architecture().equals(HfConfig.MIXTRAL)) MoeNames.toMixtral(out, types); // a Mixtral's children too (as DeciLM)
         Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"));
@@ -179,6 +210,7 @@ public final class Checkpoints {
             case F32 -> "float32";
             case F16 -> "float16";
             case BF16 -> "bfloat16";
+            default -> throw new IllegalArgumentException(d + " is not an element dtype");
         };
     }
 }

@@ -27,7 +27,8 @@ import static dev.puzzle.core.io.TensorNames.*;
 
 /**
  * GGUF v2/v3 reader (ggml's docs/gguf.md): header, typed metadata, tensor infos (dimensions listed
- * fastest-first, so reversed they are the row-major shape), aligned data. F32, F16 and BF16 tensors;
+ * fastest-first, so reversed they are the row-major shape), aligned data. F32, F16, BF16 tensors and
+ * llama.cpp's Q8_0, Q4_0 and MXFP4 blocks (kept in their stored type, see {@link DType});
  * the llama architecture and llama.cpp's heterogeneous deci (per-layer head counts and FFN lengths, as
  * {@link GgufWriter} writes them); the embedded SentencePiece vocabulary. llama.cpp stores q/k rows for
  * interleaved RoPE, as llama2.c does.
@@ -85,12 +86,33 @@ public final class Gguf {
     }
 
     private static DType dtypeOf(Path file, TensorInfo t) {
-        return switch (t.ggmlType()) {
+        DType d = switch (t.ggmlType()) {
             case 0 -> DType.F32;
             case 1 -> DType.F16;
+            case 2 -> DType.Q4_0;
+            case 8 -> DType.Q8_0;
             case 30 -> DType.BF16;
+            case 39 -> DType.MXFP4;
             default -> throw PuzzleException.field(file, t.name() + ".type", ggmlTypeName(t.ggmlType()),
-                    "quantized tensors are not supported; convert with F32, F16 or BF16 weights");
+                    "unsupported tensor type (supported: F32, F16, BF16, Q8_0, Q4_0, MXFP4)");
+        };
+        int cols = t.shape()[t.shape().length - 1];
+        if (!d.fits(cols)) {
+            throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "rows of " + cols + " elements are not whole " + d.blockValues + "-element " + d + " blocks");
+        }
+        return d;
+    }
+
+    /** ggml's type ids of the tensor types this toolkit writes to GGUF (llama.cpp's ggml.h), or -1. */
+    static int ggmlType(DType d) {
+        return switch (d) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 8;
+            case BF16 -> 30;
+            case MXFP4 -> 39;
+            case NVFP4, FP8 -> -1;
         };
     }
 
@@ -146,6 +168,18 @@ public final class Gguf {
             boolean tied = !byName.containsKey("output.weight");
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             Map<String, DType> types = new LinkedHashMap<>();
+            // Tensors side by side in the data section: one whose type and shape need more bytes than lie before
+            // the next tensor's offset has a size that does not match its shape.
+            List<TensorInfo> byOffset = new ArrayList<>(h.tensors());
+            byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
+            for (int i = 0; i + 1 < byOffset.size(); i++) {
+                TensorInfo t = byOffset.get(i);
+                long len = dtypeOf(file, t).byteSize(t.shape()), room = byOffset.get(i + 1).offset() - t.offset();
+                if (len > room) {
+                    throw PuzzleException.field(file, t.name(), dtypeOf(file, t) + " " + java.util.Arrays.toString(t.shape()),
+                            "needs " + len + " bytes, but the next tensor (" + byOffset.get(i + 1).name() + ") starts " + room + " bytes after it");
+                }
+            }
             for (TensorInfo t : h.tensors()) {
                 String name = hfName(file, t.name(), layers);
                 if (name.endsWith("." + O) && name.startsWith("model.layers.")) { // a deci layer with heads but no KV heads: the linear map
@@ -154,12 +188,15 @@ public final class Gguf {
                 }
                 DType dt = dtypeOf(file, t);
                 long n = Tensor.numel(t.shape());
-                long begin = h.dataStart() + t.offset(), len = n * dt.bytes;
+                long begin = h.dataStart() + t.offset(), len = dt.byteSize(t.shape());
                 if (t.offset() < 0 || begin + len > h.fileSize()) {
                     throw PuzzleException.field(file, t.name() + ".offset", t.offset(), "tensor data of " + len + " bytes runs past the end of the file (" + h.fileSize() + " bytes)");
                 }
                 if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
-                tensors.put(name, Tensor.mapped(ch, begin, dt, t.shape())); // in its stored dtype, never widened whole
+                Tensor mapped = Tensor.mapped(ch, begin, dt, t.shape()); // in its stored dtype, never widened whole
+                String bad = dt.isQuantized() ? Checkpoints.badScale(mapped) : null;
+                if (bad != null) throw PuzzleException.field(file, t.name(), dt + " " + java.util.Arrays.toString(t.shape()), bad);
+                tensors.put(name, mapped);
                 types.put(name, dt);
             }
             ModelConfig cfg = ModelConfig.builder(arch.equals("deci") ? "DeciLMForCausalLM" : "LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kvHeads).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(ctx).normEps(eps).ropeTheta(theta).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(tied).qkvBias(false).build();

@@ -109,7 +109,7 @@ public final class GgufWriter {
         Checkpoint inter = toInterleaved(ck);
         boolean uniform = c.isUniformParent();
         String arch = uniform ? "llama" : "deci";
-        DType dt = dtype != null ? dtype : ck.dominantDType();
+        DType dt = dtype != null && !dtype.isQuantized() ? dtype : ck.dominantDType();
 
         ByteArrayOutputStream kv = new ByteArrayOutputStream();
         int kvCount = 0;
@@ -158,14 +158,14 @@ public final class GgufWriter {
             switch (b.attention()) {
                 case AttentionConfig.Gqa g -> {
                     put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
-                    put(tensors, types, p + "attn_q.weight", t.get(layer(l, Q)), dt);
-                    put(tensors, types, p + "attn_k.weight", t.get(layer(l, K)), dt);
-                    put(tensors, types, p + "attn_v.weight", t.get(layer(l, V)), dt);
-                    put(tensors, types, p + "attn_output.weight", t.get(layer(l, O)), dt);
+                    putMatrix(tensors, types, p + "attn_q.weight", inter, layer(l, Q), dtype);
+                    putMatrix(tensors, types, p + "attn_k.weight", inter, layer(l, K), dtype);
+                    putMatrix(tensors, types, p + "attn_v.weight", inter, layer(l, V), dtype);
+                    putMatrix(tensors, types, p + "attn_output.weight", inter, layer(l, O), dtype);
                 }
                 case AttentionConfig.Linear lin -> {
                     put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
-                    put(tensors, types, p + "attn_output.weight", t.get(layer(l, ATTN_LINEAR)), dt);
+                    putMatrix(tensors, types, p + "attn_output.weight", inter, layer(l, ATTN_LINEAR), dtype);
                 }
                 case AttentionConfig.NoOp n -> { }
                 case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
@@ -173,9 +173,9 @@ public final class GgufWriter {
             switch (b.ffn()) {
                 case FfnConfig.Dense d -> {
                     put(tensors, types, p + "ffn_norm.weight", t.get(layer(l, FFN_NORM)), DType.F32);
-                    put(tensors, types, p + "ffn_gate.weight", t.get(layer(l, GATE)), dt);
-                    put(tensors, types, p + "ffn_up.weight", t.get(layer(l, UP)), dt);
-                    put(tensors, types, p + "ffn_down.weight", t.get(layer(l, DOWN)), dt);
+                    putMatrix(tensors, types, p + "ffn_gate.weight", inter, layer(l, GATE), dtype);
+                    putMatrix(tensors, types, p + "ffn_up.weight", inter, layer(l, UP), dtype);
+                    putMatrix(tensors, types, p + "ffn_down.weight", inter, layer(l, DOWN), dtype);
                 }
                 case FfnConfig.NoOp n -> {
                     if (heads(b, c) > 0) { // the zero FFN that keeps llama.cpp's residual add
@@ -203,10 +203,10 @@ public final class GgufWriter {
             string(info, e.getKey());
             info.write(le32(shape.length));
             for (int d = shape.length - 1; d >= 0; d--) info.write(le64(shape[d])); // ggml order: innermost first
-            info.write(le32(ggmlType(types.get(e.getKey()))));
+            info.write(le32(Gguf.ggmlType(types.get(e.getKey()))));
             info.write(le64(offset));
             offsets.add(offset);
-            offset += pad(e.getValue().size() * (long) types.get(e.getKey()).bytes);
+            offset += pad(types.get(e.getKey()).byteSize(shape));
         }
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         head.write(le32(0x46554747));
@@ -223,7 +223,7 @@ public final class GgufWriter {
             for (var e : tensors.entrySet()) {
                 DType tt = types.get(e.getKey());
                 Safetensors.writeData(out, e.getValue(), tt);
-                long bytes = e.getValue().size() * (long) tt.bytes;
+                long bytes = tt.byteSize(e.getValue().shape());
                 out.write(new byte[(int) (pad(bytes) - bytes)]);
             }
         });
@@ -240,6 +240,21 @@ public final class GgufWriter {
         types.put(name, dt);
     }
 
+    /**
+     * A matrix of a layer, in the type {@link Checkpoints#writeType} gives it (the requested type, or as
+     * stored; quantized where its rows are whole blocks); NVFP4 and FP8 have no type in the llama.cpp this
+     * toolkit checks against and are refused, naming the tensor.
+     */
+    private static void putMatrix(Map<String, Tensor> tensors, Map<String, DType> types, String name, Checkpoint ck, String hfName, DType requested) {
+        Tensor t = ck.tensors().get(hfName);
+        if (t == null) throw new PuzzleException("missing tensor for GGUF '" + name + "'");
+        DType d = Checkpoints.writeType(ck, hfName, t, requested);
+        if (Gguf.ggmlType(d) < 0) {
+            throw new Unsupported(name + " (" + hfName + ") is " + d.configName() + ", which GGUF (llama.cpp) has no tensor type for; write q8_0, q4_0 or mxfp4");
+        }
+        put(tensors, types, name, t, d);
+    }
+
     /** The checkpoint with Q/K rows (per head) in interleaved RoPE order, as llama.cpp's graphs rotate them. */
     static Checkpoint toInterleaved(Checkpoint ck) {
         ModelConfig c = ck.config();
@@ -250,16 +265,14 @@ public final class GgufWriter {
             if (c.blocks().get(l).attention().kvHeads() == 0) continue; // no q and k to rotate
             for (String s : new String[]{Q, K}) {
                 Tensor w = t.get(layer(l, s));
-                int rows = w.dim(0), cols = w.cols();
-                float[] src = w.data(), dst = new float[src.length];
+                int rows = w.dim(0);
+                int[] perm = new int[rows];
                 for (int h = 0; h < rows / E; h++) {
                     for (int i = 0; i < E / 2; i++) {
-                        for (int k = 0; k < 2; k++) {
-                            System.arraycopy(src, (h * E + k * E / 2 + i) * cols, dst, (h * E + 2 * i + k) * cols, cols);
-                        }
+                        for (int k = 0; k < 2; k++) perm[h * E + 2 * i + k] = h * E + k * E / 2 + i;
                     }
                 }
-                t.put(layer(l, s), new Tensor(dst, w.shape()));
+                t.put(layer(l, s), w.permuteRows(perm)); // in its own storage: quantized rows move as bytes
             }
         }
         return new Checkpoint(c.withRopeStyle(RopeStyle.INTERLEAVED), t, ck.storedTypes(), ck.tokenizer(), ck.source());
@@ -298,14 +311,6 @@ public final class GgufWriter {
         k += bool(kv, "tokenizer.ggml.add_bos_token", true);
         k += bool(kv, "tokenizer.ggml.add_eos_token", false);
         return k;
-    }
-
-    private static int ggmlType(DType d) {
-        return switch (d) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case BF16 -> 30;
-        };
     }
 
     private static long pad(long n) {

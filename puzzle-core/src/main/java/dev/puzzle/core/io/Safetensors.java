@@ -32,6 +32,12 @@ public final class Safetensors implements AutoCloseable {
     /** Headers beyond this are refused (the reference implementation's limit is 100 MB). */
     public static final long MAX_HEADER = 100L * 1024 * 1024;
 
+    /**
+     * Metadata key prefix naming a quantized tensor's dtype: the tensor itself is stored as U8 of shape
+     * [..., rowBytes] (the rows of its {@link DType} layout), its logical shape has the row's element count last.
+     */
+    public static final String QUANT_KEY = "puzzle.dtype.";
+
     /** The metadata key of the data section's CRC-32C (hex), written by {@link #write}. */
     public static final String CRC_KEY = "puzzle.crc32c";
 
@@ -128,15 +134,13 @@ public final class Safetensors implements AutoCloseable {
             long dataLen = size - 8 - n;
             Map<String, Entry> entries = new LinkedHashMap<>();
             Map<String, String> meta = new LinkedHashMap<>();
+            JsonNode md = root.path("__metadata__");
+            if (md.isObject()) md.fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().asText()));
             for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 String name = e.getKey();
-                JsonNode v = e.getValue();
-                if (name.equals("__metadata__")) {
-                    v.fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().asText()));
-                    continue;
-                }
-                entries.put(name, entry(file, name, v, dataLen));
+                if (name.equals("__metadata__")) continue;
+                entries.put(name, entry(file, name, e.getValue(), dataLen, meta.get(QUANT_KEY + name)));
             }
             return new Safetensors(file, ch, 8 + n, entries, meta);
         } catch (IOException e) {
@@ -156,11 +160,16 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
-    private static Entry entry(Path file, String name, JsonNode v, long dataLen) {
+    private static Entry entry(Path file, String name, JsonNode v, long dataLen, String quant) {
         String dtName = v.path("dtype").asText(null);
         if (dtName == null) throw PuzzleException.field(file, name + ".dtype", "(missing)", "every tensor needs a dtype");
         DType dt = DType.fromSafetensors(dtName);
-        if (dt == null) throw PuzzleException.field(file, name + ".dtype", dtName, "unsupported dtype (supported: F32, F16, BF16)");
+        if (quant != null) {
+            dt = DType.fromName(quant);
+            if (dt == null || !dt.isQuantized()) throw PuzzleException.field(file, "__metadata__." + QUANT_KEY + name, quant, "unknown quantized dtype (" + DType.names() + ")");
+            if (!dtName.equals("U8")) throw PuzzleException.field(file, name + ".dtype", dtName, "a " + quant + " tensor is stored as U8 rows");
+        }
+        if (dt == null) throw PuzzleException.field(file, name + ".dtype", dtName, "unsupported dtype (supported: F32, F16, BF16, and U8 rows of a quantized dtype named in the metadata)");
         JsonNode sh = v.path("shape");
         if (!sh.isArray()) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
         int[] shape = new int[sh.size()];
@@ -179,13 +188,23 @@ public final class Safetensors implements AutoCloseable {
         if (b < 0 || e < b || e > dataLen) {
             throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
         }
+        if (dt.isQuantized()) { // stored rows of rowBytes: the last dimension becomes the row's element count
+            int rb = shape.length == 0 ? 0 : shape[shape.length - 1];
+            int blocks = (rb - dt.rowHeader) / dt.blockBytes;
+            if (shape.length == 0 || rb <= dt.rowHeader || (rb - dt.rowHeader) % dt.blockBytes != 0 || (long) blocks * dt.blockValues > Integer.MAX_VALUE) {
+                throw PuzzleException.field(file, name + ".shape", Arrays.toString(shape), "rows of " + rb + " bytes are not whole " + dt.configName() + " blocks ("
+                        + (dt.rowHeader > 0 ? dt.rowHeader + " header bytes, then " : "") + dt.blockBytes + " bytes a block)");
+            }
+            shape[shape.length - 1] = blocks * dt.blockValues;
+        }
         long numel = 1;
         for (int d : shape) {
             numel *= d;
             if (numel > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, name + ".shape", Arrays.toString(shape), "too large for one tensor");
         }
-        if (numel * dt.bytes != e - b) {
-            throw PuzzleException.field(file, name, dtName + " " + Arrays.toString(shape), "needs " + numel * dt.bytes + " bytes but data_offsets span " + (e - b));
+        long need = dt.byteSize(shape);
+        if (need != e - b) {
+            throw PuzzleException.field(file, name, dtName + " " + Arrays.toString(shape), "needs " + need + " bytes but data_offsets span " + (e - b));
         }
         return new Entry(name, dt, shape, b, e);
     }
@@ -210,7 +229,10 @@ public final class Safetensors implements AutoCloseable {
         Entry e = entries.get(name);
         if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
         try {
-            return Tensor.mapped(ch, dataStart + e.begin(), e.dtype(), e.shape());
+            Tensor t = Tensor.mapped(ch, dataStart + e.begin(), e.dtype(), e.shape());
+            String bad = e.dtype().isQuantized() ? Checkpoints.badScale(t) : null;
+            if (bad != null) throw PuzzleException.field(file, name, e.dtype().configName() + " " + Arrays.toString(e.shape()), bad);
+            return t;
         } catch (IOException ex) {
             throw new PuzzleException(file + ": cannot map tensor '" + name + "': " + ex.getMessage(), ex);
         }
@@ -221,8 +243,9 @@ public final class Safetensors implements AutoCloseable {
         Entry e = entries.get(name);
         if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
         try {
+            if (e.dtype().isQuantized()) return map(name).copy();
             ByteBuffer bb = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.end() - e.begin()).order(ByteOrder.LITTLE_ENDIAN);
-            return new Tensor(widen(bb, e.dtype(), (int) (e.end() - e.begin()) / e.dtype().bytes), e.shape());
+            return new Tensor(widen(bb, e.dtype(), (int) Tensor.numel(e.shape())), e.shape());
         } catch (IOException ex) {
             throw new PuzzleException(file + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
         }
@@ -241,6 +264,7 @@ public final class Safetensors implements AutoCloseable {
                 var sb = bb.asShortBuffer();
                 for (int i = 0; i < n; i++) out[i] = DType.bf16ToFloat(sb.get(i));
             }
+            default -> throw new IllegalArgumentException(dt + " is not an element dtype");
         }
         return out;
     }
@@ -286,6 +310,10 @@ public final class Safetensors implements AutoCloseable {
      * is never widened whole, and copied byte for byte when it is stored in {@code dt} already.
      */
     static void writeData(java.io.OutputStream out, Tensor t, DType dt) throws IOException {
+        if (dt.isQuantized()) {
+            writeQuantized(out, t, dt);
+            return;
+        }
         int cols = Math.max(1, t.cols()), rows = t.size() / cols, block = Math.max(1, (1 << 16) / cols);
         ByteBuffer buf = ByteBuffer.allocate(block * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
         float[] f = new float[block * cols];
@@ -301,10 +329,42 @@ public final class Safetensors implements AutoCloseable {
                         case F32 -> buf.putFloat(f[i]);
                         case F16 -> buf.putShort(Float.floatToFloat16(f[i]));
                         case BF16 -> buf.putShort(DType.floatToBf16(f[i]));
+                        default -> throw new IllegalStateException("quantized above");
                     }
                 }
             }
             out.write(buf.array(), 0, buf.position());
+        }
+    }
+
+    /**
+     * A tensor's rows in a quantized dtype: copied when stored so, else quantized a block of rows at a time
+     * (NVFP4's tensor scale from a first pass over all rows).
+     */
+    private static void writeQuantized(java.io.OutputStream out, Tensor t, DType dt) throws IOException {
+        int cols = t.cols(), rows = t.rows(), rb = (int) dt.rowBytes(cols), block = Math.max(1, (1 << 16) / cols);
+        byte[] b = new byte[block * rb];
+        float[] f = new float[block * cols];
+        boolean same = t.isMapped() && t.dtype() == dt;
+        float g = 0;
+        if (!same && dt == DType.NVFP4) {
+            float amax = 0;
+            for (int r0 = 0; r0 < rows; r0 += block) {
+                int n = Math.min(block, rows - r0);
+                t.rows(r0, n, f, 0);
+                for (int i = 0; i < n * cols; i++) amax = Math.max(amax, Math.abs(f[i]));
+            }
+            g = amax > 0 ? amax / (6f * dev.puzzle.core.tensor.Fp8E4M3.MAX) : 1f;
+        }
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int n = Math.min(block, rows - r0);
+            if (same) {
+                t.rawBytes(r0, n, b, 0);
+            } else {
+                t.rows(r0, n, f, 0);
+                for (int r = 0; r < n; r++) dev.puzzle.core.tensor.Quant.quantizeRow(dt, f, r * cols, cols, g, b, r * rb);
+            }
+            out.write(b, 0, n * rb);
         }
     }
 
@@ -315,9 +375,13 @@ public final class Safetensors implements AutoCloseable {
      */
     public static byte[] header(Map<String, int[]> shapes, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
-        if (metadata != null && !metadata.isEmpty()) {
+        Map<String, String> meta = new LinkedHashMap<>(metadata == null ? Map.of() : metadata);
+        shapes.forEach((name, shape) -> {
+            if (dtypes.get(name).isQuantized()) meta.put(QUANT_KEY + name, dtypes.get(name).configName());
+        });
+        if (!meta.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
-            metadata.forEach(m::put);
+            meta.forEach(m::put);
         }
         long off = 0;
         for (Map.Entry<String, int[]> e : shapes.entrySet()) {
@@ -325,8 +389,9 @@ public final class Safetensors implements AutoCloseable {
             ObjectNode t = header.putObject(e.getKey());
             t.put("dtype", dt.safetensorsName());
             var shape = t.putArray("shape");
-            for (int d : e.getValue()) shape.add(d);
-            long len = Tensor.numel(e.getValue()) * dt.bytes;
+            int[] sh = e.getValue();
+            for (int i = 0; i < sh.length; i++) shape.add(dt.isQuantized() && i == sh.length - 1 ? dt.rowBytes(sh[i]) : sh[i]);
+            long len = dt.byteSize(sh);
             t.putArray("data_offsets").add(off).add(off + len);
             off += len;
         }

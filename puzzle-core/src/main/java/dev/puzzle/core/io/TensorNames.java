@@ -45,4 +45,12 @@ public final class TensorNames {
     }
 
     public static final String EXPERT_GATE = "gate_proj", EXPERT_UP = "up_proj", EXPERT_DOWN = "down_proj";
+
+    /**
+     * Whether a weight may be stored in a quantized dtype: the matrices of the layers (projections, linear
+     * maps, experts), not embeddings, classifier, norms, routers or KV scales — as llama.cpp quantizes.
+     */
+    public static boolean quantizable(String name) {
+        return name.startsWith("model.layers.") && name.endsWith("_proj.weight") || name.endsWith(ATTN_LINEAR) || name.endsWith(FFN_LINEAR);
+    }
 }

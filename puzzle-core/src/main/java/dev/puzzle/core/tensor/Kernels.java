@@ -54,6 +54,22 @@ public interface Kernels {
     /** dst[i] = w[i] widened from BF16 bit patterns to FP32. */
     void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n);
 
+    /**
+     * Σ x[i]·w[i] over one row of n elements stored in the quantized dtype t at w[wOff..] (its layout, see
+     * {@link DType}), decoded block by block in registers. The default decodes the row with the scalar
+     * reference ({@link Quant#dequantizeRow}) into a per-thread buffer and takes {@link #dot}.
+     */
+    default float dotQuant(DType t, float[] x, int xOff, byte[] w, int wOff, int n) {
+        float[] buf = LinearBlocks.rowBuffer(n);
+        Quant.dequantizeRow(t, w, wOff, n, buf, 0);
+        return dot(x, xOff, buf, 0, n);
+    }
+
+    /** dst[i] = the n elements of one row stored in the quantized dtype t at w[wOff..], decoded to FP32. */
+    default void widenQuant(DType t, byte[] w, int wOff, float[] dst, int dstOff, int n) {
+        Quant.dequantizeRow(t, w, wOff, n, dst, dstOff);
+    }
+
     /** Σ exp(x[i] − shift). */
     float sumExp(float[] x, int xOff, int n, float shift);
 
@@ -61,7 +77,9 @@ public interface Kernels {
      * A linear layer over a weight tensor held either way: {@code out[M,N] (+)= x[M,K] · Wᵀ}, W (N, K),
      * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
      * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in
-     * cache, each block one GEMM, the blocks spread over the threads.
+     * cache, each block one GEMM, the blocks spread over the threads. A quantized W is read as stored:
+     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes, more rows decode a block ({@link #widenQuant})
+     * for one GEMM; llama.cpp's formats see the input rounded to Q8_0 first ({@link Quant#roundsInputs}).
      */
     default void linear(float[] x, int xOff, int m, int k, Tensor w, float[] out, int outOff, boolean accumulate) {
         int n = w.rows();
@@ -73,15 +91,43 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         int blocks = (n + block - 1) / block;
         boolean bf16 = w.dtype() == DType.BF16;
+        DType q = w.dtype().isQuantized() ? w.dtype() : null;
+        if (q != null && Quant.roundsInputs(q)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first
+            float[] xr = java.util.Arrays.copyOfRange(x, xOff, xOff + m * k);
+            for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
+            x = xr;
+            xOff = 0;
+        }
+        float[] xs = x;
+        int xo = xOff;
         parallel().forEach(blocks, b -> {
             int n0 = b * block, nb = Math.min(block, n - n0);
+            if (q != null) {
+                int rb = (int) q.rowBytes(k);
+                byte[] raw = LinearBlocks.bytes(nb * rb);
+                w.rawBytes(n0, nb, raw, 0);
+                if (m <= 4) {
+                    for (int j = 0; j < nb; j++) {
+                        for (int i = 0; i < m; i++) {
+                            float d = dotQuant(q, xs, xo + i * k, raw, j * rb, k);
+                            int o = outOff + i * n + n0 + j;
+                            out[o] = accumulate ? out[o] + d : d;
+                        }
+                    }
+                    return;
+                }
+                float[] buf = LinearBlocks.buffer(nb * k);
+                for (int j = 0; j < nb; j++) widenQuant(q, raw, j * rb, buf, j * k, k);
+                gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
+                return;
+            }
             if (bf16) {
                 short[] raw = LinearBlocks.shorts(nb * k);
                 w.rawShorts(n0, nb, raw, 0);
                 if (m <= 4) { // decode: one fused pass over the stored bytes, no FP32 copy of the weights
                     for (int j = 0; j < nb; j++) {
                         for (int i = 0; i < m; i++) {
-                            float d = dotBf16(x, xOff + i * k, raw, j * k, k);
+                            float d = dotBf16(xs, xo + i * k, raw, j * k, k);
                             int o = outOff + i * n + n0 + j;
                             out[o] = accumulate ? out[o] + d : d;
                         }
@@ -90,12 +136,12 @@ public interface Kernels {
                 }
                 float[] buf = LinearBlocks.buffer(nb * k);
                 widenBf16(raw, 0, buf, 0, nb * k);
-                gemm(false, true, m, nb, k, x, xOff, k, buf, 0, k, out, outOff + n0, n, accumulate);
+                gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
                 return;
             }
             float[] buf = LinearBlocks.buffer(nb * k);
             w.rows(n0, nb, buf, 0);
-            gemm(false, true, m, nb, k, x, xOff, k, buf, 0, k, out, outOff + n0, n, accumulate);
+            gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
         });
     }
 

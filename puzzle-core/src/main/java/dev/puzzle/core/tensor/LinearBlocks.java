@@ -1,6 +1,6 @@
 package dev.puzzle.core.tensor;
 
-/** The per-thread buffers {@link Kernels#linear} reads blocks of mapped weight rows into. */
+/** The per-thread buffers {@link Kernels#linear} reads blocks of stored weight rows into. */
 final class LinearBlocks {
     private LinearBlocks() {}
 
@@ -15,6 +15,29 @@ final class LinearBlocks {
     private static final ThreadLocal<float[]> BUF = ThreadLocal.withInitial(() -> new float[1 << 14]);
 
     private static final ThreadLocal<short[]> SHORTS = ThreadLocal.withInitial(() -> new short[1 << 14]);
+
+    private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[1 << 14]);
+
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1 << 12]);
+
+    static byte[] bytes(int n) {
+        byte[] b = BYTES.get();
+        if (b.length < n) {
+            b = new byte[n];
+            BYTES.set(b);
+        }
+        return b;
+    }
+
+    /** A row's worth of FP32 for the scalar decode of one quantized row (not the block buffer: both are live at once). */
+    static float[] rowBuffer(int n) {
+        float[] b = ROW.get();
+        if (b.length < n) {
+            b = new float[n];
+            ROW.set(b);
+        }
+        return b;
+    }
 
     static short[] shorts(int n) {
         short[] b = SHORTS.get();

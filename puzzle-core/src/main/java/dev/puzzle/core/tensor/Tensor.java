@@ -14,9 +14,11 @@ import java.util.Arrays;
  * A dense row-major tensor, held one of two ways:
  * <ul>
  * <li><b>on the heap</b>, FP32 over a {@code float[]} — activations, trained weights, anything written;</li>
- * <li><b>mapped</b>: a read-only view of a checkpoint file in the dtype it was stored in (F32, F16,
- * BF16), never widened as a whole. Kernels read it a block of rows at a time
- * ({@link #rows}, {@link Kernels#linear}), so a parent larger than the heap runs in bounded memory.</li>
+ * <li><b>stored</b> ({@link #isMapped}): read-only bytes in the dtype the weights are stored in (F32, F16,
+ * BF16, or a quantized {@link DType} such as Q8_0), never widened as a whole — a view of a checkpoint file
+ * ({@link #mapped}), or bytes on the heap ({@link #packed}, {@link #quantized}: a quantized child before it is
+ * written). Kernels read it a block of rows at a time ({@link #rows}, {@link Kernels#linear}), so a parent
+ * larger than the heap runs in bounded memory.</li>
  * </ul>
  * The shape travels with the data so every field can state it.
  */
@@ -62,7 +64,8 @@ public final class Tensor {
         if (n > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is too large");
         int cols = shape.length == 0 ? 1 : Math.max(1, shape[shape.length - 1]);
         long rows = n / cols;
-        long rowBytes = (long) cols * dtype.bytes;
+        if (!dtype.fits(cols)) throw new IllegalArgumentException(dtype + " stores rows of whole " + dtype.blockValues + "-element blocks; a row of " + Arrays.toString(shape) + " has " + cols);
+        long rowBytes = dtype.rowBytes(cols);
         int rowsPerChunk = (int) Math.max(1, Math.min(rows, chunkBytes / rowBytes));
         int chunks = rows == 0 ? 0 : (int) ((rows + rowsPerChunk - 1) / rowsPerChunk);
         ByteBuffer[] bufs = new ByteBuffer[chunks];
@@ -72,9 +75,35 @@ public final class Tensor {
             long r0 = (long) c * rowsPerChunk, nr = Math.min(rowsPerChunk, rows - r0);
             bufs[c] = ch.map(FileChannel.MapMode.READ_ONLY, offset + r0 * rowBytes, nr * rowBytes).order(ByteOrder.LITTLE_ENDIAN);
             if (dtype == DType.F32) floats[c] = bufs[c].asFloatBuffer();
-            else shorts[c] = bufs[c].asShortBuffer();
+            else if (!dtype.isQuantized()) shorts[c] = bufs[c].asShortBuffer();
         }
         return new Tensor(new Mapped(dtype, cols, rowsPerChunk, bufs, shorts, floats), shape);
+    }
+
+    /** Stored bytes on the heap: {@code bytes} hold the tensor in {@code dtype}'s layout, row after row. */
+    public static Tensor packed(DType dtype, byte[] bytes, int... shape) {
+        int cols = shape.length == 0 ? 1 : shape[shape.length - 1];
+        if (!dtype.fits(cols)) throw new IllegalArgumentException(dtype + " stores rows of whole " + dtype.blockValues + "-element blocks; a row of " + Arrays.toString(shape) + " has " + cols);
+        if (dtype.byteSize(shape) != bytes.length) throw new IllegalArgumentException(dtype + " " + Arrays.toString(shape) + " needs " + dtype.byteSize(shape) + " bytes, not " + bytes.length);
+        long rows = numel(shape) / cols;
+        if (rows > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is too large");
+        ByteBuffer bb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        return new Tensor(new Mapped(dtype, cols, (int) Math.max(1, rows), new ByteBuffer[]{bb},
+                new ShortBuffer[]{dtype.isQuantized() || dtype == DType.F32 ? null : bb.asShortBuffer()},
+                new FloatBuffer[]{dtype == DType.F32 ? bb.asFloatBuffer() : null}), shape);
+    }
+
+    /** This matrix stored in a quantized dtype (round to nearest, {@link Quant}); rows of whole blocks only. */
+    public Tensor quantized(DType dtype) {
+        if (!dtype.isQuantized()) throw new IllegalArgumentException(dtype + " is not a quantized type");
+        if (isMapped() && mapped.dtype() == dtype) return this;
+        float[] f = data();
+        return packed(dtype, Quant.quantize(dtype, f, rows(), cols()), shape);
+    }
+
+    /** Bytes of the elements as held: FP32 on the heap, the stored size otherwise. */
+    public long storedBytes() {
+        return dtype().byteSize(shape);
     }
 
     public static Tensor zeros(int... shape) {
@@ -138,6 +167,12 @@ public final class Tensor {
                     m.shorts()[c].get(idx, s, 0, len);
                     for (int i = 0; i < len; i++) dst[at + i] = Float.float16ToFloat(s[i]);
                 }
+                default -> {
+                    int rb = (int) m.dtype().rowBytes(cols);
+                    byte[] b = byteScratch(take * rb);
+                    m.chunks()[c].get(within * rb, b, 0, take * rb);
+                    for (int r = 0; r < take; r++) Quant.dequantizeRow(m.dtype(), b, r * rb, cols, dst, at + r * cols);
+                }
             }
         });
     }
@@ -157,6 +192,17 @@ public final class Tensor {
         }
     }
 
+    private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[0]);
+
+    private static byte[] byteScratch(int n) {
+        byte[] b = BYTES.get();
+        if (b.length < n) {
+            b = new byte[Math.max(n, 1 << 16)];
+            BYTES.set(b);
+        }
+        return b;
+    }
+
     private static final ThreadLocal<short[]> SCRATCH = ThreadLocal.withInitial(() -> new short[0]);
 
     private static short[] scratch(int n) {
@@ -170,7 +216,7 @@ public final class Tensor {
 
     /** The stored 16-bit patterns of rows [r0, r0+n) of a mapped F16 or BF16 tensor into dst at dstOff. */
     public void rawShorts(int r0, int n, short[] dst, int dstOff) {
-        if (mapped == null || mapped.dtype().bytes != 2) throw new IllegalStateException("rawShorts of " + this);
+        if (mapped == null || (mapped.dtype() != DType.F16 && mapped.dtype() != DType.BF16)) throw new IllegalStateException("rawShorts of " + this);
         int cols = mapped.cols();
         forChunks(r0, n, (c, within, take, done) -> mapped.shorts()[c].get(within * cols, dst, dstOff + done * cols, take * cols));
     }
@@ -181,8 +227,33 @@ public final class Tensor {
      */
     public void rawRows(int r0, int n, ByteBuffer dst) {
         if (mapped == null) throw new IllegalStateException("rawRows of a heap tensor");
-        long rowBytes = (long) mapped.cols() * mapped.dtype().bytes;
+        long rowBytes = mapped.dtype().rowBytes(mapped.cols());
         forChunks(r0, n, (c, within, take, done) -> dst.put(mapped.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes))));
+    }
+
+    /** The stored bytes of rows [r0, r0+n) into dst at dstOff (a stored tensor; rowBytes of its dtype a row). */
+    public void rawBytes(int r0, int n, byte[] dst, int dstOff) {
+        if (mapped == null) throw new IllegalStateException("rawBytes of a heap tensor");
+        int rowBytes = (int) mapped.dtype().rowBytes(mapped.cols());
+        forChunks(r0, n, (c, within, take, done) -> mapped.chunks()[c].get(within * rowBytes, dst, dstOff + done * rowBytes, take * rowBytes));
+    }
+
+    /**
+     * A matrix whose row i is row perm[i] of this one, in the same storage: a heap copy, or the stored bytes
+     * moved row by row (exact in every dtype: a row's blocks and scales travel with it).
+     */
+    public Tensor permuteRows(int[] perm) {
+        int rows = rows(), cols = cols();
+        if (perm.length != rows) throw new IllegalArgumentException(perm.length + " indices for " + rows + " rows");
+        if (mapped == null) {
+            float[] out = new float[data.length];
+            for (int i = 0; i < rows; i++) System.arraycopy(data, perm[i] * cols, out, i * cols, cols);
+            return new Tensor(out, shape);
+        }
+        int rb = (int) mapped.dtype().rowBytes(cols);
+        byte[] out = new byte[Math.multiplyExact(rows, rb)];
+        for (int i = 0; i < rows; i++) rawBytes(perm[i], 1, out, i * rb);
+        return packed(mapped.dtype(), out, shape);
     }
 
     public int[] shape() {

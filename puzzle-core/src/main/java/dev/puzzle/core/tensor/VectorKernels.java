@@ -1,5 +1,6 @@
 package dev.puzzle.core.tensor;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -27,6 +28,11 @@ public class VectorKernels implements Kernels {
     /** BF16 loads: as many shorts as S has floats (half its bits), widened to ints of S's shape. */
     private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
+    /** Quantized loads: L int8 codes (a quarter of S's bits) widen to one FloatVector; 16 nibble bytes a 4-bit block half. */
+    private static final boolean QUANT_VECTORS = S.vectorBitSize() >= 256;
+    private static final VectorSpecies<Byte> SB = QUANT_VECTORS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 4)) : null;
+    private static final VectorSpecies<Byte> SB16 = ByteVector.SPECIES_128;
+    private static final ByteVector MXFP4_TABLE = ByteVector.fromArray(SB16, Quant.MXFP4_VALUES, 0);
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
@@ -424,5 +430,60 @@ public class VectorKernels implements Kernels {
         float s = vs.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += (float) Math.exp(x[xOff + i] - shift);
         return s;
+    }
+
+    @Override
+    public float dotQuant(DType t, float[] x, int xOff, byte[] w, int wOff, int n) {
+        if (!QUANT_VECTORS) return Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
+        return switch (t) {
+            case Q8_0 -> dotQ8(x, xOff, w, wOff, n);
+            case Q4_0, MXFP4 -> dotNibbles(t == DType.MXFP4, x, xOff, w, wOff, n);
+            default -> Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
+        };
+    }
+
+    /** Q8_0: per block, Σ x·q in one accumulator, then scaled by d once. */
+    private static float dotQ8(float[] x, int xOff, byte[] w, int wOff, int n) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int b = 0; b < n / 32; b++) {
+            int o = wOff + 34 * b, xo = xOff + 32 * b;
+            float d = Float.float16ToFloat(Quant.getShort(w, o));
+            FloatVector acc = FloatVector.zero(S);
+            for (int j = 0; j < 32; j += L) {
+                FloatVector q = (FloatVector) ByteVector.fromArray(SB, w, o + 2 + j).convertShape(VectorOperators.B2F, S, 0);
+                acc = FloatVector.fromArray(S, x, xo + j).fma(q, acc);
+            }
+            sum = acc.fma(FloatVector.broadcast(S, d), sum);
+        }
+        return sum.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Q4_0 and MXFP4: 16 bytes of nibbles, element j low and j+16 high; Q4_0's codes are nibble − 8, MXFP4's
+     * looked up in llama.cpp's doubled E2M1 table (a byte shuffle) with the halved E8M0 scale.
+     */
+    private static float dotNibbles(boolean mx, float[] x, int xOff, byte[] w, int wOff, int n) {
+        int bb = mx ? 17 : 18, head = mx ? 1 : 2, parts = 16 / L;
+        FloatVector sum = FloatVector.zero(S);
+        for (int b = 0; b < n / 32; b++) {
+            int o = wOff + bb * b, xo = xOff + 32 * b;
+            float d = mx ? Quant.e8m0Half(w[o] & 0xff) : Float.float16ToFloat(Quant.getShort(w, o));
+            ByteVector v = ByteVector.fromArray(SB16, w, o + head);
+            ByteVector lo = v.and((byte) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f);
+            if (mx) {
+                lo = lo.selectFrom(MXFP4_TABLE);
+                hi = hi.selectFrom(MXFP4_TABLE);
+            } else {
+                lo = lo.sub((byte) 8);
+                hi = hi.sub((byte) 8);
+            }
+            FloatVector acc = FloatVector.zero(S);
+            for (int p = 0; p < parts; p++) {
+                acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) lo.convertShape(VectorOperators.B2F, S, p), acc);
+                acc = FloatVector.fromArray(S, x, xo + 16 + p * L).fma((FloatVector) hi.convertShape(VectorOperators.B2F, S, p), acc);
+            }
+            sum = acc.fma(FloatVector.broadcast(S, d), sum);
+        }
+        return sum.reduceLanes(VectorOperators.ADD);
     }
 }

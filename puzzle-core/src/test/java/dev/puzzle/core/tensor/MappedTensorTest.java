@@ -23,7 +23,7 @@ class MappedTensorTest {
     /** Writes values in dtype after OFFSET bytes of padding; returns the values as stored (rounded). */
     static float[] write(Path f, DType dt, long seed) throws Exception {
         Random r = new Random(seed);
-        ByteBuffer b = ByteBuffer.allocate(OFFSET + ROWS * COLS * dt.bytes).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(OFFSET + ROWS * (int) dt.rowBytes(COLS)).order(ByteOrder.LITTLE_ENDIAN);
         b.position(OFFSET);
         float[] stored = new float[ROWS * COLS];
         for (int i = 0; i < stored.length; i++) {
@@ -40,10 +40,10 @@ class MappedTensorTest {
 
     @Test
     void everyDtypeReadsBackAsStoredAcrossChunks(@TempDir Path tmp) throws Exception {
-        for (DType dt : DType.values()) {
+        for (DType dt : new DType[]{DType.F32, DType.F16, DType.BF16}) {
             Path f = tmp.resolve(dt + ".bin");
             float[] stored = write(f, dt, dt.ordinal());
-            for (long chunk : new long[]{Tensor.CHUNK_BYTES, 5L * COLS * dt.bytes, 1}) { // one buffer; 5 rows each; one row each
+            for (long chunk : new long[]{Tensor.CHUNK_BYTES, 5L * (int) dt.rowBytes(COLS), 1}) { // one buffer; 5 rows each; one row each
                 Tensor t;
                 try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
                     t = Tensor.mapped(ch, OFFSET, dt, chunk, ROWS, COLS);
@@ -54,10 +54,10 @@ class MappedTensorTest {
                 float[] part = new float[9 * COLS];
                 t.rows(3, 9, part, 0); // crosses the 5-row buffers
                 for (int i = 0; i < part.length; i++) assertEquals(stored[3 * COLS + i], part[i]);
-                ByteBuffer raw = ByteBuffer.allocate(9 * COLS * dt.bytes);
+                ByteBuffer raw = ByteBuffer.allocate(9 * (int) dt.rowBytes(COLS));
                 t.rawRows(3, 9, raw);
                 byte[] file = Files.readAllBytes(f);
-                for (int i = 0; i < raw.capacity(); i++) assertEquals(file[OFFSET + 3 * COLS * dt.bytes + i], raw.get(i));
+                for (int i = 0; i < raw.capacity(); i++) assertEquals(file[OFFSET + 3 * (int) dt.rowBytes(COLS) + i], raw.get(i));
                 assertFalse(t.copy().isMapped());
                 assertArrayEquals(stored, t.copy().data());
             }
