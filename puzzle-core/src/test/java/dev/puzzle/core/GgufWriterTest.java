@@ -182,6 +182,7 @@ class GgufWriterTest {
             Checkpoint back = Checkpoints.load(first);
             assertEquals(dt, back.tensors().get(layer(0, Q)).dtype());
             assertEquals(DType.F32, back.tensors().get(layer(0, DOWN)).dtype());
+            assertNotNull(back.tensors().get(layer(0, Q)).packedBytes(), "small quantized matrices are read onto the heap, read in place by the kernels");
             Checkpoints.writeHfDir(back, hf, null);
             GgufWriter.write(Checkpoints.load(hf), second, null);
             Map<String, byte[]> b = tensorBytes(second);

@@ -51,7 +51,7 @@ public final class Checkpoints {
     }
 
     public static Checkpoint load(Path path) {
-        return switch (detect(path)) {
+        return quantizedOnHeap(switch (detect(path)) {
             case HF_DIR -> readHfDir(path);
             case SAFETENSORS -> {
                 Path dir = path.toAbsolutePath().getParent();
@@ -60,7 +60,27 @@ public final class Checkpoints {
             }
             case LLAMA2C -> Llama2cBin.read(path);
             case GGUF -> Gguf.read(path);
-        };
+        });
+    }
+
+    /**
+     * The checkpoint with its quantized matrices read from the file onto the heap when together they take at
+     * most a quarter of the heap: the kernels then read their bytes in place rather than copying each block
+     * of rows out of the mapping (the copy costs about as much as the decode of a Q8_0 row). Larger ones stay
+     * mapped, so a model beyond the heap still runs.
+     */
+    static Checkpoint quantizedOnHeap(Checkpoint ck) {
+        long bytes = 0;
+        for (Tensor t : ck.tensors().values()) if (t.dtype().isQuantized() && t.packedBytes() == null) bytes += t.storedBytes();
+        if (bytes == 0 || bytes > Runtime.getRuntime().maxMemory() / 4) return ck;
+        Map<String, Tensor> out = new LinkedHashMap<>(ck.tensors());
+        out.replaceAll((name, t) -> {
+            if (!t.dtype().isQuantized() || t.packedBytes() != null) return t;
+            byte[] b = new byte[(int) t.storedBytes()];
+            t.rawBytes(0, t.rows(), b, 0);
+            return Tensor.packed(t.dtype(), b, t.shape());
+        });
+        return new Checkpoint(ck.config(), out, ck.storedTypes(), ck.tokenizer(), ck.source());
     }
 
     /** Reads a HF directory: config.json, model.safetensors or a sharded index, and a tokenizer when present. */

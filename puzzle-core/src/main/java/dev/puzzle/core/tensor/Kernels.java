@@ -100,16 +100,22 @@ public interface Kernels {
         }
         float[] xs = x;
         int xo = xOff;
+        byte[] packed = q != null ? w.packedBytes() : null;
         parallel().forEach(blocks, b -> {
             int n0 = b * block, nb = Math.min(block, n - n0);
             if (q != null) {
                 int rb = (int) q.rowBytes(k);
-                byte[] raw = LinearBlocks.bytes(nb * rb);
-                w.rawBytes(n0, nb, raw, 0);
+                byte[] raw = packed;
+                int first = n0 * rb; // heap bytes are read in place; a file mapping's rows are copied out a block at a time
+                if (raw == null) {
+                    raw = LinearBlocks.bytes(nb * rb);
+                    w.rawBytes(n0, nb, raw, 0);
+                    first = 0;
+                }
                 if (m <= 4) {
                     for (int j = 0; j < nb; j++) {
                         for (int i = 0; i < m; i++) {
-                            float d = dotQuant(q, xs, xo + i * k, raw, j * rb, k);
+                            float d = dotQuant(q, xs, xo + i * k, raw, first + j * rb, k);
                             int o = outOff + i * n + n0 + j;
                             out[o] = accumulate ? out[o] + d : d;
                         }
@@ -117,7 +123,7 @@ public interface Kernels {
                     return;
                 }
                 float[] buf = LinearBlocks.buffer(nb * k);
-                for (int j = 0; j < nb; j++) widenQuant(q, raw, j * rb, buf, j * k, k);
+                for (int j = 0; j < nb; j++) widenQuant(q, raw, first + j * rb, buf, j * k, k);
                 gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
                 return;
             }

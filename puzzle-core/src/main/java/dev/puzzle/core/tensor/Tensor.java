@@ -231,6 +231,15 @@ public final class Tensor {
         forChunks(r0, n, (c, within, take, done) -> dst.put(mapped.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes))));
     }
 
+    /**
+     * The bytes of a stored tensor held on the heap ({@link #packed}), row after row, for kernels to read in
+     * place (not to write); null for a file mapping, whose rows are copied out ({@link #rawBytes}).
+     */
+    public byte[] packedBytes() {
+        if (mapped == null || mapped.chunks().length != 1 || !mapped.chunks()[0].hasArray() || mapped.chunks()[0].arrayOffset() != 0) return null;
+        return mapped.chunks()[0].array();
+    }
+
     /** The stored bytes of rows [r0, r0+n) into dst at dstOff (a stored tensor; rowBytes of its dtype a row). */
     public void rawBytes(int r0, int n, byte[] dst, int dstOff) {
         if (mapped == null) throw new IllegalStateException("rawBytes of a heap tensor");

@@ -442,48 +442,77 @@ public class VectorKernels implements Kernels {
         };
     }
 
-    /** Q8_0: per block, Σ x·q in one accumulator, then scaled by d once. */
+    /**
+     * Q8_0: per block, Σ x·q in one accumulator, scaled by d once; four blocks at a time into four sums, so
+     * that the FMA latency chains run side by side.
+     */
     private static float dotQ8(float[] x, int xOff, byte[] w, int wOff, int n) {
-        FloatVector sum = FloatVector.zero(S);
-        for (int b = 0; b < n / 32; b++) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int blocks = n / 32, b = 0;
+        for (; b + 4 <= blocks; b += 4) {
             int o = wOff + 34 * b, xo = xOff + 32 * b;
-            float d = Float.float16ToFloat(Quant.getShort(w, o));
-            FloatVector acc = FloatVector.zero(S);
-            for (int j = 0; j < 32; j += L) {
-                FloatVector q = (FloatVector) ByteVector.fromArray(SB, w, o + 2 + j).convertShape(VectorOperators.B2F, S, 0);
-                acc = FloatVector.fromArray(S, x, xo + j).fma(q, acc);
-            }
-            sum = acc.fma(FloatVector.broadcast(S, d), sum);
+            s0 = q8Block(x, xo, w, o).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o))), s0);
+            s1 = q8Block(x, xo + 32, w, o + 34).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o + 34))), s1);
+            s2 = q8Block(x, xo + 64, w, o + 68).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o + 68))), s2);
+            s3 = q8Block(x, xo + 96, w, o + 102).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o + 102))), s3);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        for (; b < blocks; b++) {
+            int o = wOff + 34 * b;
+            s0 = q8Block(x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o))), s0);
+        }
+        return s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Σ x·q over one Q8_0 block's 32 codes at w[o + 2..]. */
+    private static FloatVector q8Block(float[] x, int xo, byte[] w, int o) {
+        FloatVector acc = FloatVector.fromArray(S, x, xo).mul((FloatVector) ByteVector.fromArray(SB, w, o + 2).convertShape(VectorOperators.B2F, S, 0));
+        for (int j = L; j < 32; j += L) {
+            acc = FloatVector.fromArray(S, x, xo + j).fma((FloatVector) ByteVector.fromArray(SB, w, o + 2 + j).convertShape(VectorOperators.B2F, S, 0), acc);
+        }
+        return acc;
     }
 
     /**
      * Q4_0 and MXFP4: 16 bytes of nibbles, element j low and j+16 high; Q4_0's codes are nibble − 8, MXFP4's
-     * looked up in llama.cpp's doubled E2M1 table (a byte shuffle) with the halved E8M0 scale.
+     * looked up in llama.cpp's doubled E2M1 table (a byte shuffle) with the halved E8M0 scale. Two blocks at a
+     * time into two sums.
      */
     private static float dotNibbles(boolean mx, float[] x, int xOff, byte[] w, int wOff, int n) {
-        int bb = mx ? 17 : 18, head = mx ? 1 : 2, parts = 16 / L;
-        FloatVector sum = FloatVector.zero(S);
-        for (int b = 0; b < n / 32; b++) {
+        int bb = mx ? 17 : 18;
+        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        int blocks = n / 32, b = 0;
+        for (; b + 2 <= blocks; b += 2) {
             int o = wOff + bb * b, xo = xOff + 32 * b;
-            float d = mx ? Quant.e8m0Half(w[o] & 0xff) : Float.float16ToFloat(Quant.getShort(w, o));
-            ByteVector v = ByteVector.fromArray(SB16, w, o + head);
-            ByteVector lo = v.and((byte) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f);
-            if (mx) {
-                lo = lo.selectFrom(MXFP4_TABLE);
-                hi = hi.selectFrom(MXFP4_TABLE);
-            } else {
-                lo = lo.sub((byte) 8);
-                hi = hi.sub((byte) 8);
-            }
-            FloatVector acc = FloatVector.zero(S);
-            for (int p = 0; p < parts; p++) {
-                acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) lo.convertShape(VectorOperators.B2F, S, p), acc);
-                acc = FloatVector.fromArray(S, x, xo + 16 + p * L).fma((FloatVector) hi.convertShape(VectorOperators.B2F, S, p), acc);
-            }
-            sum = acc.fma(FloatVector.broadcast(S, d), sum);
+            s0 = nibbleBlock(mx, x, xo, w, o).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o)), s0);
+            s1 = nibbleBlock(mx, x, xo + 32, w, o + bb).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o + bb)), s1);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        for (; b < blocks; b++) {
+            int o = wOff + bb * b;
+            s0 = nibbleBlock(mx, x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o)), s0);
+        }
+        return s0.add(s1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static float nibbleScale(boolean mx, byte[] w, int o) {
+        return mx ? Quant.e8m0Half(w[o] & 0xff) : Float.float16ToFloat(Quant.getShort(w, o));
+    }
+
+    /** Σ x·code over one Q4_0 or MXFP4 block (unscaled). */
+    private static FloatVector nibbleBlock(boolean mx, float[] x, int xo, byte[] w, int o) {
+        ByteVector v = ByteVector.fromArray(SB16, w, o + (mx ? 1 : 2));
+        ByteVector lo = v.and((byte) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f);
+        if (mx) {
+            lo = lo.selectFrom(MXFP4_TABLE);
+            hi = hi.selectFrom(MXFP4_TABLE);
+        } else {
+            lo = lo.sub((byte) 8);
+            hi = hi.sub((byte) 8);
+        }
+        FloatVector acc = FloatVector.zero(S);
+        for (int p = 0; p < 16 / L; p++) {
+            acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) lo.convertShape(VectorOperators.B2F, S, p), acc);
+            acc = FloatVector.fromArray(S, x, xo + 16 + p * L).fma((FloatVector) hi.convertShape(VectorOperators.B2F, S, p), acc);
+        }
+        return acc;
     }
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Decode of quantized weights as a user sees it: `puzzle generate --steps N --temperature 0` on GGUFs of a
+# random-weight model of the stories110M shape (dim 768, 12 layers, FFN 2048, vocabulary 32000, tied
+# classifier) written by `puzzle convert --to gguf --dtype X` in F32, BF16, Q8_0 and Q4_0, beside real
+# llama.cpp (node-llama-cpp 3.21.1, the runtime the children are deployed on) decoding the same file with the
+# same thread count. Prints each side's tok/s, the ratio (this toolkit / llama.cpp), the bytes each token reads
+# (the weights, the F32 classifier included) and the speed-up over F32 beside the bytes ratio: decode is
+# bound by the bytes read, so a format should gain about what it saves.
+# Usage: bench/quant-decode.sh [STEPS]   (THREADS=2 by default)
+source "$(dirname "$0")/common.sh"
+STEPS="${1:-256}"
+OUT="$ROOT/bench-out"; mkdir -p "$OUT"
+TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
+[ -f "$TOK" ] || { echo "bench/quant-decode.sh needs ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
+NLC="$HOME/.cache/puzzle/node-llama-cpp-3.21.1"
+if [ ! -f "$NLC/node_modules/node-llama-cpp/package.json" ]; then
+  command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null
+  mkdir -p "$NLC" && npm i -E node-llama-cpp@3.21.1 --no-audit --no-fund --prefix "$NLC" >"$NLC/npm.log" 2>&1
+fi
+cp "$ROOT/bench/llamacpp_decode.mjs" "$NLC/"
+[ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
+tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
+printf "%-7s %9s %12s %14s %7s %10s %14s\n" format MiB "puzzle tok/s" "llama.cpp tok/s" ratio "vs F32" "bytes vs F32"
+f32_ours=""; f32_bytes=""
+for dt in f32 bf16 q8_0 q4_0; do
+  g="$OUT/stories110M-random-$dt.gguf"
+  [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" >/dev/null
+  bytes=$(stat -c %s "$g")
+  ours=$(./puzzle generate "$g" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
+  theirs=$(cd "$NLC" && node llamacpp_decode.mjs "$g" "$STEPS" "$THREADS" 2>/dev/null | tps)
+  [ -n "$f32_ours" ] || { f32_ours=$ours; f32_bytes=$bytes; }
+  printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$dt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
+    "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \
+    "$(awk -v a="$bytes" -v b="$f32_bytes" 'BEGIN{print b/a}')"
+done
+echo "($STEPS positions from BOS, greedy, $THREADS threads each; tok/s = positions / seconds as each reports it, JIT warm-up"
+echo " included for this toolkit. ratio above 1: this toolkit is faster. 'vs F32': this toolkit's speed-up over its own F32;"
+echo " 'bytes vs F32': how many times fewer bytes the file holds — the most a bandwidth-bound decode can gain.)"
