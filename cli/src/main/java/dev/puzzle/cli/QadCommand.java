@@ -32,7 +32,7 @@ import java.util.Locale;
                 + " the directory appears only when complete, and an interrupted run resumes from its checkpoint."},
         footer = {"", "Example:", "  puzzle convert ../shared/models/stories260K/stories260K.bin --tokenizer \\",
                 "      ../shared/models/stories260K/tok512.bin --to hf --dtype q4_0 out/q4",
-                "  puzzle qad out/q4 --parent ../shared/models/stories260K/stories260K.bin --text \\",
+                "  puzzle qad out/q4 --parent \\", "      ../shared/models/stories260K/stories260K.bin --text \\",
                 "      ../shared/models/tinystories-val-text/tinystories_val.txt out/q4-qad"})
 final class QadCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
