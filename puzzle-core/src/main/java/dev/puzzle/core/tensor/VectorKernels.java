@@ -438,8 +438,51 @@ public class VectorKernels implements Kernels {
         return switch (t) {
             case Q8_0 -> dotQ8(x, xOff, w, wOff, n);
             case Q4_0, MXFP4 -> dotNibbles(t == DType.MXFP4, x, xOff, w, wOff, n);
+            case FP8 -> dotFp8(x, xOff, w, wOff, n);
             default -> Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
         };
+    }
+
+    private static final float TWO_POW_120 = 0x1p120f;
+
+    /**
+     * E4M3 codes to FP32 in registers: the code's 7 magnitude bits shifted under FP32's exponent (its 4
+     * exponent bits the low end of FP32's, its 3 mantissa bits the top of FP32's) are a float 2^120 times too
+     * small, subnormals included; the sign bit moves to FP32's.
+     */
+    private static FloatVector e4m3(byte[] w, int o) {
+        IntVector i = (IntVector) ByteVector.fromArray(SB, w, o).convertShape(VectorOperators.B2I, SI, 0);
+        IntVector bits = i.and(0x7f).lanewise(VectorOperators.LSHL, 20).or(i.and(0x80).lanewise(VectorOperators.LSHL, 24));
+        return bits.reinterpretAsFloats().mul(TWO_POW_120);
+    }
+
+    /** FP8 with a per-row scale: Σ x·e4m3(code), times the row's FP32 scale. */
+    private static float dotFp8(float[] x, int xOff, byte[] w, int wOff, int n) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        int i = 0, o = wOff + 4;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(e4m3(w, o + i), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(e4m3(w, o + i + L), s1);
+        }
+        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(e4m3(w, o + i), s0);
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * Fp8E4M3.decode(w[o + i]);
+        return s * Float.intBitsToFloat(Quant.getInt(w, wOff));
+    }
+
+    @Override
+    public void widenQuant(DType t, byte[] w, int wOff, float[] dst, int dstOff, int n) {
+        if (!QUANT_VECTORS || t != DType.Q8_0) {
+            Kernels.super.widenQuant(t, w, wOff, dst, dstOff, n);
+            return;
+        }
+        for (int b = 0; b < n / 32; b++) { // Q8_0 (prefill's decode of a block of rows): codes times the block's scale
+            int o = wOff + 34 * b;
+            FloatVector d = FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o)));
+            for (int j = 0; j < 32; j += L) {
+                ((FloatVector) ByteVector.fromArray(SB, w, o + 2 + j).convertShape(VectorOperators.B2F, S, 0)).mul(d).intoArray(dst, dstOff + 32 * b + j);
+            }
+        }
     }
 
     /**

@@ -159,6 +159,19 @@ class QuantTest {
     }
 
     @Test
+    void everyFp8CodeDecodesInTheVectorKernelAsInTheTable() {
+        byte[] row = new byte[4 + 256];
+        java.nio.ByteBuffer.wrap(row).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(0, 1f);
+        for (int b = 0; b < 256; b++) row[4 + b] = (byte) ((b & 0x7f) == 0x7f ? 0 : b);
+        Kernels vec = new VectorKernels(new Parallel(1));
+        for (int b = 0; b < 256; b++) {
+            float[] x = new float[256];
+            x[b] = 1f;
+            assertEquals(Fp8E4M3.decode(row[4 + b]), vec.dotQuant(DType.FP8, x, 0, row, 0, 256), 0f, "code 0x" + Integer.toHexString(b));
+        }
+    }
+
+    @Test
     void aQuantizedLinearLayerEqualsTheLayerOverItsDecodedWeights() {
         Kernels vec = new VectorKernels(new Parallel(2));
         int n = 300, k = 256;
