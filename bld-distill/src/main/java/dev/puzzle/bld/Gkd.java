@@ -38,6 +38,11 @@ public final class Gkd {
             if (!(cosineWeight >= 0)) throw new PuzzleException("gkd.cosine_weight must be >= 0, got " + cosineWeight);
             if (checkpointEvery < 1) throw new PuzzleException("gkd.checkpoint_every must be >= 1, got " + checkpointEvery);
         }
+
+        /** Training steps over these sequences: the token budget in batches of min(batch_sequences, their count). */
+        public int steps(int[][] seqs) {
+            return (int) Math.max(1, tokens / ((long) Math.min(batchSequences, seqs.length) * seqs[0].length));
+        }
     }
 
     /** Trains {@code child} in place (its tensors are copied first); returns the trained child and the loss of every step. */
@@ -61,7 +66,7 @@ public final class Gkd {
         List<Param> params = student.params();
         AdamW opt = new AdamW(params, 0.9, 0.95, 0.1);
         int T = seqs[0].length, B = Math.min(st.batchSequences(), seqs.length), V = child.config().vocabSize(), D = child.config().dim();
-        int steps = (int) Math.max(1, st.tokens() / ((long) B * T));
+        int steps = st.steps(seqs);
         BldSettings sched = new BldSettings(false, st.tokens(), B, st.lr(), 0.1, 0.1, 1.0, st.seed());
         int start = Safetensors.intact(checkpoint) ? load(checkpoint, params, opt) : 0; // a damaged checkpoint is said, removed, and training starts over
         List<Param> quantized = params.stream().filter(p -> fakeQuant.containsKey(p.name)).toList();

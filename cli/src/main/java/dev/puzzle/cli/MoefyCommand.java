@@ -34,26 +34,11 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The Hugging Face directory to write.")
     Path out;
 
-    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text: calibration from its start, held-out from --heldout-offset.")
-    Path text;
-
     @Option(names = "--experts", paramLabel = "E", description = "Experts per layer; must divide each FFN width (default: ${DEFAULT-VALUE}).")
     int experts = 4;
 
     @Option(names = "--top-k", paramLabel = "K", description = "Experts per token (default: ${DEFAULT-VALUE}).")
     int topK = 2;
-
-    @Option(names = "--seq-len", paramLabel = "T", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
-    int seqLen = 128;
-
-    @Option(names = "--sequences", paramLabel = "S", description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
-    int sequences = 64;
-
-    @Option(names = "--heldout-offset", paramLabel = "BYTES", description = "Where in the text the held-out sequences start (default: ${DEFAULT-VALUE}).")
-    long heldoutOffset = 400_000;
-
-    @Option(names = "--heldout", paramLabel = "S", description = "Held-out sequences for the NLL (default: ${DEFAULT-VALUE}).")
-    int heldout = 8;
 
     @Option(names = "--tokens", paramLabel = "N", description = "Distillation tokens per layer (default: ${DEFAULT-VALUE}).")
     long tokens = 65_536;
@@ -71,6 +56,9 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     boolean force;
 
     @Mixin
+    TextDataOptions data;
+
+    @Mixin
     ModelOptions opts;
 
     @Mixin
@@ -78,10 +66,7 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
-        if (seqLen < 2) throw new PuzzleException("--seq-len must be >= 2, got " + seqLen);
-        if (sequences < 1) throw new PuzzleException("--sequences must be >= 1, got " + sequences);
-        if (heldout < 1) throw new PuzzleException("--heldout must be >= 1, got " + heldout);
+        data.check();
         if (tokens < 1) throw new PuzzleException("--tokens must be >= 1, got " + tokens);
         if (gkdTokens < 0) throw new PuzzleException("--gkd-tokens must be >= 0, got " + gkdTokens);
         if (!(lr > 0)) throw new PuzzleException("--lr must be positive, got " + lr);
@@ -89,8 +74,8 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
         Progress bar = new Progress(spec.commandLine().getErr(), "moefy layers", ck.config().numLayers());
-        Moefy.Result r = Moefy.run(backendOpt.backend(opts.threads), ck, tok, text,
-                new Moefy.Settings(experts, topK, seqLen, sequences, heldoutOffset, heldout, tokens, lr, gkdTokens, seed), out, bar::update);
+        Moefy.Result r = Moefy.run(backendOpt.backend(opts.threads), ck, tok, data.text,
+                new Moefy.Settings(experts, topK, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, tokens, lr, gkdTokens, seed), out, bar::update);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s: %d layers of %d experts (top-%d); held-out NLL dense %.4f, MoE %.4f%n",
                 out, r.layers(), experts, topK, r.denseNll(), r.moeNll());
         return ExitCodes.OK;

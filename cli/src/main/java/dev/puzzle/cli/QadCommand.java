@@ -47,21 +47,6 @@ final class QadCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--parent", required = true, paramLabel = "PARENT", description = "The full-precision parent (the teacher).")
     String parent;
 
-    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text: training sequences from its start, held-out from --heldout-offset.")
-    Path text;
-
-    @Option(names = "--seq-len", paramLabel = "T", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
-    int seqLen = 128;
-
-    @Option(names = "--sequences", paramLabel = "S", description = "Training sequences (default: ${DEFAULT-VALUE}).")
-    int sequences = 64;
-
-    @Option(names = "--heldout-offset", paramLabel = "BYTES", description = "Where in the text the held-out sequences start (default: ${DEFAULT-VALUE}).")
-    long heldoutOffset = 400_000;
-
-    @Option(names = "--heldout", paramLabel = "S", description = "Held-out sequences for the KL (default: ${DEFAULT-VALUE}).")
-    int heldout = 8;
-
     @Option(names = "--tokens", paramLabel = "N", description = "Training tokens (default: ${DEFAULT-VALUE}).")
     long tokens = 65_536;
 
@@ -78,6 +63,9 @@ final class QadCommand implements java.util.concurrent.Callable<Integer> {
     boolean force;
 
     @Mixin
+    TextDataOptions data;
+
+    @Mixin
     ModelOptions opts;
 
     @Mixin
@@ -85,10 +73,7 @@ final class QadCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(text)) throw new PuzzleException(text + ": no such file (--text)");
-        if (seqLen < 2) throw new PuzzleException("--seq-len must be >= 2, got " + seqLen);
-        if (sequences < 1) throw new PuzzleException("--sequences must be >= 1, got " + sequences);
-        if (heldout < 1) throw new PuzzleException("--heldout must be >= 1, got " + heldout);
+        data.check();
         if (Files.exists(out) && !force) throw new PuzzleException(out + ": already exists (use --force to replace it)");
         Gkd.Settings st = new Gkd.Settings(tokens, batch, lr, 0.0, 50, seed);
         Checkpoint child = opts.load(model), teacher = opts.load(parent);
@@ -97,15 +82,14 @@ final class QadCommand implements java.util.concurrent.Callable<Integer> {
         if (child.config().vocabSize() != teacher.config().vocabSize()) {
             throw new PuzzleException(model + ": its vocabulary (" + child.config().vocabSize() + ") is not the parent's (" + teacher.config().vocabSize() + ")");
         }
-        int[][] train = TokenData.sequences(text, tok, 0, sequences, seqLen), held = TokenData.sequences(text, tok, heldoutOffset, heldout, seqLen);
+        int[][] train = TokenData.sequences(data.text, tok, 0, data.sequences, data.seqLen), held = TokenData.sequences(data.text, tok, data.heldoutOffset, data.heldout, data.seqLen);
         Path abs = out.toAbsolutePath().normalize();
         Path ckpt = abs.resolveSibling("." + abs.getFileName() + ".qad-checkpoint.safetensors");
-        long steps = Math.max(1, tokens / ((long) Math.min(batch, train.length) * seqLen));
-        Progress bar = new Progress(spec.commandLine().getErr(), "qad steps", (int) steps);
+        Progress bar = new Progress(spec.commandLine().getErr(), "qad steps", st.steps(train));
         Qad.Result r = Qad.run(backendOpt.backend(opts.threads), teacher, child, train, held, st, ckpt, bar::update);
         ObjectNode j = new ObjectMapper().createObjectNode();
         j.put("child", model).put("parent", parent).put("quantized_matrices", r.quantized()).put("kl_before", r.klBefore()).put("kl_after", r.klAfter())
-                .put("kept", r.kept() ? "qad" : "pre-qad").put("tokens", tokens).put("lr", lr).put("seq_len", seqLen).put("heldout_sequences", heldout);
+                .put("kept", r.kept() ? "qad" : "pre-qad").put("tokens", tokens).put("lr", lr).put("seq_len", data.seqLen).put("heldout_sequences", data.heldout);
         Checkpoint result = r.child();
         AtomicFiles.writeDirectory(abs, tmp -> {
             Checkpoints.writeHfDir(result, tmp, null);

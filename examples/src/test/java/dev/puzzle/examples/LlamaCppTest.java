@@ -148,14 +148,18 @@ class LlamaCppTest {
         return p;
     }
 
+    /** A list of token ids from llama.cpp's JSON line. */
+    static List<Integer> ids(JsonNode ll, String key) {
+        List<Integer> out = new ArrayList<>();
+        ll.get(key).forEach(t -> out.add(t.asInt()));
+        return out;
+    }
+
     static void sameAsLlamaCpp(Checkpoint ck, Path gguf, String prompt, int steps) throws Exception {
         JsonNode ll = llamaCpp(gguf, prompt, steps);
         Ours o = ours(ck, ck.tokenizer(), prompt, steps);
-        List<Integer> promptIds = new ArrayList<>();
-        ll.get("prompt_tokens").forEach(t -> promptIds.add(t.asInt()));
-        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), promptIds, "llama.cpp encodes the prompt to the same ids");
-        List<Integer> gen = new ArrayList<>();
-        ll.get("tokens").forEach(t -> gen.add(t.asInt()));
+        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), ids(ll, "prompt_tokens"), "llama.cpp encodes the prompt to the same ids");
+        List<Integer> gen = ids(ll, "tokens");
         int n = Math.min(o.tokens().size(), gen.size()); // the two loops count the last position differently: at most one token apart
         assertTrue(Math.abs(o.tokens().size() - gen.size()) <= 1, o.tokens().size() + " vs " + gen.size() + " tokens");
         assertEquals(o.tokens().subList(0, n), gen.subList(0, n), "greedy tokens of llama.cpp and of this toolkit");
@@ -197,10 +201,8 @@ class LlamaCppTest {
         Checkpoint ck = Checkpoints.load(gguf);
         JsonNode ll = llamaCpp(gguf, "Hello world", 12);
         Ours o = ours(ck, ck.tokenizer(), "Hello world", 12);
-        List<Integer> promptIds = new ArrayList<>(), gen = new ArrayList<>();
-        ll.get("prompt_tokens").forEach(t -> promptIds.add(t.asInt()));
-        ll.get("tokens").forEach(t -> gen.add(t.asInt()));
-        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), promptIds);
+        List<Integer> gen = ids(ll, "tokens");
+        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), ids(ll, "prompt_tokens"));
         int n = Math.min(o.tokens().size(), gen.size());
         assertTrue(n >= 1, "generated: " + gen + " / " + o.tokens());
         assertEquals(o.tokens().subList(0, n), gen.subList(0, n), "greedy tokens of llama.cpp and of this toolkit");
@@ -277,10 +279,8 @@ class LlamaCppTest {
     static int agreesWithLlamaCppUntilANearTie(Checkpoint ck, Path gguf, String prompt, int steps, int minTokens, double tolerance) throws Exception {
         JsonNode ll = llamaCpp(gguf, prompt, steps);
         Ours o = ours(ck, ck.tokenizer(), prompt, steps);
-        List<Integer> promptIds = new ArrayList<>(), gen = new ArrayList<>();
-        ll.get("prompt_tokens").forEach(t -> promptIds.add(t.asInt()));
-        ll.get("tokens").forEach(t -> gen.add(t.asInt()));
-        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), promptIds, "llama.cpp encodes the prompt to the same ids");
+        List<Integer> gen = ids(ll, "tokens");
+        assertEquals(java.util.Arrays.stream(o.prompt()).boxed().toList(), ids(ll, "prompt_tokens"), "llama.cpp encodes the prompt to the same ids");
         int n = Math.min(Math.min(o.tokens().size(), gen.size()), ll.get("top_probs").size()), compared = 0;
         for (int s = 0; s < n; s++) {
             JsonNode top = ll.get("top_probs").get(s);

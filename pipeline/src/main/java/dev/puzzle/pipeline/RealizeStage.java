@@ -43,10 +43,9 @@ public final class RealizeStage {
                 Path dir = run.dir.child(p.name());
                 Files.createDirectories(dir);
                 int[][] cal = run.gkdSequences();
-                int steps = (int) Math.max(1, gkd.tokens() / ((long) Math.min(gkd.batchSequences(), cal.length) * cal[0].length));
                 try {
                     child = Gkd.train(run.backend, run.parent, child, cal, gkd, run.dir.layout().childGkdCheckpoint(p.name()),
-                            listener.progress("gkd " + p.name(), steps)::accept).child();
+                            listener.progress("gkd " + p.name(), gkd.steps(cal))::accept).child();
                 } catch (dev.puzzle.bld.Diverged d) { // this child stays as BLD left it; the others go on
                     listener.stage("gkd", p.name() + ": " + d.getMessage() + "; the child is the one before GKD");
                     AtomicFiles.writeString(gkdDiverged(run, p.name()), d.getMessage() + "\n");

@@ -67,7 +67,7 @@ public final class Checkpoints {
      * The checkpoint with its F32 and quantized tensors read from the file onto the heap when together they take
      * at most a quarter of the heap: the kernels then read them in place rather than copying each block of rows
      * out of the mapping (for a decode step the copy costs about as much as the product: F32 decode of a
-     * stories110M-shape GGUF 40 → 55 tok/s). Larger ones stay mapped, so a model beyond the heap still runs;
+     * stories110M-shape GGUF 40 → 49–52 tok/s). Larger ones stay mapped, so a model beyond the heap still runs;
      * 16-bit tensors stay mapped (widened on the heap they would double).
      */
     static Checkpoint smallOnHeap(Checkpoint ck) {
@@ -162,32 +162,8 @@ public final class Checkpoints {
     /** Rows (per head of E) from interleaved RoPE order to half-split, in the tensor's own storage. */
     private static Tensor toHalfSplit(Tensor w, int E) {
         int rows = w.dim(0);
-        int[] perm = new int[rows];
-        for (int h = 0; h < rows / E; h++) {
-            for (int i = 0; i < E / 2; i++) {
-                for (int s = 0; s < 2; s++) perm[h * E + s * E / 2 + i] = h * E + 2 * i + s;
-            }
-        }
+        int[] perm = dev.puzzle.core.model.Rope.halfSplitRows(rows, E);
         return w.rank() == 1 ? w.onHeap().reshape(rows, 1).permuteRows(perm).reshape(rows) : w.permuteRows(perm);
-    }
-
-    /**
-     * What is wrong with a stored quantized tensor's scales (NaN or infinite, in which row), or null; readers
-     * refuse such a tensor rather than compute NaN logits with it.
-     */
-    public static String badScale(Tensor t) {
-        DType d = t.dtype();
-        int rb = (int) d.rowBytes(t.cols()), rows = t.rows(), block = Math.max(1, (1 << 20) / rb);
-        byte[] buf = new byte[Math.min(rows, block) * rb];
-        for (int r0 = 0; r0 < rows; r0 += block) {
-            int n = Math.min(block, rows - r0);
-            t.rawBytes(r0, n, buf, 0);
-            for (int r = 0; r < n; r++) {
-                String bad = dev.puzzle.core.tensor.Quant.badScale(d, buf, r * rb, t.cols());
-                if (bad != null) return "row " + (r0 + r) + ": " + bad;
-            }
-        }
-        return null;
     }
 
     /**

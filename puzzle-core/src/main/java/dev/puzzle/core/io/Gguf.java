@@ -174,9 +174,10 @@ public final class Gguf {
             byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
             for (int i = 0; i + 1 < byOffset.size(); i++) {
                 TensorInfo t = byOffset.get(i);
-                long len = dtypeOf(file, t).byteSize(t.shape()), room = byOffset.get(i + 1).offset() - t.offset();
+                DType d = dtypeOf(file, t);
+                long len = d.byteSize(t.shape()), room = byOffset.get(i + 1).offset() - t.offset();
                 if (len > room) {
-                    throw PuzzleException.field(file, t.name(), dtypeOf(file, t) + " " + java.util.Arrays.toString(t.shape()),
+                    throw PuzzleException.field(file, t.name(), d + " " + java.util.Arrays.toString(t.shape()),
                             "needs " + len + " bytes, but the next tensor (" + byOffset.get(i + 1).name() + ") starts " + room + " bytes after it");
                 }
             }
@@ -194,7 +195,7 @@ public final class Gguf {
                 }
                 if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
                 Tensor mapped = Tensor.mapped(ch, begin, dt, t.shape()); // in its stored dtype, never widened whole
-                String bad = dt.isQuantized() ? Checkpoints.badScale(mapped) : null;
+                String bad = dt.isQuantized() ? dev.puzzle.core.tensor.Quant.badScale(mapped) : null;
                 if (bad != null) throw PuzzleException.field(file, t.name(), dt + " " + java.util.Arrays.toString(t.shape()), bad);
                 tensors.put(name, mapped);
                 types.put(name, dt);

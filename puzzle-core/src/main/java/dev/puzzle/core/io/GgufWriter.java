@@ -265,14 +265,7 @@ public final class GgufWriter {
             if (c.blocks().get(l).attention().kvHeads() == 0) continue; // no q and k to rotate
             for (String s : new String[]{Q, K}) {
                 Tensor w = t.get(layer(l, s));
-                int rows = w.dim(0);
-                int[] perm = new int[rows];
-                for (int h = 0; h < rows / E; h++) {
-                    for (int i = 0; i < E / 2; i++) {
-                        for (int k = 0; k < 2; k++) perm[h * E + 2 * i + k] = h * E + k * E / 2 + i;
-                    }
-                }
-                t.put(layer(l, s), w.permuteRows(perm)); // in its own storage: quantized rows move as bytes
+                t.put(layer(l, s), w.permuteRows(dev.puzzle.core.model.Rope.interleavedRows(w.dim(0), E))); // in its own storage: quantized rows move as bytes
             }
         }
         return new Checkpoint(c.withRopeStyle(RopeStyle.INTERLEAVED), t, ck.storedTypes(), ck.tokenizer(), ck.source());

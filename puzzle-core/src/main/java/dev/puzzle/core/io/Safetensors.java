@@ -230,7 +230,7 @@ public final class Safetensors implements AutoCloseable {
         if (e == null) throw new PuzzleException(file + ": no tensor '" + name + "'");
         try {
             Tensor t = Tensor.mapped(ch, dataStart + e.begin(), e.dtype(), e.shape());
-            String bad = e.dtype().isQuantized() ? Checkpoints.badScale(t) : null;
+            String bad = e.dtype().isQuantized() ? dev.puzzle.core.tensor.Quant.badScale(t) : null;
             if (bad != null) throw PuzzleException.field(file, name, e.dtype().configName() + " " + Arrays.toString(e.shape()), bad);
             return t;
         } catch (IOException ex) {
@@ -354,7 +354,7 @@ public final class Safetensors implements AutoCloseable {
                 t.rows(r0, n, f, 0);
                 for (int i = 0; i < n * cols; i++) amax = Math.max(amax, Math.abs(f[i]));
             }
-            g = amax > 0 ? amax / (6f * dev.puzzle.core.tensor.Fp8E4M3.MAX) : 1f;
+            g = dev.puzzle.core.tensor.Quant.nvfp4Scale(amax);
         }
         for (int r0 = 0; r0 < rows; r0 += block) {
             int n = Math.min(block, rows - r0);

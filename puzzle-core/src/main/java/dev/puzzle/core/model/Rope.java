@@ -41,6 +41,27 @@ public final class Rope {
         }
     }
 
+    /**
+     * The row order that turns a q/k projection (or its bias) from INTERLEAVED to HALF_SPLIT pairing, head by head
+     * of {@code headDim} rows: row r of the half-split matrix is row {@code perm[r]} of the interleaved one.
+     */
+    public static int[] halfSplitRows(int rows, int headDim) {
+        int[] perm = new int[rows];
+        for (int h = 0; h < rows / headDim; h++) {
+            for (int i = 0; i < headDim / 2; i++) {
+                for (int s = 0; s < 2; s++) perm[h * headDim + s * headDim / 2 + i] = h * headDim + 2 * i + s;
+            }
+        }
+        return perm;
+    }
+
+    /** The inverse of {@link #halfSplitRows}: from HALF_SPLIT rows back to INTERLEAVED ones (llama.cpp's order). */
+    public static int[] interleavedRows(int rows, int headDim) {
+        int[] toHalf = halfSplitRows(rows, headDim), perm = new int[rows];
+        for (int r = 0; r < rows; r++) perm[toHalf[r]] = r;
+        return perm;
+    }
+
     /** Backward of {@link #apply}: rotation by −θ, in place on the gradient. */
     public static void applyBackward(RopeStyle style, float[] dx, int off, int heads, int headDim, float[] cs) {
         float[] neg = cs.clone();

@@ -42,7 +42,12 @@ public final class Quant {
     public static float nvfp4TensorScale(float[] x, int off, int n) {
         float a = 0;
         for (int i = off; i < off + n; i++) a = Math.max(a, Math.abs(x[i]));
-        return a > 0 ? a / (6f * Fp8E4M3.MAX) : 1f;
+        return nvfp4Scale(a);
+    }
+
+    /** NVFP4's tensor scale for a tensor whose largest magnitude is amax: the largest block scale then is E4M3's 448. */
+    public static float nvfp4Scale(float amax) {
+        return amax > 0 ? amax / (6f * Fp8E4M3.MAX) : 1f;
     }
 
     /**
@@ -211,6 +216,25 @@ public final class Quant {
         int rb = (int) t.rowBytes(cols);
         for (int r = 0; r < rows; r++) dequantizeRow(t, q, r * rb, cols, out, r * cols);
         return out;
+    }
+
+    /**
+     * What is wrong with a stored quantized tensor's scales (NaN or infinite, in which row), or null; readers
+     * refuse such a tensor rather than compute NaN logits with it.
+     */
+    public static String badScale(Tensor t) {
+        DType d = t.dtype();
+        int rb = (int) d.rowBytes(t.cols()), rows = t.rows(), block = Math.max(1, (1 << 20) / rb);
+        byte[] buf = new byte[Math.min(rows, block) * rb];
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int n = Math.min(block, rows - r0);
+            t.rawBytes(r0, n, buf, 0);
+            for (int r = 0; r < n; r++) {
+                String bad = badScale(d, buf, r * rb, t.cols());
+                if (bad != null) return "row " + (r0 + r) + ": " + bad;
+            }
+        }
+        return null;
     }
 
     /**

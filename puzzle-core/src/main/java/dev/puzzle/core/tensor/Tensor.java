@@ -64,7 +64,7 @@ public final class Tensor {
         if (n > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is too large");
         int cols = shape.length == 0 ? 1 : Math.max(1, shape[shape.length - 1]);
         long rows = n / cols;
-        if (!dtype.fits(cols)) throw new IllegalArgumentException(dtype + " stores rows of whole " + dtype.blockValues + "-element blocks; a row of " + Arrays.toString(shape) + " has " + cols);
+        requireWholeBlocks(dtype, cols, shape);
         long rowBytes = dtype.rowBytes(cols);
         int rowsPerChunk = (int) Math.max(1, Math.min(rows, chunkBytes / rowBytes));
         int chunks = rows == 0 ? 0 : (int) ((rows + rowsPerChunk - 1) / rowsPerChunk);
@@ -80,10 +80,14 @@ public final class Tensor {
         return new Tensor(new Mapped(dtype, cols, rowsPerChunk, bufs, shorts, floats), shape);
     }
 
+    private static void requireWholeBlocks(DType dtype, int cols, int[] shape) {
+        if (!dtype.fits(cols)) throw new IllegalArgumentException(dtype + " stores rows of whole " + dtype.blockValues + "-element blocks; a row of " + Arrays.toString(shape) + " has " + cols);
+    }
+
     /** Stored bytes on the heap: {@code bytes} hold the tensor in {@code dtype}'s layout, row after row. */
     public static Tensor packed(DType dtype, byte[] bytes, int... shape) {
         int cols = shape.length == 0 ? 1 : shape[shape.length - 1];
-        if (!dtype.fits(cols)) throw new IllegalArgumentException(dtype + " stores rows of whole " + dtype.blockValues + "-element blocks; a row of " + Arrays.toString(shape) + " has " + cols);
+        requireWholeBlocks(dtype, cols, shape);
         if (dtype.byteSize(shape) != bytes.length) throw new IllegalArgumentException(dtype + " " + Arrays.toString(shape) + " needs " + dtype.byteSize(shape) + " bytes, not " + bytes.length);
         long rows = numel(shape) / cols;
         if (rows > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is too large");
