@@ -11,6 +11,7 @@ import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.TensorNames;
+import dev.puzzle.core.io.PartWeights;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.BlockNames;
@@ -157,16 +158,19 @@ public final class Bld {
     /** The parent's tensors of layer l's attention part (its norm and self_attn) or FFN part (its norm and mlp). */
     static Map<String, Tensor> parentPart(Checkpoint parent, int l, boolean attention) {
         Map<String, Tensor> out = new java.util.LinkedHashMap<>();
-        String norm = TensorNames.layer(l, attention ? TensorNames.ATTN_NORM : TensorNames.FFN_NORM);
-        String body = TensorNames.layer(l, attention ? "self_attn." : "mlp.");
         parent.tensors().forEach((k, v) -> {
-            if (k.equals(norm) || k.startsWith(body)) out.put(k, v);
+            if (TensorNames.inPart(k, l, attention)) out.put(k, v);
         });
         return out;
     }
 
     /** The child checkpoint of an architecture: the parent with every non-parent layer's tensors replaced. */
     public static Checkpoint realize(Checkpoint parent, List<BlockConfig> blocks, Path runDir, boolean coupled) {
+        return realize(parent, blocks, runDir, coupled, true);
+    }
+
+    /** As above; {@code trained} false: every part from its initialization (a quantized part of the parent's own: its weights rounded). */
+    public static Checkpoint realize(Checkpoint parent, List<BlockConfig> blocks, Path runDir, boolean coupled, boolean trained) {
         ModelConfig c = parent.config();
         if (blocks.size() != c.numLayers()) throw new IllegalArgumentException("need " + c.numLayers() + " blocks, got " + blocks.size());
         Map<String, Tensor> t = new java.util.LinkedHashMap<>();
@@ -180,10 +184,15 @@ public final class Bld {
         }
         DType dominant = parent.dominantDType();
         for (int l = 0; l < blocks.size(); l++) {
-            if (blocks.get(l).equals(c.parentBlock(l))) continue;
-            for (var e : blockTensors(parent, runDir, l, blocks.get(l), coupled, true).entrySet()) {
-                t.put(e.getKey(), e.getValue());
-                types.put(e.getKey(), e.getValue().rank() == 1 ? DType.F32 : dominant);
+            BlockConfig b = blocks.get(l);
+            if (b.equals(c.parentBlock(l))) continue;
+            Map<String, Tensor> bt = blockTensors(parent, runDir, l, b, coupled, trained);
+            if (b.attention().quantizedWeights() != null) bt = PartWeights.quantized(bt, l, true, b.attention().quantizedWeights()); // masters → stored format
+            if (b.ffn().quantizedWeights() != null) bt = PartWeights.quantized(bt, l, false, b.ffn().quantizedWeights());
+            for (var e : bt.entrySet()) {
+                Tensor v = e.getValue();
+                t.put(e.getKey(), v);
+                types.put(e.getKey(), v.dtype().isQuantized() ? v.dtype() : v.rank() == 1 ? DType.F32 : dominant);
             }
         }
         return new Checkpoint(c.withBlocks(blocks), t, types, parent.tokenizer(), "child of " + parent.source());

@@ -9,6 +9,9 @@ import dev.puzzle.core.ops.BlockOps;
 import dev.puzzle.core.ops.Param;
 import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
+import dev.puzzle.core.tensor.DType;
+import dev.puzzle.core.io.PartWeights;
+import dev.puzzle.core.io.TensorNames;
 
 import java.util.ArrayList;
 import java.util.Optional;
@@ -36,13 +39,23 @@ public final class BldTrainer {
 
     public record Result(Map<String, Tensor> weights, Curve curve) {}
 
-    /** The sub-blocks of a job over a (copied) weight map, with input rows x and target contribution y. */
-    record Setup(BlockOp attn, BlockOp ffn, float[] x, float[] y) {}
+    /**
+     * The sub-blocks of a job over a (copied) weight map, with input rows x and target contribution y; {@code formats}:
+     * the quantized format of each weight of a quantized part (trained through the straight-through estimator).
+     */
+    record Setup(BlockOp attn, BlockOp ffn, float[] x, float[] y, Map<String, DType> formats) {}
 
     private static Setup setup(Backend backend, ModelConfig cfg, BldJob job, Map<String, Tensor> w, ActivationCache.Layer a) {
         BlockOps factory = new BlockOps(cfg, w, "candidate " + job.id() + " of layer " + job.layer(), backend);
-        BlockOp attn = job.attention() == null ? null : factory.attention(job.layer(), job.attention());
-        BlockOp ffn = job.ffn() == null ? null : factory.ffn(job.layer(), job.ffn());
+        // A quantized part trains as its base over FP32 masters, computing with them rounded to its format.
+        BlockOp attn = job.attention() == null ? null : factory.attention(job.layer(), job.attention().unquantized());
+        BlockOp ffn = job.ffn() == null ? null : factory.ffn(job.layer(), job.ffn().unquantized());
+        Map<String, DType> formats = new LinkedHashMap<>();
+        DType af = job.attention() == null ? null : job.attention().quantizedWeights(), ff = job.ffn() == null ? null : job.ffn().quantizedWeights();
+        w.forEach((name, t) -> {
+            DType f = TensorNames.inPart(name, job.layer(), true) ? af : TensorNames.inPart(name, job.layer(), false) ? ff : null;
+            if (f != null && PartWeights.quantizedType(name, t, f) != null) formats.put(name, f);
+        });
         if (attn != null && attn.identity()) attn = null; // contributes nothing, trains nothing
         if (ffn != null && ffn.identity()) ffn = null;
         float[] x, from, to;
@@ -61,7 +74,7 @@ public final class BldTrainer {
         }
         float[] y = new float[x.length];
         for (int i = 0; i < y.length; i++) y[i] = to[i] - from[i];
-        return new Setup(attn, ffn, x, y);
+        return new Setup(attn, ffn, x, y, formats);
     }
 
     /** Contribution of the job's sub-blocks; with {@code dOut}, also backpropagates into their gradients. */
@@ -125,7 +138,9 @@ public final class BldTrainer {
         init.forEach((k, v) -> w.put(k, v.copy()));
         Setup s = setup(backend, cfg, job, w, a);
         Optional<Backend.Gpu> gpu = backend.gpu();
-        if (gpu.isPresent()) { // the whole job on the GPU where its ops have device twins
+        if (gpu.isPresent() && !s.formats().isEmpty()) {
+            Notices.say("distill " + job.key() + ": trained on the host (quantized weights have no device kernels)");
+        } else if (gpu.isPresent()) { // the whole job on the GPU where its ops have device twins
             try {
                 Curve c = DeviceBldTrainer.train(gpu.get(), cfg, job, s, a, st);
                 if (!c.keptInit()) return new Result(w, c);
@@ -140,7 +155,10 @@ public final class BldTrainer {
         List<Param> params = new ArrayList<>();
         if (s.attn() != null) params.addAll(s.attn().params());
         if (s.ffn() != null) params.addAll(s.ffn().params());
+        FakeQuant fq = new FakeQuant(params, s.formats());
+        fq.round();
         double before = evaluate(s, a, B, D);
+        fq.restore();
         int steps = (int) Math.max(1, st.tokens() / ((long) B * T));
         double[] curve = new double[steps];
         if (!params.isEmpty()) {
@@ -162,7 +180,9 @@ public final class BldTrainer {
                 }
                 for (Param p : params) p.zeroGrad();
                 double[] l = new double[1];
+                fq.round();
                 run(s, x, B, T, y, dOut, l);
+                fq.restore();
                 curve[step] = l[0];
                 if (!Double.isFinite(l[0])) {
                     throw new Diverged("layer " + job.layer() + " " + job.id() + ": BLD diverged: loss " + l[0] + " at step " + (step + 1) + " of " + steps
@@ -170,9 +190,12 @@ public final class BldTrainer {
                 }
                 opt.clip(st.clip());
                 opt.step(st.lrAt(step, steps));
+                fq.keep();
             }
         }
+        fq.round();
         double after = evaluate(s, a, B, D);
+        fq.restore(); // the result holds the FP32 masters; the ops that score and realize it quantize them
         if (!Double.isFinite(after)) throw new Diverged("layer " + job.layer() + " " + job.id() + ": BLD diverged: loss " + after + " after training (lr " + st.lr() + ")");
         if (after > before) { // never hand back a candidate worse than it came
             Map<String, Tensor> kept = new LinkedHashMap<>();

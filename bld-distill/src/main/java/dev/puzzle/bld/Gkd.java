@@ -4,7 +4,6 @@ import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.eval.Losses;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.tensor.DType;
-import dev.puzzle.core.tensor.Quant;
 import dev.puzzle.core.io.Safetensors;
 import dev.puzzle.core.backend.Backend;
 import dev.puzzle.core.tensor.Tensor;
@@ -47,20 +46,22 @@ public final class Gkd {
 
     /** Trains {@code child} in place (its tensors are copied first); returns the trained child and the loss of every step. */
     public static Result train(Backend backend, Checkpoint parent, Checkpoint child, int[][] seqs, Settings st, Path checkpoint, IntConsumer progress) throws IOException {
-        return train(backend, parent, child, seqs, st, checkpoint, progress, Map.of());
+        return train(backend, parent, child, seqs, st, checkpoint, progress, Qad.quantizedMatrices(child)); // quantized matrices train quantization-aware
     }
 
     /**
      * As above, the weights named in {@code fakeQuant} trained quantization-aware (QAD): each step computes with
      * their values rounded to their quantized dtype (round to nearest, as stored), and the gradient with respect
      * to those rounded values updates FP32 master weights (the straight-through estimator). The returned child
-     * holds the master weights in FP32; re-quantize them to store it ({@link Qad}).
+     * holds the master weights in FP32 under the child's own config; re-quantize them to store it ({@link Qad}; a file
+     * written with the child's stored types quantizes them).
      */
     public static Result train(Backend backend, Checkpoint parent, Checkpoint child, int[][] seqs, Settings st, Path checkpoint, IntConsumer progress,
                                Map<String, DType> fakeQuant) throws IOException {
         Map<String, Tensor> w = new LinkedHashMap<>();
         child.tensors().forEach((k, v) -> w.put(k, v.copy()));
-        Checkpoint trainable = new Checkpoint(child.config(), w, child.storedTypes(), child.tokenizer(), child.source());
+        // Ops over FP32 copies: a quantized part trains as its base (its masters), rounded to its format by the STE below.
+        Checkpoint trainable = new Checkpoint(child.config().unquantized(), w, child.storedTypes(), child.tokenizer(), child.source());
         TrainableModel student = new TrainableModel(trainable, backend), teacher = new TrainableModel(parent, backend);
         Losses lossFn = new Losses(backend.kernels());
         List<Param> params = student.params();
@@ -69,20 +70,14 @@ public final class Gkd {
         int steps = st.steps(seqs);
         BldSettings sched = new BldSettings(false, st.tokens(), B, st.lr(), 0.1, 0.1, 1.0, st.seed());
         int start = Safetensors.intact(checkpoint) ? load(checkpoint, params, opt) : 0; // a damaged checkpoint is said, removed, and training starts over
-        List<Param> quantized = params.stream().filter(p -> fakeQuant.containsKey(p.name)).toList();
-        float[][] masters = new float[quantized.size()][];
-        for (int i = 0; i < masters.length; i++) masters[i] = quantized.get(i).w.clone();
+        FakeQuant fq = new FakeQuant(params, fakeQuant);
         double[] losses = new double[steps];
         Random rnd = new Random(st.seed());
         int[] in = new int[B * T];
         for (int step = 0; step < steps; step++) {
             for (int b = 0; b < B; b++) System.arraycopy(seqs[rnd.nextInt(seqs.length)], 0, in, b * T, T);
             if (step < start) continue; // replay the data order up to the checkpoint
-            for (int i = 0; i < masters.length; i++) { // compute with the stored values: round the masters
-                Param p = quantized.get(i);
-                int cols = p.shape[p.shape.length - 1];
-                System.arraycopy(Quant.roundTrip(fakeQuant.get(p.name), masters[i], masters[i].length / cols, cols), 0, p.w, 0, p.w.length);
-            }
+            fq.round(); // compute with the stored values
             TrainableModel.Saved ps = teacher.forward(in, B, T), cs = student.forward(in, B, T);
             int N = B * T;
             float[] dLogits = new float[N * V], dHidden = new float[N * D];
@@ -94,16 +89,16 @@ public final class Gkd {
             }
             for (Param p : params) p.zeroGrad();
             student.backward(cs, dLogits, dHidden);
-            for (int i = 0; i < masters.length; i++) System.arraycopy(masters[i], 0, quantized.get(i).w, 0, masters[i].length); // straight through
+            fq.restore(); // straight through
             opt.clip(1.0);
             opt.step(sched.lrAt(step, steps));
-            for (int i = 0; i < masters.length; i++) System.arraycopy(quantized.get(i).w, 0, masters[i], 0, masters[i].length);
+            fq.keep();
             losses[step] = loss;
             if (!Double.isFinite(loss)) throw new Diverged("GKD diverged: loss " + loss + " at step " + (step + 1) + " of " + steps + " (lr " + st.lr() + ")");
             if ((step + 1) % st.checkpointEvery() == 0 || step + 1 == steps) save(checkpoint, params, opt, step + 1);
             if (progress != null) progress.accept(step + 1);
         }
-        return new Result(trainable, losses, steps, start);
+        return new Result(new Checkpoint(child.config(), w, child.storedTypes(), child.tokenizer(), child.source()), losses, steps, start);
     }
 
     /** @param resumedAt the step training resumed from (0 when it started fresh) */

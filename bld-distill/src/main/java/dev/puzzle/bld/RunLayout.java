@@ -110,6 +110,15 @@ public record RunLayout(Path root) {
         return child(name).resolve("gkd-diverged.txt");
     }
 
+    /** Its QAD checkpoint while QAD runs, and QAD's record (KL before and after, which child was kept). */
+    public Path childQadCheckpoint(String name) {
+        return child(name).resolve("qad-checkpoint.safetensors");
+    }
+
+    public Path childQad(String name) {
+        return child(name).resolve("qad.json");
+    }
+
     public Path reportDir() {
         return root.resolve("report");
     }

@@ -39,6 +39,9 @@ public final class CandidateInit {
             }
             case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
             case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
+            case AttentionConfig.Quantized q -> { // its base's FP32 weights: the masters BLD trains and the ops quantize
+                return attention(backend, parent, pw, l, q.base(), x, contribution, N);
+            }
         }
         if (a.fp8Kv()) kvScales(backend, parent, out, l, a.kvHeads(), x, N);
         return out;
@@ -99,6 +102,9 @@ public final class CandidateInit {
                                           float[] x, float[] contribution, int N, ExpertScoring.Scorer experts) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         switch (f) {
+            case FfnConfig.Quantized q -> { // its base's FP32 weights: the masters BLD trains and the ops quantize
+                return ffn(backend, parent, pw, l, q.base(), x, contribution, N, experts);
+            }
             case FfnConfig.NoOp n -> { }
             case FfnConfig.Linear lin -> {
                 out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());

@@ -7,6 +7,7 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.BlockNames;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.DType;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,6 +23,7 @@ import java.util.Set;
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
  * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
  * ffn_fusion: {max_run: 3, threshold: 0.5}   # runs of 2..max_run layers fused into one wide FFN (layers_i-j)
+ * precision: [bf16, q8_0, q4_0]   # weight formats of every variant with weights (bf16: unquantized)
  * overrides:
  *   - layers: [0, 1]        # or "0-3"
  *     ffn: {widths: [1.0]}
@@ -34,13 +36,22 @@ import java.util.Set;
  * dense widths: each expert count (with each top-k, capped at the count; default the layer's own) is a
  * candidate keeping the experts {@code scoring} ranks highest (frequency, reap, ranked_choice, reroute;
  * default reap); {@code ffn.linear} and {@code ffn.no_op} apply to every layer.
+ * <p>
+ * {@code precision} lists the weight formats each attention and each FFN variant with weights is offered in,
+ * chosen per sub-block (a MoE layer's experts as one choice): the quantized ones ({@code q8_0, q4_0, mxfp4, nvfp4,
+ * fp8}) add a twin of the variant with its matrices in that format ({@link AttentionConfig.Quantized}); an element
+ * type ({@code bf16}, {@code f16} or {@code f32}: the weights as the workload stores them) keeps the unquantized
+ * variants, which are dropped when the list has none — except the parent's own block, always a candidate.
  */
 public final class SearchSpace {
 
     /** A candidate with its stable, readable name. */
     public record Candidate(String name, BlockConfig block) {}
 
-    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn, Moe moe) {}
+    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn, Moe moe, Precision precision) {}
+
+    /** The quantized formats variants are offered in, and whether the unquantized ones stay; null in a Part: no precision axis. */
+    private record Precision(List<DType> quantized, boolean unquantized) {}
 
     /** Expert counts (ratios in (0, 1] or counts) and top-k options of MoE layers; empty lists: the layer's own. */
     private record Moe(List<Double> ratios, List<Integer> counts, List<Integer> topK) {}
@@ -56,7 +67,7 @@ public final class SearchSpace {
     }
 
     public static SearchSpace parse(ConfigNode c, ModelConfig parent) {
-        c.allowOnly("attention", "ffn", "moe", "ffn_fusion", "overrides");
+        c.allowOnly("attention", "ffn", "moe", "ffn_fusion", "precision", "overrides");
         SearchSpace s = new SearchSpace(part(c, parent, null));
         ConfigNode fu = c.child("ffn_fusion");
         if (!fu.isMissing()) {
@@ -75,7 +86,7 @@ public final class SearchSpace {
             if (s.scoring == null) throw m.error("scoring", name, "must be one of frequency, reap, ranked_choice, reroute");
         }
         for (ConfigNode o : c.nodes("overrides")) {
-            o.allowOnly("layers", "attention", "ffn", "moe");
+            o.allowOnly("layers", "attention", "ffn", "moe", "precision");
             Part base = s.defaults;
             Part p = part(o, parent, base);
             for (int l : layers(o, parent.numLayers())) s.perLayer.put(l, p);
@@ -87,7 +98,23 @@ public final class SearchSpace {
         List<AttentionConfig> attn = inherit != null && !c.has("attention") ? inherit.attention() : attention(c.child("attention"), parent);
         List<FfnConfig> ffn = inherit != null && !c.has("ffn") ? inherit.ffn() : ffn(c.child("ffn"), parent);
         Moe moe = inherit != null && !c.has("moe") ? inherit.moe() : moe(c.child("moe"), parent);
-        return new Part(attn, ffn, moe);
+        Precision precision = inherit != null && !c.has("precision") ? inherit.precision() : precision(c);
+        return new Part(attn, ffn, moe, precision);
+    }
+
+    private static Precision precision(ConfigNode c) {
+        if (!c.has("precision")) return null;
+        List<DType> quantized = new ArrayList<>();
+        boolean unquantized = false;
+        List<JsonNode> items = c.list("precision");
+        if (items.isEmpty()) throw c.error("precision", c.node().get("precision"), "list at least one weight format: " + DType.names());
+        for (JsonNode j : items) {
+            DType d = DType.fromName(j.asText());
+            if (d == null || !j.isTextual()) throw c.error("precision", j, "must be weight formats among " + DType.names());
+            if (d.isQuantized()) add(quantized, d);
+            else unquantized = true;
+        }
+        return new Precision(quantized, unquantized);
     }
 
     private static Moe moe(ConfigNode m, ModelConfig parent) {
@@ -209,6 +236,24 @@ public final class SearchSpace {
         return out;
     }
 
+    /**
+     * Every variant of {@code parts} with weights in each quantized format of {@code p} after it, the unquantized ones kept
+     * when {@code p} lists an element type (the parent's own part always, first); variants without weights as they are.
+     */
+    private static <T> List<T> inFormats(List<T> parts, T own, Precision p, java.util.function.Predicate<T> weighted,
+                                         java.util.function.BiFunction<T, DType, T> withWeights) {
+        List<T> out = new ArrayList<>();
+        for (T x : parts) {
+            if (!weighted.test(x)) {
+                add(out, x);
+                continue;
+            }
+            if (p.unquantized() || x.equals(own)) add(out, x);
+            for (DType d : p.quantized()) add(out, withWeights.apply(x, d));
+        }
+        return out;
+    }
+
     private static <T> void add(List<T> list, T x) {
         if (!list.contains(x)) list.add(x);
     }
@@ -234,6 +279,10 @@ public final class SearchSpace {
         }
         ffn.remove(own.ffn());
         ffn.add(0, own.ffn());
+        if (p.precision() != null) {
+            attention = inFormats(attention, own.attention(), p.precision(), AttentionConfig::hasWeights, AttentionConfig::withWeights);
+            ffn = inFormats(ffn, own.ffn(), p.precision(), FfnConfig::hasWeights, FfnConfig::withWeights);
+        }
         List<Candidate> out = new ArrayList<>();
         for (AttentionConfig a : attention) {
             for (FfnConfig f : ffn) out.add(new Candidate(BlockNames.library(parent, new BlockConfig(a, f)), new BlockConfig(a, f)));

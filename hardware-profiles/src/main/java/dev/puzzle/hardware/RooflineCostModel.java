@@ -4,6 +4,7 @@ import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
+import dev.puzzle.core.tensor.DType;
 
 /**
  * An analytic roofline (Williams, Waterman and Patterson, 2009) per op: each kernel takes
@@ -12,7 +13,8 @@ import dev.puzzle.core.model.ModelConfig;
  * window-bounded); decode runs one GEMV-shaped step per generated token whose attention reads the
  * KV cache up to the current position. An attention block is four kernels (q/k/v projection, RoPE
  * and KV-cache append, attention, output projection); a dense FFN three (gate/up, SiLU·mul, down). Weights are stored in the workload's weight dtype and the
- * matrix products computed in it; activations in bf16.
+ * matrix products computed in it — or, for a part whose weights are quantized, stored in that format (its bytes read,
+ * 2 FLOPs per value to decode it) and computed in the workload's dtype; activations in bf16.
  */
 public final class RooflineCostModel implements CostModel {
     private static final int ACT_BYTES = 2;
@@ -36,11 +38,31 @@ public final class RooflineCostModel implements CostModel {
         return Math.max(flops / hw.flopsPerSecond("bf16"), bytes / hw.attentionBytesPerSecond()) + hw.kernelOverheadUs() * 1e-6;
     }
 
-    /** A GEMM of {@code tokens} rows through a (out × in) weight: seconds. */
+    /** A GEMM of {@code tokens} rows through a (out × in) weight in the workload's weight dtype: seconds. */
     private double gemm(long tokens, long in, long out, Workload w) {
-        double flops = 2.0 * tokens * in * out;
-        double bytes = (double) in * out * w.weightBytes() + (double) tokens * (in + out) * ACT_BYTES;
+        return gemm(tokens, in, out, w, null);
+    }
+
+    /**
+     * A GEMM through a weight stored in {@code format} (null: the workload's weight dtype): its stored bytes are read,
+     * and a quantized weight costs its decode too (a scale multiply and a conversion per value, 2 FLOPs) before the
+     * product runs in the workload's compute dtype.
+     */
+    private double gemm(long tokens, long in, long out, Workload w, DType format) {
+        boolean q = quantized(format, in);
+        double flops = 2.0 * tokens * in * out + (q ? 2.0 * in * out : 0);
+        double bytes = matrixBytes(in, out, w, format) + (double) tokens * (in + out) * ACT_BYTES;
         return kernel(flops, bytes, w.weightDtype());
+    }
+
+    /** Whether a weight of rows of {@code in} values is stored in {@code format}: quantized, and its rows whole blocks of it. */
+    private static boolean quantized(DType format, long in) {
+        return format != null && in <= Integer.MAX_VALUE && format.fits((int) in);
+    }
+
+    /** Stored bytes of an (out × in) weight in {@code format} where its rows fit it, else in the workload's weight dtype. */
+    static double matrixBytes(long in, long out, Workload w, DType format) {
+        return quantized(format, in) ? (double) out * format.rowBytes(in) : (double) in * out * w.weightBytes();
     }
 
     @Override
@@ -50,7 +72,7 @@ public final class RooflineCostModel implements CostModel {
 
     @Override
     public BlockCost block(ModelConfig m, BlockConfig b, Workload w, double[] routing) {
-        return attention(m, b.attention(), w).plus(ffn(m, b.ffn(), w, routing));
+        return attention(m, b.attention(), w, null).plus(ffn(m, b.ffn(), w, routing, null));
     }
 
     /**
@@ -65,27 +87,31 @@ public final class RooflineCostModel implements CostModel {
         return a;
     }
 
-    private BlockCost attention(ModelConfig m, AttentionConfig a, Workload w) {
+    /** An attention part whose matrices are stored in {@code format} (null: the workload's weight dtype). */
+    private BlockCost attention(ModelConfig m, AttentionConfig a, Workload w, DType format) {
         return switch (a) {
             case AttentionConfig.NoOp n -> BlockCost.ZERO;
-            case AttentionConfig.Linear l -> linear(m.dim(), w);
-            case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, g.fp8Kv(), w);
-            case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), win.fp8Kv(), w);
+            case AttentionConfig.Linear l -> linear(m.dim(), w, format);
+            case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, g.fp8Kv(), w, format);
+            case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), win.fp8Kv(), w, format);
+            case AttentionConfig.Quantized q -> attention(m, q.base(), w, q.weights());
         };
     }
 
     /** A GQA layer; an FP8 KV cache stores and reads 1 byte per K/V element instead of the workload's KV dtype. */
-    private BlockCost gqa(ModelConfig m, int kv, int window, boolean fp8Kv, Workload w) {
+    private BlockCost gqa(ModelConfig m, int kv, int window, boolean fp8Kv, Workload w, DType format) {
         int D = m.dim(), E = m.headDim(), H = m.numHeads(), HE = H * E, GE = kv * E;
         int B = w.batch(), P = w.prefillLength(), G = w.generationLength();
-        long params = (long) D * HE * 2 + 2L * D * GE + (m.qkvBias() ? HE + 2L * GE : 0) + D; // + its RMSNorm
+        long vectors = (m.qkvBias() ? HE + 2L * GE : 0) + D; // biases and its RMSNorm
+        long params = (long) D * HE * 2 + 2L * D * GE + vectors;
+        double weightBytes = matrixBytes(D, HE, w, format) + 2 * matrixBytes(D, GE, w, format) + matrixBytes(HE, D, w, format) + vectors * w.weightBytes();
         long kvPerToken = 2L * GE * (fp8Kv ? 1 : w.kvBytes());
         int cached = window > 0 ? Math.min(window, P + G) : P + G;
         long kvBytes = (long) B * cached * kvPerToken;
         double prefill = 0;
         if (P > 0) {
             long T = (long) B * P;
-            prefill += gemm(T, D, HE + 2L * GE, w) + ropeAppend(T, HE, GE, kvPerToken) + gemm(T, HE, D, w);
+            prefill += gemm(T, D, HE + 2L * GE, w, format) + ropeAppend(T, HE, GE, kvPerToken) + gemm(T, HE, D, w, format);
             double keys = 0; // Σ over prompt positions of keys attended
             for (int t = 0; t < P; t++) keys += window > 0 ? Math.min(t + 1, window) : t + 1;
             double flops = 4.0 * B * H * E * keys;
@@ -96,10 +122,10 @@ public final class RooflineCostModel implements CostModel {
         for (int g = 0; g < G; g++) {
             int ctx = P + g + 1;
             int n = window > 0 ? Math.min(ctx, window) : ctx;
-            decode += gemm(B, D, HE + 2L * GE, w) + ropeAppend(B, HE, GE, kvPerToken) + gemm(B, HE, D, w);
+            decode += gemm(B, D, HE + 2L * GE, w, format) + ropeAppend(B, HE, GE, kvPerToken) + gemm(B, HE, D, w, format);
             decode += attentionKernel(4.0 * B * H * E * n, (double) B * n * kvPerToken + (double) B * 2 * HE * ACT_BYTES);
         }
-        return new BlockCost(params, params * w.weightBytes(), kvBytes, prefill * 1e3, decode * 1e3, kv);
+        return new BlockCost(params, Math.round(weightBytes), kvBytes, prefill * 1e3, decode * 1e3, kv);
     }
 
     /** RoPE on q and k and the KV-cache append, for T tokens: an elementwise kernel. */
@@ -107,49 +133,54 @@ public final class RooflineCostModel implements CostModel {
         return kernel(6.0 * T * (HE + GE), (double) T * (HE + 2L * GE) * 2 * ACT_BYTES + (double) T * kvPerToken, "bf16");
     }
 
-    private BlockCost linear(int D, Workload w) {
+    private BlockCost linear(int D, Workload w, DType format) {
         int B = w.batch(), P = w.prefillLength(), G = w.generationLength();
         long params = (long) D * D + D; // + its RMSNorm
-        double prefill = P > 0 ? gemm((long) B * P, D, D, w) : 0;
-        double decode = G * gemm(B, D, D, w);
-        return new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, decode * 1e3, 0);
+        double prefill = P > 0 ? gemm((long) B * P, D, D, w, format) : 0;
+        double decode = G * gemm(B, D, D, w, format);
+        return new BlockCost(params, Math.round(matrixBytes(D, D, w, format) + (double) D * w.weightBytes()), 0, prefill * 1e3, decode * 1e3, 0);
     }
 
-    private BlockCost ffn(ModelConfig m, FfnConfig f, Workload w, double[] routing) {
+    /** An FFN part whose matrices are stored in {@code format} (null: the workload's weight dtype; a MoE router keeps it). */
+    private BlockCost ffn(ModelConfig m, FfnConfig f, Workload w, double[] routing, DType format) {
         int D = m.dim(), B = w.batch(), P = w.prefillLength(), G = w.generationLength();
         return switch (f) {
             case FfnConfig.NoOp n -> BlockCost.ZERO;
-            case FfnConfig.Linear l -> linear(D, w);
+            case FfnConfig.Linear l -> linear(D, w, format);
+            case FfnConfig.Quantized q -> ffn(m, q.base(), w, routing, q.weights());
             case FfnConfig.Moe e -> {
                 int E = e.numExperts(), K = e.topK(), I = e.expertIntermediate(), SI = e.sharedIntermediate();
                 long params = (long) E * (3L * D * I + D) + D + (SI > 0 ? 3L * D * SI + D : 0);
+                double bytes = E * (2 * matrixBytes(D, I, w, format) + matrixBytes(I, D, w, format)) + (double) E * D * w.weightBytes() + (double) D * w.weightBytes()
+                        + (SI > 0 ? 2 * matrixBytes(D, SI, w, format) + matrixBytes(SI, D, w, format) + (double) D * w.weightBytes() : 0);
                 // Every kept expert counts in memory; time counts the experts a batch of B tokens is expected to
                 // touch (activeExperts: measured routing, else uniform), each running its share B·k/active of the tokens.
-                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w, routing) : 0;
-                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w, routing) * 1e3, 0);
+                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w, routing, format) : 0;
+                yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w, routing, format) * 1e3, 0);
             }
             case FfnConfig.Dense d -> {
                 int F = d.intermediateSize();
                 long params = 3L * D * F + D; // + its RMSNorm
+                double bytes = 2 * matrixBytes(D, F, w, format) + matrixBytes(F, D, w, format) + (double) D * w.weightBytes();
                 // gate and up as one (2F × D) GEMM, SiLU·mul elementwise, down (D × F).
                 double prefill = 0;
                 if (P > 0) {
                     long T = (long) B * P;
-                    prefill = gemm(T, D, 2L * F, w) + kernel(4.0 * T * F, 3.0 * T * F * ACT_BYTES, "bf16") + gemm(T, F, D, w);
+                    prefill = gemm(T, D, 2L * F, w, format) + kernel(4.0 * T * F, 3.0 * T * F * ACT_BYTES, "bf16") + gemm(T, F, D, w, format);
                 }
-                double step = gemm(B, D, 2L * F, w) + kernel(4.0 * B * F, 3.0 * B * F * ACT_BYTES, "bf16") + gemm(B, F, D, w);
-                yield new BlockCost(params, params * w.weightBytes(), 0, prefill * 1e3, G * step * 1e3, 0);
+                double step = gemm(B, D, 2L * F, w, format) + kernel(4.0 * B * F, 3.0 * B * F * ACT_BYTES, "bf16") + gemm(B, F, D, w, format);
+                yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * step * 1e3, 0);
             }
         };
     }
 
-    /** One MoE layer over T tokens: the router, the active experts' gate/up and down GEMMs, the shared expert. */
-    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w, double[] routing) {
+    /** One MoE layer over T tokens: the router, the active experts' gate/up and down GEMMs (in {@code format}), the shared expert. */
+    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w, double[] routing, DType format) {
         double active = Math.max(1e-9, activeExperts(E, K, T, routing));
         long perExpert = Math.max(1, Math.round(T * (double) K / active));
-        double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, 2L * I, w) + kernel(4.0 * perExpert * I, 3.0 * perExpert * I * ACT_BYTES, "bf16")
-                + gemm(perExpert, I, D, w));
-        if (SI > 0) t += gemm(T, D, 2L * SI, w) + kernel(4.0 * T * SI, 3.0 * T * SI * ACT_BYTES, "bf16") + gemm(T, SI, D, w);
+        double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, 2L * I, w, format) + kernel(4.0 * perExpert * I, 3.0 * perExpert * I * ACT_BYTES, "bf16")
+                + gemm(perExpert, I, D, w, format));
+        if (SI > 0) t += gemm(T, D, 2L * SI, w, format) + kernel(4.0 * T * SI, 3.0 * T * SI * ACT_BYTES, "bf16") + gemm(T, SI, D, w, format);
         return t;
     }
 

@@ -20,7 +20,8 @@ import java.util.List;
  * The baselines compress compares Puzzle against, at the same budgets and from the same scored library:
  * uniform width pruning (Minitron-style: one KV-head count and one FFN width for every layer, the feasible
  * one with the least summed KL) and layer dropping (ShortGPT, Men et al. 2024: whole layers removed in
- * order of least block influence until the budgets fit).
+ * order of least block influence until the budgets fit); with a precision axis, the whole parent in each uniform
+ * weight format it offers.
  */
 public final class BaselinesStage {
     private BaselinesStage() {}
@@ -39,6 +40,36 @@ public final class BaselinesStage {
             if (d != null) out.add(d);
             Plan g = fp8Global(run, lib, e.getValue(), t, tps);
             if (g != null) out.add(g);
+            out.addAll(uniformFormats(lib, pc, e.getValue(), t, tps));
+        }
+        return out;
+    }
+
+    /**
+     * Every quantized weight format the search space offers the parent's own blocks in, applied to the whole parent
+     * (round to nearest: realized from the parent's weights, not from BLD-trained candidates) where it fits the budgets.
+     */
+    static List<Plan> uniformFormats(BlockLibrary lib, ModelConfig pc, List<Budget> budgets, RunConfig.Target t, double tps) {
+        java.util.Set<dev.puzzle.core.tensor.DType> formats = new java.util.LinkedHashSet<>();
+        for (Replacement r : lib.replacements()) {
+            if (r.span() != 1 || r.blocks().isEmpty()) continue;
+            BlockConfig b = r.blocks().get(0), own = pc.parentBlock(r.first());
+            if (b.attention().quantizedWeights() != null && b.attention().unquantized().equals(own.attention()) && b.ffn().unquantized().equals(own.ffn())
+                    && b.attention().quantizedWeights() == b.ffn().quantizedWeights()) formats.add(b.attention().quantizedWeights());
+        }
+        List<Plan> out = new ArrayList<>();
+        for (dev.puzzle.core.tensor.DType d : formats) {
+            List<Replacement> chosen = new ArrayList<>();
+            for (int l = 0; l < pc.numLayers(); l++) {
+                BlockConfig own = pc.parentBlock(l);
+                Replacement r = lib.find(l, new BlockConfig(own.attention().withWeights(d), own.ffn().withWeights(d)));
+                if (r == null) break;
+                chosen.add(r);
+            }
+            if (chosen.size() == pc.numLayers() && fits(chosen, budgets)) {
+                out.add(new Plan(d.configName() + "-" + t.label(), Plan.Kind.UNIFORM_FORMAT, t, tps, chosen,
+                        "the whole parent in " + d.configName() + ", round to nearest (a uniform weight format, as llama.cpp's quantize makes)"));
+            }
         }
         return out;
     }
@@ -62,12 +93,14 @@ public final class BaselinesStage {
             case AttentionConfig.Window w -> false;
             case AttentionConfig.Linear l -> false;
             case AttentionConfig.NoOp n -> false;
+            case AttentionConfig.Quantized q -> false; // uniform formats are baselines of their own
         };
         boolean ffn = switch (b.ffn()) {
             case FfnConfig.Dense d -> true;
             case FfnConfig.Moe m -> true;
             case FfnConfig.Linear l -> false;
             case FfnConfig.NoOp n -> false;
+            case FfnConfig.Quantized q -> false;
         };
         return attention && ffn;
     }

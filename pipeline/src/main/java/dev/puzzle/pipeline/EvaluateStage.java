@@ -116,7 +116,21 @@ public final class EvaluateStage {
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
                 ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), ReportModel.Spread.of(batch1.decode()),
                 ReportModel.Spread.of(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
-                gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm());
+                gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm(), qad(p));
+    }
+
+    /** What QAD did to this child ({@code qad.json}), in words; null when it did not run. */
+    private String qad(Plan p) {
+        java.nio.file.Path f = run.dir.layout().childQad(p.name());
+        if (!Files.exists(f)) return null;
+        try {
+            var j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
+            return String.format(java.util.Locale.ROOT, "%d quantized matrices distilled quantization-aware; KL %.4g before, %.4g after (%s): kept %s",
+                    j.path("quantized_matrices").asInt(), j.path("kl_before").asDouble(), j.path("kl_after").asDouble(), j.path("judged_on").asText(),
+                    j.path("kept").asText().equals("qad") ? "the QAD result" : "the child before QAD");
+        } catch (java.io.IOException e) {
+            throw new PuzzleException(f + ": cannot read: " + e.getMessage(), e);
+        }
     }
 
     /** Tokens a sample continues the prompt by (greedy). */

@@ -40,12 +40,7 @@ public final class HeapNeed {
         long D = c.dim(), HE = c.qDim(), H = c.numHeads(), V = c.vocabSize(), T = s.seqLen();
         long F = 0, GE = 0, layerParams = 0;
         for (BlockConfig b : c.blocks()) {
-            long f = switch (b.ffn()) { // FFN width for the parameters; rows of activations use the active width
-                case FfnConfig.Dense d -> d.intermediateSize();
-                case FfnConfig.Moe m -> (long) m.numExperts() * m.expertIntermediate() + m.sharedIntermediate() + m.numExperts();
-                case FfnConfig.Linear l -> D;
-                case FfnConfig.NoOp n -> 0;
-            };
+            long f = width(b.ffn(), D);
             long ge = (long) b.attention().kvHeads() * c.headDim();
             F = Math.max(F, f);
             GE = Math.max(GE, ge);
@@ -94,5 +89,16 @@ public final class HeapNeed {
 
     static String gib(long bytes) {
         return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+    }
+
+    /** An FFN's width for the parameters (heap copies are FP32 whatever the stored format); rows of activations use the active width. */
+    private static long width(FfnConfig f, long D) {
+        return switch (f) {
+            case FfnConfig.Dense d -> d.intermediateSize();
+            case FfnConfig.Moe m -> (long) m.numExperts() * m.expertIntermediate() + m.sharedIntermediate() + m.numExperts();
+            case FfnConfig.Linear l -> D;
+            case FfnConfig.NoOp n -> 0;
+            case FfnConfig.Quantized q -> width(q.base(), D);
+        };
     }
 }

@@ -45,7 +45,12 @@ public record Plan(String name, Kind kind, RunConfig.Target target, double targe
     public enum Kind {
         PARENT("parent"), PUZZLE("puzzle"), UNIFORM("uniform"), LAYER_DROP("layer-drop"),
         /** Puzzle's search with one global KV dtype, FP8, in every layer that caches K and V (Puzzletron's setting). */
-        FP8_GLOBAL("fp8-global");
+        FP8_GLOBAL("fp8-global"),
+        /**
+         * The whole parent in one quantized weight format, round to nearest (all Q8_0, all Q4_0, all MXFP4: what a
+         * llama.cpp user picks today), against the child that chooses architecture and precision per block.
+         */
+        UNIFORM_FORMAT("uniform-format");
 
         public final String label;
 

@@ -137,11 +137,12 @@ public final class ProfileStage {
         Map<String, Double> s = new LinkedHashMap<>(model.block(parent, b, w, routing).stats());
         BlockCost a = model.block(parent, new BlockConfig(b.attention(), new FfnConfig.NoOp()), w);
         BlockCost f = model.block(parent, new BlockConfig(new AttentionConfig.NoOp(), b.ffn()), w, routing);
-        switch (b.ffn()) {
+        switch (b.ffn().unquantized()) { // a quantized MoE routes as its base
             case FfnConfig.Moe m -> s.put(LibraryKeys.MOE_ACTIVE_EXPERTS, RooflineCostModel.activeExperts(m.numExperts(), m.topK(), w.batch(), routing));
             case FfnConfig.Dense d -> { }
             case FfnConfig.Linear x -> { }
             case FfnConfig.NoOp n -> { }
+            case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
         }
         s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) b.ffn().denseWidth());
         s.put(LibraryKeys.ATTENTION_MEMORY_MIB, a.memoryMib());

@@ -2,6 +2,7 @@ package dev.puzzle.pipeline;
 
 import dev.puzzle.bld.Bld;
 import dev.puzzle.bld.Gkd;
+import dev.puzzle.bld.Qad;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
@@ -15,7 +16,7 @@ import java.nio.file.Path;
 /**
  * The realize stage: assembles a chosen architecture from the distilled (else initialized) candidates into
  * a child checkpoint, optionally trains it end to end against the parent (GKD, resumable from its
- * checkpoint), and writes it as a Hugging Face directory ({@code RUN_DIR/compress/NAME/model}), atomically;
+ * checkpoint) and, where it has quantized parts, quantization-aware (QAD, {@code compress.qad}), and writes it as a Hugging Face directory ({@code RUN_DIR/compress/NAME/model}), atomically;
  * unless {@code compress.gguf: false}, also a GGUF for llama.cpp beside it ({@code model.gguf}), or, where
  * GGUF cannot express the child exactly, the one-line reason ({@code gguf-refused.txt}).
  */
@@ -37,7 +38,8 @@ public final class RealizeStage {
         if (p.kind() == Plan.Kind.PARENT) return run.parent;
         Path model = modelDir(run, p);
         if (!Files.exists(model.resolve("config.json"))) {
-            Checkpoint child = Bld.realize(run.parent, p.blocks(), run.dir.root(), run.config.distill().coupled());
+            // A uniform weight format is the parent rounded to nearest, as a llama.cpp user makes it: no BLD-trained weights.
+            Checkpoint child = Bld.realize(run.parent, p.blocks(), run.dir.root(), run.config.distill().coupled(), p.kind() != Plan.Kind.UNIFORM_FORMAT);
             Gkd.Settings gkd = run.config.compress().gkd();
             if (gkd != null) { // optional: the whole child against the parent; resumes from its checkpoint
                 Path dir = run.dir.child(p.name());
@@ -52,10 +54,35 @@ public final class RealizeStage {
                     Files.deleteIfExists(run.dir.layout().childGkdCheckpoint(p.name()));
                 }
             }
+            Gkd.Settings qad = run.config.compress().qad();
+            if (qad != null && !Qad.quantizedMatrices(child).isEmpty()) child = qad(run, p, child, qad, listener);
             Checkpoint out = child;
             AtomicFiles.writeDirectory(model, tmp -> Checkpoints.writeHfDir(out, tmp, null));
         }
         return Checkpoints.load(model);
+    }
+
+    /**
+     * QAD of a child with quantized parts ({@code compress.qad}): the full-precision parent distilled into it, its quantized
+     * matrices trained through the straight-through estimator and re-quantized; the result kept only when its KL to the
+     * parent is lower on calibration-region text QAD did not train on (the last of {@link Run#gkdSequences()}; the
+     * held-out text of the report stays unseen). Writes {@code qad.json}; resumes from its checkpoint.
+     */
+    static Checkpoint qad(Run run, Plan p, Checkpoint child, Gkd.Settings st, Listener listener) throws IOException {
+        int[][] seqs = run.gkdSequences();
+        int[][] train = seqs.length > 1 ? java.util.Arrays.copyOf(seqs, seqs.length - 1) : seqs, judge = {seqs[seqs.length - 1]};
+        Files.createDirectories(run.dir.child(p.name()));
+        Path ckpt = run.dir.layout().childQadCheckpoint(p.name());
+        Qad.Result r = Qad.run(run.backend, run.parent, child, train, judge, st, ckpt, listener.progress("qad " + p.name(), st.steps(train))::accept);
+        var j = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        j.put("quantized_matrices", r.quantized()).put("kl_before", r.klBefore()).put("kl_after", r.klAfter()).put("kept", r.kept() ? "qad" : "pre-qad")
+                .put("tokens", st.tokens()).put("lr", st.lr()).put("judged_on", seqs.length > 1 ? "a calibration-region sequence QAD did not train on"
+                        : "the one calibration-region sequence it trained on (data.calibration too short to hold one out)");
+        AtomicFiles.writeString(run.dir.layout().childQad(p.name()), new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
+        Files.deleteIfExists(ckpt);
+        listener.stage("qad", String.format(java.util.Locale.ROOT, "%s: KL %.5f before QAD, %.5f after: kept %s", p.name(), r.klBefore(), r.klAfter(),
+                r.kept() ? "the QAD result" : "the child as it was"));
+        return r.child();
     }
 
     /**

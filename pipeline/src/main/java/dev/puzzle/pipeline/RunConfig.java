@@ -188,7 +188,7 @@ public final class RunConfig {
      * GGUF for llama.cpp beside each child ({@code gguf}, default true).
      */
     public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd,
-                           GgufExport gguf, Task task) {}
+                           GgufExport gguf, Task task, Gkd.Settings qad) {}
 
     /**
      * {@code compress.task}: a multiple-choice task every model is scored on (accuracy retained per child) — a JSON
@@ -207,7 +207,7 @@ public final class RunConfig {
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task", "qad");
         List<Target> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
@@ -221,19 +221,24 @@ public final class RunConfig {
         int reps = m.isMissing() ? 5 : m.integer("reps", 1, 5);
         workload();
         data();
-        Gkd.Settings gkd = null;
-        ConfigNode g = c.child("gkd");
-        if (!g.isMissing()) {
-            g.allowOnly("tokens", "batch_sequences", "lr", "cosine_weight", "checkpoint_every", "seed");
-            try {
-                gkd = new Gkd.Settings((long) g.number("tokens"), g.integer("batch_sequences", 1, 2), g.number("lr", 3e-4),
-                        g.number("cosine_weight", 1.0), g.integer("checkpoint_every", 1, 20), (long) g.number("seed", 1));
-            } catch (PuzzleException e) {
-                throw new PuzzleException(file + ": field 'compress.gkd': " + e.getMessage());
-            }
+        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
+                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0));
+    }
+
+    /**
+     * {@code compress.gkd} or {@code compress.qad}: end-to-end distillation of each child against the parent ({@code tokens},
+     * {@code batch_sequences}, {@code lr}, {@code cosine_weight}, {@code checkpoint_every}, {@code seed}); null when absent.
+     */
+    private Gkd.Settings distillation(ConfigNode c, String key, double lr, double cosine) {
+        ConfigNode g = c.child(key);
+        if (g.isMissing()) return null;
+        g.allowOnly("tokens", "batch_sequences", "lr", "cosine_weight", "checkpoint_every", "seed");
+        try {
+            return new Gkd.Settings((long) g.number("tokens"), g.integer("batch_sequences", 1, 2), g.number("lr", lr),
+                    g.number("cosine_weight", cosine), g.integer("checkpoint_every", 1, 20), (long) g.number("seed", 1));
+        } catch (PuzzleException e) {
+            throw new PuzzleException(file + ": field 'compress." + key + "': " + e.getMessage());
         }
-        return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps, gkd,
-                ggufExport(c), task(c));
     }
 
     private Task task(ConfigNode c) {
@@ -292,6 +297,7 @@ public final class RunConfig {
         JsonNode r = root.node();
         for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
         if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
+        if (r.path("compress").has("qad")) fp.set("qad", r.get("compress").get("qad"));
         if (r.path("compress").path("gguf").asText("").equals("required")) fp.put("gguf", "required"); // it narrows the search space
         // Held-out text is read at the workload's context unless data.eval_context says otherwise (run directories
         // scored before that, at data.seq_len, carry no such key and are refused rather than mixed).

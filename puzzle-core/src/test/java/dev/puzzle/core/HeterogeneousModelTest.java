@@ -114,6 +114,75 @@ class HeterogeneousModelTest {
         }
     }
 
+    /** Quantized parts of every format over several variants (dim 32: the projections' rows are whole blocks of each format). */
+    static ModelConfig quantizedLayers() {
+        List<BlockConfig> blocks = List.of(
+                new BlockConfig(new AttentionConfig.Quantized(new AttentionConfig.Gqa(2), DType.Q4_0), new FfnConfig.Quantized(new FfnConfig.Dense(64), DType.Q8_0)),
+                new BlockConfig(new AttentionConfig.Quantized(new AttentionConfig.Window(1, 5), DType.MXFP4), new FfnConfig.Dense(48)),
+                new BlockConfig(new AttentionConfig.Quantized(new AttentionConfig.Linear(), DType.FP8), new FfnConfig.Quantized(new FfnConfig.Dense(40), DType.NVFP4)),
+                new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.Quantized(new FfnConfig.Linear(), DType.Q4_0)));
+        return new ModelConfig("LlamaForCausalLM", 32, 4, 8, 2, 48, 61, 64, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, false, false, blocks);
+    }
+
+    @Test
+    void quantizedPartsStoreTheirMatricesInTheirFormatAndRoundTripThroughHf(@TempDir Path tmp) throws IOException {
+        Checkpoint ck = randomModel(quantizedLayers(), 12);
+        // Where the rows are whole blocks the matrices are stored in the part's format; norms and the rest are not.
+        assertEquals(DType.Q4_0, ck.tensors().get(layer(0, Q)).dtype());
+        assertEquals(DType.Q4_0, ck.tensors().get(layer(0, O)).dtype());
+        assertEquals(DType.Q8_0, ck.tensors().get(layer(0, GATE)).dtype());
+        assertEquals(DType.Q8_0, ck.tensors().get(layer(0, DOWN)).dtype(), "rows of 64: whole Q8_0 blocks");
+        assertEquals(DType.F32, ck.tensors().get(layer(2, DOWN)).dtype(), "rows of 40 are not whole NVFP4 blocks: as llama.cpp, left unquantized");
+        assertEquals(DType.NVFP4, ck.tensors().get(layer(2, UP)).dtype());
+        assertEquals(DType.FP8, ck.tensors().get(layer(2, ATTN_LINEAR)).dtype());
+        assertEquals(DType.F32, ck.tensors().get(layer(0, ATTN_NORM)).dtype());
+        assertEquals(DType.F32, ck.tensors().get(layer(1, GATE)).dtype(), "an unquantized part keeps its type");
+        prefillEqualsDecode(ck);
+        Path dir = tmp.resolve("q");
+        Checkpoints.writeHfDir(ck, dir, null);
+        assertTrue(Files.readString(dir.resolve("config.json")).contains("\"weights_dtype\" : \"mxfp4\""));
+        Checkpoint back = Checkpoints.load(dir);
+        assertEquals(ck.config().blocks(), back.config().blocks());
+        for (var e : ck.tensors().entrySet()) {
+            Tensor a = e.getValue(), b = back.tensors().get(e.getKey());
+            assertEquals(a.dtype(), b.dtype(), e.getKey());
+            if (a.dtype().isQuantized()) {
+                byte[] x = new byte[(int) a.storedBytes()], y = new byte[(int) b.storedBytes()];
+                a.rawBytes(0, a.rows(), x, 0);
+                b.rawBytes(0, b.rows(), y, 0);
+                assertArrayEquals(x, y, e.getKey() + ": the stored bytes");
+            }
+        }
+        int[] toks = tokens(12, 61, 5);
+        Decoder d1 = new Decoder(ck), d2 = new Decoder(back);
+        assertArrayEquals(d1.forward(d1.newState(12), toks, 0, 12, true), d2.forward(d2.newState(12), toks, 0, 12, true), 1e-5f);
+    }
+
+    @Test
+    void aQuantizedPartComputesWithItsWeightsRoundedAndNothingElse() {
+        // The same random model unquantized, its parts' matrices rounded to their formats by hand (Quant.roundTrip, FP32):
+        // the quantized model's logits differ only by llama.cpp's Q8_0 rounding of a product's inputs (Q8_0/Q4_0/MXFP4).
+        Checkpoint q = randomModel(quantizedLayers(), 12);
+        List<BlockConfig> plain = q.config().blocks().stream().map(b -> new BlockConfig(b.attention().unquantized(), b.ffn().unquantized())).toList();
+        Checkpoint f = randomModel(q.config().withBlocks(plain), 12);
+        Map<String, Tensor> rounded = new LinkedHashMap<>();
+        f.tensors().forEach((k, v) -> {
+            DType want = q.tensors().get(k).dtype();
+            rounded.put(k, want.isQuantized() ? new Tensor(dev.puzzle.core.tensor.Quant.roundTrip(want, v.data(), v.rows(), v.cols()), v.shape()) : v);
+        });
+        Checkpoint byHand = new Checkpoint(f.config(), rounded, f.storedTypes(), null, "rounded by hand");
+        int[] toks = tokens(12, 61, 5);
+        Decoder a = new Decoder(q), b = new Decoder(byHand);
+        float[] x = a.forward(a.newState(12), toks, 0, 12, true), y = b.forward(b.newState(12), toks, 0, 12, true);
+        double worst = 0, scale = 0;
+        for (int i = 0; i < x.length; i++) {
+            worst = Math.max(worst, Math.abs(x[i] - y[i]));
+            scale = Math.max(scale, Math.abs(y[i]));
+        }
+        assertTrue(worst < 0.02 * scale, "worst " + worst + " of logits up to " + scale);
+        assertTrue(worst > 0, "the quantized forward rounds its inputs as llama.cpp does");
+    }
+
     @Test
     void uniformFamiliesKeepTheirHfArchitecture(@TempDir Path tmp) throws IOException {
         ModelConfig qwen = ModelConfig.builder("Qwen2ForCausalLM").dim(32).layers(2).heads(4).kvHeads(2).intermediateSize(48).vocabSize(61).maxSeqLen(64).normEps(1e-6f).ropeTheta(1e6f).ropeStyle(RopeStyle.HALF_SPLIT).tiedEmbeddings(true).qkvBias(true).build();

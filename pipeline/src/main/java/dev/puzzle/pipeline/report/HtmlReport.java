@@ -31,6 +31,7 @@ public final class HtmlReport {
             case "uniform" -> "#d62728";
             case "layer-drop" -> "#2ca02c";
             case "fp8-global" -> "#9467bd";
+            case "uniform-format" -> "#ff7f0e";
             default -> "#000000";
         };
     }
@@ -41,7 +42,7 @@ public final class HtmlReport {
             case "uniform" -> Svg.Marker.SQUARE;
             case "layer-drop" -> Svg.Marker.TRIANGLE;
             case "fp8-global" -> Svg.Marker.DIAMOND;
-            default -> Svg.Marker.STAR;
+            default -> Svg.Marker.STAR;  // uniform-format too
         };
     }
 

@@ -106,6 +106,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 case AttentionConfig.Window w -> WINDOW;
                 case AttentionConfig.Linear x -> LINEAR;
                 case AttentionConfig.NoOp n -> NO_ATTENTION;
+                case AttentionConfig.Quantized q -> of(new BlockConfig(q.base(), b.ffn()));
             };
         }
     }
@@ -127,7 +128,8 @@ public record ReportModel(String runDir, String config, String hardware, String 
      * {@code measuredWorkloadTokensPerS}: generated tokens per second of the budgets' workload on this machine,
      * prefill included (the CPU decoder runs the batch's sequences one after another, so the batch's rate is one
      * sequence's); {@code measuredDecodeTokensPerS}: batch-1 decode. {@code sample}: a greedy continuation of
-     * the report's sample prompt.
+     * the report's sample prompt. {@code qad}: what quantization-aware distillation did to a child with quantized parts
+     * ({@code compress.qad}), in words; null when it did not run.
      */
     public record ModelResult(String name, String kind, String target, Double targetTokensPerS, boolean gkd, String model, String solvedBy,
                               double klDiv, double top1Agreement, double hiddenCosine, double lmLoss, double perplexity, long parameters,
@@ -135,7 +137,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                               Spread measuredDecodeSpread, Spread measuredWorkloadSpread,
                               double predictedRuntimeMs, double predictedMemoryMib, double predictedTokensPerS,
                               List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture,
-                              String sample, Double taskAccuracy, Double taskAccuracyNorm) {}
+                              String sample, Double taskAccuracy, Double taskAccuracyNorm, String qad) {}
 
     /** The prompt every model's sample continues (greedy). */
     public static final String SAMPLE_PROMPT = "Once upon a time";
@@ -174,6 +176,13 @@ public record ReportModel(String runDir, String config, String hardware, String 
                         "At %s: KV precision per layer — Puzzle KL %.4g vs %.4g with every KV cache in FP8 at the same budget (%s).", label(t, tps),
                         best.klDiv(), fp8.klDiv(), best.klDiv() < fp8.klDiv() ? "the per-layer choice is better"
                                 : best.klDiv() == fp8.klDiv() ? "the same" : "the global setting is better")));
+            }
+            for (ModelResult f : models) {
+                if (!f.kind().equals("uniform-format") || !t.equals(f.target())) continue;
+                cmp.add(new Comparison(t, tps, best.name(), f.name(), null, String.format(Locale.ROOT,
+                        "At %s: weight precision per block — Puzzle KL %.4g vs %.4g for %s at the same budget (%s).", label(t, tps), best.klDiv(), f.klDiv(),
+                        f.solvedBy() == null ? f.name() : f.solvedBy(), best.klDiv() < f.klDiv() ? "the per-block choice is better"
+                                : best.klDiv() == f.klDiv() ? "the same" : "the uniform format is better")));
             }
             ModelResult uni = find(models, "uniform", t);
             if (uni == null) {
@@ -280,6 +289,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
     public static List<String> howToRun(ModelResult m) {
         if (m.kind().equals("parent")) return List.of();
         List<String> out = new ArrayList<>();
+        if (m.qad() != null) out.add("QAD: " + m.qad());
         if (m.gguf() != null) out.add("llama.cpp: llama-cli -m " + m.gguf() + " -p 'Once upon a time' --temp 0");
         else if (m.ggufRefused() != null) out.add("llama.cpp: no GGUF (" + m.ggufRefused() + ")");
         String arch = m.hfArchitecture() == null ? "" : m.hfArchitecture();

@@ -65,28 +65,42 @@ public final class GgufWriter {
 
     /** Why this block has no GGUF encoding that llama.cpp runs exactly, or null when it has one. */
     public static String refusal(BlockConfig b) {
-        String attention = switch (b.attention()) {
+        String attention = refusal(b.attention());
+        return attention != null ? attention : refusal(b.ffn());
+    }
+
+    private static String refusal(AttentionConfig a) {
+        return switch (a) {
             case AttentionConfig.Window w -> "sliding-window attention is not expressible per layer in GGUF's deci";
             case AttentionConfig.Gqa g -> g.fp8Kv() ? "an FP8 KV cache per layer is not expressible in GGUF" : null;
+            case AttentionConfig.Quantized q -> Gguf.ggmlType(q.weights()) < 0 ? formatRefusal(q.weights()) : refusal(q.base());
             case AttentionConfig.Linear l -> null;
             case AttentionConfig.NoOp n -> null;
         };
-        if (attention != null) return attention;
-        return switch (b.ffn()) {
+    }
+
+    private static String refusal(FfnConfig f) {
+        return switch (f) {
             case FfnConfig.Linear l -> "a linear FFN has no tensor slot in GGUF's deci";
             case FfnConfig.Moe m -> "mixture-of-experts layers are not written to GGUF yet";
+            case FfnConfig.Quantized q -> Gguf.ggmlType(q.weights()) < 0 ? formatRefusal(q.weights()) : refusal(q.base());
             case FfnConfig.Dense d -> null;
             case FfnConfig.NoOp n -> null;
         };
     }
 
+    private static String formatRefusal(DType d) {
+        return d.configName() + " weights have no ggml type that llama.cpp runs";
+    }
+
     /** deci's attention head count of a layer: 0 is a no-op attention (and 0 KV heads with heads a linear one). */
     private static int heads(BlockConfig b, ModelConfig c) {
-        return switch (b.attention()) {
+        return switch (b.attention().unquantized()) {
             case AttentionConfig.NoOp n -> 0;
             case AttentionConfig.Gqa g -> c.numHeads();
             case AttentionConfig.Linear x -> c.numHeads();
             case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+            case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
         };
     }
 
@@ -134,11 +148,12 @@ public final class GgufWriter {
                 BlockConfig b = c.blocks().get(l);
                 heads[l] = heads(b, c);
                 kvh[l] = b.attention().kvHeads();
-                ff[l] = switch (b.ffn()) {
+                ff[l] = switch (b.ffn().unquantized()) {
                     case FfnConfig.Dense d -> d.intermediateSize();
                     case FfnConfig.NoOp n -> heads[l] == 0 ? 0 : 1; // keep the attention output: a zero FFN of width 1
                     case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
                     case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
+                    case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
                 };
             }
             kvCount += i32s(kv, arch + ".attention.head_count", heads);
@@ -155,7 +170,7 @@ public final class GgufWriter {
         for (int l = 0; l < c.numLayers(); l++) {
             BlockConfig b = c.blocks().get(l);
             String p = "blk." + l + ".";
-            switch (b.attention()) {
+            switch (b.attention().unquantized()) { // a quantized part's matrices are written in their stored types
                 case AttentionConfig.Gqa g -> {
                     put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
                     putMatrix(tensors, types, p + "attn_q.weight", inter, layer(l, Q), dtype);
@@ -169,8 +184,9 @@ public final class GgufWriter {
                 }
                 case AttentionConfig.NoOp n -> { }
                 case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+                case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
-            switch (b.ffn()) {
+            switch (b.ffn().unquantized()) {
                 case FfnConfig.Dense d -> {
                     put(tensors, types, p + "ffn_norm.weight", t.get(layer(l, FFN_NORM)), DType.F32);
                     putMatrix(tensors, types, p + "ffn_gate.weight", inter, layer(l, GATE), dtype);
@@ -190,6 +206,7 @@ public final class GgufWriter {
                 }
                 case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
                 case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
+                case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
         }
         put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);

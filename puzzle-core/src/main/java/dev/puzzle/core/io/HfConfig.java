@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.model.AttentionConfig;
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
@@ -142,6 +143,8 @@ public final class HfConfig {
             attn = w.canConvertToInt() && w.asInt() > 0 ? new AttentionConfig.Window(kv, w.asInt()) : new AttentionConfig.Gqa(kv);
             if (fp8KvCache(file, a, at)) attn = attn.withFp8Kv();
         }
+        DType aw = weightsDtype(file, a, at);
+        if (aw != null) attn = attn.withWeights(aw);
         FfnConfig ffn;
         if (f.path("no_op").asBoolean(false)) {
             ffn = new FfnConfig.NoOp();
@@ -167,6 +170,8 @@ public final class HfConfig {
         } else {
             throw PuzzleException.field(file, ft, f, "needs no_op, replace_with_linear, intermediate_size or ffn_mult");
         }
+        DType fw = weightsDtype(file, f, ft);
+        if (fw != null) ffn = ffn.withWeights(fw);
         return new BlockConfig(attn, ffn);
     }
 
@@ -281,8 +286,28 @@ public final class HfConfig {
             case AttentionConfig.Window w -> kvHeadsJson(flags(a, false, false), w.numKvHeads(), c).put("window_length", w.window());
             case AttentionConfig.Linear l -> flags(a, false, true).putNull("n_heads_in_group").putNull("window_length");
             case AttentionConfig.NoOp n -> flags(a, true, false).putNull("n_heads_in_group").putNull("window_length");
+            case AttentionConfig.Quantized q -> {
+                attentionJson(a, q.base(), c);
+                a.put(WEIGHTS_DTYPE, q.weights().configName());
+            }
         }
         if (at.fp8Kv()) a.put("kv_cache_dtype", "fp8_e4m3");
+    }
+
+    /**
+     * This toolkit's own block_configs field: the quantized format a sub-block's weight matrices are stored in
+     * (the tensors carry it too; the field makes a child's choice readable and costed without opening them).
+     */
+    static final String WEIGHTS_DTYPE = "weights_dtype";
+
+    /** A block_configs entry's {@code weights_dtype}: null when absent or an element type, else a quantized dtype. */
+    private static DType weightsDtype(Path file, JsonNode part, String at) {
+        JsonNode d = part.path(WEIGHTS_DTYPE);
+        if (d.isMissingNode() || d.isNull()) return null;
+        DType t = DType.fromName(d.asText());
+        if (t == null) throw PuzzleException.field(file, at + "." + WEIGHTS_DTYPE, d, "must be one of " + DType.names());
+        if (t.isQuantized() && (part.path("no_op").asBoolean(false))) throw PuzzleException.field(file, at + "." + WEIGHTS_DTYPE, d, "a no_op part has no weights");
+        return t.isQuantized() ? t : null;
     }
 
     private static ObjectNode kvHeadsJson(ObjectNode a, int kv, ModelConfig c) {
@@ -302,6 +327,10 @@ public final class HfConfig {
                     .put("shared_expert_intermediate_dim", m.sharedIntermediate());
             case FfnConfig.Linear l -> flags(f, false, true).putNull("ffn_mult");
             case FfnConfig.NoOp n -> flags(f, true, false).putNull("ffn_mult");
+            case FfnConfig.Quantized q -> {
+                ffnJson(f, q.base(), c);
+                f.put(WEIGHTS_DTYPE, q.weights().configName());
+            }
         }
     }
 
@@ -332,6 +361,7 @@ public final class HfConfig {
                 }
                 case FfnConfig.Linear l -> { return null; }
                 case FfnConfig.NoOp n -> { return null; }
+                case FfnConfig.Quantized q -> { return null; }
             }
         }
         if (moe != null && mixtral && !moe.normTopK()) return null;

@@ -31,7 +31,7 @@ public final class RandomWeights {
         for (int i = 0; i < c.numLayers(); i++) {
             BlockConfig b = c.blocks().get(i);
             int GE = b.attention().kvHeads() * E;
-            switch (b.attention()) {
+            switch (b.attention().unquantized()) {
                 case AttentionConfig.Gqa g -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
                 case AttentionConfig.Window w -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
                 case AttentionConfig.Linear l -> {
@@ -39,6 +39,7 @@ public final class RandomWeights {
                     t.put(layer(i, ATTN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
                 }
                 case AttentionConfig.NoOp n -> { }
+                case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
             if (b.attention().fp8Kv()) { // scales that fit Gaussian K and V rows of these magnitudes (|x| up to ~5)
                 float[] ks = new float[b.attention().kvHeads()], vs = new float[ks.length];
@@ -47,7 +48,7 @@ public final class RandomWeights {
                 t.put(layer(i, K_SCALE), new Tensor(ks, ks.length));
                 t.put(layer(i, V_SCALE), new Tensor(vs, vs.length));
             }
-            switch (b.ffn()) {
+            switch (b.ffn().unquantized()) {
                 case FfnConfig.Dense d -> {
                     int F = d.intermediateSize();
                     t.put(layer(i, FFN_NORM), norm(r, D));
@@ -77,12 +78,15 @@ public final class RandomWeights {
                     t.put(layer(i, FFN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
                 }
                 case FfnConfig.NoOp n -> { }
+                case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
+            if (b.attention().quantizedWeights() != null) t = PartWeights.quantized(t, i, true, b.attention().quantizedWeights());
+            if (b.ffn().quantizedWeights() != null) t = PartWeights.quantized(t, i, false, b.ffn().quantizedWeights());
         }
         t.put(FINAL_NORM, norm(r, D));
         if (!c.tiedEmbeddings()) t.put(LM_HEAD, gauss(r, 1 / Math.sqrt(D), V, D));
         Map<String, DType> types = new LinkedHashMap<>();
-        t.keySet().forEach(n -> types.put(n, DType.F32));
+        t.forEach((n, x) -> types.put(n, x.dtype()));
         return new Checkpoint(c, t, types, null, "random(seed " + seed + ")");
     }
 

@@ -53,4 +53,9 @@ public final class TensorNames {
     public static boolean quantizable(String name) {
         return name.startsWith("model.layers.") && name.endsWith("_proj.weight") || name.endsWith(ATTN_LINEAR) || name.endsWith(FFN_LINEAR);
     }
+
+    /** Whether {@code name} belongs to layer l's attention part (its norm, self_attn.*) or, {@code attention} false, its FFN part (its norm, mlp.*). */
+    public static boolean inPart(String name, int l, boolean attention) {
+        return name.equals(layer(l, attention ? ATTN_NORM : FFN_NORM)) || name.startsWith(layer(l, attention ? "self_attn." : "mlp."));
+    }
 }

@@ -1,9 +1,12 @@
 package dev.puzzle.core.model;
 
+import dev.puzzle.core.tensor.DType;
+
 /**
  * The attention sub-block of one layer: GQA with its own KV-head count, sliding window, one linear map, or
- * nothing. GQA and window layers may keep their KV cache in FP8 E4M3 ({@code fp8Kv}) with per-KV-head
- * scales: K and V are quantized when written to the cache and dequantized when read.
+ * nothing; and any of these with weights ({@link Quantized}) stored in a quantized format. GQA and window
+ * layers may keep their KV cache in FP8 E4M3 ({@code fp8Kv}) with per-KV-head scales: K and V are quantized
+ * when written to the cache and dequantized when read.
  */
 public sealed interface AttentionConfig {
 
@@ -38,9 +41,50 @@ public sealed interface AttentionConfig {
     /** No attention at all: the residual stream passes through. */
     record NoOp() implements AttentionConfig {}
 
+    /**
+     * Another variant whose weight matrices (the projections or the linear map; norms, biases and KV scales
+     * stay FP32) are stored in {@code weights}, a quantized dtype, where their rows are whole blocks of it
+     * (others keep the model's type, as llama.cpp falls back). It computes as its base with those weights.
+     */
+    record Quantized(AttentionConfig base, DType weights) implements AttentionConfig {
+        public Quantized {
+            java.util.Objects.requireNonNull(base, "base");
+            if (base instanceof Quantized) throw new IllegalArgumentException("weights are quantized once: " + base + " is quantized already");
+            if (!base.hasWeights()) throw new IllegalArgumentException("no_op attention has no weights to quantize");
+            if (!weights.isQuantized()) throw new IllegalArgumentException(weights.configName() + " is not a quantized weight format");
+        }
+    }
+
+    /** The quantized format of the variant's weights; null when they are in the model's own type. */
+    default DType quantizedWeights() {
+        return switch (this) {
+            case Quantized q -> q.weights();
+            case Gqa g -> null;
+            case Window w -> null;
+            case Linear l -> null;
+            case NoOp n -> null;
+        };
+    }
+
+    /** The variant with its weights in the model's own type (itself when they are). */
+    default AttentionConfig unquantized() {
+        return this instanceof Quantized q ? q.base() : this;
+    }
+
+    /** The same variant with its weights in {@code dtype}: quantized for a quantized dtype, else in the model's type. */
+    default AttentionConfig withWeights(DType dtype) {
+        return dtype.isQuantized() ? new Quantized(unquantized(), dtype) : unquantized();
+    }
+
     /** Whether the KV cache is FP8 E4M3 (false for linear and no-op, which cache nothing). */
     default boolean fp8Kv() {
-        return false;
+        return switch (this) {
+            case Gqa g -> g.fp8Kv();
+            case Window w -> w.fp8Kv();
+            case Quantized q -> q.base().fp8Kv();
+            case Linear l -> false;
+            case NoOp n -> false;
+        };
     }
 
     /** The same variant with its KV cache in FP8; refused for a variant without a KV cache. */
@@ -48,6 +92,7 @@ public sealed interface AttentionConfig {
         return switch (this) {
             case Gqa g -> new Gqa(g.numKvHeads(), true);
             case Window w -> new Window(w.numKvHeads(), w.window(), true);
+            case Quantized q -> new Quantized(q.base().withFp8Kv(), q.weights());
             case Linear l -> throw new IllegalArgumentException("an FP8 KV cache needs attention with a KV cache, not linear");
             case NoOp n -> throw new IllegalArgumentException("an FP8 KV cache needs attention with a KV cache, not no_op");
         };
@@ -58,7 +103,9 @@ public sealed interface AttentionConfig {
         return switch (this) {
             case Gqa g -> new Gqa(g.numKvHeads());
             case Window w -> new Window(w.numKvHeads(), w.window());
-            default -> this;
+            case Quantized q -> new Quantized(q.base().withoutFp8Kv(), q.weights());
+            case Linear l -> this;
+            case NoOp n -> this;
         };
     }
 
@@ -66,6 +113,7 @@ public sealed interface AttentionConfig {
     default int window() {
         return switch (this) {
             case Window w -> w.window();
+            case Quantized q -> q.base().window();
             case Gqa g -> 0;
             case Linear l -> 0;
             case NoOp n -> 0;
@@ -78,6 +126,7 @@ public sealed interface AttentionConfig {
             case Gqa g -> true;
             case Window w -> true;
             case Linear l -> true;
+            case Quantized q -> true;
             case NoOp n -> false;
         };
     }
@@ -87,6 +136,7 @@ public sealed interface AttentionConfig {
         return switch (this) {
             case Gqa g -> g.numKvHeads();
             case Window w -> w.numKvHeads();
+            case Quantized q -> q.base().kvHeads();
             case Linear l -> 0;
             case NoOp n -> 0;
         };

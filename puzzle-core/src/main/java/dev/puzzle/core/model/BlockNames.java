@@ -1,5 +1,7 @@
 package dev.puzzle.core.model;
 
+import dev.puzzle.core.tensor.DType;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -37,7 +39,26 @@ public final class BlockNames {
                     "window" + w.window() + "_kv" + w.numKvHeads() + fp8Brief, "attn-window" + w.window() + "-kv" + w.numKvHeads() + fp8Id);
             case AttentionConfig.Linear l -> new Words("linear", "linear", "attn-linear");
             case AttentionConfig.NoOp n -> new Words("no_op", "no_op", "attn-noop");
+            case AttentionConfig.Quantized q -> quantized(words(q.base(), parent), q.weights());
         };
+    }
+
+    /** A quantized part's words: its base's, then the format ({@code , weights q4_0}, {@code _q4_0}, {@code -q4_0}). */
+    private static Words quantized(Words base, DType format) {
+        String f = format.configName();
+        return new Words(base.library() == null ? null : base.library() + WEIGHTS + f, base.brief() + "_" + f, base.id() + "-" + f);
+    }
+
+    private static final String WEIGHTS = ", weights ";
+
+    /** A library name part without its {@code , weights FORMAT} suffix, and the format (null when there is none or it is not a quantized format). */
+    private record Suffix(String rest, DType format) {
+        static Suffix of(String part) {
+            int i = part.lastIndexOf(WEIGHTS);
+            if (i < 0) return new Suffix(part, null);
+            DType d = DType.fromName(part.substring(i + WEIGHTS.length()));
+            return d != null && d.isQuantized() ? new Suffix(part.substring(0, i), d) : new Suffix(part, null);
+        }
     }
 
     private static Words words(FfnConfig f, ModelConfig parent) {
@@ -53,6 +74,7 @@ public final class BlockNames {
                     "ffn-moe" + m.numExperts() + "-top" + m.topK());
             case FfnConfig.Linear l -> new Words("linear", "linear", "ffn-linear");
             case FfnConfig.NoOp n -> new Words("no_op", "no_op", "ffn-noop");
+            case FfnConfig.Quantized q -> quantized(words(q.base(), parent), q.weights());
         };
     }
 
@@ -63,7 +85,11 @@ public final class BlockNames {
     private static final Pattern FUSED = Pattern.compile("fused ffn of layers (\\d+)-(\\d+), width (\\d+) && attention = (.+)");
 
     /** The attention variant a library name's attention part stands for (the inverse of {@link #words(AttentionConfig, ModelConfig)}), or null. */
-    private static AttentionConfig attention(String a) {
+    private static AttentionConfig attention(String name) {
+        Suffix w = Suffix.of(name);
+        AttentionConfig base = w.format() == null ? null : attention(w.rest());
+        if (w.format() != null) return base == null || !base.hasWeights() ? null : base.withWeights(w.format());
+        String a = name;
         boolean fp8 = a.endsWith(", kv fp8");
         if (fp8) a = a.substring(0, a.length() - ", kv fp8".length());
         Matcher m;
@@ -77,7 +103,13 @@ public final class BlockNames {
     }
 
     /** The FFN variant a library name's FFN part stands for, or null. */
-    private static FfnConfig ffn(String f) {
+    private static FfnConfig ffn(String name) {
+        Suffix w = Suffix.of(name);
+        if (w.format() != null) {
+            FfnConfig base = ffn(w.rest());
+            return base == null || !base.hasWeights() ? null : base.withWeights(w.format());
+        }
+        String f = name;
         Matcher m;
         if ((m = DENSE.matcher(f)).matches()) return new FfnConfig.Dense(Integer.parseInt(m.group(1)));
         if ((m = MOE.matcher(f)).matches()) return new FfnConfig.Moe(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),

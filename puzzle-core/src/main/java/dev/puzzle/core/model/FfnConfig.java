@@ -1,6 +1,11 @@
 package dev.puzzle.core.model;
 
-/** The FFN sub-block of one layer: dense SwiGLU of its own width, a mixture of SwiGLU experts, one linear map, or nothing. */
+import dev.puzzle.core.tensor.DType;
+
+/**
+ * The FFN sub-block of one layer: dense SwiGLU of its own width, a mixture of SwiGLU experts, one linear map, or
+ * nothing; and any of these with weights ({@link Quantized}) stored in a quantized format.
+ */
 public sealed interface FfnConfig {
 
     /** SwiGLU FFN. PyTorch: w2(F.silu(w1(x)) * w3(x)) */
@@ -37,12 +42,48 @@ public sealed interface FfnConfig {
     /** No FFN: the residual stream passes through. */
     record NoOp() implements FfnConfig {}
 
+    /**
+     * Another variant whose weight matrices (projections, every expert's, the linear map; norms and a MoE
+     * router stay in the model's type) are stored in {@code weights}, a quantized dtype, where their rows are whole
+     * blocks of it (others keep the model's type, as llama.cpp falls back). The experts of a MoE layer are one choice.
+     */
+    record Quantized(FfnConfig base, DType weights) implements FfnConfig {
+        public Quantized {
+            java.util.Objects.requireNonNull(base, "base");
+            if (base instanceof Quantized) throw new IllegalArgumentException("weights are quantized once: " + base + " is quantized already");
+            if (!base.hasWeights()) throw new IllegalArgumentException("a no_op FFN has no weights to quantize");
+            if (!weights.isQuantized()) throw new IllegalArgumentException(weights.configName() + " is not a quantized weight format");
+        }
+    }
+
+    /** The quantized format of the variant's weights; null when they are in the model's own type. */
+    default DType quantizedWeights() {
+        return switch (this) {
+            case Quantized q -> q.weights();
+            case Dense d -> null;
+            case Moe m -> null;
+            case Linear l -> null;
+            case NoOp n -> null;
+        };
+    }
+
+    /** The variant with its weights in the model's own type (itself when they are). */
+    default FfnConfig unquantized() {
+        return this instanceof Quantized q ? q.base() : this;
+    }
+
+    /** The same variant with its weights in {@code dtype}: quantized for a quantized dtype, else in the model's type. */
+    default FfnConfig withWeights(DType dtype) {
+        return dtype.isQuantized() ? new Quantized(unquantized(), dtype) : unquantized();
+    }
+
     /** Whether the variant has weights (all but the no-op): what BLD trains and the candidate store keeps. */
     default boolean hasWeights() {
         return switch (this) {
             case Dense d -> true;
             case Moe m -> true;
             case Linear l -> true;
+            case Quantized q -> true;
             case NoOp n -> false;
         };
     }
@@ -51,6 +92,7 @@ public sealed interface FfnConfig {
     default int denseWidth() {
         return switch (this) {
             case Dense d -> d.intermediateSize();
+            case Quantized q -> q.base().denseWidth();
             case Moe m -> 0;
             case Linear l -> 0;
             case NoOp n -> 0;
@@ -61,6 +103,7 @@ public sealed interface FfnConfig {
     default int numExperts() {
         return switch (this) {
             case Moe m -> m.numExperts();
+            case Quantized q -> q.base().numExperts();
             case Dense d -> 0;
             case Linear l -> 0;
             case NoOp n -> 0;

@@ -131,6 +131,11 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
                 normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks, qkNorm);
     }
 
+    /** The same model with every part's weights in the model's own type (what training builds its ops from; quantized parts train on FP32 masters). */
+    public ModelConfig unquantized() {
+        return withBlocks(blocks.stream().map(b -> new BlockConfig(b.attention().unquantized(), b.ffn().unquantized())).toList());
+    }
+
     public ModelConfig withRopeStyle(RopeStyle style) {
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
                 normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks, qkNorm);

@@ -44,6 +44,7 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             case AttentionConfig.Linear x -> new LinearOp(ops, cfg.dim(), cfg.normEps(),
                     param(l, ATTN_NORM, cfg.dim()), param(l, ATTN_LINEAR, cfg.dim(), cfg.dim()));
             case AttentionConfig.NoOp n -> NoOp.INSTANCE;
+            case AttentionConfig.Quantized q -> quantized(l, true, q.weights()).attention(l, q.base());
         };
     }
 
@@ -57,7 +58,17 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             case FfnConfig.Moe m -> moe(l, m);
             case FfnConfig.Linear x -> new LinearOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, FFN_LINEAR, D, D));
             case FfnConfig.NoOp n -> NoOp.INSTANCE;
+            case FfnConfig.Quantized q -> quantized(l, false, q.weights()).ffn(l, q.base());
         };
+    }
+
+    /**
+     * This factory over weights with layer l's attention or FFN part in {@code format} (quantized now where not stored
+     * so): the op of a quantized part computes as its base with those weights, and is not trainable (BLD trains a quantized
+     * candidate's base through the straight-through estimator).
+     */
+    private BlockOps quantized(int l, boolean attention, dev.puzzle.core.tensor.DType format) {
+        return new BlockOps(cfg, dev.puzzle.core.io.PartWeights.quantized(weights, l, attention, format), source, ops);
     }
 
     /** The MoE op of layer l, typed: expert scoring and routing statistics read its router. */

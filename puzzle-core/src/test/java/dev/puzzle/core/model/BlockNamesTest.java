@@ -1,5 +1,6 @@
 package dev.puzzle.core.model;
 
+import dev.puzzle.core.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashSet;
@@ -13,9 +14,13 @@ class BlockNamesTest {
     static final ModelConfig PARENT = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(5).heads(8).kvHeads(4).intermediateSize(172).vocabSize(512).maxSeqLen(512).normEps(1e-5f).ropeTheta(1e4f).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(true).qkvBias(false).build();
 
     static final List<AttentionConfig> ATTENTION = List.of(new AttentionConfig.Gqa(4), new AttentionConfig.Gqa(1), new AttentionConfig.Gqa(2, true),
-            new AttentionConfig.Window(2, 64), new AttentionConfig.Window(4, 16, true), new AttentionConfig.Linear(), new AttentionConfig.NoOp());
+            new AttentionConfig.Window(2, 64), new AttentionConfig.Window(4, 16, true), new AttentionConfig.Linear(), new AttentionConfig.NoOp(),
+            new AttentionConfig.Quantized(new AttentionConfig.Gqa(2, true), DType.Q4_0), new AttentionConfig.Quantized(new AttentionConfig.Window(4, 16), DType.NVFP4),
+            new AttentionConfig.Quantized(new AttentionConfig.Linear(), DType.FP8));
     static final List<FfnConfig> FFN = List.of(new FfnConfig.Dense(172), new FfnConfig.Dense(43), new FfnConfig.Moe(8, 2, 32, true, 0),
-            new FfnConfig.Moe(3, 1, 32, false, 16), new FfnConfig.Linear(), new FfnConfig.NoOp());
+            new FfnConfig.Moe(3, 1, 32, false, 16), new FfnConfig.Linear(), new FfnConfig.NoOp(),
+            new FfnConfig.Quantized(new FfnConfig.Dense(43), DType.Q8_0), new FfnConfig.Quantized(new FfnConfig.Moe(3, 1, 32, false, 16), DType.MXFP4),
+            new FfnConfig.Quantized(new FfnConfig.Linear(), DType.Q4_0));
 
     @Test
     void everyVariantRoundTripsThroughItsLibraryName() {
@@ -44,6 +49,26 @@ class BlockNamesTest {
         assertEquals("attn-window16-kv4-fp8kv", BlockNames.id(w.attention()));
         assertEquals("ffn-moe3-top1", BlockNames.id(w.ffn()));
         assertEquals("attn=no_op ffn=no_op", BlockConfig.EMPTY.toString());
+        BlockConfig q = new BlockConfig(new AttentionConfig.Quantized(new AttentionConfig.Gqa(2, true), DType.Q4_0), new FfnConfig.Quantized(new FfnConfig.Dense(86), DType.NVFP4));
+        assertEquals("attention = gqa 2 kv heads (parent * 50%), kv fp8, weights q4_0 && ffn = dense 86 (parent * 50%), weights nvfp4", BlockNames.library(PARENT, q));
+        assertEquals("attn=gqa2_fp8kv_q4_0 ffn=dense86_nvfp4", BlockNames.brief(q));
+        assertEquals("attn-gqa2-fp8kv-q4_0", BlockNames.id(q.attention()));
+        assertEquals("ffn-dense86-nvfp4", BlockNames.id(q.ffn()));
+    }
+
+    @Test
+    void quantizedPartsAreCheckedAndAnswerAsTheirBase() {
+        assertThrows(IllegalArgumentException.class, () -> new AttentionConfig.Quantized(new AttentionConfig.NoOp(), DType.Q4_0));
+        assertThrows(IllegalArgumentException.class, () -> new FfnConfig.Quantized(new FfnConfig.Dense(8), DType.BF16));
+        assertThrows(IllegalArgumentException.class, () -> new FfnConfig.Quantized(new FfnConfig.Quantized(new FfnConfig.Dense(8), DType.Q8_0), DType.Q4_0));
+        AttentionConfig a = new AttentionConfig.Window(2, 64).withWeights(DType.Q8_0);
+        assertEquals(new AttentionConfig.Quantized(new AttentionConfig.Window(2, 64), DType.Q8_0), a);
+        assertEquals(new AttentionConfig.Quantized(new AttentionConfig.Window(2, 64, true), DType.Q8_0), a.withFp8Kv());
+        assertEquals(new AttentionConfig.Window(2, 64), a.withWeights(DType.BF16), "an element type: the unquantized variant");
+        assertEquals(DType.Q4_0, a.withWeights(DType.Q4_0).quantizedWeights(), "re-quantized, not wrapped twice");
+        assertNull(new FfnConfig.Dense(8).quantizedWeights());
+        assertTrue(BlockNames.parse("attention = no_op, weights q4_0 && ffn = linear").isEmpty(), "a no-op has no weights to quantize");
+        assertTrue(BlockNames.parse("attention = linear, weights bf16 && ffn = linear").isEmpty(), "bf16 is no quantized format");
     }
 
     @Test
@@ -51,7 +76,7 @@ class BlockNamesTest {
         Set<String> ids = new HashSet<>();
         for (AttentionConfig a : ATTENTION) assertTrue(ids.add(BlockNames.id(a)), BlockNames.id(a));
         for (FfnConfig f : FFN) assertTrue(ids.add(BlockNames.id(f)), BlockNames.id(f));
-        for (String id : ids) assertTrue(id.matches("[a-z0-9-]+"), id);
+        for (String id : ids) assertTrue(id.matches("[a-z0-9_-]+"), id);
     }
 
     @Test
@@ -68,12 +93,13 @@ class BlockNamesTest {
 
     @Test
     void typedQueriesAnswerForEveryVariant() {
-        assertEquals(List.of(4, 1, 2, 2, 4, 0, 0), ATTENTION.stream().map(AttentionConfig::kvHeads).toList());
-        assertEquals(List.of(0, 0, 0, 64, 16, 0, 0), ATTENTION.stream().map(AttentionConfig::window).toList());
-        assertEquals(List.of(true, true, true, true, true, true, false), ATTENTION.stream().map(AttentionConfig::hasWeights).toList());
-        assertEquals(List.of(172, 43, 0, 0, 0, 0), FFN.stream().map(FfnConfig::denseWidth).toList());
-        assertEquals(List.of(0, 0, 8, 3, 0, 0), FFN.stream().map(FfnConfig::numExperts).toList());
-        assertEquals(List.of(true, true, true, true, true, false), FFN.stream().map(FfnConfig::hasWeights).toList());
+        assertEquals(List.of(4, 1, 2, 2, 4, 0, 0, 2, 4, 0), ATTENTION.stream().map(AttentionConfig::kvHeads).toList());
+        assertEquals(List.of(0, 0, 0, 64, 16, 0, 0, 0, 16, 0), ATTENTION.stream().map(AttentionConfig::window).toList());
+        assertEquals(List.of(false, false, true, false, true, false, false, true, false, false), ATTENTION.stream().map(AttentionConfig::fp8Kv).toList());
+        assertEquals(List.of(true, true, true, true, true, true, false, true, true, true), ATTENTION.stream().map(AttentionConfig::hasWeights).toList());
+        assertEquals(List.of(172, 43, 0, 0, 0, 0, 43, 0, 0), FFN.stream().map(FfnConfig::denseWidth).toList());
+        assertEquals(List.of(0, 0, 8, 3, 0, 0, 0, 3, 0), FFN.stream().map(FfnConfig::numExperts).toList());
+        assertEquals(List.of(true, true, true, true, true, false, true, true, true), FFN.stream().map(FfnConfig::hasWeights).toList());
         assertTrue(BlockConfig.EMPTY.empty());
         assertFalse(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Linear()).empty());
     }
