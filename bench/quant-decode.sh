@@ -17,7 +17,7 @@ if [ ! -f "$NLC/node_modules/node-llama-cpp/package.json" ]; then
   command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null
   mkdir -p "$NLC" && npm i -E node-llama-cpp@3.21.1 --no-audit --no-fund --prefix "$NLC" >"$NLC/npm.log" 2>&1
 fi
-cp "$ROOT/bench/llamacpp_decode.mjs" "$NLC/"
+LLAMACPP_DECODE="$ROOT/pipeline/src/main/resources/dev/puzzle/pipeline/llamacpp_decode.mjs"  # what compress.llama_cpp runs
 [ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
 printf "%-7s %9s %12s %14s %7s %10s %14s\n" format MiB "puzzle tok/s" "llama.cpp tok/s" ratio "vs F32" "bytes vs F32"
@@ -27,7 +27,7 @@ for dt in f32 bf16 q8_0 q4_0; do
   [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" >/dev/null
   bytes=$(stat -c %s "$g")
   ours=$(./puzzle generate "$g" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
-  theirs=$(cd "$NLC" && node llamacpp_decode.mjs "$g" "$STEPS" "$THREADS" 2>/dev/null | tps)
+  theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
   [ -n "$f32_ours" ] || { f32_ours=$ours; f32_bytes=$bytes; }
   printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$dt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
     "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \

@@ -29,28 +29,11 @@ import static org.junit.jupiter.api.Assertions.*;
 class PrecisionSearchTest {
     @Test
     void theMipChoosesAFormatPerPartAndTheChildStoresIt(@TempDir Path tmp) throws Exception {
-        Path cfg = tmp.resolve("puzzle.yaml");
-        Files.writeString(cfg, """
-                parent: %s
-                tokenizer: %s
-                run_dir: run
-                hardware: h100-80gb-sxm
-                workload: {batch: 1, prefill_length: 128, generation_length: 128, weight_dtype: bf16, kv_dtype: bf16}
-                search_space:
-                  ffn: {widths: [0.5]}
-                  precision: [bf16, q8_0, q4_0]
-                data:
-                  text: %s
-                  seq_len: 64
-                  calibration: {offset: 0, sequences: 16}
-                  heldout: {offset: 300000, sequences: 2}
-                distill: {mode: decoupled, tokens: 2048, batch_sequences: 2, lr: 2.0e-3, seed: 5}
-                compress:
-                  throughputs: [1.0x]
-                  memory_mib: 0.45
-                  measure: {prompt: 16, generate: 16, reps: 1}
-                  qad: {tokens: 8192, lr: 5.0e-4}
-                """.formatted(CliTest.bin(), CliTest.tok(), shared("models/tinystories-val-text/tinystories_val.txt")));
+        // The bundled example (precision: [bf16, q8_0, q4_0], batch 1, 0.45 MiB, compress.qad), its paths made absolute.
+        Path cfg = tmp.resolve("precision.yaml");
+        Path shared = shared("models").getParent();
+        Files.writeString(cfg, Files.readString(Path.of("../examples/stories260K/precision.yaml"))
+                .replace("../../../shared/", shared + "/").replace("run_dir: ../../runs/stories260K-precision", "run_dir: run"));
         CliTest.Run r = run("compress", cfg.toString());
         assertEquals(0, r.code(), r.err());
         Path runDir = tmp.resolve("run");

@@ -36,14 +36,19 @@ final class ExampleRun {
 
     /** A copy of the bundled config in {@code dir}, its run directory at {@code dir/run}. */
     static Path config(Path dir) throws IOException {
+        return config(dir, "puzzle.yaml");
+    }
+
+    /** A copy of the bundled config {@code stories260K/NAME} in {@code dir}, its run directory at {@code dir/run}. */
+    static Path config(Path dir, String name) throws IOException {
         Path shared = shared();
-        Path example = Path.of("stories260K/puzzle.yaml").toAbsolutePath();
+        Path example = Path.of("stories260K", name).toAbsolutePath();
         String yaml = Files.readString(example)
                 .replace("../../../shared/", shared + "/")
-                .replace("run_dir: ../../runs/stories260K", "run_dir: " + dir.resolve("run"));
+                .replaceAll("run_dir: \\.\\./\\.\\./runs/stories260K\\S*", "run_dir: " + java.util.regex.Matcher.quoteReplacement(dir.resolve("run").toString()));
         assertTrue(yaml.contains("run_dir: " + dir.resolve("run")), "the example names its run_dir as expected");
         Files.createDirectories(dir);
-        Path cfg = dir.resolve("puzzle.yaml");
+        Path cfg = dir.resolve(name);
         Files.writeString(cfg, yaml);
         return cfg;
     }

@@ -364,6 +364,40 @@ class LlamaCppTest {
         agreesWithLlamaCppUntilANearTie(back, gguf, "Once upon a time", 60, 10, 3e-2);
     }
 
+    /**
+     * Weight precision searched per part (the bundled examples/stories260K/precision.yaml: {@code precision: [bf16, q8_0,
+     * q4_0]}, batch 1 under 0.45 MiB, where the MIP mixes Q8_0 and Q4_0): llama.cpp runs the child compress wrote, and the uniform Q4_0
+     * baseline, to the tokens this toolkit's quantized forward gives; the report carries llama.cpp's own decode speed
+     * of each beside this toolkit's, one thread each ({@code compress.llama_cpp}).
+     */
+    @Test
+    void aChildWhosePrecisionTheMipChoseRunsInLlamaCppAndTheReportSaysHowFast(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeTrue(runner != null, "skipped: node-llama-cpp is not installed");
+        Path cfg = ExampleRun.config(tmp, "precision.yaml"); // the bundled example, with llama.cpp's speed asked for
+        Files.writeString(cfg, Files.readString(cfg) + "  llama_cpp: {dir: " + runner.getParent() + ", steps: 64}\n");
+        Run r = run("compress", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode report = new ObjectMapper().readTree(tmp.resolve("run/report/report.json").toFile());
+        int measured = 0;
+        for (JsonNode m : report.get("models")) {
+            String kind = m.get("kind").asText();
+            if (!kind.equals("puzzle") && !kind.equals("uniform-format")) continue;
+            JsonNode l = m.get("llama_cpp");
+            assertTrue(l.get("llama_cpp_tokens_per_s").asDouble() > 0 && l.get("puzzle_tokens_per_s").asDouble() > 0, m.toString());
+            assertEquals(VERSION, l.get("version").asText());
+            Checkpoint ck = Checkpoints.load(Path.of(m.get("model").asText()));
+            if (kind.equals("puzzle")) {
+                assertTrue(ck.config().blocks().stream().anyMatch(b -> b.attention().quantizedWeights() != null || b.ffn().quantizedWeights() != null),
+                        "the child has quantized parts: " + ck.config().blocks());
+            }
+            // 5e-2: llama.cpp's F16 KV cache and its sums' order move most probabilities by under 1e-2 here, but where an
+            // input of a Q4_0 product lies on a Q8_0 rounding boundary one code flips (measured: 0.037 once in 60 steps).
+            agreesWithLlamaCppUntilANearTie(ck, Path.of(m.get("gguf").asText()), "Once upon a time", 60, 10, 5e-2);
+            measured++;
+        }
+        assertTrue(measured >= 2, "the Puzzle child and the uniform Q4_0 baseline: " + report.get("models"));
+    }
+
     @Test
     void variantsLlamaCppCannotRunAreRefusedWithNoFileLeft(@TempDir Path tmp) throws Exception {
         Checkpoint parent = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));

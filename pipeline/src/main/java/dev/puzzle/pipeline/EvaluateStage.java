@@ -116,7 +116,19 @@ public final class EvaluateStage {
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
                 ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), ReportModel.Spread.of(batch1.decode()),
                 ReportModel.Spread.of(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
-                gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm(), qad(p));
+                gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm(), qad(p), llamaCpp(ck, gguf));
+    }
+
+    /** The child's GGUF decoded by real llama.cpp beside this toolkit, one thread each ({@code compress.llama_cpp}); null without either. */
+    private ReportModel.LlamaCpp llamaCpp(Checkpoint ck, RealizeStage.GgufExport gguf) {
+        RunConfig.LlamaCpp l = run.config.compress().llamaCpp();
+        if (l == null || gguf.path() == null) return null;
+        try {
+            LlamaCppSpeed.Result r = LlamaCppSpeed.measure(l.dir(), java.nio.file.Path.of(gguf.path()), ck, run.tokenizer(), Math.min(l.steps(), ck.config().maxSeqLen()));
+            return new ReportModel.LlamaCpp(r.llamaCppTokensPerS(), r.puzzleTokensPerS(), r.positions(), r.version());
+        } catch (java.io.IOException e) {
+            throw new PuzzleException(gguf.path() + ": cannot measure in llama.cpp: " + e.getMessage(), e);
+        }
     }
 
     /** What QAD did to this child ({@code qad.json}), in words; null when it did not run. */

@@ -188,7 +188,13 @@ public final class RunConfig {
      * GGUF for llama.cpp beside each child ({@code gguf}, default true).
      */
     public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd,
-                           GgufExport gguf, Task task, Gkd.Settings qad) {}
+                           GgufExport gguf, Task task, Gkd.Settings qad, LlamaCpp llamaCpp) {}
+
+    /**
+     * {@code compress.llama_cpp: {dir, steps}}: each child's GGUF decoded by real llama.cpp — node-llama-cpp installed
+     * under the npm prefix {@code dir} — beside this toolkit, one thread each, {@code steps} positions from BOS (default 128).
+     */
+    public record LlamaCpp(Path dir, int steps) {}
 
     /**
      * {@code compress.task}: a multiple-choice task every model is scored on (accuracy retained per child) — a JSON
@@ -207,7 +213,7 @@ public final class RunConfig {
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task", "qad");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task", "qad", "llama_cpp");
         List<Target> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
@@ -222,7 +228,19 @@ public final class RunConfig {
         workload();
         data();
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
-                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0));
+                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0), llamaCpp(c));
+    }
+
+    private LlamaCpp llamaCpp(ConfigNode c) {
+        ConfigNode l = c.child("llama_cpp");
+        if (l.isMissing()) return null;
+        l.allowOnly("dir", "steps");
+        if (!l.has("dir")) throw l.error("dir", "(missing)", "required: the npm prefix node-llama-cpp is installed under");
+        Path dir = file.toAbsolutePath().getParent().resolve(l.string("dir")).normalize();
+        String problem = LlamaCppSpeed.problem(dir);
+        if (problem != null) throw l.error("dir", l.string("dir"), problem);
+        if (ggufExport(c) == GgufExport.OFF) throw c.error("gguf", false, "llama_cpp measures each child's GGUF: gguf may not be false");
+        return new LlamaCpp(dir, l.integer("steps", 2, 128));
     }
 
     /**

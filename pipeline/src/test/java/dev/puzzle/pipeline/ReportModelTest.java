@@ -21,7 +21,7 @@ public class ReportModelTest {
                 List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172", ReportModel.Look.FULL, null),
                         new ReportModel.LayerBlock(1, "v1", "attn=no_op ffn=no_op", ReportModel.Look.NO_ATTENTION, null)),
                 kind.equals("parent") ? null : "/models/" + name + ".gguf", null,
-                kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM", "Once upon a time " + name, 0.5, 0.6, null);
+                kind.equals("parent") ? null : kind.equals("puzzle") ? "DeciLMForCausalLM" : "LlamaForCausalLM", "Once upon a time " + name, 0.5, 0.6, null, null);
     }
 
     static ReportModel build(List<ModelResult> models) {
@@ -95,7 +95,7 @@ public class ReportModelTest {
         return new ModelResult(m.name(), m.kind(), m.target(), m.targetTokensPerS(), m.gkd(), m.model(), m.solvedBy(), m.klDiv(), m.top1Agreement(),
                 m.hiddenCosine(), m.lmLoss(), m.perplexity(), m.parameters(), m.measuredPrefillTokensPerS(), m.measuredDecodeTokensPerS(), workload,
                 m.measuredDecodeSpread(), new ReportModel.Spread(q1, q3), m.predictedRuntimeMs(), mib, predictedTps, m.predictedLayerRuntimeMs(),
-                m.blocks(), m.gguf(), m.ggufRefused(), m.hfArchitecture(), m.sample(), m.taskAccuracy(), m.taskAccuracyNorm(), m.qad());
+                m.blocks(), m.gguf(), m.ggufRefused(), m.hfArchitecture(), m.sample(), m.taskAccuracy(), m.taskAccuracyNorm(), m.qad(), m.llamaCpp());
     }
 
     @Test

@@ -129,7 +129,8 @@ public record ReportModel(String runDir, String config, String hardware, String 
      * prefill included (the CPU decoder runs the batch's sequences one after another, so the batch's rate is one
      * sequence's); {@code measuredDecodeTokensPerS}: batch-1 decode. {@code sample}: a greedy continuation of
      * the report's sample prompt. {@code qad}: what quantization-aware distillation did to a child with quantized parts
-     * ({@code compress.qad}), in words; null when it did not run.
+     * ({@code compress.qad}), in words; null when it did not run. {@code llamaCpp}: its decode speed in real llama.cpp beside
+     * this toolkit's; null without {@code compress.llama_cpp} or a GGUF.
      */
     public record ModelResult(String name, String kind, String target, Double targetTokensPerS, boolean gkd, String model, String solvedBy,
                               double klDiv, double top1Agreement, double hiddenCosine, double lmLoss, double perplexity, long parameters,
@@ -137,7 +138,13 @@ public record ReportModel(String runDir, String config, String hardware, String 
                               Spread measuredDecodeSpread, Spread measuredWorkloadSpread,
                               double predictedRuntimeMs, double predictedMemoryMib, double predictedTokensPerS,
                               List<Double> predictedLayerRuntimeMs, List<LayerBlock> blocks, String gguf, String ggufRefused, String hfArchitecture,
-                              String sample, Double taskAccuracy, Double taskAccuracyNorm, String qad) {}
+                              String sample, Double taskAccuracy, Double taskAccuracyNorm, String qad, LlamaCpp llamaCpp) {}
+
+    /**
+     * A child's GGUF decoded by real llama.cpp on this machine beside this toolkit decoding the same child: one thread each,
+     * greedy from BOS for {@code positions} positions ({@code compress.llama_cpp}); node-llama-cpp's {@code version}.
+     */
+    public record LlamaCpp(double llamaCppTokensPerS, double puzzleTokensPerS, int positions, String version) {}
 
     /** The prompt every model's sample continues (greedy). */
     public static final String SAMPLE_PROMPT = "Once upon a time";
@@ -290,6 +297,12 @@ public record ReportModel(String runDir, String config, String hardware, String 
         if (m.kind().equals("parent")) return List.of();
         List<String> out = new ArrayList<>();
         if (m.qad() != null) out.add("QAD: " + m.qad());
+        if (m.llamaCpp() != null) {
+            LlamaCpp l = m.llamaCpp();
+            out.add(String.format(Locale.ROOT, "decode on this machine, one thread, %d positions from BOS: llama.cpp (node-llama-cpp %s) %.1f tokens/s,"
+                    + " this toolkit %.1f tokens/s (%.2fx llama.cpp's)", l.positions(), l.version(), l.llamaCppTokensPerS(), l.puzzleTokensPerS(),
+                    l.puzzleTokensPerS() / l.llamaCppTokensPerS()));
+        }
         if (m.gguf() != null) out.add("llama.cpp: llama-cli -m " + m.gguf() + " -p 'Once upon a time' --temp 0");
         else if (m.ggufRefused() != null) out.add("llama.cpp: no GGUF (" + m.ggufRefused() + ")");
         String arch = m.hfArchitecture() == null ? "" : m.hfArchitecture();

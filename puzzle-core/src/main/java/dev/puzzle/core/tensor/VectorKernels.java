@@ -6,6 +6,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -439,8 +440,38 @@ public class VectorKernels implements Kernels {
             case Q8_0 -> dotQ8(x, xOff, w, wOff, n);
             case Q4_0, MXFP4 -> dotNibbles(t == DType.MXFP4, x, xOff, w, wOff, n);
             case FP8 -> dotFp8(x, xOff, w, wOff, n);
+            case NVFP4 -> dotNvfp4(x, xOff, w, wOff, n);
             default -> Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
         };
+    }
+
+    /** Byte j of an NVFP4 block holds elements 2j (low nibble) and 2j+1 (high): each byte twice, then shifted by 0 or 4. */
+    private static final VectorShuffle<Byte> NVFP4_SPREAD = VectorShuffle.fromValues(ByteVector.SPECIES_128, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    private static final ByteVector NVFP4_SHIFTS = ByteVector.fromArray(ByteVector.SPECIES_128, new byte[]{0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4}, 0);
+
+    /**
+     * NVFP4: per 16-value block an E4M3 scale and 8 bytes of E2M1 nibbles (in element order after {@link #NVFP4_SPREAD}),
+     * looked up in the doubled E2M1 table MXFP4 shares (a byte shuffle) with the block scale halved; the row's FP32
+     * tensor scale once at the end. Two blocks at a time into two sums.
+     */
+    private static float dotNvfp4(float[] x, int xOff, byte[] w, int wOff, int n) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        int blocks = n / 16, b = 0, o = wOff + 4;
+        for (; b + 2 <= blocks; b += 2) {
+            s0 = nvfp4Block(x, xOff + 16 * b, w, o + 9 * b).fma(FloatVector.broadcast(S, 0.5f * Fp8E4M3.decode(w[o + 9 * b])), s0);
+            s1 = nvfp4Block(x, xOff + 16 * b + 16, w, o + 9 * b + 9).fma(FloatVector.broadcast(S, 0.5f * Fp8E4M3.decode(w[o + 9 * b + 9])), s1);
+        }
+        for (; b < blocks; b++) s0 = nvfp4Block(x, xOff + 16 * b, w, o + 9 * b).fma(FloatVector.broadcast(S, 0.5f * Fp8E4M3.decode(w[o + 9 * b])), s0);
+        return s0.add(s1).reduceLanes(VectorOperators.ADD) * Float.intBitsToFloat(Quant.getInt(w, wOff));
+    }
+
+    /** Σ x·code over one NVFP4 block at w[o] (its scale byte; the 8 nibble bytes follow), unscaled. */
+    private static FloatVector nvfp4Block(float[] x, int xo, byte[] w, int o) {
+        ByteVector v = ByteVector.fromArray(ByteVector.SPECIES_64, w, o + 1).reinterpretShape(ByteVector.SPECIES_128, 0).reinterpretAsBytes();
+        ByteVector codes = v.rearrange(NVFP4_SPREAD).lanewise(VectorOperators.LSHR, NVFP4_SHIFTS).and((byte) 0x0f).selectFrom(MXFP4_TABLE);
+        FloatVector acc = FloatVector.zero(S);
+        for (int p = 0; p < 16 / L; p++) acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) codes.convertShape(VectorOperators.B2F, S, p), acc);
+        return acc;
     }
 
     private static final float TWO_POW_120 = 0x1p120f;
