@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <csetjmp>
 #include <ucontext.h>
 #include <vector>
 
@@ -42,26 +43,51 @@ inline float __uint_as_float(unsigned int u) {
 
 inline double atomicAdd(double* p, double v) { return std::atomic_ref<double>(*p).fetch_add(v); }
 
-// A block's CUDA threads are fibers (ucontext) on the calling thread, run round-robin: each runs until it reaches
-// __syncthreads (or ends), then the next; a round ends with every thread at the barrier, so the barrier holds.
+// A block's CUDA threads are fibers on the calling thread, run round-robin: each runs until it reaches
+// __syncthreads (or ends its block), then the next; a round ends with every thread at the barrier, so the barrier
+// holds. A fiber is made once (ucontext: its own stack, entered once with swapcontext) and then switched with
+// _setjmp/_longjmp, which make no system call (swapcontext saves and restores the signal mask with one, each way:
+// slow where system calls are, as in sandboxes); it runs the kernel for one block after another and across launches.
 // One launch at a time (the emulated device serializes them).
 struct EmuFiber {
-    ucontext_t ctx;
+    ucontext_t ctx;          // its first entry only
+    jmp_buf at;              // where it waits: at a barrier, or done with its block
     std::vector<char> stack;
-    bool done = false;
+    bool started = false, done = false;
 };
 
-inline ucontext_t emu_scheduler;
+inline ucontext_t emu_entry;     // the scheduler while a fiber makes its first entry (never resumed)
+inline jmp_buf emu_scheduler;    // where a fiber returns to at a barrier or at the end of its block
 inline std::vector<EmuFiber> emu_fibers;
 inline unsigned emu_current = 0;
 inline const std::function<void()>* emu_kernel = nullptr;
 
-inline void __syncthreads() { swapcontext(&emu_fibers[emu_current].ctx, &emu_scheduler); }
+inline void emu_yield() {
+    if (!_setjmp(emu_fibers[emu_current].at)) _longjmp(emu_scheduler, 1);
+}
+
+inline void __syncthreads() { emu_yield(); }
 
 inline void emu_fiber_main() {
-    (*emu_kernel)();
-    emu_fibers[emu_current].done = true;
-    // returning resumes uc_link: the scheduler
+    for (;;) { // one block per turn; resumed with done false for the next block
+        (*emu_kernel)();
+        emu_fibers[emu_current].done = true;
+        emu_yield();
+    }
+}
+
+// Runs fiber f until it yields: its first entry on its own stack, else back where it waited.
+[[gnu::noinline]] inline void emu_resume(EmuFiber& f) {
+    if (_setjmp(emu_scheduler)) return; // it yielded
+    if (f.started) _longjmp(f.at, 1);
+    f.started = true;
+    if (f.stack.empty()) f.stack.resize(256 * 1024);
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack.data();
+    f.ctx.uc_stack.ss_size = f.stack.size();
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, emu_fiber_main, 0);
+    swapcontext(&emu_entry, &f.ctx);
 }
 
 // Runs kernel() on grid × block threads: the blocks in order, each block's threads as fibers.
@@ -76,23 +102,14 @@ inline void emu_launch(dim3 grid, dim3 block, const std::function<void()>& kerne
     for (unsigned by = 0; by < grid.y; by++) {
         for (unsigned bx = 0; bx < grid.x; bx++) {
             blockIdx = dim3{bx, by, 1};
-            for (unsigned t = 0; t < n; t++) {
-                EmuFiber& f = emu_fibers[t];
-                if (f.stack.empty()) f.stack.resize(256 * 1024);
-                getcontext(&f.ctx);
-                f.ctx.uc_stack.ss_sp = f.stack.data();
-                f.ctx.uc_stack.ss_size = f.stack.size();
-                f.ctx.uc_link = &emu_scheduler;
-                f.done = false;
-                makecontext(&f.ctx, emu_fiber_main, 0);
-            }
+            for (unsigned t = 0; t < n; t++) emu_fibers[t].done = false;
             for (bool running = true; running;) {
                 running = false;
                 for (unsigned t = 0; t < n; t++) {
                     if (emu_fibers[t].done) continue;
                     emu_current = t;
                     threadIdx = dim3{t % block.x, t / block.x, 1};
-                    swapcontext(&emu_scheduler, &emu_fibers[t].ctx);
+                    emu_resume(emu_fibers[t]);
                     running |= !emu_fibers[t].done;
                 }
             }

@@ -33,7 +33,7 @@ public final class HostCuda {
         Path src = core.resolve(source).toAbsolutePath().normalize(), inc = core.resolve("src/main/cuda").toAbsolutePath().normalize();
         Path out = Path.of(output).toAbsolutePath();
         Files.createDirectories(out.getParent());
-        List<String> cmd = new ArrayList<>(List.of("g++", "-std=c++20", "-O2", "-pthread", "-I", inc.toString()));
+        List<String> cmd = new ArrayList<>(List.of("g++", "-std=c++20", "-O2", "-U_FORTIFY_SOURCE", "-pthread", "-I", inc.toString()));
         if (shared) {
             Path jdk = Path.of(System.getProperty("java.home"));
             cmd.addAll(List.of("-shared", "-fPIC", "-I", jdk.resolve("include").toString(), "-I", jdk.resolve("include/linux").toString()));
