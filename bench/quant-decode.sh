@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Decode of quantized weights as a user sees it: `puzzle generate --steps N --temperature 0` on GGUFs of a
 # random-weight model of the stories110M shape (dim 768, 12 layers, FFN 2048, vocabulary 32000, tied
-# classifier) written by `puzzle convert --to gguf --dtype X` in F32, BF16, Q8_0 and Q4_0, beside real
+# classifier) written by `puzzle convert --to gguf --dtype X` in F32, BF16, Q8_0 and Q4_0 (and Q8_0/Q4_0 layers with
+# the embeddings in Q8_0, `--embedding-dtype q8_0`, as llama.cpp's quantize also stores them: "+e"), beside real
 # llama.cpp (node-llama-cpp 3.21.1, the runtime the children are deployed on) decoding the same file with the
 # same thread count. Prints each side's tok/s, the ratio (this toolkit / llama.cpp), the bytes each token reads
 # (the weights, the F32 classifier included) and the speed-up over F32 beside the bytes ratio: decode is
@@ -22,14 +23,15 @@ LLAMACPP_DECODE="$ROOT/pipeline/src/main/resources/dev/puzzle/pipeline/llamacpp_
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
 printf "%-7s %9s %12s %14s %7s %10s %14s\n" format MiB "puzzle tok/s" "llama.cpp tok/s" ratio "vs F32" "bytes vs F32"
 f32_ours=""; f32_bytes=""
-for dt in f32 bf16 q8_0 q4_0; do
-  g="$OUT/stories110M-random-$dt.gguf"
-  [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" >/dev/null
+for fmt in f32 bf16 q8_0 q4_0 q8_0+e q4_0+e; do  # +e: the embeddings (the tied classifier) in Q8_0 too, as llama.cpp's quantize stores them
+  dt=${fmt%+e}; emb=(); [ "$fmt" = "$dt" ] || emb=(--embedding-dtype q8_0)
+  g="$OUT/stories110M-random-${fmt/+/-}.gguf"
+  [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" "${emb[@]}" >/dev/null
   bytes=$(stat -c %s "$g")
   ours=$(./puzzle generate "$g" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
   theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
   [ -n "$f32_ours" ] || { f32_ours=$ours; f32_bytes=$bytes; }
-  printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$dt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
+  printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$fmt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
     "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \
     "$(awk -v a="$bytes" -v b="$f32_bytes" 'BEGIN{print b/a}')"
 done

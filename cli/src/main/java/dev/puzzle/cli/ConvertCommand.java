@@ -41,6 +41,11 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
             + " embeddings and the norms keep the 16/32-bit type (default: as stored, quantized matrices included).")
     String dtype;
 
+    @Option(names = "--embedding-dtype", paramLabel = "DTYPE", description = "Quantized type of the token embeddings and the classifier"
+            + " (q8_0, q4_0, mxfp4; nvfp4, fp8 — hf only), round to nearest, as llama.cpp's quantize also stores them (default: kept in the"
+            + " 16/32-bit type).")
+    String embeddingDtype;
+
     @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
     boolean force;
 
@@ -63,6 +68,7 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
                 if (opts.tokenizer != null) throw e;
             }
         }
+        if (embeddingDtype != null) ck = quantizedEmbeddings(ck, embeddingDtype);
         Path abs = outDir.toAbsolutePath().normalize();
         Checkpoint out = ck;
         if (to.equals("gguf")) {
@@ -85,5 +91,22 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isPresent();
         }
+    }
+
+    /** The checkpoint with its embeddings (and untied classifier) stored in {@code name}, a quantized type; refused naming the option otherwise. */
+    private static Checkpoint quantizedEmbeddings(Checkpoint ck, String name) {
+        DType e = DType.fromName(name);
+        if (e == null || !e.isQuantized()) throw new PuzzleException("--embedding-dtype " + name + ": not a quantized type (q8_0, q4_0, mxfp4, nvfp4, fp8)");
+        if (!e.fits(ck.config().dim())) {
+            throw new PuzzleException("--embedding-dtype " + name + ": rows of " + ck.config().dim() + " are not whole " + e.configName() + " blocks");
+        }
+        java.util.Map<String, dev.puzzle.core.tensor.Tensor> t = new java.util.LinkedHashMap<>(ck.tensors());
+        java.util.Map<String, DType> types = new java.util.LinkedHashMap<>(ck.storedTypes());
+        for (String n : new String[]{dev.puzzle.core.io.TensorNames.EMBED, dev.puzzle.core.io.TensorNames.LM_HEAD}) {
+            if (!t.containsKey(n)) continue;
+            t.put(n, t.get(n).quantized(e));
+            types.put(n, e);
+        }
+        return new Checkpoint(ck.config(), t, types, ck.tokenizer(), ck.source());
     }
 }

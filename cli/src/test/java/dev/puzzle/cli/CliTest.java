@@ -319,6 +319,9 @@ class CliTest {
         Path out = tmp.resolve("never.gguf");
         badInput(run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", out.toString(), "--dtype", "q5_k"), "--dtype", "q5_k", "q8_0");
         assertFalse(Files.exists(out));
+        badInput(run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", out.toString(), "--embedding-dtype", "bf16"), "--embedding-dtype", "bf16", "quantized");
+        badInput(run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", out.toString(), "--embedding-dtype", "nvfp4"), "token_embd", "nvfp4");
+        assertFalse(Files.exists(out));
         Path q8 = tmp.resolve("q8.gguf");
         assertEquals(0, run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", q8.toString(), "--dtype", "q8_0").code());
         byte[] good = Files.readAllBytes(q8);

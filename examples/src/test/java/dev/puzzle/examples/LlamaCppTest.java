@@ -316,6 +316,14 @@ class LlamaCppTest {
             assertEquals(dev.puzzle.core.tensor.DType.fromName(dt), ck.tensors().get(layer(0, Q)).dtype(), dt + ": read back in its stored type");
             agreesWithLlamaCppUntilANearTie(ck, gguf, "Once upon a time", 60, 20, 3e-2);
         }
+        // The embeddings (the tied classifier) in Q8_0 too, as llama.cpp's quantize stores them: llama.cpp reads its rows and multiplies by it.
+        Path gguf = tmp.resolve("stories260K-q4_0-embq8_0.gguf");
+        Run r = run("convert", bin(), "--tokenizer", tok(), "--to", "gguf", gguf.toString(), "--dtype", "q4_0", "--embedding-dtype", "q8_0");
+        assertEquals(0, r.code(), r.err());
+        Checkpoint ck = Checkpoints.load(gguf);
+        assertEquals(dev.puzzle.core.tensor.DType.Q8_0, ck.tensors().get(dev.puzzle.core.io.TensorNames.EMBED).dtype());
+        // 5e-2: most steps agree within 1.5e-2; the classifier's Q8_0-rounded input adds code flips (measured 0.045 once).
+        agreesWithLlamaCppUntilANearTie(ck, gguf, "Once upon a time", 60, 20, 5e-2);
     }
 
     /**

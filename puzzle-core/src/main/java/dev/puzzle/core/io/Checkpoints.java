@@ -169,10 +169,16 @@ public final class Checkpoints {
     /**
      * The dtype a tensor is written in: {@code requested} (null: as stored) for matrices of the layers, a
      * quantized type only where the tensor is {@link TensorNames#quantizable} and its rows are whole blocks
-     * (else the element dtype, as llama.cpp falls back); norms keep a 16/32-bit type.
+     * (else the element dtype, as llama.cpp falls back); norms keep a 16/32-bit type; embeddings and classifier
+     * stored quantized keep their type unless an element type is requested.
      */
     public static DType writeType(Checkpoint ck, String name, Tensor tensor, DType requested) {
         DType element = requested != null && !requested.isQuantized() ? requested : ck.dominantDType();
+        DType stored = ck.storedTypes().get(name);
+        if ((name.equals(TensorNames.EMBED) || name.equals(TensorNames.LM_HEAD)) && stored != null && stored.isQuantized()
+                && (requested == null || requested.isQuantized())) {
+            return stored; // embeddings quantized on purpose (convert --embedding-dtype) stay so, unless an element type is asked for
+        }
         if (tensor.rank() == 1) return element != DType.F32 ? ck.storedTypes().getOrDefault(name, element) : element;
         DType want = requested != null ? requested : ck.storedTypes().getOrDefault(name, element);
         if (!want.isQuantized()) return element;

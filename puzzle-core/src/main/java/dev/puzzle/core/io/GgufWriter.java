@@ -166,7 +166,7 @@ public final class GgufWriter {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, DType> types = new LinkedHashMap<>();
         Map<String, Tensor> t = inter.tensors();
-        put(tensors, types, "token_embd.weight", t.get(EMBED), dt);
+        putMatrix(tensors, types, "token_embd.weight", inter, EMBED, dtype);
         for (int l = 0; l < c.numLayers(); l++) {
             BlockConfig b = c.blocks().get(l);
             String p = "blk." + l + ".";
@@ -210,7 +210,7 @@ public final class GgufWriter {
             }
         }
         put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);
-        if (!c.tiedEmbeddings()) put(tensors, types, "output.weight", t.get(LM_HEAD), dt); // tied: llama.cpp reuses token_embd
+        if (!c.tiedEmbeddings()) putMatrix(tensors, types, "output.weight", inter, LM_HEAD, dtype); // tied: llama.cpp reuses token_embd
 
         ByteArrayOutputStream info = new ByteArrayOutputStream();
         long offset = 0;
