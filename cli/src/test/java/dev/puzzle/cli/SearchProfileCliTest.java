@@ -181,6 +181,31 @@ class SearchProfileCliTest {
         badInput(run("profile", cfg.toString(), "--validate", "1"), "--validate needs at least 2 children");
     }
 
+    /**
+     * The measured cost model on this machine: whole models measured by the evaluation's harness fit {@code scale · Σ blocks
+     * + fixed}, and the profile's files are that fit — every block's time scaled, the fixed time in embeddings_and_head,
+     * the parent's total their sum — so the search's sums are whole-model times.
+     */
+    @Test
+    void measuredCostsAreCalibratedOnWholeModels(@TempDir Path tmp) throws IOException {
+        Path cfg = config(tmp, "cost_model: measured\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("hardware: h100-80gb-sxm", "hardware: local-cpu"));
+        CliTest.Run r = run("profile", cfg.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("calibrated on 6 whole models measured here: whole = "), r.out());
+        JsonNode mc = new ObjectMapper().readTree(tmp.resolve("run/profile/model_costs.json").toFile());
+        JsonNode cal = mc.get("calibration");
+        assertEquals(6, cal.get("whole_models").asInt());
+        assertTrue(cal.get("scale").asDouble() > 0 && cal.get("fixed_ms").asDouble() >= 0 && cal.get("residual_rms").asDouble() >= 0, cal.toString());
+        assertEquals(cal.get("fixed_ms").asDouble(), mc.get("embeddings_and_head").get("runtime_ms").asDouble(), 1e-9 * cal.get("fixed_ms").asDouble() + 1e-12);
+        JsonNode lib = new ObjectMapper().readTree(tmp.resolve("run/profile/block_costs.json").toFile());
+        double parent = cal.get("fixed_ms").asDouble();
+        for (int l = 0; l < 5; l++) {
+            parent += lib.get("layer_" + l).get("attention = gqa 4 kv heads (parent * 100%) && ffn = dense 172 (parent * 100%)").get("stats").get("runtime_ms").asDouble();
+        }
+        assertEquals(parent, mc.get("parent_total").get("runtime_ms").asDouble(), 1e-9 * parent);
+    }
+
     @Test
     void badRunConfigsAreNamed(@TempDir Path tmp) throws IOException {
         Path cfg = config(tmp, "");

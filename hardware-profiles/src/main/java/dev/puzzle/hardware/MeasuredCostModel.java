@@ -29,8 +29,9 @@ public final class MeasuredCostModel implements CostModel {
     private boolean warm;
 
     /**
-     * How blocks are timed: the best of {@code reps} runs after one, the whole first measurement preceded by
-     * {@code warmupNanos} of runs (the JIT compiling every kernel), on {@code clock} (nanoseconds).
+     * How blocks are timed: the best of {@code reps} runs after one, the whole first measurement preceded by runs of
+     * the whole model until its time settles, at most {@code warmupNanos} (the JIT compiling every kernel), on
+     * {@code clock} (nanoseconds).
      */
     public record Timing(int reps, long warmupNanos, java.util.function.LongSupplier clock) {
         public Timing {
@@ -38,9 +39,9 @@ public final class MeasuredCostModel implements CostModel {
             if (warmupNanos < 0) throw new IllegalArgumentException("warm-up must be >= 0 ns, got " + warmupNanos);
         }
 
-        /** {@code reps} runs after 1.5 s of warm-up, on the wall clock. */
+        /** {@code reps} runs after the whole model's time settles ({@link dev.puzzle.core.eval.Throughput#settle}, at most 15 s), on the wall clock. */
         public static Timing of(int reps) {
-            return new Timing(reps, 1_500_000_000L, System::nanoTime);
+            return new Timing(reps, 15_000_000_000L, System::nanoTime);
         }
     }
 
@@ -75,10 +76,9 @@ public final class MeasuredCostModel implements CostModel {
         String key = blocks + "|" + w;
         double[] hit = cache.get(key);
         if (hit != null) return hit;
-        if (!warm) { // the first timings would otherwise include the JIT compiling every kernel
+        if (!warm) { // the first timings would otherwise include the JIT compiling every kernel: the whole model until its time settles
             warm = true;
-            long until = timing.clock().getAsLong() + timing.warmupNanos();
-            while (timing.clock().getAsLong() < until) measure(m, m.blocks().subList(0, 1), w, 1);
+            dev.puzzle.core.eval.Throughput.settle(() -> measure(m, m.blocks(), w, 0), timing.warmupNanos(), timing.clock());
         }
         double[] out = measure(m, blocks, w, timing.reps());
         cache.put(key, out);

@@ -96,17 +96,11 @@ public final class CostValidation {
         CostModel roofline = run.config.measured() ? new RooflineCostModel(hw) : null;
         Workload w = run.config.workload();
         ModelConfig parent = run.parent.config();
-        Random r = new Random(seed);
-        List<List<BlockConfig>> draws = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            List<BlockConfig> blocks = new ArrayList<>();
-            for (int l = 0; l < parent.numLayers(); l++) {
-                List<SearchSpace.Candidate> c = run.space.candidates(parent, l);
-                blocks.add(c.get(r.nextInt(c.size())).block());
-            }
-            draws.add(blocks);
-        }
+        List<List<BlockConfig>> draws = draw(run, n, new Random(seed));
         LongConsumer progress = listener.progress("validate", n + 1);
+        int[] pg = EvaluateStage.measuredLengths(w, parent.maxSeqLen());
+        Decoder warm = new Decoder(run.parent, run.backend); // no model is measured before the JIT has settled
+        Throughput.settle(() -> Throughput.once(warm, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
         Child p = child(run, cm, fixedMs, roofline, w, parent.blocks(), seed, reps);
         progress.accept(1);
         List<Child> children = new ArrayList<>();
@@ -126,6 +120,21 @@ public final class CostValidation {
                 rSpearman);
         AtomicFiles.writeString(run.dir.layout().costValidation(), ReportModel.json(res));
         return res;
+    }
+
+    /** {@code n} children of the search space, each layer an independent uniform draw among its single-layer candidates. */
+    static List<List<BlockConfig>> draw(Run run, int n, Random r) {
+        ModelConfig parent = run.parent.config();
+        List<List<BlockConfig>> draws = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            List<BlockConfig> blocks = new ArrayList<>();
+            for (int l = 0; l < parent.numLayers(); l++) {
+                List<SearchSpace.Candidate> c = run.space.candidates(parent, l);
+                blocks.add(c.get(r.nextInt(c.size())).block());
+            }
+            draws.add(blocks);
+        }
+        return draws;
     }
 
     /** A block's runtime at a layer as the profile recorded it. */

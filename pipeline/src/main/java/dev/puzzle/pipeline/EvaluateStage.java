@@ -69,12 +69,12 @@ public final class EvaluateStage {
                 pg[0], pg[1], w.batch(), cc.prompt(), cc.generate(), cc.reps());
     }
 
-    /** Warms the JIT on the parent before the first timing, or the first model measured would look slow. */
+    /** Warms the JIT on the parent until its time settles ({@link Throughput#settle}, at most 15 s), or the first models measured would look slow. */
     public void warmUp() {
-        RunConfig.Compress cc = run.config.compress();
+        Workload w = run.config.workload();
+        int[] pg = measuredLengths(w, run.parent.config().maxSeqLen());
         Decoder warm = new Decoder(run.parent, run.backend);
-        long until = System.nanoTime() + 2_000_000_000L;
-        while (System.nanoTime() < until) Throughput.measure(warm, cc.prompt(), cc.generate(), 1);
+        Throughput.settle(() -> Throughput.once(warm, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
     }
 
     /** Every number the report shows for one model, from one harness (no caching). */

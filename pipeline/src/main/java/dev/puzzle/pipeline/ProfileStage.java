@@ -40,7 +40,8 @@ public final class ProfileStage {
     private ProfileStage() {}
 
     /** What profile found: the distinct blocks' stats and the fixed and total costs, for a table. */
-    public record Result(String hardware, String costModel, Workload workload, Map<String, Map<String, Double>> blocks, BlockCost fixed, BlockCost total) {
+    public record Result(String hardware, String costModel, Workload workload, Map<String, Map<String, Double>> blocks, BlockCost fixed, BlockCost total,
+                         Calibration calibration) {
         public double parentTokensPerSecond() {
             return TokenRate.tokensPerSecond(total.runtimeMs(), workload);
         }
@@ -60,6 +61,7 @@ public final class ProfileStage {
             out.add(String.format(Locale.ROOT, "embeddings + head: %,d params, %.4f MiB, %.4f ms", fixed.params(), fixed.memoryMib(), fixed.runtimeMs()));
             out.add(String.format(Locale.ROOT, "parent total: %,d params, %.4f MiB, %.4f ms, %.1f tokens/s", total.params(), total.memoryMib(), total.runtimeMs(),
                     parentTokensPerSecond()));
+            if (calibration != null) out.add(calibration.line());
             return out;
         }
     }
@@ -93,8 +95,13 @@ public final class ProfileStage {
             stats.put(b, stats(model, parent, b, w, null));
             progress.accept(++done);
         }
+        BlockCost alone = model.embeddingsAndHead(parent, w);
+        // Measured on the CPU: the parts made to add up to whole models measured here (Calibration).
+        Calibration cal = rc.measured() && run.backend.gpu().isEmpty() && routing.isEmpty()
+                ? Calibration.measure(run, stats, alone.runtimeMs(), w, listener.progress("calibrate", Calibration.CHILDREN + 1)) : null;
+        if (cal != null) stats.replaceAll((b, st) -> cal.scaled(st));
         List<BlockLibrary.Replacement> reps = new ArrayList<>();
-        BlockCost total = model.embeddingsAndHead(parent, w);
+        BlockCost total = cal == null ? alone : times(alone, cal.fixedMs() / Math.max(1e-12, alone.runtimeMs()));
         BlockCost fixed = total;
         for (int l = 0; l < parent.numLayers(); l++) {
             Map<FfnConfig.Moe, double[]> layerRouting = routing.getOrDefault(l, Map.of());
@@ -104,12 +111,13 @@ public final class ProfileStage {
                 reps.add(BlockLibrary.Replacement.of(parent, l, c.block(), s));
             }
             BlockConfig own = parent.parentBlock(l);
-            total = total.plus(model.block(parent, own, w, layerRouting.get(own.ffn())));
+            BlockCost ownCost = model.block(parent, own, w, layerRouting.get(own.ffn()));
+            total = total.plus(cal == null ? ownCost : times(ownCost, cal.scale()));
         }
         for (FfnFusion.Span f : Fusion.of(run, listener.progress("fusion cache", parent.numLayers())::accept).spans()) {
             Map<String, Double> sum = new LinkedHashMap<>(); // the wide FFN's layer plus its both-no-op layers (zero)
             for (BlockConfig b : f.blocks()) stats(model, parent, b, w, null).forEach((k, v) -> sum.merge(k, v, Double::sum));
-            reps.add(new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), sum));
+            reps.add(new BlockLibrary.Replacement(f.first(), f.span(), f.name(), f.blocks(), cal == null ? sum : cal.scaled(sum)));
         }
         BlockLibraryJson.write(new BlockLibrary(parent.numLayers(), reps, "profile"), run.dir.blockCosts());
         String costModelName = rc.measured() ? "measured" : "roofline";
@@ -123,13 +131,22 @@ public final class ProfileStage {
                 .put("weight_dtype", w.weightDtype()).put("kv_dtype", w.kvDtype());
         ObjectNode fj = mc.putObject("embeddings_and_head");
         fixed.stats().forEach((k, v) -> fj.put(LibraryKeys.bare(k), v));
+        if (cal != null) {
+            mc.putObject("calibration").put("whole_models", cal.models()).put("scale", cal.scale()).put("fixed_ms", cal.fixedMs())
+                    .put("embeddings_and_head_alone_ms", cal.uncalibratedFixedMs()).put("residual_rms", cal.residual());
+        }
         ObjectNode pj = mc.putObject("parent_total");
         total.stats().forEach((k, v) -> pj.put(LibraryKeys.bare(k), v));
         pj.put("throughput_tokens_per_s", TokenRate.tokensPerSecond(total.runtimeMs(), w));
         AtomicFiles.writeString(run.dir.modelCosts(), m.writerWithDefaultPrettyPrinter().writeValueAsString(mc) + "\n");
         Map<String, Map<String, Double>> named = new LinkedHashMap<>();
         stats.forEach((b, s) -> named.put(BlockNames.library(parent, b), s));
-        return new Result(hw.name(), costModelName, w, named, fixed, total);
+        return new Result(hw.name(), costModelName, w, named, fixed, total, cal);
+    }
+
+    /** A cost with its times multiplied by f. */
+    private static BlockCost times(BlockCost c, double f) {
+        return new BlockCost(c.params(), c.weightBytes(), c.kvCacheBytes(), c.prefillMs() * f, c.decodeMs() * f, c.kvHeads());
     }
 
     /** Stats of one block in the layout of NVIDIA's library: totals, then the attention and FFN parts. */
