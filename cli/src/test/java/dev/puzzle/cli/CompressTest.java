@@ -134,6 +134,15 @@ class CompressTest {
             children++;
         }
         assertTrue(children >= 4, "Puzzle children and baselines: " + children);
+        // Every model's speed from the same interleaved rounds (timings.json), as the report shows it.
+        JsonNode timings = new ObjectMapper().readTree(dir.resolve("run/compress/timings.json").toFile());
+        assertEquals(3, timings.get("reps").asInt());
+        assertEquals(report.get("models").size(), timings.get("models").size());
+        for (JsonNode m : report.get("models")) {
+            JsonNode s = timings.get("speeds").get(m.get("name").asText());
+            assertEquals(s.get("workload").asDouble(), m.get("measured_workload_tokens_per_s").asDouble(), 0, m.get("name").asText());
+            assertTrue(s.get("workload_spread").get("q1").asDouble() <= s.get("workload").asDouble() && s.get("workload").asDouble() <= s.get("workload_spread").get("q3").asDouble());
+        }
         // The children load into the other commands too.
         JsonNode puzzle = report.get("frontier").get(0);
         String model = dir.resolve("run/compress").resolve(puzzle.get("name").asText()).resolve("model").toString();

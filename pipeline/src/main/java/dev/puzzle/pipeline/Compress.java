@@ -84,13 +84,18 @@ public final class Compress {
             List<Plan> all = new ArrayList<>();
             all.add(new Plan("parent", Plan.Kind.PARENT, null, Double.NaN, parentChoice(scored, run.parent.config()), null));
             all.addAll(plans);
-            if (all.stream().anyMatch(p -> !eval.done(p))) eval.warmUp();
             LongConsumer progress = listener.progress("realize+evaluate", all.size());
             List<ReportModel.ModelResult> results = new ArrayList<>();
             for (Plan p : all) {
                 results.add(eval.run(p, listener));
                 progress.accept(results.size());
             }
+            // 7b. every model's speed, measured together (interleaved rounds)
+            java.util.Map<String, Timings.Speed> speeds = Timings.measure(run, all, listener.progress("timing", cc.reps()));
+            results.replaceAll(r -> {
+                Timings.Speed s = speeds.get(r.name());
+                return ReportModel.withMeasured(r, s.prefill(), s.decode(), s.decodeSpread(), s.workload(), s.workloadSpread());
+            });
             // 8. report
             ReportModel report = ReportStage.run(run, hw.name(), rc.measured() ? "measured" : "roofline", found.parentTokensPerSecond(), eval.measurement(),
                     results, found.unreachable());

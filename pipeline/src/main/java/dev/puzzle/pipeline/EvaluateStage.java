@@ -65,19 +65,16 @@ public final class EvaluateStage {
         RunConfig.Compress cc = run.config.compress();
         return String.format(java.util.Locale.ROOT, "workload throughput = generated tokens / (prefill + decode) time of one sequence of the budgets' workload"
                         + " (prefill %d, generate %d; the CPU decoder runs the batch of %d one sequence after another, so the batch's rate is one sequence's),"
-                        + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; median [interquartile range] of %d repeats after a warm-up",
+                        + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; median [interquartile range] of %d rounds that each time"
+                        + " every model once, in an order rotating by round (this machine's speed drifts over a run: interleaving puts the drift on every model"
+                        + " alike), after the parent's time settled and an untimed round",
                 pg[0], pg[1], w.batch(), cc.prompt(), cc.generate(), cc.reps());
     }
 
-    /** Warms the JIT on the parent until its time settles ({@link Throughput#settle}, at most 15 s), or the first models measured would look slow. */
-    public void warmUp() {
-        Workload w = run.config.workload();
-        int[] pg = measuredLengths(w, run.parent.config().maxSeqLen());
-        Decoder warm = new Decoder(run.parent, run.backend);
-        Throughput.settle(() -> Throughput.once(warm, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
-    }
-
-    /** Every number the report shows for one model, from one harness (no caching). */
+    /**
+     * Every number the report shows for one model but its measured speeds (zero here), which {@link Timings} takes for
+     * all models together, interleaved, so that this machine's drift over a run falls on every model alike.
+     */
     public ReportModel.ModelResult measure(Plan p, Checkpoint ck, String modelPath, RealizeStage.GgufExport gguf) {
         RunConfig.Compress cc = run.config.compress();
         Workload w = run.config.workload();
@@ -91,9 +88,6 @@ public final class EvaluateStage {
             nll += r.meanNll() * r.predicted();
             n += r.predicted();
         }
-        Throughput.Result batch1 = Throughput.measure(d, cc.prompt(), cc.generate(), cc.reps());
-        int[] pg = measuredLengths(w, c.maxSeqLen());
-        Throughput.Result workload = Throughput.measure(d, pg[0], pg[1], cc.reps());
         String sample = sample(d);
         Run.TaskFile task = run.task();
         MultipleChoice.Result acc = task == null ? null : MultipleChoice.evaluate(d, run.tokenizer(), task.items(), null);
@@ -114,8 +108,8 @@ public final class EvaluateStage {
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
                 m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
-                ck.parameterCount(), batch1.prefill().median(), batch1.decode().median(), workload.sequence().median(), ReportModel.Spread.of(batch1.decode()),
-                ReportModel.Spread.of(workload.sequence()), runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
+                ck.parameterCount(), 0, 0, 0, null, null, // measured speeds: every model's together, interleaved (Timings)
+                runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
                 gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm(), qad(p), llamaCpp(ck, gguf));
     }
 

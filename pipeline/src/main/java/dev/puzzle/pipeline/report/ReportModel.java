@@ -146,6 +146,17 @@ public record ReportModel(String runDir, String config, String hardware, String 
      */
     public record LlamaCpp(double llamaCppTokensPerS, double puzzleTokensPerS, int positions, String version) {}
 
+    /**
+     * The same model with its measured rates replaced: batch-1 prefill and decode (with its quartiles), and the workload's
+     * generated tokens/s (with its quartiles) — the interleaved timings of a whole run.
+     */
+    public static ModelResult withMeasured(ModelResult m, double prefill, double decode, Spread decodeSpread, double workload, Spread workloadSpread) {
+        return new ModelResult(m.name(), m.kind(), m.target(), m.targetTokensPerS(), m.gkd(), m.model(), m.solvedBy(), m.klDiv(), m.top1Agreement(),
+                m.hiddenCosine(), m.lmLoss(), m.perplexity(), m.parameters(), prefill, decode, workload, decodeSpread, workloadSpread, m.predictedRuntimeMs(),
+                m.predictedMemoryMib(), m.predictedTokensPerS(), m.predictedLayerRuntimeMs(), m.blocks(), m.gguf(), m.ggufRefused(), m.hfArchitecture(),
+                m.sample(), m.taskAccuracy(), m.taskAccuracyNorm(), m.qad(), m.llamaCpp());
+    }
+
     /** The prompt every model's sample continues (greedy). */
     public static final String SAMPLE_PROMPT = "Once upon a time";
 

@@ -1,0 +1,98 @@
+package dev.puzzle.pipeline;
+
+import dev.puzzle.core.eval.Throughput;
+import dev.puzzle.core.infer.Decoder;
+import dev.puzzle.core.io.AtomicFiles;
+import dev.puzzle.core.io.Checkpoint;
+import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.hardware.Workload;
+import dev.puzzle.pipeline.report.ReportModel;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+
+/**
+ * The measured speeds of every model of a compress run, taken together: after one warm-up round, {@code reps} rounds
+ * each time every model once — a batch-1 prompt and generation, and one sequence of the budgets' workload — in an
+ * order that rotates each round. This machine's speed drifts over a run (the same model measured 7923, 5126 and 4875
+ * tokens/s in one run when the models were timed one after another), so interleaving puts the drift on every model
+ * alike, and a comparison between two models rests on rounds they shared. Kept in {@code RUN_DIR/compress/timings.json}
+ * (a rerun with the same models and repeats reuses it).
+ */
+final class Timings {
+    private Timings() {}
+
+    /** One model's rates: batch-1 prefill and decode tokens/s, the workload's generated tokens/s, medians and quartiles. */
+    record Speed(double prefill, double decode, ReportModel.Spread decodeSpread, double workload, ReportModel.Spread workloadSpread) {}
+
+    /** The file: each model's speed, and the repeats and models it was measured over. */
+    record File(int reps, List<String> models, Map<String, Speed> speeds) {}
+
+    static Path file(Run run) {
+        return run.dir.layout().compressDir().resolve("timings.json");
+    }
+
+    /** Each plan's speed, measured interleaved (or read back when measured earlier over the same models and repeats). */
+    static Map<String, Speed> measure(Run run, List<Plan> plans, LongConsumer progress) throws IOException {
+        RunConfig.Compress cc = run.config.compress();
+        List<String> names = plans.stream().map(Plan::name).toList();
+        Path f = file(run);
+        if (Files.exists(f)) {
+            File done = ReportModel.read(f, File.class, "the run's timings");
+            if (done.reps() == cc.reps() && done.models().equals(names)) return done.speeds();
+        }
+        Workload w = run.config.workload();
+        List<Decoder> decoders = new ArrayList<>();
+        for (Plan p : plans) {
+            Checkpoint ck = p.kind() == Plan.Kind.PARENT ? run.parent : Checkpoints.load(RealizeStage.modelDir(run, p));
+            decoders.add(new Decoder(ck, run.backend));
+        }
+        int n = plans.size(), reps = cc.reps(), ctx = run.parent.config().maxSeqLen();
+        if (cc.prompt() + cc.generate() > ctx) {
+            throw dev.puzzle.core.PuzzleException.field(run.config.file, "compress.measure", cc.prompt() + " + " + cc.generate(),
+                    "prompt + generate exceed the parent's context of " + ctx + " positions");
+        }
+        int[] pg = EvaluateStage.measuredLengths(w, ctx);
+        int[] toks = new int[Math.max(cc.prompt() + cc.generate(), pg[0] + pg[1])]; // random tokens, as a text would route a MoE layer
+        java.util.Random r = new java.util.Random(42);
+        for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(run.parent.config().vocabSize());
+        double[][] pre = new double[n][reps], dec = new double[n][reps], seq = new double[n][reps];
+        Decoder parent = decoders.get(0);
+        Throughput.settle(() -> Throughput.once(parent, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
+        for (int round = -1; round < reps; round++) { // round −1: every model's first run, untimed
+            for (int k = 0; k < n; k++) {
+                int i = Math.floorMod(k + round, n);
+                Decoder d = decoders.get(i);
+                Decoder.State st = d.newState(cc.prompt() + cc.generate());
+                long t0 = System.nanoTime();
+                d.forward(st, toks, 0, cc.prompt(), false);
+                long t1 = System.nanoTime();
+                for (int g = 0; g < cc.generate(); g++) d.forward(st, toks, cc.prompt() + g, 1, false);
+                long t2 = System.nanoTime();
+                Decoder.State sw = d.newState(pg[0] + pg[1]);
+                long t3 = System.nanoTime();
+                d.forward(sw, toks, 0, pg[0], false);
+                for (int g = 0; g < pg[1]; g++) d.forward(sw, toks, pg[0] + g, 1, false);
+                long t4 = System.nanoTime();
+                if (round < 0) continue;
+                pre[i][round] = cc.prompt() / ((t1 - t0) / 1e9);
+                dec[i][round] = cc.generate() / ((t2 - t1) / 1e9);
+                seq[i][round] = pg[1] / ((t4 - t3) / 1e9);
+            }
+            if (round >= 0 && progress != null) progress.accept(round + 1);
+        }
+        Map<String, Speed> out = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            Throughput.Stat p = Throughput.Stat.of(pre[i]), d = Throughput.Stat.of(dec[i]), s = Throughput.Stat.of(seq[i]);
+            out.put(names.get(i), new Speed(p.median(), d.median(), ReportModel.Spread.of(d), s.median(), ReportModel.Spread.of(s)));
+        }
+        AtomicFiles.writeString(f, ReportModel.json(new File(reps, names, out)));
+        return out;
+    }
+}
