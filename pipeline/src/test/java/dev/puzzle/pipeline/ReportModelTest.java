@@ -115,6 +115,9 @@ public class ReportModelTest {
         assertTrue(rb.binding().startsWith("memory binds: 11.88 of 12.00 MiB predicted (1.0% slack)"), rb.binding());
         assertTrue(ra.why().contains("KL 0.1000, top-1 agreement 90.0%") && ra.why().contains("1.10x the parent's workload throughput"), ra.why());
         assertTrue(r.summaryLines().stream().anyMatch(l -> l.startsWith("Recommended at 210000 tokens/s: puzzle-210000 — throughput binds")), r.summaryLines().toString());
+        // The parent's workload rate: 1000 tokens/s with quartiles 990 and 1010, a 2.0% noise floor.
+        assertTrue(r.measurementLines().stream().anyMatch(l -> l.startsWith("Noise floor: the parent's measured workload throughput spans 2.0% of its median")),
+                r.measurementLines().toString());
     }
 
     @Test

@@ -287,6 +287,10 @@ public record ReportModel(String runDir, String config, String hardware, String 
         List<String> out = new ArrayList<>();
         out.add("Budgets are on the predicted throughput of " + hardware + " (" + costModel + "); measured speeds are on this machine, "
                 + measurement + ", whose costs can order the models differently.");
+        models.stream().filter(m -> m.kind().equals("parent") && m.measuredWorkloadSpread() != null && m.measuredWorkloadTokensPerS() > 0).findFirst()
+                .ifPresent(p -> out.add(String.format(Locale.ROOT, "Noise floor: the parent's measured workload throughput spans %.1f%% of its median"
+                        + " (its interquartile range over the rounds); a difference in measured speed smaller than that is this machine's noise.",
+                        100 * (p.measuredWorkloadSpread().q3() - p.measuredWorkloadSpread().q1()) / p.measuredWorkloadTokensPerS())));
         if (evaluation != null) out.add("Accuracy: " + evaluation.describe() + ".");
         if (task != null) out.add("Task: " + task + "; accuracy = the gold choice has the highest log-likelihood (acc_norm: per byte).");
         return out;
