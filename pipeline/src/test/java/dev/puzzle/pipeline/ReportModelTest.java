@@ -99,6 +99,23 @@ public class ReportModelTest {
     }
 
     @Test
+    void onThisMachineAChildThatMissesItsTargetWhenMeasuredIsSaidSoAndTheNextOneNamed() {
+        // Relative targets: the parent predicted 2000 tokens/s and measured 1000, so 1.5x needs 1500 measured.
+        ModelResult parent = withCosts(model("parent", "parent", null, null, 0, 2000, 1000, 3000), 2000, 20, 1000, 990, 1010);
+        ModelResult a = withCosts(model("puzzle-1.5x", "puzzle", "1.5x", 3000.0, 0.1, 0, 0, 0), 3100, 9, 1400, 1390, 1410);
+        ModelResult b = withCosts(model("puzzle-2x", "puzzle", "2x", 4000.0, 0.3, 0, 0, 0), 4200, 8, 2100, 2090, 2110);
+        ReportModel r = ReportModel.build("runs/x", "x.yaml", "local-cpu (2 threads)", "measured", new ReportModel.Workload(64, 256, 256, "bf16", "bf16"), 2000,
+                "a note", null, List.of(parent, a, b), List.of(), List.of("1.5x", "2x"));
+        String missed = r.recommendations().get(0).binding(), met = r.recommendations().get(1).binding();
+        assertTrue(missed.contains("; MISSED when measured here: 1400 tokens/s, 6.7% under the target as measured (1500); the least-KL child that meets it"
+                + " when measured: puzzle-2x (KL 0.3000, 2100 tokens/s)"), missed);
+        assertTrue(met.contains("; measured here 2100 tokens/s, 5.0% over the target as measured (2000)"), met);
+        ReportModel h100 = ReportModel.build("runs/x", "x.yaml", "H100", "roofline", new ReportModel.Workload(64, 256, 256, "bf16", "bf16"), 2000,
+                "a note", null, List.of(parent, a, b), List.of(), List.of("1.5x", "2x"));
+        assertFalse(h100.recommendations().get(0).binding().contains("measured here"), "on another machine's budgets, nothing to check here");
+    }
+
+    @Test
     void eachBudgetRecommendsItsLeastKlChildAndNamesTheConstraintWithLeastSlack() {
         ModelResult parent = withCosts(model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000), 2.0e5, 20, 1000, 990, 1010);
         // 210000: 0.5% over the throughput target, 25% under the 12 MiB budget: throughput binds.

@@ -187,7 +187,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
             if (best == null) continue;
             frontier.add(new FrontierPoint(t, tps, best.name(), best.klDiv(), best.predictedTokensPerS(), best.measuredWorkloadTokensPerS(),
                     best.measuredDecodeTokensPerS()));
-            recs.add(recommend(t, tps, best, parent, hardware, memoryBudgetMib));
+            recs.add(recommend(t, tps, best, parent, hardware, memoryBudgetMib, models));
             ModelResult fp8 = find(models, "fp8-global", t);
             if (fp8 != null) {
                 cmp.add(new Comparison(t, tps, best.name(), fp8.name(), null, String.format(Locale.ROOT,
@@ -244,7 +244,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
         return s == null ? String.format(Locale.ROOT, "%.0f", median) : String.format(Locale.ROOT, "%.0f [%.0f–%.0f]", median, s.q1(), s.q3());
     }
 
-    static Recommendation recommend(String t, double tps, ModelResult best, ModelResult parent, String hardware, Double memoryBudgetMib) {
+    static Recommendation recommend(String t, double tps, ModelResult best, ModelResult parent, String hardware, Double memoryBudgetMib, List<ModelResult> models) {
         double tSlack = (best.predictedTokensPerS() - tps) / tps;
         Double mSlack = memoryBudgetMib == null ? null : (memoryBudgetMib - best.predictedMemoryMib()) / memoryBudgetMib;
         boolean memoryBinds = mSlack != null && mSlack < tSlack;
@@ -254,6 +254,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 : String.format(Locale.ROOT, "throughput binds: %.0f tokens/s predicted on %s for a target of %.0f (%.1f%% over)%s", best.predictedTokensPerS(),
                 hardware, tps, 100 * tSlack, mSlack == null ? "" : String.format(Locale.ROOT, "; memory %.2f of %.2f MiB (%.1f%% slack)",
                 best.predictedMemoryMib(), memoryBudgetMib, 100 * mSlack));
+        binding += measuredCheck(t, tps, best, parent, hardware, models);
         String why = parent == null ? String.format(Locale.ROOT, "KL %.4g", best.klDiv())
                 : String.format(Locale.ROOT, "the least KL to the parent of the children that meet %s: KL %.4g, top-1 agreement %.1f%%, LM loss %.4f vs the parent's %.4f"
                         + " (+%.4f), %.0f%% of the parent's parameters; measured here %sx the parent's workload throughput",
@@ -263,6 +264,27 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 + (retained(best, parent) == null ? "" : String.format(Locale.ROOT, "; task acc_norm %.1f%% vs %.1f%% (%.0f%% retained)",
                 100 * best.taskAccuracyNorm(), 100 * parent.taskAccuracyNorm(), 100 * retained(best, parent)));
         return new Recommendation(t, tps, best.name(), why, binding, tSlack, mSlack);
+    }
+
+    /**
+     * Where the budgets are this machine's own ({@code local-cpu}), whether the child meets its target when measured: a
+     * relative target against the parent's measured rate, an absolute one in tokens/s; a miss is said with how far, and
+     * the least-KL Puzzle child that does meet it when measured is named. Empty elsewhere (the budgets are another machine's).
+     */
+    static String measuredCheck(String t, double tps, ModelResult best, ModelResult parent, String hardware, List<ModelResult> models) {
+        if (!hardware.startsWith("local-cpu") || !(best.measuredWorkloadTokensPerS() > 0)) return "";
+        boolean relative = t.endsWith("x");
+        if (relative && (parent == null || !(parent.measuredWorkloadTokensPerS() > 0))) return "";
+        double need = relative ? tps / parent.predictedTokensPerS() * parent.measuredWorkloadTokensPerS() : tps;
+        double got = best.measuredWorkloadTokensPerS();
+        if (got >= need) return String.format(Locale.ROOT, "; measured here %.0f tokens/s, %.1f%% over the target as measured (%.0f)", got, 100 * (got - need) / need, need);
+        ModelResult next = null;
+        for (ModelResult m : models) {
+            if (m.kind().equals("puzzle") && m.measuredWorkloadTokensPerS() >= need && (next == null || m.klDiv() < next.klDiv())) next = m;
+        }
+        return String.format(Locale.ROOT, "; MISSED when measured here: %.0f tokens/s, %.1f%% under the target as measured (%.0f)%s", got, 100 * (need - got) / need, need,
+                next == null ? "; no Puzzle child meets it when measured" : String.format(Locale.ROOT, "; the least-KL child that meets it when measured: %s (KL %.4g, %.0f tokens/s)",
+                        next.name(), next.klDiv(), next.measuredWorkloadTokensPerS()));
     }
 
     private static String label(String t, double tps) {
