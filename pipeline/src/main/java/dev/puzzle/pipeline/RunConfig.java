@@ -185,10 +185,12 @@ public final class RunConfig {
     /**
      * The compress section: the sweep of whole-model throughput targets, an optional memory budget for
      * every child, whether to build baselines, the measuring harness, optional GKD, and whether to write a
-     * GGUF for llama.cpp beside each child ({@code gguf}, default true).
+     * GGUF for llama.cpp beside each child ({@code gguf}, default true). {@code margin}: each throughput target is
+     * searched for {@code (1 + margin)} times its tokens/s, so that a child still meets it when the cost model errs by
+     * that much (set it to the MAPE {@code profile --validate} measures; default 0).
      */
     public record Compress(List<Target> throughputs, Double memoryMib, boolean baselines, int prompt, int generate, int reps, Gkd.Settings gkd,
-                           GgufExport gguf, Task task, Gkd.Settings qad, LlamaCpp llamaCpp) {}
+                           GgufExport gguf, Task task, Gkd.Settings qad, LlamaCpp llamaCpp, double margin) {}
 
     /**
      * {@code compress.llama_cpp: {dir, steps}}: each child's GGUF decoded by real llama.cpp — node-llama-cpp installed
@@ -213,7 +215,9 @@ public final class RunConfig {
     public Compress compress() {
         ConfigNode c = root.child("compress");
         if (c.isMissing()) throw root.error("compress", "(missing)", "required: {throughputs: [...]}");
-        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task", "qad", "llama_cpp");
+        c.allowOnly("throughputs", "memory_mib", "baselines", "measure", "gkd", "gguf", "task", "qad", "llama_cpp", "margin");
+        double margin = c.number("margin", 0.0);
+        if (!(margin >= 0 && margin < 1)) throw c.error("margin", margin, "must be in [0, 1): the share of speed the search keeps in reserve for the cost model's error");
         List<Target> t = new ArrayList<>();
         for (JsonNode j : c.list("throughputs")) t.add(target(c, j));
         if (t.isEmpty()) throw c.error("throughputs", "(missing)", "name at least one throughput target");
@@ -228,7 +232,7 @@ public final class RunConfig {
         workload();
         data();
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
-                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0), llamaCpp(c));
+                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0), llamaCpp(c), margin);
     }
 
     private LlamaCpp llamaCpp(ConfigNode c) {
@@ -316,6 +320,7 @@ public final class RunConfig {
         for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
         if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
         if (r.path("compress").has("qad")) fp.set("qad", r.get("compress").get("qad"));
+        if (r.path("compress").has("margin")) fp.set("margin", r.get("compress").get("margin")); // it moves every budget
         if (r.path("compress").path("gguf").asText("").equals("required")) fp.put("gguf", "required"); // it narrows the search space
         // Held-out text is read at the workload's context unless data.eval_context says otherwise (run directories
         // scored before that, at data.seq_len, carry no such key and are refused rather than mixed).

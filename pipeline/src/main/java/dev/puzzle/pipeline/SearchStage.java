@@ -70,17 +70,18 @@ public final class SearchStage {
         Map<RunConfig.Target, List<Budget>> all = new LinkedHashMap<>();
         Map<RunConfig.Target, Double> rates = new LinkedHashMap<>();
         for (RunConfig.Target t : cc.throughputs()) {
-            double tps = t.tokensPerSecond(parentTps);
-            List<Budget> budgets = budgets(tps, cc.memoryMib(), w, fixed);
+            double tps = t.tokensPerSecond(parentTps), searched = tps * (1 + cc.margin()); // the margin held back for the cost model's error
+            List<Budget> budgets = budgets(searched, cc.memoryMib(), w, fixed);
             all.put(t, budgets);
             rates.put(t, tps);
             try {
                 ArchitectureSearch.Solution sol = ArchitectureSearch.solve(new ArchitectureSearch.Problem(lib, s.objective(), s.maximize(), budgets), o);
-                String how = String.format(Locale.ROOT, "%s, %s limit %s s, %s%s", sol.backend().label(), s.objective(), TokenRate.format(s.timeLimit()),
-                        sol.status().toLowerCase(Locale.ROOT), Double.isFinite(sol.gap()) && sol.gap() > 0 ? String.format(Locale.ROOT, " (gap %.2g)", sol.gap()) : "");
+                String how = String.format(Locale.ROOT, "%s, %s limit %s s, %s%s%s", sol.backend().label(), s.objective(), TokenRate.format(s.timeLimit()),
+                        sol.status().toLowerCase(Locale.ROOT), Double.isFinite(sol.gap()) && sol.gap() > 0 ? String.format(Locale.ROOT, " (gap %.2g)", sol.gap()) : "",
+                        cc.margin() > 0 ? String.format(Locale.ROOT, ", searched for %.0f tokens/s (a %.0f%% margin)", searched, 100 * cc.margin()) : "");
                 plans.add(new Plan("puzzle-" + t.label(), Plan.Kind.PUZZLE, t, tps, chosen(typed, sol), how));
             } catch (ArchitectureSearch.InfeasibleException e) {
-                String why = unreachable(lib, t, tps, parentTps, cc.memoryMib(), w, fixed, o);
+                String why = unreachable(lib, t, searched, parentTps, cc.memoryMib(), w, fixed, o);
                 unreachable.add(why);
                 listener.stage("search", why);
             }

@@ -46,6 +46,16 @@ class RunConfigTest {
     }
 
     @Test
+    void aMarginIsAShareOfSpeedBelowOne(@TempDir Path tmp) throws Exception {
+        assertEquals(0.0, RunConfig.read(config(tmp, "{throughputs: [2x]}", "")).compress().margin());
+        assertEquals(0.1, RunConfig.read(config(tmp, "{throughputs: [2x], margin: 0.1}", "")).compress().margin());
+        for (String bad : List.of("-0.1", "1", "2.5")) {
+            PuzzleException e = assertThrows(PuzzleException.class, () -> RunConfig.read(config(tmp, "{throughputs: [2x], margin: " + bad + "}", "")).compress(), bad);
+            assertTrue(e.getMessage().contains("compress.margin") && e.getMessage().contains("[0, 1)"), e.getMessage());
+        }
+    }
+
+    @Test
     void compressUsesTheSearchSectionsSolverAndTimeLimit(@TempDir Path tmp) throws Exception {
         RunConfig rc = RunConfig.read(config(tmp, "{throughputs: [2x]}", "search: {objective: metrics.lm_loss, solver: scip, time_limit: 5}"));
         RunConfig.Search s = rc.compressSearch();
