@@ -36,6 +36,24 @@ public final class HtmlReport {
         };
     }
 
+    /**
+     * The random children {@code profile --validate} predicted and measured (RUN_DIR/profile/validation.json), added to
+     * {@code pts} as grey points, and its figures in a sentence; empty when the run has no validation.
+     */
+    static String validation(Path runDir, List<Svg.Point> pts) {
+        Path f = new dev.puzzle.bld.RunLayout(runDir).costValidation();
+        if (!java.nio.file.Files.exists(f)) return "";
+        com.fasterxml.jackson.databind.JsonNode v = dev.puzzle.core.config.Json.readObject(f, "the cost model's validation");
+        int n = 0;
+        for (com.fasterxml.jackson.databind.JsonNode c : v.path("children")) {
+            pts.add(new Svg.Point(c.path("predicted_tokens_per_s").asDouble(), c.path("measured_tokens_per_s").asDouble(), "validation child " + (++n), "validation",
+                    "#7f7f7f", Svg.Marker.CIRCLE));
+        }
+        return String.format(Locale.ROOT, " Grey: %d random children of the search space that profile --validate predicted and measured (not the"
+                + " search's picks): MAPE %.1f%%, worst %+.1f%%, Spearman %.3f.", n, 100 * v.path("mape").asDouble(), 100 * v.path("worst_error").asDouble(),
+                v.path("spearman").asDouble());
+    }
+
     private static Svg.Marker marker(String kind) {
         return switch (kind) {
             case "puzzle" -> Svg.Marker.CIRCLE;
@@ -205,8 +223,9 @@ public final class HtmlReport {
             for (ReportModel.ModelResult m : r.models()) {
                 pts.add(new Svg.Point(m.predictedTokensPerS(), m.measuredWorkloadTokensPerS(), m.name(), m.kind(), color(m.kind()), marker(m.kind())));
             }
+            String validated = validation(Path.of(r.runDir()), pts);
             sb.append("<h3>Predicted against measured</h3><p>The profile's costs were measured on this machine, so its predicted workload throughput and the"
-                            + " measured one should agree: points off the diagonal are the cost model's error.</p>")
+                            + " measured one should agree: points off the diagonal are the cost model's error.").append(esc(validated)).append("</p>")
                     .append(Svg.diagonal("Measured vs predicted workload throughput", "predicted on " + r.hardware() + " (tokens/s)",
                             "measured here (tokens/s, median)", pts));
         }
