@@ -32,7 +32,14 @@ public final class Qad {
      * @param kept        whether the QAD result was kept
      * @param quantized   how many matrices were trained quantization-aware
      */
-    public record Result(Checkpoint child, double klBefore, double klAfter, boolean kept, int quantized, double[] losses) {}
+    public record Result(Checkpoint child, double klBefore, double klAfter, boolean kept, int quantized, double[] losses) {
+        /** The record written beside the result ({@code qad.json}): the matrices, both KLs, which child was kept, and the settings. */
+        public com.fasterxml.jackson.databind.node.ObjectNode json(Gkd.Settings st) {
+            com.fasterxml.jackson.databind.node.ObjectNode j = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+            return j.put("quantized_matrices", quantized).put("kl_before", klBefore).put("kl_after", klAfter).put("kept", kept ? "qad" : "pre-qad")
+                    .put("tokens", st.tokens()).put("lr", st.lr());
+        }
+    }
 
     /** The quantized matrices of a checkpoint by name, with their dtype. */
     public static Map<String, DType> quantizedMatrices(Checkpoint ck) {

@@ -87,9 +87,7 @@ final class QadCommand implements java.util.concurrent.Callable<Integer> {
         Path ckpt = abs.resolveSibling("." + abs.getFileName() + ".qad-checkpoint.safetensors");
         Progress bar = new Progress(spec.commandLine().getErr(), "qad steps", st.steps(train));
         Qad.Result r = Qad.run(backendOpt.backend(opts.threads), teacher, child, train, held, st, ckpt, bar::update);
-        ObjectNode j = new ObjectMapper().createObjectNode();
-        j.put("child", model).put("parent", parent).put("quantized_matrices", r.quantized()).put("kl_before", r.klBefore()).put("kl_after", r.klAfter())
-                .put("kept", r.kept() ? "qad" : "pre-qad").put("tokens", tokens).put("lr", lr).put("seq_len", data.seqLen).put("heldout_sequences", data.heldout);
+        ObjectNode j = r.json(st).put("child", model).put("parent", parent).put("seq_len", data.seqLen).put("heldout_sequences", data.heldout);
         Checkpoint result = r.child();
         AtomicFiles.writeDirectory(abs, tmp -> {
             Checkpoints.writeHfDir(result, tmp, null);

@@ -5,7 +5,6 @@ import dev.puzzle.core.eval.Generator;
 import dev.puzzle.core.eval.MultipleChoice;
 import dev.puzzle.core.eval.Perplexity;
 import dev.puzzle.core.eval.Sampler;
-import dev.puzzle.core.eval.Throughput;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.LibraryKeys;
@@ -129,14 +128,10 @@ public final class EvaluateStage {
     private String qad(Plan p) {
         java.nio.file.Path f = run.dir.layout().childQad(p.name());
         if (!Files.exists(f)) return null;
-        try {
-            var j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
-            return String.format(java.util.Locale.ROOT, "%d quantized matrices distilled quantization-aware; KL %.4g before, %.4g after (%s): kept %s",
-                    j.path("quantized_matrices").asInt(), j.path("kl_before").asDouble(), j.path("kl_after").asDouble(), j.path("judged_on").asText(),
-                    j.path("kept").asText().equals("qad") ? "the QAD result" : "the child before QAD");
-        } catch (java.io.IOException e) {
-            throw new PuzzleException(f + ": cannot read: " + e.getMessage(), e);
-        }
+        var j = dev.puzzle.core.config.Json.readObject(f, "the child's QAD record");
+        return String.format(java.util.Locale.ROOT, "%d quantized matrices distilled quantization-aware; KL %.4g before, %.4g after (%s): kept %s",
+                j.path("quantized_matrices").asInt(), j.path("kl_before").asDouble(), j.path("kl_after").asDouble(), j.path("judged_on").asText(),
+                j.path("kept").asText().equals("qad") ? "the QAD result" : "the child before QAD");
     }
 
     /** Tokens a sample continues the prompt by (greedy). */

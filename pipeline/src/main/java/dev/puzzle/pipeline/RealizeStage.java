@@ -74,10 +74,8 @@ public final class RealizeStage {
         Files.createDirectories(run.dir.child(p.name()));
         Path ckpt = run.dir.layout().childQadCheckpoint(p.name());
         Qad.Result r = Qad.run(run.backend, run.parent, child, train, judge, st, ckpt, listener.progress("qad " + p.name(), st.steps(train))::accept);
-        var j = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-        j.put("quantized_matrices", r.quantized()).put("kl_before", r.klBefore()).put("kl_after", r.klAfter()).put("kept", r.kept() ? "qad" : "pre-qad")
-                .put("tokens", st.tokens()).put("lr", st.lr()).put("judged_on", seqs.length > 1 ? "a calibration-region sequence QAD did not train on"
-                        : "the one calibration-region sequence it trained on (data.calibration too short to hold one out)");
+        var j = r.json(st).put("judged_on", seqs.length > 1 ? "a calibration-region sequence QAD did not train on"
+                : "the one calibration-region sequence it trained on (data.calibration too short to hold one out)");
         AtomicFiles.writeString(run.dir.layout().childQad(p.name()), new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
         Files.deleteIfExists(ckpt);
         listener.stage("qad", String.format(java.util.Locale.ROOT, "%s: KL %.5f before QAD, %.5f after: kept %s", p.name(), r.klBefore(), r.klAfter(),

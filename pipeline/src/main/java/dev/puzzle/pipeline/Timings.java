@@ -59,31 +59,18 @@ final class Timings {
                     "prompt + generate exceed the parent's context of " + ctx + " positions");
         }
         int[] pg = EvaluateStage.measuredLengths(w, ctx);
-        int[] toks = new int[Math.max(cc.prompt() + cc.generate(), pg[0] + pg[1])]; // random tokens, as a text would route a MoE layer
-        java.util.Random r = new java.util.Random(42);
-        for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(run.parent.config().vocabSize());
+        int[] toks = Throughput.tokens(Math.max(cc.prompt() + cc.generate(), pg[0] + pg[1]), run.parent.config().vocabSize());
         double[][] pre = new double[n][reps], dec = new double[n][reps], seq = new double[n][reps];
         Decoder parent = decoders.get(0);
         Throughput.settle(() -> Throughput.once(parent, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
         for (int round = -1; round < reps; round++) { // round −1: every model's first run, untimed
             for (int k = 0; k < n; k++) {
                 int i = Math.floorMod(k + round, n);
-                Decoder d = decoders.get(i);
-                Decoder.State st = d.newState(cc.prompt() + cc.generate());
-                long t0 = System.nanoTime();
-                d.forward(st, toks, 0, cc.prompt(), false);
-                long t1 = System.nanoTime();
-                for (int g = 0; g < cc.generate(); g++) d.forward(st, toks, cc.prompt() + g, 1, false);
-                long t2 = System.nanoTime();
-                Decoder.State sw = d.newState(pg[0] + pg[1]);
-                long t3 = System.nanoTime();
-                d.forward(sw, toks, 0, pg[0], false);
-                for (int g = 0; g < pg[1]; g++) d.forward(sw, toks, pg[0] + g, 1, false);
-                long t4 = System.nanoTime();
+                long[] b1 = Throughput.time(decoders.get(i), toks, cc.prompt(), cc.generate()), wl = Throughput.time(decoders.get(i), toks, pg[0], pg[1]);
                 if (round < 0) continue;
-                pre[i][round] = cc.prompt() / ((t1 - t0) / 1e9);
-                dec[i][round] = cc.generate() / ((t2 - t1) / 1e9);
-                seq[i][round] = pg[1] / ((t4 - t3) / 1e9);
+                pre[i][round] = cc.prompt() / (b1[0] / 1e9);
+                dec[i][round] = cc.generate() / (b1[1] / 1e9);
+                seq[i][round] = pg[1] / ((wl[0] + wl[1]) / 1e9);
             }
             if (round >= 0 && progress != null) progress.accept(round + 1);
         }

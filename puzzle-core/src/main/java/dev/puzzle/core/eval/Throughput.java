@@ -65,10 +65,25 @@ public final class Throughput {
 
     /** One sequence through {@code d}: a prompt of {@code prompt} tokens, then {@code generate} one at a time (for {@link #settle}). */
     public static void once(Decoder d, int prompt, int generate) {
-        int[] toks = new int[prompt + generate];
-        Decoder.State st = d.newState(toks.length);
+        time(d, tokens(prompt + generate, d.config().vocabSize()), prompt, generate);
+    }
+
+    /** The tokens every timed sequence runs on: {@code n} random ids of a vocabulary of {@code vocab} (as a text would route a MoE layer). */
+    public static int[] tokens(int n, int vocab) {
+        int[] toks = new int[n];
+        Random r = new Random(42);
+        for (int i = 0; i < n; i++) toks[i] = r.nextInt(vocab);
+        return toks;
+    }
+
+    /** One timed sequence on a fresh state: {@code toks[0, prompt)} as one batched prefill, then {@code generate} tokens one at a time; {prefill, decode} nanoseconds. */
+    public static long[] time(Decoder d, int[] toks, int prompt, int generate) {
+        Decoder.State st = d.newState(prompt + generate);
+        long t0 = System.nanoTime();
         d.forward(st, toks, 0, prompt, false);
+        long t1 = System.nanoTime();
         for (int i = 0; i < generate; i++) d.forward(st, toks, prompt + i, 1, false);
+        return new long[]{t1 - t0, System.nanoTime() - t1};
     }
 
     public static Result measure(Decoder d, int prompt, int generate, int reps) {
@@ -77,27 +92,19 @@ public final class Throughput {
                     + ", got " + prompt + " + " + generate);
         }
         if (reps < 1) throw new IllegalArgumentException("measure needs reps >= 1, got " + reps);
-        int V = d.config().vocabSize();
-        int[] toks = new int[prompt + generate];
-        Random r = new Random(42);
-        for (int i = 0; i < toks.length; i++) toks[i] = r.nextInt(V);
+        int[] toks = tokens(prompt + generate, d.config().vocabSize());
         double[] pre = new double[reps], dec = new double[reps], seq = new double[reps];
         long warmUntil = System.nanoTime() + 300_000_000L;
         boolean warming = true;
         for (int rep = 0; rep < reps; ) {
-            Decoder.State st = d.newState(toks.length);
-            long t0 = System.nanoTime();
-            d.forward(st, toks, 0, prompt, false);
-            long t1 = System.nanoTime();
-            for (int i = 0; i < generate; i++) d.forward(st, toks, prompt + i, 1, false);
-            long t2 = System.nanoTime();
+            long[] t = time(d, toks, prompt, generate);
             if (warming) {
                 warming = System.nanoTime() < warmUntil;
                 continue;
             }
-            pre[rep] = prompt / ((t1 - t0) / 1e9);
-            dec[rep] = generate / ((t2 - t1) / 1e9);
-            seq[rep] = generate / ((t2 - t0) / 1e9);
+            pre[rep] = prompt / (t[0] / 1e9);
+            dec[rep] = generate / (t[1] / 1e9);
+            seq[rep] = generate / ((t[0] + t[1]) / 1e9);
             rep++;
         }
         return new Result(Stat.of(pre), Stat.of(dec), Stat.of(seq));
