@@ -38,7 +38,8 @@ public final class HtmlReport {
 
     /**
      * The random children {@code profile --validate} predicted and measured (RUN_DIR/profile/validation.json), added to
-     * {@code pts} as grey points, and its figures in a sentence; empty when the run has no validation.
+     * {@code pts} as grey points (drawn beneath the report's models, unlabelled), and its figures in a sentence; empty
+     * when the run has no validation.
      */
     static String validation(Path runDir, List<Svg.Point> pts) {
         Path f = new dev.puzzle.bld.RunLayout(runDir).costValidation();
@@ -223,11 +224,12 @@ public final class HtmlReport {
             for (ReportModel.ModelResult m : r.models()) {
                 pts.add(new Svg.Point(m.predictedTokensPerS(), m.measuredWorkloadTokensPerS(), m.name(), m.kind(), color(m.kind()), marker(m.kind())));
             }
-            String validated = validation(Path.of(r.runDir()), pts);
+            List<Svg.Point> children = new ArrayList<>();
+            String validated = validation(Path.of(r.runDir()), children);
             sb.append("<h3>Predicted against measured</h3><p>The profile's costs were measured on this machine, so its predicted workload throughput and the"
                             + " measured one should agree: points off the diagonal are the cost model's error.").append(esc(validated)).append("</p>")
                     .append(Svg.diagonal("Measured vs predicted workload throughput", "predicted on " + r.hardware() + " (tokens/s)",
-                            "measured here (tokens/s, median)", pts));
+                            "measured here (tokens/s, median)", pts, children));
         }
         sb.append(lossCurves(Path.of(r.runDir())));
         sb.append(dependencyHeatmap(new dev.puzzle.bld.RunLayout(Path.of(r.runDir())).ffnDependency(), L, r.fusionThreshold()));

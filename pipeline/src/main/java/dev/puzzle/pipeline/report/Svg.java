@@ -288,8 +288,14 @@ final class Svg {
      * every point labelled.
      */
     static String diagonal(String title, String xLabel, String yLabel, List<Point> points) {
+        return diagonal(title, xLabel, yLabel, points, List.of());
+    }
+
+    /** As above, with {@code context} points drawn beneath, unlabelled (their names in their tooltips), and in the legend. */
+    static String diagonal(String title, String xLabel, String yLabel, List<Point> points, List<Point> context) {
         double max = 0;
         for (Point p : points) max = Math.max(max, Math.max(p.x(), p.y()));
+        for (Point p : context) max = Math.max(max, Math.max(p.x(), p.y()));
         if (!(max > 0)) max = 1;
         double[] t = ticks(0, max * 1.05, 5);
         double step = t.length > 1 ? t[1] - t[0] : 1, top = t[t.length - 1];
@@ -305,6 +311,11 @@ final class Svg {
                 + "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#777\">measured = predicted</text>", ML, H - MB, px.applyAsDouble(top), py.applyAsDouble(top),
                 px.applyAsDouble(top) - 130, py.applyAsDouble(top) + 14));
         axisLabels(sb, xLabel, yLabel);
+        for (Point p : context) {
+            sb.append(String.format(Locale.ROOT, "<g class=\"point context\" data-label=\"%s\" data-series=\"%s\">%s<title>%s: predicted %s, measured %s</title></g>",
+                    esc(p.label()), esc(p.series()), marker(p.marker(), px.applyAsDouble(p.x()), py.applyAsDouble(p.y()), p.color()), esc(p.label()),
+                    brief(p.x()), brief(p.y())));
+        }
         List<double[]> placed = new ArrayList<>();
         for (Point p : points) {
             double x = px.applyAsDouble(p.x()), y = py.applyAsDouble(p.y()), lx = x + 8, ly = y - 8;
@@ -314,7 +325,9 @@ final class Svg {
                             + "<title>%s: predicted %s, measured %s</title></g>", esc(p.label()), esc(p.series()), marker(p.marker(), x, y, p.color()), lx, ly,
                     esc(p.label()), esc(p.label()), brief(p.x()), brief(p.y())));
         }
-        legend(sb, points);
+        List<Point> all = new ArrayList<>(points);
+        all.addAll(context);
+        legend(sb, all);
         return sb.append("</svg>").toString();
     }
 
