@@ -76,7 +76,9 @@ public final class CandidateInit {
                 for (int i = 0; i < E; i++) vs[g] = Math.max(vs[g], Math.abs(v[o + i]));
             }
         }
+        double rotated = c.ropeFrequencies().scale(); // YaRN scales every rotated coordinate
         for (int g = 0; g < G; g++) {
+            ks[g] *= (float) rotated;
             if (!(ks[g] > 0) || !(vs[g] > 0) || Float.isInfinite(ks[g]) || Float.isInfinite(vs[g])) {
                 throw new PuzzleException("layer " + l + ": FP8 KV calibration of KV head " + g + " found max |K| " + ks[g] + ", max |V| " + vs[g]
                         + " on the calibration text: a scale must be positive and finite");
@@ -146,7 +148,8 @@ public final class CandidateInit {
 
     /**
      * A MoE layer keeping the parent's experts {@code keep} (in that order, renumbered 0..n−1): the
-     * router's rows sliced to match, the norm and any shared expert copied.
+     * router's rows (and gpt-oss's router bias) sliced to match, the norm and any shared expert copied, gpt-oss's
+     * expert biases kept with their experts.
      */
     public static Map<String, Tensor> experts(Map<String, Tensor> pw, int l, FfnConfig.Moe parentMoe, int[] keep) {
         Map<String, Tensor> out = new LinkedHashMap<>();
@@ -159,9 +162,17 @@ public final class CandidateInit {
             router.rows(keep[j], 1, r.data(), j * D);
         }
         out.put(layer(l, ROUTER), r);
+        Tensor routerBias = pw.get(layer(l, ROUTER_BIAS));
+        if (routerBias != null) {
+            float[] b = routerBias.copy().data(), kept = new float[keep.length];
+            for (int j = 0; j < keep.length; j++) kept[j] = b[keep[j]];
+            out.put(layer(l, ROUTER_BIAS), new Tensor(kept, keep.length));
+        }
         for (int j = 0; j < keep.length; j++) {
             for (String proj : new String[]{EXPERT_GATE, EXPERT_UP, EXPERT_DOWN}) {
                 out.put(layer(l, expert(j, proj)), pw.get(layer(l, expert(keep[j], proj))).copy());
+                Tensor bias = pw.get(layer(l, expertBias(keep[j], proj)));
+                if (bias != null) out.put(layer(l, expertBias(j, proj)), bias.copy());
             }
         }
         for (String n : new String[]{SHARED_GATE, SHARED_UP, SHARED_DOWN, SHARED_EXPERT_GATE}) {
@@ -222,6 +233,8 @@ public final class CandidateInit {
         out.put(layer(l, Q), pw.get(layer(l, Q)).copy());
         out.put(layer(l, O), pw.get(layer(l, O)).copy());
         if (c.qkvBias()) out.put(layer(l, Q_BIAS), pw.get(layer(l, Q_BIAS)).copy());
+        if (c.extensions().outputBias()) out.put(layer(l, O_BIAS), pw.get(layer(l, O_BIAS)).copy());
+        if (c.extensions().sinks()) out.put(layer(l, SINKS), pw.get(layer(l, SINKS)).copy()); // one per query head: unchanged by pooling KV heads
         if (c.qkNorm()) { // per head-dimension gains, shared by every head: kept as they are
             out.put(layer(l, Q_NORM), pw.get(layer(l, Q_NORM)).copy());
             out.put(layer(l, K_NORM), pw.get(layer(l, K_NORM)).copy());

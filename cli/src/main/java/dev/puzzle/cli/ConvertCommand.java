@@ -78,7 +78,7 @@ final class ConvertCommand implements java.util.concurrent.Callable<Integer> {
                 throw new GgufWriter.Unsupported(e.getMessage().startsWith("layer ") ? model + ": " + e.getMessage() : e.getMessage());
             }
             spec.commandLine().getOut().printf("wrote %s (GGUF %s, %,d parameters, tokenizer of %d tokens)%n", outDir,
-                    ck.config().isUniformParent() ? "llama" : "deci", ck.parameterCount(), ck.tokenizer().vocabSize());
+                    GgufWriter.architecture(ck.config()), ck.parameterCount(), ck.tokenizer().vocabSize());
             return ExitCodes.OK;
         }
         AtomicFiles.writeDirectory(abs, tmp -> Checkpoints.writeHfDir(out, tmp, dt));

@@ -55,6 +55,18 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
             o.put("context_length", c.maxSeqLen());
             o.put("rope", c.ropeStyle().name().toLowerCase(Locale.ROOT));
             o.put("tied_embeddings", c.tiedEmbeddings());
+            if (c.extensions().any()) {
+                ObjectNode x = o.putObject("extensions");
+                x.put("attention_sinks", c.extensions().sinks());
+                x.put("o_proj_bias", c.extensions().outputBias());
+                var y = c.extensions().yarn();
+                if (y != null) {
+                    x.putObject("yarn").put("factor", y.factor()).put("original_context", y.originalContext()).put("beta_fast", y.betaFast())
+                            .put("beta_slow", y.betaSlow()).put("truncate", y.truncate()).put("attention_factor", y.scale());
+                }
+                var e = c.extensions().experts();
+                if (e != null) x.putObject("clamped_swiglu_experts").put("limit", e.limit()).put("alpha", e.alpha());
+            }
             o.put("parameters", ck.parameterCount());
             ObjectNode bytes = o.putObject("bytes_by_dtype");
             ck.bytesByDType().forEach((k, v) -> bytes.put(k.name(), v));
@@ -69,6 +81,7 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
                 c.tiedEmbeddings() ? "tied" : "untied", c.qkvBias() ? ", q/k/v bias" : "");
         out.printf(Locale.ROOT, "shape         dim %d, %d layers, %d heads × %d, %d KV heads, FFN %d, vocab %d, context %d%n",
                 c.dim(), c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(), c.maxSeqLen());
+        if (c.extensions().any()) out.printf(Locale.ROOT, "extensions    %s%n", c.extensions().describe());
         out.printf(Locale.ROOT, "parameters    %,d%n", ck.parameterCount());
         StringBuilder sb = new StringBuilder();
         for (Map.Entry<DType, Long> e : ck.bytesByDType().entrySet()) {

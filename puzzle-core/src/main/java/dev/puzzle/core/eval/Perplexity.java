@@ -67,4 +67,16 @@ public final class Perplexity {
         double mean = sum / predicted;
         return new Result(mean, Math.exp(mean), predicted);
     }
+
+    /** Mean NLL over every prediction of several sequences, each run from its own first token in prefill chunks of {@code chunk}. */
+    public static double meanNll(Decoder model, int[][] sequences, int chunk) {
+        double sum = 0;
+        long n = 0;
+        for (int[] seq : sequences) {
+            Result r = evaluate(model, seq, chunk, null);
+            sum += r.meanNll() * r.predicted();
+            n += r.predicted();
+        }
+        return sum / n;
+    }
 }

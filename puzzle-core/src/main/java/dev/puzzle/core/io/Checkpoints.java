@@ -96,6 +96,8 @@ public final class Checkpoints {
         ModelConfig cfg = HfConfig.read(cfgFile);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, DType> types = new LinkedHashMap<>();
+        Map<String, Safetensors.Bytes> bytes = new LinkedHashMap<>();
+        boolean gptOss = cfg.architecture().equals(HfConfig.GPT_OSS);
         for (Path f : weightFiles(dir)) {
             try (Safetensors st = Safetensors.open(f)) {
                 for (Safetensors.Entry e : st.entries().values()) {
@@ -103,9 +105,17 @@ public final class Checkpoints {
                     tensors.put(e.name(), st.map(e.name()));
                     types.put(e.name(), e.dtype());
                 }
+                for (Safetensors.Entry e : st.byteEntries().values()) {
+                    if (!gptOss || !GptOssLayout.isMxfp4Part(e.name())) {
+                        throw PuzzleException.field(f, e.name() + ".dtype", "U8", "unsupported dtype (supported: F32, F16, BF16, U8 rows of a quantized dtype named in the"
+                                + " metadata, and gpt-oss's MXFP4 expert blocks and scales)");
+                    }
+                    bytes.put(e.name(), new Safetensors.Bytes(e.shape(), st.bytes(e.name())));
+                }
             }
         }
-        MoeNames.toInternal(cfg, tensors, types, dir.toString());
+        if (gptOss) GptOssLayout.toInternal(cfg, tensors, types, bytes, dir.toString());
+        else MoeNames.toInternal(cfg, tensors, types, dir.toString());
         Tokenizer tok = null;
         if (Files.exists(dir.resolve("tokenizer.bin"))) {
             tok = BpeTokenizer.readLlama2c(dir.resolve("tokenizer.bin"), cfg.vocabSize());
@@ -202,7 +212,9 @@ public final class Checkpoints {
             types.put(name, writeType(ck, name, tensor, dtype));
         });
         if (hf.config().architecture().equals(HfConfig.MIXTRAL)) MoeNames.toMixtral(out, types); // a Mixtral's children too (as DeciLM)
-        Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"));
+        Map<String, Safetensors.Bytes> bytes = new LinkedHashMap<>();
+        if (hf.config().architecture().equals(HfConfig.GPT_OSS)) GptOssLayout.toGptOss(hf.config(), out, types, bytes);
+        Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"), bytes);
         if (ck.tokenizer() instanceof BpeTokenizer bpe) {
             // llama2.c's format (read back exactly by this toolkit) and HF's, for stock Hugging Face code.
             AtomicFiles.writeBytes(dir.resolve("tokenizer.bin"), bpe.toLlama2cBytes());

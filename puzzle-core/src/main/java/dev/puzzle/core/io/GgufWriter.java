@@ -46,7 +46,7 @@ import static dev.puzzle.core.io.TensorNames.*;
 public final class GgufWriter {
     private GgufWriter() {}
 
-    private static final int ALIGN = 32;
+    static final int ALIGN = 32;
     private static final int T_UINT32 = 4, T_INT32 = 5, T_FLOAT32 = 6, T_BOOL = 7, T_STRING = 8, T_ARRAY = 9;
 
     /** Refusals: this variant of this layer has no GGUF encoding that llama.cpp runs exactly. */
@@ -56,14 +56,21 @@ public final class GgufWriter {
         }
     }
 
-    /** Why no layer of this model can be written for llama.cpp (biases, q/k norms), or null. */
+    /** Why no layer of this model can be written for llama.cpp (biases, q/k norms; for gpt-oss, what its graph fixes), or null. */
     public static String refusal(ModelConfig c) {
+        if (c.architecture().equals(HfConfig.GPT_OSS)) return GgufGptOss.modelRefusal(c);
+        if (c.extensions().any()) return "gpt-oss's attention sinks, biases, YaRN and clamped experts are written to GGUF only as the gpt-oss architecture";
         if (c.qkvBias()) return "q/k/v biases have no slot in GGUF's llama/deci graphs";
         if (c.qkNorm()) return "per-head q/k norms (Qwen3) have no slot in GGUF's llama/deci graphs";
         return null;
     }
 
-    /** Why this block has no GGUF encoding that llama.cpp runs exactly, or null when it has one. */
+    /** Why this block of a child of {@code parent} has no GGUF encoding that llama.cpp runs exactly (its llama/deci or gpt-oss graph), or null. */
+    public static String refusal(ModelConfig parent, BlockConfig b) {
+        return parent.architecture().equals(HfConfig.GPT_OSS) ? GgufGptOss.refusal(parent, b) : refusal(b);
+    }
+
+    /** Why this block has no GGUF encoding that llama.cpp's llama/deci graphs run exactly, or null when it has one. */
     public static String refusal(BlockConfig b) {
         String attention = refusal(b.attention());
         return attention != null ? attention : refusal(b.ffn());
@@ -104,8 +111,17 @@ public final class GgufWriter {
         };
     }
 
+    /** llama.cpp's architecture this toolkit writes the model as: gpt-oss, llama (a uniform Llama) or deci. */
+    public static String architecture(ModelConfig c) {
+        return c.architecture().equals(HfConfig.GPT_OSS) ? "gpt-oss" : c.isUniformParent() ? "llama" : "deci";
+    }
+
     public static void write(Checkpoint ck, Path target, DType dtype) throws IOException {
         ModelConfig c = ck.config();
+        if (c.architecture().equals(HfConfig.GPT_OSS)) {
+            GgufGptOss.write(ck, target, dtype);
+            return;
+        }
         String whole = refusal(c);
         if (whole != null) throw new Unsupported(ck.source() + ": " + whole);
         for (int l = 0; l < c.numLayers(); l++) {
@@ -113,13 +129,7 @@ public final class GgufWriter {
             String why = refusal(b);
             if (why != null) throw new Unsupported("layer " + l + " (" + b.toString() + "): " + why);
         }
-        if (!(ck.tokenizer() instanceof BpeTokenizer tok)) {
-            throw PuzzleException.setting("tokenizer", null, ck.source() + ": a GGUF for llama.cpp needs a SentencePiece-style tokenizer (a llama2.c tokenizer.bin, or the"
-                    + " model's own); name one");
-        }
-        if (tok.vocabSize() != c.vocabSize()) {
-            throw new PuzzleException(ck.source() + ": the tokenizer has " + tok.vocabSize() + " tokens, the model " + c.vocabSize());
-        }
+        BpeTokenizer tok = tokenizer(ck);
         Checkpoint inter = toInterleaved(ck);
         boolean uniform = c.isUniformParent();
         String arch = uniform ? "llama" : "deci";
@@ -211,7 +221,23 @@ public final class GgufWriter {
         }
         put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);
         if (!c.tiedEmbeddings()) putMatrix(tensors, types, "output.weight", inter, LM_HEAD, dtype); // tied: llama.cpp reuses token_embd
+        writeFile(target, kv, kvCount, tensors, types);
+    }
 
+    /** The checkpoint's tokenizer, which a GGUF for llama.cpp needs: SentencePiece-style BPE of the model's vocabulary. */
+    static BpeTokenizer tokenizer(Checkpoint ck) {
+        if (!(ck.tokenizer() instanceof BpeTokenizer tok)) {
+            throw PuzzleException.setting("tokenizer", null, ck.source() + ": a GGUF for llama.cpp needs a SentencePiece-style tokenizer (a llama2.c tokenizer.bin, or the"
+                    + " model's own); name one");
+        }
+        if (tok.vocabSize() != ck.config().vocabSize()) {
+            throw new PuzzleException(ck.source() + ": the tokenizer has " + tok.vocabSize() + " tokens, the model " + ck.config().vocabSize());
+        }
+        return tok;
+    }
+
+    /** The file: header, key-values, tensor infos, then each tensor's data in its type, aligned; atomic. */
+    static void writeFile(Path target, ByteArrayOutputStream kv, int kvCount, Map<String, Tensor> tensors, Map<String, DType> types) throws IOException {
         ByteArrayOutputStream info = new ByteArrayOutputStream();
         long offset = 0;
         List<Long> offsets = new ArrayList<>();
@@ -246,12 +272,12 @@ public final class GgufWriter {
         });
     }
 
-    private static String nameOf(Checkpoint ck) {
+    static String nameOf(Checkpoint ck) {
         String s = ck.source() == null ? "model" : Path.of(ck.source()).getFileName().toString();
         return s.isEmpty() ? "model" : s;
     }
 
-    private static void put(Map<String, Tensor> tensors, Map<String, DType> types, String name, Tensor t, DType dt) {
+    static void put(Map<String, Tensor> tensors, Map<String, DType> types, String name, Tensor t, DType dt) {
         if (t == null) throw new PuzzleException("missing tensor for GGUF '" + name + "'");
         tensors.put(name, t);
         types.put(name, dt);
@@ -262,7 +288,7 @@ public final class GgufWriter {
      * stored; quantized where its rows are whole blocks); NVFP4 and FP8 have no type in the llama.cpp this
      * toolkit checks against and are refused, naming the tensor.
      */
-    private static void putMatrix(Map<String, Tensor> tensors, Map<String, DType> types, String name, Checkpoint ck, String hfName, DType requested) {
+    static void putMatrix(Map<String, Tensor> tensors, Map<String, DType> types, String name, Checkpoint ck, String hfName, DType requested) {
         Tensor t = ck.tensors().get(hfName);
         if (t == null) throw new PuzzleException("missing tensor for GGUF '" + name + "'");
         DType d = Checkpoints.writeType(ck, hfName, t, requested);
@@ -288,7 +314,7 @@ public final class GgufWriter {
         return new Checkpoint(c.withRopeStyle(RopeStyle.INTERLEAVED), t, ck.storedTypes(), ck.tokenizer(), ck.source());
     }
 
-    private static int tokenizer(ByteArrayOutputStream kv, BpeTokenizer tok) throws IOException {
+    static int tokenizer(ByteArrayOutputStream kv, BpeTokenizer tok) throws IOException {
         int n = tok.vocabSize();
         String[] pieces = new String[n];
         float[] scores = new float[n];
@@ -327,21 +353,21 @@ public final class GgufWriter {
         return (n + ALIGN - 1) / ALIGN * ALIGN;
     }
 
-    private static int str(ByteArrayOutputStream o, String key, String v) throws IOException {
+    static int str(ByteArrayOutputStream o, String key, String v) throws IOException {
         string(o, key);
         o.write(le32(T_STRING));
         string(o, v);
         return 1;
     }
 
-    private static int u32(ByteArrayOutputStream o, String key, int v) throws IOException {
+    static int u32(ByteArrayOutputStream o, String key, int v) throws IOException {
         string(o, key);
         o.write(le32(T_UINT32));
         o.write(le32(v));
         return 1;
     }
 
-    private static int f32(ByteArrayOutputStream o, String key, float v) throws IOException {
+    static int f32(ByteArrayOutputStream o, String key, float v) throws IOException {
         string(o, key);
         o.write(le32(T_FLOAT32));
         o.write(le32(Float.floatToIntBits(v)));
@@ -355,7 +381,7 @@ public final class GgufWriter {
         return 1;
     }
 
-    private static int i32s(ByteArrayOutputStream o, String key, int[] v) throws IOException {
+    static int i32s(ByteArrayOutputStream o, String key, int[] v) throws IOException {
         string(o, key);
         o.write(le32(T_ARRAY));
         o.write(le32(T_INT32));

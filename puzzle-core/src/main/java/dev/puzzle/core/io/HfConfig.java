@@ -11,6 +11,7 @@ import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.FfnConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.model.RopeStyle;
+import dev.puzzle.core.model.Yarn;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,9 +34,10 @@ import java.util.Set;
 public final class HfConfig {
     private HfConfig() {}
 
-    public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM", QWEN3_MOE = "Qwen3MoeForCausalLM";
+    public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM", QWEN3_MOE = "Qwen3MoeForCausalLM",
+            GPT_OSS = "GptOssForCausalLM";
     public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM",
-            MIXTRAL, QWEN2_MOE, QWEN3_MOE);
+            MIXTRAL, QWEN2_MOE, QWEN3_MOE, GPT_OSS);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path file) {
@@ -48,8 +50,11 @@ public final class HfConfig {
         }
         String act = root.path("hidden_act").asText("silu");
         if (!act.equals("silu")) throw PuzzleException.field(file, "hidden_act", act, "only silu (SwiGLU) is supported");
-        JsonNode scaling = root.path("rope_scaling");
-        if (!scaling.isMissingNode() && !scaling.isNull()) throw PuzzleException.field(file, "rope_scaling", scaling, "RoPE scaling is not supported yet");
+        String scalingKey = root.path("rope_scaling").isObject() ? "rope_scaling" : "rope_parameters";
+        Yarn yarn = yarn(file, root.path(scalingKey), scalingKey, root);
+        if (arch.equals(GPT_OSS) && !root.path("rope_scaling").isObject() && !root.path("rope_parameters").isObject()) {
+            yarn = GPT_OSS_YARN; // HF's GptOssConfig fills this in when the config gives none
+        }
         int dim = posInt(file, root, "hidden_size");
         int layers = posInt(file, root, "num_hidden_layers");
         int heads = posInt(file, root, "num_attention_heads");
@@ -61,7 +66,8 @@ public final class HfConfig {
         int vocab = posInt(file, root, "vocab_size");
         int ctx = root.has("max_position_embeddings") ? posInt(file, root, "max_position_embeddings") : 2048;
         float eps = (float) root.path("rms_norm_eps").asDouble(1e-6);
-        float theta = (float) root.path("rope_theta").asDouble(10000.0);
+        float theta = (float) root.path("rope_theta").asDouble(root.path("rope_parameters").path("rope_theta").asDouble(arch.equals(GPT_OSS) ? 150000.0 : 10000.0));
+        if (!(theta > 0)) throw PuzzleException.field(file, "rope_theta", theta, "must be > 0");
         boolean tied = root.path("tie_word_embeddings").asBoolean(false);
         boolean bias = arch.equals("Qwen2ForCausalLM") || arch.equals(QWEN2_MOE) || root.path("attention_bias").asBoolean(false);
         int window = 0;
@@ -69,7 +75,32 @@ public final class HfConfig {
         boolean useSw = arch.equals("MistralForCausalLM") || arch.equals(MIXTRAL) || root.path("use_sliding_window").asBoolean(false);
         if (useSw && sw.canConvertToInt() && sw.asInt() > 0 && sw.asInt() < ctx) window = sw.asInt();
         List<BlockConfig> blocks = new ArrayList<>();
-        if (arch.equals("DeciLMForCausalLM")) {
+        ModelConfig.Extensions ext = yarn == null ? ModelConfig.Extensions.NONE : new ModelConfig.Extensions(false, false, yarn, null);
+        if (arch.equals(GPT_OSS)) {
+            bias = root.path("attention_bias").asBoolean(true);
+            float limit = (float) root.path("swiglu_limit").asDouble(7.0), alpha = (float) root.path("swiglu_alpha").asDouble(ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
+            if (!(limit > 0) || Float.isInfinite(limit)) throw PuzzleException.field(file, "swiglu_limit", root.path("swiglu_limit"), "must be > 0");
+            if (!(alpha > 0) || Float.isInfinite(alpha)) throw PuzzleException.field(file, "swiglu_alpha", root.path("swiglu_alpha"), "must be > 0");
+            ext = new ModelConfig.Extensions(true, bias, yarn, new ModelConfig.ClampedSwiGlu(limit, alpha));
+            int experts = posInt(file, root, "num_local_experts");
+            int topK = posInt(file, root, "num_experts_per_tok");
+            if (topK > experts) throw PuzzleException.field(file, "num_experts_per_tok", topK, "exceeds num_local_experts " + experts);
+            if (inter == 0) throw PuzzleException.field(file, "intermediate_size", "(missing)", "required (the experts' width)");
+            FfnConfig moe = new FfnConfig.Moe(experts, topK, inter, true, 0);
+            if (mxfp4Experts(file, root)) moe = moe.withWeights(DType.MXFP4);
+            JsonNode bc = root.path("block_configs");
+            if (bc.isArray()) { // this toolkit's children of gpt-oss parents whose layers differ beyond layer_types
+                if (bc.size() != layers) throw PuzzleException.field(file, "block_configs", bc.size() + " entries", "needs one entry per layer (" + layers + ")");
+                for (int i = 0; i < layers; i++) blocks.add(block(file, bc.get(i), i, dim, heads, kvHeads));
+            } else {
+                int w = sw.canConvertToInt() ? sw.asInt() : 0;
+                for (String type : layerTypes(file, root, layers)) {
+                    if (type.equals("sliding_attention") && w <= 0) throw PuzzleException.field(file, "sliding_window", sw, "must be a positive integer for sliding_attention layers");
+                    AttentionConfig a = type.equals("sliding_attention") ? new AttentionConfig.Window(kvHeads, w) : new AttentionConfig.Gqa(kvHeads);
+                    blocks.add(new BlockConfig(a, moe));
+                }
+            }
+        } else if (arch.equals("DeciLMForCausalLM")) {
             JsonNode bc = root.path("block_configs");
             if (!bc.isArray() || bc.size() != layers) {
                 throw PuzzleException.field(file, "block_configs", bc.isArray() ? bc.size() + " entries" : "(missing)", "needs one entry per layer (" + layers + ")");
@@ -108,10 +139,80 @@ public final class HfConfig {
         }
         try {
             boolean qkNorm = arch.equals(QWEN3_MOE) || root.path("qk_norm").asBoolean(false);
-            return new ModelConfig(arch, dim, heads, headDim, kvHeads, inter, vocab, ctx, eps, theta, RopeStyle.HALF_SPLIT, tied, bias, blocks, qkNorm);
+            return new ModelConfig(arch, dim, heads, headDim, kvHeads, inter, vocab, ctx, eps, theta, RopeStyle.HALF_SPLIT, tied, bias, blocks, qkNorm,
+                    ext.any() ? ext : extensions(file, root, yarn));
         } catch (IllegalArgumentException e) {
             throw new PuzzleException(file + ": " + e.getMessage());
         }
+    }
+
+    /** The RoPE scaling HF's GptOssConfig gives a gpt-oss config that states none. */
+    public static final Yarn GPT_OSS_YARN = new Yarn(32f, 4096, 32f, 1f, false, 0f);
+
+    /** gpt-oss's layer_types: one of sliding_attention / full_attention per layer; absent, HF's default (sliding at even layers). */
+    private static List<String> layerTypes(Path file, JsonNode root, int layers) {
+        JsonNode lt = root.path("layer_types");
+        List<String> out = new ArrayList<>();
+        if (lt.isMissingNode() || lt.isNull()) {
+            for (int i = 0; i < layers; i++) out.add(i % 2 == 0 ? "sliding_attention" : "full_attention");
+            return out;
+        }
+        if (!lt.isArray() || lt.size() != layers) {
+            throw PuzzleException.field(file, "layer_types", lt.isArray() ? lt.size() + " entries" : lt.toString(), "needs one entry per layer (num_hidden_layers " + layers + ")");
+        }
+        for (int i = 0; i < layers; i++) {
+            String t = lt.get(i).asText();
+            if (!t.equals("sliding_attention") && !t.equals("full_attention")) {
+                throw PuzzleException.field(file, "layer_types[" + i + "]", lt.get(i), "must be sliding_attention or full_attention");
+            }
+            out.add(t);
+        }
+        return out;
+    }
+
+    /** Whether the config says the experts are stored in MXFP4 (gpt-oss's released quantization_config). */
+    private static boolean mxfp4Experts(Path file, JsonNode root) {
+        JsonNode q = root.path("quantization_config");
+        if (q.isMissingNode() || q.isNull()) return false;
+        String m = q.path("quant_method").asText("");
+        if (!m.equals("mxfp4")) throw PuzzleException.field(file, "quantization_config.quant_method", q.path("quant_method"), "only mxfp4 (gpt-oss's experts) is read");
+        return true;
+    }
+
+    /** This toolkit's fields for gpt-oss's extensions on other layouts (a DeciLM child of a gpt-oss parent). */
+    private static ModelConfig.Extensions extensions(Path file, JsonNode root, Yarn yarn) {
+        boolean sinks = root.path("attention_sinks").asBoolean(false), oBias = root.path("o_proj_bias").asBoolean(false);
+        JsonNode limit = root.path("swiglu_limit");
+        ModelConfig.ClampedSwiGlu clamp = null;
+        if (!limit.isMissingNode() && !limit.isNull()) {
+            float l = (float) limit.asDouble(), a = (float) root.path("swiglu_alpha").asDouble(ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
+            if (!(l > 0) || Float.isInfinite(l)) throw PuzzleException.field(file, "swiglu_limit", limit, "must be > 0");
+            if (!(a > 0) || Float.isInfinite(a)) throw PuzzleException.field(file, "swiglu_alpha", root.path("swiglu_alpha"), "must be > 0");
+            clamp = new ModelConfig.ClampedSwiGlu(l, a);
+        }
+        return new ModelConfig.Extensions(sinks, oBias, yarn, clamp);
+    }
+
+    /** A rope_scaling (or rope_parameters) object: null, absent or rope_type default: none; yarn: its parameters; others refused. */
+    private static Yarn yarn(Path file, JsonNode s, String key, JsonNode root) {
+        if (s.isMissingNode() || s.isNull()) return null;
+        if (!s.isObject()) throw PuzzleException.field(file, key, s, "must be an object or null");
+        String type = s.path("rope_type").asText(s.path("type").asText("default"));
+        if (type.equals("default")) return null;
+        if (!type.equals("yarn")) throw PuzzleException.field(file, key + ".rope_type", type, "only yarn RoPE scaling is supported");
+        JsonNode f = s.path("factor");
+        if (!f.isNumber() || !(f.asDouble() > 0)) throw PuzzleException.field(file, key + ".factor", f.isMissingNode() ? "(missing)" : f, "must be a number > 0");
+        JsonNode orig = s.path("original_max_position_embeddings");
+        int original = orig.isMissingNode() || orig.isNull() ? root.path("max_position_embeddings").asInt(0) : orig.asInt(0);
+        if (original <= 0) throw PuzzleException.field(file, key + ".original_max_position_embeddings", orig, "must be a positive integer");
+        double fast = s.path("beta_fast").isNumber() ? s.get("beta_fast").asDouble() : 32, slow = s.path("beta_slow").isNumber() ? s.get("beta_slow").asDouble() : 1;
+        if (!(fast > 0)) throw PuzzleException.field(file, key + ".beta_fast", s.get("beta_fast"), "must be > 0");
+        if (!(slow > 0)) throw PuzzleException.field(file, key + ".beta_slow", s.get("beta_slow"), "must be > 0");
+        JsonNode af = s.path("attention_factor");
+        double attention = af.isNumber() ? af.asDouble() : 0;
+        if (af.isNumber() && !(attention > 0)) throw PuzzleException.field(file, key + ".attention_factor", af, "must be > 0");
+        if (s.path("mscale").isNumber() || s.path("mscale_all_dim").isNumber()) throw PuzzleException.field(file, key + ".mscale", s.path("mscale"), "DeepSeek's mscale is not supported");
+        return new Yarn((float) f.asDouble(), original, (float) fast, (float) slow, s.path("truncate").asBoolean(true), (float) attention);
     }
 
     private static BlockConfig block(Path file, JsonNode b, int i, int dim, int heads, int parentKv) {
@@ -205,6 +306,7 @@ public final class HfConfig {
      */
     public static ObjectNode toJson(ModelConfig c) {
         if (c.ropeStyle() != RopeStyle.HALF_SPLIT) throw new IllegalArgumentException("HF configs describe half-split RoPE; permute q/k first (Checkpoints.toHalfSplit)");
+        if (c.architecture().equals(GPT_OSS)) return gptOssJson(c);
         ObjectNode o = JSON.createObjectNode();
         boolean uniform = c.isUniformParent();
         AttentionConfig a0 = c.blocks().get(0).attention();
@@ -243,8 +345,9 @@ public final class HfConfig {
         o.put("rope_theta", c.ropeTheta());
         o.put("tie_word_embeddings", c.tiedEmbeddings());
         o.put("hidden_act", "silu");
-        o.putNull("rope_scaling");
+        yarnJson(o, c.extensions().yarn(), false);
         if (c.qkvBias() && !arch.equals("Qwen2ForCausalLM") && !arch.equals(QWEN2_MOE)) o.put("attention_bias", true);
+        extensionsJson(o, c.extensions());
         if (c.qkNorm() && !arch.equals(QWEN3_MOE)) o.put("qk_norm", true); // this toolkit's own field (DeciLM has no q/k norms)
         if (moe != null && arch.equals(MIXTRAL)) {
             o.put("num_local_experts", moe.numExperts());
@@ -268,14 +371,90 @@ public final class HfConfig {
         if (uniformWindow && arch.equals("MistralForCausalLM")) {
             o.put("sliding_window", a0.window());
         }
-        if (arch.equals("DeciLMForCausalLM")) {
-            ArrayNode bcs = o.putArray("block_configs");
-            for (BlockConfig b : c.blocks()) {
-                ObjectNode bn = bcs.addObject();
-                attentionJson(bn.putObject("attention"), b.attention(), c);
-                ffnJson(bn.putObject("ffn"), b.ffn(), c);
-            }
+        if (arch.equals("DeciLMForCausalLM")) blockConfigsJson(o, c);
+        return o;
+    }
+
+    /** DeciLM's per-layer block_configs. */
+    private static void blockConfigsJson(ObjectNode o, ModelConfig c) {
+        ArrayNode bcs = o.putArray("block_configs");
+        for (BlockConfig b : c.blocks()) {
+            ObjectNode bn = bcs.addObject();
+            attentionJson(bn.putObject("attention"), b.attention(), c);
+            ffnJson(bn.putObject("ffn"), b.ffn(), c);
         }
+    }
+
+    /** rope_scaling: null (gpt-oss: rope_type default, as its config would otherwise get YaRN), or the YaRN object. */
+    private static void yarnJson(ObjectNode o, Yarn y, boolean gptOss) {
+        if (y == null) {
+            if (gptOss) o.putObject("rope_scaling").put("rope_type", "default");
+            else o.putNull("rope_scaling");
+            return;
+        }
+        ObjectNode r = o.putObject("rope_scaling").put("rope_type", "yarn").put("factor", y.factor())
+                .put("original_max_position_embeddings", y.originalContext()).put("beta_fast", y.betaFast()).put("beta_slow", y.betaSlow())
+                .put("truncate", y.truncate());
+        if (y.attentionFactor() > 0) r.put("attention_factor", y.attentionFactor());
+    }
+
+    /** This toolkit's fields for gpt-oss's extensions on a layout without them (read back by {@link #extensions}). */
+    private static void extensionsJson(ObjectNode o, ModelConfig.Extensions x) {
+        if (x.sinks()) o.put("attention_sinks", true);
+        if (x.outputBias()) o.put("o_proj_bias", true);
+        if (x.experts() != null) o.put("swiglu_limit", x.experts().limit()).put("swiglu_alpha", x.experts().alpha());
+    }
+
+    /**
+     * A gpt-oss model's config.json: GptOssForCausalLM with its layer_types; a child whose layers differ in more than
+     * full vs sliding attention (other KV heads, expert counts, no-op or linear parts, FP8 caches, other windows) also
+     * carries this toolkit's DeciLM-style {@code block_configs}, which the reader prefers. MXFP4 experts in every layer
+     * are said as the released checkpoints say them (quantization_config mxfp4).
+     */
+    private static ObjectNode gptOssJson(ModelConfig c) {
+        ObjectNode o = JSON.createObjectNode();
+        o.putArray("architectures").add(GPT_OSS);
+        o.put("model_type", "gpt_oss");
+        FfnConfig.Moe moe = null;
+        for (BlockConfig b : c.blocks()) if (moe == null && b.ffn().unquantized() instanceof FfnConfig.Moe m) moe = m;
+        int window = 0;
+        boolean fits = moe != null;
+        DType expertType = c.blocks().get(0).ffn().quantizedWeights();
+        for (BlockConfig b : c.blocks()) {
+            AttentionConfig a = b.attention();
+            boolean plain = (a instanceof AttentionConfig.Gqa || a instanceof AttentionConfig.Window) && a.kvHeads() == c.numKvHeads() && !a.fp8Kv();
+            if (a.window() > 0 && window == 0) window = a.window();
+            fits &= plain && (a.window() == 0 || a.window() == window) && b.ffn().unquantized().equals(moe) && java.util.Objects.equals(b.ffn().quantizedWeights(), expertType);
+        }
+        fits &= expertType == null || expertType == DType.MXFP4;
+        o.put("hidden_size", c.dim());
+        o.put("num_hidden_layers", c.numLayers());
+        o.put("num_attention_heads", c.numHeads());
+        o.put("num_key_value_heads", c.numKvHeads());
+        o.put("head_dim", c.headDim());
+        o.put("num_local_experts", moe != null ? moe.numExperts() : 1);
+        o.put("num_experts_per_tok", moe != null ? moe.topK() : 1);
+        o.put("intermediate_size", moe != null ? moe.expertIntermediate() : c.intermediateSize());
+        o.put("vocab_size", c.vocabSize());
+        o.put("max_position_embeddings", c.maxSeqLen());
+        o.put("rms_norm_eps", c.normEps());
+        o.put("rope_theta", c.ropeTheta());
+        yarnJson(o, c.extensions().yarn(), true);
+        o.put("tie_word_embeddings", c.tiedEmbeddings());
+        o.put("hidden_act", "silu");
+        o.put("attention_bias", c.qkvBias());
+        if (c.extensions().outputBias() != c.qkvBias()) o.put("o_proj_bias", c.extensions().outputBias());
+        if (c.extensions().experts() != null) o.put("swiglu_limit", c.extensions().experts().limit()).put("swiglu_alpha", c.extensions().experts().alpha());
+        if (window > 0) o.put("sliding_window", window);
+        else o.putNull("sliding_window");
+        ArrayNode types = o.putArray("layer_types");
+        for (BlockConfig b : c.blocks()) types.add(b.attention().window() > 0 ? "sliding_attention" : "full_attention");
+        if (fits && expertType == DType.MXFP4) {
+            ObjectNode q = o.putObject("quantization_config").put("quant_method", "mxfp4");
+            q.putArray("modules_to_not_convert").add("model.layers.*.self_attn").add("model.layers.*.mlp.router").add("model.embed_tokens").add("lm_head");
+        }
+        o.put("torch_dtype", "float32");
+        if (!fits) blockConfigsJson(o, c);
         return o;
     }
 

@@ -164,7 +164,9 @@ public final class Llama2cBin {
      */
     public static void writeLegacy(Path file, Checkpoint ck) throws IOException {
         ModelConfig c = ck.config();
-        if (!c.isUniformParent() || c.qkvBias()) throw new PuzzleException(file + ": the llama2.c format holds only uniform Llama models without biases");
+        if (!c.isUniformParent() || c.qkvBias() || c.qkNorm() || c.extensions().any()) {
+            throw new PuzzleException(file + ": the llama2.c format holds only uniform Llama models without biases, q/k norms, sinks or YaRN");
+        }
         if (c.ropeStyle() != RopeStyle.INTERLEAVED) throw new PuzzleException(file + ": the llama2.c format needs interleaved RoPE weights");
         if (c.headDim() * c.numHeads() != c.dim()) throw new PuzzleException(file + ": llama2.c needs headDim * numHeads == dim");
         int L = c.numLayers(), D = c.dim(), E = c.headDim();

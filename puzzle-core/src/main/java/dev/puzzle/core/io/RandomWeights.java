@@ -32,8 +32,8 @@ public final class RandomWeights {
             BlockConfig b = c.blocks().get(i);
             int GE = b.attention().kvHeads() * E;
             switch (b.attention().unquantized()) {
-                case AttentionConfig.Gqa g -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
-                case AttentionConfig.Window w -> attention(t, r, i, D, HE, GE, c.qkvBias(), c.qkNorm() ? E : 0);
+                case AttentionConfig.Gqa g -> attention(t, r, i, c, GE);
+                case AttentionConfig.Window w -> attention(t, r, i, c, GE);
                 case AttentionConfig.Linear l -> {
                     t.put(layer(i, ATTN_NORM), norm(r, D));
                     t.put(layer(i, ATTN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
@@ -64,7 +64,13 @@ public final class RandomWeights {
                         t.put(layer(i, expert(e, EXPERT_GATE)), gauss(r, 1 / Math.sqrt(D), I, D));
                         t.put(layer(i, expert(e, EXPERT_UP)), gauss(r, 1 / Math.sqrt(D), I, D));
                         t.put(layer(i, expert(e, EXPERT_DOWN)), gauss(r, 1 / Math.sqrt(I), D, I));
+                        if (c.extensions().experts() != null) { // gpt-oss's biases
+                            t.put(layer(i, expertBias(e, EXPERT_GATE)), gauss(r, 0.1, I));
+                            t.put(layer(i, expertBias(e, EXPERT_UP)), gauss(r, 0.1, I));
+                            t.put(layer(i, expertBias(e, EXPERT_DOWN)), gauss(r, 0.1, D));
+                        }
                     }
+                    if (c.extensions().experts() != null) t.put(layer(i, ROUTER_BIAS), gauss(r, 0.5, m.numExperts()));
                     if (m.sharedIntermediate() > 0) {
                         int SI = m.sharedIntermediate();
                         t.put(layer(i, SHARED_GATE), gauss(r, 1 / Math.sqrt(D), SI, D));
@@ -90,7 +96,9 @@ public final class RandomWeights {
         return new Checkpoint(c, t, types, null, "random(seed " + seed + ")");
     }
 
-    private static void attention(Map<String, Tensor> t, Random r, int i, int D, int HE, int GE, boolean bias, int qkNormDim) {
+    private static void attention(Map<String, Tensor> t, Random r, int i, ModelConfig c, int GE) {
+        int D = c.dim(), HE = c.qDim(), qkNormDim = c.qkNorm() ? c.headDim() : 0;
+        boolean bias = c.qkvBias();
         t.put(layer(i, ATTN_NORM), norm(r, D));
         t.put(layer(i, Q), gauss(r, 1 / Math.sqrt(D), HE, D));
         t.put(layer(i, K), gauss(r, 1 / Math.sqrt(D), GE, D));
@@ -105,6 +113,8 @@ public final class RandomWeights {
             t.put(layer(i, Q_NORM), norm(r, qkNormDim));
             t.put(layer(i, K_NORM), norm(r, qkNormDim));
         }
+        if (c.extensions().outputBias()) t.put(layer(i, O_BIAS), gauss(r, 0.1, D));
+        if (c.extensions().sinks()) t.put(layer(i, SINKS), gauss(r, 1.0, c.numHeads()));
     }
 
     private static Tensor gauss(Random r, double std, int... shape) {

@@ -101,13 +101,15 @@ public final class Safetensors implements AutoCloseable {
     private final FileChannel ch;
     private final long dataStart;
     private final Map<String, Entry> entries;
+    private final Map<String, Entry> byteEntries;
     private final Map<String, String> metadata;
 
-    private Safetensors(Path file, FileChannel ch, long dataStart, Map<String, Entry> entries, Map<String, String> metadata) {
+    private Safetensors(Path file, FileChannel ch, long dataStart, Map<String, Entry> entries, Map<String, Entry> byteEntries, Map<String, String> metadata) {
         this.file = file;
         this.ch = ch;
         this.dataStart = dataStart;
         this.entries = entries;
+        this.byteEntries = byteEntries;
         this.metadata = metadata;
     }
 
@@ -132,7 +134,7 @@ public final class Safetensors implements AutoCloseable {
             }
             if (root == null || !root.isObject()) throw new PuzzleException(file + ": header is not a JSON object");
             long dataLen = size - 8 - n;
-            Map<String, Entry> entries = new LinkedHashMap<>();
+            Map<String, Entry> entries = new LinkedHashMap<>(), bytes = new LinkedHashMap<>();
             Map<String, String> meta = new LinkedHashMap<>();
             JsonNode md = root.path("__metadata__");
             if (md.isObject()) md.fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().asText()));
@@ -140,9 +142,13 @@ public final class Safetensors implements AutoCloseable {
                 Map.Entry<String, JsonNode> e = it.next();
                 String name = e.getKey();
                 if (name.equals("__metadata__")) continue;
-                entries.put(name, entry(file, name, e.getValue(), dataLen, meta.get(QUANT_KEY + name)));
+                if (e.getValue().path("dtype").asText("").equals("U8") && !meta.containsKey(QUANT_KEY + name)) {
+                    bytes.put(name, byteEntry(file, name, e.getValue(), dataLen));
+                } else {
+                    entries.put(name, entry(file, name, e.getValue(), dataLen, meta.get(QUANT_KEY + name)));
+                }
             }
-            return new Safetensors(file, ch, 8 + n, entries, meta);
+            return new Safetensors(file, ch, 8 + n, entries, bytes, meta);
         } catch (IOException e) {
             closeQuietly(ch);
             throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
@@ -207,6 +213,47 @@ public final class Safetensors implements AutoCloseable {
             throw PuzzleException.field(file, name, dtName + " " + Arrays.toString(shape), "needs " + need + " bytes but data_offsets span " + (e - b));
         }
         return new Entry(name, dt, shape, b, e);
+    }
+
+    /** A U8 tensor that is not a quantized dtype of this toolkit (gpt-oss's MXFP4 blocks and scales): its shape and bytes. */
+    private static Entry byteEntry(Path file, String name, JsonNode v, long dataLen) {
+        JsonNode sh = v.path("shape"), off = v.path("data_offsets");
+        long numel = 1;
+        int[] shape = new int[sh.isArray() ? sh.size() : 0];
+        if (!sh.isArray()) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+        for (int i = 0; i < shape.length; i++) {
+            if (!sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+            shape[i] = sh.get(i).asInt();
+            numel *= shape[i];
+        }
+        if (!off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
+            throw PuzzleException.field(file, name + ".data_offsets", off, "must be [begin, end]");
+        }
+        long b = off.get(0).asLong(), e = off.get(1).asLong();
+        if (b < 0 || e < b || e > dataLen) throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
+        if (numel != e - b || numel > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, name, "U8 " + Arrays.toString(shape), "needs " + numel + " bytes but data_offsets span " + (e - b));
+        return new Entry(name, null, shape, b, e);
+    }
+
+    /** The U8 tensors that are not in {@link #entries} (dtype null): raw bytes for a layout reader to decode ({@link #bytes}). */
+    public Map<String, Entry> byteEntries() {
+        return byteEntries;
+    }
+
+    /** The data of a U8 tensor of {@link #byteEntries}. */
+    public byte[] bytes(String name) {
+        Entry e = byteEntries.get(name);
+        if (e == null) throw new PuzzleException(file + ": no U8 tensor '" + name + "'");
+        try {
+            ByteBuffer bb = ByteBuffer.allocate((int) (e.end() - e.begin()));
+            while (bb.hasRemaining() && ch.read(bb, dataStart + e.begin() + bb.position()) >= 0) {
+                // until filled or at the end
+            }
+            if (bb.hasRemaining()) throw new PuzzleException(file + ": tensor '" + name + "' is truncated");
+            return bb.array();
+        } catch (IOException ex) {
+            throw new PuzzleException(file + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
+        }
     }
 
     public Path file() {
@@ -279,6 +326,19 @@ public final class Safetensors implements AutoCloseable {
      * with spaces to a multiple of 8 bytes. Atomic.
      */
     public static void write(Path target, Map<String, Tensor> tensors, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
+        write(target, tensors, dtypes, metadata, Map.of());
+    }
+
+    /** A U8 tensor that is no dtype of this toolkit (gpt-oss's MXFP4 blocks and scales): its shape and data. */
+    public record Bytes(int[] shape, byte[] data) {
+        public Bytes {
+            if (Tensor.numel(shape) != data.length) throw new IllegalArgumentException("U8 " + Arrays.toString(shape) + " needs " + Tensor.numel(shape) + " bytes, not " + data.length);
+        }
+    }
+
+    /** {@link #write}, then {@code bytes} as U8 tensors after the others. */
+    public static void write(Path target, Map<String, Tensor> tensors, Map<String, DType> dtypes, Map<String, String> metadata,
+                             Map<String, Bytes> bytes) throws IOException {
         Map<String, int[]> shapes = new LinkedHashMap<>();
         tensors.forEach((name, t) -> shapes.put(name, t.shape()));
         // The data's CRC-32C goes into the header (one pass over the data before writing it), so that a file
@@ -296,12 +356,14 @@ public final class Safetensors implements AutoCloseable {
             }
         };
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) writeData(sum, e.getValue(), dtypes.get(e.getKey()));
+        for (Bytes b : bytes.values()) sum.write(b.data(), 0, b.data().length);
         Map<String, String> meta = new LinkedHashMap<>(metadata == null ? Map.of() : metadata);
         meta.put(CRC_KEY, Long.toHexString(crc.getValue()));
-        byte[] head = header(shapes, dtypes, meta);
+        byte[] head = header(shapes, dtypes, meta, bytes);
         AtomicFiles.write(target, out -> {
             out.write(head);
             for (Map.Entry<String, Tensor> e : tensors.entrySet()) writeData(out, e.getValue(), dtypes.get(e.getKey()));
+            for (Bytes b : bytes.values()) out.write(b.data());
         });
     }
 
@@ -374,6 +436,10 @@ public final class Safetensors implements AutoCloseable {
      * after tensor, row-major, little endian — for writers that stream tensors too large to hold.
      */
     public static byte[] header(Map<String, int[]> shapes, Map<String, DType> dtypes, Map<String, String> metadata) throws IOException {
+        return header(shapes, dtypes, metadata, Map.of());
+    }
+
+    private static byte[] header(Map<String, int[]> shapes, Map<String, DType> dtypes, Map<String, String> metadata, Map<String, Bytes> bytes) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         Map<String, String> meta = new LinkedHashMap<>(metadata == null ? Map.of() : metadata);
         shapes.forEach((name, shape) -> {
@@ -394,6 +460,15 @@ public final class Safetensors implements AutoCloseable {
             long len = dt.byteSize(sh);
             t.putArray("data_offsets").add(off).add(off + len);
             off += len;
+        }
+        for (Map.Entry<String, Bytes> e : bytes.entrySet()) {
+            if (shapes.containsKey(e.getKey())) throw new IllegalArgumentException("tensor '" + e.getKey() + "' given twice");
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", "U8");
+            var shape = t.putArray("shape");
+            for (int d : e.getValue().shape()) shape.add(d);
+            t.putArray("data_offsets").add(off).add(off + e.getValue().data().length);
+            off += e.getValue().data().length;
         }
         byte[] hj = JSON.writeValueAsBytes(header);
         int padded = (hj.length + 7) / 8 * 8;

@@ -21,6 +21,9 @@ public final class TensorNames {
     public static final String Q_BIAS = "self_attn.q_proj.bias";
     public static final String K_BIAS = "self_attn.k_proj.bias";
     public static final String V_BIAS = "self_attn.v_proj.bias";
+    /** gpt-oss: the o_proj bias (D) and one sink logit per query head (H). */
+    public static final String O_BIAS = "self_attn.o_proj.bias";
+    public static final String SINKS = "self_attn.sinks";
     public static final String Q_NORM = "self_attn.q_norm.weight";
     public static final String K_NORM = "self_attn.k_norm.weight";
     /** FP8 KV cache scales, one per KV head (vLLM's names). */
@@ -43,6 +46,13 @@ public final class TensorNames {
     public static String expert(int e, String proj) {
         return "mlp.experts." + e + "." + proj + ".weight";
     }
+
+    /** gpt-oss: expert {@code e}'s projection bias, and the router's bias (E). */
+    public static String expertBias(int e, String proj) {
+        return "mlp.experts." + e + "." + proj + ".bias";
+    }
+
+    public static final String ROUTER_BIAS = "mlp.gate.bias";
 
     public static final String EXPERT_GATE = "gate_proj", EXPERT_UP = "up_proj", EXPERT_DOWN = "down_proj";
 

@@ -22,10 +22,70 @@ import java.util.List;
  * @param qkvBias       whether q/k/v projections have biases (Qwen2)
  * @param blocks        one block per layer
  * @param qkNorm        whether attention RMS-normalizes each head's q and k before RoPE (Qwen3)
+ * @param extensions    what gpt-oss adds: attention sinks, an o_proj bias, YaRN RoPE, clamped-SwiGLU experts with biases
  */
 public record ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads,
                           int intermediateSize, int vocabSize, int maxSeqLen, float normEps, float ropeTheta,
-                          RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias, List<BlockConfig> blocks, boolean qkNorm) {
+                          RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias, List<BlockConfig> blocks, boolean qkNorm,
+                          Extensions extensions) {
+
+    /**
+     * The parts of gpt-oss's layout (OpenAI's published definition, HF {@code GptOssForCausalLM}) beyond Llama's, each
+     * on its own so any layout may carry it.
+     *
+     * @param sinks      every attention layer with a KV cache has one learned logit per query head
+     *                   ({@code self_attn.sinks}), added to its softmax's denominator and dropped from its output
+     * @param outputBias o_proj has a bias ({@code self_attn.o_proj.bias})
+     * @param yarn       YaRN RoPE scaling, or null for plain RoPE
+     * @param experts    gpt-oss's experts: null for plain SwiGLU experts without biases
+     */
+    public record Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts) {
+        public static final Extensions NONE = new Extensions(false, false, null, null);
+
+        public boolean any() {
+            return !equals(NONE);
+        }
+
+        /** In words, for inspect: "attention sinks, o_proj bias, YaRN RoPE (...), clamped-SwiGLU experts (...)"; empty for none. */
+        public String describe() {
+            List<String> parts = new java.util.ArrayList<>();
+            if (sinks) parts.add("attention sinks");
+            if (outputBias) parts.add("o_proj bias");
+            if (yarn != null) {
+                parts.add(String.format(java.util.Locale.ROOT, "YaRN RoPE (factor %s, original context %d, beta %s/%s, %s, attention factor %.4f)",
+                        num(yarn.factor()), yarn.originalContext(), num(yarn.betaFast()), num(yarn.betaSlow()), yarn.truncate() ? "truncated" : "not truncated", yarn.scale()));
+            }
+            if (experts != null) {
+                parts.add("experts with biases and a biased router, clamped SwiGLU (limit " + num(experts.limit()) + ", alpha " + num(experts.alpha()) + ")");
+            }
+            return String.join(", ", parts);
+        }
+
+        private static String num(float v) {
+            return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
+        }
+    }
+
+    /**
+     * gpt-oss's experts: the router has a bias, every projection has one, and the activation of gate a and up b is
+     * {@code (clamp(b, −limit, limit) + 1) · g · σ(alpha · g)}, g = min(a, limit).
+     */
+    public record ClampedSwiGlu(float limit, float alpha) {
+        public static final float GPT_OSS_ALPHA = 1.702f;
+
+        public ClampedSwiGlu {
+            if (!(limit > 0) || Float.isInfinite(limit)) throw new IllegalArgumentException("swiglu_limit must be > 0, got " + limit);
+            if (!(alpha > 0) || Float.isInfinite(alpha)) throw new IllegalArgumentException("the clamped SwiGLU's alpha must be > 0, got " + alpha);
+        }
+    }
+
+    /** Without gpt-oss's extensions. */
+    public ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads, int intermediateSize, int vocabSize,
+                       int maxSeqLen, float normEps, float ropeTheta, RopeStyle ropeStyle, boolean tiedEmbeddings, boolean qkvBias,
+                       List<BlockConfig> blocks, boolean qkNorm) {
+        this(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen, normEps, ropeTheta, ropeStyle,
+                tiedEmbeddings, qkvBias, blocks, qkNorm, Extensions.NONE);
+    }
 
     /** Without q/k norms. */
     public ModelConfig(String architecture, int dim, int numHeads, int headDim, int numKvHeads, int intermediateSize, int vocabSize,
@@ -37,6 +97,7 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
 
     public ModelConfig {
         blocks = List.copyOf(blocks);
+        java.util.Objects.requireNonNull(extensions, "extensions");
         check(dim > 0, "dim", dim);
         check(numHeads > 0, "numHeads", numHeads);
         check(headDim > 0 && headDim % 2 == 0, "headDim (must be even)", headDim);
@@ -128,7 +189,7 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
 
     public ModelConfig withBlocks(List<BlockConfig> newBlocks) {
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
-                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks, qkNorm);
+                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, newBlocks, qkNorm, extensions);
     }
 
     /** The same model with every part's weights in the model's own type (what training builds its ops from; quantized parts train on FP32 masters). */
@@ -138,6 +199,16 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
 
     public ModelConfig withRopeStyle(RopeStyle style) {
         return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
-                normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks, qkNorm);
+                normEps, ropeTheta, style, tiedEmbeddings, qkvBias, blocks, qkNorm, extensions);
+    }
+
+    public ModelConfig withExtensions(Extensions ext) {
+        return new ModelConfig(architecture, dim, numHeads, headDim, numKvHeads, intermediateSize, vocabSize, maxSeqLen,
+                normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, blocks, qkNorm, ext);
+    }
+
+    /** The rotation of every attention head: RoPE's frequencies (YaRN's where the model has it). */
+    public Rope.Frequencies ropeFrequencies() {
+        return Rope.Frequencies.of(headDim, ropeTheta, extensions.yarn());
     }
 }

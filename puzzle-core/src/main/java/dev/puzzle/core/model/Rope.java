@@ -18,6 +18,28 @@ public final class Rope {
         }
     }
 
+    /**
+     * The rotation of a model's heads: the inverse frequency of each pair and the factor on cos and sin — plain RoPE
+     * (factor 1), or YaRN's blended frequencies and attention factor.
+     */
+    public record Frequencies(double[] inverse, double scale) {
+        public static Frequencies of(int headDim, float theta, Yarn yarn) {
+            if (yarn != null) return new Frequencies(yarn.inverseFrequencies(headDim, theta), yarn.scale());
+            double[] inv = new double[headDim / 2];
+            for (int i = 0; i < inv.length; i++) inv[i] = 1.0 / Math.pow(theta, (2.0 * i) / headDim);
+            return new Frequencies(inv, 1.0);
+        }
+
+        /** {@link Rope#table} of these frequencies: {@code cs[2i] = scale·cos, cs[2i+1] = scale·sin}. */
+        public void table(float[] cs, int pos) {
+            for (int i = 0; i < inverse.length; i++) {
+                double val = pos * inverse[i];
+                cs[2 * i] = (float) (scale * Math.cos(val));
+                cs[2 * i + 1] = (float) (scale * Math.sin(val));
+            }
+        }
+    }
+
     /** Rotates {@code heads} consecutive heads of {@code headDim} starting at {@code off}, in place. */
     public static void apply(RopeStyle style, float[] x, int off, int heads, int headDim, float[] cs) {
         int half = headDim / 2;

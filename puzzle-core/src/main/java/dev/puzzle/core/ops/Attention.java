@@ -7,7 +7,8 @@ import dev.puzzle.core.tensor.Kernels;
  * position pos0+t) of one head attends to keys at absolute positions [max(kStart, p−window+1), p]
  * of its KV head (window 0: no limit), keys and values read from a buffer whose row 0 is absolute
  * position kStart. {@link #head} runs one query head over T queries; {@link #backward} is its
- * gradient over S whole sequences.
+ * gradient over S whole sequences. With a sink (gpt-oss), a head's learned logit joins every query's softmax
+ * as one more key whose value is zero: it takes its share of the probability and adds nothing to the output.
  */
 public final class Attention {
     private Attention() {}
@@ -20,9 +21,19 @@ public final class Attention {
     public static void head(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
                             float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
                             int T, int pos0, int kStart, int E, int window) {
+        head(k, q, qOff, qStride, keys, values, kvOff, kvStride, out, outOff, outStride, p, pOff, pStride, T, pos0, kStart, E, window, NO_SINK);
+    }
+
+    /** No sink: a logit of −∞, whose share of the softmax is zero. */
+    public static final float NO_SINK = Float.NEGATIVE_INFINITY;
+
+    /** {@link #head} with the head's sink logit ({@link #NO_SINK}: none). */
+    public static void head(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
+                            float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
+                            int T, int pos0, int kStart, int E, int window, float sink) {
         final float scale = (float) (1.0 / Math.sqrt(E));
         if (T >= BLOCKED_QUERIES) {
-            blocked(k, q, qOff, qStride, keys, values, kvOff, kvStride, out, outOff, outStride, p, pOff, pStride, T, pos0, kStart, E, window, scale);
+            blocked(k, q, qOff, qStride, keys, values, kvOff, kvStride, out, outOff, outStride, p, pOff, pStride, T, pos0, kStart, E, window, scale, sink);
             return;
         }
         for (int t = 0; t < T; t++) {
@@ -32,7 +43,7 @@ public final class Attention {
             int qo = qOff + t * qStride, oo = outOff + t * outStride;
             int row = pOff + t * pStride + (lo - kStart), kv = kvOff + (lo - kStart) * kvStride;
             for (int j = 0; j < n; j++) p[row + j] = k.dot(q, qo, keys, kv + j * kvStride, E) * scale;
-            k.softmax(p, row, n);
+            softmax(k, p, row, n, sink);
             for (int j = 0; j < n; j++) k.axpy(p[row + j], values, kv + j * kvStride, out, oo, E);
         }
     }
@@ -50,7 +61,7 @@ public final class Attention {
      */
     private static void blocked(Kernels k, float[] q, int qOff, int qStride, float[] keys, float[] values, int kvOff, int kvStride,
                                 float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
-                                int T, int pos0, int kStart, int E, int window, float scale) {
+                                int T, int pos0, int kStart, int E, int window, float scale, float sink) {
         int firstLo = window > 0 ? Math.max(kStart, pos0 - window + 1) : kStart, nKeys = pos0 + T - firstLo;
         float[] kt = KEYS_T.get(), vt = VALUES_T.get();
         if (kt.length < E * nKeys) KEYS_T.set(kt = new float[E * nKeys]);
@@ -70,9 +81,27 @@ public final class Attention {
             int row = pOff + t * pStride + (lo - kStart), c = lo - firstLo;
             java.util.Arrays.fill(p, row, row + n, 0f);
             for (int e = 0; e < E; e++) k.axpy(q[qo + e] * scale, kt, e * nKeys + c, p, row, n);
-            k.softmax(p, row, n);
+            softmax(k, p, row, n, sink);
             for (int e = 0; e < E; e++) out[oo + e] += k.dot(p, row, vt, e * nKeys + c, n);
         }
+    }
+
+    /** The softmax of p[row..row+n) in place, with the sink as one more logit whose probability is dropped. */
+    static void softmax(Kernels k, float[] p, int row, int n, float sink) {
+        if (sink == NO_SINK) {
+            k.softmax(p, row, n);
+            return;
+        }
+        float max = sink;
+        for (int j = row; j < row + n; j++) max = Math.max(max, p[j]);
+        double sum = Math.exp(sink - max);
+        for (int j = row; j < row + n; j++) {
+            float e = (float) Math.exp(p[j] - max);
+            p[j] = e;
+            sum += e;
+        }
+        float inv = (float) (1 / sum);
+        for (int j = row; j < row + n; j++) p[j] *= inv;
     }
 
     /**
@@ -81,6 +110,15 @@ public final class Attention {
      */
     public static void backward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
                                 int S, int T, int H, int G, int E, int window) {
+        backward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, null);
+    }
+
+    /**
+     * {@link #backward} of heads with sinks: the gradient of each head's sink logit is accumulated into {@code dSinks} (H):
+     * the sink's probability P_s = 1 − Σ_j P_j, its output zero, so d sink = −P_s · Σ_j P_j·dP_j per query. Null: no sinks.
+     */
+    public static void backward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
+                                int S, int T, int H, int G, int E, int window, float[] dSinks) {
         int HE = H * E, GE = G * E, group = H / G;
         float scale = (float) (1.0 / Math.sqrt(E));
         java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
@@ -95,13 +133,15 @@ public final class Attention {
                     int po = ((s * H + h) * T + t) * T;
                     int qo = (s * T + t) * HE + h * E;
                     // dP = dO · v;  dV += P · dO
-                    float sum = 0f;
+                    float sum = 0f, mass = 0f;
                     for (int j = lo; j <= t; j++) {
                         int vo = (s * T + j) * GE + g * E;
                         dp[j] = K.dot(dOut, qo, v, vo, E);
                         K.axpy(p[po + j], dOut, qo, dv, vo, E);
                         sum += p[po + j] * dp[j];
+                        mass += p[po + j];
                     }
+                    if (dSinks != null) dSinks[h] -= (1 - mass) * sum;
                     // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale;  dK += dS·q·scale
                     for (int j = lo; j <= t; j++) {
                         float ds = p[po + j] * (dp[j] - sum) * scale;

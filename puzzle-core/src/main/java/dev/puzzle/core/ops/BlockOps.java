@@ -92,7 +92,18 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             shared = new SwiGluOp(ops, D, cfg.normEps(), null, param(l, SHARED_GATE, SI, D), param(l, SHARED_UP, SI, D), param(l, SHARED_DOWN, D, SI));
             sharedGate = param(l, SHARED_EXPERT_GATE, 1, D);
         }
-        return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate);
+        var clamp = cfg.extensions().experts();
+        MoeOp.Biases biases = null;
+        if (clamp != null) {
+            Param[] b1 = new Param[E], b3 = new Param[E], b2 = new Param[E];
+            for (int e = 0; e < E; e++) {
+                b1[e] = param(l, expertBias(e, EXPERT_GATE), I);
+                b3[e] = param(l, expertBias(e, EXPERT_UP), I);
+                b2[e] = param(l, expertBias(e, EXPERT_DOWN), D);
+            }
+            biases = new MoeOp.Biases(param(l, ROUTER_BIAS, E), b1, b3, b2);
+        }
+        return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate, biases, clamp);
     }
 
     private BlockOp gqa(int l, int G, int window, boolean fp8Kv) {
@@ -104,10 +115,12 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             bv = param(l, V_BIAS, GE);
         }
         boolean qk = cfg.qkNorm();
-        return new GqaAttentionOp(ops, new GqaAttentionOp.Shape(D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeTheta(), cfg.ropeStyle()),
+        var ext = cfg.extensions();
+        return new GqaAttentionOp(ops, new GqaAttentionOp.Shape(D, cfg.numHeads(), G, E, window, cfg.normEps(), cfg.ropeFrequencies(), cfg.ropeStyle()),
                 new GqaAttentionOp.Weights(param(l, ATTN_NORM, D), param(l, Q, HE, D), param(l, K, GE, D), param(l, V, GE, D), param(l, O, D, HE), bq, bk, bv,
                         qk ? param(l, Q_NORM, E) : null, qk ? param(l, K_NORM, E) : null,
-                        fp8Kv ? scales(l, K_SCALE, G) : null, fp8Kv ? scales(l, V_SCALE, G) : null));
+                        fp8Kv ? scales(l, K_SCALE, G) : null, fp8Kv ? scales(l, V_SCALE, G) : null,
+                        ext.sinks() ? param(l, SINKS, cfg.numHeads()) : null, ext.outputBias() ? param(l, O_BIAS, D) : null));
     }
 
     /** An FP8 KV cache's per-KV-head scales: G positive finite values. */

@@ -22,22 +22,25 @@ import java.util.function.IntConsumer;
 public final class GqaAttentionOp implements BlockOp {
     private final Ops ops;
     private final int D, H, G, E, window;
-    private final float eps, ropeTheta;
+    private final float eps;
+    private final Rope.Frequencies rope;
     private final RopeStyle ropeStyle;
     private final Param norm, wq, wk, wv, wo, bq, bk, bv; // norm (D); wq (H*E, D); wk, wv (G*E, D); wo (D, H*E); biases or null
     private final Param qn, kn; // per-head q and k norm gains (E), or null
+    private final Param sinks, bo; // gpt-oss: per-head sink logits (H) and the o_proj bias (D), or null
     private final float[] kScale, vScale; // FP8 KV cache: per-KV-head scales (G), or null
 
-    /** The attention's shape: D, H, G, E, the window (0: every position), the RMSNorm epsilon and RoPE. */
-    record Shape(int dim, int heads, int kvHeads, int headDim, int window, float eps, float ropeTheta, RopeStyle ropeStyle) {}
+    /** The attention's shape: D, H, G, E, the window (0: every position), the RMSNorm epsilon and RoPE (its frequencies, YaRN's included). */
+    record Shape(int dim, int heads, int kvHeads, int headDim, int window, float eps, Rope.Frequencies rope, RopeStyle ropeStyle) {}
 
     /**
      * Its tensors: q/k/v biases (Qwen2) and Qwen3's per-head q and k RMSNorm gains (E) null when absent; with
      * {@code kScale}/{@code vScale} (G each) the KV cache is FP8 E4M3: every K (after RoPE) and V row attention reads
-     * is scale · e4m3(row / scale), in training (the gradient passes straight through), prefill and decode.
+     * is scale · e4m3(row / scale), in training (the gradient passes straight through), prefill and decode. gpt-oss's
+     * sink logits (H) and o_proj bias (D) are null when absent.
      */
     record Weights(Param norm, Param wq, Param wk, Param wv, Param wo, Param bq, Param bk, Param bv, Param qNorm, Param kNorm,
-                   float[] kScale, float[] vScale) {}
+                   float[] kScale, float[] vScale, Param sinks, Param bo) {}
 
     GqaAttentionOp(Ops ops, Shape s, Weights w) {
         this.ops = ops;
@@ -47,7 +50,7 @@ public final class GqaAttentionOp implements BlockOp {
         this.E = s.headDim();
         this.window = s.window();
         this.eps = s.eps();
-        this.ropeTheta = s.ropeTheta();
+        this.rope = s.rope();
         this.ropeStyle = s.ropeStyle();
         this.norm = w.norm();
         this.wq = w.wq();
@@ -61,6 +64,13 @@ public final class GqaAttentionOp implements BlockOp {
         this.kn = w.kNorm();
         this.kScale = w.kScale();
         this.vScale = w.vScale();
+        this.sinks = w.sinks();
+        this.bo = w.bo();
+    }
+
+    /** The sink logit of head h, or {@link Attention#NO_SINK}. */
+    private float sink(int h) {
+        return sinks == null ? Attention.NO_SINK : sinks.w[h];
     }
 
     public int kvHeads() {
@@ -85,6 +95,9 @@ public final class GqaAttentionOp implements BlockOp {
     public DeviceBlock device(DeviceOps ops, ModelConfig cfg, int maxSeqs, int T) {
         if (hasQkNorm()) throw new DeviceBlock.Unsupported("per-head q/k norms have no device kernels");
         if (fp8Kv()) throw new DeviceBlock.Unsupported("an FP8 KV cache has no device kernels");
+        if (sinks != null) throw new DeviceBlock.Unsupported("attention sinks have no device kernels");
+        if (bo != null) throw new DeviceBlock.Unsupported("an o_proj bias has no device kernels");
+        if (rope.scale() != 1.0) throw new DeviceBlock.Unsupported("YaRN RoPE has no device kernels");
         if (E > 256) throw new DeviceBlock.Unsupported("the attention kernels take head dims up to 256, not " + E);
         DeviceBlock.requireTrainable(params());
         return new DeviceBlock.Attention(ops, cfg, G, window, params(), maxSeqs, T);
@@ -95,6 +108,8 @@ public final class GqaAttentionOp implements BlockOp {
         List<Param> l = new ArrayList<>(List.of(norm, wq, wk, wv, wo));
         if (bq != null) l.addAll(List.of(bq, bk, bv));
         if (qn != null) l.addAll(List.of(qn, kn));
+        if (sinks != null) l.add(sinks);
+        if (bo != null) l.add(bo);
         return l;
     }
 
@@ -134,7 +149,7 @@ public final class GqaAttentionOp implements BlockOp {
     private void rope(float[] q, float[] k, int S, int T, int pos0, boolean backward) {
         float[] cs = new float[E];
         for (int t = 0; t < T; t++) {
-            Rope.table(cs, pos0 + t, E, ropeTheta);
+            rope.table(cs, pos0 + t);
             for (int s = 0; s < S; s++) {
                 int n = s * T + t;
                 if (backward) {
@@ -169,9 +184,9 @@ public final class GqaAttentionOp implements BlockOp {
         for (int s = 0; s < S; s++) {
             final int s0 = s;
             heads(H, (long) H * T * T * E, hh -> Attention.head(kk, q, s0 * T * HE + hh * E, HE, k, v, s0 * T * GE + (hh / group) * E, GE,
-                    o, s0 * T * HE + hh * E, HE, p, (s0 * H + hh) * T * T, T, T, 0, 0, E, window));
+                    o, s0 * T * HE + hh * E, HE, p, (s0 * H + hh) * T * T, T, T, 0, 0, E, window, sink(hh)));
         }
-        ops.linearForward(out, o, wo.value(), null, N, HE, D);
+        ops.linearForward(out, o, wo.value(), bo == null ? null : bo.w, N, HE, D);
         return new Saved_(x, h, rstd, q, k, v, p, o, out, S, T, qk);
     }
 
@@ -180,9 +195,9 @@ public final class GqaAttentionOp implements BlockOp {
         Saved_ st = (Saved_) saved;
         int S = st.S(), T = st.T(), N = S * T, HE = H * E, GE = G * E;
         float[] dO = new float[N * HE];
-        ops.linearBackward(dO, false, wo.grad(), null, dOut, st.o(), wo.w, N, HE, D);
+        ops.linearBackward(dO, false, wo.grad(), bo == null ? null : bo.grad(), dOut, st.o(), wo.w, N, HE, D);
         float[] dq = new float[N * HE], dk = new float[N * GE], dv = new float[N * GE];
-        Attention.backward(ops.kernels(), dq, dk, dv, dO, st.p(), st.q(), st.k(), st.v(), S, T, H, G, E, window);
+        Attention.backward(ops.kernels(), dq, dk, dv, dO, st.p(), st.q(), st.k(), st.v(), S, T, H, G, E, window, sinks == null ? null : sinks.grad());
         rope(dq, dk, S, T, 0, true);
         if (qn != null) { // through the per-head norms, to q and k as projected
             QkNormed qk = st.qk();
@@ -251,8 +266,9 @@ public final class GqaAttentionOp implements BlockOp {
         final int maxKeys = pos0 + T - kStart, ks = kStart;
         Kernels k = ops.kernels();
         heads(H, (long) H * T * maxKeys * E, hh -> Attention.head(k, q, hh * E, HE, kBuf, vBuf, (hh / group) * E, GE,
-                out, hh * E, HE, new float[maxKeys], 0, 0, T, pos0, ks, E, window));
+                out, hh * E, HE, new float[maxKeys], 0, 0, T, pos0, ks, E, window, sink(hh)));
         // PyTorch: x = x + o_proj(attn)
         k.linear(out, 0, T, HE, wo.value(), x, 0, true);
+        if (bo != null) for (int t = 0; t < T; t++) k.axpy(1f, bo.w, 0, x, t * D, D);
     }
 }

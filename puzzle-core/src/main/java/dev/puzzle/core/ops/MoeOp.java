@@ -21,6 +21,10 @@ import java.util.List;
  * (prefill and training); decode runs only the k chosen experts. Backward reaches the router through
  * the weights (the choice of experts is piecewise constant). Routing and per-expert outputs are public
  * for the expert scorers.
+ * <p>
+ * gpt-oss's experts ({@link ModelConfig.ClampedSwiGlu}): the router and every projection have biases, and an expert is
+ * {@code w2 · ((clamp(w3 h + b3, ±limit) + 1) · c · σ(alpha·c)) + b2}, c = min(w1 h + b1, limit); its routing — softmax over
+ * the top-k logits — is the normalized top-k of the softmax over all.
  */
 public final class MoeOp implements BlockOp {
     private final Ops ops;
@@ -31,9 +35,19 @@ public final class MoeOp implements BlockOp {
     private final Param[] w1, w3, w2; // per expert: gate (I, D), up (I, D), down (D, I)
     private final SwiGluOp shared;    // without its own norm: reads h; null when the layer has none
     private final Param sharedGate;   // (1, D)
+    private final Biases biases;       // gpt-oss: null otherwise
+    private final ModelConfig.ClampedSwiGlu clamp; // gpt-oss's activation, or null for SiLU
+
+    /** gpt-oss's biases: the router's (E) and, per expert, gate (I), up (I) and down (D). */
+    record Biases(Param router, Param[] b1, Param[] b3, Param[] b2) {}
 
     MoeOp(Ops ops, int dim, float eps, FfnConfig.Moe cfg, Param norm, Param router, Param[] w1, Param[] w3, Param[] w2,
           SwiGluOp shared, Param sharedGate) {
+        this(ops, dim, eps, cfg, norm, router, w1, w3, w2, shared, sharedGate, null, null);
+    }
+
+    MoeOp(Ops ops, int dim, float eps, FfnConfig.Moe cfg, Param norm, Param router, Param[] w1, Param[] w3, Param[] w2,
+          SwiGluOp shared, Param sharedGate, Biases biases, ModelConfig.ClampedSwiGlu clamp) {
         this.ops = ops;
         this.D = dim;
         this.eps = eps;
@@ -48,6 +62,19 @@ public final class MoeOp implements BlockOp {
         this.w2 = w2;
         this.shared = shared;
         this.sharedGate = sharedGate;
+        this.biases = biases;
+        this.clamp = clamp;
+        if ((biases == null) != (clamp == null)) throw new IllegalArgumentException("gpt-oss experts have both biases and the clamped activation");
+    }
+
+    private static float[] w(Param p) {
+        return p == null ? null : p.w;
+    }
+
+    /** g = act(a, b) over n values. */
+    private void activate(float[] g, float[] a, float[] b, int n) {
+        if (clamp == null) Ops.swigluForward(g, a, b, n);
+        else Ops.clampedSwigluForward(g, 0, a, 0, b, 0, n, clamp.limit(), clamp.alpha());
     }
 
     public int numExperts() {
@@ -72,7 +99,13 @@ public final class MoeOp implements BlockOp {
             p.add(w1[e]);
             p.add(w3[e]);
             p.add(w2[e]);
+            if (biases != null) {
+                p.add(biases.b1()[e]);
+                p.add(biases.b3()[e]);
+                p.add(biases.b2()[e]);
+            }
         }
+        if (biases != null) p.add(biases.router());
         if (shared != null) {
             p.addAll(shared.params());
             p.add(sharedGate);
@@ -105,7 +138,7 @@ public final class MoeOp implements BlockOp {
      */
     public Routing route(float[] h, int N, boolean[] removed) {
         float[] probs = new float[N * E];
-        ops.linearForward(probs, h, router.value(), null, N, D, E);
+        ops.linearForward(probs, h, router.value(), biases == null ? null : biases.router().w, N, D, E);
         int alive = E;
         if (removed != null) {
             alive = 0;
@@ -174,8 +207,17 @@ public final class MoeOp implements BlockOp {
         float[] a = new float[n * I], b = new float[n * I], y = new float[n * D];
         k.linear(he, 0, n, D, w1[e].value(), a, 0, false);
         k.linear(he, 0, n, D, w3[e].value(), b, 0, false);
-        for (int t = 0; t < n; t++) k.swiglu(a, t * I, b, t * I, I);
+        if (clamp == null) {
+            for (int t = 0; t < n; t++) k.swiglu(a, t * I, b, t * I, I);
+        } else {
+            for (int t = 0; t < n; t++) {
+                k.axpy(1f, biases.b1()[e].w, 0, a, t * I, I);
+                k.axpy(1f, biases.b3()[e].w, 0, b, t * I, I);
+            }
+            Ops.clampedSwigluForward(a, 0, a, 0, b, 0, n * I, clamp.limit(), clamp.alpha());
+        }
         k.linear(a, 0, n, I, w2[e].value(), y, 0, false);
+        if (clamp != null) for (int t = 0; t < n; t++) k.axpy(1f, biases.b2()[e].w, 0, y, t * D, D);
         return y;
     }
 
@@ -198,10 +240,10 @@ public final class MoeOp implements BlockOp {
             if (n == 0) continue;
             float[] he = gather(h, rows[e]);
             float[] a = new float[n * I], b = new float[n * I], g = new float[n * I], y = new float[n * D];
-            ops.linearForward(a, he, w1[e].value(), null, n, D, I);
-            ops.linearForward(b, he, w3[e].value(), null, n, D, I);
-            Ops.swigluForward(g, a, b, n * I);
-            ops.linearForward(y, g, w2[e].value(), null, n, I, D);
+            ops.linearForward(a, he, w1[e].value(), biases == null ? null : w(biases.b1()[e]), n, D, I);
+            ops.linearForward(b, he, w3[e].value(), biases == null ? null : w(biases.b3()[e]), n, D, I);
+            activate(g, a, b, n * I);
+            ops.linearForward(y, g, w2[e].value(), biases == null ? null : w(biases.b2()[e]), n, I, D);
             for (int j = 0; j < n; j++) ops.kernels().axpy(r.weights[rows[e][j]], y, j * D, out, (rows[e][j] / K) * D, D);
             ex[e] = new Expert(rows[e], he, a, b, g, y);
         }
@@ -243,10 +285,11 @@ public final class MoeOp implements BlockOp {
                 k.axpy(r.weights[slot], dOut, o, dy, j * D, D);
             }
             float[] dg = new float[n * I], da = new float[n * I], db = new float[n * I], dhe = new float[n * D];
-            ops.linearBackward(dg, false, w2[e].grad(), null, dy, x.g(), w2[e].w, n, I, D);
-            Ops.swigluBackward(da, db, dg, x.a(), x.b(), n * I);
-            ops.linearBackward(dhe, false, w1[e].grad(), null, da, x.he(), w1[e].w, n, D, I);
-            ops.linearBackward(dhe, true, w3[e].grad(), null, db, x.he(), w3[e].w, n, D, I);
+            ops.linearBackward(dg, false, w2[e].grad(), biases == null ? null : biases.b2()[e].grad(), dy, x.g(), w2[e].w, n, I, D);
+            if (clamp == null) Ops.swigluBackward(da, db, dg, x.a(), x.b(), n * I);
+            else Ops.clampedSwigluBackward(da, db, dg, x.a(), x.b(), n * I, clamp.limit(), clamp.alpha());
+            ops.linearBackward(dhe, false, w1[e].grad(), biases == null ? null : biases.b1()[e].grad(), da, x.he(), w1[e].w, n, D, I);
+            ops.linearBackward(dhe, true, w3[e].grad(), biases == null ? null : biases.b3()[e].grad(), db, x.he(), w3[e].w, n, D, I);
             for (int j = 0; j < n; j++) k.axpy(1f, dhe, j * D, dh, (x.rows()[j] / K) * D, D);
         }
         // Through the mixing weights and the softmax to the router's logits.
@@ -268,7 +311,7 @@ public final class MoeOp implements BlockOp {
             for (int e = 0; e < E; e++) dot += (double) r.probs[n * E + e] * dp[e];
             for (int e = 0; e < E; e++) dlogits[n * E + e] = r.probs[n * E + e] * (float) (dp[e] - dot);
         }
-        ops.linearBackward(dh, true, router.grad(), null, dlogits, st.h(), router.w, N, D, E);
+        ops.linearBackward(dh, true, router.grad(), biases == null ? null : biases.router().grad(), dlogits, st.h(), router.w, N, D, E);
         if (shared != null) {
             float[] f = st.shared().out(), gate = st.gate(), df = new float[N * D], dz = new float[N];
             for (int n = 0; n < N; n++) {

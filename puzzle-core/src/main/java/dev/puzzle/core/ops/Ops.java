@@ -68,4 +68,26 @@ public final class Ops {
             db[i] = dg[i] * a[i] * s;
         }
     }
+
+    /**
+     * gpt-oss's expert activation, elementwise: g = (clamp(b, −limit, limit) + 1) · c · σ(alpha·c), c = min(a, limit).
+     * PyTorch: {@code gate = a.clamp(max=limit); up = b.clamp(-limit, limit); (up + 1) * gate * torch.sigmoid(gate * alpha)}
+     */
+    public static void clampedSwigluForward(float[] g, int gOff, float[] a, int aOff, float[] b, int bOff, int n, float limit, float alpha) {
+        for (int i = 0; i < n; i++) {
+            float c = Math.min(a[aOff + i], limit), u = Math.max(-limit, Math.min(b[bOff + i], limit));
+            float s = 1f / (1f + (float) Math.exp(-alpha * c));
+            g[gOff + i] = (u + 1f) * c * s;
+        }
+    }
+
+    /** Backward of {@link #clampedSwigluForward}; as PyTorch's clamp, the gradient passes where the input is within its bounds (inclusive). */
+    public static void clampedSwigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int n, float limit, float alpha) {
+        for (int i = 0; i < n; i++) {
+            float c = Math.min(a[i], limit), u = Math.max(-limit, Math.min(b[i], limit));
+            float s = 1f / (1f + (float) Math.exp(-alpha * c));
+            da[i] = a[i] <= limit ? dg[i] * (u + 1f) * (s + alpha * c * s * (1f - s)) : 0f;
+            db[i] = b[i] >= -limit && b[i] <= limit ? dg[i] * c * s : 0f;
+        }
+    }
 }

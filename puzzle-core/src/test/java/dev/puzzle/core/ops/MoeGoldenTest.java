@@ -79,11 +79,14 @@ class MoeGoldenTest {
     @ParameterizedTest
     @ValueSource(strings = {"mixtral-f32", "mixtral-bf16", "qwen2moe-f32", "qwen2moe-bf16", "qwen2moe-packed", "qwen3moe-f32", "qwen3moe-bf16"})
     void prefillAndDecodeLogitsMatchPyTorch(String name) throws IOException {
-        Path d = dir(name);
-        Map<String, float[]> ref = reference(d);
-        int[] tok = tokens(ref);
-        Checkpoint ck = Checkpoints.load(d);
+        Checkpoint ck = Checkpoints.load(dir(name));
         assertTrue(ck.config().blocks().get(0).ffn() instanceof FfnConfig.Moe, ck.config().blocks().get(0).toString());
+        logitsMatch(name, ck, reference(dir(name)));
+    }
+
+    /** The teacher-forced prefill's logits and every decode step's equal the reference's (1e-4, relative above 1). */
+    static void logitsMatch(String name, Checkpoint ck, Map<String, float[]> ref) {
+        int[] tok = tokens(ref);
         Decoder dec = new Decoder(ck, Backend.cpu());
         int V = ck.config().vocabSize();
         float[] prefill = dec.forward(dec.newState(tok.length), tok, 0, tok.length, true);
@@ -101,33 +104,44 @@ class MoeGoldenTest {
     @ValueSource(strings = {"mixtral-f32", "qwen2moe-f32", "qwen3moe-f32", "mixtral-bf16", "qwen2moe-bf16", "qwen3moe-bf16"})
     void moeBlockForwardAndBackwardMatchPyTorch(String name) throws IOException {
         Path d = dir(name);
-        Map<String, float[]> ref = reference(d);
         Checkpoint ck = Checkpoints.load(d);
+        blockMatches(name, "block", trainable(ck, name).moe(0, (dev.puzzle.core.model.FfnConfig.Moe) ck.config().blocks().get(0).ffn()), reference(d),
+                ck.config().dim());
+    }
+
+    /** The block factory over heap copies of the checkpoint's tensors (trainable: their gradients can be read). */
+    static BlockOps trainable(Checkpoint ck, String name) {
         Map<String, Tensor> heap = new LinkedHashMap<>();
         ck.tensors().forEach((n, t) -> heap.put(n, t.copy()));
-        BlockOps ops = new BlockOps(ck.config(), heap, name, Backend.cpu());
-        MoeOp op = ops.moe(0, (dev.puzzle.core.model.FfnConfig.Moe) ck.config().blocks().get(0).ffn());
-        float[] x = ref.get("block.x");
-        int N = x.length / ck.config().dim();
+        return new BlockOps(ck.config(), heap, name, Backend.cpu());
+    }
+
+    /**
+     * Layer 0's sub-block {@code op} against the reference records {@code prefix}.x/.dout/.out/.dx/.grad.NAME: its training
+     * forward, dx, the gradient of every parameter (and no reference gradient left unchecked), and its inference step.
+     */
+    static void blockMatches(String name, String prefix, BlockOp op, Map<String, float[]> ref, int D) {
+        float[] x = ref.get(prefix + ".x");
+        int N = x.length / D;
         BlockOp.Saved s = op.forward(x.clone(), 1, N);
-        close(ref.get("block.out"), s.out(), 1e-5, name + " f(x)");
-        float[] dx = op.backward(s, ref.get("block.dout"));
-        close(ref.get("block.dx"), dx, 1e-4, name + " dx");
+        close(ref.get(prefix + ".out"), s.out(), 1e-5, name + " " + prefix + " f(x)");
+        float[] dx = op.backward(s, ref.get(prefix + ".dout"));
+        close(ref.get(prefix + ".dx"), dx, 1e-4, name + " " + prefix + " dx");
         int checked = 0;
         for (Param p : op.params()) {
-            String key = "block.grad." + p.name.substring("model.layers.0.".length());
+            String key = prefix + ".grad." + p.name.substring("model.layers.0.".length());
             float[] want = ref.get(key);
             assertNotNull(want, "no reference gradient for " + p.name);
             close(want, p.grad(), 1e-4, name + " d " + p.name);
             checked++;
         }
-        long refGrads = ref.keySet().stream().filter(k -> k.startsWith("block.grad.")).count();
-        assertEquals(refGrads, checked, "every tensor of the block has its gradient checked");
+        long refGrads = ref.keySet().stream().filter(k -> k.startsWith(prefix + ".grad.")).count();
+        assertEquals(refGrads, checked, "every tensor of the " + prefix + " block has its gradient checked");
         // Inference on the same rows equals the training forward.
         float[] y = x.clone();
-        op.step(null, y, N, 0);
+        op.step(op.newState(N), y, N, 0);
         for (int i = 0; i < y.length; i++) y[i] -= x[i];
-        close(ref.get("block.out"), y, 1e-5, name + " step");
+        close(ref.get(prefix + ".out"), y, 1e-5, name + " " + prefix + " step");
     }
 
     @Test
