@@ -22,3 +22,13 @@ need_debian() { # need_debian PYTHON_MODULE PACKAGE...
 
 # The peer runs at full speed: this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are unset for it only.
 peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" "$@"; }
+
+# node-llama-cpp 3.21.1 (real llama.cpp, the runtime GGUF children are deployed on) under ~/.cache/puzzle; sets NLC.
+need_llamacpp() {
+  NLC="$HOME/.cache/puzzle/node-llama-cpp-3.21.1"
+  if [ ! -f "$NLC/node_modules/node-llama-cpp/package.json" ]; then
+    command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null
+    mkdir -p "$NLC" && npm i -E node-llama-cpp@3.21.1 --no-audit --no-fund --prefix "$NLC" >"$NLC/npm.log" 2>&1
+  fi
+  LLAMACPP_DECODE="$ROOT/pipeline/src/main/resources/dev/puzzle/pipeline/llamacpp_decode.mjs"  # what compress.llama_cpp runs
+}

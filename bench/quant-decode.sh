@@ -13,12 +13,7 @@ STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
 TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
 [ -f "$TOK" ] || { echo "bench/quant-decode.sh needs ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
-NLC="$HOME/.cache/puzzle/node-llama-cpp-3.21.1"
-if [ ! -f "$NLC/node_modules/node-llama-cpp/package.json" ]; then
-  command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null
-  mkdir -p "$NLC" && npm i -E node-llama-cpp@3.21.1 --no-audit --no-fund --prefix "$NLC" >"$NLC/npm.log" 2>&1
-fi
-LLAMACPP_DECODE="$ROOT/pipeline/src/main/resources/dev/puzzle/pipeline/llamacpp_decode.mjs"  # what compress.llama_cpp runs
+need_llamacpp
 [ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
 printf "%-7s %9s %12s %14s %7s %10s %14s\n" format MiB "puzzle tok/s" "llama.cpp tok/s" ratio "vs F32" "bytes vs F32"

@@ -30,7 +30,8 @@ import java.util.Set;
  * </pre>
  * {@code fp8_kv} adds a twin with an FP8 E4M3 KV cache (scales calibrated on the text) of every variant
  * that has a KV cache, the parent's own included. Every layer's candidates are the coupled combinations of its attention and FFN variants; the
- * parent's own block is always among them, first. Window variants take every listed KV-head count.
+ * parent's own block is always among them, first. Window variants take every listed KV-head count; without
+ * {@code window}, a parent with sliding layers (gpt-oss) offers its own windows to every layer (full → window).
  * Values are checked against the parent up front: a KV-head count must divide the head count, a
  * width may not exceed the parent's. In a MoE layer of the parent, {@code moe} takes the place of the
  * dense widths: each expert count (with each top-k, capped at the count; default the layer's own) is a
@@ -203,6 +204,11 @@ public final class SearchSpace {
             if (!j.isIntegralNumber() || j.asInt() < 1) throw a.error("window", j, "must be positive integers");
             if (j.asInt() >= parent.maxSeqLen()) throw a.error("window", j.asInt(), "is not below the context length " + parent.maxSeqLen());
             for (int kv : kvs) add(out, new AttentionConfig.Window(kv, j.asInt()));
+        }
+        if (!a.has("window")) { // a parent with sliding layers (gpt-oss): its own windows are offered to the full layers
+            for (BlockConfig b : parent.blocks()) {
+                if (b.attention().window() > 0) for (int kv : kvs) add(out, new AttentionConfig.Window(kv, b.attention().window()));
+            }
         }
         if (a.bool("fp8_kv", false)) { // an FP8-cache twin of every variant with a KV cache
             for (AttentionConfig x : new ArrayList<>(out)) add(out, x.withFp8Kv());

@@ -147,4 +147,16 @@ class CandidateInitTest {
         m = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{ffn_fusion: {max_run: 1}}"), C)).getMessage();
         assertTrue(m.contains("max_run"), m);
     }
+
+    /** A parent with sliding layers (gpt-oss) offers its own window to its full layers when the search space lists none. */
+    @Test
+    void aParentsOwnWindowIsOfferedToItsFullLayersByDefault() {
+        java.util.List<dev.puzzle.core.model.BlockConfig> blocks = new java.util.ArrayList<>(C.blocks());
+        blocks.set(0, new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.Window(C.numKvHeads(), 16), blocks.get(0).ffn()));
+        ModelConfig p = C.withBlocks(blocks);
+        java.util.List<String> l1 = SearchSpace.parse(yaml("{attention: {no_op: true}}"), p).candidates(p, 1).stream().map(c -> c.block().attention().toString()).toList();
+        assertTrue(l1.contains(new dev.puzzle.core.model.AttentionConfig.Window(C.numKvHeads(), 16).toString()), l1.toString());
+        java.util.List<String> listed = SearchSpace.parse(yaml("{attention: {window: [8]}}"), p).candidates(p, 1).stream().map(c -> c.block().attention().toString()).toList();
+        assertFalse(listed.contains(new dev.puzzle.core.model.AttentionConfig.Window(C.numKvHeads(), 16).toString()), "a listed window replaces the default: " + listed);
+    }
 }

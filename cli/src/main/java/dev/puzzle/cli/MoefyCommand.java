@@ -19,7 +19,7 @@ import java.util.Locale;
         header = "Make a mixture-of-experts model from a dense one (MoEfication + distilled routers).",
         description = {"Splits every layer's SwiGLU FFN into --experts experts by clustering its neurons' co-activation on the text,"
                 + " fits a router per layer, then trains router and experts against the dense FFN's output (blockwise distillation,"
-                + " --tokens per layer), then the whole model end to end against the dense parent (--gkd-tokens). Writes a MixtralForCausalLM Hugging Face directory (tokenizer included) and moefication.json"
+                + " --tokens per layer), then the whole model end to end against the dense parent (--gkd-tokens). Writes a MixtralForCausalLM (or, --layout gpt-oss, a GptOssForCausalLM) Hugging Face directory (tokenizer included) and moefication.json"
                 + " with the held-out NLL of the dense parent and of the MoE model; the directory appears only when complete."},
         footer = {"", "Example (the parent of examples/stories260K-moe):",
                 "  puzzle moefy hf:karpathy/tinyllamas/stories260K/stories260K.bin \\", "      --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
@@ -52,6 +52,14 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the clustering and the training (default: ${DEFAULT-VALUE}).")
     long seed = 1;
 
+    @Option(names = "--layout", paramLabel = "L", description = "mixtral (MixtralForCausalLM), or gpt-oss: GptOssForCausalLM with gpt-oss's"
+            + " clamped-SwiGLU experts and biased router, q/k/v/o biases, attention sinks and sliding (--window) and full layers alternating;"
+            + " biases and sinks start at zero and the end-to-end distillation tunes them (default: ${DEFAULT-VALUE}).")
+    String layout = "mixtral";
+
+    @Option(names = "--window", paramLabel = "W", description = "With --layout gpt-oss: the sliding layers' window (default: ${DEFAULT-VALUE}).")
+    int window = 64;
+
     @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
     boolean force;
 
@@ -70,12 +78,15 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
         if (tokens < 1) throw new PuzzleException("--tokens must be >= 1, got " + tokens);
         if (gkdTokens < 0) throw new PuzzleException("--gkd-tokens must be >= 0, got " + gkdTokens);
         if (!(lr > 0)) throw new PuzzleException("--lr must be positive, got " + lr);
+        if (!layout.equals("mixtral") && !layout.equals("gpt-oss")) throw new PuzzleException("--layout must be mixtral or gpt-oss, got " + layout);
+        if (window < 1) throw new PuzzleException("--window must be >= 1, got " + window);
         if (Files.exists(out) && !force) throw new PuzzleException(out + ": already exists (use --force to replace it)");
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
         Progress bar = new Progress(spec.commandLine().getErr(), "moefy layers", ck.config().numLayers());
         Moefy.Result r = Moefy.run(backendOpt.backend(opts.threads), ck, tok, data.text,
-                new Moefy.Settings(experts, topK, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, tokens, lr, gkdTokens, seed), out, bar::update);
+                new Moefy.Settings(experts, topK, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, tokens, lr, gkdTokens, seed,
+                        layout.equals("gpt-oss") ? new Moefy.GptOss(window) : null), out, bar::update);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s: %d layers of %d experts (top-%d); held-out NLL dense %.4f, MoE %.4f%n",
                 out, r.layers(), experts, topK, r.denseNll(), r.moeNll());
         return ExitCodes.OK;

@@ -34,6 +34,17 @@ class MoeExampleTest {
         return cl.execute(args);
     }
 
+    /** `puzzle moefy` of stories260K on TinyStories with {@code settings} (space-separated options) into {@code out}. */
+    static void moefy(Path shared, String settings, Path out) {
+        StringWriter o = new StringWriter(), err = new StringWriter();
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("moefy", shared.resolve("models/stories260K/stories260K.bin").toString(),
+                "--tokenizer", shared.resolve("models/stories260K/tok512.bin").toString(), "--text",
+                shared.resolve("models/tinystories-val-text/tinystories_val.txt").toString()));
+        args.addAll(java.util.List.of(settings.split(" ")));
+        args.add(out.toString());
+        assertEquals(0, run(o, err, args.toArray(String[]::new)), err.toString());
+    }
+
     @Test
     void moeParentIsMadeAndCompressedWithPerLayerExpertCountsAgainstUniformExpertPruning(@TempDir Path tmp) throws Exception {
         Path shared = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize();
@@ -43,12 +54,7 @@ class MoeExampleTest {
         assertTrue(script.replaceAll("\\s*\\\\\\n\\s*", " ").contains(settings + " --gkd-tokens 0"), "the test runs make-parent.sh's settings");
         Path parent = tmp.resolve("parent");
         StringWriter out = new StringWriter(), err = new StringWriter();
-        String text = shared.resolve("models/tinystories-val-text/tinystories_val.txt").toString();
-        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("moefy", shared.resolve("models/stories260K/stories260K.bin").toString(),
-                "--tokenizer", shared.resolve("models/stories260K/tok512.bin").toString(), "--text", text));
-        args.addAll(java.util.List.of(settings.split(" ")));
-        args.addAll(java.util.List.of("--gkd-tokens", "0", parent.toString()));
-        assertEquals(0, run(out, err, args.toArray(String[]::new)), err.toString());
+        moefy(shared, settings + " --gkd-tokens 0", parent);
         JsonNode mf = new ObjectMapper().readTree(parent.resolve("moefication.json").toFile());
         double dense = mf.get("heldout_nll_dense").asDouble(), moe = mf.get("heldout_nll_moe").asDouble();
         assertEquals(1.6676, dense, 1e-3, "stories260K's held-out NLL");

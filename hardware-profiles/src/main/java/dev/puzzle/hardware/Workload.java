@@ -43,7 +43,7 @@ public record Workload(int batch, int prefillLength, int generationLength, Strin
     }
 
     public static Workload parse(ConfigNode c) {
-        c.allowOnly("batch", "prefill_length", "generation_length", "weight_dtype", "kv_dtype");
+        c.allowOnly("batch", "prefill_length", "generation_length", "weight_dtype", "kv_dtype", "requests"); // requests: the report's, not a cost
         String wd = c.string("weight_dtype", "bf16"), kd = c.string("kv_dtype", wd);
         try {
             bytes(wd);

@@ -4,6 +4,7 @@ import dev.puzzle.blocklibrary.BlockLibrary;
 import dev.puzzle.blocklibrary.BlockLibraryJson;
 import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.GgufWriter;
+import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.hardware.HardwareProfile;
 import dev.puzzle.pipeline.report.ReportModel;
 
@@ -30,6 +31,7 @@ public final class Compress {
     public static RunConfig.Compress validate(Run run) {
         RunConfig rc = run.config;
         RunConfig.Compress cc = rc.compress();
+        rc.requests(); // checked before any work
         String whole = GgufWriter.refusal(run.parent.config());
         if (cc.gguf() == RunConfig.GgufExport.REQUIRED && whole != null) {
             throw PuzzleException.field(rc.file, "compress.gguf", "required", "the parent cannot be written for llama.cpp at all: " + whole);
@@ -70,7 +72,7 @@ public final class Compress {
             }
             // 5. search, and baselines at the same budgets
             BlockLibrary scored = BlockLibraryJson.read(run.dir.scoredLibrary());
-            SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? ggufExpressible(rc, scored) : scored, listener);
+            SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? ggufExpressible(rc, run.parent.config(), scored) : scored, listener);
             if (found.children().isEmpty()) {
                 throw PuzzleException.field(rc.file, "compress.throughputs", cc.throughputs().stream().map(RunConfig.Target::label).toList(),
                         "no target can be met: " + String.join("; ", found.unreachable()));
@@ -96,9 +98,13 @@ public final class Compress {
                 Timings.Speed s = speeds.get(r.name());
                 return ReportModel.withMeasured(r, s.prefill(), s.decode(), s.decodeSpread(), s.workload(), s.workloadSpread());
             });
+            // 7c. request-level efficiency: how many tokens each model generates for a request (workload.requests)
+            var requests = rc.requests();
+            java.util.Map<String, Double> lengths = requests.isEmpty() ? java.util.Map.of()
+                    : RequestLengths.measure(run, all, requests, listener.progress("request lengths", all.size()));
             // 8. report
             ReportModel report = ReportStage.run(run, hw.name(), rc.measured() ? "measured" : "roofline", found.parentTokensPerSecond(), eval.measurement(),
-                    results, found.unreachable());
+                    results, found.unreachable(), lengths);
             listener.stage("report", run.dir.reportDir().resolve("index.html").toString());
             return report;
         }
@@ -116,14 +122,14 @@ public final class Compress {
     }
 
     /** compress.gguf: required — only the replacements whose every block llama.cpp runs (GgufWriter's refusals), every layer still covered. */
-    static BlockLibrary ggufExpressible(RunConfig rc, BlockLibrary scored) {
+    static BlockLibrary ggufExpressible(RunConfig rc, ModelConfig parent, BlockLibrary scored) {
         List<BlockLibrary.Replacement> keep = scored.replacements().stream()
-                .filter(r -> r.blocks().stream().allMatch(b -> GgufWriter.refusal(b) == null)).toList();
+                .filter(r -> r.blocks().stream().allMatch(b -> GgufWriter.refusal(parent, b) == null)).toList();
         for (int l = 0; l < scored.numLayers(); l++) {
             final int layer = l;
             if (keep.stream().noneMatch(r -> r.first() <= layer && layer <= r.last())) {
                 String why = scored.replacements().stream().filter(r -> r.first() == layer && r.span() == 1).findFirst()
-                        .map(r -> GgufWriter.refusal(r.blocks().get(0))).orElse("no variant");
+                        .map(r -> GgufWriter.refusal(parent, r.blocks().get(0))).orElse("no variant");
                 throw PuzzleException.field(rc.file, "compress.gguf", "required", "layer " + layer + " has no candidate llama.cpp runs (" + why + ")");
             }
         }

@@ -80,13 +80,7 @@ public final class EvaluateStage {
         ModelConfig c = ck.config();
         Map<String, Double> m = Scorer.metrics(run.backend, reference, Scorer.run(run.backend, ck, held), held, c.vocabSize(), c.dim());
         Decoder d = new Decoder(ck, run.backend);
-        double nll = 0;
-        int n = 0;
-        for (int[] seq : held) {
-            Perplexity.Result r = Perplexity.evaluate(d, seq, seq.length, null);
-            nll += r.meanNll() * r.predicted();
-            n += r.predicted();
-        }
+        double nll = Perplexity.meanNll(d, held, Integer.MAX_VALUE); // each sequence in one prefill
         String sample = sample(d);
         Run.TaskFile task = run.task();
         MultipleChoice.Result acc = task == null ? null : MultipleChoice.evaluate(d, run.tokenizer(), task.items(), null);
@@ -106,7 +100,7 @@ public final class EvaluateStage {
         boolean gkd = cc.gkd() != null && p.kind() != Plan.Kind.PARENT && !Files.exists(RealizeStage.gkdDiverged(run, p.name()));
         return new ReportModel.ModelResult(p.name(), p.kind().label, p.target() == null ? null : p.target().label(),
                 p.target() == null ? null : p.targetTokensPerSecond(), gkd, modelPath, p.solvedBy(),
-                m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll / n, Math.exp(nll / n),
+                m.get(LibraryKeys.KL_DIV), m.get(LibraryKeys.TOP1_AGREEMENT), m.get(LibraryKeys.HIDDEN_COSINE), nll, Math.exp(nll),
                 ck.parameterCount(), 0, 0, 0, null, null, // measured speeds: every model's together, interleaved (Timings)
                 runtimeMs, memoryMib, TokenRate.tokensPerSecond(runtimeMs, w), perLayer, blocks, gguf.path(), gguf.refused(),
                 gguf.hfArchitecture(), sample, acc == null ? null : acc.accuracy(), acc == null ? null : acc.accuracyNorm(), qad(p), llamaCpp(ck, gguf));
@@ -161,6 +155,7 @@ public final class EvaluateStage {
     /** Realizes (unless done) and evaluates (unless done) one plan; its result is kept in eval.json. */
     public ReportModel.ModelResult run(Plan p, Listener listener) throws IOException {
         Path evalFile = evalFile(p);
+        RealizeStage.forgetIfOther(run, p, listener);
         if (Files.exists(evalFile)) return ReportModel.read(evalFile, ReportModel.ModelResult.class, "a model evaluation");
         Checkpoint ck = RealizeStage.run(run, p, listener);
         String path = p.kind() == Plan.Kind.PARENT ? run.parent.source() : RealizeStage.modelDir(run, p).toString();

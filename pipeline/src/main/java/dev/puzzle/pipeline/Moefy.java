@@ -13,6 +13,7 @@ import dev.puzzle.core.io.Checkpoints;
 import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.io.HfConfig;
 import dev.puzzle.core.io.TensorNames;
+import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.model.FfnConfig;
@@ -45,9 +46,30 @@ import java.util.function.IntConsumer;
 public final class Moefy {
     private Moefy() {}
 
-    /** @param tokens BLD tokens per layer; @param gkdTokens end-to-end distillation tokens afterwards (0: none) */
+    /**
+     * @param tokens    BLD tokens per layer
+     * @param gkdTokens end-to-end distillation tokens afterwards (0: none)
+     * @param gptOss    null: a Mixtral; else a gpt-oss parent (see {@link GptOss})
+     */
     public record Settings(int experts, int topK, int seqLen, int sequences, long heldoutOffset, int heldoutSequences,
-                           long tokens, double lr, long gkdTokens, long seed) {}
+                           long tokens, double lr, long gkdTokens, long seed, GptOss gptOss) {
+        public Settings(int experts, int topK, int seqLen, int sequences, long heldoutOffset, int heldoutSequences, long tokens, double lr,
+                        long gkdTokens, long seed) {
+            this(experts, topK, seqLen, sequences, heldoutOffset, heldoutSequences, tokens, lr, gkdTokens, seed, null);
+        }
+    }
+
+    /**
+     * A gpt-oss-shaped parent (GptOssForCausalLM): the experts are gpt-oss's (clamped SwiGLU with biases, a biased
+     * router; biases start at zero), the attention gets q/k/v/o biases (zero) and one sink logit per head (zero: each
+     * query's softmax then gives the sink its share, which the end-to-end distillation tunes), and the layers alternate
+     * sliding ({@code window}) and full attention as gpt-oss's do (sliding at even layers). RoPE stays the parent's.
+     */
+    public record GptOss(int window) {
+        public GptOss {
+            if (window < 1) throw new PuzzleException("--window must be >= 1, got " + window);
+        }
+    }
 
     public record Result(double denseNll, double moeNll, int layers, ModelConfig config) {}
 
@@ -81,9 +103,12 @@ public final class Moefy {
                 float[] h = new float[N * c.dim()], rstd = new float[N];
                 new Ops(backend.kernels()).rmsnormForward(h, rstd, a.mid(), parent.tensors().get(TensorNames.layer(l, TensorNames.FFN_NORM)).data(), N, c.dim(), c.normEps());
                 Map<String, Tensor> init = Moefication.split(backend, parent.tensors(), l, h, N, s.experts(), s.topK(), s.seed() + l);
+                if (s.gptOss() != null) init.putAll(zeroExpertBiases(l, m, c.dim()));
                 List<BlockConfig> one = new ArrayList<>(c.blocks());
                 one.set(l, new BlockConfig(c.blocks().get(l).attention(), m));
-                BldTrainer.Result r = BldTrainer.train(backend, c.withBlocks(one), new BldJob(l, null, m), init, a, bld);
+                ModelConfig trained = c.withBlocks(one);
+                if (s.gptOss() != null) trained = trained.withExtensions(new ModelConfig.Extensions(false, false, null, GPT_OSS_EXPERTS));
+                BldTrainer.Result r = BldTrainer.train(backend, trained, new BldJob(l, null, m), init, a, bld);
                 moe.putAll(r.weights());
                 blocks.add(new BlockConfig(c.blocks().get(l).attention(), m));
                 if (progress != null) progress.accept(l + 1);
@@ -102,6 +127,25 @@ public final class Moefy {
             int F0 = c.blocks().get(0).ffn().denseWidth();
             ModelConfig mc = new ModelConfig(HfConfig.MIXTRAL, c.dim(), c.numHeads(), c.headDim(), c.numKvHeads(), F0 / s.experts(),
                     c.vocabSize(), c.maxSeqLen(), c.normEps(), c.ropeTheta(), c.ropeStyle(), c.tiedEmbeddings(), c.qkvBias(), blocks);
+            if (s.gptOss() != null) {
+                if (c.qkvBias() || c.qkNorm() || c.extensions().any()) throw new PuzzleException(parent.source() + ": a gpt-oss parent is made from a plain Llama");
+                List<BlockConfig> alternating = new ArrayList<>();
+                for (int l = 0; l < c.numLayers(); l++) {
+                    int kv = blocks.get(l).attention().kvHeads();
+                    alternating.add(new BlockConfig(l % 2 == 0 ? new AttentionConfig.Window(kv, s.gptOss().window()) : new AttentionConfig.Gqa(kv), blocks.get(l).ffn()));
+                    int GE = kv * c.headDim();
+                    tensors.put(TensorNames.layer(l, TensorNames.Q_BIAS), Tensor.zeros(c.qDim()));
+                    tensors.put(TensorNames.layer(l, TensorNames.K_BIAS), Tensor.zeros(GE));
+                    tensors.put(TensorNames.layer(l, TensorNames.V_BIAS), Tensor.zeros(GE));
+                    tensors.put(TensorNames.layer(l, TensorNames.O_BIAS), Tensor.zeros(c.dim()));
+                    tensors.put(TensorNames.layer(l, TensorNames.SINKS), Tensor.zeros(c.numHeads()));
+                }
+                tensors.keySet().forEach(n -> types.putIfAbsent(n, DType.F32));
+                mc = new ModelConfig(HfConfig.GPT_OSS, c.dim(), c.numHeads(), c.headDim(), c.numKvHeads(), F0 / s.experts(), c.vocabSize(), c.maxSeqLen(),
+                        c.normEps(), c.ropeTheta(), c.ropeStyle(), c.tiedEmbeddings(), true, alternating, false,
+                        new ModelConfig.Extensions(true, true, null, GPT_OSS_EXPERTS));
+            }
+            final ModelConfig made = mc;
             Checkpoint child = new Checkpoint(mc, tensors, types, tok, "MoEfied " + parent.source());
             if (s.gkdTokens() > 0) { // end to end against the dense parent: the layers' errors no longer compound
                 child = dev.puzzle.bld.Gkd.train(backend, parent, child, cal, new dev.puzzle.bld.Gkd.Settings(s.gkdTokens(), 4, s.lr() / 2, 0.0, 1 << 30, s.seed()),
@@ -112,9 +156,9 @@ public final class Moefy {
             AtomicFiles.writeDirectory(out, dir -> {
                 Checkpoints.writeHfDir(moeModel, dir, DType.F32);
                 AtomicFiles.writeString(dir.resolve("moefication.json"), String.format(Locale.ROOT,
-                        "{\n  \"parent\": \"%s\",\n  \"experts\": %d,\n  \"top_k\": %d,\n  \"calibration_sequences\": %d,\n  \"seq_len\": %d,\n"
+                        "{\n  \"parent\": \"%s\",\n  \"layout\": \"%s\",\n  \"experts\": %d,\n  \"top_k\": %d,\n  \"calibration_sequences\": %d,\n  \"seq_len\": %d,\n"
                                 + "  \"bld_tokens_per_layer\": %d,\n  \"gkd_tokens\": %d,\n  \"heldout_sequences\": %d,\n  \"heldout_nll_dense\": %.6f,\n  \"heldout_nll_moe\": %.6f\n}\n",
-                        parent.source().replace("\\", "\\\\").replace("\"", "\\\""), s.experts(), s.topK(), s.sequences(), s.seqLen(), s.tokens(),
+                        parent.source().replace("\\", "\\\\").replace("\"", "\\\""), made.architecture(), s.experts(), s.topK(), s.sequences(), s.seqLen(), s.tokens(),
                         s.gkdTokens(), s.heldoutSequences(), dense, moeNll));
             });
             return new Result(dense, moeNll, c.numLayers(), mc);
@@ -123,15 +167,23 @@ public final class Moefy {
         }
     }
 
+    /** gpt-oss's experts: limit 7, alpha 1.702 (its published constants). */
+    static final ModelConfig.ClampedSwiGlu GPT_OSS_EXPERTS = new ModelConfig.ClampedSwiGlu(7f, ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
+
+    /** gpt-oss's router and expert biases of layer l, zero. */
+    private static Map<String, Tensor> zeroExpertBiases(int l, FfnConfig.Moe m, int D) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put(TensorNames.layer(l, TensorNames.ROUTER_BIAS), Tensor.zeros(m.numExperts()));
+        for (int e = 0; e < m.numExperts(); e++) {
+            out.put(TensorNames.layer(l, TensorNames.expertBias(e, TensorNames.EXPERT_GATE)), Tensor.zeros(m.expertIntermediate()));
+            out.put(TensorNames.layer(l, TensorNames.expertBias(e, TensorNames.EXPERT_UP)), Tensor.zeros(m.expertIntermediate()));
+            out.put(TensorNames.layer(l, TensorNames.expertBias(e, TensorNames.EXPERT_DOWN)), Tensor.zeros(D));
+        }
+        return out;
+    }
+
     /** Mean NLL over the held-out sequences, each from its own first token. */
     static double nll(Decoder d, int[][] seqs) {
-        double sum = 0;
-        long n = 0;
-        for (int[] q : seqs) {
-            Perplexity.Result r = Perplexity.evaluate(d, q, 64, null);
-            sum += r.meanNll() * r.predicted();
-            n += r.predicted();
-        }
-        return sum / n;
+        return Perplexity.meanNll(d, seqs, 64);
     }
 }

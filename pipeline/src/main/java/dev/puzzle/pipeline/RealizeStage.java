@@ -33,6 +33,22 @@ public final class RealizeStage {
         return run.dir.layout().childModel(p.name());
     }
 
+    /**
+     * Forgets what an earlier run made under this plan's name for another architecture: a setting outside the run's
+     * fingerprint (a budget such as {@code compress.memory_mib}) moved the search, and {@code puzzle-120000} is now another
+     * child. Its directory (model, GGUF, evaluation) and the run's timings are removed, to be made again; says so.
+     */
+    static void forgetIfOther(Run run, Plan p, Listener listener) throws IOException {
+        if (p.kind() == Plan.Kind.PARENT) return;
+        Path config = modelDir(run, p).resolve("config.json");
+        if (!Files.exists(config)) return;
+        if (dev.puzzle.core.io.HfConfig.read(config).blocks().equals(p.blocks())) return;
+        listener.stage("realize", p.name() + ": made earlier for another architecture (a budget outside the run's fingerprint changed); made again");
+        AtomicFiles.deleteTree(run.dir.child(p.name()));
+        Files.deleteIfExists(Timings.file(run));
+        Files.deleteIfExists(RequestLengths.file(run));
+    }
+
     /** Realizes {@code p} unless its directory is complete; returns the checkpoint, loaded back from disk. */
     public static Checkpoint run(Run run, Plan p, Listener listener) throws IOException {
         if (p.kind() == Plan.Kind.PARENT) return run.parent;

@@ -14,8 +14,9 @@ import java.util.List;
 public final class ReportStage {
     private ReportStage() {}
 
+    /** @param lengths each model's mean generated tokens per held-out prompt ({@link RequestLengths}); empty without workload.requests */
     public static ReportModel run(Run run, String hardware, String costModel, double parentTps, String measurement, List<ReportModel.ModelResult> models,
-                                  List<String> infeasible) throws IOException {
+                                  List<String> infeasible, java.util.Map<String, Double> lengths) throws IOException {
         RunConfig rc = run.config;
         var w = rc.workload();
         List<String> targets = new ArrayList<>();
@@ -24,6 +25,11 @@ public final class ReportStage {
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
                 rc.compress().memoryMib(), models, infeasible, targets).withLeftOut(leftOut(run, models)).with(evaluation(run), metadata(run),
                 run.space.fusionMaxRun() > 0 ? run.space.fusionThreshold() : null, run.task() == null ? null : run.task().description());
+        var requests = rc.requests();
+        if (!requests.isEmpty()) {
+            r = r.withRequests(ReportModel.RequestLevel.of(requests, lengths, models, RequestLengths.PROMPTS, RequestLengths.PROMPT_TOKENS,
+                    RequestLengths.cap(run, requests)));
+        }
         r.write(run.dir.reportDir());
         return r;
     }

@@ -103,6 +103,26 @@ public final class RunConfig {
         return root.string("cost_model", "roofline").equals("measured");
     }
 
+    /**
+     * {@code workload.requests}: the tokens a request generates for each reasoning effort (e.g. {@code {low: 600, medium:
+     * 2200, high: 9000}}), in the config's order; empty when not given. The report turns tokens/s into requests/s with them.
+     */
+    public java.util.LinkedHashMap<String, Integer> requests() {
+        java.util.LinkedHashMap<String, Integer> out = new java.util.LinkedHashMap<>();
+        ConfigNode w = root.child("workload");
+        if (w.isMissing() || !w.has("requests")) return out;
+        JsonNode r = w.node().get("requests");
+        if (!r.isObject() || r.isEmpty()) throw w.error("requests", r, "must map each reasoning effort to its generated tokens per request, e.g. {low: 600, high: 9000}");
+        for (var it = r.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isIntegralNumber() || e.getValue().asLong() < 1 || e.getValue().asLong() > Integer.MAX_VALUE) {
+                throw w.error("requests." + e.getKey(), e.getValue(), "must be a positive whole number of generated tokens");
+            }
+            out.put(e.getKey(), e.getValue().asInt());
+        }
+        return out;
+    }
+
     public Workload workload() {
         ConfigNode w = root.child("workload");
         if (w.isMissing()) throw root.error("workload", "(missing)", "required: {batch, prefill_length, generation_length, weight_dtype, kv_dtype}");
@@ -317,7 +337,8 @@ public final class RunConfig {
     public ObjectNode fingerprint() {
         ObjectNode fp = new ObjectMapper().createObjectNode();
         JsonNode r = root.node();
-        for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k));
+        for (String k : new String[]{"parent", "hardware", "cost_model", "workload", "search_space", "data", "distill"}) if (r.has(k)) fp.set(k, r.get(k).deepCopy());
+        if (fp.path("workload").isObject()) ((ObjectNode) fp.get("workload")).remove("requests"); // the report's tokens per request: no stage's output depends on them
         if (r.path("compress").has("gkd")) fp.set("gkd", r.get("compress").get("gkd"));
         if (r.path("compress").has("qad")) fp.set("qad", r.get("compress").get("qad"));
         if (r.path("compress").has("margin")) fp.set("margin", r.get("compress").get("margin")); // it moves every budget

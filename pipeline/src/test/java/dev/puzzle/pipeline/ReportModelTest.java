@@ -213,4 +213,31 @@ public class ReportModelTest {
         assertEquals("0.001", dev.puzzle.pipeline.report.SvgAccess.decade(-3));
         assertEquals("1e-6", dev.puzzle.pipeline.report.SvgAccess.decade(-6));
     }
+
+    /**
+     * Request-level efficiency: requests/s = tokens/s ÷ tokens per request, a child's tokens per request scaled by its
+     * generated length over the parent's — a child 1.5x faster per token that writes 1.5x longer gains nothing per request.
+     */
+    @Test
+    void requestsPerSecondDivideThroughputByEachModelsTokensPerRequest() {
+        List<ModelResult> models = List.of(model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000),
+                model("puzzle-3e5", "puzzle", "300000", 3.0e5, 0.2, 3.0e5, 1500, 4500),
+                model("puzzle-2.4e5", "puzzle", "240000", 2.4e5, 0.1, 2.4e5, 1200, 3600));
+        var efforts = new java.util.LinkedHashMap<String, Integer>();
+        efforts.put("low", 600);
+        efforts.put("high", 9000);
+        ReportModel.RequestLevel q = ReportModel.RequestLevel.of(efforts, java.util.Map.of("parent", 100.0, "puzzle-3e5", 150.0, "puzzle-2.4e5", 100.0),
+                models, 8, 16, 9000);
+        ReportModel.RequestRow parent = q.rows().get(0), longer = q.rows().get(1), same = q.rows().get(2);
+        assertEquals(2.0e5 / 600, parent.rates().get(0).predictedRequestsPerS(), 1e-9);
+        assertEquals(1000.0 / 9000, parent.rates().get(1).measuredRequestsPerS(), 1e-12);
+        assertEquals(1.5, longer.lengthRatio(), 1e-12);
+        assertEquals(900, longer.rates().get(0).tokensPerRequest(), 1e-9);
+        assertEquals(parent.rates().get(1).predictedRequestsPerS(), longer.rates().get(1).predictedRequestsPerS(), 1e-9, "1.5x per token, 1.5x longer: no gain");
+        assertEquals(1.2 * parent.rates().get(1).predictedRequestsPerS(), same.rates().get(1).predictedRequestsPerS(), 1e-9);
+        ReportModel r = build(models).withRequests(q);
+        assertTrue(MarkdownReport.render(r).contains("| puzzle-3e5 | 150.0 | 1.50× | 900 |"), MarkdownReport.render(r));
+        String html = HtmlReport.render(List.of(r), "t");
+        assertTrue(html.contains("Request-level efficiency") && html.contains("requests/s at high effort (9000 tokens a request)"), html);
+    }
 }

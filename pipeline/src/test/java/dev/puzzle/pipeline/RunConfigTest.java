@@ -102,4 +102,23 @@ class RunConfigTest {
             assertNotNull(again, "released on close");
         }
     }
+
+    /** workload.requests: tokens per request per reasoning effort, in order; bad values name the field; outside the fingerprint. */
+    @Test
+    void requestsPerEffortAreReadCheckedAndLeftOutOfTheFingerprint(@TempDir Path tmp) throws Exception {
+        Path f = config(tmp, "{throughputs: [2x]}", "");
+        RunConfig plain = RunConfig.read(f);
+        assertTrue(plain.requests().isEmpty());
+        Files.writeString(f, Files.readString(f).replace("generation_length: 16}", "generation_length: 16, requests: {low: 600, medium: 2200, high: 9000}}"));
+        RunConfig rc = RunConfig.read(f);
+        assertEquals(new java.util.ArrayList<>(List.of("low", "medium", "high")), new java.util.ArrayList<>(rc.requests().keySet()));
+        assertEquals(9000, rc.requests().get("high"));
+        assertEquals(plain.fingerprint(), rc.fingerprint(), "tokens per request shape no stage's output");
+        for (String bad : List.of("{low: 0}", "{low: 1.5}", "{low: many}", "[600]", "{}")) {
+            Files.writeString(f, Files.readString(f).replaceAll("requests: \\{[^}]*}|requests: \\[[^]]*]", "requests: " + bad));
+            PuzzleException e = assertThrows(PuzzleException.class, () -> RunConfig.read(f).requests(), bad);
+            assertTrue(e.getMessage().contains("puzzle.yaml") && e.getMessage().contains("workload") && e.getMessage().contains("requests"), e.getMessage());
+            Files.writeString(f, Files.readString(f).replace("requests: " + bad, "requests: {low: 600, medium: 2200, high: 9000}"));
+        }
+    }
 }

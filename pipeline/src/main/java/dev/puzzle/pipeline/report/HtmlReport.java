@@ -151,6 +151,42 @@ public final class HtmlReport {
         return sb.append("</body></html>\n").toString();
     }
 
+    /** Request-level efficiency: each model's tokens per request and requests/s per effort, and KL against requests/s per effort. */
+    private static void requests(StringBuilder sb, ReportModel r) {
+        ReportModel.RequestLevel q = r.requests();
+        if (q == null) return;
+        String hw = esc(r.hardware());
+        sb.append("<h3>Request-level efficiency</h3><p>").append(esc(q.describe())).append("</p><table class=\"requests\"><tr><th>model</th>"
+                + "<th>generated tokens per prompt</th><th>vs the parent</th>");
+        for (ReportModel.Effort e : q.efforts()) {
+            sb.append("<th>").append(esc(e.name())).append(" (").append(e.tokensPerRequest()).append(" tokens): tokens per request</th><th>")
+                    .append(esc(e.name())).append(": requests/s predicted on ").append(hw).append("</th><th>").append(esc(e.name()))
+                    .append(": requests/s measured here</th>");
+        }
+        sb.append("</tr>");
+        for (ReportModel.RequestRow row : q.rows()) {
+            sb.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td>%.1f</td><td>%.2f×</td>", esc(row.name()), row.generated(), row.lengthRatio()));
+            for (ReportModel.Rate rate : row.rates()) {
+                sb.append(String.format(Locale.ROOT, "<td>%.0f</td><td>%.4g</td><td>%.4g</td>", rate.tokensPerRequest(), rate.predictedRequestsPerS(),
+                        rate.measuredRequestsPerS()));
+            }
+            sb.append("</tr>");
+        }
+        sb.append("</table>");
+        for (int e = 0; e < q.efforts().size(); e++) {
+            List<Svg.Point> pts = new ArrayList<>();
+            for (ReportModel.RequestRow row : q.rows()) {
+                ReportModel.ModelResult m = r.models().stream().filter(x -> x.name().equals(row.name())).findFirst().orElse(null);
+                if (m == null) continue;
+                pts.add(new Svg.Point(row.rates().get(e).predictedRequestsPerS(), m.klDiv(), row.name(), row.kind(), color(row.kind()), marker(row.kind())));
+            }
+            ReportModel.Effort effort = q.efforts().get(e);
+            sb.append("<section class=\"requests-frontier\">").append(Svg.scatter("KL to the parent vs requests/s at " + effort.name() + " effort ("
+                    + effort.tokensPerRequest() + " tokens a request), predicted on " + r.hardware(), "requests/s", "", "KL(parent ‖ child) per token", pts, List.of()))
+                    .append("</section>");
+        }
+    }
+
     private static void recommendations(StringBuilder sb, ReportModel r) {
         if (r.recommendations().isEmpty()) return;
         sb.append("<section class=\"recommendations\"><h2>Recommended child per budget</h2><table><tr><th>budget</th><th>child</th>"
@@ -188,6 +224,7 @@ public final class HtmlReport {
                     m.solvedBy() == null ? "-" : esc(m.solvedBy())));
         }
         sb.append("</table>");
+        requests(sb, r);
         sb.append("<h3>Block of every layer</h3><table class=\"blk\"><tr><th>model</th>");
         int L = r.models().get(0).blocks().size();
         for (int l = 0; l < L; l++) sb.append("<th>layer ").append(l).append("</th>");

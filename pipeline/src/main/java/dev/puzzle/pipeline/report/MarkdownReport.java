@@ -40,6 +40,22 @@ public final class MarkdownReport {
                     m.measuredPrefillTokensPerS(), ReportModel.rate(m.measuredDecodeTokensPerS(), m.measuredDecodeSpread()), task.isEmpty() ? "" : " " + task,
                     m.solvedBy() == null ? "-" : m.solvedBy()));
         }
+        if (r.requests() != null) {
+            ReportModel.RequestLevel q = r.requests();
+            sb.append("\n## Request-level efficiency\n\n").append(q.describe()).append("\n\n| model | generated tokens per prompt | vs the parent |");
+            for (ReportModel.Effort e : q.efforts()) {
+                sb.append(' ').append(e.name()).append(" (").append(e.tokensPerRequest()).append(" tokens): tokens per request | requests/s predicted on ")
+                        .append(hw).append(" | requests/s measured here |");
+            }
+            sb.append("\n|---|---|---|").append("---|---|---|".repeat(q.efforts().size())).append('\n');
+            for (ReportModel.RequestRow row : q.rows()) {
+                sb.append(String.format(Locale.ROOT, "| %s | %.1f | %.2f× |", row.name(), row.generated(), row.lengthRatio()));
+                for (ReportModel.Rate rate : row.rates()) {
+                    sb.append(String.format(Locale.ROOT, " %.0f | %.4g | %.4g |", rate.tokensPerRequest(), rate.predictedRequestsPerS(), rate.measuredRequestsPerS()));
+                }
+                sb.append('\n');
+            }
+        }
         sb.append("\n## Puzzle against the baselines\n\n");
         for (String s : r.verdictLines()) sb.append("- ").append(s).append('\n');
         if (!r.infeasible().isEmpty()) {

@@ -23,18 +23,18 @@ import java.util.Locale;
 public record ReportModel(String runDir, String config, String hardware, String costModel, Workload workload, double parentTokensPerS,
                           String measurement, Double memoryBudgetMib, List<ModelResult> models, List<String> infeasible, List<FrontierPoint> frontier,
                           List<Recommendation> recommendations, List<Comparison> comparisons, String summary, List<String> leftOut,
-                          Evaluation evaluation, Metadata metadata, Double fusionThreshold, String task) {
+                          Evaluation evaluation, Metadata metadata, Double fusionThreshold, String task, RequestLevel requests) {
 
     /** The report, saying also what training left out (candidates whose BLD diverged, children whose GKD did). */
     public ReportModel withLeftOut(List<String> why) {
         return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, List.copyOf(why), evaluation, metadata, fusionThreshold, task);
+                recommendations, comparisons, summary, List.copyOf(why), evaluation, metadata, fusionThreshold, task, requests);
     }
 
     /** The report as found in {@code dir} (a run directory moved or copied since it was written). */
     public ReportModel atRunDir(String dir) {
         return new ReportModel(dir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold, task);
+                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold, task, requests);
     }
 
     /**
@@ -43,8 +43,59 @@ public record ReportModel(String runDir, String config, String hardware, String 
      */
     public ReportModel with(Evaluation e, Metadata m, Double fusionThreshold, String task) {
         return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
-                recommendations, comparisons, summary, leftOut, e, m, fusionThreshold, task);
+                recommendations, comparisons, summary, leftOut, e, m, fusionThreshold, task, requests);
     }
+
+    /** The report with its request-level efficiency (null: the workload states no tokens per request). */
+    public ReportModel withRequests(RequestLevel r) {
+        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
+                recommendations, comparisons, summary, leftOut, evaluation, metadata, fusionThreshold, task, r);
+    }
+
+    /**
+     * Request-level efficiency (the gpt-oss-puzzle paper's measure): for each reasoning effort of the workload its tokens per
+     * request, and each model's requests/s = tokens/s ÷ its tokens per request, predicted on the profile and measured here.
+     * A model's tokens per request are the effort's times its generated length over the parent's, both measured by greedy
+     * generation from {@code prompts} held-out prompts of {@code promptTokens} tokens to the end of the text or {@code cap}
+     * tokens — so a per-token gain erased by longer output shows as no gain.
+     */
+    public record RequestLevel(List<Effort> efforts, int prompts, int promptTokens, int cap, List<RequestRow> rows) {
+        /** Each model's rates from the efforts and the measured mean generated tokens (the parent's among them). */
+        public static RequestLevel of(java.util.Map<String, Integer> efforts, java.util.Map<String, Double> generated, List<ModelResult> models,
+                                      int prompts, int promptTokens, int cap) {
+            List<Effort> es = new ArrayList<>();
+            efforts.forEach((k, v) -> es.add(new Effort(k, v)));
+            ModelResult parent = models.stream().filter(m -> m.kind().equals("parent")).findFirst().orElse(null);
+            Double pg = parent == null ? null : generated.get(parent.name());
+            List<RequestRow> rows = new ArrayList<>();
+            for (ModelResult m : models) {
+                Double g = generated.get(m.name());
+                if (g == null) continue;
+                double ratio = pg != null && pg > 0 ? g / pg : 1.0;
+                List<Rate> rates = new ArrayList<>();
+                for (Effort e : es) {
+                    double tpr = e.tokensPerRequest() * ratio;
+                    rates.add(new Rate(e.name(), tpr, tpr > 0 ? m.predictedTokensPerS() / tpr : Double.NaN, tpr > 0 ? m.measuredWorkloadTokensPerS() / tpr : Double.NaN));
+                }
+                rows.add(new RequestRow(m.name(), m.kind(), g, ratio, rates));
+            }
+            return new RequestLevel(es, prompts, promptTokens, cap, rows);
+        }
+
+        public String describe() {
+            return String.format(Locale.ROOT, "Requests/s = tokens/s ÷ tokens per request; a model's tokens per request are the effort's times its generated"
+                    + " length over the parent's (greedy from %d held-out prompts of %d tokens to the end of the text or %d tokens).", prompts, promptTokens, cap);
+        }
+    }
+
+    /** A reasoning effort and the tokens a request of it generates (the parent's). */
+    public record Effort(String name, int tokensPerRequest) {}
+
+    /** One model: its mean generated tokens per prompt, that over the parent's, and its rate per effort. */
+    public record RequestRow(String name, String kind, double generated, double lengthRatio, List<Rate> rates) {}
+
+    /** Tokens per request and requests/s at one effort, predicted on the profile and measured on this machine (its workload throughput). */
+    public record Rate(String effort, double tokensPerRequest, double predictedRequestsPerS, double measuredRequestsPerS) {}
 
     /**
      * The held-out text every model was scored on: {@code sequences} of {@code context} tokens each, the context
@@ -227,7 +278,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 : String.format(Locale.ROOT, "Puzzle's children have lower KL than uniform pruning at equal or better measured workload throughput"
                 + " (within %d%%) on %d of %d budgets.", Math.round(SPEED_TOLERANCE * 100), wins, compared);
         return new ReportModel(runDir, config, hardware, costModel, w, parentTokensPerS, measurement, memoryBudgetMib, List.copyOf(models),
-                List.copyOf(infeasible), frontier, recs, cmp, summary, List.of(), null, null, null, null);
+                List.copyOf(infeasible), frontier, recs, cmp, summary, List.of(), null, null, null, null, null);
     }
 
     /**
