@@ -96,7 +96,7 @@ public final class Checkpoints {
         ModelConfig cfg = HfConfig.read(cfgFile);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, DType> types = new LinkedHashMap<>();
-        Map<String, Safetensors.Bytes> bytes = new LinkedHashMap<>();
+        Map<String, GptOssLayout.U8> bytes = new LinkedHashMap<>();
         boolean gptOss = cfg.architecture().equals(HfConfig.GPT_OSS);
         for (Path f : weightFiles(dir)) {
             try (Safetensors st = Safetensors.open(f)) {
@@ -110,7 +110,7 @@ public final class Checkpoints {
                         throw PuzzleException.field(f, e.name() + ".dtype", "U8", "unsupported dtype (supported: F32, F16, BF16, U8 rows of a quantized dtype named in the"
                                 + " metadata, and gpt-oss's MXFP4 expert blocks and scales)");
                     }
-                    bytes.put(e.name(), new Safetensors.Bytes(e.shape(), st.bytes(e.name())));
+                    bytes.put(e.name(), new GptOssLayout.U8(e.shape(), st.mapBytes(e.name())));
                 }
             }
         }

@@ -6,6 +6,7 @@ import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.tensor.Tensor;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,8 +21,10 @@ import java.util.regex.Pattern;
  * {@code mlp.experts.down_proj} (E, I, D) with {@code down_proj_bias} (E, D). The released checkpoints store the two
  * expert matrices in MXFP4 instead, output-major: {@code *_blocks} (E, rows, cols/32, 16) U8 — two E2M1 codes a byte,
  * element 2j in the low nibble of byte j — and {@code *_scales} (E, rows, cols/32) U8 E8M0 exponents; read, they stay
- * MXFP4 (4.25 bits a value), each row's nibbles reordered to llama.cpp's block layout ({@link DType#MXFP4}), the exponent
- * unchanged. Element-type experts are transposed and de-interleaved into FP32 on the heap.
+ * MXFP4 (4.25 bits a value) and in the file: each expert's matrix is a view ({@link Tensor#view}) whose rows are put in
+ * llama.cpp's block layout ({@link DType#MXFP4}: the exponent, then the nibbles reordered) as the kernels read them, so a
+ * parent larger than the heap still runs (a small one is then copied to the heap once, as other stored tensors are).
+ * Element-type experts are transposed and de-interleaved into FP32 on the heap.
  */
 public final class GptOssLayout {
     private GptOssLayout() {}
@@ -38,7 +41,10 @@ public final class GptOssLayout {
      * Renames and splits gpt-oss's expert tensors into the internal ones, in place; {@code bytes} holds the MXFP4
      * blocks and scales (name → shape and data). Shapes are checked against the config, naming the tensor.
      */
-    static void toInternal(ModelConfig cfg, Map<String, Tensor> tensors, Map<String, DType> types, Map<String, Safetensors.Bytes> bytes, String source) {
+    /** A U8 tensor's shape and data (a view of its file). */
+    public record U8(int[] shape, ByteBuffer data) {}
+
+    static void toInternal(ModelConfig cfg, Map<String, Tensor> tensors, Map<String, DType> types, Map<String, U8> bytes, String source) {
         int D = cfg.dim();
         Map<String, Tensor> t = new LinkedHashMap<>();
         Map<String, DType> ty = new LinkedHashMap<>();
@@ -115,7 +121,7 @@ public final class GptOssLayout {
             boolean gateUp = m.group(2).equals("gate_up_proj");
             FfnConfig.Moe moe = moe(cfg, l, e.getKey(), source);
             String scalesName = e.getKey().replace("_blocks", "_scales");
-            Safetensors.Bytes scales = bytes.get(scalesName);
+            U8 scales = bytes.get(scalesName);
             if (scales == null) throw new PuzzleException(source + ": tensor '" + e.getKey() + "' has no '" + scalesName + "' beside it");
             int E = moe.numExperts(), I = moe.expertIntermediate(), rows = gateUp ? 2 * I : D, cols = gateUp ? D : I;
             unpackMxfp4(source, e.getKey(), e.getValue(), scalesName, scales, E, rows, cols, l, gateUp, t, ty);
@@ -131,7 +137,7 @@ public final class GptOssLayout {
         types.putAll(ty);
     }
 
-    private static void unpackMxfp4(String source, String name, Safetensors.Bytes blocks, String scalesName, Safetensors.Bytes scales, int E, int rows, int cols, int l,
+    private static void unpackMxfp4(String source, String name, U8 blocks, String scalesName, U8 scales, int E, int rows, int cols, int l,
                                     boolean gateUp, Map<String, Tensor> t, Map<String, DType> ty) {
         if (cols % 32 != 0) throw new PuzzleException(source + ": tensor '" + name + "': MXFP4 rows of " + cols + " values are not whole blocks of 32");
         int G = cols / 32;
@@ -143,32 +149,46 @@ public final class GptOssLayout {
             throw new PuzzleException(source + ": tensor '" + scalesName + "' has shape " + Arrays.toString(scales.shape()) + ", expected "
                     + Arrays.toString(wantScales) + " (one E8M0 exponent per 32 values of '" + name + "' " + Arrays.toString(blocks.shape()) + ")");
         }
-        int rowBytes = G * DType.MXFP4.blockBytes;
         int[] halves = gateUp ? new int[]{0, 1} : new int[]{0};
         for (int x = 0; x < E; x++) {
             for (int half : halves) {
                 int n = gateUp ? rows / 2 : rows;
-                byte[] out = new byte[n * rowBytes];
-                for (int r = 0; r < n; r++) {
-                    int src = gateUp ? 2 * r + half : r; // gate rows are the even ones, up rows the odd ones
-                    for (int g = 0; g < G; g++) {
-                        int s = (x * rows + src) * G + g, o = r * rowBytes + g * DType.MXFP4.blockBytes;
-                        out[o] = scales.data()[s];
-                        for (int j = 0; j < 16; j++) {
-                            int lo = code(blocks.data(), s * 16, j), hi = code(blocks.data(), s * 16, j + 16);
-                            out[o + 1 + j] = (byte) (lo | hi << 4);
-                        }
-                    }
-                }
+                int first = x * rows + half, step = gateUp ? 2 : 1; // gate rows are the even ones, up rows the odd ones
                 String proj = gateUp ? (half == 0 ? TensorNames.EXPERT_GATE : TensorNames.EXPERT_UP) : TensorNames.EXPERT_DOWN;
-                put(t, ty, l, TensorNames.expert(x, proj), Tensor.packed(DType.MXFP4, out, n, cols), DType.MXFP4);
+                put(t, ty, l, TensorNames.expert(x, proj), Tensor.view(DType.MXFP4, rowsOf(blocks.data(), scales.data(), G, first, step), n, cols), DType.MXFP4);
             }
         }
     }
 
-    /** Element k (0..31) of gpt-oss's block at {@code off}: byte k/2, low nibble for even k. */
-    private static int code(byte[] b, int off, int k) {
-        int v = b[off + k / 2] & 0xff;
+    private static final ThreadLocal<byte[]> BLOCK = ThreadLocal.withInitial(() -> new byte[16]);
+
+    /**
+     * Row r of a matrix whose rows are gpt-oss rows {@code first + step·r}: per block, the E8M0 exponent as it is, then the
+     * 16 bytes of nibbles in llama.cpp's order (element j low, j+16 high) from gpt-oss's (element 2j low, 2j+1 high).
+     */
+    private static Tensor.RowSource rowsOf(ByteBuffer blocks, ByteBuffer scales, int G, int first, int step) {
+        int rb = G * DType.MXFP4.blockBytes;
+        return (r0, n, dst, off) -> {
+            byte[] b = BLOCK.get();
+            for (int r = 0; r < n; r++) {
+                long src = first + (long) step * (r0 + r);
+                for (int g = 0; g < G; g++) {
+                    long s = src * G + g;
+                    int o = off + r * rb + g * DType.MXFP4.blockBytes;
+                    dst[o] = scales.get((int) s);
+                    blocks.get((int) (s * 16), b, 0, 16);
+                    for (int j = 0; j < 16; j++) {
+                        int lo = code(b, j), hi = code(b, j + 16);
+                        dst[o + 1 + j] = (byte) (lo | hi << 4);
+                    }
+                }
+            }
+        };
+    }
+
+    /** Element k (0..31) of a gpt-oss block: byte k/2, low nibble for even k. */
+    private static int code(byte[] b, int k) {
+        int v = b[k / 2] & 0xff;
         return (k & 1) == 0 ? v & 0xf : v >>> 4;
     }
 

@@ -256,6 +256,17 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
+    /** A U8 tensor of {@link #byteEntries} as a read-only view of the file (valid after it is closed), little endian. */
+    public ByteBuffer mapBytes(String name) {
+        Entry e = byteEntries.get(name);
+        if (e == null) throw new PuzzleException(file + ": no U8 tensor '" + name + "'");
+        try {
+            return ch.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.end() - e.begin()).order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException ex) {
+            throw new PuzzleException(file + ": cannot map tensor '" + name + "': " + ex.getMessage(), ex);
+        }
+    }
+
     public Path file() {
         return file;
     }

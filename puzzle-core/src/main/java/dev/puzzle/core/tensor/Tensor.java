@@ -30,8 +30,33 @@ public final class Tensor {
     private final Mapped mapped;  // mapped storage, or null on the heap
     private final int[] shape;
 
-    /** Rows [k·rowsPerChunk, (k+1)·rowsPerChunk) of a mapped tensor live in chunk k. */
-    private record Mapped(DType dtype, int cols, int rowsPerChunk, ByteBuffer[] chunks, ShortBuffer[] shorts, FloatBuffer[] floats) {}
+    /**
+     * Rows [k·rowsPerChunk, (k+1)·rowsPerChunk) of a mapped tensor live in chunk k; or, with a {@code source}, rows are read
+     * from storage in another layout as they are needed ({@link #view}).
+     */
+    private record Mapped(DType dtype, int cols, int rowsPerChunk, ByteBuffer[] chunks, ShortBuffer[] shorts, FloatBuffer[] floats, RowSource source) {
+        Mapped(DType dtype, int cols, int rowsPerChunk, ByteBuffer[] chunks, ShortBuffer[] shorts, FloatBuffer[] floats) {
+            this(dtype, cols, rowsPerChunk, chunks, shorts, floats, null);
+        }
+    }
+
+    /** Fills rows [r0, r0+n) of a quantized tensor, in its dtype's row layout, into dst at off; safe to call from several threads. */
+    @FunctionalInterface
+    public interface RowSource {
+        void read(int r0, int n, byte[] dst, int off);
+    }
+
+    /**
+     * A stored tensor of a quantized dtype whose rows {@code source} produces when read — a view of a file that holds them
+     * in another layout (gpt-oss's MXFP4 blocks and scales, reordered a row at a time), never copied whole.
+     */
+    public static Tensor view(DType dtype, RowSource source, int... shape) {
+        if (!dtype.isQuantized()) throw new IllegalArgumentException(dtype + ": a row source holds a quantized type");
+        int cols = shape.length == 0 ? 1 : shape[shape.length - 1];
+        requireWholeBlocks(dtype, cols, shape);
+        return new Tensor(new Mapped(dtype, cols, Math.max(1, (int) (numel(shape) / cols)), new ByteBuffer[0], new ShortBuffer[0], new FloatBuffer[0],
+                java.util.Objects.requireNonNull(source, "source")), shape);
+    }
 
     public Tensor(float[] data, int... shape) {
         long n = numel(shape);
@@ -157,6 +182,13 @@ public final class Tensor {
             return;
         }
         Mapped m = mapped;
+        if (m.source() != null) {
+            int rb = (int) m.dtype().rowBytes(cols);
+            byte[] b = byteScratch(n * rb);
+            m.source().read(r0, n, b, 0);
+            for (int r = 0; r < n; r++) Quant.dequantizeRow(m.dtype(), b, r * rb, cols, dst, dstOff + r * cols);
+            return;
+        }
         forChunks(r0, n, (c, within, take, done) -> {
             int idx = within * cols, len = take * cols, at = dstOff + done * cols;
             switch (m.dtype()) {
@@ -232,6 +264,12 @@ public final class Tensor {
     public void rawRows(int r0, int n, ByteBuffer dst) {
         if (mapped == null) throw new IllegalStateException("rawRows of a heap tensor");
         long rowBytes = mapped.dtype().rowBytes(mapped.cols());
+        if (mapped.source() != null) {
+            byte[] b = new byte[Math.toIntExact(n * rowBytes)];
+            mapped.source().read(r0, n, b, 0);
+            dst.put(b);
+            return;
+        }
         forChunks(r0, n, (c, within, take, done) -> dst.put(mapped.chunks()[c].slice((int) (within * rowBytes), (int) (take * rowBytes))));
     }
 
@@ -247,6 +285,10 @@ public final class Tensor {
     /** The stored bytes of rows [r0, r0+n) into dst at dstOff (a stored tensor; rowBytes of its dtype a row). */
     public void rawBytes(int r0, int n, byte[] dst, int dstOff) {
         if (mapped == null) throw new IllegalStateException("rawBytes of a heap tensor");
+        if (mapped.source() != null) {
+            mapped.source().read(r0, n, dst, dstOff);
+            return;
+        }
         int rowBytes = (int) mapped.dtype().rowBytes(mapped.cols());
         forChunks(r0, n, (c, within, take, done) -> mapped.chunks()[c].get(within * rowBytes, dst, dstOff + done * rowBytes, take * rowBytes));
     }
