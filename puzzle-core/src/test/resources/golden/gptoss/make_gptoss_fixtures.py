@@ -34,9 +34,12 @@ Run with Debian's python3-torch:  /usr/bin/python3 make_gptoss_fixtures.py   (de
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture_io import write_records, write_safetensors  # noqa: E402
 
 torch.manual_seed(11)
 torch.set_default_dtype(torch.float64)
@@ -237,41 +240,6 @@ def block_records(p, kind):
     for n, t in internal_grads(pre, leaves).items():
         rec[f"{kind}.grad.{n}"] = t
     return rec
-
-
-def write_safetensors(path, tensors, dtype, raw=None):
-    header, blobs, off = {}, [], 0
-    items = [(n, t, dtype) for n, t in tensors.items()] + [(n, t, "U8") for n, t in (raw or {}).items()]
-    for name, t, dt in items:
-        if dt == "BF16":
-            data = t.to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
-        elif dt == "U8":
-            data = t.contiguous().numpy().tobytes()
-        else:
-            data = t.to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def write_records(path, rec):
-    with open(path, "wb") as f:
-        f.write(b"PZGF")
-        f.write(struct.pack("<ii", 1, len(rec)))
-        for name, t in rec.items():
-            t = t.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            f.write(struct.pack("<i", len(nb)) + nb + struct.pack("<i", t.dim()))
-            f.write(struct.pack(f"<{t.dim()}i", *t.shape))
-            f.write(t.numpy().tobytes())
 
 
 def config(quantized):

@@ -27,9 +27,12 @@ Run with Debian's python3-torch:  /usr/bin/python3 make_moe_fixtures.py   (deter
 """
 import json
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture_io import write_records, write_safetensors  # noqa: E402
 
 torch.manual_seed(7)
 torch.set_default_dtype(torch.float64)
@@ -192,38 +195,6 @@ def external(name, family):
         if ".mlp.experts." in name and f".{ours}." in name:
             name = name.replace(".mlp.experts.", ".block_sparse_moe.experts.").replace(f".{ours}.", f".{theirs}.")
     return name
-
-
-def write_safetensors(path, tensors, dtype):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        if dtype == "BF16":
-            raw = t.to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
-        else:
-            raw = t.to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def write_records(path, rec):
-    with open(path, "wb") as f:
-        f.write(b"PZGF")
-        f.write(struct.pack("<ii", 1, len(rec)))
-        for name, t in rec.items():
-            t = t.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            f.write(struct.pack("<i", len(nb)) + nb + struct.pack("<i", t.dim()))
-            f.write(struct.pack(f"<{t.dim()}i", *t.shape))
-            f.write(t.numpy().tobytes())
 
 
 def config(family):

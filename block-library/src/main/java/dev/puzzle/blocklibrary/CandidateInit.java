@@ -37,6 +37,7 @@ public final class CandidateInit {
                 out.put(layer(l, ATTN_NORM), pw.get(layer(l, ATTN_NORM)).copy());
                 out.put(layer(l, ATTN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, ATTN_NORM)).data(), x, contribution, N));
             }
+            case AttentionConfig.Mamba2 m -> mamba2(parent, pw, l, m, out);
             case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
             case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
             case AttentionConfig.Quantized q -> { // its base's FP32 weights: the masters BLD trains and the ops quantize
@@ -223,6 +224,64 @@ public final class CandidateInit {
         for (int j = 0; j < keep; j++) idx[j] = order[j];
         Arrays.sort(idx);
         return idx;
+    }
+
+    /**
+     * A Mamba-2 mixer from the parent's attention, as attention-to-SSM distillation initializes one (Wang et al. 2024,
+     * "The Mamba in the Llama"): where its shape is the attention's — the parent's heads and head dim, a group per KV head
+     * and a state of head-dim size — x takes V (each head its KV head's), B takes K, C the first query head of each group,
+     * out_proj takes O, the conv passes its input through (last tap 1) and D = 1; the gate z starts Gaussian. Otherwise
+     * every projection starts Gaussian and out_proj zero, so the block starts as the identity and BLD grows it. dt_bias,
+     * A_log as Mamba-2 initializes them.
+     */
+    private static void mamba2(ModelConfig c, Map<String, Tensor> pw, int l, AttentionConfig.Mamba2 m, Map<String, Tensor> out) {
+        int D = c.dim(), H = m.heads(), P = m.headDim(), N = m.state(), G = m.groups(), taps = m.conv(), I = m.inner(), C = m.convChannels();
+        java.util.Random r = new java.util.Random(1_000_003L * l + 17);
+        out.put(layer(l, ATTN_NORM), pw.containsKey(layer(l, ATTN_NORM)) ? pw.get(layer(l, ATTN_NORM)).copy() : ones(D));
+        Tensor in = gauss(r, 1 / Math.sqrt(D), I + C + H, D), conv = gauss(r, 1 / Math.sqrt(taps), C, taps), outProj = Tensor.zeros(D, I);
+        Tensor d = Tensor.zeros(H);
+        boolean fromAttention = pw.containsKey(layer(l, Q)) && H == c.numHeads() && P == c.headDim() && G == c.numKvHeads() && N == c.headDim()
+                && !c.qkvBias() && !c.qkNorm();
+        if (fromAttention) {
+            float[] q = pw.get(layer(l, Q)).copy().data(), k = pw.get(layer(l, K)).copy().data(), v = pw.get(layer(l, V)).copy().data();
+            float[] w = in.data();
+            int group = H / G;
+            for (int h = 0; h < H; h++) System.arraycopy(v, (h / group) * P * D, w, (I + h * P) * D, P * D);  // x ← V
+            System.arraycopy(k, 0, w, (I + I) * D, G * N * D);                                              // B ← K
+            for (int g = 0; g < G; g++) System.arraycopy(q, g * group * P * D, w, (I + I + G * N + g * N) * D, N * D); // C ← Q
+            outProj = pw.get(layer(l, O)).copy();
+            float[] cw = conv.data();
+            java.util.Arrays.fill(cw, 0f);
+            for (int ch = 0; ch < C; ch++) cw[ch * taps + taps - 1] = 1f;
+            java.util.Arrays.fill(d.data(), 1f);
+        }
+        out.put(layer(l, MAMBA_IN), in);
+        out.put(layer(l, MAMBA_CONV), conv);
+        out.put(layer(l, MAMBA_CONV_BIAS), Tensor.zeros(C));
+        Tensor dtb = Tensor.zeros(H), alog = Tensor.zeros(H);
+        for (int h = 0; h < H; h++) {
+            double dt = Math.exp(Math.log(0.001) + r.nextDouble() * (Math.log(0.1) - Math.log(0.001)));
+            dtb.data()[h] = (float) (dt + Math.log(-Math.expm1(-dt))); // softplus⁻¹(dt)
+            alog.data()[h] = (float) Math.log(h + 1);
+        }
+        out.put(layer(l, MAMBA_DT_BIAS), dtb);
+        out.put(layer(l, MAMBA_A_LOG), alog);
+        out.put(layer(l, MAMBA_D), d);
+        out.put(layer(l, MAMBA_NORM), ones(I));
+        out.put(layer(l, MAMBA_OUT), outProj);
+    }
+
+    private static Tensor ones(int n) {
+        Tensor t = Tensor.zeros(n);
+        java.util.Arrays.fill(t.data(), 1f);
+        return t;
+    }
+
+    private static Tensor gauss(java.util.Random r, double std, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        float[] a = t.data();
+        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);
+        return t;
     }
 
     /** K and V of each new KV head = the mean of the parent's heads it merges; q, o and the norm are copied. */

@@ -19,7 +19,7 @@ import java.util.Set;
 /**
  * The candidate blocks of every layer (Puzzle's search space), from YAML:
  * <pre>
- * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true}
+ * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true, mamba2: true}
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
  * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
  * ffn_fusion: {max_run: 3, threshold: 0.5}   # runs of 2..max_run layers fused into one wide FFN (layers_i-j)
@@ -187,7 +187,7 @@ public final class SearchSpace {
         List<AttentionConfig> out = new ArrayList<>();
         out.add(new AttentionConfig.Gqa(parent.numKvHeads()));
         if (a.isMissing()) return out;
-        a.allowOnly("kv_heads", "window", "linear", "no_op", "fp8_kv");
+        a.allowOnly("kv_heads", "window", "linear", "no_op", "fp8_kv", "mamba2");
         List<Integer> kvs = new ArrayList<>();
         for (JsonNode j : a.list("kv_heads")) {
             if (!j.isIntegralNumber()) throw a.error("kv_heads", j, "must be integers");
@@ -213,9 +213,35 @@ public final class SearchSpace {
         if (a.bool("fp8_kv", false)) { // an FP8-cache twin of every variant with a KV cache
             for (AttentionConfig x : new ArrayList<>(out)) add(out, x.withFp8Kv());
         }
+        AttentionConfig.Mamba2 mamba = mamba2(a, parent);
+        if (mamba != null) add(out, mamba);
         if (a.bool("linear", false)) add(out, new AttentionConfig.Linear());
         if (a.bool("no_op", false)) add(out, new AttentionConfig.NoOp());
         return out;
+    }
+
+    /**
+     * {@code mamba2: true} — a Mamba-2 mixer of the attention's shape (its heads and head dim, a group per KV head, a state of
+     * head-dim size, a 4-tap conv), which {@code CandidateInit} starts from the attention's projections — or {@code mamba2:
+     * {heads, head_dim, state, groups, conv}} (each defaulting to that shape); null when absent or false.
+     */
+    private static AttentionConfig.Mamba2 mamba2(ConfigNode a, ModelConfig parent) {
+        if (!a.has("mamba2")) return null;
+        JsonNode m = a.node().get("mamba2");
+        int heads = parent.numHeads(), headDim = parent.headDim(), state = parent.headDim(), groups = parent.numKvHeads(), conv = 4;
+        if (m.isBoolean()) {
+            if (!m.asBoolean()) return null;
+        } else {
+            ConfigNode c = a.child("mamba2");
+            c.allowOnly("heads", "head_dim", "state", "groups", "conv");
+            heads = c.integer("heads", 1, heads);
+            headDim = c.integer("head_dim", 1, headDim);
+            state = c.integer("state", 1, state);
+            groups = c.integer("groups", 1, groups);
+            conv = c.integer("conv", 1, conv);
+            if (heads % groups != 0) throw c.error("groups", groups, "must divide heads " + heads);
+        }
+        return new AttentionConfig.Mamba2(heads, headDim, state, groups, conv);
     }
 
     private static List<FfnConfig> ffn(ConfigNode f, ModelConfig parent) {

@@ -92,6 +92,7 @@ public final class RooflineCostModel implements CostModel {
         return switch (a) {
             case AttentionConfig.NoOp n -> BlockCost.ZERO;
             case AttentionConfig.Linear l -> linear(m.dim(), w, format);
+            case AttentionConfig.Mamba2 mb -> mamba2(m.dim(), mb, w, format);
             case AttentionConfig.Gqa g -> gqa(m, g.numKvHeads(), 0, g.fp8Kv(), w, format);
             case AttentionConfig.Window win -> gqa(m, win.numKvHeads(), win.window(), win.fp8Kv(), w, format);
             case AttentionConfig.Quantized q -> attention(m, q.base(), w, q.weights());
@@ -131,6 +132,32 @@ public final class RooflineCostModel implements CostModel {
     /** RoPE on q and k and the KV-cache append, for T tokens: an elementwise kernel. */
     private double ropeAppend(long T, int HE, int GE, long kvPerToken) {
         return kernel(6.0 * T * (HE + GE), (double) T * (HE + 2L * GE) * 2 * ACT_BYTES + (double) T * kvPerToken, "bf16");
+    }
+
+    /**
+     * A Mamba-2 mixer: in_proj and out_proj GEMMs, the causal conv and the scan as elementwise kernels (per token and head
+     * about 6·P·N FLOPs: decay, outer product, read-out), no KV cache — its state per sequence is the conv window (K−1
+     * inputs of C channels, the workload's KV dtype) and the SSM state (H·P·N, FP32), whatever the context.
+     */
+    private BlockCost mamba2(int D, AttentionConfig.Mamba2 mb, Workload w, DType format) {
+        int B = w.batch(), P = w.prefillLength(), G = w.generationLength(), H = mb.heads(), I = mb.inner(), C = mb.convChannels(), K = mb.conv();
+        long proj = (long) I + C + H, vectors = (long) C * K + C + 3L * H + I + D;
+        long params = D * proj + (long) I * D + vectors;
+        double weightBytes = matrixBytes(D, (int) proj, w, format) + matrixBytes(I, D, w, format) + vectors * w.weightBytes();
+        long ssm = (long) H * mb.headDim() * mb.state();
+        long stateBytes = (long) B * ((long) (K - 1) * C * w.kvBytes() + ssm * 4);
+        double prefill = 0;
+        if (P > 0) {
+            long T = (long) B * P;
+            prefill += gemm(T, D, proj, w, format) + gemm(T, I, D, w, format);
+            prefill += kernel(2.0 * T * C * K + 6.0 * T * ssm, (double) T * (proj + I) * 2 * ACT_BYTES, "bf16");
+        }
+        double decode = 0;
+        for (int g = 0; g < G; g++) {
+            decode += gemm(B, D, proj, w, format) + gemm(B, I, D, w, format);
+            decode += kernel(2.0 * B * C * K + 6.0 * B * ssm, (double) B * (proj + I) * 2 * ACT_BYTES + 2.0 * stateBytes, "bf16");
+        }
+        return new BlockCost(params, Math.round(weightBytes), stateBytes, prefill * 1e3, decode * 1e3, 0);
     }
 
     private BlockCost linear(int D, Workload w, DType format) {

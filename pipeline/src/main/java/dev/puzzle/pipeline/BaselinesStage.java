@@ -92,6 +92,7 @@ public final class BaselinesStage {
             case AttentionConfig.Gqa g -> true;
             case AttentionConfig.Window w -> false;
             case AttentionConfig.Linear l -> false;
+            case AttentionConfig.Mamba2 m -> false;
             case AttentionConfig.NoOp n -> false;
             case AttentionConfig.Quantized q -> false; // uniform formats are baselines of their own
         };

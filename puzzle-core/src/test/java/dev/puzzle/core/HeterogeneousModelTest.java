@@ -39,7 +39,8 @@ class HeterogeneousModelTest {
                 new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Linear()),
                 new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(33)),
                 new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.NoOp()),
-                new BlockConfig(new AttentionConfig.Window(2, 3), new FfnConfig.Linear()));
+                new BlockConfig(new AttentionConfig.Window(2, 3), new FfnConfig.Linear()),
+                new BlockConfig(new AttentionConfig.Mamba2(4, 8, 8, 2, 4), new FfnConfig.Dense(20))); // a seventh: attention → Mamba-2
         return new ModelConfig("LlamaForCausalLM", 32, 4, 8, 2, 48, 61, 64, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, tied, bias, blocks);
     }
 

@@ -141,7 +141,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
     /** The kinds of layer the block table tells apart by colour, with their legend. */
     public enum Look {
         FULL("full-context attention", "#deebf7"), WINDOW("sliding-window attention", "#e0f3db"), LINEAR("attention replaced by a linear map", "#fff3cd"),
-        NO_ATTENTION("no attention", "#fde0dd"), FUSED("part of a fused FFN run", "#e5d8f0");
+        MAMBA2("attention replaced by a Mamba-2 mixer", "#d9f0f3"), NO_ATTENTION("no attention", "#fde0dd"), FUSED("part of a fused FFN run", "#e5d8f0");
 
         public final String legend, colour;
 
@@ -156,6 +156,7 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 case AttentionConfig.Gqa g -> FULL;
                 case AttentionConfig.Window w -> WINDOW;
                 case AttentionConfig.Linear x -> LINEAR;
+                case AttentionConfig.Mamba2 m -> MAMBA2;
                 case AttentionConfig.NoOp n -> NO_ATTENTION;
                 case AttentionConfig.Quantized q -> of(new BlockConfig(q.base(), b.ffn()));
             };

@@ -82,6 +82,7 @@ public final class GgufWriter {
             case AttentionConfig.Gqa g -> g.fp8Kv() ? "an FP8 KV cache per layer is not expressible in GGUF" : null;
             case AttentionConfig.Quantized q -> Gguf.ggmlType(q.weights()) < 0 ? formatRefusal(q.weights()) : refusal(q.base());
             case AttentionConfig.Linear l -> null;
+            case AttentionConfig.Mamba2 m -> "a Mamba-2 mixer has no slot in GGUF's llama/deci graphs (llama.cpp's nemotron_h is not written yet)";
             case AttentionConfig.NoOp n -> null;
         };
     }
@@ -107,6 +108,7 @@ public final class GgufWriter {
             case AttentionConfig.Gqa g -> c.numHeads();
             case AttentionConfig.Linear x -> c.numHeads();
             case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+            case AttentionConfig.Mamba2 m -> throw new IllegalStateException("refused above");
             case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
         };
     }
@@ -194,6 +196,7 @@ public final class GgufWriter {
                 }
                 case AttentionConfig.NoOp n -> { }
                 case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
+                case AttentionConfig.Mamba2 m -> throw new IllegalStateException("refused above");
                 case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
             switch (b.ffn().unquantized()) {

@@ -226,6 +226,17 @@ public final class HfConfig {
         }
         if (a.path("no_op").asBoolean(false)) {
             attn = new AttentionConfig.NoOp();
+        } else if (a.path(MAMBA2).isObject()) {
+            JsonNode m = a.get(MAMBA2);
+            int[] v = new int[5];
+            String[] keys = {"num_heads", "head_dim", "state_size", "n_groups", "conv_kernel"};
+            for (int k = 0; k < 5; k++) {
+                JsonNode x = m.path(keys[k]);
+                if (!x.canConvertToInt() || x.asInt() < 1) throw PuzzleException.field(file, at + "." + MAMBA2 + "." + keys[k], x.isMissingNode() ? "(missing)" : x, "must be a positive integer");
+                v[k] = x.asInt();
+            }
+            if (v[0] % v[3] != 0) throw PuzzleException.field(file, at + "." + MAMBA2 + ".n_groups", v[3], "must divide num_heads " + v[0]);
+            attn = new AttentionConfig.Mamba2(v[0], v[1], v[2], v[3], v[4]);
         } else if (a.path("replace_with_linear").asBoolean(false)) {
             attn = new AttentionConfig.Linear();
         } else {
@@ -465,6 +476,9 @@ public final class HfConfig {
             case AttentionConfig.Window w -> kvHeadsJson(flags(a, false, false), w.numKvHeads(), c).put("window_length", w.window());
             case AttentionConfig.Linear l -> flags(a, false, true).putNull("n_heads_in_group").putNull("window_length");
             case AttentionConfig.NoOp n -> flags(a, true, false).putNull("n_heads_in_group").putNull("window_length");
+            case AttentionConfig.Mamba2 m -> flags(a, false, false).putNull("n_heads_in_group").putNull("window_length").putObject(MAMBA2)
+                    .put("num_heads", m.heads()).put("head_dim", m.headDim()).put("state_size", m.state()).put("n_groups", m.groups())
+                    .put("conv_kernel", m.conv());
             case AttentionConfig.Quantized q -> {
                 attentionJson(a, q.base(), c);
                 a.put(WEIGHTS_DTYPE, q.weights().configName());
@@ -478,6 +492,9 @@ public final class HfConfig {
      * (the tensors carry it too; the field makes a child's choice readable and costed without opening them).
      */
     static final String WEIGHTS_DTYPE = "weights_dtype";
+
+    /** This toolkit's block_configs attention field for a Mamba-2 mixer in the attention's place (Nemotron-H's mixer settings). */
+    static final String MAMBA2 = "mamba2";
 
     /** A block_configs entry's {@code weights_dtype}: null when absent or an element type, else a quantized dtype. */
     private static DType weightsDtype(Path file, JsonNode part, String at) {

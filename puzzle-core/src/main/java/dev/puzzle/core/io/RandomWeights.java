@@ -38,6 +38,7 @@ public final class RandomWeights {
                     t.put(layer(i, ATTN_NORM), norm(r, D));
                     t.put(layer(i, ATTN_LINEAR), gauss(r, 0.3 / Math.sqrt(D), D, D));
                 }
+                case AttentionConfig.Mamba2 m -> mamba2(t, r, i, D, m);
                 case AttentionConfig.NoOp n -> { }
                 case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }
@@ -115,6 +116,27 @@ public final class RandomWeights {
         }
         if (c.extensions().outputBias()) t.put(layer(i, O_BIAS), gauss(r, 0.1, D));
         if (c.extensions().sinks()) t.put(layer(i, SINKS), gauss(r, 1.0, c.numHeads()));
+    }
+
+    /** A Mamba-2 mixer: Gaussian projections and conv, dt_bias near softplus⁻¹ of 0.01–0.1, A_log = log(1..H) as Mamba-2 initializes, D 1. */
+    private static void mamba2(Map<String, Tensor> t, Random r, int i, int D, AttentionConfig.Mamba2 m) {
+        int H = m.heads(), I = m.inner(), C = m.convChannels();
+        t.put(layer(i, ATTN_NORM), norm(r, D));
+        t.put(layer(i, MAMBA_IN), gauss(r, 1 / Math.sqrt(D), I + C + H, D));
+        t.put(layer(i, MAMBA_CONV), gauss(r, 1 / Math.sqrt(m.conv()), C, m.conv()));
+        t.put(layer(i, MAMBA_CONV_BIAS), gauss(r, 0.1, C));
+        Tensor dtb = Tensor.zeros(H), alog = Tensor.zeros(H), d = Tensor.zeros(H);
+        for (int h = 0; h < H; h++) {
+            double dt = Math.exp(Math.log(0.01) + r.nextDouble() * (Math.log(0.1) - Math.log(0.01)));
+            dtb.data()[h] = (float) (dt + Math.log(-Math.expm1(-dt))); // softplus⁻¹(dt)
+            alog.data()[h] = (float) Math.log(h + 1);
+            d.data()[h] = 1f;
+        }
+        t.put(layer(i, MAMBA_DT_BIAS), dtb);
+        t.put(layer(i, MAMBA_A_LOG), alog);
+        t.put(layer(i, MAMBA_D), d);
+        t.put(layer(i, MAMBA_NORM), norm(r, I));
+        t.put(layer(i, MAMBA_OUT), gauss(r, 1 / Math.sqrt(I), D, I));
     }
 
     private static Tensor gauss(Random r, double std, int... shape) {

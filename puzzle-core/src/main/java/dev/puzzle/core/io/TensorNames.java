@@ -30,6 +30,10 @@ public final class TensorNames {
     public static final String K_SCALE = "self_attn.k_scale";
     public static final String V_SCALE = "self_attn.v_scale";
     public static final String ATTN_LINEAR = "self_attn.linear_attn.weight";
+    /** A Mamba-2 mixer in the attention's place (Nemotron-H's mixer names under self_attn.; the conv weight (C, K)). */
+    public static final String MAMBA_IN = "self_attn.in_proj.weight", MAMBA_CONV = "self_attn.conv1d.weight", MAMBA_CONV_BIAS = "self_attn.conv1d.bias",
+            MAMBA_DT_BIAS = "self_attn.dt_bias", MAMBA_A_LOG = "self_attn.A_log", MAMBA_D = "self_attn.D", MAMBA_NORM = "self_attn.norm.weight",
+            MAMBA_OUT = "self_attn.out_proj.weight";
     public static final String GATE = "mlp.gate_proj.weight";
     public static final String UP = "mlp.up_proj.weight";
     public static final String DOWN = "mlp.down_proj.weight";

@@ -3,8 +3,8 @@ package dev.puzzle.core.model;
 import dev.puzzle.core.tensor.DType;
 
 /**
- * The attention sub-block of one layer: GQA with its own KV-head count, sliding window, one linear map, or
- * nothing; and any of these with weights ({@link Quantized}) stored in a quantized format. GQA and window
+ * The attention sub-block of one layer: GQA with its own KV-head count, sliding window, one linear map, a Mamba-2
+ * mixer, or nothing; and any of these with weights ({@link Quantized}) stored in a quantized format. GQA and window
  * layers may keep their KV cache in FP8 E4M3 ({@code fp8Kv}) with per-KV-head scales: K and V are quantized
  * when written to the cache and dequantized when read.
  */
@@ -38,6 +38,31 @@ public sealed interface AttentionConfig {
     /** Attention replaced by one linear map of the normed input: {@code x + W·rmsnorm(x)}; no KV cache. */
     record Linear() implements AttentionConfig {}
 
+    /**
+     * Attention replaced by a Mamba-2 mixer (Nemotron-H's): {@code heads} SSM heads of {@code headDim} channels, an SSM
+     * state of {@code state} per channel, B and C shared by {@code groups} groups of heads, a causal conv of {@code conv}
+     * taps. No KV cache: its state per sequence (conv window and SSM state) does not grow with the context.
+     */
+    record Mamba2(int heads, int headDim, int state, int groups, int conv) implements AttentionConfig {
+        public Mamba2 {
+            if (heads < 1) throw new IllegalArgumentException("mamba heads must be >= 1, got " + heads);
+            if (headDim < 1) throw new IllegalArgumentException("mamba head_dim must be >= 1, got " + headDim);
+            if (state < 1) throw new IllegalArgumentException("mamba state size must be >= 1, got " + state);
+            if (groups < 1 || heads % groups != 0) throw new IllegalArgumentException("mamba groups must divide its " + heads + " heads, got " + groups);
+            if (conv < 1) throw new IllegalArgumentException("mamba conv kernel must be >= 1, got " + conv);
+        }
+
+        /** Channels of the inner stream (H·P). */
+        public int inner() {
+            return heads * headDim;
+        }
+
+        /** Channels the conv runs over: x, B and C (I + 2·G·N). */
+        public int convChannels() {
+            return inner() + 2 * groups * state;
+        }
+    }
+
     /** No attention at all: the residual stream passes through. */
     record NoOp() implements AttentionConfig {}
 
@@ -62,6 +87,7 @@ public sealed interface AttentionConfig {
             case Gqa g -> null;
             case Window w -> null;
             case Linear l -> null;
+            case Mamba2 m -> null;
             case NoOp n -> null;
         };
     }
@@ -83,6 +109,7 @@ public sealed interface AttentionConfig {
             case Window w -> w.fp8Kv();
             case Quantized q -> q.base().fp8Kv();
             case Linear l -> false;
+            case Mamba2 m -> false;
             case NoOp n -> false;
         };
     }
@@ -94,6 +121,7 @@ public sealed interface AttentionConfig {
             case Window w -> new Window(w.numKvHeads(), w.window(), true);
             case Quantized q -> new Quantized(q.base().withFp8Kv(), q.weights());
             case Linear l -> throw new IllegalArgumentException("an FP8 KV cache needs attention with a KV cache, not linear");
+            case Mamba2 m -> throw new IllegalArgumentException("an FP8 KV cache needs attention with a KV cache, not mamba2");
             case NoOp n -> throw new IllegalArgumentException("an FP8 KV cache needs attention with a KV cache, not no_op");
         };
     }
@@ -105,6 +133,7 @@ public sealed interface AttentionConfig {
             case Window w -> new Window(w.numKvHeads(), w.window());
             case Quantized q -> new Quantized(q.base().withoutFp8Kv(), q.weights());
             case Linear l -> this;
+            case Mamba2 m -> this;
             case NoOp n -> this;
         };
     }
@@ -116,6 +145,7 @@ public sealed interface AttentionConfig {
             case Quantized q -> q.base().window();
             case Gqa g -> 0;
             case Linear l -> 0;
+            case Mamba2 m -> 0;
             case NoOp n -> 0;
         };
     }
@@ -126,18 +156,20 @@ public sealed interface AttentionConfig {
             case Gqa g -> true;
             case Window w -> true;
             case Linear l -> true;
+            case Mamba2 m -> true;
             case Quantized q -> true;
             case NoOp n -> false;
         };
     }
 
-    /** KV heads this variant caches (0 for linear and no-op). */
+    /** KV heads this variant caches (0 for linear, Mamba-2 and no-op). */
     default int kvHeads() {
         return switch (this) {
             case Gqa g -> g.numKvHeads();
             case Window w -> w.numKvHeads();
             case Quantized q -> q.base().kvHeads();
             case Linear l -> 0;
+            case Mamba2 m -> 0;
             case NoOp n -> 0;
         };
     }

@@ -38,6 +38,10 @@ public final class BlockNames {
                     String.format(Locale.ROOT, "window %d, %d kv heads", w.window(), w.numKvHeads()) + fp8Lib,
                     "window" + w.window() + "_kv" + w.numKvHeads() + fp8Brief, "attn-window" + w.window() + "-kv" + w.numKvHeads() + fp8Id);
             case AttentionConfig.Linear l -> new Words("linear", "linear", "attn-linear");
+            case AttentionConfig.Mamba2 m -> new Words(
+                    String.format(Locale.ROOT, "mamba2 %d heads of %d, state %d, groups %d, conv %d", m.heads(), m.headDim(), m.state(), m.groups(), m.conv()),
+                    "mamba2_h" + m.heads() + "x" + m.headDim() + "_n" + m.state() + "_g" + m.groups() + "_k" + m.conv(),
+                    "attn-mamba2-h" + m.heads() + "x" + m.headDim() + "-n" + m.state() + "-g" + m.groups() + "-k" + m.conv());
             case AttentionConfig.NoOp n -> new Words("no_op", "no_op", "attn-noop");
             case AttentionConfig.Quantized q -> quantized(words(q.base(), parent), q.weights());
         };
@@ -80,6 +84,7 @@ public final class BlockNames {
 
     private static final Pattern GQA = Pattern.compile("gqa (\\d+) kv heads \\(parent \\* \\d+%\\)");
     private static final Pattern WINDOW = Pattern.compile("window (\\d+), (\\d+) kv heads");
+    private static final Pattern MAMBA2 = Pattern.compile("mamba2 (\\d+) heads of (\\d+), state (\\d+), groups (\\d+), conv (\\d+)");
     private static final Pattern DENSE = Pattern.compile("dense (\\d+) \\(parent \\* \\d+%\\)");
     private static final Pattern MOE = Pattern.compile("moe (\\d+) experts \\(parent \\* \\d+%\\), top (\\d+), width (\\d+)(, normalized)?(, shared (\\d+))?");
     private static final Pattern FUSED = Pattern.compile("fused ffn of layers (\\d+)-(\\d+), width (\\d+) && attention = (.+)");
@@ -96,6 +101,8 @@ public final class BlockNames {
         AttentionConfig out;
         if ((m = GQA.matcher(a)).matches()) out = new AttentionConfig.Gqa(Integer.parseInt(m.group(1)));
         else if ((m = WINDOW.matcher(a)).matches()) out = new AttentionConfig.Window(Integer.parseInt(m.group(2)), Integer.parseInt(m.group(1)));
+        else if ((m = MAMBA2.matcher(a)).matches()) out = new AttentionConfig.Mamba2(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+                Integer.parseInt(m.group(3)), Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)));
         else if (a.equals("linear")) out = new AttentionConfig.Linear();
         else if (a.equals("no_op")) out = new AttentionConfig.NoOp();
         else return null;

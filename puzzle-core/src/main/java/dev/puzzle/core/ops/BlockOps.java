@@ -43,6 +43,7 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             case AttentionConfig.Window w -> gqa(l, w.numKvHeads(), w.window(), w.fp8Kv());
             case AttentionConfig.Linear x -> new LinearOp(ops, cfg.dim(), cfg.normEps(),
                     param(l, ATTN_NORM, cfg.dim()), param(l, ATTN_LINEAR, cfg.dim(), cfg.dim()));
+            case AttentionConfig.Mamba2 m -> mamba2(l, m);
             case AttentionConfig.NoOp n -> NoOp.INSTANCE;
             case AttentionConfig.Quantized q -> quantized(l, true, q.weights()).attention(l, q.base());
         };
@@ -104,6 +105,14 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             biases = new MoeOp.Biases(param(l, ROUTER_BIAS, E), b1, b3, b2);
         }
         return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate, biases, clamp);
+    }
+
+    /** The Mamba-2 mixer of layer l in the attention's place. */
+    private BlockOp mamba2(int l, AttentionConfig.Mamba2 m) {
+        int D = cfg.dim(), H = m.heads(), I = m.inner(), C = m.convChannels();
+        return new Mamba2Op(ops, new Mamba2Op.Shape(D, H, m.headDim(), m.state(), m.groups(), m.conv(), cfg.normEps()),
+                new Mamba2Op.Weights(param(l, ATTN_NORM, D), param(l, MAMBA_IN, I + C + H, D), param(l, MAMBA_CONV, C, m.conv()), param(l, MAMBA_CONV_BIAS, C),
+                        param(l, MAMBA_DT_BIAS, H), param(l, MAMBA_A_LOG, H), param(l, MAMBA_D, H), param(l, MAMBA_NORM, I), param(l, MAMBA_OUT, D, I)));
     }
 
     private BlockOp gqa(int l, int G, int window, boolean fp8Kv) {
