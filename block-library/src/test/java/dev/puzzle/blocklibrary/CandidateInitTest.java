@@ -159,4 +159,28 @@ class CandidateInitTest {
         java.util.List<String> listed = SearchSpace.parse(yaml("{attention: {window: [8]}}"), p).candidates(p, 1).stream().map(c -> c.block().attention().toString()).toList();
         assertFalse(listed.contains(new dev.puzzle.core.model.AttentionConfig.Window(C.numKvHeads(), 16).toString()), "a listed window replaces the default: " + listed);
     }
+
+    /**
+     * A Mamba-2 candidate of the attention's shape (search_space.attention.mamba2: true) starts from the attention as
+     * attention-to-SSM distillation does: x ← V (each head its KV head's), B ← K, C ← each group's first query head,
+     * out_proj ← O, a pass-through conv, D = 1.
+     */
+    @Test
+    void aMamba2CandidateStartsFromTheAttentionsProjections() {
+        AttentionConfig.Mamba2 m = (AttentionConfig.Mamba2) SearchSpace.parse(yaml("{attention: {mamba2: true}}"), C).candidates(C, 0).stream()
+                .map(c -> c.block().attention()).filter(a -> a instanceof AttentionConfig.Mamba2).findFirst().orElseThrow();
+        assertEquals(new AttentionConfig.Mamba2(4, 4, 4, 4, 4), m, "the attention's heads, head dim, a group per KV head, state = head dim");
+        Map<String, Tensor> t = CandidateInit.attention(Backend.cpu(), C, W, 1, m, null, null, 0);
+        int D = 16, P = 4, I = 16;
+        float[] in = t.get(layer(1, MAMBA_IN)).data(), v = W.get(layer(1, V)).data(), k = W.get(layer(1, K)).data(), q = W.get(layer(1, Q)).data();
+        for (int j = 0; j < I * D; j++) assertEquals(v[j], in[(I) * D + j], 0f, "x ← V");
+        for (int j = 0; j < I * D; j++) assertEquals(k[j], in[(2 * I) * D + j], 0f, "B ← K");
+        for (int j = 0; j < I * D; j++) assertEquals(q[j], in[(3 * I) * D + j], 0f, "C ← Q (one query head per group here)");
+        assertArrayEquals(W.get(layer(1, O)).data(), t.get(layer(1, MAMBA_OUT)).data(), "out_proj ← O");
+        float[] conv = t.get(layer(1, MAMBA_CONV)).data();
+        for (int c = 0; c < 3 * I; c++) assertArrayEquals(new float[]{0, 0, 0, 1}, java.util.Arrays.copyOfRange(conv, c * 4, c * 4 + 4), "pass-through conv");
+        assertArrayEquals(new float[]{1, 1, 1, 1}, t.get(layer(1, MAMBA_D)).data());
+        String e = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{attention: {mamba2: {heads: 4, groups: 3}}}"), C)).getMessage();
+        assertTrue(e.contains("mamba2.groups") && e.contains("3"), e);
+    }
 }
