@@ -25,6 +25,8 @@ public final class ReportStage {
                 new ReportModel.Workload(w.batch(), w.prefillLength(), w.generationLength(), w.weightDtype(), w.kvDtype()), parentTps, measurement,
                 rc.compress().memoryMib(), models, infeasible, targets).withLeftOut(leftOut(run, models)).with(evaluation(run), metadata(run),
                 run.space.fusionMaxRun() > 0 ? run.space.fusionThreshold() : null, run.task() == null ? null : run.task().description());
+        String mamba = mambaChoice(run, models);
+        if (mamba != null) r = r.withSummaryLine(mamba);
         var requests = rc.requests();
         if (!requests.isEmpty()) {
             r = r.withRequests(ReportModel.RequestLevel.of(requests, lengths, models, RequestLengths.PROMPTS, RequestLengths.PROMPT_TOKENS,
@@ -32,6 +34,45 @@ public final class ReportStage {
         }
         r.write(run.dir.reportDir());
         return r;
+    }
+
+    /**
+     * Whether the MIP took attention → Mamba-2 where the search space offered it: the Puzzle children and layers that take
+     * it, or that none does and the least replace-1-block KL a Mamba-2 candidate reached; null when none was offered.
+     */
+    static String mambaChoice(Run run, List<ReportModel.ModelResult> models) throws IOException {
+        var parent = run.parent.config();
+        boolean offered = false;
+        for (int l = 0; l < parent.numLayers() && !offered; l++) {
+            for (var c : run.space.candidates(parent, l)) offered |= c.block().attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2;
+        }
+        if (!offered) return null;
+        return mambaChoice(models, Files.exists(run.dir.scoredLibrary())
+                ? dev.puzzle.blocklibrary.BlockLibraryJson.read(run.dir.scoredLibrary()).replacements() : List.of());
+    }
+
+    /** {@link #mambaChoice(Run, List)} from the models and the scored library's replacements, Mamba-2 having been offered. */
+    static String mambaChoice(List<ReportModel.ModelResult> models, List<dev.puzzle.blocklibrary.BlockLibrary.Replacement> library) {
+        List<String> taken = new ArrayList<>();
+        for (ReportModel.ModelResult m : models) {
+            if (!m.kind().equals("puzzle")) continue;
+            List<Integer> layers = new ArrayList<>();
+            for (ReportModel.LayerBlock b : m.blocks()) if (b.look() == ReportModel.Look.MAMBA2) layers.add(b.layer());
+            if (!layers.isEmpty()) taken.add(m.name() + " (layers " + layers.toString().replaceAll("[\\[\\]]", "") + ")");
+        }
+        if (!taken.isEmpty()) return "Attention → Mamba-2 was offered; the MIP took it in " + String.join(", ", taken) + ".";
+        double best = Double.POSITIVE_INFINITY;
+        int at = -1;
+        for (var rep : library) {
+            Double kl = rep.values().get(dev.puzzle.core.model.LibraryKeys.KL_DIV);
+            boolean mamba = rep.blocks().stream().anyMatch(b -> b.attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2);
+            if (mamba && kl != null && kl < best) {
+                best = kl;
+                at = rep.first();
+            }
+        }
+        return "Attention → Mamba-2 was offered; no Puzzle child takes it" + (at < 0 ? "." : String.format(java.util.Locale.ROOT,
+                " (the least replace-1-block KL of a Mamba-2 candidate: %.4g, layer %d).", best, at));
     }
 
     /** The held-out text the models were scored on. */

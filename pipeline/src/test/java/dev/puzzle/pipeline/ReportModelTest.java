@@ -240,4 +240,25 @@ public class ReportModelTest {
         String html = HtmlReport.render(List.of(r), "t");
         assertTrue(html.contains("Request-level efficiency") && html.contains("requests/s at high effort (9000 tokens a request)"), html);
     }
+
+    /** Where the search space offered attention → Mamba-2, the report says which Puzzle children took it, or the best a Mamba-2 candidate scored. */
+    @Test
+    void theReportSaysWhetherTheMipTookMamba2() {
+        var mamba = new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.Mamba2(4, 8, 8, 4, 4),
+                new dev.puzzle.core.model.FfnConfig.Dense(172));
+        var gqa = new dev.puzzle.core.model.BlockConfig(new dev.puzzle.core.model.AttentionConfig.Gqa(4), new dev.puzzle.core.model.FfnConfig.Dense(172));
+        List<dev.puzzle.blocklibrary.BlockLibrary.Replacement> lib = List.of(
+                new dev.puzzle.blocklibrary.BlockLibrary.Replacement(2, 1, "m2", List.of(mamba), java.util.Map.of("metrics.kl_div", 0.25)),
+                new dev.puzzle.blocklibrary.BlockLibrary.Replacement(3, 1, "m3", List.of(mamba), java.util.Map.of("metrics.kl_div", 0.11)),
+                new dev.puzzle.blocklibrary.BlockLibrary.Replacement(3, 1, "g3", List.of(gqa), java.util.Map.of("metrics.kl_div", 0.0)));
+        ModelResult parent = model("parent", "parent", null, null, 0, 2.0e5, 1000, 3000), child = model("puzzle-2e5", "puzzle", "200000", 2.0e5, 0.1, 2.0e5, 1000, 3000);
+        assertEquals("Attention → Mamba-2 was offered; no Puzzle child takes it (the least replace-1-block KL of a Mamba-2 candidate: 0.1100, layer 3).",
+                ReportStage.mambaChoice(List.of(parent, child), lib));
+        List<ReportModel.LayerBlock> blocks = List.of(new ReportModel.LayerBlock(0, "v0", "attn=gqa4 ffn=dense172", ReportModel.Look.FULL, null),
+                new ReportModel.LayerBlock(1, "m", mamba.toString(), ReportModel.Look.of(mamba), null));
+        ModelResult taker = new ModelResult(child.name(), child.kind(), child.target(), child.targetTokensPerS(), false, child.model(), child.solvedBy(), 0.1, 0.9,
+                0.99, 1.5, 4.5, 1000, 5000, 3000, 1000, null, null, 10, 12, 2.0e5, List.of(1.0, 2.0), blocks, null, null, null, null, null, null, null, null);
+        assertEquals("Attention → Mamba-2 was offered; the MIP took it in puzzle-2e5 (layers 1).", ReportStage.mambaChoice(List.of(parent, taker), lib));
+        assertTrue(build(List.of(parent, taker)).withSummaryLine("x.").verdictLines().getLast().endsWith(" x."));
+    }
 }

@@ -46,6 +46,13 @@ public record ReportModel(String runDir, String config, String hardware, String 
                 recommendations, comparisons, summary, leftOut, e, m, fusionThreshold, task, requests);
     }
 
+    /** The report with {@code line} added to its summary (a verdict of the run as a whole). */
+    public ReportModel withSummaryLine(String line) {
+        return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
+                recommendations, comparisons, summary == null || summary.isEmpty() ? line : summary + " " + line, leftOut, evaluation, metadata, fusionThreshold,
+                task, requests);
+    }
+
     /** The report with its request-level efficiency (null: the workload states no tokens per request). */
     public ReportModel withRequests(RequestLevel r) {
         return new ReportModel(runDir, config, hardware, costModel, workload, parentTokensPerS, measurement, memoryBudgetMib, models, infeasible, frontier,
