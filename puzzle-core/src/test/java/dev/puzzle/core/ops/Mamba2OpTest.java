@@ -106,4 +106,24 @@ class Mamba2OpTest {
         close(prefill, b.forward(b.newState(tok.length), tok, 0, tok.length, true), 1e-6, "reloaded");
         for (BlockConfig bc : blocks) assertEquals(bc, BlockNames.parse(BlockNames.library(c, bc)).orElseThrow(), BlockNames.library(c, bc));
     }
+
+    /** Bad input: a Mamba-2 entry whose groups do not divide its heads names the field; an A_log of the wrong length names the tensor. */
+    @Test
+    void badMamba2SettingsAndTensorsAreRefusedInOneLineNamingThem(@TempDir Path tmp) throws IOException {
+        ModelConfig c = config(FIXTURE, 2);
+        Checkpoints.writeHfDir(RandomWeights.of(c, 4), tmp.resolve("hf"), DType.F32);
+        Path cfg = tmp.resolve("hf/config.json");
+        String good = java.nio.file.Files.readString(cfg);
+        java.nio.file.Files.writeString(cfg, good.replaceFirst("\"n_groups\" : 2", "\"n_groups\" : 3"));
+        var e = assertThrows(dev.puzzle.core.PuzzleException.class, () -> Checkpoints.load(tmp.resolve("hf")));
+        assertTrue(e.getMessage().contains("block_configs[0].attention.mamba2.n_groups") && e.getMessage().contains("3") && !e.getMessage().contains("\n"),
+                e.getMessage());
+        java.nio.file.Files.writeString(cfg, good);
+        Map<String, Tensor> t = new LinkedHashMap<>(RandomWeights.of(c, 4).tensors());
+        t.put("model.layers.1.self_attn.A_log", new Tensor(new float[3], 3));
+        Checkpoint bad = new Checkpoint(c, t, RandomWeights.of(c, 4).storedTypes(), null, "bad");
+        var e2 = assertThrows(dev.puzzle.core.PuzzleException.class, () -> new Decoder(bad, Backend.cpu()));
+        assertTrue(e2.getMessage().contains("model.layers.1.self_attn.A_log") && e2.getMessage().contains("[3]") && e2.getMessage().contains("[4]"),
+                e2.getMessage());
+    }
 }
