@@ -34,7 +34,7 @@ class GptOssExampleTest {
         Path shared = Path.of(System.getProperty("puzzle.shared", "../shared")).toAbsolutePath().normalize();
         Assumptions.assumeTrue(Files.exists(shared.resolve("models/stories260K/stories260K.bin")), "skipped: " + shared + " is absent");
         String script = Files.readString(Path.of("gpt-oss-tiny/make-parent.sh")).replaceAll("\\s*\\\\\\n\\s*", " ");
-        String settings = "--layout gpt-oss --window 32 --experts 4 --top-k 3 --sequences 128 --tokens 131072 --gkd-tokens 262144";
+        String settings = "--layout gpt-oss --window 32 --experts 4 --top-k 3 --sequences 128 --tokens 65536 --gkd-tokens 131072";
         assertTrue(script.contains(settings), "the test runs make-parent.sh's settings");
         Path parent = tmp.resolve("parent");
         StringWriter out = new StringWriter(), err = new StringWriter();
