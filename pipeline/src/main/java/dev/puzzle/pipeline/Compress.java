@@ -9,6 +9,7 @@ import dev.puzzle.hardware.HardwareProfile;
 import dev.puzzle.pipeline.report.ReportModel;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongConsumer;
@@ -47,7 +48,7 @@ public final class Compress {
         RunConfig.Compress cc = validate(run);
         HeapNeed.check(run, HeapNeed.Stage.COMPRESS, run.backend.threads());
         try (RunDirectory.Lock lock = run.dir.lock()) {
-            run.dir.checkFingerprint(rc);
+            run.dir.checkFingerprint(rc, RunDirectory.contentStamp(Path.of(run.parent.source())));
             Cluster.recordConfig(run); // for 'puzzle status RUN_DIR'
             HardwareProfile hw = HardwareProfile.load(rc.hardware(), run.backend);
             // 1. profile

@@ -14,6 +14,8 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import dev.puzzle.bld.RunLayout;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
@@ -96,16 +98,63 @@ public final class RunDirectory {
      * fingerprinted on the first run, and a run directory made from other settings is refused.
      */
     public void checkFingerprint(RunConfig rc) throws IOException {
+        checkFingerprint(rc, null);
+    }
+
+    /**
+     * {@link #checkFingerprint(RunConfig)} with the parent's content ({@link #contentStamp}) among the settings: a parent
+     * made again at the same path (new weights) is told from the one the run directory was made from.
+     */
+    public void checkFingerprint(RunConfig rc, String parentContent) throws IOException {
         ObjectNode fp = rc.fingerprint();
+        if (parentContent != null) fp.put("parent_content", parentContent);
         String text = JSON.writeValueAsString(fp);
         Path f = fingerprintFile();
         if (Files.exists(f)) {
             if (!Files.readString(f).trim().equals(text)) {
                 throw PuzzleException.field(rc.file, "run_dir", root, "was made with other parent/hardware/cost_model/workload/search_space/data/distill"
-                        + " settings (or by an earlier version of the toolkit); use a new run_dir (or delete it) to start over");
+                        + " settings, from a parent whose files have changed since, or by an earlier version of the toolkit; use a new run_dir (or delete it)"
+                        + " to start over");
             }
         } else {
             AtomicFiles.writeString(f, text + "\n");
+        }
+    }
+
+    /**
+     * A stamp of a model's files (a Hugging Face directory's config.json and weight files, or the one file): SHA-256 over
+     * each file's name, size and first and last MiB — which a model made again with other weights changes (its embeddings
+     * come first, its last layers and head last), without reading a large parent whole.
+     */
+    public static String contentStamp(Path model) throws IOException {
+        List<Path> files = new ArrayList<>();
+        if (Files.isDirectory(model)) {
+            files.add(model.resolve("config.json"));
+            files.addAll(dev.puzzle.core.io.Checkpoints.weightFiles(model));
+        } else {
+            files.add(model);
+        }
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (Path f : files) {
+                if (!Files.exists(f)) continue;
+                md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (var ch = java.nio.channels.FileChannel.open(f)) {
+                    long size = ch.size();
+                    md.update(java.nio.ByteBuffer.allocate(8).putLong(size).array());
+                    for (long at : new long[]{0, Math.max(0, size - buf.length)}) {
+                        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(buf);
+                        while (bb.hasRemaining() && ch.read(bb, at + bb.position()) > 0) {
+                            // fill up to a MiB
+                        }
+                        md.update(buf, 0, bb.position());
+                    }
+                }
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
