@@ -238,7 +238,7 @@ public final class CandidateInit {
         int D = c.dim(), H = m.heads(), P = m.headDim(), N = m.state(), G = m.groups(), taps = m.conv(), I = m.inner(), C = m.convChannels();
         java.util.Random r = new java.util.Random(1_000_003L * l + 17);
         out.put(layer(l, ATTN_NORM), pw.containsKey(layer(l, ATTN_NORM)) ? pw.get(layer(l, ATTN_NORM)).copy() : ones(D));
-        Tensor in = gauss(r, 1 / Math.sqrt(D), I + C + H, D), conv = gauss(r, 1 / Math.sqrt(taps), C, taps), outProj = Tensor.zeros(D, I);
+        Tensor in = dev.puzzle.core.io.RandomWeights.gauss(r, 1 / Math.sqrt(D), I + C + H, D), conv = dev.puzzle.core.io.RandomWeights.gauss(r, 1 / Math.sqrt(taps), C, taps), outProj = Tensor.zeros(D, I);
         Tensor d = Tensor.zeros(H);
         boolean fromAttention = pw.containsKey(layer(l, Q)) && H == c.numHeads() && P == c.headDim() && G == c.numKvHeads() && N == c.headDim()
                 && !c.qkvBias() && !c.qkNorm();
@@ -258,14 +258,8 @@ public final class CandidateInit {
         out.put(layer(l, MAMBA_IN), in);
         out.put(layer(l, MAMBA_CONV), conv);
         out.put(layer(l, MAMBA_CONV_BIAS), Tensor.zeros(C));
-        Tensor dtb = Tensor.zeros(H), alog = Tensor.zeros(H);
-        for (int h = 0; h < H; h++) {
-            double dt = Math.exp(Math.log(0.001) + r.nextDouble() * (Math.log(0.1) - Math.log(0.001)));
-            dtb.data()[h] = (float) (dt + Math.log(-Math.expm1(-dt))); // softplus⁻¹(dt)
-            alog.data()[h] = (float) Math.log(h + 1);
-        }
-        out.put(layer(l, MAMBA_DT_BIAS), dtb);
-        out.put(layer(l, MAMBA_A_LOG), alog);
+        out.put(layer(l, MAMBA_DT_BIAS), new Tensor(dev.puzzle.core.ops.Mamba2Op.initialDtBias(r, H, 0.001, 0.1), H));
+        out.put(layer(l, MAMBA_A_LOG), new Tensor(dev.puzzle.core.ops.Mamba2Op.initialALog(H), H));
         out.put(layer(l, MAMBA_D), d);
         out.put(layer(l, MAMBA_NORM), ones(I));
         out.put(layer(l, MAMBA_OUT), outProj);
@@ -274,13 +268,6 @@ public final class CandidateInit {
     private static Tensor ones(int n) {
         Tensor t = Tensor.zeros(n);
         java.util.Arrays.fill(t.data(), 1f);
-        return t;
-    }
-
-    private static Tensor gauss(java.util.Random r, double std, int... shape) {
-        Tensor t = Tensor.zeros(shape);
-        float[] a = t.data();
-        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);
         return t;
     }
 

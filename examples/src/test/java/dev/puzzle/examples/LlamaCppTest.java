@@ -8,6 +8,7 @@ import dev.puzzle.blocklibrary.CandidateInit;
 import dev.puzzle.core.eval.Sampler;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
+import dev.puzzle.core.io.TensorNames;
 import dev.puzzle.core.model.AttentionConfig;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.infer.Decoder;
@@ -489,23 +490,17 @@ class LlamaCppTest {
         return new Checkpoint(c, t, ck.storedTypes(), BpeTokenizer.readLlama2c(Path.of(tok()), 512), "gpt-oss-random");
     }
 
-    /** {@code ck} with layer l keeping its first keep[l] experts (0: all), router rows sliced. */
+    /** {@code ck} (element-type experts) with layer l keeping its first keep[l] experts (0: all), as expert pruning realizes it. */
     static Checkpoint keepExperts(Checkpoint ck, int... keep) {
         List<BlockConfig> blocks = new ArrayList<>(ck.config().blocks());
         Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
-        int D = ck.config().dim();
         for (int l = 0; l < keep.length; l++) {
             if (keep[l] == 0) continue;
-            FfnConfig f = blocks.get(l).ffn();
-            FfnConfig.Moe m = (FfnConfig.Moe) f.unquantized();
-            blocks.set(l, new BlockConfig(blocks.get(l).attention(), f.quantizedWeights() == null ? m.withExperts(keep[l])
-                    : m.withExperts(keep[l]).withWeights(f.quantizedWeights())));
-            for (int e = keep[l]; e < m.numExperts(); e++) {
-                String gone = layer(l, "mlp.experts." + e + ".");
-                t.keySet().removeIf(n -> n.startsWith(gone));
-            }
-            t.put(layer(l, ROUTER), new Tensor(java.util.Arrays.copyOf(t.get(layer(l, ROUTER)).copy().data(), keep[l] * D), keep[l], D));
-            t.put(layer(l, ROUTER_BIAS), new Tensor(java.util.Arrays.copyOf(t.get(layer(l, ROUTER_BIAS)).copy().data(), keep[l]), keep[l]));
+            FfnConfig.Moe m = (FfnConfig.Moe) blocks.get(l).ffn();
+            blocks.set(l, new BlockConfig(blocks.get(l).attention(), m.withExperts(keep[l])));
+            final int layer = l;
+            t.keySet().removeIf(n -> TensorNames.inPart(n, layer, false));
+            t.putAll(CandidateInit.experts(ck.tensors(), l, m, java.util.stream.IntStream.range(0, keep[l]).toArray()));
         }
         return new Checkpoint(ck.config().withBlocks(blocks), t, ck.storedTypes(), ck.tokenizer(), ck.source() + " (experts kept)");
     }

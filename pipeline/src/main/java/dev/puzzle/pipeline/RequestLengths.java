@@ -74,18 +74,12 @@ final class RequestLengths {
         float[] logits = dec.forward(st, prompt, 0, prompt.length, false);
         int n = 0;
         while (n < cap) {
-            int next = argmax(logits, V);
+            int next = dev.puzzle.core.eval.Losses.argmax(logits, 0, V);
             if (next == tok.eosId() || next == tok.bosId()) break;
             n++;
             if (n == cap) break;
             logits = dec.forward(st, new int[]{next}, 0, 1, false);
         }
         return n;
-    }
-
-    private static int argmax(float[] l, int V) {
-        int best = 0;
-        for (int i = 1; i < V; i++) if (l[i] > l[best]) best = i;
-        return best;
     }
 }

@@ -78,10 +78,7 @@ public final class HfConfig {
         ModelConfig.Extensions ext = yarn == null ? ModelConfig.Extensions.NONE : new ModelConfig.Extensions(false, false, yarn, null);
         if (arch.equals(GPT_OSS)) {
             bias = root.path("attention_bias").asBoolean(true);
-            float limit = (float) root.path("swiglu_limit").asDouble(7.0), alpha = (float) root.path("swiglu_alpha").asDouble(ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
-            if (!(limit > 0) || Float.isInfinite(limit)) throw PuzzleException.field(file, "swiglu_limit", root.path("swiglu_limit"), "must be > 0");
-            if (!(alpha > 0) || Float.isInfinite(alpha)) throw PuzzleException.field(file, "swiglu_alpha", root.path("swiglu_alpha"), "must be > 0");
-            ext = new ModelConfig.Extensions(true, bias, yarn, new ModelConfig.ClampedSwiGlu(limit, alpha));
+            ext = new ModelConfig.Extensions(true, bias, yarn, clampedSwiGlu(file, root, 7f));
             int experts = posInt(file, root, "num_local_experts");
             int topK = posInt(file, root, "num_experts_per_tok");
             if (topK > experts) throw PuzzleException.field(file, "num_experts_per_tok", topK, "exceeds num_local_experts " + experts);
@@ -182,15 +179,21 @@ public final class HfConfig {
     /** This toolkit's fields for gpt-oss's extensions on other layouts (a DeciLM child of a gpt-oss parent). */
     private static ModelConfig.Extensions extensions(Path file, JsonNode root, Yarn yarn) {
         boolean sinks = root.path("attention_sinks").asBoolean(false), oBias = root.path("o_proj_bias").asBoolean(false);
-        JsonNode limit = root.path("swiglu_limit");
-        ModelConfig.ClampedSwiGlu clamp = null;
-        if (!limit.isMissingNode() && !limit.isNull()) {
-            float l = (float) limit.asDouble(), a = (float) root.path("swiglu_alpha").asDouble(ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
-            if (!(l > 0) || Float.isInfinite(l)) throw PuzzleException.field(file, "swiglu_limit", limit, "must be > 0");
-            if (!(a > 0) || Float.isInfinite(a)) throw PuzzleException.field(file, "swiglu_alpha", root.path("swiglu_alpha"), "must be > 0");
-            clamp = new ModelConfig.ClampedSwiGlu(l, a);
-        }
-        return new ModelConfig.Extensions(sinks, oBias, yarn, clamp);
+        return new ModelConfig.Extensions(sinks, oBias, yarn, clampedSwiGlu(file, root, Float.NaN));
+    }
+
+    /**
+     * {@code swiglu_limit} and {@code swiglu_alpha} (default gpt-oss's 1.702), each checked; without a limit, {@code limit}
+     * (gpt-oss's 7), or null where that is NaN (a layout whose experts are plain SwiGLU unless it says otherwise).
+     */
+    private static ModelConfig.ClampedSwiGlu clampedSwiGlu(Path file, JsonNode root, float limit) {
+        JsonNode l = root.path("swiglu_limit");
+        boolean given = !l.isMissingNode() && !l.isNull();
+        if (!given && Float.isNaN(limit)) return null;
+        float lim = given ? (float) l.asDouble() : limit, alpha = (float) root.path("swiglu_alpha").asDouble(ModelConfig.ClampedSwiGlu.GPT_OSS_ALPHA);
+        if (!(lim > 0) || Float.isInfinite(lim)) throw PuzzleException.field(file, "swiglu_limit", l, "must be > 0");
+        if (!(alpha > 0) || Float.isInfinite(alpha)) throw PuzzleException.field(file, "swiglu_alpha", root.path("swiglu_alpha"), "must be > 0");
+        return new ModelConfig.ClampedSwiGlu(lim, alpha);
     }
 
     /** A rope_scaling (or rope_parameters) object: null, absent or rope_type default: none; yarn: its parameters; others refused. */

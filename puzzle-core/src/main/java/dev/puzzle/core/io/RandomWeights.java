@@ -125,21 +125,17 @@ public final class RandomWeights {
         t.put(layer(i, MAMBA_IN), gauss(r, 1 / Math.sqrt(D), I + C + H, D));
         t.put(layer(i, MAMBA_CONV), gauss(r, 1 / Math.sqrt(m.conv()), C, m.conv()));
         t.put(layer(i, MAMBA_CONV_BIAS), gauss(r, 0.1, C));
-        Tensor dtb = Tensor.zeros(H), alog = Tensor.zeros(H), d = Tensor.zeros(H);
-        for (int h = 0; h < H; h++) {
-            double dt = Math.exp(Math.log(0.01) + r.nextDouble() * (Math.log(0.1) - Math.log(0.01)));
-            dtb.data()[h] = (float) (dt + Math.log(-Math.expm1(-dt))); // softplus⁻¹(dt)
-            alog.data()[h] = (float) Math.log(h + 1);
-            d.data()[h] = 1f;
-        }
-        t.put(layer(i, MAMBA_DT_BIAS), dtb);
-        t.put(layer(i, MAMBA_A_LOG), alog);
+        Tensor d = Tensor.zeros(H);
+        java.util.Arrays.fill(d.data(), 1f);
+        t.put(layer(i, MAMBA_DT_BIAS), new Tensor(dev.puzzle.core.ops.Mamba2Op.initialDtBias(r, H, 0.01, 0.1), H));
+        t.put(layer(i, MAMBA_A_LOG), new Tensor(dev.puzzle.core.ops.Mamba2Op.initialALog(H), H));
         t.put(layer(i, MAMBA_D), d);
         t.put(layer(i, MAMBA_NORM), norm(r, I));
         t.put(layer(i, MAMBA_OUT), gauss(r, 1 / Math.sqrt(I), D, I));
     }
 
-    private static Tensor gauss(Random r, double std, int... shape) {
+    /** A tensor of Gaussian values of standard deviation {@code std}. */
+    public static Tensor gauss(Random r, double std, int... shape) {
         Tensor x = Tensor.zeros(shape);
         float[] a = x.data();
         for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * std);

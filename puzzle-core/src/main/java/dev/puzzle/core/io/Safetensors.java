@@ -176,24 +176,9 @@ public final class Safetensors implements AutoCloseable {
             if (!dtName.equals("U8")) throw PuzzleException.field(file, name + ".dtype", dtName, "a " + quant + " tensor is stored as U8 rows");
         }
         if (dt == null) throw PuzzleException.field(file, name + ".dtype", dtName, "unsupported dtype (supported: F32, F16, BF16, and U8 rows of a quantized dtype named in the metadata)");
-        JsonNode sh = v.path("shape");
-        if (!sh.isArray()) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
-        int[] shape = new int[sh.size()];
-        for (int i = 0; i < shape.length; i++) {
-            JsonNode d = sh.get(i);
-            if (!d.canConvertToLong() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
-                throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
-            }
-            shape[i] = (int) d.asLong();
-        }
-        JsonNode off = v.path("data_offsets");
-        if (!off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
-            throw PuzzleException.field(file, name + ".data_offsets", off, "must be [begin, end]");
-        }
-        long b = off.get(0).asLong(), e = off.get(1).asLong();
-        if (b < 0 || e < b || e > dataLen) {
-            throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
-        }
+        int[] shape = shape(file, name, v);
+        long[] span = span(file, name, v, dataLen);
+        long b = span[0], e = span[1];
         if (dt.isQuantized()) { // stored rows of rowBytes: the last dimension becomes the row's element count
             int rb = shape.length == 0 ? 0 : shape[shape.length - 1];
             int blocks = (rb - dt.rowHeader) / dt.blockBytes;
@@ -215,45 +200,46 @@ public final class Safetensors implements AutoCloseable {
         return new Entry(name, dt, shape, b, e);
     }
 
-    /** A U8 tensor that is not a quantized dtype of this toolkit (gpt-oss's MXFP4 blocks and scales): its shape and bytes. */
-    private static Entry byteEntry(Path file, String name, JsonNode v, long dataLen) {
-        JsonNode sh = v.path("shape"), off = v.path("data_offsets");
-        long numel = 1;
-        int[] shape = new int[sh.isArray() ? sh.size() : 0];
+    /** A tensor's {@code shape}: non-negative integers, checked. */
+    private static int[] shape(Path file, String name, JsonNode v) {
+        JsonNode sh = v.path("shape");
         if (!sh.isArray()) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+        int[] shape = new int[sh.size()];
         for (int i = 0; i < shape.length; i++) {
-            if (!sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0) throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
-            shape[i] = sh.get(i).asInt();
-            numel *= shape[i];
+            JsonNode d = sh.get(i);
+            if (!d.canConvertToLong() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
+                throw PuzzleException.field(file, name + ".shape", sh, "must be an array of non-negative integers");
+            }
+            shape[i] = (int) d.asLong();
         }
+        return shape;
+    }
+
+    /** A tensor's {@code data_offsets} [begin, end], checked to lie in the data section. */
+    private static long[] span(Path file, String name, JsonNode v, long dataLen) {
+        JsonNode off = v.path("data_offsets");
         if (!off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
             throw PuzzleException.field(file, name + ".data_offsets", off, "must be [begin, end]");
         }
         long b = off.get(0).asLong(), e = off.get(1).asLong();
-        if (b < 0 || e < b || e > dataLen) throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
+        if (b < 0 || e < b || e > dataLen) {
+            throw PuzzleException.field(file, name + ".data_offsets", "[" + b + ", " + e + "]", "outside the data section of " + dataLen + " bytes");
+        }
+        return new long[]{b, e};
+    }
+
+    /** A U8 tensor that is not a quantized dtype of this toolkit (gpt-oss's MXFP4 blocks and scales): its shape and bytes. */
+    private static Entry byteEntry(Path file, String name, JsonNode v, long dataLen) {
+        int[] shape = shape(file, name, v);
+        long[] span = span(file, name, v, dataLen);
+        long numel = Tensor.numel(shape), b = span[0], e = span[1];
         if (numel != e - b || numel > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, name, "U8 " + Arrays.toString(shape), "needs " + numel + " bytes but data_offsets span " + (e - b));
         return new Entry(name, null, shape, b, e);
     }
 
-    /** The U8 tensors that are not in {@link #entries} (dtype null): raw bytes for a layout reader to decode ({@link #bytes}). */
+    /** The U8 tensors that are not in {@link #entries} (dtype null): raw bytes for a layout reader to decode ({@link #mapBytes}). */
     public Map<String, Entry> byteEntries() {
         return byteEntries;
-    }
-
-    /** The data of a U8 tensor of {@link #byteEntries}. */
-    public byte[] bytes(String name) {
-        Entry e = byteEntries.get(name);
-        if (e == null) throw new PuzzleException(file + ": no U8 tensor '" + name + "'");
-        try {
-            ByteBuffer bb = ByteBuffer.allocate((int) (e.end() - e.begin()));
-            while (bb.hasRemaining() && ch.read(bb, dataStart + e.begin() + bb.position()) >= 0) {
-                // until filled or at the end
-            }
-            if (bb.hasRemaining()) throw new PuzzleException(file + ": tensor '" + name + "' is truncated");
-            return bb.array();
-        } catch (IOException ex) {
-            throw new PuzzleException(file + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
-        }
     }
 
     /** A U8 tensor of {@link #byteEntries} as a read-only view of the file (valid after it is closed), little endian. */

@@ -59,6 +59,26 @@ public final class Mamba2Op implements BlockOp {
         return taps;
     }
 
+    /**
+     * Mamba-2's initial dt_bias: softplus⁻¹ of a dt drawn log-uniformly from [dtMin, dtMax] per head (one draw of {@code r}
+     * each, in head order).
+     */
+    public static float[] initialDtBias(java.util.Random r, int heads, double dtMin, double dtMax) {
+        float[] out = new float[heads];
+        for (int h = 0; h < heads; h++) {
+            double dt = Math.exp(Math.log(dtMin) + r.nextDouble() * (Math.log(dtMax) - Math.log(dtMin)));
+            out[h] = (float) (dt + Math.log(-Math.expm1(-dt)));
+        }
+        return out;
+    }
+
+    /** Mamba-2's initial A_log: log(1), …, log(heads) (A = −1 … −heads). */
+    public static float[] initialALog(int heads) {
+        float[] out = new float[heads];
+        for (int h = 0; h < heads; h++) out[h] = (float) Math.log(h + 1);
+        return out;
+    }
+
     @Override
     public List<Param> params() {
         return List.of(norm, inProj, convW, convB, dtBias, aLog, dSkip, gateNorm, outProj);
