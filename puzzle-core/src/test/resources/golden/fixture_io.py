@@ -43,3 +43,37 @@ def write_records(path, rec):
             f.write(struct.pack("<i", len(nb)) + nb + struct.pack("<i", t.dim()))
             f.write(struct.pack(f"<{t.dim()}i", *t.shape))
             f.write(t.numpy().tobytes())
+
+
+def mamba2_naive(h, in_proj, conv_w, conv_b, dt_bias, a_log, d_skip, norm_w, out_proj, heads, head_dim, state, groups, conv, eps):
+    """The Mamba-2 mixer of the published definition (transformers' NemotronHMamba2Mixer / Mamba2Mixer, its naive path),
+    the recurrence step by step, on normed input h (T, D); conv_w is (C, 1, K) as PyTorch's depthwise conv1d takes it.
+      z, xBC, dt = in_proj(h).split([I, C, H]);  I = H*P, C = I + 2*G*N
+      xBC = silu(conv1d(xBC))      depthwise (groups=C), kernel K, padding K-1, the first T outputs (causal), with bias
+      x, B, C = xBC.split([I, G*N, G*N]);  head h reads group h // (H/G)
+      dt = softplus(dt + dt_bias);  A = -exp(A_log)
+      S_t = exp(dt_t*A) * S_{t-1} + dt_t * x_t (outer) B_t;   y_t = S_t . C_t + D * x_t
+      g = y * silu(z);  n = weight * g / sqrt(mean(g^2 over each of G groups of I/G) + eps)   (norm after gate)
+      f = out_proj(n)
+    """
+    import torch.nn.functional as F
+    inner, chans = heads * head_dim, heads * head_dim + 2 * groups * state
+    n = h.shape[0]
+    z, xbc, dt = (h @ in_proj.T).split([inner, chans, heads], -1)
+    u = F.conv1d(xbc.T[None], conv_w, conv_b, padding=conv - 1, groups=chans)[0, :, :n].T
+    a = F.silu(u)
+    xs, b, c = a.split([inner, groups * state, groups * state], -1)
+    xs = xs.reshape(n, heads, head_dim)
+    b = b.reshape(n, groups, state).repeat_interleave(heads // groups, dim=1)
+    c = c.reshape(n, groups, state).repeat_interleave(heads // groups, dim=1)
+    dt = F.softplus(dt + dt_bias)
+    A = -torch.exp(a_log)
+    s = torch.zeros(heads, head_dim, state)
+    ys = []
+    for t in range(n):
+        s = torch.exp(dt[t] * A)[:, None, None] * s + dt[t][:, None, None] * xs[t][:, :, None] * b[t][:, None, :]
+        ys.append((s * c[t][:, None, :]).sum(-1) + d_skip[:, None] * xs[t])
+    y = torch.stack(ys).reshape(n, inner)
+    g = (y * F.silu(z)).reshape(n, groups, inner // groups)
+    g = g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + eps)
+    return (g.reshape(n, inner) * norm_w) @ out_proj.T

@@ -20,10 +20,9 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fixture_io import write_records, write_safetensors  # noqa: E402
+from fixture_io import mamba2_naive, write_records, write_safetensors  # noqa: E402
 
 torch.manual_seed(5)
 torch.set_default_dtype(torch.float64)
@@ -49,25 +48,9 @@ def params():
 
 def block(x, p):
     h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * p["input_layernorm.weight"]
-    z, xbc, dt = (h @ p["self_attn.in_proj.weight"].T).split([I, C, H], -1)
-    n = x.shape[0]
-    u = F.conv1d(xbc.T[None], p["self_attn.conv1d.weight"][:, None, :], p["self_attn.conv1d.bias"], padding=K - 1, groups=C)[0, :, :n].T
-    a = F.silu(u)
-    xs, b, c = a.split([I, G * N, G * N], -1)
-    xs = xs.reshape(n, H, P)
-    b = b.reshape(n, G, N).repeat_interleave(H // G, dim=1)
-    c = c.reshape(n, G, N).repeat_interleave(H // G, dim=1)
-    dt = F.softplus(dt + p["self_attn.dt_bias"])
-    A = -torch.exp(p["self_attn.A_log"])
-    s = torch.zeros(H, P, N)
-    ys = []
-    for t in range(n):
-        s = torch.exp(dt[t] * A)[:, None, None] * s + dt[t][:, None, None] * xs[t][:, :, None] * b[t][:, None, :]
-        ys.append((s * c[t][:, None, :]).sum(-1) + p["self_attn.D"][:, None] * xs[t])
-    y = torch.stack(ys).reshape(n, I)
-    g = (y * F.silu(z)).reshape(n, G, I // G)
-    g = g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + EPS)
-    return (g.reshape(n, I) * p["self_attn.norm.weight"]) @ p["self_attn.out_proj.weight"].T
+    return mamba2_naive(h, p["self_attn.in_proj.weight"], p["self_attn.conv1d.weight"][:, None, :], p["self_attn.conv1d.bias"],
+                        p["self_attn.dt_bias"], p["self_attn.A_log"], p["self_attn.D"], p["self_attn.norm.weight"],
+                        p["self_attn.out_proj.weight"], H, P, N, G, K, EPS)
 
 
 p = params()

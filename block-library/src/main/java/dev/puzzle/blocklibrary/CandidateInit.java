@@ -37,7 +37,10 @@ public final class CandidateInit {
                 out.put(layer(l, ATTN_NORM), pw.get(layer(l, ATTN_NORM)).copy());
                 out.put(layer(l, ATTN_LINEAR), leastSquares(new Ops(backend.kernels()), parent, pw.get(layer(l, ATTN_NORM)).data(), x, contribution, N));
             }
-            case AttentionConfig.Mamba2 m -> mamba2(parent, pw, l, m, out);
+            case AttentionConfig.Mamba2 m -> {
+                if (parent.parentBlock(l).attention().unquantized() instanceof AttentionConfig.Mamba2 pm) prunedMamba2(backend, parent, pw, l, pm, m, x, N, out);
+                else mamba2(parent, pw, l, m, out);
+            }
             case AttentionConfig.Gqa g -> pooled(parent, pw, l, g.numKvHeads(), out);
             case AttentionConfig.Window w -> pooled(parent, pw, l, w.numKvHeads(), out);
             case AttentionConfig.Quantized q -> { // its base's FP32 weights: the masters BLD trains and the ops quantize
@@ -143,6 +146,24 @@ public final class CandidateInit {
                 out.put(layer(l, UP), n3);
                 out.put(layer(l, DOWN), n2);
             }
+            case FfnConfig.Relu2 r -> {
+                Tensor w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
+                if (w3 == null || pw.containsKey(layer(l, GATE))) {
+                    throw new PuzzleException("layer " + l + ": a squared-ReLU MLP candidate starts from the parent's squared-ReLU MLP, which this layer does not have");
+                }
+                int D = parent.dim(), F = w3.dim(0), keep = r.intermediateSize();
+                if (keep > F) throw new PuzzleException("layer " + l + ": MLP width " + keep + " exceeds the parent's " + F);
+                int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), null, w3, w2, x, N, keep);
+                Tensor n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
+                float[] down = w2.data(), newDown = n2.data();
+                for (int j = 0; j < keep; j++) {
+                    w3.rows(idx[j], 1, n3.data(), j * D);
+                    for (int i = 0; i < D; i++) newDown[i * keep + j] = down[i * F + idx[j]];
+                }
+                out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
+                out.put(layer(l, UP), n3);
+                out.put(layer(l, DOWN), n2);
+            }
         }
         return out;
     }
@@ -201,14 +222,22 @@ public final class CandidateInit {
         return a;
     }
 
-    /** Indices (ascending) of the {@code keep} channels with the largest mean |silu(a)·b| · ‖W2[:, j]‖. */
+    /**
+     * Indices (ascending) of the {@code keep} channels with the largest mean |silu(a)·b| · ‖W2[:, j]‖ — or, without a gate
+     * (w1 null, a squared-ReLU MLP), mean relu(b)² · ‖W2[:, j]‖.
+     */
     static int[] topChannels(Ops ops, ModelConfig c, float[] norm, Tensor w1, Tensor w3, Tensor w2, float[] x, int N, int keep) {
-        int D = c.dim(), F = w1.dim(0);
-        float[] h = new float[N * D], rstd = new float[N], a = new float[N * F], b = new float[N * F], g = new float[N * F];
+        int D = c.dim(), F = w3.dim(0);
+        float[] h = new float[N * D], rstd = new float[N], b = new float[N * F], g = new float[N * F];
         ops.rmsnormForward(h, rstd, x, norm, N, D, c.normEps());
-        ops.linearForward(a, h, w1, null, N, D, F);
         ops.linearForward(b, h, w3, null, N, D, F);
-        Ops.swigluForward(g, a, b, N * F);
+        if (w1 != null) {
+            float[] a = new float[N * F];
+            ops.linearForward(a, h, w1, null, N, D, F);
+            Ops.swigluForward(g, a, b, N * F);
+        } else {
+            for (int i = 0; i < N * F; i++) g[i] = Math.max(b[i], 0f) * Math.max(b[i], 0f);
+        }
         double[] score = new double[F];
         for (int n = 0; n < N; n++) for (int j = 0; j < F; j++) score[j] += Math.abs(g[n * F + j]);
         float[] down = w2.data();
@@ -263,6 +292,64 @@ public final class CandidateInit {
         out.put(layer(l, MAMBA_D), d);
         out.put(layer(l, MAMBA_NORM), ones(I));
         out.put(layer(l, MAMBA_OUT), outProj);
+    }
+
+    /**
+     * A Mamba-2 candidate of a layer that is Mamba-2 in the parent: the parent's mixer itself, or fewer heads of it (same
+     * head dim, state, groups and conv) — in each group the heads that contribute most on the calibration rows x
+     * ({@link dev.puzzle.core.ops.Mamba2Op#headScores}), so that every kept head reads its own group's B and C. The
+     * gated norm keeps its kept channels' weights (its groups are narrower: BLD adjusts).
+     */
+    private static void prunedMamba2(Backend backend, ModelConfig c, Map<String, Tensor> pw, int l, AttentionConfig.Mamba2 pm, AttentionConfig.Mamba2 m,
+                                     float[] x, int rows, Map<String, Tensor> out) {
+        if (m.headDim() != pm.headDim() || m.state() != pm.state() || m.groups() != pm.groups() || m.conv() != pm.conv() || m.heads() > pm.heads()
+                || m.heads() % m.groups() != 0) {
+            throw new PuzzleException("layer " + l + ": Mamba-2 candidate " + m + " is not the parent's " + pm + " with fewer heads (a multiple of its "
+                    + pm.groups() + " groups)");
+        }
+        for (String n : new String[]{ATTN_NORM, MAMBA_IN, MAMBA_CONV, MAMBA_CONV_BIAS, MAMBA_DT_BIAS, MAMBA_A_LOG, MAMBA_D, MAMBA_NORM, MAMBA_OUT}) {
+            out.put(layer(l, n), pw.get(layer(l, n)).copy());
+        }
+        if (m.heads() == pm.heads()) return;
+        int D = c.dim(), H = pm.heads(), P = pm.headDim(), G = pm.groups(), I = H * P, C = pm.convChannels(), K = pm.conv(), GN = 2 * G * pm.state();
+        int perGroup = H / G, keepPerGroup = m.heads() / G;
+        double[] score = new BlockOps(c, pw, "the parent", backend).mamba2(l, pm).headScores(x, rows);
+        int[] keep = new int[m.heads()];
+        for (int g = 0; g < G; g++) {
+            double[] s = java.util.Arrays.copyOfRange(score, g * perGroup, (g + 1) * perGroup);
+            int[] top = topExperts(s, keepPerGroup);
+            for (int j = 0; j < keepPerGroup; j++) keep[g * keepPerGroup + j] = g * perGroup + top[j];
+        }
+        int H2 = m.heads(), I2 = H2 * P, C2 = I2 + GN;
+        float[] in = out.get(layer(l, MAMBA_IN)).data(), conv = out.get(layer(l, MAMBA_CONV)).data(), convB = out.get(layer(l, MAMBA_CONV_BIAS)).data();
+        float[] dtB = out.get(layer(l, MAMBA_DT_BIAS)).data(), aLog = out.get(layer(l, MAMBA_A_LOG)).data(), dd = out.get(layer(l, MAMBA_D)).data();
+        float[] gn = out.get(layer(l, MAMBA_NORM)).data(), op = out.get(layer(l, MAMBA_OUT)).data();
+        float[] in2 = new float[(I2 + C2 + H2) * D], conv2 = new float[C2 * K], convB2 = new float[C2], dtB2 = new float[H2], aLog2 = new float[H2], d2 = new float[H2];
+        float[] gn2 = new float[I2], op2 = new float[D * I2];
+        for (int j = 0; j < H2; j++) {
+            int h = keep[j];
+            System.arraycopy(in, h * P * D, in2, j * P * D, P * D);                      // z rows
+            System.arraycopy(in, (I + h * P) * D, in2, (I2 + j * P) * D, P * D);         // x rows
+            System.arraycopy(in, (I + C + h) * D, in2, (I2 + C2 + j) * D, D);            // dt row
+            System.arraycopy(conv, h * P * K, conv2, j * P * K, P * K);
+            System.arraycopy(convB, h * P, convB2, j * P, P);
+            System.arraycopy(gn, h * P, gn2, j * P, P);
+            for (int d = 0; d < D; d++) System.arraycopy(op, d * I + h * P, op2, d * I2 + j * P, P);
+            dtB2[j] = dtB[h];
+            aLog2[j] = aLog[h];
+            d2[j] = dd[h];
+        }
+        System.arraycopy(in, (I + I) * D, in2, (I2 + I2) * D, GN * D);                   // B, C rows: all groups kept
+        System.arraycopy(conv, I * K, conv2, I2 * K, GN * K);
+        System.arraycopy(convB, I, convB2, I2, GN);
+        out.put(layer(l, MAMBA_IN), new Tensor(in2, I2 + C2 + H2, D));
+        out.put(layer(l, MAMBA_CONV), new Tensor(conv2, C2, K));
+        out.put(layer(l, MAMBA_CONV_BIAS), new Tensor(convB2, C2));
+        out.put(layer(l, MAMBA_DT_BIAS), new Tensor(dtB2, H2));
+        out.put(layer(l, MAMBA_A_LOG), new Tensor(aLog2, H2));
+        out.put(layer(l, MAMBA_D), new Tensor(d2, H2));
+        out.put(layer(l, MAMBA_NORM), new Tensor(gn2, I2));
+        out.put(layer(l, MAMBA_OUT), new Tensor(op2, D, I2));
     }
 
     private static Tensor ones(int n) {

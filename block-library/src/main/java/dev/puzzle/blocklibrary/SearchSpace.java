@@ -19,7 +19,7 @@ import java.util.Set;
 /**
  * The candidate blocks of every layer (Puzzle's search space), from YAML:
  * <pre>
- * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true, mamba2: true}
+ * attention: {kv_heads: [4, 2, 1], window: [128], linear: true, no_op: true, fp8_kv: true, mamba2: true, mamba2_heads: [0.5]}
  * ffn: {widths: [1.0, 0.5, 0.25], linear: true, no_op: true}   # ratios of the parent's width, or sizes
  * moe: {experts: [1.0, 0.5, 0.25], top_k: [2, 1], scoring: reap} # MoE layers: ratios of the layer's experts, or counts
  * ffn_fusion: {max_run: 3, threshold: 0.5}   # runs of 2..max_run layers fused into one wide FFN (layers_i-j)
@@ -38,6 +38,12 @@ import java.util.Set;
  * candidate keeping the experts {@code scoring} ranks highest (frequency, reap, ranked_choice, reroute;
  * default reap); {@code ffn.linear} and {@code ffn.no_op} apply to every layer.
  * <p>
+ * A hybrid parent (Nemotron-H) keeps each layer's role: a part that is the no-op in the parent stays the no-op (an MLP
+ * layer gets no mixer, a mixer layer no FFN); a Mamba-2 layer of the parent is offered narrower Mamba-2 mixers —
+ * {@code mamba2_heads}: ratios of its heads or counts, rounded to a multiple of its groups, each keeping the heads that
+ * contribute most on the calibration text — and {@code linear}/{@code no_op}, not attention; a squared-ReLU MLP layer
+ * takes {@code ffn.widths} as narrower squared-ReLU MLPs.
+ * <p>
  * {@code precision} lists the weight formats each attention and each FFN variant with weights is offered in,
  * chosen per sub-block (a MoE layer's experts as one choice): the quantized ones ({@code q8_0, q4_0, mxfp4, nvfp4,
  * fp8}) add a twin of the variant with its matrices in that format ({@link AttentionConfig.Quantized}); an element
@@ -49,7 +55,7 @@ public final class SearchSpace {
     /** A candidate with its stable, readable name. */
     public record Candidate(String name, BlockConfig block) {}
 
-    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn, Moe moe, Precision precision) {}
+    private record Part(List<AttentionConfig> attention, List<FfnConfig> ffn, Moe moe, Precision precision, List<Double> mambaHeads) {}
 
     /** The quantized formats variants are offered in, and whether the unquantized ones stay; null in a Part: no precision axis. */
     private record Precision(List<DType> quantized, boolean unquantized) {}
@@ -97,10 +103,11 @@ public final class SearchSpace {
 
     private static Part part(ConfigNode c, ModelConfig parent, Part inherit) {
         List<AttentionConfig> attn = inherit != null && !c.has("attention") ? inherit.attention() : attention(c.child("attention"), parent);
+        List<Double> mambaHeads = inherit != null && !c.has("attention") ? inherit.mambaHeads() : mambaHeads(c.child("attention"), parent);
         List<FfnConfig> ffn = inherit != null && !c.has("ffn") ? inherit.ffn() : ffn(c.child("ffn"), parent);
         Moe moe = inherit != null && !c.has("moe") ? inherit.moe() : moe(c.child("moe"), parent);
         Precision precision = inherit != null && !c.has("precision") ? inherit.precision() : precision(c);
-        return new Part(attn, ffn, moe, precision);
+        return new Part(attn, ffn, moe, precision, mambaHeads);
     }
 
     private static Precision precision(ConfigNode c) {
@@ -187,7 +194,7 @@ public final class SearchSpace {
         List<AttentionConfig> out = new ArrayList<>();
         out.add(new AttentionConfig.Gqa(parent.numKvHeads()));
         if (a.isMissing()) return out;
-        a.allowOnly("kv_heads", "window", "linear", "no_op", "fp8_kv", "mamba2");
+        a.allowOnly("kv_heads", "window", "linear", "no_op", "fp8_kv", "mamba2", "mamba2_heads");
         List<Integer> kvs = new ArrayList<>();
         for (JsonNode j : a.list("kv_heads")) {
             if (!j.isIntegralNumber()) throw a.error("kv_heads", j, "must be integers");
@@ -228,7 +235,8 @@ public final class SearchSpace {
     private static AttentionConfig.Mamba2 mamba2(ConfigNode a, ModelConfig parent) {
         if (!a.has("mamba2")) return null;
         JsonNode m = a.node().get("mamba2");
-        int heads = parent.numHeads(), headDim = parent.headDim(), state = parent.headDim(), groups = parent.numKvHeads(), conv = 4;
+        AttentionConfig.Mamba2 own = AttentionConfig.Mamba2.attentionShaped(parent);
+        int heads = own.heads(), headDim = own.headDim(), state = own.state(), groups = own.groups(), conv = own.conv();
         if (m.isBoolean()) {
             if (!m.asBoolean()) return null;
         } else {
@@ -242,6 +250,39 @@ public final class SearchSpace {
             if (heads % groups != 0) throw c.error("groups", groups, "must divide heads " + heads);
         }
         return new AttentionConfig.Mamba2(heads, headDim, state, groups, conv);
+    }
+
+    /** {@code mamba2_heads}: ratios (0, 1] of a Mamba-2 layer's heads, or counts (> 1), kept as given (a count as itself). */
+    private static List<Double> mambaHeads(ConfigNode a, ModelConfig parent) {
+        List<Double> out = new ArrayList<>();
+        if (a.isMissing() || !a.has("mamba2_heads")) return out;
+        int most = 0;
+        for (BlockConfig b : parent.blocks()) if (b.attention().unquantized() instanceof AttentionConfig.Mamba2 m) most = Math.max(most, m.heads());
+        if (most == 0) throw a.error("mamba2_heads", a.node().get("mamba2_heads"), "the parent has no Mamba-2 layer");
+        for (JsonNode j : a.list("mamba2_heads")) {
+            if (!j.isNumber()) throw a.error("mamba2_heads", j, "must be ratios of a Mamba-2 layer's heads (0, 1] or counts");
+            if (j.isIntegralNumber() && j.asInt() > 1) {
+                if (j.asInt() > most) throw a.error("mamba2_heads", j.asInt(), "exceeds the parent's " + most + " Mamba-2 heads");
+                out.add((double) j.asInt());
+            } else {
+                double r = j.asDouble();
+                if (!(r > 0 && r <= 1)) throw a.error("mamba2_heads", j, "a ratio must be in (0, 1]");
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    /** The narrower Mamba-2 mixers of a parent's Mamba-2 layer {@code pm}: each of {@code heads} as a multiple of its groups. */
+    private static List<AttentionConfig> narrower(AttentionConfig.Mamba2 pm, List<Double> heads) {
+        List<AttentionConfig> out = new ArrayList<>();
+        int G = pm.groups();
+        for (double v : heads) {
+            double n = v <= 1 ? v * pm.heads() : v;
+            int h = (int) Math.max(G, Math.min(pm.heads(), Math.round(n / G) * G));
+            add(out, new AttentionConfig.Mamba2(h, pm.headDim(), pm.state(), G, pm.conv()));
+        }
+        return out;
     }
 
     private static List<FfnConfig> ffn(ConfigNode f, ModelConfig parent) {
@@ -295,9 +336,23 @@ public final class SearchSpace {
         Part p = perLayer.getOrDefault(layer, defaults);
         BlockConfig own = parent.parentBlock(layer);
         List<AttentionConfig> attention = new ArrayList<>(p.attention());
+        if (own.attention() instanceof AttentionConfig.NoOp) { // a layer without a mixer (a hybrid's MLP layer) gets none
+            attention = new ArrayList<>(List.of(own.attention()));
+        } else if (own.attention().unquantized() instanceof AttentionConfig.Mamba2 pm) { // a hybrid's Mamba-2 layer: narrower Mamba-2, linear, no-op
+            List<AttentionConfig> kept = new ArrayList<>(narrower(pm, p.mambaHeads()));
+            for (AttentionConfig a : attention) if (a instanceof AttentionConfig.Linear || a instanceof AttentionConfig.NoOp) kept.add(a);
+            attention = kept;
+        }
         attention.remove(own.attention());
         attention.add(0, own.attention());
         List<FfnConfig> ffn = new ArrayList<>(p.ffn());
+        if (own.ffn() instanceof FfnConfig.NoOp) { // a mixer layer of a hybrid gets no FFN
+            ffn = new ArrayList<>(List.of(own.ffn()));
+        } else if (own.ffn().unquantized() instanceof FfnConfig.Relu2) { // the widths as squared-ReLU MLPs
+            List<FfnConfig> relu2 = new ArrayList<>();
+            for (FfnConfig f : ffn) add(relu2, f.denseWidth() > 0 ? new FfnConfig.Relu2(f.denseWidth()) : f);
+            ffn = relu2;
+        }
         if (own.ffn() instanceof FfnConfig.Moe m) { // expert counts take the place of dense widths
             ffn.removeIf(f -> f.denseWidth() > 0);
             List<Integer> counts = new ArrayList<>(p.moe().counts());

@@ -183,4 +183,88 @@ class CandidateInitTest {
         String e = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{attention: {mamba2: {heads: 4, groups: 3}}}"), C)).getMessage();
         assertTrue(e.contains("mamba2.groups") && e.contains("3"), e);
     }
+
+    /** A Nemotron-H-shaped parent: a Mamba-2 layer, an attention layer, a squared-ReLU MLP layer, each alone in its layer. */
+    static final ModelConfig HYBRID = new ModelConfig(dev.puzzle.core.io.NemotronH.ARCH, 16, 4, 4, 2, 24, 30, 64, 1e-5f, 1e4f, RopeStyle.HALF_SPLIT, false, false,
+            List.of(new dev.puzzle.core.model.BlockConfig(new AttentionConfig.Mamba2(4, 4, 4, 2, 4), new FfnConfig.NoOp()),
+                    new dev.puzzle.core.model.BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.NoOp()),
+                    new dev.puzzle.core.model.BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(24))),
+            false, new ModelConfig.Extensions(false, false, null, null, true));
+
+    /**
+     * A hybrid parent keeps each layer's role: a Mamba-2 layer is offered narrower Mamba-2 mixers and the no-op (no
+     * attention), an attention layer attention variants and Mamba-2, an MLP layer narrower squared-ReLU MLPs — and no
+     * layer gets the part it lacks.
+     */
+    @Test
+    void aHybridParentsLayersKeepTheirRoles() {
+        SearchSpace s = SearchSpace.parse(yaml("{attention: {mamba2: true, mamba2_heads: [0.5, 0.1], no_op: true, kv_heads: [1]}, ffn: {widths: [0.5], no_op: true}}"), HYBRID);
+        java.util.function.IntFunction<java.util.Set<String>> blocks = l -> new java.util.TreeSet<>(s.candidates(HYBRID, l).stream().map(c -> c.block().toString()).toList());
+        assertEquals(new java.util.TreeSet<>(List.of("attn=mamba2_h4x4_n4_g2_k4 ffn=no_op", "attn=mamba2_h2x4_n4_g2_k4 ffn=no_op", "attn=no_op ffn=no_op")),
+                blocks.apply(0), "0.5 and 0.1 of 4 heads in 2 groups: 2 (at least a head per group)");
+        assertEquals(new java.util.TreeSet<>(List.of("attn=gqa2 ffn=no_op", "attn=gqa1 ffn=no_op", "attn=mamba2_h4x4_n4_g2_k4 ffn=no_op", "attn=no_op ffn=no_op")),
+                blocks.apply(1));
+        assertEquals(new java.util.TreeSet<>(List.of("attn=no_op ffn=relu2_24", "attn=no_op ffn=relu2_12", "attn=no_op ffn=no_op")), blocks.apply(2));
+        String e = assertThrows(PuzzleException.class, () -> SearchSpace.parse(yaml("{attention: {mamba2_heads: [0.5]}}"), C)).getMessage();
+        assertTrue(e.contains("mamba2_heads") && e.contains("no Mamba-2 layer"), e);
+    }
+
+    /**
+     * A narrower Mamba-2 keeps, in each group, the heads that contribute most on the calibration rows: a head whose out_proj
+     * columns are zero contributes nothing and goes; the kept heads carry their own rows of in_proj (z, x, dt), conv
+     * channels, dt_bias, A_log, D, norm weights and out_proj columns, and B and C stay whole.
+     */
+    @Test
+    void aNarrowerMamba2KeepsTheHeadsThatContributeMost() {
+        Map<String, Tensor> w = new java.util.LinkedHashMap<>(RandomWeights.of(HYBRID, 4).tensors());
+        float[] out = w.get(layer(0, MAMBA_OUT)).copy().data();
+        for (int d = 0; d < 16; d++) for (int p = 0; p < 4; p++) out[d * 16 + 4 + p] = 0; // head 1 silent
+        w.put(layer(0, MAMBA_OUT), new Tensor(out, 16, 16));
+        Random r = new Random(2);
+        int N = 24;
+        float[] x = randn(r, N * 16);
+        AttentionConfig.Mamba2 two = new AttentionConfig.Mamba2(2, 4, 4, 2, 4);
+        Map<String, Tensor> t = CandidateInit.attention(Backend.cpu(), HYBRID, w, 0, two, x, new float[N * 16], N);
+        double[] score = new dev.puzzle.core.ops.BlockOps(HYBRID, w, "p", Backend.cpu()).mamba2(0, (AttentionConfig.Mamba2) HYBRID.blocks().get(0).attention()).headScores(x, N);
+        assertEquals(0, score[1], 0, "a silent head scores 0");
+        int g1 = score[2] >= score[3] ? 2 : 3; // group 1's better head
+        int[] kept = {0, g1};
+        int D = 16, P = 4, I = 16, C = I + 2 * 2 * 4, I2 = 8, C2 = I2 + 16;
+        float[] in = w.get(layer(0, MAMBA_IN)).data(), in2 = t.get(layer(0, MAMBA_IN)).data();
+        assertArrayEquals(new int[]{I2 + C2 + 2, D}, t.get(layer(0, MAMBA_IN)).shape());
+        for (int j = 0; j < 2; j++) {
+            int h = kept[j];
+            assertArrayEquals(java.util.Arrays.copyOfRange(in, h * P * D, (h + 1) * P * D), java.util.Arrays.copyOfRange(in2, j * P * D, (j + 1) * P * D), "z of head " + h);
+            assertArrayEquals(java.util.Arrays.copyOfRange(in, (I + h * P) * D, (I + h * P + P) * D), java.util.Arrays.copyOfRange(in2, (I2 + j * P) * D, (I2 + j * P + P) * D), "x of head " + h);
+            assertArrayEquals(java.util.Arrays.copyOfRange(in, (I + C + h) * D, (I + C + h + 1) * D), java.util.Arrays.copyOfRange(in2, (I2 + C2 + j) * D, (I2 + C2 + j + 1) * D), "dt of head " + h);
+            assertEquals(w.get(layer(0, MAMBA_A_LOG)).data()[h], t.get(layer(0, MAMBA_A_LOG)).data()[j]);
+            assertEquals(w.get(layer(0, MAMBA_DT_BIAS)).data()[h], t.get(layer(0, MAMBA_DT_BIAS)).data()[j]);
+        }
+        assertArrayEquals(java.util.Arrays.copyOfRange(in, 2 * I * D, (2 * I + 16) * D), java.util.Arrays.copyOfRange(in2, 2 * I2 * D, (2 * I2 + 16) * D), "B and C whole");
+        // the candidate runs as the op of its shape
+        var op = new dev.puzzle.core.ops.BlockOps(HYBRID.withBlocks(List.of(new dev.puzzle.core.model.BlockConfig(two, new FfnConfig.NoOp()))), t, "c", Backend.cpu())
+                .attention(0, two);
+        assertEquals(N * 16, op.forward(x, 1, N).out().length);
+        String e = assertThrows(PuzzleException.class, () -> CandidateInit.attention(Backend.cpu(), HYBRID, w, 0, new AttentionConfig.Mamba2(2, 4, 8, 2, 4), x, null, N)).getMessage();
+        assertTrue(e.contains("fewer heads"), e);
+    }
+
+    /** A narrower squared-ReLU MLP keeps the channels of largest mean relu(up·h)² × ‖down column‖: a channel with a zero down column goes. */
+    @Test
+    void aNarrowerRelu2MlpKeepsItsStrongestChannels() {
+        Map<String, Tensor> w = new java.util.LinkedHashMap<>(RandomWeights.of(HYBRID, 5).tensors());
+        float[] down = w.get(layer(2, DOWN)).copy().data();
+        for (int d = 0; d < 16; d++) down[d * 24 + 5] = 0;
+        w.put(layer(2, DOWN), new Tensor(down, 16, 24));
+        float[] x = randn(new Random(3), 32 * 16);
+        Map<String, Tensor> t = CandidateInit.ffn(Backend.cpu(), HYBRID, w, 2, new FfnConfig.Relu2(23), x, null, 32);
+        assertArrayEquals(new int[]{23, 16}, t.get(layer(2, UP)).shape());
+        assertArrayEquals(new int[]{16, 23}, t.get(layer(2, DOWN)).shape());
+        assertFalse(t.containsKey(layer(2, GATE)), "no gate");
+        float[] up = w.get(layer(2, UP)).data(), up2 = t.get(layer(2, UP)).data();
+        for (int j = 0; j < 23; j++) {
+            int src = j < 5 ? j : j + 1; // channel 5 dropped, order kept
+            assertArrayEquals(java.util.Arrays.copyOfRange(up, src * 16, (src + 1) * 16), java.util.Arrays.copyOfRange(up2, j * 16, (j + 1) * 16), "channel " + src);
+        }
+    }
 }

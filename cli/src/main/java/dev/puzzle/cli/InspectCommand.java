@@ -59,6 +59,7 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
                 ObjectNode x = o.putObject("extensions");
                 x.put("attention_sinks", c.extensions().sinks());
                 x.put("o_proj_bias", c.extensions().outputBias());
+                x.put("no_rope", c.extensions().noRope());
                 var y = c.extensions().yarn();
                 if (y != null) {
                     x.putObject("yarn").put("factor", y.factor()).put("original_context", y.originalContext()).put("beta_fast", y.betaFast())
@@ -67,6 +68,7 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
                 var e = c.extensions().experts();
                 if (e != null) x.putObject("clamped_swiglu_experts").put("limit", e.limit()).put("alpha", e.alpha());
             }
+            if (dev.puzzle.core.io.NemotronH.hybrid(c)) o.put("pattern", dev.puzzle.core.io.NemotronH.pattern(c));
             o.put("parameters", ck.parameterCount());
             ObjectNode bytes = o.putObject("bytes_by_dtype");
             ck.bytesByDType().forEach((k, v) -> bytes.put(k.name(), v));
@@ -82,6 +84,10 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(Locale.ROOT, "shape         dim %d, %d layers, %d heads × %d, %d KV heads, FFN %d, vocab %d, context %d%n",
                 c.dim(), c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(), c.maxSeqLen());
         if (c.extensions().any()) out.printf(Locale.ROOT, "extensions    %s%n", c.extensions().describe());
+        if (dev.puzzle.core.io.NemotronH.hybrid(c)) {
+            out.printf(Locale.ROOT, "pattern       %s  (M Mamba-2, * attention, - FFN, E MoE, m/a a Mamba-2/attention layer with an FFN, . identity)%n",
+                    dev.puzzle.core.io.NemotronH.pattern(c));
+        }
         out.printf(Locale.ROOT, "parameters    %,d%n", ck.parameterCount());
         StringBuilder sb = new StringBuilder();
         for (Map.Entry<DType, Long> e : ck.bytesByDType().entrySet()) {

@@ -12,7 +12,7 @@ import java.nio.file.NoSuchFileException;
 @Command(name = "puzzle", mixinStandardHelpOptions = true, version = "puzzle " + dev.puzzle.core.BuildInfo.VERSION,
         header = "Puzzle for Java: distillation-based architecture search that makes an LLM faster for a hardware budget.",
         description = {"", "Each stage reads and writes files; run 'puzzle COMMAND --help' for details.", ""},
-        subcommands = {InspectCommand.class, ConvertCommand.class, GenerateCommand.class, EvalCommand.class, CompressCommand.class, ReportCommand.class, LibraryCommand.class, DistillCommand.class, ScoreCommand.class, ProfileCommand.class, SearchCommand.class, MoefyCommand.class, QadCommand.class, ClusterCommand.class, StatusCommand.class, AotTrainCommand.class,
+        subcommands = {InspectCommand.class, ConvertCommand.class, GenerateCommand.class, EvalCommand.class, CompressCommand.class, ReportCommand.class, LibraryCommand.class, DistillCommand.class, ScoreCommand.class, ProfileCommand.class, SearchCommand.class, MoefyCommand.class, HybridizeCommand.class, QadCommand.class, ClusterCommand.class, StatusCommand.class, AotTrainCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Models: a Hugging Face directory, a .safetensors file beside its config.json, a llama2.c .bin, a .gguf,",
                 "or hf:OWNER/REPO/PATH (cache, then the mirror directories in PUZZLE_HF_MIRRORS or --mirror, then a download).",

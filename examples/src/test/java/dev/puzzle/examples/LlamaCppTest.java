@@ -507,10 +507,14 @@ class LlamaCppTest {
 
     /** Written as HF (GptOssForCausalLM), converted by the CLI to GGUF; the reloaded HF model with its tokenizer. */
     static Checkpoint throughHfToGguf(Checkpoint ck, Path dir, Path gguf) throws IOException {
+        return throughHfToGguf(ck, dir, gguf, "gpt-oss");
+    }
+
+    static Checkpoint throughHfToGguf(Checkpoint ck, Path dir, Path gguf, String arch) throws IOException {
         Checkpoints.writeHfDir(ck, dir, null);
         Run r = run("convert", dir.toString(), "--tokenizer", tok(), "--to", "gguf", gguf.toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("GGUF gpt-oss"), r.out());
+        assertTrue(r.out().contains("GGUF " + arch), r.out());
         return Checkpoints.load(dir).withTokenizer(ck.tokenizer());
     }
 
@@ -539,6 +543,63 @@ class LlamaCppTest {
         Checkpoint back = throughHfToGguf(ck, tmp.resolve("gpt-oss-mxfp4"), tmp.resolve("gpt-oss-mxfp4.gguf"));
         assertEquals(dev.puzzle.core.tensor.DType.MXFP4, back.tensors().get(layer(1, expert(2, EXPERT_UP))).dtype(), "MXFP4 experts read back as MXFP4");
         agreesWithLlamaCppUntilANearTie(back, tmp.resolve("gpt-oss-mxfp4.gguf"), "Once upon a time", 40, 4, 3e-2);
+    }
+
+    /**
+     * A random-weight Nemotron-H (NemotronHForCausalLM, pattern M-*M-M*-: Mamba-2 mixers, attention without RoPE,
+     * squared-ReLU MLPs) on stories260K's tokenizer, its classifier scaled so that greedy decoding has clear winners.
+     */
+    static Checkpoint nemotronH(long seed) {
+        String pattern = "M-*M-M*-";
+        var mamba = new AttentionConfig.Mamba2(8, 8, 16, 2, 4);
+        List<BlockConfig> blocks = new ArrayList<>();
+        for (char ch : pattern.toCharArray()) {
+            blocks.add(switch (ch) {
+                case 'M' -> new BlockConfig(mamba, new FfnConfig.NoOp());
+                case '*' -> new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.NoOp());
+                default -> new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(128));
+            });
+        }
+        ModelConfig c = new ModelConfig(dev.puzzle.core.io.NemotronH.ARCH, 64, 4, 16, 2, 128, 512, 4096, 1e-5f, 10000f,
+                dev.puzzle.core.model.RopeStyle.HALF_SPLIT, false, false, blocks, false, new ModelConfig.Extensions(false, false, null, null, true));
+        Checkpoint ck = dev.puzzle.core.io.RandomWeights.of(c, seed);
+        Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
+        float[] head = t.get(LM_HEAD).copy().data();
+        for (int i = 0; i < head.length; i++) head[i] *= 3;
+        t.put(LM_HEAD, new Tensor(head, 512, 64));
+        return new Checkpoint(c, t, ck.storedTypes(), BpeTokenizer.readLlama2c(Path.of(tok()), 512), "nemotron-h-random");
+    }
+
+    /**
+     * The random Nemotron-H parent, and a child as the search makes them — its MLP of layer 1 at half width (the first
+     * channels), its attention of layer 2 with one KV head (pooled), its Mamba-2 layer 3 dropped (a both-no-op layer,
+     * left out of the GGUF) — give llama.cpp's nemotron_h the greedy tokens and first probabilities (1e-3) they give here,
+     * over 40 positions.
+     */
+    @Test
+    void aRandomNemotronHAndAChildInGgufGenerateInLlamaCppWhatTheyGenerateHere(@TempDir Path tmp) throws Exception {
+        Checkpoint ck = nemotronH(21);
+        sameAsLlamaCpp(throughHfToGguf(ck, tmp.resolve("nemotron-h"), tmp.resolve("nemotron-h.gguf"), "nemotron_h"), tmp.resolve("nemotron-h.gguf"),
+                "Once upon a time", 40);
+        List<BlockConfig> blocks = new ArrayList<>(ck.config().blocks());
+        Map<String, Tensor> t = new LinkedHashMap<>(ck.tensors());
+        blocks.set(1, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(64)));
+        float[] up = t.get(layer(1, UP)).data(), down = t.get(layer(1, DOWN)).data(), d2 = new float[64 * 64];
+        for (int i = 0; i < 64; i++) System.arraycopy(down, i * 128, d2, i * 64, 64);
+        t.put(layer(1, UP), new Tensor(java.util.Arrays.copyOf(up, 64 * 64), 64, 64));
+        t.put(layer(1, DOWN), new Tensor(d2, 64, 64));
+        blocks.set(2, new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.NoOp()));
+        for (String n : new String[]{K, V}) {
+            float[] w = t.get(layer(2, n)).data(), pooled = new float[16 * 64];
+            for (int i = 0; i < pooled.length; i++) pooled[i] = (w[i] + w[16 * 64 + i]) / 2;
+            t.put(layer(2, n), new Tensor(pooled, 16, 64));
+        }
+        blocks.set(3, BlockConfig.EMPTY);
+        t.keySet().removeIf(n -> n.startsWith("model.layers.3."));
+        Checkpoint child = new Checkpoint(ck.config().withBlocks(blocks), t, ck.storedTypes(), ck.tokenizer(), "nemotron-h-child");
+        Checkpoint back = throughHfToGguf(child, tmp.resolve("child"), tmp.resolve("child.gguf"), "nemotron_h");
+        assertEquals(blocks, back.config().blocks());
+        sameAsLlamaCpp(back, tmp.resolve("child.gguf"), "Once upon a time", 40);
     }
 
     @Test

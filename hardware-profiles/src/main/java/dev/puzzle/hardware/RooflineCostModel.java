@@ -198,6 +198,19 @@ public final class RooflineCostModel implements CostModel {
                 double step = gemm(B, D, 2L * F, w, format) + kernel(4.0 * B * F, 3.0 * B * F * ACT_BYTES, "bf16") + gemm(B, F, D, w, format);
                 yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * step * 1e3, 0);
             }
+            case FfnConfig.Relu2 r -> {
+                int F = r.intermediateSize();
+                long params = 2L * D * F + D; // up, down, its RMSNorm
+                double bytes = matrixBytes(D, F, w, format) + matrixBytes(F, D, w, format) + (double) D * w.weightBytes();
+                // up (F × D), relu² elementwise, down (D × F).
+                double prefill = 0;
+                if (P > 0) {
+                    long T = (long) B * P;
+                    prefill = gemm(T, D, F, w, format) + kernel(2.0 * T * F, 2.0 * T * F * ACT_BYTES, "bf16") + gemm(T, F, D, w, format);
+                }
+                double step = gemm(B, D, F, w, format) + kernel(2.0 * B * F, 2.0 * B * F * ACT_BYTES, "bf16") + gemm(B, F, D, w, format);
+                yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * step * 1e3, 0);
+            }
         };
     }
 

@@ -98,6 +98,7 @@ public final class BaselinesStage {
         };
         boolean ffn = switch (b.ffn()) {
             case FfnConfig.Dense d -> true;
+            case FfnConfig.Relu2 r -> true;
             case FfnConfig.Moe m -> true;
             case FfnConfig.Linear l -> false;
             case FfnConfig.NoOp n -> false;

@@ -95,6 +95,7 @@ public final class HeapNeed {
     private static long width(FfnConfig f, long D) {
         return switch (f) {
             case FfnConfig.Dense d -> d.intermediateSize();
+            case FfnConfig.Relu2 r -> r.intermediateSize();
             case FfnConfig.Moe m -> (long) m.numExperts() * m.expertIntermediate() + m.sharedIntermediate() + m.numExperts();
             case FfnConfig.Linear l -> D;
             case FfnConfig.NoOp n -> 0;

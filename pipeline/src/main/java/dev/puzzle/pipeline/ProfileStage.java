@@ -157,11 +157,12 @@ public final class ProfileStage {
         switch (b.ffn().unquantized()) { // a quantized MoE routes as its base
             case FfnConfig.Moe m -> s.put(LibraryKeys.MOE_ACTIVE_EXPERTS, RooflineCostModel.activeExperts(m.numExperts(), m.topK(), w.batch(), routing));
             case FfnConfig.Dense d -> { }
+            case FfnConfig.Relu2 r -> { }
             case FfnConfig.Linear x -> { }
             case FfnConfig.NoOp n -> { }
             case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
         }
-        s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) b.ffn().denseWidth());
+        s.put(LibraryKeys.FFN_INTERMEDIATE_SIZE, (double) (b.ffn().denseWidth() + b.ffn().relu2Width()));
         s.put(LibraryKeys.ATTENTION_MEMORY_MIB, a.memoryMib());
         s.put(LibraryKeys.ATTENTION_RUNTIME_MS, a.runtimeMs());
         s.put(LibraryKeys.ATTENTION_NUM_PARAMS, (double) a.params());

@@ -37,42 +37,80 @@ public final class ReportStage {
     }
 
     /**
-     * Whether the MIP took attention → Mamba-2 where the search space offered it: the Puzzle children and layers that take
-     * it, or that none does and the least replace-1-block KL a Mamba-2 candidate reached; null when none was offered.
+     * Whether the MIP took attention → Mamba-2 where the search space offered it (the Puzzle children and layers that take
+     * it, or that none does and the least replace-1-block KL a Mamba-2 candidate reached), and what each Puzzle child did
+     * with the parent's own Mamba-2 layers; null when there is neither.
      */
     static String mambaChoice(Run run, List<ReportModel.ModelResult> models) throws IOException {
         var parent = run.parent.config();
         boolean offered = false;
-        for (int l = 0; l < parent.numLayers() && !offered; l++) {
+        List<Integer> own = new ArrayList<>();
+        for (int l = 0; l < parent.numLayers(); l++) {
+            if (parent.parentBlock(l).attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2) {
+                own.add(l);
+                continue;
+            }
             for (var c : run.space.candidates(parent, l)) offered |= c.block().attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2;
         }
-        if (!offered) return null;
+        if (!offered && own.isEmpty()) return null;
         return mambaChoice(models, Files.exists(run.dir.scoredLibrary())
-                ? dev.puzzle.blocklibrary.BlockLibraryJson.read(run.dir.scoredLibrary()).replacements() : List.of());
+                ? dev.puzzle.blocklibrary.BlockLibraryJson.read(run.dir.scoredLibrary()).replacements() : List.of(), offered, own);
     }
 
-    /** {@link #mambaChoice(Run, List)} from the models and the scored library's replacements, Mamba-2 having been offered. */
+    /** {@link #mambaChoice(Run, List)} from the models and the scored library's replacements, Mamba-2 having been offered to attention layers. */
     static String mambaChoice(List<ReportModel.ModelResult> models, List<dev.puzzle.blocklibrary.BlockLibrary.Replacement> library) {
-        List<String> taken = new ArrayList<>();
-        for (ReportModel.ModelResult m : models) {
-            if (!m.kind().equals("puzzle")) continue;
-            List<Integer> layers = new ArrayList<>();
-            for (ReportModel.LayerBlock b : m.blocks()) if (b.look() == ReportModel.Look.MAMBA2) layers.add(b.layer());
-            if (!layers.isEmpty()) taken.add(m.name() + " (layers " + layers.toString().replaceAll("[\\[\\]]", "") + ")");
-        }
-        if (!taken.isEmpty()) return "Attention → Mamba-2 was offered; the MIP took it in " + String.join(", ", taken) + ".";
-        double best = Double.POSITIVE_INFINITY;
-        int at = -1;
-        for (var rep : library) {
-            Double kl = rep.values().get(dev.puzzle.core.model.LibraryKeys.KL_DIV);
-            boolean mamba = rep.blocks().stream().anyMatch(b -> b.attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2);
-            if (mamba && kl != null && kl < best) {
-                best = kl;
-                at = rep.first();
+        return mambaChoice(models, library, true, List.of());
+    }
+
+    static String mambaChoice(List<ReportModel.ModelResult> models, List<dev.puzzle.blocklibrary.BlockLibrary.Replacement> library, boolean offered,
+                              List<Integer> parentMamba) {
+        List<String> lines = new ArrayList<>();
+        if (offered) {
+            List<String> taken = new ArrayList<>();
+            for (ReportModel.ModelResult m : models) {
+                if (!m.kind().equals("puzzle")) continue;
+                List<Integer> layers = new ArrayList<>();
+                for (ReportModel.LayerBlock b : m.blocks()) if (b.look() == ReportModel.Look.MAMBA2 && !parentMamba.contains(b.layer())) layers.add(b.layer());
+                if (!layers.isEmpty()) taken.add(m.name() + " (layers " + layers.toString().replaceAll("[\\[\\]]", "") + ")");
+            }
+            if (!taken.isEmpty()) {
+                lines.add("Attention → Mamba-2 was offered; the MIP took it in " + String.join(", ", taken) + ".");
+            } else {
+                double best = Double.POSITIVE_INFINITY;
+                int at = -1;
+                for (var rep : library) {
+                    Double kl = rep.values().get(dev.puzzle.core.model.LibraryKeys.KL_DIV);
+                    boolean mamba = !parentMamba.contains(rep.first())
+                            && rep.blocks().stream().anyMatch(b -> b.attention().unquantized() instanceof dev.puzzle.core.model.AttentionConfig.Mamba2);
+                    if (mamba && kl != null && kl < best) {
+                        best = kl;
+                        at = rep.first();
+                    }
+                }
+                lines.add("Attention → Mamba-2 was offered; no Puzzle child takes it" + (at < 0 ? "." : String.format(java.util.Locale.ROOT,
+                        " (the least replace-1-block KL of a Mamba-2 candidate: %.4g, layer %d).", best, at)));
             }
         }
-        return "Attention → Mamba-2 was offered; no Puzzle child takes it" + (at < 0 ? "." : String.format(java.util.Locale.ROOT,
-                " (the least replace-1-block KL of a Mamba-2 candidate: %.4g, layer %d).", best, at));
+        if (!parentMamba.isEmpty()) {
+            ReportModel.ModelResult parent = models.stream().filter(m -> m.kind().equals("parent")).findFirst().orElse(null);
+            List<String> fates = new ArrayList<>();
+            for (ReportModel.ModelResult m : models) {
+                if (!m.kind().equals("puzzle") || parent == null) continue;
+                List<String> changed = new ArrayList<>();
+                for (int l : parentMamba) {
+                    String was = block(parent, l), now = block(m, l);
+                    if (now != null && !now.equals(was)) changed.add("layer " + l + " → " + now.substring(0, now.indexOf(' ') < 0 ? now.length() : now.indexOf(' ')));
+                }
+                fates.add(m.name() + (changed.isEmpty() ? " keeps them" : ": " + String.join(", ", changed)));
+            }
+            lines.add("The parent's Mamba-2 layers " + parentMamba.toString().replaceAll("[\\[\\]]", "") + (fates.isEmpty() ? "." : ": " + String.join("; ", fates) + "."));
+        }
+        return lines.isEmpty() ? null : String.join(" ", lines);
+    }
+
+    private static String block(ReportModel.ModelResult m, int layer) {
+        for (ReportModel.LayerBlock b : m.blocks()) if (b.layer() == layer) return b.block();
+        return null;
     }
 
     /** The held-out text the models were scored on. */

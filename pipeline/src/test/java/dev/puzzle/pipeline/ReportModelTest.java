@@ -260,5 +260,14 @@ public class ReportModelTest {
                 0.99, 1.5, 4.5, 1000, 5000, 3000, 1000, null, null, 10, 12, 2.0e5, List.of(1.0, 2.0), blocks, null, null, null, null, null, null, null, null);
         assertEquals("Attention → Mamba-2 was offered; the MIP took it in puzzle-2e5 (layers 1).", ReportStage.mambaChoice(List.of(parent, taker), lib));
         assertTrue(build(List.of(parent, taker)).withSummaryLine("x.").verdictLines().getLast().endsWith(" x."));
+        // A hybrid parent's own Mamba-2 layer (1): kept is not "took it"; its fate per child is said.
+        ModelResult hybrid = new ModelResult("parent", "parent", null, null, false, null, null, 0, 1, 1, 1.5, 4.5, 1000, 5000, 3000, 1000, null, null, 10, 12, 2.0e5,
+                List.of(1.0, 2.0), blocks, null, null, null, null, null, null, null, null);
+        List<ReportModel.LayerBlock> dropped = List.of(blocks.get(0), new ReportModel.LayerBlock(1, "n", "attn=no_op ffn=dense172", ReportModel.Look.NO_ATTENTION, null));
+        ModelResult dropper = new ModelResult("puzzle-3e5", "puzzle", "300000", 3.0e5, false, null, null, 0.2, 0.9, 0.99, 1.5, 4.5, 1000, 5000, 3000, 1000, null, null,
+                10, 12, 3.0e5, List.of(1.0, 2.0), dropped, null, null, null, null, null, null, null, null);
+        assertEquals("Attention → Mamba-2 was offered; no Puzzle child takes it (the least replace-1-block KL of a Mamba-2 candidate: 0.1100, layer 3)."
+                        + " The parent's Mamba-2 layers 1: puzzle-2e5 keeps them; puzzle-3e5: layer 1 → attn=no_op.",
+                ReportStage.mambaChoice(List.of(hybrid, taker, dropper), lib, true, List.of(1)));
     }
 }

@@ -58,7 +58,8 @@ class FiniteDifferenceTest {
         List<BlockConfig> blocks = List.of(new BlockConfig(new AttentionConfig.Gqa(1), new FfnConfig.Dense(20)),
                 new BlockConfig(new AttentionConfig.Window(2, 2), new FfnConfig.Linear()),
                 new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Dense(9)),
-                new BlockConfig(new AttentionConfig.Mamba2(4, 3, 4, 2, 3), new FfnConfig.Dense(9)));
+                new BlockConfig(new AttentionConfig.Mamba2(4, 3, 4, 2, 3), new FfnConfig.Dense(9)),
+                new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(7)));
         ModelConfig c = new ModelConfig("LlamaForCausalLM", 12, 2, 6, 2, 20, 9, 32, 1e-5f, 100f, RopeStyle.INTERLEAVED, true, false, blocks);
         Checkpoint ck = RandomWeights.of(c, 5);
         TrainableModel m = new TrainableModel(ck, Backend.cpu());
@@ -72,7 +73,7 @@ class FiniteDifferenceTest {
                 checked++;
             }
         }
-        assertTrue(checked >= 4 * 29, "every parameter tensor sampled (the Mamba-2 mixer's nine too): " + checked);
+        assertTrue(checked >= 4 * 32, "every parameter tensor sampled (the Mamba-2 mixer's nine and the squared-ReLU MLP's three too): " + checked);
     }
 
     /** Qwen3's per-head q/k norms and a MoE layer with a shared expert (top-k = every expert: no selection flips under the differences). */

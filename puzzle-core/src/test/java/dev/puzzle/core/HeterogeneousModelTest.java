@@ -40,7 +40,8 @@ class HeterogeneousModelTest {
                 new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(33)),
                 new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.NoOp()),
                 new BlockConfig(new AttentionConfig.Window(2, 3), new FfnConfig.Linear()),
-                new BlockConfig(new AttentionConfig.Mamba2(4, 8, 8, 2, 4), new FfnConfig.Dense(20))); // a seventh: attention → Mamba-2
+                new BlockConfig(new AttentionConfig.Mamba2(4, 8, 8, 2, 4), new FfnConfig.Dense(20)), // a seventh: attention → Mamba-2
+                new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(24))); // an eighth: Nemotron-H's squared-ReLU MLP
         return new ModelConfig("LlamaForCausalLM", 32, 4, 8, 2, 48, 61, 64, 1e-5f, 10000f, RopeStyle.HALF_SPLIT, tied, bias, blocks);
     }
 
@@ -219,7 +220,8 @@ class HeterogeneousModelTest {
             float[] got = d.forward(d.newState(10), toks, 0, 10, true);
             double maxDiff = 0;
             for (int i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(want[i] - got[i]));
-            assertTrue(maxDiff < (dt == DType.F16 ? 0.02 : 0.15), dt + " max diff " + maxDiff);
+            // F16: 0.0224 at most with eight layers (the squared-ReLU MLP doubles its input's relative rounding), 0.02 with seven
+            assertTrue(maxDiff < (dt == DType.F16 ? 0.03 : 0.15), dt + " max diff " + maxDiff);
             assertTrue(maxDiff > 0, "narrowing must change something");
             // The weights stay mapped in their stored dtype; the kernels read them as the heap copy would.
             assertTrue(back.tensors().get(TensorNames.layer(0, TensorNames.Q)).isMapped());

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 public final class Json {
     private Json() {}
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Python's json writes Infinity and NaN (Nemotron-H's time_step_limit [0.0, Infinity]): read them as numbers. */
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
     /** The file's JSON object; {@code what} says what the file should be, for messages. */
     public static JsonNode readObject(Path file, String what) {

@@ -115,6 +115,7 @@ public final class Checkpoints {
             }
         }
         if (gptOss) GptOssLayout.toInternal(cfg, tensors, types, bytes, dir.toString());
+        else if (cfg.architecture().equals(NemotronH.ARCH)) NemotronH.toInternal(cfg, tensors, types, dir.toString());
         else MoeNames.toInternal(cfg, tensors, types, dir.toString());
         Tokenizer tok = null;
         if (Files.exists(dir.resolve("tokenizer.bin"))) {
@@ -214,6 +215,7 @@ public final class Checkpoints {
         if (hf.config().architecture().equals(HfConfig.MIXTRAL)) MoeNames.toMixtral(out, types); // a Mixtral's children too (as DeciLM)
         Map<String, Safetensors.Bytes> bytes = new LinkedHashMap<>();
         if (hf.config().architecture().equals(HfConfig.GPT_OSS)) GptOssLayout.toGptOss(hf.config(), out, types, bytes);
+        if (hf.config().architecture().equals(NemotronH.ARCH)) NemotronH.toNemotronH(hf.config(), out, types);
         Safetensors.write(dir.resolve("model.safetensors"), out, types, Map.of("format", "pt"), bytes);
         if (ck.tokenizer() instanceof BpeTokenizer bpe) {
             // llama2.c's format (read back exactly by this toolkit) and HF's, for stock Hugging Face code.

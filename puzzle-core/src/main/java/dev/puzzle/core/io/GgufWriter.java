@@ -59,7 +59,9 @@ public final class GgufWriter {
     /** Why no layer of this model can be written for llama.cpp (biases, q/k norms; for gpt-oss, what its graph fixes), or null. */
     public static String refusal(ModelConfig c) {
         if (c.architecture().equals(HfConfig.GPT_OSS)) return GgufGptOss.modelRefusal(c);
-        if (c.extensions().any()) return "gpt-oss's attention sinks, biases, YaRN and clamped experts are written to GGUF only as the gpt-oss architecture";
+        if (c.architecture().equals(NemotronH.ARCH)) return GgufNemotronH.modelRefusal(c);
+        if (c.extensions().any()) return "gpt-oss's attention sinks, biases, YaRN and clamped experts (and attention without RoPE) are written to GGUF only as the gpt-oss"
+                + " (nemotron_h) architecture";
         if (c.qkvBias()) return "q/k/v biases have no slot in GGUF's llama/deci graphs";
         if (c.qkNorm()) return "per-head q/k norms (Qwen3) have no slot in GGUF's llama/deci graphs";
         return null;
@@ -67,6 +69,7 @@ public final class GgufWriter {
 
     /** Why this block of a child of {@code parent} has no GGUF encoding that llama.cpp runs exactly (its llama/deci or gpt-oss graph), or null. */
     public static String refusal(ModelConfig parent, BlockConfig b) {
+        if (parent.architecture().equals(NemotronH.ARCH)) return GgufNemotronH.refusal(b, GgufNemotronH.mamba(parent));
         return parent.architecture().equals(HfConfig.GPT_OSS) ? GgufGptOss.refusal(parent, b) : refusal(b);
     }
 
@@ -82,7 +85,7 @@ public final class GgufWriter {
             case AttentionConfig.Gqa g -> g.fp8Kv() ? "an FP8 KV cache per layer is not expressible in GGUF" : null;
             case AttentionConfig.Quantized q -> Gguf.ggmlType(q.weights()) < 0 ? formatRefusal(q.weights()) : refusal(q.base());
             case AttentionConfig.Linear l -> null;
-            case AttentionConfig.Mamba2 m -> "a Mamba-2 mixer has no slot in GGUF's llama/deci graphs (llama.cpp's nemotron_h is not written yet)";
+            case AttentionConfig.Mamba2 m -> "a Mamba-2 mixer has no slot in GGUF's llama/deci graphs (only Nemotron-H models are written as nemotron_h)";
             case AttentionConfig.NoOp n -> null;
         };
     }
@@ -93,6 +96,7 @@ public final class GgufWriter {
             case FfnConfig.Moe m -> "mixture-of-experts layers are not written to GGUF yet";
             case FfnConfig.Quantized q -> Gguf.ggmlType(q.weights()) < 0 ? formatRefusal(q.weights()) : refusal(q.base());
             case FfnConfig.Dense d -> null;
+            case FfnConfig.Relu2 r -> "a squared-ReLU MLP has no slot in GGUF's llama/deci graphs (Nemotron-H models are written as nemotron_h)";
             case FfnConfig.NoOp n -> null;
         };
     }
@@ -115,6 +119,7 @@ public final class GgufWriter {
 
     /** llama.cpp's architecture this toolkit writes the model as: gpt-oss, llama (a uniform Llama) or deci. */
     public static String architecture(ModelConfig c) {
+        if (c.architecture().equals(NemotronH.ARCH)) return "nemotron_h";
         return c.architecture().equals(HfConfig.GPT_OSS) ? "gpt-oss" : c.isUniformParent() ? "llama" : "deci";
     }
 
@@ -122,6 +127,10 @@ public final class GgufWriter {
         ModelConfig c = ck.config();
         if (c.architecture().equals(HfConfig.GPT_OSS)) {
             GgufGptOss.write(ck, target, dtype);
+            return;
+        }
+        if (c.architecture().equals(NemotronH.ARCH)) {
+            GgufNemotronH.write(ck, target, dtype);
             return;
         }
         String whole = refusal(c);
@@ -162,6 +171,7 @@ public final class GgufWriter {
                 kvh[l] = b.attention().kvHeads();
                 ff[l] = switch (b.ffn().unquantized()) {
                     case FfnConfig.Dense d -> d.intermediateSize();
+                    case FfnConfig.Relu2 r -> throw new IllegalStateException("refused above");
                     case FfnConfig.NoOp n -> heads[l] == 0 ? 0 : 1; // keep the attention output: a zero FFN of width 1
                     case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
                     case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
@@ -218,6 +228,7 @@ public final class GgufWriter {
                     }
                 }
                 case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
+                case FfnConfig.Relu2 r -> throw new IllegalStateException("refused above");
                 case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
                 case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
             }

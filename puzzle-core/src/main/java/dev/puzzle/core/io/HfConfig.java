@@ -37,7 +37,7 @@ public final class HfConfig {
     public static final String MIXTRAL = "MixtralForCausalLM", QWEN2_MOE = "Qwen2MoeForCausalLM", QWEN3_MOE = "Qwen3MoeForCausalLM",
             GPT_OSS = "GptOssForCausalLM";
     public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "DeciLMForCausalLM",
-            MIXTRAL, QWEN2_MOE, QWEN3_MOE, GPT_OSS);
+            MIXTRAL, QWEN2_MOE, QWEN3_MOE, GPT_OSS, NemotronH.ARCH);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path file) {
@@ -48,6 +48,7 @@ public final class HfConfig {
             throw PuzzleException.field(file, "architectures", archs.isMissingNode() ? "(missing)" : archs.toString(),
                     "unsupported architecture (supported: " + String.join(", ", new java.util.TreeSet<>(ARCHITECTURES)) + ")");
         }
+        if (arch.equals(NemotronH.ARCH)) return NemotronH.read(file, root);
         String act = root.path("hidden_act").asText("silu");
         if (!act.equals("silu")) throw PuzzleException.field(file, "hidden_act", act, "only silu (SwiGLU) is supported");
         String scalingKey = root.path("rope_scaling").isObject() ? "rope_scaling" : "rope_parameters";
@@ -179,7 +180,9 @@ public final class HfConfig {
     /** This toolkit's fields for gpt-oss's extensions on other layouts (a DeciLM child of a gpt-oss parent). */
     private static ModelConfig.Extensions extensions(Path file, JsonNode root, Yarn yarn) {
         boolean sinks = root.path("attention_sinks").asBoolean(false), oBias = root.path("o_proj_bias").asBoolean(false);
-        return new ModelConfig.Extensions(sinks, oBias, yarn, clampedSwiGlu(file, root, Float.NaN));
+        boolean noRope = root.path("no_rope").asBoolean(false);
+        if (noRope && yarn != null) throw PuzzleException.field(file, "no_rope", true, "contradicts the YaRN rope_scaling");
+        return new ModelConfig.Extensions(sinks, oBias, yarn, clampedSwiGlu(file, root, Float.NaN), noRope);
     }
 
     /**
@@ -218,7 +221,7 @@ public final class HfConfig {
         return new Yarn((float) f.asDouble(), original, (float) fast, (float) slow, s.path("truncate").asBoolean(true), (float) attention);
     }
 
-    private static BlockConfig block(Path file, JsonNode b, int i, int dim, int heads, int parentKv) {
+    static BlockConfig block(Path file, JsonNode b, int i, int dim, int heads, int parentKv) {
         String at = "block_configs[" + i + "].attention";
         String ft = "block_configs[" + i + "].ffn";
         JsonNode a = b.path("attention"), f = b.path("ffn");
@@ -277,7 +280,9 @@ public final class HfConfig {
         } else if (f.has("intermediate_size")) {
             int n = f.get("intermediate_size").asInt();
             if (n <= 0) throw PuzzleException.field(file, ft + ".intermediate_size", n, "must be positive");
-            ffn = new FfnConfig.Dense(n);
+            String act = f.path("hidden_act").asText("silu");
+            if (!act.equals("silu") && !act.equals("relu2")) throw PuzzleException.field(file, ft + ".hidden_act", act, "must be silu (SwiGLU) or relu2 (a squared-ReLU MLP)");
+            ffn = act.equals("relu2") ? new FfnConfig.Relu2(n) : new FfnConfig.Dense(n);
         } else if (f.has("ffn_mult")) {
             double mult = f.get("ffn_mult").asDouble();
             if (!(mult > 0)) throw PuzzleException.field(file, ft + ".ffn_mult", mult, "must be positive");
@@ -321,6 +326,7 @@ public final class HfConfig {
     public static ObjectNode toJson(ModelConfig c) {
         if (c.ropeStyle() != RopeStyle.HALF_SPLIT) throw new IllegalArgumentException("HF configs describe half-split RoPE; permute q/k first (Checkpoints.toHalfSplit)");
         if (c.architecture().equals(GPT_OSS)) return gptOssJson(c);
+        if (c.architecture().equals(NemotronH.ARCH)) return NemotronH.json(c, JSON.createObjectNode());
         ObjectNode o = JSON.createObjectNode();
         boolean uniform = c.isUniformParent();
         AttentionConfig a0 = c.blocks().get(0).attention();
@@ -390,7 +396,7 @@ public final class HfConfig {
     }
 
     /** DeciLM's per-layer block_configs. */
-    private static void blockConfigsJson(ObjectNode o, ModelConfig c) {
+    static void blockConfigsJson(ObjectNode o, ModelConfig c) {
         ArrayNode bcs = o.putArray("block_configs");
         for (BlockConfig b : c.blocks()) {
             ObjectNode bn = bcs.addObject();
@@ -415,6 +421,7 @@ public final class HfConfig {
     /** This toolkit's fields for gpt-oss's extensions on a layout without them (read back by {@link #extensions}). */
     private static void extensionsJson(ObjectNode o, ModelConfig.Extensions x) {
         if (x.sinks()) o.put("attention_sinks", true);
+        if (x.noRope()) o.put("no_rope", true);
         if (x.outputBias()) o.put("o_proj_bias", true);
         if (x.experts() != null) o.put("swiglu_limit", x.experts().limit()).put("swiglu_alpha", x.experts().alpha());
     }
@@ -518,6 +525,7 @@ public final class HfConfig {
         switch (ft) {
             case FfnConfig.Dense d -> flags(f, false, false).put("ffn_mult", Math.round(d.intermediateSize() * 3.0 / (2.0 * c.dim()) * 1e6) / 1e6)
                     .put("intermediate_size", d.intermediateSize());
+            case FfnConfig.Relu2 r -> flags(f, false, false).putNull("ffn_mult").put("intermediate_size", r.intermediateSize()).put("hidden_act", "relu2");
             case FfnConfig.Moe m -> flags(f, false, false).putNull("ffn_mult").putObject("moe")
                     .put("num_local_experts", m.numExperts())
                     .put("num_experts_per_tok", m.topK())
@@ -559,6 +567,7 @@ public final class HfConfig {
                     if (mixtral || d.intermediateSize() != c.intermediateSize()) return null;
                 }
                 case FfnConfig.Linear l -> { return null; }
+                case FfnConfig.Relu2 r -> { return null; }
                 case FfnConfig.NoOp n -> { return null; }
                 case FfnConfig.Quantized q -> { return null; }
             }

@@ -57,6 +57,12 @@ public final class RandomWeights {
                     t.put(layer(i, UP), gauss(r, 1 / Math.sqrt(D), F, D));
                     t.put(layer(i, DOWN), gauss(r, 1 / Math.sqrt(F), D, F));
                 }
+                case FfnConfig.Relu2 d -> {
+                    int F = d.intermediateSize();
+                    t.put(layer(i, FFN_NORM), norm(r, D));
+                    t.put(layer(i, UP), gauss(r, 1 / Math.sqrt(D), F, D));
+                    t.put(layer(i, DOWN), gauss(r, 1 / Math.sqrt(F), D, F));
+                }
                 case FfnConfig.Moe m -> {
                     int I = m.expertIntermediate();
                     t.put(layer(i, FFN_NORM), norm(r, D));

@@ -61,6 +61,14 @@ public sealed interface AttentionConfig {
         public int convChannels() {
             return inner() + 2 * groups * state;
         }
+
+        /**
+         * The mixer of a model's attention shape — its heads and head dim, a group per KV head, a state of head-dim size,
+         * 4 conv taps — which attention-to-SSM initialization starts from the attention's own projections.
+         */
+        public static Mamba2 attentionShaped(ModelConfig c) {
+            return new Mamba2(c.numHeads(), c.headDim(), c.headDim(), c.numKvHeads(), 4);
+        }
     }
 
     /** No attention at all: the residual stream passes through. */

@@ -70,6 +70,9 @@ public final class BlockNames {
             case FfnConfig.Dense d -> new Words(
                     parent == null ? null : String.format(Locale.ROOT, "dense %d (parent * %s)", d.intermediateSize(), pct(d.intermediateSize(), parent.intermediateSize())),
                     "dense" + d.intermediateSize(), "ffn-dense" + d.intermediateSize());
+            case FfnConfig.Relu2 r -> new Words(
+                    parent == null ? null : String.format(Locale.ROOT, "relu2 mlp %d (parent * %s)", r.intermediateSize(), pct(r.intermediateSize(), parent.intermediateSize())),
+                    "relu2_" + r.intermediateSize(), "ffn-relu2-" + r.intermediateSize());
             case FfnConfig.Moe m -> new Words(
                     parent == null ? null : String.format(Locale.ROOT, "moe %d experts (parent * %s), top %d, width %d%s%s", m.numExperts(),
                             pct(m.numExperts(), mostExperts(parent, m.numExperts())), m.topK(), m.expertIntermediate(),
@@ -86,6 +89,7 @@ public final class BlockNames {
     private static final Pattern WINDOW = Pattern.compile("window (\\d+), (\\d+) kv heads");
     private static final Pattern MAMBA2 = Pattern.compile("mamba2 (\\d+) heads of (\\d+), state (\\d+), groups (\\d+), conv (\\d+)");
     private static final Pattern DENSE = Pattern.compile("dense (\\d+) \\(parent \\* \\d+%\\)");
+    private static final Pattern RELU2 = Pattern.compile("relu2 mlp (\\d+) \\(parent \\* \\d+%\\)");
     private static final Pattern MOE = Pattern.compile("moe (\\d+) experts \\(parent \\* \\d+%\\), top (\\d+), width (\\d+)(, normalized)?(, shared (\\d+))?");
     private static final Pattern FUSED = Pattern.compile("fused ffn of layers (\\d+)-(\\d+), width (\\d+) && attention = (.+)");
 
@@ -119,6 +123,7 @@ public final class BlockNames {
         String f = name;
         Matcher m;
         if ((m = DENSE.matcher(f)).matches()) return new FfnConfig.Dense(Integer.parseInt(m.group(1)));
+        if ((m = RELU2.matcher(f)).matches()) return new FfnConfig.Relu2(Integer.parseInt(m.group(1)));
         if ((m = MOE.matcher(f)).matches()) return new FfnConfig.Moe(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
                 Integer.parseInt(m.group(3)), m.group(4) != null, m.group(6) == null ? 0 : Integer.parseInt(m.group(6)));
         if (f.equals("linear")) return new FfnConfig.Linear();

@@ -3,14 +3,25 @@ package dev.puzzle.core.model;
 import dev.puzzle.core.tensor.DType;
 
 /**
- * The FFN sub-block of one layer: dense SwiGLU of its own width, a mixture of SwiGLU experts, one linear map, or
- * nothing; and any of these with weights ({@link Quantized}) stored in a quantized format.
+ * The FFN sub-block of one layer: dense SwiGLU of its own width, a squared-ReLU MLP of its own width (Nemotron-H), a
+ * mixture of SwiGLU experts, one linear map, or nothing; and any of these with weights ({@link Quantized}) stored in a
+ * quantized format.
  */
 public sealed interface FfnConfig {
 
     /** SwiGLU FFN. PyTorch: w2(F.silu(w1(x)) * w3(x)) */
     record Dense(int intermediateSize) implements FfnConfig {
         public Dense {
+            if (intermediateSize < 1) throw new IllegalArgumentException("intermediateSize must be >= 1, got " + intermediateSize);
+        }
+    }
+
+    /**
+     * Nemotron-H's MLP: an up projection, squared ReLU, a down projection — {@code down(relu(up h)²)}, no gate. PyTorch:
+     * {@code down_proj(torch.relu(up_proj(x)) ** 2)} (HF's "relu2").
+     */
+    record Relu2(int intermediateSize) implements FfnConfig {
+        public Relu2 {
             if (intermediateSize < 1) throw new IllegalArgumentException("intermediateSize must be >= 1, got " + intermediateSize);
         }
     }
@@ -61,6 +72,7 @@ public sealed interface FfnConfig {
         return switch (this) {
             case Quantized q -> q.weights();
             case Dense d -> null;
+            case Relu2 r -> null;
             case Moe m -> null;
             case Linear l -> null;
             case NoOp n -> null;
@@ -81,6 +93,7 @@ public sealed interface FfnConfig {
     default boolean hasWeights() {
         return switch (this) {
             case Dense d -> true;
+            case Relu2 r -> true;
             case Moe m -> true;
             case Linear l -> true;
             case Quantized q -> true;
@@ -93,6 +106,19 @@ public sealed interface FfnConfig {
         return switch (this) {
             case Dense d -> d.intermediateSize();
             case Quantized q -> q.base().denseWidth();
+            case Relu2 r -> 0;
+            case Moe m -> 0;
+            case Linear l -> 0;
+            case NoOp n -> 0;
+        };
+    }
+
+    /** The width of a squared-ReLU MLP (0 for the other variants). */
+    default int relu2Width() {
+        return switch (this) {
+            case Relu2 r -> r.intermediateSize();
+            case Quantized q -> q.base().relu2Width();
+            case Dense d -> 0;
             case Moe m -> 0;
             case Linear l -> 0;
             case NoOp n -> 0;
@@ -105,6 +131,7 @@ public sealed interface FfnConfig {
             case Moe m -> m.numExperts();
             case Quantized q -> q.base().numExperts();
             case Dense d -> 0;
+            case Relu2 r -> 0;
             case Linear l -> 0;
             case NoOp n -> 0;
         };

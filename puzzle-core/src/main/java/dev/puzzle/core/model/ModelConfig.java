@@ -30,17 +30,27 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
                           Extensions extensions) {
 
     /**
-     * The parts of gpt-oss's layout (OpenAI's published definition, HF {@code GptOssForCausalLM}) beyond Llama's, each
-     * on its own so any layout may carry it.
+     * The parts of gpt-oss's layout (OpenAI's published definition, HF {@code GptOssForCausalLM}) and Nemotron-H's beyond
+     * Llama's, each on its own so any layout may carry it.
      *
      * @param sinks      every attention layer with a KV cache has one learned logit per query head
      *                   ({@code self_attn.sinks}), added to its softmax's denominator and dropped from its output
      * @param outputBias o_proj has a bias ({@code self_attn.o_proj.bias})
      * @param yarn       YaRN RoPE scaling, or null for plain RoPE
      * @param experts    gpt-oss's experts: null for plain SwiGLU experts without biases
+     * @param noRope     attention has no position embedding at all (Nemotron-H: its Mamba-2 layers carry the order)
      */
-    public record Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts) {
-        public static final Extensions NONE = new Extensions(false, false, null, null);
+    public record Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts, boolean noRope) {
+        public static final Extensions NONE = new Extensions(false, false, null, null, false);
+
+        /** With RoPE. */
+        public Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts) {
+            this(sinks, outputBias, yarn, experts, false);
+        }
+
+        public Extensions {
+            if (noRope && yarn != null) throw new IllegalArgumentException("a model without RoPE has no YaRN scaling");
+        }
 
         public boolean any() {
             return !equals(NONE);
@@ -49,6 +59,7 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
         /** In words, for inspect: "attention sinks, o_proj bias, YaRN RoPE (...), clamped-SwiGLU experts (...)"; empty for none. */
         public String describe() {
             List<String> parts = new java.util.ArrayList<>();
+            if (noRope) parts.add("no RoPE (attention without position embeddings)");
             if (sinks) parts.add("attention sinks");
             if (outputBias) parts.add("o_proj bias");
             if (yarn != null) {
@@ -207,8 +218,9 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
                 normEps, ropeTheta, ropeStyle, tiedEmbeddings, qkvBias, blocks, qkNorm, ext);
     }
 
-    /** The rotation of every attention head: RoPE's frequencies (YaRN's where the model has it). */
+    /** The rotation of every attention head: RoPE's frequencies (YaRN's where the model has it; none without RoPE). */
     public Rope.Frequencies ropeFrequencies() {
+        if (extensions.noRope()) return Rope.Frequencies.NONE;
         return Rope.Frequencies.of(headDim, ropeTheta, extensions.yarn());
     }
 }

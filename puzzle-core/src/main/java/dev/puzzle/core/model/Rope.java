@@ -23,6 +23,14 @@ public final class Rope {
      * (factor 1), or YaRN's blended frequencies and attention factor.
      */
     public record Frequencies(double[] inverse, double scale) {
+        /** No rotation at all (a model without RoPE): {@link #rotates()} is false. */
+        public static final Frequencies NONE = new Frequencies(new double[0], 1.0);
+
+        /** Whether these frequencies rotate anything (false for {@link #NONE}). */
+        public boolean rotates() {
+            return inverse.length > 0;
+        }
+
         public static Frequencies of(int headDim, float theta, Yarn yarn) {
             if (yarn != null) return new Frequencies(yarn.inverseFrequencies(headDim, theta), yarn.scale());
             double[] inv = new double[headDim / 2];

@@ -56,6 +56,10 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
                 int F = d.intermediateSize();
                 yield new SwiGluOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, GATE, F, D), param(l, UP, F, D), param(l, DOWN, D, F));
             }
+            case FfnConfig.Relu2 r -> {
+                int F = r.intermediateSize();
+                yield new Relu2MlpOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, UP, F, D), param(l, DOWN, D, F));
+            }
             case FfnConfig.Moe m -> moe(l, m);
             case FfnConfig.Linear x -> new LinearOp(ops, D, cfg.normEps(), param(l, FFN_NORM, D), param(l, FFN_LINEAR, D, D));
             case FfnConfig.NoOp n -> NoOp.INSTANCE;
@@ -107,8 +111,8 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
         return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate, biases, clamp);
     }
 
-    /** The Mamba-2 mixer of layer l in the attention's place. */
-    private BlockOp mamba2(int l, AttentionConfig.Mamba2 m) {
+    /** The Mamba-2 mixer of layer l in the attention's place, typed: head pruning scores its heads. */
+    public Mamba2Op mamba2(int l, AttentionConfig.Mamba2 m) {
         int D = cfg.dim(), H = m.heads(), I = m.inner(), C = m.convChannels();
         return new Mamba2Op(ops, new Mamba2Op.Shape(D, H, m.headDim(), m.state(), m.groups(), m.conv(), cfg.normEps()),
                 new Mamba2Op.Weights(param(l, ATTN_NORM, D), param(l, MAMBA_IN, I + C + H, D), param(l, MAMBA_CONV, C, m.conv()), param(l, MAMBA_CONV_BIAS, C),

@@ -98,6 +98,7 @@ public final class GqaAttentionOp implements BlockOp {
         if (sinks != null) throw new DeviceBlock.Unsupported("attention sinks have no device kernels");
         if (bo != null) throw new DeviceBlock.Unsupported("an o_proj bias has no device kernels");
         if (rope.scale() != 1.0) throw new DeviceBlock.Unsupported("YaRN RoPE has no device kernels");
+        if (!rope.rotates()) throw new DeviceBlock.Unsupported("attention without RoPE has no device kernels");
         if (E > 256) throw new DeviceBlock.Unsupported("the attention kernels take head dims up to 256, not " + E);
         DeviceBlock.requireTrainable(params());
         return new DeviceBlock.Attention(ops, cfg, G, window, params(), maxSeqs, T);
@@ -147,6 +148,7 @@ public final class GqaAttentionOp implements BlockOp {
     }
 
     private void rope(float[] q, float[] k, int S, int T, int pos0, boolean backward) {
+        if (!rope.rotates()) return; // a model without RoPE (Nemotron-H)
         float[] cs = new float[E];
         for (int t = 0; t < T; t++) {
             rope.table(cs, pos0 + t);

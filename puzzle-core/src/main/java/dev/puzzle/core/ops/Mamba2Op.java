@@ -119,6 +119,31 @@ public final class Mamba2Op implements BlockOp {
     }
 
     /**
+     * Each head's share of the output on {@code R} rows of input x (run as one sequence): the mean over rows of
+     * ‖out_proj[:, head] · n_head‖, n the gated, normalized scan output — what a narrower mixer loses by dropping the head.
+     */
+    public double[] headScores(float[] x, int R) {
+        Saved_ st = (Saved_) forward(x, 1, R);
+        float[] n = st.n(), w = outProj.value().data();
+        double[] score = new double[H];
+        float[] v = new float[D];
+        for (int r = 0; r < R; r++) {
+            for (int h = 0; h < H; h++) {
+                java.util.Arrays.fill(v, 0f);
+                for (int d = 0; d < D; d++) {
+                    float acc = 0;
+                    for (int p = 0; p < P; p++) acc += w[d * I + h * P + p] * n[r * I + h * P + p];
+                    v[d] = acc;
+                }
+                double ss = 0;
+                for (float e : v) ss += (double) e * e;
+                score[h] += Math.sqrt(ss) / R;
+            }
+        }
+        return score;
+    }
+
+    /**
      * The causal depthwise conv over rows [r0, r0+T) of proj's xBC part, with {@code window} (K−1 earlier inputs per
      * channel, oldest first; null: zeros) before them: u = conv + bias, a = silu(u).
      */

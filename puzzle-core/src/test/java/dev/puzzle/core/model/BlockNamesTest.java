@@ -17,7 +17,7 @@ class BlockNamesTest {
             new AttentionConfig.Window(2, 64), new AttentionConfig.Window(4, 16, true), new AttentionConfig.Linear(), new AttentionConfig.NoOp(),
             new AttentionConfig.Quantized(new AttentionConfig.Gqa(2, true), DType.Q4_0), new AttentionConfig.Quantized(new AttentionConfig.Window(4, 16), DType.NVFP4),
             new AttentionConfig.Quantized(new AttentionConfig.Linear(), DType.FP8));
-    static final List<FfnConfig> FFN = List.of(new FfnConfig.Dense(172), new FfnConfig.Dense(43), new FfnConfig.Moe(8, 2, 32, true, 0),
+    static final List<FfnConfig> FFN = List.of(new FfnConfig.Dense(172), new FfnConfig.Dense(43), new FfnConfig.Relu2(96), new FfnConfig.Quantized(new FfnConfig.Relu2(64), DType.Q8_0), new FfnConfig.Moe(8, 2, 32, true, 0),
             new FfnConfig.Moe(3, 1, 32, false, 16), new FfnConfig.Linear(), new FfnConfig.NoOp(),
             new FfnConfig.Quantized(new FfnConfig.Dense(43), DType.Q8_0), new FfnConfig.Quantized(new FfnConfig.Moe(3, 1, 32, false, 16), DType.MXFP4),
             new FfnConfig.Quantized(new FfnConfig.Linear(), DType.Q4_0));
@@ -97,9 +97,10 @@ class BlockNamesTest {
         assertEquals(List.of(0, 0, 0, 64, 16, 0, 0, 0, 16, 0), ATTENTION.stream().map(AttentionConfig::window).toList());
         assertEquals(List.of(false, false, true, false, true, false, false, true, false, false), ATTENTION.stream().map(AttentionConfig::fp8Kv).toList());
         assertEquals(List.of(true, true, true, true, true, true, false, true, true, true), ATTENTION.stream().map(AttentionConfig::hasWeights).toList());
-        assertEquals(List.of(172, 43, 0, 0, 0, 0, 43, 0, 0), FFN.stream().map(FfnConfig::denseWidth).toList());
-        assertEquals(List.of(0, 0, 8, 3, 0, 0, 0, 3, 0), FFN.stream().map(FfnConfig::numExperts).toList());
-        assertEquals(List.of(true, true, true, true, true, false, true, true, true), FFN.stream().map(FfnConfig::hasWeights).toList());
+        assertEquals(List.of(172, 43, 0, 0, 0, 0, 0, 0, 43, 0, 0), FFN.stream().map(FfnConfig::denseWidth).toList());
+        assertEquals(List.of(0, 0, 96, 64, 0, 0, 0, 0, 0, 0, 0), FFN.stream().map(FfnConfig::relu2Width).toList());
+        assertEquals(List.of(0, 0, 0, 0, 8, 3, 0, 0, 0, 3, 0), FFN.stream().map(FfnConfig::numExperts).toList());
+        assertEquals(List.of(true, true, true, true, true, true, true, false, true, true, true), FFN.stream().map(FfnConfig::hasWeights).toList());
         assertTrue(BlockConfig.EMPTY.empty());
         assertFalse(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Linear()).empty());
     }

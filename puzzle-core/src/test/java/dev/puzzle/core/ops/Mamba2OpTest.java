@@ -103,7 +103,9 @@ class Mamba2OpTest {
         Checkpoint back = Checkpoints.load(tmp.resolve("hf"));
         assertEquals(c.blocks(), back.config().blocks());
         Decoder b = new Decoder(back, Backend.cpu());
-        close(prefill, b.forward(b.newState(tok.length), tok, 0, tok.length, true), 1e-6, "reloaded");
+        // The same weights; 1e-5, not bit-equality: warmed by other tests, the Vector API's compiled and fallback forms may sum
+        // a vector's lanes in another order (2e-6 apart once, through three layers).
+        close(prefill, b.forward(b.newState(tok.length), tok, 0, tok.length, true), 1e-5, "reloaded");
         for (BlockConfig bc : blocks) assertEquals(bc, BlockNames.parse(BlockNames.library(c, bc)).orElseThrow(), BlockNames.library(c, bc));
     }
 
