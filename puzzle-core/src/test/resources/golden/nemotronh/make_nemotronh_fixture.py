@@ -1,5 +1,5 @@
-"""Writes a tiny random Nemotron-H parent (NemotronHForCausalLM) as a Hugging Face directory, with reference logits and
-MLP / attention block gradients computed by PyTorch, for puzzle-core's NemotronHGoldenTest.
+"""Writes tiny random Nemotron-H parents (NemotronHForCausalLM) as Hugging Face directories, with reference logits and
+MLP / attention / MoE block gradients computed by PyTorch, for puzzle-core's NemotronHGoldenTest.
 
 Written from the published definition (transformers' modeling_nemotron_h.py / configuration_nemotron_h.py, the naive
 torch path; Debian's torch ships without transformers), in float64:
@@ -10,13 +10,20 @@ torch path; Debian's torch ships without transformers), in float64:
        n = norm.weight * g / rms(g over each of G groups), g = y * silu(z); out_proj(n)
     *  attention: q, k, v, o without biases, GQA, no position embedding (Nemotron-H's attention has no RoPE), causal
     -  MLP: down_proj(relu(up_proj(h)) ** 2)
+    E  Nemotron 3's MoE (NemotronHMOE, NemotronHTopkRouter with n_group = topk_group = 1): scores = sigmoid(h @ gate.T);
+       the top-k of scores + e_score_correction_bias are chosen; their weights = scores gathered, over their sum + 1e-20
+       (norm_topk_prob), times routed_scaling_factor; out = sum_k w_k * expert_k(h) + shared_experts(h), experts and the
+       shared expert squared-ReLU MLPs. The correction bias is not trained (its gradient is written as zeros).
   norm_f, untied lm_head.
 HF names: backbone.embeddings.weight, backbone.layers.i.norm.weight, backbone.layers.i.mixer.* (conv1d.weight (C, 1, K)),
 backbone.norm_f.weight, lm_head.weight.
 
+Directories: nemotronh-f32 (pattern M*-M-*) and nemotronh-moe-f32 (pattern ME*EM, Nemotron 3's MoE layers).
 reference.bin (PZGF v1, see golden/fixture_io.py): tokens (T), logits (T, V) of a teacher-forced prefill; mlp.x, mlp.dout,
-mlp.out (the MLP sub-block of layer 2, norm included, no residual), mlp.dx, mlp.grad.<internal name>; the same as attn.* for
-the attention of layer 1. Internal names: post_attention_layernorm.weight, mlp.up_proj.weight, mlp.down_proj.weight;
+mlp.out (the MLP sub-block of layer 2 — in the MoE parent the MoE of layer 1 —, norm included, no residual), mlp.dx,
+mlp.grad.<internal name>; the same as attn.* for the attention of layer 1 (MoE parent: layer 2). Internal names:
+post_attention_layernorm.weight, mlp.up_proj.weight, mlp.down_proj.weight, mlp.gate.weight,
+mlp.gate.e_score_correction_bias, mlp.experts.J.{up,down}_proj.weight, mlp.shared_expert.{up,down}_proj.weight;
 input_layernorm.weight, self_attn.{q,k,v,o}_proj.weight.
 
 Run with Debian's python3-torch:  /usr/bin/python3 make_nemotronh_fixture.py   (deterministic: seed 13)
@@ -37,6 +44,7 @@ PATTERN = "M*-M-*"
 D, HEADS, KV, HD, FF, V, T = 16, 4, 2, 4, 24, 40, 9
 MH, MP, MN, MG, MK = 4, 4, 8, 2, 4
 MI, MC = MH * MP, MH * MP + 2 * MG * MN
+EXPERTS, TOPK, EI, SHARED, SCALE = 4, 2, 16, 24, 2.5
 EPS = 1e-5
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,6 +68,11 @@ def layer_params(kind):
     elif kind == "*":
         p.update({"mixer.q_proj.weight": rnd(HEADS * HD, D), "mixer.k_proj.weight": rnd(KV * HD, D),
                   "mixer.v_proj.weight": rnd(KV * HD, D), "mixer.o_proj.weight": rnd(D, HEADS * HD)})
+    elif kind == "E":
+        p.update({"mixer.gate.weight": rnd(EXPERTS, D, scale=1.0), "mixer.gate.e_score_correction_bias": 0.05 * torch.randn(EXPERTS),
+                  "mixer.shared_experts.up_proj.weight": rnd(SHARED, D), "mixer.shared_experts.down_proj.weight": rnd(D, SHARED)})
+        for j in range(EXPERTS):
+            p.update({f"mixer.experts.{j}.up_proj.weight": rnd(EI, D), f"mixer.experts.{j}.down_proj.weight": rnd(D, EI)})
     else:
         p.update({"mixer.up_proj.weight": rnd(FF, D), "mixer.down_proj.weight": rnd(D, FF)})
     return p
@@ -89,47 +102,77 @@ def mlp(h, p):
     return torch.relu(h @ p["mixer.up_proj.weight"].T).pow(2) @ p["mixer.down_proj.weight"].T
 
 
+def relu2_mlp(h, up, down):
+    return torch.relu(h @ up.T).pow(2) @ down.T
+
+
+def moe(h, p):
+    scores = torch.sigmoid(h @ p["mixer.gate.weight"].T)
+    chosen = torch.topk(scores + p["mixer.gate.e_score_correction_bias"].detach(), TOPK, dim=-1)[1]
+    w = scores.gather(1, chosen)
+    w = w / (w.sum(-1, keepdim=True) + 1e-20) * SCALE
+    out = relu2_mlp(h, p["mixer.shared_experts.up_proj.weight"], p["mixer.shared_experts.down_proj.weight"])
+    for j in range(EXPERTS):
+        tok, slot = torch.where(chosen == j)
+        if tok.numel():
+            y = relu2_mlp(h[tok], p[f"mixer.experts.{j}.up_proj.weight"], p[f"mixer.experts.{j}.down_proj.weight"])
+            out = out.index_add(0, tok, y * w[tok, slot][:, None])
+    return out
+
+
 def sub_block(kind, x, p):
     h = rms(x, p["norm.weight"])
-    return {"M": mamba, "*": attention, "-": mlp}[kind](h, p)
+    return {"M": mamba, "*": attention, "-": mlp, "E": moe}[kind](h, p)
 
 
-layers = [layer_params(k) for k in PATTERN]
-top = {"backbone.embeddings.weight": rnd(V, D, scale=0.5), "backbone.norm_f.weight": norm_w(D), "lm_head.weight": rnd(V, D)}
-tokens = torch.randint(0, V, (T,))
-x = top["backbone.embeddings.weight"][tokens]
-for kind, p in zip(PATTERN, layers):
-    x = x + sub_block(kind, x, p)
-logits = rms(x, top["backbone.norm_f.weight"]) @ top["lm_head.weight"].T
-rec = {"tokens": tokens.to(torch.float64), "logits": logits}
+def internal(kind, k):
+    if k == "norm.weight":
+        return "input_layernorm.weight" if kind in "M*" else "post_attention_layernorm.weight"
+    part = k[len("mixer."):]
+    if kind == "*":
+        return "self_attn." + part
+    return "mlp." + part.replace("shared_experts.", "shared_expert.")
 
-INTERNAL = {"-": {"norm.weight": "post_attention_layernorm.weight", "mixer.up_proj.weight": "mlp.up_proj.weight",
-                  "mixer.down_proj.weight": "mlp.down_proj.weight"},
-            "*": {"norm.weight": "input_layernorm.weight", **{f"mixer.{n}_proj.weight": f"self_attn.{n}_proj.weight" for n in "qkvo"}}}
-for prefix, li in (("mlp", 2), ("attn", 1)):
-    kind = PATTERN[li]
-    leaves = {k: v.clone().requires_grad_(True) for k, v in layers[li].items()}
-    xin = torch.randn(T, D, requires_grad=True)
-    dout = torch.randn(T, D)
-    out = sub_block(kind, xin, leaves)
-    out.backward(dout)
-    rec.update({prefix + ".x": xin.detach(), prefix + ".dout": dout, prefix + ".out": out.detach(), prefix + ".dx": xin.grad})
-    for k, v in leaves.items():
-        rec[prefix + ".grad." + INTERNAL[kind][k]] = v.grad
 
-cfg = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h", "hidden_size": D, "num_hidden_layers": len(PATTERN),
-       "hybrid_override_pattern": PATTERN, "num_attention_heads": HEADS, "num_key_value_heads": KV, "head_dim": HD,
-       "intermediate_size": FF, "vocab_size": V, "max_position_embeddings": 64, "layer_norm_epsilon": EPS,
-       "mlp_hidden_act": "relu2", "attention_bias": False, "mlp_bias": False, "use_bias": False, "use_conv_bias": True,
-       "mamba_num_heads": MH, "mamba_head_dim": MP, "ssm_state_size": MN, "n_groups": MG, "conv_kernel": MK,
-       "mamba_hidden_act": "silu", "time_step_limit": [0.0, float("inf")], "tie_word_embeddings": False, "torch_dtype": "float32"}
-out_dir = os.path.join(HERE, "nemotronh-f32")
-os.makedirs(out_dir, exist_ok=True)
-with open(os.path.join(out_dir, "config.json"), "w") as f:
-    json.dump(cfg, f, indent=2)  # time_step_limit's upper bound as Infinity, as Python writes it
-tensors = dict(top)
-for i, p in enumerate(layers):
-    tensors.update({f"backbone.layers.{i}.{k}": v for k, v in p.items()})
-write_safetensors(os.path.join(out_dir, "model.safetensors"), tensors)
-write_records(os.path.join(out_dir, "reference.bin"), rec)
-print("wrote", sorted(os.listdir(out_dir)))
+def make(name, pattern, extra_cfg, blocks):
+    layers = [layer_params(k) for k in pattern]
+    top = {"backbone.embeddings.weight": rnd(V, D, scale=0.5), "backbone.norm_f.weight": norm_w(D), "lm_head.weight": rnd(V, D)}
+    tokens = torch.randint(0, V, (T,))
+    x = top["backbone.embeddings.weight"][tokens]
+    for kind, p in zip(pattern, layers):
+        x = x + sub_block(kind, x, p)
+    logits = rms(x, top["backbone.norm_f.weight"]) @ top["lm_head.weight"].T
+    rec = {"tokens": tokens.to(torch.float64), "logits": logits}
+    for prefix, li in blocks:
+        kind = pattern[li]
+        leaves = {k: v.clone().requires_grad_(not k.endswith("e_score_correction_bias")) for k, v in layers[li].items()}
+        xin = torch.randn(T, D, requires_grad=True)
+        dout = torch.randn(T, D)
+        out = sub_block(kind, xin, leaves)
+        out.backward(dout)
+        rec.update({prefix + ".x": xin.detach(), prefix + ".dout": dout, prefix + ".out": out.detach(), prefix + ".dx": xin.grad})
+        for k, v in leaves.items():
+            rec[prefix + ".grad." + internal(kind, k)] = v.grad if v.grad is not None else torch.zeros_like(v)
+    cfg = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h", "hidden_size": D, "num_hidden_layers": len(pattern),
+           "hybrid_override_pattern": pattern, "num_attention_heads": HEADS, "num_key_value_heads": KV, "head_dim": HD,
+           "intermediate_size": FF, "vocab_size": V, "max_position_embeddings": 64, "layer_norm_epsilon": EPS,
+           "mlp_hidden_act": "relu2", "attention_bias": False, "mlp_bias": False, "use_bias": False, "use_conv_bias": True,
+           "mamba_num_heads": MH, "mamba_head_dim": MP, "ssm_state_size": MN, "n_groups": MG, "conv_kernel": MK,
+           "mamba_hidden_act": "silu", "time_step_limit": [0.0, float("inf")], "tie_word_embeddings": False, "torch_dtype": "float32"}
+    cfg.update(extra_cfg)
+    out_dir = os.path.join(HERE, name)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)  # time_step_limit's upper bound as Infinity, as Python writes it
+    tensors = dict(top)
+    for i, p in enumerate(layers):
+        tensors.update({f"backbone.layers.{i}.{k}": v for k, v in p.items()})
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), tensors)
+    write_records(os.path.join(out_dir, "reference.bin"), rec)
+    print("wrote", name, sorted(os.listdir(out_dir)))
+
+
+make("nemotronh-f32", PATTERN, {}, (("mlp", 2), ("attn", 1)))
+make("nemotronh-moe-f32", "ME*EM", {"n_routed_experts": EXPERTS, "num_experts_per_tok": TOPK, "moe_intermediate_size": EI,
+                                    "moe_shared_expert_intermediate_size": SHARED, "n_shared_experts": 1, "norm_topk_prob": True,
+                                    "routed_scaling_factor": SCALE, "n_group": 1, "topk_group": 1}, (("mlp", 1), ("attn", 2)))

@@ -170,7 +170,7 @@ public final class CandidateInit {
 
     /**
      * A MoE layer keeping the parent's experts {@code keep} (in that order, renumbered 0..n−1): the
-     * router's rows (and gpt-oss's router bias) sliced to match, the norm and any shared expert copied, gpt-oss's
+     * router's rows (and gpt-oss's router bias, Nemotron 3's selection bias) sliced to match, the norm and any shared expert copied, gpt-oss's
      * expert biases kept with their experts.
      */
     public static Map<String, Tensor> experts(Map<String, Tensor> pw, int l, FfnConfig.Moe parentMoe, int[] keep) {
@@ -184,15 +184,18 @@ public final class CandidateInit {
             router.rows(keep[j], 1, r.data(), j * D);
         }
         out.put(layer(l, ROUTER), r);
-        Tensor routerBias = pw.get(layer(l, ROUTER_BIAS));
-        if (routerBias != null) {
-            float[] b = routerBias.copy().data(), kept = new float[keep.length];
+        for (String perExpert : new String[]{ROUTER_BIAS, ROUTER_CORRECTION}) { // gpt-oss's router bias, Nemotron 3's selection bias
+            Tensor bias = pw.get(layer(l, perExpert));
+            if (bias == null) continue;
+            float[] b = bias.copy().data(), kept = new float[keep.length];
             for (int j = 0; j < keep.length; j++) kept[j] = b[keep[j]];
-            out.put(layer(l, ROUTER_BIAS), new Tensor(kept, keep.length));
+            out.put(layer(l, perExpert), new Tensor(kept, keep.length));
         }
         for (int j = 0; j < keep.length; j++) {
             for (String proj : new String[]{EXPERT_GATE, EXPERT_UP, EXPERT_DOWN}) {
-                out.put(layer(l, expert(j, proj)), pw.get(layer(l, expert(keep[j], proj))).copy());
+                Tensor w = pw.get(layer(l, expert(keep[j], proj)));
+                if (w == null && proj.equals(EXPERT_GATE)) continue; // Nemotron 3's squared-ReLU experts have no gate
+                out.put(layer(l, expert(j, proj)), w.copy());
                 Tensor bias = pw.get(layer(l, expertBias(keep[j], proj)));
                 if (bias != null) out.put(layer(l, expertBias(j, proj)), bias.copy());
             }

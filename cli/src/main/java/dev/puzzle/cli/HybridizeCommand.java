@@ -26,8 +26,8 @@ import java.util.Locale;
                 + " held-out NLL of the parent and of the hybrid; the directory appears only when complete."},
         footer = {"", "Example (the parent of examples/stories260K-hybrid):",
                 "  puzzle hybridize hf:karpathy/tinyllamas/stories260K/stories260K.bin \\", "      --tokenizer hf:karpathy/tinyllamas/stories260K/tok512.bin \\",
-                "      --mirror ../shared/models --text \\", "      ../shared/models/tinystories-val-text/tinystories_val.txt --mamba-layers 1,3 \\",
-                "      runs/stories260K-hybrid-parent"})
+                "      --mirror ../shared/models --text \\", "      ../shared/models/tinystories-val-text/tinystories_val.txt \\",
+                "      --mamba-layers 1,3 runs/stories260K-hybrid-parent"})
 final class HybridizeCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

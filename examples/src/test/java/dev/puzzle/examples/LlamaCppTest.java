@@ -600,6 +600,69 @@ class LlamaCppTest {
         Checkpoint back = throughHfToGguf(child, tmp.resolve("child"), tmp.resolve("child.gguf"), "nemotron_h");
         assertEquals(blocks, back.config().blocks());
         sameAsLlamaCpp(back, tmp.resolve("child.gguf"), "Once upon a time", 40);
+        readsBackAsWritten(back, tmp.resolve("child.gguf"), 3);
+    }
+
+    /**
+     * A nemotron_h GGUF this toolkit wrote reads back here to the model it came from: the same blocks (a left-out no-op
+     * layer, given as {@code dropped}, aside; -1: none) and the same logits.
+     */
+    static void readsBackAsWritten(Checkpoint ck, Path gguf, int dropped) {
+        Checkpoint g = Checkpoints.load(gguf);
+        List<BlockConfig> want = new ArrayList<>(ck.config().blocks());
+        if (dropped >= 0) want.remove(dropped);
+        assertEquals(want, g.config().blocks());
+        int[] tok = ck.tokenizer().encode("Once upon a time there was", true, false);
+        Decoder a = new Decoder(ck, Backend.cpu()), b = new Decoder(g, Backend.cpu());
+        float[] x = a.forward(a.newState(tok.length), tok, 0, tok.length, true), y = b.forward(b.newState(tok.length), tok, 0, tok.length, true);
+        for (int i = 0; i < x.length; i++) assertEquals(x[i], y[i], 1e-4 * Math.max(1, Math.abs(x[i])), "logit " + i + " read back from " + gguf.getFileName());
+    }
+
+    /**
+     * A random-weight Nemotron 3 (NemotronHForCausalLM with MoE layers, pattern ME*EME: a sigmoid router whose selection
+     * bias steers the choice, squared-ReLU experts, an ungated shared expert, weights normalized and × 2.5), its routers
+     * scaled so that routing is decisive, and a child whose layer 1 keeps 3 of its 4 experts (llama.cpp's stack padded with
+     * an expert the selection never picks) and whose layer 3 routes top-1: llama.cpp's nemotron_h_moe gives the greedy
+     * tokens and first probabilities (1e-3) they give here, over 40 positions.
+     */
+    @Test
+    void aRandomNemotron3WithMoeLayersAndAnExpertPrunedChildRunInLlamaCppAsHere(@TempDir Path tmp) throws Exception {
+        String pattern = "ME*EME";
+        var mamba = new AttentionConfig.Mamba2(8, 8, 16, 2, 4);
+        FfnConfig.Moe moe = new FfnConfig.Moe(4, 2, 64, true, 96);
+        List<BlockConfig> blocks = new ArrayList<>();
+        for (char ch : pattern.toCharArray()) {
+            blocks.add(switch (ch) {
+                case 'M' -> new BlockConfig(mamba, new FfnConfig.NoOp());
+                case '*' -> new BlockConfig(new AttentionConfig.Gqa(2), new FfnConfig.NoOp());
+                default -> new BlockConfig(new AttentionConfig.NoOp(), moe);
+            });
+        }
+        ModelConfig c = new ModelConfig(dev.puzzle.core.io.NemotronH.ARCH, 64, 4, 16, 2, 128, 512, 4096, 1e-5f, 10000f,
+                dev.puzzle.core.model.RopeStyle.HALF_SPLIT, false, false, blocks, false,
+                new ModelConfig.Extensions(false, false, null, null, true, new ModelConfig.SigmoidExperts(2.5f)));
+        Checkpoint rnd = dev.puzzle.core.io.RandomWeights.of(c, 31);
+        Map<String, Tensor> t = new LinkedHashMap<>(rnd.tensors());
+        float[] head = t.get(LM_HEAD).copy().data();
+        for (int i = 0; i < head.length; i++) head[i] *= 3;
+        t.put(LM_HEAD, new Tensor(head, 512, 64));
+        for (int l = 0; l < blocks.size(); l++) {
+            if (blocks.get(l).ffn().numExperts() == 0) continue;
+            float[] router = t.get(layer(l, ROUTER)).copy().data();
+            for (int i = 0; i < router.length; i++) router[i] *= 4;
+            t.put(layer(l, ROUTER), new Tensor(router, 4, 64));
+        }
+        Checkpoint ck = new Checkpoint(c, t, rnd.storedTypes(), BpeTokenizer.readLlama2c(Path.of(tok()), 512), "nemotron3-random");
+        sameAsLlamaCpp(throughHfToGguf(ck, tmp.resolve("nemotron3"), tmp.resolve("nemotron3.gguf"), "nemotron_h_moe"), tmp.resolve("nemotron3.gguf"),
+                "Once upon a time", 40);
+        Checkpoint child = keepExperts(ck, 0, 3);
+        List<BlockConfig> cb = new ArrayList<>(child.config().blocks());
+        cb.set(3, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Moe(4, 1, 64, true, 96)));
+        child = new Checkpoint(child.config().withBlocks(cb), child.tensors(), child.storedTypes(), child.tokenizer(), "nemotron3-child");
+        Checkpoint back = throughHfToGguf(child, tmp.resolve("child"), tmp.resolve("child.gguf"), "nemotron_h_moe");
+        assertEquals(cb, back.config().blocks());
+        sameAsLlamaCpp(back, tmp.resolve("child.gguf"), "Once upon a time", 40);
+        readsBackAsWritten(back, tmp.resolve("child.gguf"), -1); // layer 1's padding expert left out again
     }
 
     @Test

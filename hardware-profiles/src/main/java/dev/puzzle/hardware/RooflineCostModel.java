@@ -177,13 +177,14 @@ public final class RooflineCostModel implements CostModel {
             case FfnConfig.Quantized q -> ffn(m, q.base(), w, routing, q.weights());
             case FfnConfig.Moe e -> {
                 int E = e.numExperts(), K = e.topK(), I = e.expertIntermediate(), SI = e.sharedIntermediate();
-                long params = (long) E * (3L * D * I + D) + D + (SI > 0 ? 3L * D * SI + D : 0);
-                double bytes = E * (2 * matrixBytes(D, I, w, format) + matrixBytes(I, D, w, format)) + (double) E * D * w.weightBytes() + (double) D * w.weightBytes()
-                        + (SI > 0 ? 2 * matrixBytes(D, SI, w, format) + matrixBytes(SI, D, w, format) + (double) D * w.weightBytes() : 0);
+                int in = m.extensions().sigmoidExperts() != null ? 1 : 2; // Nemotron 3's squared-ReLU experts: up only; SwiGLU: gate and up
+                long params = (long) E * ((in + 1L) * D * I + D) + D + (SI > 0 ? (in + 1L) * D * SI + D : 0);
+                double bytes = E * (in * matrixBytes(D, I, w, format) + matrixBytes(I, D, w, format)) + (double) E * D * w.weightBytes() + (double) D * w.weightBytes()
+                        + (SI > 0 ? in * matrixBytes(D, SI, w, format) + matrixBytes(SI, D, w, format) + (double) D * w.weightBytes() : 0);
                 // Every kept expert counts in memory; time counts the experts a batch of B tokens is expected to
                 // touch (activeExperts: measured routing, else uniform), each running its share B·k/active of the tokens.
-                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, w, routing, format) : 0;
-                yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, w, routing, format) * 1e3, 0);
+                double prefill = P > 0 ? moeStep((long) B * P, D, E, K, I, SI, in, w, routing, format) : 0;
+                yield new BlockCost(params, Math.round(bytes), 0, prefill * 1e3, G * moeStep(B, D, E, K, I, SI, in, w, routing, format) * 1e3, 0);
             }
             case FfnConfig.Dense d -> {
                 int F = d.intermediateSize();
@@ -214,13 +215,16 @@ public final class RooflineCostModel implements CostModel {
         };
     }
 
-    /** One MoE layer over T tokens: the router, the active experts' gate/up and down GEMMs (in {@code format}), the shared expert. */
-    private double moeStep(long T, int D, int E, int K, int I, int SI, Workload w, double[] routing, DType format) {
+    /**
+     * One MoE layer over T tokens: the router, the active experts' input GEMM ({@code in} = 2: gate and up; 1: Nemotron 3's
+     * up only), activation and down GEMM (in {@code format}), the shared expert.
+     */
+    private double moeStep(long T, int D, int E, int K, int I, int SI, int in, Workload w, double[] routing, DType format) {
         double active = Math.max(1e-9, activeExperts(E, K, T, routing));
         long perExpert = Math.max(1, Math.round(T * (double) K / active));
-        double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, 2L * I, w, format) + kernel(4.0 * perExpert * I, 3.0 * perExpert * I * ACT_BYTES, "bf16")
+        double t = gemm(T, D, E, w) + active * (gemm(perExpert, D, (long) in * I, w, format) + kernel(2.0 * in * perExpert * I, (in + 1.0) * perExpert * I * ACT_BYTES, "bf16")
                 + gemm(perExpert, I, D, w, format));
-        if (SI > 0) t += gemm(T, D, 2L * SI, w, format) + kernel(4.0 * T * SI, 3.0 * T * SI * ACT_BYTES, "bf16") + gemm(T, SI, D, w, format);
+        if (SI > 0) t += gemm(T, D, (long) in * SI, w, format) + kernel(2.0 * in * T * SI, (in + 1.0) * T * SI * ACT_BYTES, "bf16") + gemm(T, SI, D, w, format);
         return t;
     }
 

@@ -85,7 +85,7 @@ public final class Gguf {
         return new Header(version, meta, infos, dataStart, ch.size());
     }
 
-    private static DType dtypeOf(Path file, TensorInfo t) {
+    static DType dtypeOf(Path file, TensorInfo t) {
         DType d = switch (t.ggmlType()) {
             case 0 -> DType.F32;
             case 1 -> DType.F16;
@@ -126,8 +126,9 @@ public final class Gguf {
             Header h = readHeader(file, ch);
             Map<String, Object> m = h.metadata();
             String arch = String.valueOf(m.get("general.architecture"));
+            if (arch.equals("nemotron_h") || arch.equals("nemotron_h_moe")) return GgufNemotronH.read(file, h, ch);
             if (!arch.equals("llama") && !arch.equals("deci")) {
-                throw PuzzleException.field(file, "general.architecture", arch, "unsupported architecture (supported: llama, deci)");
+                throw PuzzleException.field(file, "general.architecture", arch, "unsupported architecture (supported: llama, deci, nemotron_h, nemotron_h_moe)");
             }
             int dim = intMeta(file, m, arch + ".embedding_length");
             int layers = intMeta(file, m, arch + ".block_count");
@@ -219,11 +220,13 @@ public final class Gguf {
             throw new PuzzleException(file + ": " + e.getMessage(), e);
         } catch (IOException e) {
             throw new PuzzleException(file + ": cannot read: " + e.getMessage(), e);
+        } catch (java.io.UncheckedIOException e) {
+            throw new PuzzleException(file + ": cannot read: " + e.getCause().getMessage(), e);
         }
     }
 
     /** A per-layer count: an array of one value per layer (deci) or one value for all (llama); zeros allowed where a layer may lack the part. */
-    private static int[] perLayer(Path file, Map<String, Object> m, String key, int layers, boolean zeroAllowed) {
+    static int[] perLayer(Path file, Map<String, Object> m, String key, int layers, boolean zeroAllowed) {
         Object v = m.get(key);
         if (v instanceof List<?> list && list.size() != layers) throw PuzzleException.field(file, key, list.size() + " values", "needs one per layer (" + layers + ")");
         int[] out = new int[layers];
@@ -249,7 +252,7 @@ public final class Gguf {
         return true;
     }
 
-    private static int intMeta(Path file, Map<String, Object> m, String key) {
+    static int intMeta(Path file, Map<String, Object> m, String key) {
         Object v = m.get(key);
         if (!(v instanceof Number n)) throw PuzzleException.field(file, key, v, "missing or not a number");
         long l = n.longValue();
@@ -290,7 +293,7 @@ public final class Gguf {
         throw new PuzzleException(file + ": unexpected tensor '" + g + "' for a llama GGUF");
     }
 
-    private static BpeTokenizer tokenizer(Path file, Map<String, Object> m) {
+    static BpeTokenizer tokenizer(Path file, Map<String, Object> m) {
         if (!(m.get("tokenizer.ggml.tokens") instanceof List<?> toks)) return null;
         Object model = m.get("tokenizer.ggml.model");
         if (model != null && !"llama".equals(model)) return null; // only SentencePiece vocabularies are read from GGUF

@@ -199,10 +199,10 @@ final class GgufGptOss {
             GgufWriter.put(tensors, types, p + "ffn_gate_inp.weight", new Tensor(router, experts, D), DType.F32);
             GgufWriter.put(tensors, types, p + "ffn_gate_inp.bias", new Tensor(rb, experts), DType.F32);
             DType dt = Checkpoints.writeType(ck, layer(l, expert(0, EXPERT_GATE)), t.get(layer(l, expert(0, EXPERT_GATE))), dtype);
-            stack(tensors, types, p + "ffn_gate_exps", ck, l, EXPERT_GATE, experts, have, I, D, dt);
-            stack(tensors, types, p + "ffn_up_exps", ck, l, EXPERT_UP, experts, have, I, D, dt);
+            stack(tensors, types, p + "ffn_gate_exps", ck, l, EXPERT_GATE, experts, have, I, D, dt, true);
+            stack(tensors, types, p + "ffn_up_exps", ck, l, EXPERT_UP, experts, have, I, D, dt, true);
             stack(tensors, types, p + "ffn_down_exps", ck, l, EXPERT_DOWN, experts, have, D, I, Checkpoints.writeType(ck, layer(l, expert(0, EXPERT_DOWN)),
-                    t.get(layer(l, expert(0, EXPERT_DOWN))), dtype));
+                    t.get(layer(l, expert(0, EXPERT_DOWN))), dtype), true);
         }
         GgufWriter.put(tensors, types, "output_norm.weight", t.get(FINAL_NORM), DType.F32);
         GgufWriter.putMatrix(tensors, types, "output.weight", ck, c.tiedEmbeddings() ? EMBED : LM_HEAD, dtype); // llama.cpp's gpt-oss needs its own
@@ -211,10 +211,11 @@ final class GgufGptOss {
 
     /**
      * One projection of every expert of layer l as one (experts, rows, cols) tensor in {@code dt} (each expert's rows
-     * copied as stored where it is in dt, else converted), its bias as (experts, rows); padding experts are zero.
+     * copied as stored where it is in dt, else converted), with {@code biases} its bias as (experts, rows); padding experts
+     * are zero.
      */
-    private static void stack(Map<String, Tensor> tensors, Map<String, DType> types, String name, Checkpoint ck, int l, String proj,
-                              int experts, int have, int rows, int cols, DType dt) {
+    static void stack(Map<String, Tensor> tensors, Map<String, DType> types, String name, Checkpoint ck, int l, String proj,
+                      int experts, int have, int rows, int cols, DType dt, boolean biases) {
         if (Gguf.ggmlType(dt) < 0) {
             throw new GgufWriter.Unsupported(name + " is " + dt.configName() + ", which GGUF (llama.cpp) has no tensor type for; write q8_0, q4_0 or mxfp4");
         }
@@ -240,8 +241,9 @@ final class GgufGptOss {
             for (int e = 0; e < have; e++) ck.tensors().get(layer(l, expert(e, proj))).rows(0, rows, a, e * rows * cols);
             out = new Tensor(a, experts, rows, cols);
         }
-        for (int e = 0; e < have; e++) System.arraycopy(ck.tensors().get(layer(l, expertBias(e, proj))).copy().data(), 0, bias, e * rows, rows);
         GgufWriter.put(tensors, types, name + ".weight", out, dt);
+        if (!biases) return;
+        for (int e = 0; e < have; e++) System.arraycopy(ck.tensors().get(layer(l, expertBias(e, proj))).copy().data(), 0, bias, e * rows, rows);
         GgufWriter.put(tensors, types, name + ".bias", new Tensor(bias, experts, rows), DType.F32);
     }
 }

@@ -119,7 +119,7 @@ public final class GgufWriter {
 
     /** llama.cpp's architecture this toolkit writes the model as: gpt-oss, llama (a uniform Llama) or deci. */
     public static String architecture(ModelConfig c) {
-        if (c.architecture().equals(NemotronH.ARCH)) return "nemotron_h";
+        if (c.architecture().equals(NemotronH.ARCH)) return NemotronH.firstMoe(c) != null ? "nemotron_h_moe" : "nemotron_h";
         return c.architecture().equals(HfConfig.GPT_OSS) ? "gpt-oss" : c.isUniformParent() ? "llama" : "deci";
     }
 
@@ -388,7 +388,7 @@ public final class GgufWriter {
         return 1;
     }
 
-    private static int bool(ByteArrayOutputStream o, String key, boolean v) throws IOException {
+    static int bool(ByteArrayOutputStream o, String key, boolean v) throws IOException {
         string(o, key);
         o.write(le32(T_BOOL));
         o.write(v ? 1 : 0);

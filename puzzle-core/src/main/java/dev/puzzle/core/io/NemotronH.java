@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  * - is (no-op, relu2 MLP), with the model-level {@code noRope} extension. A child whose layers the pattern cannot say
  * (another KV-head count, a narrower MLP or Mamba, a window, a no-op or linear layer, quantized weights) carries this
  * toolkit's DeciLM-style {@code block_configs} instead of the pattern, which the reader prefers.
- * Nemotron 3's MoE layers ({@code E}) are refused in one line.
+ * Nemotron 3's MoE layers ({@code E}: a sigmoid router with a selection bias, squared-ReLU experts, an ungated shared
+ * expert; {@link ModelConfig.SigmoidExperts}) are (no-op, MoE) blocks; grouped routing and latent projections are refused.
  */
 public final class NemotronH {
     private NemotronH() {}
@@ -44,7 +45,8 @@ public final class NemotronH {
         String hdKey = root.hasNonNull("head_dim") ? "head_dim" : "attention_head_dim";
         int headDim = root.hasNonNull(hdKey) ? posInt(file, root, hdKey) : dim / heads;
         if (heads % kv != 0) throw PuzzleException.field(file, "num_key_value_heads", kv, "does not divide num_attention_heads " + heads);
-        int inter = posInt(file, root, "intermediate_size");
+        boolean moe = root.hasNonNull("n_routed_experts");
+        int inter = moe && !root.hasNonNull("intermediate_size") ? posInt(file, root, "moe_intermediate_size") : posInt(file, root, "intermediate_size");
         int vocab = posInt(file, root, "vocab_size");
         int ctx = root.hasNonNull("max_position_embeddings") ? posInt(file, root, "max_position_embeddings") : 4096;
         float eps = (float) root.path("layer_norm_epsilon").asDouble(root.path("rms_norm_eps").asDouble(1e-5));
@@ -75,21 +77,29 @@ public final class NemotronH {
                 throw PuzzleException.field(file, "hybrid_override_pattern", pattern, "has " + pattern.length() + " layers, num_hidden_layers is " + layers);
             }
             AttentionConfig.Mamba2 mamba = pattern.indexOf('M') >= 0 ? mamba(file, root) : null;
+            FfnConfig.Moe experts = pattern.indexOf('E') >= 0 ? moe(file, root) : null;
             for (int i = 0; i < layers; i++) {
                 char ch = pattern.charAt(i);
                 blocks.add(switch (ch) {
                     case 'M' -> new BlockConfig(mamba, new FfnConfig.NoOp());
                     case '*' -> new BlockConfig(new AttentionConfig.Gqa(kv), new FfnConfig.NoOp());
                     case '-' -> new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Relu2(inter));
-                    case 'E' -> throw PuzzleException.field(file, "hybrid_override_pattern[" + i + "]", "E",
-                            "Nemotron 3's MoE layers are not supported yet (M, * and - are)");
-                    default -> throw PuzzleException.field(file, "hybrid_override_pattern[" + i + "]", String.valueOf(ch), "must be M (Mamba-2), * (attention) or - (MLP)");
+                    case 'E' -> new BlockConfig(new AttentionConfig.NoOp(), experts);
+                    default -> throw PuzzleException.field(file, "hybrid_override_pattern[" + i + "]", String.valueOf(ch),
+                            "must be M (Mamba-2), * (attention), - (MLP) or E (mixture of experts)");
                 });
             }
         }
+        ModelConfig.SigmoidExperts sigmoid = null;
+        if (moe) {
+            JsonNode f = root.path("routed_scaling_factor");
+            double scale = f.isNumber() ? f.asDouble() : 1.0;
+            if (!(scale > 0) || Double.isInfinite(scale)) throw PuzzleException.field(file, "routed_scaling_factor", f, "must be > 0");
+            sigmoid = new ModelConfig.SigmoidExperts((float) scale);
+        }
         try {
             return new ModelConfig(ARCH, dim, heads, headDim, kv, inter, vocab, ctx, eps, 10000f, RopeStyle.HALF_SPLIT, tied, false, blocks, false,
-                    new ModelConfig.Extensions(false, false, null, null, true));
+                    new ModelConfig.Extensions(false, false, null, null, true, sigmoid));
         } catch (IllegalArgumentException e) {
             throw new PuzzleException(file + ": " + e.getMessage());
         }
@@ -100,6 +110,23 @@ public final class NemotronH {
         int state = posInt(file, root, "ssm_state_size"), groups = posInt(file, root, "n_groups"), conv = posInt(file, root, "conv_kernel");
         if (heads % groups != 0) throw PuzzleException.field(file, "n_groups", groups, "must divide mamba_num_heads " + heads);
         return new AttentionConfig.Mamba2(heads, headDim, state, groups, conv);
+    }
+
+    /**
+     * Nemotron 3's MoE layer: n_routed_experts, num_experts_per_tok, moe_intermediate_size, norm_topk_prob and one shared
+     * expert of moe_shared_expert_intermediate_size. Refused: more than one expert group picked from (n_group/topk_group),
+     * more than one shared expert, a latent projection (moe_latent_size).
+     */
+    private static FfnConfig.Moe moe(Path file, JsonNode root) {
+        int experts = posInt(file, root, "n_routed_experts"), topK = posInt(file, root, "num_experts_per_tok"), width = posInt(file, root, "moe_intermediate_size");
+        if (topK > experts) throw PuzzleException.field(file, "num_experts_per_tok", topK, "exceeds n_routed_experts " + experts);
+        int groups = root.path("n_group").asInt(1), used = root.path("topk_group").asInt(groups);
+        if (groups < 1 || experts % groups != 0) throw PuzzleException.field(file, "n_group", root.path("n_group"), "must divide n_routed_experts " + experts);
+        if (used < groups) throw PuzzleException.field(file, "topk_group", used, "routing within " + used + " of " + groups + " expert groups is not supported (one group is)");
+        int shared = root.path("n_shared_experts").asInt(1);
+        if (shared != 1) throw PuzzleException.field(file, "n_shared_experts", shared, "only one shared expert is supported");
+        if (root.hasNonNull("moe_latent_size")) throw PuzzleException.field(file, "moe_latent_size", root.get("moe_latent_size"), "latent MoE projections are not supported");
+        return new FfnConfig.Moe(experts, topK, width, root.path("norm_topk_prob").asBoolean(true), posInt(file, root, "moe_shared_expert_intermediate_size"));
     }
 
     private static int posInt(Path file, JsonNode root, String key) {
@@ -117,7 +144,14 @@ public final class NemotronH {
         if (f instanceof FfnConfig.NoOp && a instanceof AttentionConfig.Mamba2 m && m.equals(mamba)) return 'M';
         if (f instanceof FfnConfig.NoOp && a instanceof AttentionConfig.Gqa g && g.numKvHeads() == c.numKvHeads()) return '*';
         if (a instanceof AttentionConfig.NoOp && f instanceof FfnConfig.Relu2 r && r.intermediateSize() == c.intermediateSize()) return '-';
+        if (a instanceof AttentionConfig.NoOp && f instanceof FfnConfig.Moe m && m.equals(firstMoe(c))) return 'E';
         return 0;
+    }
+
+    /** The first MoE layer's experts (the parent's, in a Nemotron 3 parent), or null. */
+    static FfnConfig.Moe firstMoe(ModelConfig c) {
+        for (BlockConfig b : c.blocks()) if (b.ffn().unquantized() instanceof FfnConfig.Moe m) return m;
+        return null;
     }
 
     /**
@@ -189,6 +223,19 @@ public final class NemotronH {
             o.put("n_groups", mamba.groups());
             o.put("conv_kernel", mamba.conv());
         }
+        FfnConfig.Moe moe = firstMoe(c);
+        if (moe != null) {
+            if (c.extensions().sigmoidExperts() == null) throw new PuzzleException("a " + ARCH + " MoE layer routes as Nemotron 3's (sigmoid experts)");
+            o.put("n_routed_experts", moe.numExperts());
+            o.put("num_experts_per_tok", moe.topK());
+            o.put("moe_intermediate_size", moe.expertIntermediate());
+            o.put("moe_shared_expert_intermediate_size", moe.sharedIntermediate());
+            o.put("n_shared_experts", 1);
+            o.put("norm_topk_prob", moe.normTopK());
+            o.put("routed_scaling_factor", c.extensions().sigmoidExperts().scale());
+            o.put("n_group", 1);
+            o.put("topk_group", 1);
+        }
         o.put("torch_dtype", "float32");
         if (pattern != null) {
             o.put("hybrid_override_pattern", pattern.toString());
@@ -234,7 +281,8 @@ public final class NemotronH {
             if (l >= cfg.numLayers()) throw new PuzzleException(source + ": tensor '" + name + "' is beyond the config's " + cfg.numLayers() + " layers");
             boolean mx = mixer(cfg, l);
             if (m.group(3) == null) return new Renamed(TensorNames.layer(l, mx ? TensorNames.ATTN_NORM : TensorNames.FFN_NORM), w);
-            String to = TensorNames.layer(l, (mx ? "self_attn." : "mlp.") + m.group(3));
+            String part = m.group(3).startsWith("shared_experts.") ? "shared_expert." + m.group(3).substring("shared_experts.".length()) : m.group(3);
+            String to = TensorNames.layer(l, (mx ? "self_attn." : "mlp.") + part);
             boolean conv = to.equals(TensorNames.layer(l, TensorNames.MAMBA_CONV)) && w.shape().length == 3 && w.shape()[1] == 1;
             return new Renamed(to, conv ? w.reshape(w.shape()[0], w.shape()[2]) : w);
         });
@@ -253,6 +301,7 @@ public final class NemotronH {
             String prefix = "backbone.layers." + m.group(1) + ".";
             String part = m.group(3) != null ? m.group(3) : m.group(4);
             if (part == null) return new Renamed(prefix + "norm.weight", w);
+            if (part.startsWith("shared_expert.")) part = "shared_experts." + part.substring("shared_expert.".length());
             return new Renamed(prefix + "mixer." + part, name.endsWith(TensorNames.MAMBA_CONV) ? w.reshape(w.shape()[0], 1, w.shape()[1]) : w);
         });
     }

@@ -67,8 +67,9 @@ public final class RandomWeights {
                     int I = m.expertIntermediate();
                     t.put(layer(i, FFN_NORM), norm(r, D));
                     t.put(layer(i, ROUTER), gauss(r, 1 / Math.sqrt(D), m.numExperts(), D));
+                    boolean nemotron = c.extensions().sigmoidExperts() != null; // squared-ReLU experts: no gate
                     for (int e = 0; e < m.numExperts(); e++) {
-                        t.put(layer(i, expert(e, EXPERT_GATE)), gauss(r, 1 / Math.sqrt(D), I, D));
+                        if (!nemotron) t.put(layer(i, expert(e, EXPERT_GATE)), gauss(r, 1 / Math.sqrt(D), I, D));
                         t.put(layer(i, expert(e, EXPERT_UP)), gauss(r, 1 / Math.sqrt(D), I, D));
                         t.put(layer(i, expert(e, EXPERT_DOWN)), gauss(r, 1 / Math.sqrt(I), D, I));
                         if (c.extensions().experts() != null) { // gpt-oss's biases
@@ -78,12 +79,13 @@ public final class RandomWeights {
                         }
                     }
                     if (c.extensions().experts() != null) t.put(layer(i, ROUTER_BIAS), gauss(r, 0.5, m.numExperts()));
+                    if (nemotron) t.put(layer(i, ROUTER_CORRECTION), gauss(r, 0.05, m.numExperts()));
                     if (m.sharedIntermediate() > 0) {
                         int SI = m.sharedIntermediate();
-                        t.put(layer(i, SHARED_GATE), gauss(r, 1 / Math.sqrt(D), SI, D));
+                        if (!nemotron) t.put(layer(i, SHARED_GATE), gauss(r, 1 / Math.sqrt(D), SI, D));
                         t.put(layer(i, SHARED_UP), gauss(r, 1 / Math.sqrt(D), SI, D));
                         t.put(layer(i, SHARED_DOWN), gauss(r, 1 / Math.sqrt(SI), D, SI));
-                        t.put(layer(i, SHARED_EXPERT_GATE), gauss(r, 1 / Math.sqrt(D), 1, D));
+                        if (!nemotron) t.put(layer(i, SHARED_EXPERT_GATE), gauss(r, 1 / Math.sqrt(D), 1, D));
                     }
                 }
                 case FfnConfig.Linear l -> {

@@ -58,6 +58,9 @@ public final class TensorNames {
 
     public static final String ROUTER_BIAS = "mlp.gate.bias";
 
+    /** Nemotron 3: the router's selection bias (E), added to the sigmoid scores for the choice of experts only. */
+    public static final String ROUTER_CORRECTION = "mlp.gate.e_score_correction_bias";
+
     public static final String EXPERT_GATE = "gate_proj", EXPERT_UP = "up_proj", EXPERT_DOWN = "down_proj";
 
     /**

@@ -39,17 +39,24 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
      * @param yarn       YaRN RoPE scaling, or null for plain RoPE
      * @param experts    gpt-oss's experts: null for plain SwiGLU experts without biases
      * @param noRope     attention has no position embedding at all (Nemotron-H: its Mamba-2 layers carry the order)
+     * @param sigmoidExperts Nemotron 3's experts: null for softmax-routed SwiGLU experts
      */
-    public record Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts, boolean noRope) {
-        public static final Extensions NONE = new Extensions(false, false, null, null, false);
+    public record Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts, boolean noRope, SigmoidExperts sigmoidExperts) {
+        public static final Extensions NONE = new Extensions(false, false, null, null, false, null);
 
         /** With RoPE. */
         public Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts) {
-            this(sinks, outputBias, yarn, experts, false);
+            this(sinks, outputBias, yarn, experts, false, null);
+        }
+
+        /** Without Nemotron 3's experts. */
+        public Extensions(boolean sinks, boolean outputBias, Yarn yarn, ClampedSwiGlu experts, boolean noRope) {
+            this(sinks, outputBias, yarn, experts, noRope, null);
         }
 
         public Extensions {
             if (noRope && yarn != null) throw new IllegalArgumentException("a model without RoPE has no YaRN scaling");
+            if (experts != null && sigmoidExperts != null) throw new IllegalArgumentException("experts are gpt-oss's or Nemotron 3's, not both");
         }
 
         public boolean any() {
@@ -69,6 +76,9 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
             if (experts != null) {
                 parts.add("experts with biases and a biased router, clamped SwiGLU (limit " + num(experts.limit()) + ", alpha " + num(experts.alpha()) + ")");
             }
+            if (sigmoidExperts != null) {
+                parts.add("squared-ReLU experts, a sigmoid router with a selection bias, weights × " + num(sigmoidExperts.scale()) + ", an ungated shared expert");
+            }
             return String.join(", ", parts);
         }
 
@@ -87,6 +97,18 @@ public record ModelConfig(String architecture, int dim, int numHeads, int headDi
         public ClampedSwiGlu {
             if (!(limit > 0) || Float.isInfinite(limit)) throw new IllegalArgumentException("swiglu_limit must be > 0, got " + limit);
             if (!(alpha > 0) || Float.isInfinite(alpha)) throw new IllegalArgumentException("the clamped SwiGLU's alpha must be > 0, got " + alpha);
+        }
+    }
+
+    /**
+     * Nemotron 3's mixture of experts (HF {@code NemotronHMOE}, one expert group): router scores p = σ(Wr·h); the top-k of
+     * p + {@code e_score_correction_bias} (which only steers the choice, and is not trained) run, each weighted by its p —
+     * over their sum when normTopK — times {@code scale} ({@code routed_scaling_factor}); experts and the shared expert are
+     * squared-ReLU MLPs {@code down(relu(up h)²)}; the shared expert is added ungated.
+     */
+    public record SigmoidExperts(float scale) {
+        public SigmoidExperts {
+            if (!(scale > 0) || Float.isInfinite(scale)) throw new IllegalArgumentException("routed_scaling_factor must be > 0, got " + scale);
         }
     }
 

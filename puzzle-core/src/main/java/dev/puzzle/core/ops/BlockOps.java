@@ -80,22 +80,27 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
     public MoeOp moe(int l, FfnConfig.Moe m) {
         int D = cfg.dim(), E = m.numExperts(), I = m.expertIntermediate();
         Param norm = param(l, FFN_NORM, D), router = param(l, ROUTER, E, D);
-        Param[] w1 = new Param[E], w3 = new Param[E], w2 = new Param[E];
+        var nemotron = cfg.extensions().sigmoidExperts(); // squared-ReLU experts: no gate projection
+        Param[] w1 = nemotron != null ? null : new Param[E], w3 = new Param[E], w2 = new Param[E];
         for (int e = 0; e < E; e++) {
-            w1[e] = param(l, expert(e, EXPERT_GATE), I, D);
+            if (w1 != null) w1[e] = param(l, expert(e, EXPERT_GATE), I, D);
             w3[e] = param(l, expert(e, EXPERT_UP), I, D);
             w2[e] = param(l, expert(e, EXPERT_DOWN), D, I);
         }
-        String extra = dev.puzzle.core.io.TensorNames.layer(l, expert(E, EXPERT_GATE));
+        String extra = dev.puzzle.core.io.TensorNames.layer(l, expert(E, EXPERT_UP));
         if (weights.containsKey(extra)) {
             throw new PuzzleException(source + ": tensor '" + extra + "' is beyond the layer's " + E + " experts (router rows and experts must match)");
         }
-        SwiGluOp shared = null;
+        SharedExpert shared = null;
         Param sharedGate = null;
         if (m.sharedIntermediate() > 0) {
             int SI = m.sharedIntermediate();
-            shared = new SwiGluOp(ops, D, cfg.normEps(), null, param(l, SHARED_GATE, SI, D), param(l, SHARED_UP, SI, D), param(l, SHARED_DOWN, D, SI));
-            sharedGate = param(l, SHARED_EXPERT_GATE, 1, D);
+            if (nemotron != null) {
+                shared = new Relu2MlpOp(ops, D, cfg.normEps(), null, param(l, SHARED_UP, SI, D), param(l, SHARED_DOWN, D, SI));
+            } else {
+                shared = new SwiGluOp(ops, D, cfg.normEps(), null, param(l, SHARED_GATE, SI, D), param(l, SHARED_UP, SI, D), param(l, SHARED_DOWN, D, SI));
+                sharedGate = param(l, SHARED_EXPERT_GATE, 1, D);
+            }
         }
         var clamp = cfg.extensions().experts();
         MoeOp.Biases biases = null;
@@ -108,7 +113,8 @@ public record BlockOps(ModelConfig cfg, Map<String, Tensor> weights, String sour
             }
             biases = new MoeOp.Biases(param(l, ROUTER_BIAS, E), b1, b3, b2);
         }
-        return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate, biases, clamp);
+        MoeOp.Sigmoid sigmoid = nemotron == null ? null : new MoeOp.Sigmoid(param(l, ROUTER_CORRECTION, E), nemotron.scale());
+        return new MoeOp(ops, D, cfg.normEps(), m, norm, router, w1, w3, w2, shared, sharedGate, biases, clamp, sigmoid);
     }
 
     /** The Mamba-2 mixer of layer l in the attention's place, typed: head pruning scores its heads. */

@@ -4,9 +4,10 @@ import java.util.List;
 
 /**
  * Nemotron-H's MLP of width F: f(x) = down(relu(up h)²), h = rmsnorm(x), no gate.
- * PyTorch: {@code down_proj(torch.relu(up_proj(h)) ** 2)}.
+ * PyTorch: {@code down_proj(torch.relu(up_proj(h)) ** 2)}. Without a norm (null) it is a Nemotron 3 MoE layer's shared
+ * expert, reading the layer's normalized input through the *Normed methods.
  */
-public final class Relu2MlpOp implements BlockOp {
+public final class Relu2MlpOp implements BlockOp, SharedExpert {
     private final Ops ops;
     private final int D, F;
     private final float eps;
@@ -24,7 +25,7 @@ public final class Relu2MlpOp implements BlockOp {
 
     @Override
     public List<Param> params() {
-        return List.of(norm, up, down);
+        return norm == null ? List.of(up, down) : List.of(norm, up, down);
     }
 
     private record Saved_(float[] x, float[] h, float[] rstd, float[] a, float[] g, float[] out, int N) implements Saved {}
@@ -40,35 +41,56 @@ public final class Relu2MlpOp implements BlockOp {
     @Override
     public Saved forward(float[] x, int S, int T) {
         int N = S * T;
-        float[] h = new float[N * D], rstd = new float[N], a = new float[N * F], g = new float[N * F], out = new float[N * D];
+        float[] h = new float[N * D], rstd = new float[N];
         ops.rmsnormForward(h, rstd, x, norm.w, N, D, eps);
+        Saved_ f = (Saved_) forwardNormed(h, N);
+        return new Saved_(x, h, rstd, f.a(), f.g(), f.out(), N);
+    }
+
+    @Override
+    public Saved forwardNormed(float[] h, int N) {
+        float[] a = new float[N * F], g = new float[N * F], out = new float[N * D];
         ops.linearForward(a, h, up.value(), null, N, D, F);
         relu2(g, a, N * F);
         ops.linearForward(out, g, down.value(), null, N, F, D);
-        return new Saved_(x, h, rstd, a, g, out, N);
+        return new Saved_(null, h, null, a, g, out, N);
     }
 
     @Override
     public float[] backward(Saved saved, float[] dOut) {
         Saved_ st = (Saved_) saved;
         int N = st.N();
-        float[] dg = new float[N * F];
-        ops.linearBackward(dg, false, down.grad(), null, dOut, st.g(), down.w, N, F, D);
-        float[] a = st.a();
-        for (int i = 0; i < N * F; i++) dg[i] = a[i] > 0 ? 2f * a[i] * dg[i] : 0f; // d relu(a)² / da = 2·relu(a)
-        float[] dh = new float[N * D], dx = new float[N * D];
-        ops.linearBackward(dh, false, up.grad(), null, dg, st.h(), up.w, N, D, F);
+        float[] dh = backwardNormed(saved, dOut), dx = new float[N * D];
         Ops.rmsnormBackward(dx, norm.grad(), dh, st.x(), st.rstd(), norm.w, N, D);
         return dx;
     }
 
     @Override
+    public float[] backwardNormed(Saved saved, float[] dOut) {
+        Saved_ st = (Saved_) saved;
+        int N = st.N();
+        float[] dg = new float[N * F];
+        ops.linearBackward(dg, false, down.grad(), null, dOut, st.g(), down.w, N, F, D);
+        float[] a = st.a();
+        for (int i = 0; i < N * F; i++) dg[i] = a[i] > 0 ? 2f * a[i] * dg[i] : 0f; // d relu(a)² / da = 2·relu(a)
+        float[] dh = new float[N * D];
+        ops.linearBackward(dh, false, up.grad(), null, dg, st.h(), up.w, N, D, F);
+        return dh;
+    }
+
+    @Override
     public void step(State state, float[] x, int T, int pos0) {
-        var k = ops.kernels();
-        float[] h = new float[T * D], rstd = new float[T], a = new float[T * F];
+        float[] h = new float[T * D], rstd = new float[T];
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
+        stepNormed(h, T, x, true);
+    }
+
+    @Override
+    public void stepNormed(float[] h, int T, float[] out, boolean accumulate) {
+        var k = ops.kernels();
+        float[] a = new float[T * F];
         k.linear(h, 0, T, D, up.value(), a, 0, false);
         relu2(a, a, T * F);
-        k.linear(a, 0, T, F, down.value(), x, 0, true);
+        k.linear(a, 0, T, F, down.value(), out, 0, accumulate);
     }
 }

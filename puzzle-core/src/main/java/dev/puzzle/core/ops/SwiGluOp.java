@@ -9,7 +9,7 @@ import java.util.List;
  * PyTorch: w2(F.silu(w1(x)) * w3(x)). Without a norm (null) it is a MoE layer's shared expert, which
  * reads the layer's normalized input through the package-private *Normed methods.
  */
-public final class SwiGluOp implements BlockOp {
+public final class SwiGluOp implements BlockOp, SharedExpert {
     private final Ops ops;
     private final int D, F;
     private final float eps;
@@ -55,7 +55,8 @@ public final class SwiGluOp implements BlockOp {
     }
 
     /** The FFN on inputs already normalized (h, N rows): a MoE layer's shared expert. */
-    Saved forwardNormed(float[] h, int N) {
+    @Override
+    public Saved forwardNormed(float[] h, int N) {
         float[] a = new float[N * F], b = new float[N * F], g = new float[N * F], out = new float[N * D];
         ops.linearForward(a, h, w1.value(), null, N, D, F);
         ops.linearForward(b, h, w3.value(), null, N, D, F);
@@ -75,7 +76,8 @@ public final class SwiGluOp implements BlockOp {
     }
 
     /** Backward of {@link #forwardNormed}: d loss / d h. */
-    float[] backwardNormed(Saved saved, float[] dOut) {
+    @Override
+    public float[] backwardNormed(Saved saved, float[] dOut) {
         Saved_ st = (Saved_) saved;
         int N = st.N();
         float[] dg = new float[N * F];
@@ -96,7 +98,8 @@ public final class SwiGluOp implements BlockOp {
     }
 
     /** Inference on normalized inputs: out (+)= f(h) for T rows. */
-    void stepNormed(float[] h, int T, float[] out, boolean accumulate) {
+    @Override
+    public void stepNormed(float[] h, int T, float[] out, boolean accumulate) {
         var k = ops.kernels();
         float[] h1 = new float[T * F], h3 = new float[T * F];
         k.linear(h, 0, T, D, w1.value(), h1, 0, false);

@@ -33,8 +33,12 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class NemotronHGoldenTest {
     static Path dir() {
+        return dir("nemotronh-f32");
+    }
+
+    static Path dir(String name) {
         try {
-            return Path.of(NemotronHGoldenTest.class.getResource("/golden/nemotronh/nemotronh-f32/config.json").toURI()).getParent();
+            return Path.of(NemotronHGoldenTest.class.getResource("/golden/nemotronh/" + name + "/config.json").toURI()).getParent();
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
@@ -52,17 +56,29 @@ class NemotronHGoldenTest {
         assertEquals("M*-M-*", NemotronH.pattern(c));
     }
 
+    /** Nemotron 3's MoE layers (pattern ME*EM): a sigmoid router with a selection bias, squared-ReLU experts, an ungated shared expert. */
     @Test
-    void prefillAndDecodeLogitsMatchPyTorch() throws IOException {
-        MoeGoldenTest.logitsMatch("nemotronh-f32", Checkpoints.load(dir()), reference(dir()));
+    void theMoeLayersAreNemotron3s() {
+        var c = Checkpoints.load(dir("nemotronh-moe-f32")).config();
+        assertEquals("ME*EM", NemotronH.pattern(c));
+        assertEquals(new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Moe(4, 2, 16, true, 24)), c.blocks().get(1));
+        assertEquals(2.5f, c.extensions().sigmoidExperts().scale());
     }
 
-    @Test
-    void mlpAndAttentionBlockGradientsMatchPyTorch() throws IOException {
-        Map<String, float[]> ref = reference(dir());
-        Checkpoint ck = Checkpoints.load(dir());
-        // blockMatches reads layer 0's names: the MLP of layer 2 and the attention of layer 1 as layer 0 of a one-layer model
-        for (int[] layerAndPart : new int[][]{{2, 0}, {1, 1}}) {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"nemotronh-f32", "nemotronh-moe-f32"})
+    void prefillAndDecodeLogitsMatchPyTorch(String name) throws IOException {
+        MoeGoldenTest.logitsMatch(name, Checkpoints.load(dir(name)), reference(dir(name)));
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"nemotronh-f32", "nemotronh-moe-f32"})
+    void mlpAndAttentionBlockGradientsMatchPyTorch(String name) throws IOException {
+        Map<String, float[]> ref = reference(dir(name));
+        Checkpoint ck = Checkpoints.load(dir(name));
+        boolean moe = name.contains("moe");
+        // blockMatches reads layer 0's names: the MLP (or MoE) and the attention as layer 0 of a one-layer model
+        for (int[] layerAndPart : moe ? new int[][]{{1, 0}, {2, 1}} : new int[][]{{2, 0}, {1, 1}}) {
             int l = layerAndPart[0];
             boolean attention = layerAndPart[1] == 1;
             Map<String, Tensor> heap = new java.util.LinkedHashMap<>();
@@ -70,9 +86,9 @@ class NemotronHGoldenTest {
                 if (n.startsWith("model.layers." + l + ".")) heap.put("model.layers.0." + n.substring(("model.layers." + l + ".").length()), t.copy());
             });
             BlockConfig b = ck.config().blocks().get(l);
-            BlockOps ops = new BlockOps(ck.config().withBlocks(List.of(b)), heap, "nemotronh layer " + l, Backend.cpu());
-            if (attention) MoeGoldenTest.blockMatches("nemotronh", "attn", ops.attention(0, b.attention()), ref, ck.config().dim());
-            else MoeGoldenTest.blockMatches("nemotronh", "mlp", ops.ffn(0, b.ffn()), ref, ck.config().dim());
+            BlockOps ops = new BlockOps(ck.config().withBlocks(List.of(b)), heap, name + " layer " + l, Backend.cpu());
+            if (attention) MoeGoldenTest.blockMatches(name, "attn", ops.attention(0, b.attention()), ref, ck.config().dim());
+            else MoeGoldenTest.blockMatches(name, "mlp", ops.ffn(0, b.ffn()), ref, ck.config().dim());
         }
     }
 
@@ -81,19 +97,20 @@ class NemotronHGoldenTest {
         return dec.forward(dec.newState(tok.length), tok, 0, tok.length, true);
     }
 
-    @Test
-    void writtenBackInNemotronHLayoutItReloadsToTheSameLogits(@TempDir Path tmp) throws IOException {
-        int[] tok = tokens(reference(dir()));
-        Checkpoint ck = Checkpoints.load(dir());
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"nemotronh-f32", "nemotronh-moe-f32"})
+    void writtenBackInNemotronHLayoutItReloadsToTheSameLogits(String name, @TempDir Path tmp) throws IOException {
+        int[] tok = tokens(reference(dir(name)));
+        Checkpoint ck = Checkpoints.load(dir(name));
         Checkpoints.writeHfDir(ck, tmp.resolve("out"), null);
         String cfg = Files.readString(tmp.resolve("out/config.json"));
-        assertTrue(cfg.contains("\"NemotronHForCausalLM\"") && cfg.contains("\"hybrid_override_pattern\" : \"M*-M-*\"") && !cfg.contains("block_configs"), cfg);
+        String pattern = name.contains("moe") ? "ME*EM" : "M*-M-*";
+        assertTrue(cfg.contains("\"NemotronHForCausalLM\"") && cfg.contains("\"hybrid_override_pattern\" : \"" + pattern + "\"") && !cfg.contains("block_configs"), cfg);
         try (var in = dev.puzzle.core.io.Safetensors.open(tmp.resolve("out/model.safetensors"));
-             var src = dev.puzzle.core.io.Safetensors.open(dir().resolve("model.safetensors"))) {
+             var src = dev.puzzle.core.io.Safetensors.open(dir(name).resolve("model.safetensors"))) {
             assertEquals(src.entries().keySet(), in.entries().keySet());
             assertArrayEquals(new int[]{48, 1, 4}, in.entries().get("backbone.layers.0.mixer.conv1d.weight").shape());
-            assertArrayEquals(src.read("backbone.layers.3.mixer.conv1d.weight").data(), in.read("backbone.layers.3.mixer.conv1d.weight").data());
-            assertArrayEquals(src.read("backbone.layers.2.norm.weight").data(), in.read("backbone.layers.2.norm.weight").data());
+            for (String t : src.entries().keySet()) assertArrayEquals(src.read(t).data(), in.read(t).data(), t);
         }
         MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-6, "reloaded");
     }
@@ -152,6 +169,10 @@ class NemotronHGoldenTest {
         e = assertThrows(PuzzleException.class, () -> new Decoder(Checkpoints.load(copy(tmp.resolve("e"), o -> o.put("ssm_state_size", 4))), Backend.cpu()));
         assertTrue(e.getMessage().contains("model.layers.0.self_attn.in_proj.weight") || e.getMessage().contains("conv1d"), e.getMessage());
         e = assertThrows(PuzzleException.class, () -> Checkpoints.load(copy(tmp.resolve("f"), o -> o.put("hybrid_override_pattern", "M*EM-*"))));
-        assertTrue(e.getMessage().contains("MoE"), e.getMessage());
+        assertTrue(e.getMessage().contains("n_routed_experts") && e.getMessage().contains("missing"), e.getMessage());
+        e = assertThrows(PuzzleException.class, () -> Checkpoints.load(copy(tmp.resolve("g"), o -> o.put("hybrid_override_pattern", "M*EM-*")
+                .put("n_routed_experts", 4).put("num_experts_per_tok", 2).put("moe_intermediate_size", 8).put("moe_shared_expert_intermediate_size", 8)
+                .put("n_group", 2).put("topk_group", 1))));
+        assertTrue(e.getMessage().contains("topk_group") && e.getMessage().contains("1 of 2 expert groups"), e.getMessage());
     }
 }
