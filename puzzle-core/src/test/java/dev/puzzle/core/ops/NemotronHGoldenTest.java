@@ -115,6 +115,22 @@ class NemotronHGoldenTest {
         MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-6, "reloaded");
     }
 
+    /** Written in BF16 (as released Nemotron-H checkpoints are), it reads back mapped in BF16 and stays close to the FP32 logits. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"nemotronh-f32", "nemotronh-moe-f32"})
+    void writtenInBf16ItReadsBackClose(String name, @TempDir Path tmp) throws IOException {
+        int[] tok = tokens(reference(dir(name)));
+        Checkpoint ck = Checkpoints.load(dir(name));
+        Checkpoints.writeHfDir(ck, tmp.resolve("bf16"), dev.puzzle.core.tensor.DType.BF16);
+        Checkpoint back = Checkpoints.load(tmp.resolve("bf16"));
+        assertEquals(dev.puzzle.core.tensor.DType.BF16, back.storedTypes().get("model.layers.0.self_attn.in_proj.weight"));
+        assertEquals(ck.config().blocks(), back.config().blocks());
+        float[] want = prefill(ck, tok), got = prefill(back, tok);
+        double max = 0;
+        for (int i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i] - got[i]));
+        assertTrue(max > 0 && max < 0.1, name + " BF16 max logit difference " + max);
+    }
+
     @Test
     void aChildThePatternCannotSayCarriesBlockConfigsAndRoundTrips(@TempDir Path tmp) throws IOException {
         Checkpoint ck = Checkpoints.load(dir());
