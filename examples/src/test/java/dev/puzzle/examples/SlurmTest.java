@@ -118,7 +118,7 @@ class SlurmTest {
         Path cfg = ExampleRun.config(dir);
         String yaml = Files.readString(cfg);
         String small = yaml
-                .replaceAll("attention: \\{kv_heads: \\[4, 2, 1\\], window: \\[64\\], linear: true, no_op: true\\}", "attention: {kv_heads: [2], no_op: true}")
+                .replaceAll("attention: \\{kv_heads: \\[4, 2, 1\\], window: \\[64\\], linear: true, no_op: true, mamba2: true\\}", "attention: {kv_heads: [2], no_op: true}")
                 .replaceAll("ffn: \\{widths: \\[1.0, 0.75, 0.5, 0.25\\], linear: true, no_op: true\\}", "ffn: {widths: [0.5], no_op: true}")
                 .replaceAll("(?m)^  ffn_fusion:.*\n", "")
                 .replaceAll("throughputs: \\[[^\\]]*\\]", "throughputs: [2.6e5]")
