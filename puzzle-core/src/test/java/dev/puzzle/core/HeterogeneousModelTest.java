@@ -231,6 +231,13 @@ class HeterogeneousModelTest {
             Decoder h = new Decoder(new Checkpoint(back.config(), heap, back.storedTypes(), null, "heap copy"));
             float[] onHeap = h.forward(h.newState(10), toks, 0, 10, true);
             for (int i = 0; i < want.length; i++) assertEquals(onHeap[i], got[i], 1e-5 * (1 + Math.abs(onHeap[i])), dt + " mapped vs heap, logit " + i);
+            // Decode (one row: BF16 read in place from the mapping) gives the prefill's rows (a GEMM over widened copies).
+            Decoder.State st = d.newState(10);
+            int V = back.config().vocabSize();
+            for (int t = 0; t < 10; t++) {
+                float[] step = d.forward(st, toks, t, 1, false);
+                for (int v = 0; v < V; v++) assertEquals(got[t * V + v], step[v], 1e-4 * (1 + Math.abs(got[t * V + v])), dt + " decode at " + t + ", logit " + v);
+            }
             // Rewriting a mapped checkpoint in its own dtype copies its bytes.
             Path again = tmp.resolve(dt.name() + "-again");
             Checkpoints.writeHfDir(back, again, dt);

@@ -37,8 +37,12 @@ class KernelTwinTest {
             for (int i = 0; i < w.length; i++) w[i] = dev.puzzle.core.tensor.DType.floatToBf16((float) rnd.nextGaussian());
             double want = 0;
             for (int i = 0; i < n; i++) want += (double) x[3 + i] * dev.puzzle.core.tensor.DType.bf16ToFloat(w[5 + i]);
+            // the same values read in place from memory (a mapping's bytes, little endian), at an odd byte offset
+            java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(2L * w.length + 1);
+            for (int i = 0; i < w.length; i++) seg.set(Kernels.BF16_LE, 1 + 2L * i, w[i]);
             for (Kernels k : new Kernels[]{vec, sca}) {
                 assertEquals(want, k.dotBf16(x, 3, w, 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " dot n=" + n);
+                assertEquals(want, k.dotBf16(x, 3, seg, 1 + 2L * 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " dot in place n=" + n);
                 float[] out = new float[n + 2];
                 k.widenBf16(w, 5, out, 2, n);
                 for (int i = 0; i < n; i++) assertEquals(dev.puzzle.core.tensor.DType.bf16ToFloat(w[5 + i]), out[2 + i], 0f, "widen " + i);

@@ -51,6 +51,15 @@ public interface Kernels {
     /** Σ x[i]·w[i] with w BF16 bit patterns (widened in registers: a BF16 is the top half of an FP32). */
     float dotBf16(float[] x, int xOff, short[] w, int wOff, int n);
 
+    /** {@link #dotBf16} over n BF16 values read in place at byte {@code wOff} of {@code w} (little endian). */
+    default float dotBf16(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w.get(BF16_LE, wOff + 2L * i) << 16);
+        return s;
+    }
+
+    java.lang.foreign.ValueLayout.OfShort BF16_LE = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
     /** dst[i] = w[i] widened from BF16 bit patterns to FP32. */
     void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n);
 
@@ -126,6 +135,19 @@ public interface Kernels {
                 for (int j = 0; j < nb; j++) widenQuant(q, raw, first + j * rb, buf, j * k, k);
                 gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
                 return;
+            }
+            if (bf16 && m <= 4) { // decode read in place from the mapping: no copy of the weights at all
+                java.lang.foreign.MemorySegment seg = w.rowSegment(n0, nb);
+                if (seg != null) {
+                    for (int j = 0; j < nb; j++) {
+                        for (int i = 0; i < m; i++) {
+                            float d = dotBf16(xs, xo + i * k, seg, 2L * j * k, k);
+                            int o = outOff + i * n + n0 + j;
+                            out[o] = accumulate ? out[o] + d : d;
+                        }
+                    }
+                    return;
+                }
             }
             if (bf16) {
                 short[] raw = LinearBlocks.shorts(nb * k);

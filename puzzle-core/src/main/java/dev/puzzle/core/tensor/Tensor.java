@@ -250,6 +250,27 @@ public final class Tensor {
         return s;
     }
 
+    /**
+     * Rows [r0, r0+n) of a stored tensor as one read-only memory segment over its mapping (or its heap bytes), row after
+     * row in the dtype's layout, for kernels to read in place; null when the rows straddle two chunks of the mapping or the
+     * tensor is a view produced row by row.
+     */
+    public java.lang.foreign.MemorySegment rowSegment(int r0, int n) {
+        if (mapped == null || mapped.source() != null || mapped.chunks().length == 0) return null;
+        int per = mapped.rowsPerChunk(), c = r0 / per, within = r0 - c * per;
+        if (within + n > per) return null;
+        long rowBytes = mapped.dtype().rowBytes(mapped.cols());
+        java.lang.foreign.MemorySegment[] segs = segments;
+        if (segs == null) { // made once: a segment over a buffer is not free (a racing thread makes the same ones)
+            segs = new java.lang.foreign.MemorySegment[mapped.chunks().length];
+            for (int i = 0; i < segs.length; i++) segs[i] = java.lang.foreign.MemorySegment.ofBuffer(mapped.chunks()[i]);
+            segments = segs;
+        }
+        return segs[c].asSlice(within * rowBytes, n * rowBytes);
+    }
+
+    private volatile java.lang.foreign.MemorySegment[] segments; // the chunks as segments, for rowSegment
+
     /** The stored 16-bit patterns of rows [r0, r0+n) of a mapped F16 or BF16 tensor into dst at dstOff. */
     public void rawShorts(int r0, int n, short[] dst, int dstOff) {
         if (mapped == null || (mapped.dtype() != DType.F16 && mapped.dtype() != DType.BF16)) throw new IllegalStateException("rawShorts of " + this);

@@ -416,6 +416,26 @@ public class VectorKernels implements Kernels {
         return s;
     }
 
+    /** L BF16 values at byte off of a segment, as FP32 lanes. */
+    private static FloatVector bf16(java.lang.foreign.MemorySegment w, long off) {
+        IntVector i = (IntVector) ShortVector.fromMemorySegment(SH, w, off, java.nio.ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, SI, 0);
+        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    @Override
+    public float dotBf16(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n) {
+        int i = 0;
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        for (int bound = n - 2 * L; i <= bound; i += 2 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + 2L * i), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(bf16(w, wOff + 2L * (i + L)), s1);
+        }
+        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + 2L * i), s0);
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w.get(BF16_LE, wOff + 2L * i) << 16);
+        return s;
+    }
+
     @Override
     public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
         int i = 0;
