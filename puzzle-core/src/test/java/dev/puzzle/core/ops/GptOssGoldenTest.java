@@ -120,9 +120,9 @@ class GptOssGoldenTest {
             assertTrue(in.entries().containsKey("model.layers.0.mlp.router.bias") && in.entries().containsKey("model.layers.0.self_attn.sinks"));
             assertFalse(in.entries().keySet().stream().anyMatch(n -> n.contains("experts.0.")), in.entries().keySet().toString());
         }
-        // The same weights; 1e-6, not bit-equality: after other tests warmed the JVM one logit differed in its last bit (the Vector
-        // API's compiled and fallback forms may sum a vector's lanes in another order).
-        MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-6, name + " reloaded");
+        // The same weights; 1e-5, not bit-equality: after other tests warmed the JVM logits differed in their last bits (the Vector
+        // API's compiled and fallback forms may sum a vector's lanes in another order; 3e-6 relative once in CI).
+        MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-5, name + " reloaded");
     }
 
     @Test

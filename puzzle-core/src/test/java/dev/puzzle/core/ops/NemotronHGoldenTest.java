@@ -112,7 +112,8 @@ class NemotronHGoldenTest {
             assertArrayEquals(new int[]{48, 1, 4}, in.entries().get("backbone.layers.0.mixer.conv1d.weight").shape());
             for (String t : src.entries().keySet()) assertArrayEquals(src.read(t).data(), in.read(t).data(), t);
         }
-        MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-6, "reloaded");
+        // the same weights; 1e-5 as GptOssGoldenTest's: a warmed JVM may sum a vector's lanes in another order
+        MoeGoldenTest.close(prefill(ck, tok), prefill(Checkpoints.load(tmp.resolve("out")), tok), 1e-5, "reloaded");
     }
 
     /** Written in BF16 (as released Nemotron-H checkpoints are), it reads back mapped in BF16 and stays close to the FP32 logits. */
@@ -146,7 +147,7 @@ class NemotronHGoldenTest {
         assertEquals(blocks, back.config().blocks());
         assertEquals("M*-.-*", NemotronH.pattern(back.config()));
         int[] tok = tokens(reference(dir()));
-        MoeGoldenTest.close(prefill(child, tok), prefill(back, tok), 1e-6, "child reloaded");
+        MoeGoldenTest.close(prefill(child, tok), prefill(back, tok), 1e-5, "child reloaded");
     }
 
     @Test
