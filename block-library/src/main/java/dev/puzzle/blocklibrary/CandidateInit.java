@@ -129,42 +129,39 @@ public final class CandidateInit {
                 }
                 out.putAll(experts(pw, l, pm, keep));
             }
-            case FfnConfig.Dense d -> {
-                Tensor w1 = pw.get(layer(l, GATE)), w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
-                int D = parent.dim(), F = w1.dim(0), keep = d.intermediateSize();
-                if (keep > F) throw new PuzzleException("layer " + l + ": FFN width " + keep + " exceeds the parent's " + F);
-                int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
-                Tensor n1 = Tensor.zeros(keep, D), n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
-                float[] down = w2.data(), newDown = n2.data(); // one widened copy of the layer's tensor, not one per use
-                for (int j = 0; j < keep; j++) {
-                    w1.rows(idx[j], 1, n1.data(), j * D);
-                    w3.rows(idx[j], 1, n3.data(), j * D);
-                    for (int i = 0; i < D; i++) newDown[i * keep + j] = down[i * F + idx[j]];
-                }
-                out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
-                out.put(layer(l, GATE), n1);
-                out.put(layer(l, UP), n3);
-                out.put(layer(l, DOWN), n2);
-            }
+            case FfnConfig.Dense d -> out.putAll(narrower(backend, parent, pw, l, d.intermediateSize(), true, x, N));
             case FfnConfig.Relu2 r -> {
-                Tensor w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
-                if (w3 == null || pw.containsKey(layer(l, GATE))) {
+                if (!pw.containsKey(layer(l, UP)) || pw.containsKey(layer(l, GATE))) {
                     throw new PuzzleException("layer " + l + ": a squared-ReLU MLP candidate starts from the parent's squared-ReLU MLP, which this layer does not have");
                 }
-                int D = parent.dim(), F = w3.dim(0), keep = r.intermediateSize();
-                if (keep > F) throw new PuzzleException("layer " + l + ": MLP width " + keep + " exceeds the parent's " + F);
-                int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), null, w3, w2, x, N, keep);
-                Tensor n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
-                float[] down = w2.data(), newDown = n2.data();
-                for (int j = 0; j < keep; j++) {
-                    w3.rows(idx[j], 1, n3.data(), j * D);
-                    for (int i = 0; i < D; i++) newDown[i * keep + j] = down[i * F + idx[j]];
-                }
-                out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
-                out.put(layer(l, UP), n3);
-                out.put(layer(l, DOWN), n2);
+                out.putAll(narrower(backend, parent, pw, l, r.intermediateSize(), false, x, N));
             }
         }
+        return out;
+    }
+
+    /**
+     * Layer l's FFN kept at {@code keep} of its channels ({@link #topChannels}; all, in order, when it keeps its width): the
+     * rows of up (and, {@code gated}, of gate) and the columns of down, the norm copied.
+     */
+    private static Map<String, Tensor> narrower(Backend backend, ModelConfig parent, Map<String, Tensor> pw, int l, int keep, boolean gated,
+                                                float[] x, int N) {
+        Tensor w1 = gated ? pw.get(layer(l, GATE)) : null, w3 = pw.get(layer(l, UP)), w2 = pw.get(layer(l, DOWN));
+        int D = parent.dim(), F = w3.dim(0);
+        if (keep > F) throw new PuzzleException("layer " + l + ": FFN width " + keep + " exceeds the parent's " + F);
+        int[] idx = keep == F ? identity(F) : topChannels(new Ops(backend.kernels()), parent, pw.get(layer(l, FFN_NORM)).data(), w1, w3, w2, x, N, keep);
+        Tensor n1 = gated ? Tensor.zeros(keep, D) : null, n3 = Tensor.zeros(keep, D), n2 = Tensor.zeros(D, keep);
+        float[] down = w2.data(), newDown = n2.data(); // one widened copy of the layer's tensor, not one per use
+        for (int j = 0; j < keep; j++) {
+            if (gated) w1.rows(idx[j], 1, n1.data(), j * D);
+            w3.rows(idx[j], 1, n3.data(), j * D);
+            for (int i = 0; i < D; i++) newDown[i * keep + j] = down[i * F + idx[j]];
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put(layer(l, FFN_NORM), pw.get(layer(l, FFN_NORM)).copy());
+        if (gated) out.put(layer(l, GATE), n1);
+        out.put(layer(l, UP), n3);
+        out.put(layer(l, DOWN), n2);
         return out;
     }
 

@@ -1,6 +1,5 @@
 package dev.puzzle.cli;
 
-import dev.puzzle.core.PuzzleException;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.tokenizer.Tokenizer;
 import dev.puzzle.pipeline.Hybridize;
@@ -10,7 +9,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,20 +39,8 @@ final class HybridizeCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--mamba-layers", paramLabel = "L,L", split = ",", required = true, description = "The layers whose attention becomes Mamba-2.")
     List<Integer> layers = new ArrayList<>();
 
-    @Option(names = "--tokens", paramLabel = "N", description = "Distillation tokens per layer (default: ${DEFAULT-VALUE}).")
-    long tokens = 65_536;
-
-    @Option(names = "--gkd-tokens", paramLabel = "N", description = "End-to-end distillation tokens against the parent afterwards; 0 = none (default: ${DEFAULT-VALUE}).")
-    long gkdTokens = 131_072;
-
-    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
-    double lr = 2e-3;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Seed of the training (default: ${DEFAULT-VALUE}).")
-    long seed = 1;
-
-    @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
-    boolean force;
+    @Mixin
+    DistilledParentOptions train;
 
     @Mixin
     TextDataOptions data;
@@ -68,16 +54,13 @@ final class HybridizeCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         data.check();
-        if (tokens < 1) throw new PuzzleException("--tokens must be >= 1, got " + tokens);
-        if (gkdTokens < 0) throw new PuzzleException("--gkd-tokens must be >= 0, got " + gkdTokens);
-        if (!(lr > 0)) throw new PuzzleException("--lr must be positive, got " + lr);
-        if (Files.exists(out) && !force) throw new PuzzleException(out + ": already exists (use --force to replace it)");
+        train.check(out);
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
         List<Integer> distinct = layers.stream().distinct().sorted().toList();
         Progress bar = new Progress(spec.commandLine().getErr(), "hybridize layers", distinct.size());
         Hybridize.Result r = Hybridize.run(backendOpt.backend(opts.threads), ck, tok, data.text,
-                new Hybridize.Settings(distinct, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, tokens, lr, gkdTokens, seed), out, bar::update);
+                new Hybridize.Settings(distinct, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, train.tokens, train.lr, train.gkdTokens, train.seed), out, bar::update);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s: attention -> Mamba-2 in layers %s; held-out NLL parent %.4f, hybrid %.4f%n",
                 out, distinct, r.parentNll(), r.hybridNll());
         return ExitCodes.OK;

@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -40,18 +39,6 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--top-k", paramLabel = "K", description = "Experts per token (default: ${DEFAULT-VALUE}).")
     int topK = 2;
 
-    @Option(names = "--tokens", paramLabel = "N", description = "Distillation tokens per layer (default: ${DEFAULT-VALUE}).")
-    long tokens = 65_536;
-
-    @Option(names = "--gkd-tokens", paramLabel = "N", description = "End-to-end distillation tokens against the dense parent afterwards; 0 = none (default: ${DEFAULT-VALUE}).")
-    long gkdTokens = 131_072;
-
-    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
-    double lr = 2e-3;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Seed of the clustering and the training (default: ${DEFAULT-VALUE}).")
-    long seed = 1;
-
     @Option(names = "--layout", paramLabel = "L", description = "mixtral (MixtralForCausalLM), or gpt-oss: GptOssForCausalLM with gpt-oss's"
             + " clamped-SwiGLU experts and biased router, q/k/v/o biases, attention sinks and sliding (--window) and full layers alternating;"
             + " biases and sinks start at zero and the end-to-end distillation tunes them (default: ${DEFAULT-VALUE}).")
@@ -60,8 +47,8 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--window", paramLabel = "W", description = "With --layout gpt-oss: the sliding layers' window (default: ${DEFAULT-VALUE}).")
     int window = 64;
 
-    @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
-    boolean force;
+    @Mixin
+    DistilledParentOptions train;
 
     @Mixin
     TextDataOptions data;
@@ -75,17 +62,14 @@ final class MoefyCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         data.check();
-        if (tokens < 1) throw new PuzzleException("--tokens must be >= 1, got " + tokens);
-        if (gkdTokens < 0) throw new PuzzleException("--gkd-tokens must be >= 0, got " + gkdTokens);
-        if (!(lr > 0)) throw new PuzzleException("--lr must be positive, got " + lr);
         if (!layout.equals("mixtral") && !layout.equals("gpt-oss")) throw new PuzzleException("--layout must be mixtral or gpt-oss, got " + layout);
         if (window < 1) throw new PuzzleException("--window must be >= 1, got " + window);
-        if (Files.exists(out) && !force) throw new PuzzleException(out + ": already exists (use --force to replace it)");
+        train.check(out);
         Checkpoint ck = opts.load(model);
         Tokenizer tok = opts.tokenizer(ck, model);
         Progress bar = new Progress(spec.commandLine().getErr(), "moefy layers", ck.config().numLayers());
         Moefy.Result r = Moefy.run(backendOpt.backend(opts.threads), ck, tok, data.text,
-                new Moefy.Settings(experts, topK, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, tokens, lr, gkdTokens, seed,
+                new Moefy.Settings(experts, topK, data.seqLen, data.sequences, data.heldoutOffset, data.heldout, train.tokens, train.lr, train.gkdTokens, train.seed,
                         layout.equals("gpt-oss") ? new Moefy.GptOss(window) : null), out, bar::update);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s: %d layers of %d experts (top-%d); held-out NLL dense %.4f, MoE %.4f%n",
                 out, r.layers(), experts, topK, r.denseNll(), r.moeNll());

@@ -14,8 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -37,11 +35,7 @@ class HybridExampleTest {
         Path parent = tmp.resolve("parent");
         StringWriter out = new StringWriter(), err = new StringWriter();
         String text = shared.resolve("models/tinystories-val-text/tinystories_val.txt").toString();
-        List<String> args = new ArrayList<>(List.of("hybridize", shared.resolve("models/stories260K/stories260K.bin").toString(),
-                "--tokenizer", shared.resolve("models/stories260K/tok512.bin").toString(), "--text", text));
-        args.addAll(List.of(settings.split(" ")));
-        args.add(parent.toString());
-        assertEquals(0, MoeExampleTest.run(out, err, args.toArray(String[]::new)), err.toString());
+        MoeExampleTest.makeParent(shared, "hybridize", settings, parent);
         JsonNode hj = new ObjectMapper().readTree(parent.resolve("hybrid.json").toFile());
         double dense = hj.get("heldout_nll_parent").asDouble(), made = hj.get("heldout_nll_hybrid").asDouble();
         assertEquals(1.6676, dense, 1e-3, "stories260K's held-out NLL");

@@ -36,8 +36,13 @@ class MoeExampleTest {
 
     /** `puzzle moefy` of stories260K on TinyStories with {@code settings} (space-separated options) into {@code out}. */
     static void moefy(Path shared, String settings, Path out) {
+        makeParent(shared, "moefy", settings, out);
+    }
+
+    /** A command that makes a parent from stories260K on TinyStories (moefy, hybridize), with {@code settings}, into {@code out}. */
+    static void makeParent(Path shared, String command, String settings, Path out) {
         StringWriter o = new StringWriter(), err = new StringWriter();
-        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("moefy", shared.resolve("models/stories260K/stories260K.bin").toString(),
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(command, shared.resolve("models/stories260K/stories260K.bin").toString(),
                 "--tokenizer", shared.resolve("models/stories260K/tok512.bin").toString(), "--text",
                 shared.resolve("models/tinystories-val-text/tinystories_val.txt").toString()));
         args.addAll(java.util.List.of(settings.split(" ")));

@@ -72,7 +72,7 @@ public final class Hybridize {
             cache.build(backend, parent, cal, DType.F32, null);
             List<BlockConfig> blocks = new ArrayList<>(c.blocks());
             Map<String, Tensor> trained = new LinkedHashMap<>();
-            BldSettings bld = new BldSettings(false, s.tokens(), 4, s.lr(), 0.1, 0.0, 1.0, s.seed());
+            BldSettings bld = Moefy.layerDistillation(s.tokens(), s.lr(), s.seed());
             int done = 0;
             for (int l : s.layers()) {
                 ActivationCache.Layer a = cache.read(l);
@@ -99,12 +99,8 @@ public final class Hybridize {
                 types.put(n, DType.F32);
             });
             ModelConfig hc = c.withBlocks(blocks);
-            Checkpoint hybrid = new Checkpoint(hc, tensors, types, tok, "hybrid of " + parent.source());
-            if (s.gkdTokens() > 0) { // end to end against the parent: the layers' errors no longer compound
-                hybrid = dev.puzzle.bld.Gkd.train(backend, parent, hybrid, cal, new dev.puzzle.bld.Gkd.Settings(s.gkdTokens(), 4, s.lr() / 2, 0.0, 1 << 30, s.seed()),
-                        tmp.resolve("gkd.ckpt"), null).child();
-            }
-            Checkpoint made = hybrid;
+            Checkpoint made = Moefy.endToEnd(backend, parent, new Checkpoint(hc, tensors, types, tok, "hybrid of " + parent.source()), cal,
+                    s.gkdTokens(), s.lr(), s.seed(), tmp);
             double parentNll = Moefy.nll(new Decoder(parent, backend), held), hybridNll = Moefy.nll(new Decoder(made, backend), held);
             AtomicFiles.writeDirectory(out, dir -> {
                 Checkpoints.writeHfDir(made, dir, DType.F32);

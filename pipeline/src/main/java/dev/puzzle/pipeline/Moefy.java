@@ -94,7 +94,7 @@ public final class Moefy {
             cache.build(backend, parent, cal, DType.F32, null);
             List<BlockConfig> blocks = new ArrayList<>();
             Map<String, Tensor> moe = new LinkedHashMap<>();
-            BldSettings bld = new BldSettings(false, s.tokens(), 4, s.lr(), 0.1, 0.0, 1.0, s.seed());
+            BldSettings bld = layerDistillation(s.tokens(), s.lr(), s.seed());
             for (int l = 0; l < c.numLayers(); l++) {
                 int F = c.blocks().get(l).ffn().denseWidth();
                 FfnConfig.Moe m = Moefication.config(F, s.experts(), s.topK());
@@ -146,12 +146,8 @@ public final class Moefy {
                         new ModelConfig.Extensions(true, true, null, GPT_OSS_EXPERTS));
             }
             final ModelConfig made = mc;
-            Checkpoint child = new Checkpoint(mc, tensors, types, tok, "MoEfied " + parent.source());
-            if (s.gkdTokens() > 0) { // end to end against the dense parent: the layers' errors no longer compound
-                child = dev.puzzle.bld.Gkd.train(backend, parent, child, cal, new dev.puzzle.bld.Gkd.Settings(s.gkdTokens(), 4, s.lr() / 2, 0.0, 1 << 30, s.seed()),
-                        tmp.resolve("gkd.ckpt"), null).child();
-            }
-            Checkpoint moeModel = child;
+            Checkpoint moeModel = endToEnd(backend, parent, new Checkpoint(mc, tensors, types, tok, "MoEfied " + parent.source()), cal,
+                    s.gkdTokens(), s.lr(), s.seed(), tmp);
             double dense = nll(new Decoder(parent, backend), held), moeNll = nll(new Decoder(moeModel, backend), held);
             AtomicFiles.writeDirectory(out, dir -> {
                 Checkpoints.writeHfDir(moeModel, dir, DType.F32);
@@ -180,6 +176,21 @@ public final class Moefy {
             out.put(TensorNames.layer(l, TensorNames.expertBias(e, TensorNames.EXPERT_DOWN)), Tensor.zeros(D));
         }
         return out;
+    }
+
+    /** The blockwise distillation of each changed layer of a made parent (decoupled, 4 sequences a step, 10% warm-up). */
+    static BldSettings layerDistillation(long tokens, double lr, long seed) {
+        return new BldSettings(false, tokens, 4, lr, 0.1, 0.0, 1.0, seed);
+    }
+
+    /**
+     * A made parent distilled end to end against the one it was made from ({@code tokens} of GKD at half the layers'
+     * learning rate; none: as it is), so that the layers' errors no longer compound; its checkpoint in {@code tmp}.
+     */
+    static Checkpoint endToEnd(Backend backend, Checkpoint parent, Checkpoint made, int[][] cal, long tokens, double lr, long seed, Path tmp) throws IOException {
+        if (tokens <= 0) return made;
+        return dev.puzzle.bld.Gkd.train(backend, parent, made, cal, new dev.puzzle.bld.Gkd.Settings(tokens, 4, lr / 2, 0.0, 1 << 30, seed),
+                tmp.resolve("gkd.ckpt"), null).child();
     }
 
     /** Mean NLL over the held-out sequences, each from its own first token. */

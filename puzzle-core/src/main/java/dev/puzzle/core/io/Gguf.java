@@ -169,37 +169,16 @@ public final class Gguf {
             boolean tied = !byName.containsKey("output.weight");
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             Map<String, DType> types = new LinkedHashMap<>();
-            // Tensors side by side in the data section: one whose type and shape need more bytes than lie before
-            // the next tensor's offset has a size that does not match its shape.
-            List<TensorInfo> byOffset = new ArrayList<>(h.tensors());
-            byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
-            for (int i = 0; i + 1 < byOffset.size(); i++) {
-                TensorInfo t = byOffset.get(i);
-                DType d = dtypeOf(file, t);
-                long len = d.byteSize(t.shape()), room = byOffset.get(i + 1).offset() - t.offset();
-                if (len > room) {
-                    throw PuzzleException.field(file, t.name(), d + " " + java.util.Arrays.toString(t.shape()),
-                            "needs " + len + " bytes, but the next tensor (" + byOffset.get(i + 1).name() + ") starts " + room + " bytes after it");
-                }
-            }
+            checkSizes(file, h);
             for (TensorInfo t : h.tensors()) {
                 String name = hfName(file, t.name(), layers);
                 if (name.endsWith("." + O) && name.startsWith("model.layers.")) { // a deci layer with heads but no KV heads: the linear map
                     int l = Integer.parseInt(name.substring("model.layers.".length(), name.indexOf('.', "model.layers.".length())));
                     if (headsPer[l] > 0 && kvPer[l] == 0) name = layer(l, ATTN_LINEAR);
                 }
-                DType dt = dtypeOf(file, t);
-                long n = Tensor.numel(t.shape());
-                long begin = h.dataStart() + t.offset(), len = dt.byteSize(t.shape());
-                if (t.offset() < 0 || begin + len > h.fileSize()) {
-                    throw PuzzleException.field(file, t.name() + ".offset", t.offset(), "tensor data of " + len + " bytes runs past the end of the file (" + h.fileSize() + " bytes)");
-                }
-                if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
-                Tensor mapped = Tensor.mapped(ch, begin, dt, t.shape()); // in its stored dtype, never widened whole
-                String bad = dt.isQuantized() ? dev.puzzle.core.tensor.Quant.badScale(mapped) : null;
-                if (bad != null) throw PuzzleException.field(file, t.name(), dt + " " + java.util.Arrays.toString(t.shape()), bad);
+                Tensor mapped = map(file, h, ch, t);
                 tensors.put(name, mapped);
-                types.put(name, dt);
+                types.put(name, mapped.dtype());
             }
             ModelConfig cfg = ModelConfig.builder(arch.equals("deci") ? "DeciLMForCausalLM" : "LlamaForCausalLM").dim(dim).layers(layers).heads(heads).kvHeads(kvHeads).intermediateSize(hidden).vocabSize(vocab).maxSeqLen(ctx).normEps(eps).ropeTheta(theta).ropeStyle(RopeStyle.INTERLEAVED).tiedEmbeddings(tied).qkvBias(false).build();
             if (arch.equals("deci")) {
@@ -223,6 +202,42 @@ public final class Gguf {
         } catch (java.io.UncheckedIOException e) {
             throw new PuzzleException(file + ": cannot read: " + e.getCause().getMessage(), e);
         }
+    }
+
+    /**
+     * Tensors side by side in the data section: one whose type and shape need more bytes than lie before the next
+     * tensor's offset has a size that does not match its shape.
+     */
+    static void checkSizes(Path file, Header h) {
+        List<TensorInfo> byOffset = new ArrayList<>(h.tensors());
+        byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
+        for (int i = 0; i + 1 < byOffset.size(); i++) {
+            TensorInfo t = byOffset.get(i);
+            DType d = dtypeOf(file, t);
+            long len = d.byteSize(t.shape()), room = byOffset.get(i + 1).offset() - t.offset();
+            if (len > room) {
+                throw PuzzleException.field(file, t.name(), d + " " + java.util.Arrays.toString(t.shape()),
+                        "needs " + len + " bytes, but the next tensor (" + byOffset.get(i + 1).name() + ") starts " + room + " bytes after it");
+            }
+        }
+    }
+
+    /**
+     * Tensor {@code t} mapped in its stored dtype (never widened whole), after checking that its data lies inside the file,
+     * that it is not too large and, for a quantized type, that its scales are finite.
+     */
+    static Tensor map(Path file, Header h, FileChannel ch, TensorInfo t) throws IOException {
+        DType dt = dtypeOf(file, t);
+        long n = Tensor.numel(t.shape());
+        long begin = h.dataStart() + t.offset(), len = dt.byteSize(t.shape());
+        if (t.offset() < 0 || begin + len > h.fileSize()) {
+            throw PuzzleException.field(file, t.name() + ".offset", t.offset(), "tensor data of " + len + " bytes runs past the end of the file (" + h.fileSize() + " bytes)");
+        }
+        if (n > Integer.MAX_VALUE - 16) throw PuzzleException.field(file, t.name() + ".dims", java.util.Arrays.toString(t.shape()), "too large");
+        Tensor mapped = Tensor.mapped(ch, begin, dt, t.shape());
+        String bad = dt.isQuantized() ? dev.puzzle.core.tensor.Quant.badScale(mapped) : null;
+        if (bad != null) throw PuzzleException.field(file, t.name(), dt + " " + java.util.Arrays.toString(t.shape()), bad);
+        return mapped;
     }
 
     /** A per-layer count: an array of one value per layer (deci) or one value for all (llama); zeros allowed where a layer may lack the part. */

@@ -64,12 +64,6 @@ final class GgufNemotronH {
         return null;
     }
 
-    /** The shape every Mamba-2 layer must have: the first one's (null without one). */
-    static AttentionConfig.Mamba2 mamba(ModelConfig c) {
-        for (BlockConfig b : c.blocks()) if (b.attention().unquantized() instanceof AttentionConfig.Mamba2 m) return m;
-        return null;
-    }
-
     static String modelRefusal(ModelConfig c) {
         var x = c.extensions();
         if (!x.noRope() || x.sinks() || x.outputBias() || x.experts() != null || c.qkvBias() || c.qkNorm()) {
@@ -82,7 +76,7 @@ final class GgufNemotronH {
     static String refusal(ModelConfig c) {
         String whole = modelRefusal(c);
         if (whole != null) return whole;
-        AttentionConfig.Mamba2 mamba = mamba(c);
+        AttentionConfig.Mamba2 mamba = NemotronH.firstMamba(c); // the shape every Mamba-2 layer must have
         FfnConfig.Moe first = NemotronH.firstMoe(c);
         for (int l = 0; l < c.numLayers(); l++) {
             String why = refusal(c.blocks().get(l), mamba);
@@ -115,7 +109,7 @@ final class GgufNemotronH {
             if (b.attention().hasWeights() || b.ffn().hasWeights()) kept.add(l);
         }
         if (kept.isEmpty()) throw new GgufWriter.Unsupported(ck.source() + ": every layer is a no-op; llama.cpp needs at least one");
-        AttentionConfig.Mamba2 mamba = mamba(c);
+        AttentionConfig.Mamba2 mamba = NemotronH.firstMamba(c); // the shape every Mamba-2 layer must have
         FfnConfig.Moe firstMoe = NemotronH.firstMoe(c);
         int L = kept.size(), D = c.dim();
         String arch = firstMoe != null ? "nemotron_h_moe" : "nemotron_h";
@@ -252,6 +246,7 @@ final class GgufNemotronH {
         int shared = moe ? Gguf.intMeta(file, m, arch + ".expert_shared_feed_forward_length") : 0;
         boolean norm = !moe || !Boolean.FALSE.equals(m.get(arch + ".expert_weights_norm"));
         float scale = moe && m.get(arch + ".expert_weights_scale") instanceof Number sc ? sc.floatValue() : 1f;
+        Gguf.checkSizes(file, h);
         Map<String, Gguf.TensorInfo> byName = new LinkedHashMap<>();
         for (Gguf.TensorInfo t : h.tensors()) byName.put(t.name(), t);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -262,13 +257,8 @@ final class GgufNemotronH {
                 if (required) throw new dev.puzzle.core.PuzzleException(file + ": missing tensor '" + name + "'");
                 return null;
             }
-            DType dt = Gguf.dtypeOf(file, t);
-            long begin = h.dataStart() + t.offset(), len = dt.byteSize(t.shape());
-            if (t.offset() < 0 || begin + len > h.fileSize()) {
-                throw dev.puzzle.core.PuzzleException.field(file, name + ".offset", t.offset(), "tensor data runs past the end of the file");
-            }
             try {
-                return Tensor.mapped(ch, begin, dt, t.shape());
+                return Gguf.map(file, h, ch, t);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }

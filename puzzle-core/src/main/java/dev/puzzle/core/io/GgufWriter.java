@@ -69,7 +69,7 @@ public final class GgufWriter {
 
     /** Why this block of a child of {@code parent} has no GGUF encoding that llama.cpp runs exactly (its llama/deci or gpt-oss graph), or null. */
     public static String refusal(ModelConfig parent, BlockConfig b) {
-        if (parent.architecture().equals(NemotronH.ARCH)) return GgufNemotronH.refusal(b, GgufNemotronH.mamba(parent));
+        if (parent.architecture().equals(NemotronH.ARCH)) return GgufNemotronH.refusal(b, NemotronH.firstMamba(parent));
         return parent.architecture().equals(HfConfig.GPT_OSS) ? GgufGptOss.refusal(parent, b) : refusal(b);
     }
 

@@ -311,7 +311,7 @@ public final class HfConfig {
         return (n + 255) / 256 * 256;
     }
 
-    private static int posInt(Path file, JsonNode root, String key) {
+    static int posInt(Path file, JsonNode root, String key) {
         JsonNode v = root.get(key);
         if (v == null || !v.canConvertToInt() || v.asInt() <= 0) {
             throw PuzzleException.field(file, key, v == null ? "(missing)" : v.toString(), "must be a positive integer");

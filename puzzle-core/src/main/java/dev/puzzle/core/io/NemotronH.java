@@ -38,17 +38,17 @@ public final class NemotronH {
 
     /** The Mamba-2 settings of a Nemotron-H config (mamba_num_heads, mamba_head_dim, ssm_state_size, n_groups, conv_kernel). */
     static ModelConfig read(Path file, JsonNode root) {
-        int dim = posInt(file, root, "hidden_size");
-        int layers = posInt(file, root, "num_hidden_layers");
-        int heads = posInt(file, root, "num_attention_heads");
-        int kv = root.hasNonNull("num_key_value_heads") ? posInt(file, root, "num_key_value_heads") : heads;
+        int dim = HfConfig.posInt(file, root, "hidden_size");
+        int layers = HfConfig.posInt(file, root, "num_hidden_layers");
+        int heads = HfConfig.posInt(file, root, "num_attention_heads");
+        int kv = root.hasNonNull("num_key_value_heads") ? HfConfig.posInt(file, root, "num_key_value_heads") : heads;
         String hdKey = root.hasNonNull("head_dim") ? "head_dim" : "attention_head_dim";
-        int headDim = root.hasNonNull(hdKey) ? posInt(file, root, hdKey) : dim / heads;
+        int headDim = root.hasNonNull(hdKey) ? HfConfig.posInt(file, root, hdKey) : dim / heads;
         if (heads % kv != 0) throw PuzzleException.field(file, "num_key_value_heads", kv, "does not divide num_attention_heads " + heads);
         boolean moe = root.hasNonNull("n_routed_experts");
-        int inter = moe && !root.hasNonNull("intermediate_size") ? posInt(file, root, "moe_intermediate_size") : posInt(file, root, "intermediate_size");
-        int vocab = posInt(file, root, "vocab_size");
-        int ctx = root.hasNonNull("max_position_embeddings") ? posInt(file, root, "max_position_embeddings") : 4096;
+        int inter = moe && !root.hasNonNull("intermediate_size") ? HfConfig.posInt(file, root, "moe_intermediate_size") : HfConfig.posInt(file, root, "intermediate_size");
+        int vocab = HfConfig.posInt(file, root, "vocab_size");
+        int ctx = root.hasNonNull("max_position_embeddings") ? HfConfig.posInt(file, root, "max_position_embeddings") : 4096;
         float eps = (float) root.path("layer_norm_epsilon").asDouble(root.path("rms_norm_eps").asDouble(1e-5));
         if (!(eps > 0)) throw PuzzleException.field(file, "layer_norm_epsilon", eps, "must be > 0");
         String act = root.path("mlp_hidden_act").asText("relu2");
@@ -106,8 +106,8 @@ public final class NemotronH {
     }
 
     private static AttentionConfig.Mamba2 mamba(Path file, JsonNode root) {
-        int heads = posInt(file, root, "mamba_num_heads"), headDim = posInt(file, root, "mamba_head_dim");
-        int state = posInt(file, root, "ssm_state_size"), groups = posInt(file, root, "n_groups"), conv = posInt(file, root, "conv_kernel");
+        int heads = HfConfig.posInt(file, root, "mamba_num_heads"), headDim = HfConfig.posInt(file, root, "mamba_head_dim");
+        int state = HfConfig.posInt(file, root, "ssm_state_size"), groups = HfConfig.posInt(file, root, "n_groups"), conv = HfConfig.posInt(file, root, "conv_kernel");
         if (heads % groups != 0) throw PuzzleException.field(file, "n_groups", groups, "must divide mamba_num_heads " + heads);
         return new AttentionConfig.Mamba2(heads, headDim, state, groups, conv);
     }
@@ -118,7 +118,7 @@ public final class NemotronH {
      * more than one shared expert, a latent projection (moe_latent_size).
      */
     private static FfnConfig.Moe moe(Path file, JsonNode root) {
-        int experts = posInt(file, root, "n_routed_experts"), topK = posInt(file, root, "num_experts_per_tok"), width = posInt(file, root, "moe_intermediate_size");
+        int experts = HfConfig.posInt(file, root, "n_routed_experts"), topK = HfConfig.posInt(file, root, "num_experts_per_tok"), width = HfConfig.posInt(file, root, "moe_intermediate_size");
         if (topK > experts) throw PuzzleException.field(file, "num_experts_per_tok", topK, "exceeds n_routed_experts " + experts);
         int groups = root.path("n_group").asInt(1), used = root.path("topk_group").asInt(groups);
         if (groups < 1 || experts % groups != 0) throw PuzzleException.field(file, "n_group", root.path("n_group"), "must divide n_routed_experts " + experts);
@@ -126,15 +126,7 @@ public final class NemotronH {
         int shared = root.path("n_shared_experts").asInt(1);
         if (shared != 1) throw PuzzleException.field(file, "n_shared_experts", shared, "only one shared expert is supported");
         if (root.hasNonNull("moe_latent_size")) throw PuzzleException.field(file, "moe_latent_size", root.get("moe_latent_size"), "latent MoE projections are not supported");
-        return new FfnConfig.Moe(experts, topK, width, root.path("norm_topk_prob").asBoolean(true), posInt(file, root, "moe_shared_expert_intermediate_size"));
-    }
-
-    private static int posInt(Path file, JsonNode root, String key) {
-        JsonNode v = root.get(key);
-        if (v == null || !v.canConvertToInt() || v.asInt() <= 0) {
-            throw PuzzleException.field(file, key, v == null ? "(missing)" : v.toString(), "must be a positive integer");
-        }
-        return v.asInt();
+        return new FfnConfig.Moe(experts, topK, width, root.path("norm_topk_prob").asBoolean(true), HfConfig.posInt(file, root, "moe_shared_expert_intermediate_size"));
     }
 
     /** The pattern letter of a block, or 0 when Nemotron-H's pattern cannot say it with the config's one shape per kind. */
@@ -172,10 +164,11 @@ public final class NemotronH {
 
     /** Whether a model is a hybrid worth showing its pattern: Nemotron-H's layout, or any Mamba-2 layer. */
     public static boolean hybrid(ModelConfig c) {
-        return c.architecture().equals(ARCH) || c.blocks().stream().anyMatch(b -> b.attention().unquantized() instanceof AttentionConfig.Mamba2);
+        return c.architecture().equals(ARCH) || firstMamba(c) != null;
     }
 
-    private static AttentionConfig.Mamba2 firstMamba(ModelConfig c) {
+    /** The first Mamba-2 layer's mixer (unquantized): the shape the config's mamba_* settings and GGUF's ssm.* say; null without one. */
+    static AttentionConfig.Mamba2 firstMamba(ModelConfig c) {
         for (BlockConfig b : c.blocks()) if (b.attention().unquantized() instanceof AttentionConfig.Mamba2 m) return m;
         return null;
     }
