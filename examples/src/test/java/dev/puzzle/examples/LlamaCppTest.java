@@ -257,14 +257,105 @@ class LlamaCppTest {
                 new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(F)),
                 new BlockConfig(new AttentionConfig.Gqa(4), new FfnConfig.NoOp()),
                 new BlockConfig(new AttentionConfig.Linear(), new FfnConfig.Dense(F)));
-        Checkpoint child = new Checkpoint(c.withBlocks(blocks), t, parent.storedTypes(), parent.tokenizer(), "child");
-        Path hf = tmp.resolve("child");
+        Path hf = tmp.resolve("child"), gguf = tmp.resolve("child.gguf");
+        assertTrue(asDeciGguf(new Checkpoint(c.withBlocks(blocks), t, parent.storedTypes(), parent.tokenizer(), "child"), hf, gguf).contains("GGUF deci"));
+        sameAsLlamaCpp(Checkpoints.load(hf), gguf, "Once upon a time", 60);
+    }
+
+    /** A child written as a HF directory, then converted by {@code puzzle convert --to gguf}; convert's output. */
+    static String asDeciGguf(Checkpoint child, Path hf, Path gguf) throws IOException {
         Checkpoints.writeHfDir(child, hf, null);
-        Path gguf = tmp.resolve("child.gguf");
         Run cr = run("convert", hf.toString(), "--to", "gguf", gguf.toString());
         assertEquals(0, cr.code(), cr.err());
-        assertTrue(cr.out().contains("GGUF deci"), cr.out());
+        return cr.out();
+    }
+
+    /**
+     * Two layers llama.cpp's deci graph cannot take as they are: a layer 0 without attention (llama.cpp takes the head
+     * size from layer 0's head count, so every attention tensor would have size 0 — it aborted loading) and a last layer
+     * with neither part (it skips the selection of the output rows — llama.cpp aborted decoding). The writer puts a
+     * zero linear attention in the first and a zero FFN of width 1 in the second: llama.cpp generates what this toolkit
+     * generates, and the GGUF reads back to the same blocks.
+     */
+    @Test
+    void aChildWithoutAttentionInLayer0AndAnEmptyLastLayerRunsInLlamaCpp(@TempDir Path tmp) throws Exception {
+        Checkpoint parent = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+        ModelConfig c = parent.config();
+        Map<String, Tensor> t = new LinkedHashMap<>(parent.tensors());
+        for (String s : new String[]{ATTN_NORM, Q, K, V, O}) t.remove(layer(0, s));
+        for (String s : new String[]{ATTN_NORM, Q, K, V, O, FFN_NORM, GATE, UP, DOWN}) t.remove(layer(4, s));
+        List<BlockConfig> blocks = new ArrayList<>(c.blocks());
+        blocks.set(0, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(c.intermediateSize())));
+        blocks.set(4, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.NoOp()));
+        Path hf = tmp.resolve("child"), gguf = tmp.resolve("child.gguf");
+        asDeciGguf(new Checkpoint(c.withBlocks(blocks), t, parent.storedTypes(), parent.tokenizer(), "child"), hf, gguf);
         sameAsLlamaCpp(Checkpoints.load(hf), gguf, "Once upon a time", 60);
+        assertEquals(blocks, Checkpoints.load(gguf).config().blocks(), "the stand-ins read back as the no-op parts they stand for");
+    }
+
+    /** A model without any KV cache (every attention no-op or linear): llama.cpp makes no context for it, so no GGUF is written. */
+    @Test
+    void aModelWithoutAnyKvCacheIsRefusedForLlamaCpp(@TempDir Path tmp) throws Exception {
+        Checkpoint parent = Checkpoints.load(Path.of(bin())).withTokenizer(BpeTokenizer.readLlama2c(Path.of(tok()), 512));
+        ModelConfig c = parent.config().withBlocks(java.util.Collections.nCopies(5, new BlockConfig(new AttentionConfig.NoOp(), new FfnConfig.Dense(172))));
+        Checkpoint ck = dev.puzzle.core.io.RandomWeights.of(c, 1).withTokenizer(parent.tokenizer());
+        Path gguf = tmp.resolve("nokv.gguf");
+        var e = assertThrows(dev.puzzle.core.io.GgufWriter.Unsupported.class, () -> dev.puzzle.core.io.GgufWriter.write(ck, gguf, null));
+        assertTrue(e.getMessage().contains("KV cache"), e.getMessage());
+        assertFalse(Files.exists(gguf));
+    }
+
+    /**
+     * {@code hardware: llamacpp-cpu}: block costs timed in llama.cpp itself (one thread), the parts made to add up to
+     * whole models measured there, and {@code profile --validate} measuring random children there too. The timing is
+     * real: the parent's block (4 KV heads, full FFN) costs more than a block without attention and with half the FFN,
+     * and the predictions are near what llama.cpp measures (the benchmark bench/llamacpp-cost.sh holds the 15% check on
+     * ten children; here three, within 50%). A candidate llama.cpp cannot run, and a missing llama.cpp, are refused
+     * before any timing, naming the field.
+     */
+    @Test
+    void theLlamaCppCpuProfileTimesBlocksInLlamaCppAndValidatesOnChildrenItNeverSaw(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeTrue(runner != null, "skipped: node-llama-cpp is not installed");
+        String shared = shared("models").toString();
+        String cfg = "parent: " + bin() + "\ntokenizer: " + tok() + "\nrun_dir: " + tmp.resolve("run") + "\nhardware: llamacpp-cpu\ncost_model: measured\n"
+                + "workload: {batch: 1, prefill_length: 32, generation_length: 32, weight_dtype: bf16, kv_dtype: bf16}\n"
+                + "search_space:\n  attention: {kv_heads: [4, 1], no_op: true}\n  ffn: {widths: [1.0, 0.5], no_op: true}\n"
+                + "data: {text: " + shared + "/tinystories-val-text/tinystories_val.txt, seq_len: 64, calibration: {offset: 0, sequences: 4},"
+                + " heldout: {offset: 400000, sequences: 2}}\n"
+                + "compress:\n  throughputs: [1.5x]\n";
+        Path noDir = tmp.resolve("nodir.yaml");
+        Files.writeString(noDir, cfg);
+        Run r = run("profile", noDir.toString());
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("compress.llama_cpp.dir") && r.err().strip().lines().count() == 1, r.err());
+        Path window = tmp.resolve("window.yaml");
+        Files.writeString(window, cfg.replace("no_op: true}\n  ffn", "no_op: true, window: [16]}\n  ffn") + "  llama_cpp: {dir: " + runner.getParent() + "}\n");
+        r = run("profile", window.toString());
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("search_space") && r.err().contains("window") && r.err().contains("llama.cpp"), r.err());
+        assertFalse(Files.exists(tmp.resolve("run/profile/block_costs.json")));
+
+        Path ok = tmp.resolve("ok.yaml");
+        Files.writeString(ok, cfg + "  llama_cpp: {dir: " + runner.getParent() + "}\n");
+        r = run("profile", ok.toString(), "--validate", "3");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("llamacpp-cpu (llama.cpp, 1 thread)"), r.out());
+        ObjectMapper om = new ObjectMapper();
+        JsonNode mc = om.readTree(tmp.resolve("run/profile/model_costs.json").toFile());
+        assertTrue(mc.get("measured_on").asText().startsWith("llama.cpp"), mc.toString());
+        JsonNode costs = om.readTree(tmp.resolve("run/profile/block_costs.json").toFile()).get("layer_0");
+        double parentBlock = -1, cheap = -1;
+        for (var it = costs.fields(); it.hasNext(); ) {
+            var e = it.next();
+            double ms = e.getValue().get("stats").get("runtime_ms").asDouble();
+            if (e.getKey().contains("gqa 4 kv heads") && e.getKey().contains("dense 172")) parentBlock = ms;
+            if (e.getKey().startsWith("attention = no_op") && e.getKey().contains("dense 86")) cheap = ms;
+        }
+        assertTrue(parentBlock > cheap && cheap >= 0, "parent block " + parentBlock + " ms, no-op attention + half FFN " + cheap + " ms: " + costs);
+        JsonNode v = om.readTree(tmp.resolve("run/profile/validation.json").toFile());
+        assertEquals(3, v.get("children").size(), v.toString());
+        for (JsonNode ch : v.get("children")) assertTrue(ch.get("measured_tokens_per_s").asDouble() > 0 && ch.get("predicted_tokens_per_s").asDouble() > 0, ch.toString());
+        assertTrue(v.get("mape").asDouble() < 0.5, "predicted vs llama.cpp-measured: " + v);
     }
 
     /**

@@ -15,7 +15,9 @@ import java.util.Map;
 /**
  * What a roofline needs to know about an accelerator: dense peak FLOP/s per compute dtype, memory
  * bandwidth and size, a fixed overhead per kernel, and the fraction of peak well-tuned kernels reach.
- * Shipped profiles live in {@code dev/puzzle/hardware/profiles/*.yaml}; {@code local-cpu} is measured.
+ * Shipped profiles live in {@code dev/puzzle/hardware/profiles/*.yaml}; {@code local-cpu} is measured, and so is
+ * {@code llamacpp-cpu} (this machine's constants on one thread; its measured costs are timed in llama.cpp itself,
+ * {@link LlamaCppCostModel}).
  *
  * @param peakTflops dense peak TFLOP/s by dtype name (fp32, tf32, bf16, fp16, fp8)
  * @param attentionBandwidthEfficiency the fraction of bandwidth attention kernels reach reading the KV cache
@@ -27,6 +29,13 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
 
     public static final List<String> BUILT_IN = List.of("h100-80gb-sxm", "h200", "a100-80gb", "l40s", "rtx-4090");
     public static final String LOCAL_CPU = "local-cpu";
+    /** This machine as llama.cpp runs on it, one thread: a child chosen for the runtime it is deployed on. */
+    public static final String LLAMACPP_CPU = "llamacpp-cpu";
+
+    /** Whether a profile name (or a profile's {@link #name()}) is {@link #LLAMACPP_CPU}. */
+    public static boolean isLlamaCpp(String nameOrPath) {
+        return nameOrPath.toLowerCase(Locale.ROOT).startsWith(LLAMACPP_CPU);
+    }
 
     public HardwareProfile {
         peakTflops = Map.copyOf(peakTflops);
@@ -50,7 +59,7 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
         return memoryBandwidthGbs * 1e9 * attentionBandwidthEfficiency;
     }
 
-    /** A built-in profile by name, a YAML file, or {@code local-cpu} (measured now). */
+    /** A built-in profile by name, a YAML file, or {@code local-cpu} / {@code llamacpp-cpu} (measured now). */
     public static HardwareProfile load(String nameOrPath) {
         return load(nameOrPath, dev.puzzle.core.backend.Backend.cpu());
     }
@@ -59,6 +68,11 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
     public static HardwareProfile load(String nameOrPath, dev.puzzle.core.backend.Backend backend) {
         String key = nameOrPath.toLowerCase(Locale.ROOT);
         if (key.equals(LOCAL_CPU)) return LocalCpu.measure(backend.kernels());
+        if (key.equals(LLAMACPP_CPU)) { // llama.cpp's one thread: this machine's rates on one thread
+            HardwareProfile one = LocalCpu.measure(dev.puzzle.core.backend.Backend.cpu("vector", 1).kernels());
+            return new HardwareProfile(LLAMACPP_CPU + " (llama.cpp, 1 thread)", one.peakTflops(), one.memoryBandwidthGbs(), one.memoryGib(),
+                    one.kernelOverheadUs(), 1, 1, 1);
+        }
         if (BUILT_IN.contains(key)) {
             String res = "profiles/" + key + ".yaml";
             try (InputStream in = HardwareProfile.class.getResourceAsStream(res)) {
@@ -73,7 +87,7 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
         return parse(ConfigNode.read(p));
     }
 
-    private static final String NOT_FOUND = "neither a file nor a built-in profile (" + String.join(", ", BUILT_IN) + ", " + LOCAL_CPU + ")";
+    private static final String NOT_FOUND = "neither a file nor a built-in profile (" + String.join(", ", BUILT_IN) + ", " + LOCAL_CPU + ", " + LLAMACPP_CPU + ")";
 
     /**
      * Checks a profile name or file without measuring anything ({@code local-cpu} is measured only when loaded):
@@ -81,7 +95,7 @@ public record HardwareProfile(String name, Map<String, Double> peakTflops, doubl
      */
     public static String problem(String nameOrPath) {
         String key = nameOrPath.toLowerCase(Locale.ROOT);
-        if (key.equals(LOCAL_CPU) || BUILT_IN.contains(key)) return null;
+        if (key.equals(LOCAL_CPU) || key.equals(LLAMACPP_CPU) || BUILT_IN.contains(key)) return null;
         if (!Files.exists(Path.of(nameOrPath))) return NOT_FOUND;
         try {
             parse(ConfigNode.read(Path.of(nameOrPath)));

@@ -1,8 +1,5 @@
 package dev.puzzle.pipeline;
 
-import dev.puzzle.core.eval.Throughput;
-import dev.puzzle.core.infer.Decoder;
-import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.LibraryKeys;
 import dev.puzzle.core.model.ModelConfig;
@@ -16,11 +13,11 @@ import java.util.Random;
 import java.util.function.LongConsumer;
 
 /**
- * Whole model = sum of parts, checked and made so (the measured cost model on the CPU): blocks timed one at a time
- * as one-layer decoders do not add up to a whole model timed by the evaluation's harness (per-layer hand-offs, caches
- * shared by the layers), so a few whole models — the parent and random children of the search space, drawn apart
+ * Whole model = sum of parts, checked and made so (the measured cost models on the CPU, this toolkit's and
+ * llama.cpp's): blocks timed apart do not add up to a whole model timed by the evaluation's harness (per-layer
+ * hand-offs, caches shared by the layers), so a few whole models — the parent and random children of the search space, drawn apart
  * from the ones {@code profile --validate} checks — are measured and {@code measured = scale · Σ blocks + fixed} is
- * fitted to them by least squares. Every block's times are multiplied by {@code scale} and {@code fixed} takes the
+ * fitted to them by least squares (measured where the blocks were: {@link WholeModelTimer}). Every block's times are multiplied by {@code scale} and {@code fixed} takes the
  * place of the embeddings' and head's time, so the search still adds parts and its sums match whole models; the
  * fit's residual (root mean square, relative) is kept with it.
  *
@@ -61,25 +58,22 @@ public record Calibration(int models, double scale, double fixedMs, double uncal
     }
 
     /**
-     * Measures the parent and {@link #CHILDREN} random children whole, fits the line; null where it cannot be measured
-     * that way (the harness would shorten the workload to the parent's context, or a MoE parent's routing decides its time).
+     * Measures the parent and {@link #CHILDREN} random children whole with {@code timer}, fits the line; null where it
+     * cannot be measured that way (the harness would shorten the workload to the parent's context, or a MoE parent's
+     * routing decides its time).
      */
-    static Calibration measure(Run run, Map<BlockConfig, Map<String, Double>> stats, double fixedMs, Workload w, LongConsumer progress) {
+    static Calibration measure(Run run, Map<BlockConfig, Map<String, Double>> stats, double fixedMs, Workload w, WholeModelTimer timer, LongConsumer progress) {
         ModelConfig parent = run.parent.config();
-        int[] pg = EvaluateStage.measuredLengths(w, parent.maxSeqLen());
-        if (pg[0] != Math.max(1, w.prefillLength()) || pg[1] != Math.max(1, w.generationLength())) return null;
+        if (timer.shortened()) return null;
         if (parent.blocks().stream().anyMatch(b -> b.ffn().numExperts() > 0)) return null;
         List<List<BlockConfig>> models = new ArrayList<>();
         models.add(parent.blocks());
         models.addAll(CostValidation.draw(run, CHILDREN, new Random(0x5EEDL))); // apart from profile --validate's draws (seed 1 by default)
-        Decoder warm = new Decoder(run.parent, run.backend);
-        Throughput.settle(() -> Throughput.once(warm, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
+        timer.settle();
         double[] x = new double[models.size()], y = new double[models.size()];
         for (int i = 0; i < models.size(); i++) {
             for (BlockConfig b : models.get(i)) x[i] += stats.get(b).get(LibraryKeys.RUNTIME_MS);
-            ModelConfig c = parent.withBlocks(models.get(i));
-            double rate = Throughput.measure(new Decoder(RandomWeights.of(c, 1), run.backend), pg[0], pg[1], 5).sequence().median();
-            y[i] = TokenRate.runtimeMs(rate, w);
+            y[i] = TokenRate.runtimeMs(timer.tokensPerS(models.get(i), 1, 5).median(), w);
             progress.accept(i + 1);
         }
         double[] ab = fit(x, y);

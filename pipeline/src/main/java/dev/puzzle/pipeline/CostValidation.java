@@ -2,10 +2,7 @@ package dev.puzzle.pipeline;
 
 import dev.puzzle.blocklibrary.SearchSpace;
 import dev.puzzle.core.eval.Throughput;
-import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.io.AtomicFiles;
-import dev.puzzle.core.io.Checkpoint;
-import dev.puzzle.core.io.RandomWeights;
 import dev.puzzle.core.model.BlockConfig;
 import dev.puzzle.core.model.ModelConfig;
 import dev.puzzle.hardware.CostModel;
@@ -27,12 +24,14 @@ import java.util.function.LongConsumer;
  * How far the cost model is from this machine, on architectures it has never seen: N children drawn at random
  * from the search space (each layer an independent uniform draw among its candidates — not the MIP's picks), each
  * predicted as the search predicts it (the sum of its blocks' runtimes in the profile's {@code block_costs.json}
- * and the embeddings' and head's in {@code model_costs.json}, the very numbers the MIP budgets) and measured here whole with the evaluation's harness (random weights of the child's shape: speed does
- * not depend on the values; the workload's prefill and generation, median and interquartile range of the repeats).
+ * and the embeddings' and head's in {@code model_costs.json}, the very numbers the MIP budgets) and measured whole
+ * where the profile measured its blocks ({@link WholeModelTimer}: this toolkit's evaluation harness, or llama.cpp for
+ * {@code llamacpp-cpu}; random weights of the child's shape: speed does not depend on the values; the workload's
+ * prefill and generation, median and interquartile range of the repeats).
  * Single-layer candidates only (no fused FFN runs). The same children are also predicted by the roofline of the run's hardware profile where that is not already
  * the cost model. Reported: each child's error, the mean absolute percentage error, the worst error and Spearman's
  * rank correlation between predicted and measured throughput; the parent is measured too, as the noise floor.
- * Meaningful where the profile describes this machine ({@code hardware: local-cpu}); on another profile the
+ * Meaningful where the profile describes this machine ({@code hardware: local-cpu} or {@code llamacpp-cpu}); on another profile the
  * errors say how far that hardware is from this one.
  */
 public final class CostValidation {
@@ -98,15 +97,20 @@ public final class CostValidation {
         ModelConfig parent = run.parent.config();
         List<List<BlockConfig>> draws = draw(run, n, new Random(seed));
         LongConsumer progress = listener.progress("validate", n + 1);
-        int[] pg = EvaluateStage.measuredLengths(w, parent.maxSeqLen());
-        Decoder warm = new Decoder(run.parent, run.backend); // no model is measured before the JIT has settled
-        Throughput.settle(() -> Throughput.once(warm, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
-        Child p = child(run, cm, fixedMs, roofline, w, parent.blocks(), seed, reps);
-        progress.accept(1);
+        dev.puzzle.hardware.LlamaCppCostModel llama = LlamaCppProfile.applies(run.config) ? LlamaCppProfile.costModel(run) : null;
         List<Child> children = new ArrayList<>();
-        for (List<BlockConfig> b : draws) {
-            children.add(child(run, cm, fixedMs, roofline, w, b, seed, reps));
-            progress.accept(children.size() + 1);
+        Child p;
+        try {
+            WholeModelTimer timer = llama != null ? WholeModelTimer.llamaCpp(run, llama) : WholeModelTimer.toolkit(run);
+            timer.settle(); // no model is measured before the JIT has settled
+            p = child(run, cm, fixedMs, roofline, w, parent.blocks(), timer, seed, reps);
+            progress.accept(1);
+            for (List<BlockConfig> b : draws) {
+                children.add(child(run, cm, fixedMs, roofline, w, b, timer, seed, reps));
+                progress.accept(children.size() + 1);
+            }
+        } finally {
+            if (llama != null) llama.close();
         }
         double[] pred = children.stream().mapToDouble(Child::predictedTokensPerS).toArray(), meas = children.stream().mapToDouble(Child::measuredTokensPerS).toArray();
         double mape = children.stream().mapToDouble(c -> Math.abs(c.error())).average().orElse(0);
@@ -142,17 +146,15 @@ public final class CostValidation {
         double runtimeMs(int layer, BlockConfig b);
     }
 
-    private static Child child(Run run, Profiled cm, double fixedMs, CostModel roofline, Workload w, List<BlockConfig> blocks, long seed, int reps) {
+    private static Child child(Run run, Profiled cm, double fixedMs, CostModel roofline, Workload w, List<BlockConfig> blocks, WholeModelTimer timer, long seed,
+                               int reps) {
         ModelConfig parent = run.parent.config();
         double ms = fixedMs, rms = roofline == null ? 0 : roofline.embeddingsAndHead(parent, w).runtimeMs();
         for (int l = 0; l < blocks.size(); l++) {
             ms += cm.runtimeMs(l, blocks.get(l));
             if (roofline != null) rms += roofline.block(parent, blocks.get(l), w).runtimeMs();
         }
-        ModelConfig c = parent.withBlocks(blocks);
-        Checkpoint ck = RandomWeights.of(c, seed);
-        int[] pg = EvaluateStage.measuredLengths(w, c.maxSeqLen());
-        Throughput.Stat s = Throughput.measure(new Decoder(ck, run.backend), pg[0], pg[1], reps).sequence();
+        Throughput.Stat s = timer.tokensPerS(blocks, seed, reps);
         List<String> names = new ArrayList<>(), variants = new ArrayList<>();
         for (BlockConfig b : blocks) {
             names.add(b.toString());

@@ -33,17 +33,7 @@ public final class LlamaCppSpeed {
 
     /** Why {@code dir} cannot serve (no node-llama-cpp under it, or no node on the PATH), or null when it can. */
     public static String problem(Path dir) {
-        if (!Files.isRegularFile(dir.resolve("node_modules/node-llama-cpp/package.json"))) {
-            return "no node-llama-cpp under " + dir + " (install it: npm i -E node-llama-cpp@3.21.1 --prefix " + dir + ")";
-        }
-        try {
-            Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            if (p.waitFor() != 0) return "'node --version' failed";
-        } catch (IOException | InterruptedException e) {
-            return "node is not on the PATH (Debian: apt-get install nodejs)";
-        }
-        return null;
+        return dev.puzzle.hardware.LlamaCpp.problem(dir);
     }
 
     public static Result measure(Path dir, Path gguf, Checkpoint child, Tokenizer tok, int steps) throws IOException {

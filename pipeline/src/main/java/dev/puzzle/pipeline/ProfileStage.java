@@ -66,18 +66,42 @@ public final class ProfileStage {
         }
     }
 
-    /** The run's cost model: measured here (on the GPU with CUDA events under the CUDA backend), or the profile's roofline. */
+    /**
+     * The run's cost model: measured here (on the GPU with CUDA events under the CUDA backend; in llama.cpp for
+     * {@code llamacpp-cpu}), or the profile's roofline. Close it after use (the llama.cpp one holds a process).
+     */
     public static CostModel costModel(Run run, HardwareProfile hw) {
         if (!run.config.measured()) return new RooflineCostModel(hw);
+        if (LlamaCppProfile.applies(run.config)) return LlamaCppProfile.costModel(run);
         return run.backend.gpu().<CostModel>map(gpu -> new dev.puzzle.hardware.DeviceCostModel(gpu, 3)).orElseGet(() -> new MeasuredCostModel(run.backend, 3));
+    }
+
+    /** How whole models are measured beside a cost model: in llama.cpp for its cost model, else this toolkit's decoder. */
+    static WholeModelTimer timer(Run run, CostModel model) {
+        return model instanceof dev.puzzle.hardware.LlamaCppCostModel l ? WholeModelTimer.llamaCpp(run, l) : WholeModelTimer.toolkit(run);
     }
 
     /** Costs every candidate on {@code hw} and writes the two files. */
     public static Result run(Run run, HardwareProfile hw, Listener listener) throws IOException {
+        LlamaCppProfile.check(run);
+        CostModel model = costModel(run, hw);
+        try {
+            return run(run, hw, model, listener);
+        } finally {
+            if (model instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    // a finished timing process: nothing of the run's depends on its exit
+                }
+            }
+        }
+    }
+
+    private static Result run(Run run, HardwareProfile hw, CostModel model, Listener listener) throws IOException {
         RunConfig rc = run.config;
         ModelConfig parent = run.parent.config();
         Workload w = rc.workload();
-        CostModel model = costModel(run, hw);
         // Every distinct block is costed once, its attention and FFN parts separately for the split stats.
         Map<BlockConfig, Map<String, Double>> stats = new LinkedHashMap<>();
         List<List<SearchSpace.Candidate>> perLayer = new ArrayList<>();
@@ -98,7 +122,7 @@ public final class ProfileStage {
         BlockCost alone = model.embeddingsAndHead(parent, w);
         // Measured on the CPU: the parts made to add up to whole models measured here (Calibration).
         Calibration cal = rc.measured() && run.backend.gpu().isEmpty() && routing.isEmpty()
-                ? Calibration.measure(run, stats, alone.runtimeMs(), w, listener.progress("calibrate", Calibration.CHILDREN + 1)) : null;
+                ? Calibration.measure(run, stats, alone.runtimeMs(), w, timer(run, model), listener.progress("calibrate", Calibration.CHILDREN + 1)) : null;
         if (cal != null) stats.replaceAll((b, st) -> cal.scaled(st));
         List<BlockLibrary.Replacement> reps = new ArrayList<>();
         BlockCost total = cal == null ? alone : times(alone, cal.fixedMs() / Math.max(1e-12, alone.runtimeMs()));
@@ -125,7 +149,8 @@ public final class ProfileStage {
         ObjectNode mc = m.createObjectNode();
         mc.put("hardware", hw.name());
         mc.put("cost_model", costModelName);
-        if (rc.measured()) mc.put("measured_on", run.backend.name());
+        if (rc.measured()) mc.put("measured_on", model instanceof dev.puzzle.hardware.LlamaCppCostModel ? "llama.cpp (node-llama-cpp, "
+                + LlamaCppProfile.THREADS + " thread)" : run.backend.name());
         ObjectNode wj = mc.putObject("workload");
         wj.put("batch", w.batch()).put("prefill_length", w.prefillLength()).put("generation_length", w.generationLength())
                 .put("weight_dtype", w.weightDtype()).put("kv_dtype", w.kvDtype());

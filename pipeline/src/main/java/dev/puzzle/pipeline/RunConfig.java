@@ -27,7 +27,7 @@ import java.util.Locale;
  * tokenizer: hf:karpathy/tinyllamas/stories260K/tok512.bin     # optional
  * mirrors: [../../../shared/models]                            # optional, searched for hf: references
  * run_dir: ../../runs/stories260K                              # every stage's files
- * hardware: h100-80gb-sxm                                      # built-in profile, a YAML file, or local-cpu
+ * hardware: h100-80gb-sxm                                      # built-in profile, a YAML file, local-cpu or llamacpp-cpu
  * cost_model: roofline                                         # or measured (times the kernels here)
  * workload: {batch: 8, prefill_length: 128, generation_length: 128, weight_dtype: bf16, kv_dtype: bf16}
  * search_space: {attention: {...}, ffn: {...}, overrides: [...]}
@@ -253,6 +253,19 @@ public final class RunConfig {
         data();
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
                 distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0), llamaCpp(c), margin);
+    }
+
+    /**
+     * {@code compress.llama_cpp.dir} alone, checked (the npm prefix node-llama-cpp is installed under: the
+     * {@code llamacpp-cpu} profile times blocks with it), or null when the config names none.
+     */
+    public Path llamaCppDir() {
+        ConfigNode l = root.child("compress").child("llama_cpp");
+        if (l.isMissing() || !l.has("dir")) return null;
+        Path dir = file.toAbsolutePath().getParent().resolve(l.string("dir")).normalize();
+        String problem = LlamaCppSpeed.problem(dir);
+        if (problem != null) throw l.error("dir", l.string("dir"), problem);
+        return dir;
     }
 
     private LlamaCpp llamaCpp(ConfigNode c) {

@@ -184,7 +184,12 @@ public final class Gguf {
             if (arch.equals("deci")) {
                 List<BlockConfig> blocks = new ArrayList<>();
                 for (int l = 0; l < layers; l++) {
-                    AttentionConfig att = headsPer[l] == 0 ? new AttentionConfig.NoOp() : kvPer[l] == 0 ? new AttentionConfig.Linear() : new AttentionConfig.Gqa(kvPer[l]);
+                    AttentionConfig att = headsPer[l] == 0 || kvPer[l] == 0 && zeroLinear(tensors, l) ? new AttentionConfig.NoOp()
+                            : kvPer[l] == 0 ? new AttentionConfig.Linear() : new AttentionConfig.Gqa(kvPer[l]);
+                    if (!att.hasWeights()) for (String s : new String[]{ATTN_NORM, ATTN_LINEAR}) {
+                        tensors.remove(layer(l, s));
+                        types.remove(layer(l, s));
+                    }
                     FfnConfig ffn = ffPer[l] == 0 || zeroStandIn(tensors, l) ? new FfnConfig.NoOp() : new FfnConfig.Dense(ffPer[l]);
                     if (!ffn.hasWeights()) for (String s : new String[]{FFN_NORM, GATE, UP, DOWN}) {
                         tensors.remove(layer(l, s));
@@ -260,6 +265,14 @@ public final class Gguf {
     }
 
     /** The width-1 FFN whose down projection is zero: GgufWriter's stand-in for a removed FFN in a layer that keeps attention. */
+    /** A linear attention of zeros: this toolkit's stand-in for a no-op attention in layer 0 (see GgufWriter). */
+    private static boolean zeroLinear(Map<String, Tensor> tensors, int l) {
+        Tensor o = tensors.get(layer(l, ATTN_LINEAR));
+        if (o == null) return false;
+        for (float x : o.data()) if (x != 0f) return false;
+        return true;
+    }
+
     private static boolean zeroStandIn(Map<String, Tensor> tensors, int l) {
         Tensor down = tensors.get(layer(l, DOWN));
         if (down == null || down.cols() != 1) return false;

@@ -117,6 +117,23 @@ public final class GgufWriter {
         };
     }
 
+    /**
+     * Whether layer {@code l}'s no-op attention is written as a linear attention of zeros (x + 0·x): llama.cpp's deci
+     * takes the head size from layer 0's head count, so a layer 0 without heads gives every attention tensor size 0.
+     */
+    private static boolean zeroLinear(ModelConfig c, int l) {
+        return l == 0 && c.blocks().get(0).attention().unquantized() instanceof AttentionConfig.NoOp;
+    }
+
+    /**
+     * Whether layer {@code l}'s no-op FFN is written as a zero FFN of width 1: where the layer has attention heads
+     * (deci skips the residual add of a layer without FFN, losing the attention's output) and in the last layer (a last
+     * layer without FFN skips the selection of the output rows: llama.cpp fails).
+     */
+    private static boolean zeroFfn(ModelConfig c, int l) {
+        return heads(c.blocks().get(l), c) > 0 || zeroLinear(c, l) || l == c.numLayers() - 1;
+    }
+
     /** llama.cpp's architecture this toolkit writes the model as: gpt-oss, llama (a uniform Llama) or deci. */
     public static String architecture(ModelConfig c) {
         if (c.architecture().equals(NemotronH.ARCH)) return NemotronH.firstMoe(c) != null ? "nemotron_h_moe" : "nemotron_h";
@@ -139,6 +156,9 @@ public final class GgufWriter {
             BlockConfig b = c.blocks().get(l);
             String why = refusal(b);
             if (why != null) throw new Unsupported("layer " + l + " (" + b.toString() + "): " + why);
+        }
+        if (c.blocks().stream().noneMatch(b -> b.attention().kvHeads() > 0)) {
+            throw new Unsupported(ck.source() + ": no layer keeps a KV cache (every attention is no-op or linear), and llama.cpp makes no context for such a model");
         }
         BpeTokenizer tok = tokenizer(ck);
         Checkpoint inter = toInterleaved(ck);
@@ -167,12 +187,12 @@ public final class GgufWriter {
             int[] heads = new int[L], kvh = new int[L], ff = new int[L];
             for (int l = 0; l < L; l++) {
                 BlockConfig b = c.blocks().get(l);
-                heads[l] = heads(b, c);
+                heads[l] = zeroLinear(c, l) ? c.numHeads() : heads(b, c);
                 kvh[l] = b.attention().kvHeads();
                 ff[l] = switch (b.ffn().unquantized()) {
                     case FfnConfig.Dense d -> d.intermediateSize();
                     case FfnConfig.Relu2 r -> throw new IllegalStateException("refused above");
-                    case FfnConfig.NoOp n -> heads[l] == 0 ? 0 : 1; // keep the attention output: a zero FFN of width 1
+                    case FfnConfig.NoOp n -> zeroFfn(c, l) ? 1 : 0; // keep the attention output (or the last layer's rows): a zero FFN of width 1
                     case FfnConfig.Linear x -> throw new IllegalStateException("refused above");
                     case FfnConfig.Moe m -> throw new IllegalStateException("refused above");
                     case FfnConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
@@ -204,7 +224,15 @@ public final class GgufWriter {
                     put(tensors, types, p + "attn_norm.weight", t.get(layer(l, ATTN_NORM)), DType.F32);
                     putMatrix(tensors, types, p + "attn_output.weight", inter, layer(l, ATTN_LINEAR), dtype);
                 }
-                case AttentionConfig.NoOp n -> { }
+                case AttentionConfig.NoOp n -> {
+                    if (!uniform && zeroLinear(c, l)) { // a zero linear attention: llama.cpp reads the head size from layer 0's heads
+                        int D = c.dim();
+                        float[] ones = new float[D];
+                        java.util.Arrays.fill(ones, 1f);
+                        put(tensors, types, p + "attn_norm.weight", new Tensor(ones, D), DType.F32);
+                        put(tensors, types, p + "attn_output.weight", new Tensor(new float[D * D], D, D), dt);
+                    }
+                }
                 case AttentionConfig.Window w -> throw new IllegalStateException("refused above");
                 case AttentionConfig.Mamba2 m -> throw new IllegalStateException("refused above");
                 case AttentionConfig.Quantized q -> throw new IllegalStateException("unwrapped above");
@@ -217,7 +245,7 @@ public final class GgufWriter {
                     putMatrix(tensors, types, p + "ffn_down.weight", inter, layer(l, DOWN), dtype);
                 }
                 case FfnConfig.NoOp n -> {
-                    if (heads(b, c) > 0) { // the zero FFN that keeps llama.cpp's residual add
+                    if (!uniform && zeroFfn(c, l)) { // the zero FFN that keeps llama.cpp's residual add (and the last layer's output rows)
                         int D = c.dim();
                         float[] ones = new float[D];
                         java.util.Arrays.fill(ones, 1f);
