@@ -162,7 +162,7 @@ class ClusterTest {
                 {"cluster", "k8s", hcfg.toString(), "--shards", "2", "--image", "x", "--volume", "v"}}) {
             CliTest.Run r = run(args);
             assertEquals(ExitCodes.INPUT, r.code(), r.err());
-            assertEquals("puzzle: " + hcfg + ": field 'hardware' = h900: neither a file nor a built-in profile (h100-80gb-sxm, h200, a100-80gb, l40s, rtx-4090, local-cpu)",
+            assertEquals("puzzle: " + hcfg + ": field 'hardware' = h900: neither a file nor a built-in profile (h100-80gb-sxm, h200, a100-80gb, l40s, rtx-4090, local-cpu, llamacpp-cpu)",
                     r.err().strip());
             assertFalse(Files.exists(h.resolve("run/cluster")), "no script written");
         }
