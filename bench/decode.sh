@@ -4,7 +4,8 @@
 # llama2.c .bin files: random-weight models of the stories15M and stories110M shapes (FP32), and the 110M
 # model converted to a BF16 Hugging Face directory for this toolkit (run.c reads FP32 only, so its FP32
 # figure is the peer there). Prints each side's own "achieved tok/s", the wall time of each command,
-# and the ratio (this toolkit / run.c) of both.
+# and the ratio (this toolkit / run.c) of both. Both count tok/s after their first position (run.c: "the first
+# iteration can be slower"); the wall time is the whole command, first token, JIT warm-up and start-up included.
 # Usage: bench/decode.sh [STEPS]   (THREADS=2 by default)
 source "$(dirname "$0")/common.sh"
 STEPS="${1:-256}"

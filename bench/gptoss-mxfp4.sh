@@ -25,7 +25,7 @@ for dt in bf16 mxfp4; do
   # a token reads top-4 experts × 3 matrices × 512 × 512 values per layer, 8 layers: BF16 2 bytes a value, MXFP4 17 bytes per 32
   bytes=$(awk -v t="$dt" 'BEGIN{v=8*4*3*512*512; print (t=="bf16") ? v*2 : v*17/32}')
   ours=$(./puzzle generate "$d" --tokenizer "$TOK" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
-  theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
+  theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s_after_first":[0-9.]*' | cut -d: -f2)
   [ -n "$bf16_ours" ] || { bf16_ours=$ours; bf16_bytes=$bytes; }
   printf "%-8s %12s %14s %6.2fx %17.2f %8.2fx %12.2fx\n" "$dt" "$ours" "$theirs" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" \
     "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$(awk -v a="$ours" -v b="$bf16_ours" 'BEGIN{print a/b}')" "$(awk -v a="$bytes" -v b="$bf16_bytes" 'BEGIN{print b/a}')"

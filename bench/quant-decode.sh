@@ -4,7 +4,7 @@
 # classifier) written by `puzzle convert --to gguf --dtype X` in F32, BF16, Q8_0 and Q4_0 (and Q8_0/Q4_0 layers with
 # the embeddings in Q8_0, `--embedding-dtype q8_0`, as llama.cpp's quantize also stores them: "+e"), beside real
 # llama.cpp (node-llama-cpp 3.21.1, the runtime the children are deployed on) decoding the same file with the
-# same thread count. Prints each side's tok/s, the ratio (this toolkit / llama.cpp), the bytes each token reads
+# same thread count. Prints each side's tok/s (both timed after the first evaluation, as llama2.c's run.c times), the ratio (this toolkit / llama.cpp), the bytes each token reads
 # (the weights, the F32 classifier included) and the speed-up over F32 beside the bytes ratio: decode is
 # bound by the bytes read, so a format should gain about what it saves.
 # Usage: bench/quant-decode.sh [STEPS]   (THREADS=2 by default)
@@ -24,7 +24,7 @@ for fmt in f32 bf16 q8_0 q4_0 q8_0+e q4_0+e; do  # +e: the embeddings (the tied 
   [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" "${emb[@]}" >/dev/null
   bytes=$(stat -c %s "$g")
   ours=$(./puzzle generate "$g" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
-  theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
+  theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s_after_first":[0-9.]*' | cut -d: -f2)
   [ -n "$f32_ours" ] || { f32_ours=$ours; f32_bytes=$bytes; }
   printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$fmt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
     "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \

@@ -1,7 +1,8 @@
 // Decode speed of real llama.cpp (node-llama-cpp, its prebuilt CPU binaries) on one GGUF, for the compress report:
 // from BOS, greedy, STEPS positions (BOS included, as `puzzle generate --steps` counts them), THREADS threads.
 // node-llama-cpp is loaded from the npm prefix DIR (`npm i -E node-llama-cpp@3.21.1 --prefix DIR`).
-// Prints one JSON line: {"tokens_per_s": X, "positions": N, "seconds": S, "version": V}.
+// Prints one JSON line: {"tokens_per_s": X, "tokens_per_s_after_first": Y, "positions": N, "seconds": S, "version": V}
+// (Y: the positions after the first evaluation over their time, as `puzzle generate` and llama2.c's run.c report theirs).
 // Usage: node llamacpp_decode.mjs DIR MODEL.gguf STEPS THREADS
 import {createRequire} from "node:module";
 import {readFileSync} from "node:fs";
@@ -18,10 +19,13 @@ const ctx = await m.createContext({contextSize: Math.max(steps, 32), batchSize: 
 const seq = ctx.getSequence();
 let n = 1;
 const t0 = process.hrtime.bigint();
+let t1 = 0n;
 for await (const token of seq.evaluate([m.tokens.bos], {temperature: 0})) {
+  if (t1 === 0n) t1 = process.hrtime.bigint(); // the first evaluation done: run.c's timer starts here
   n++;
   if (n >= steps) break;
 }
-const s = Number(process.hrtime.bigint() - t0) / 1e9;
-process.stdout.write(JSON.stringify({tokens_per_s: n / s, positions: n, seconds: s, version}) + "\n");
+const t2 = process.hrtime.bigint();
+const s = Number(t2 - t0) / 1e9, after = Number(t2 - t1) / 1e9;
+process.stdout.write(JSON.stringify({tokens_per_s: n / s, tokens_per_s_after_first: (n - 1) / after, positions: n, seconds: s, version}) + "\n");
 await ctx.dispose(); await m.dispose(); await llama.dispose();

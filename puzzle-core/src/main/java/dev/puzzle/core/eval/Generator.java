@@ -15,10 +15,26 @@ import java.io.OutputStream;
 public final class Generator {
     private Generator() {}
 
-    /** @param tokens positions run; @param prefillSeconds time spent on the prompt; @param seconds the whole run */
-    public record Stats(int tokens, int promptTokens, double prefillSeconds, double seconds) {
+    /**
+     * @param tokens         positions run
+     * @param prefillSeconds time spent on the prompt
+     * @param seconds        the whole run
+     * @param firstPositions positions the first forward call ran (the batched prompt, else the first position)
+     * @param firstSeconds   the time of that first call (the slowest: weights paged in, kernels still interpreted)
+     */
+    public record Stats(int tokens, int promptTokens, double prefillSeconds, double seconds, int firstPositions, double firstSeconds) {
+        /**
+         * Positions per second after the first forward call, as llama2.c's run.c reports its "achieved tok/s" (its
+         * timer starts after the first iteration, "because the first iteration can be slower"); the whole run's rate
+         * where nothing followed the first call.
+         */
         public double tokensPerSecond() {
-            return seconds > 0 ? (tokens - 1) / seconds : 0;
+            return tokens > firstPositions && seconds > firstSeconds ? (tokens - firstPositions) / (seconds - firstSeconds) : wholeRunTokensPerSecond();
+        }
+
+        /** Positions per second over the whole run, the first call included. */
+        public double wholeRunTokensPerSecond() {
+            return seconds > 0 ? tokens / seconds : 0;
         }
     }
 
@@ -42,10 +58,16 @@ public final class Generator {
             token = promptTokens[prefill];
         }
         double prefillSeconds = (System.nanoTime() - t0) / 1e9;
+        int firstPositions = pos;
+        double firstSeconds = prefillSeconds;
         int[] one = new int[1];
         while (pos < maxSteps) {
             one[0] = token;
             float[] logits = model.forward(st, one, 0, 1, false);
+            if (firstPositions == 0) { // no batched prompt: the first call is this position
+                firstPositions = 1;
+                firstSeconds = (System.nanoTime() - t0) / 1e9;
+            }
             int next = pos < promptTokens.length - 1 ? promptTokens[pos + 1] : sampler.sample(logits, 0, V);
             pos++;
             if (next == tok.bosId()) break;
@@ -54,7 +76,7 @@ public final class Generator {
         }
         out.write('\n');
         out.flush();
-        return new Stats(pos, promptTokens.length, prefillSeconds, (System.nanoTime() - t0) / 1e9);
+        return new Stats(pos, promptTokens.length, prefillSeconds, (System.nanoTime() - t0) / 1e9, firstPositions, firstSeconds);
     }
 
     private static void emit(OutputStream out, Tokenizer tok, int prev, int next) throws IOException {
