@@ -30,6 +30,6 @@ for fmt in f32 bf16 q8_0 q4_0 q8_0+e q4_0+e; do  # +e: the embeddings (the tied 
     "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \
     "$(awk -v a="$bytes" -v b="$f32_bytes" 'BEGIN{print b/a}')"
 done
-echo "($STEPS positions from BOS, greedy, $THREADS threads each; tok/s = positions / seconds as each reports it, JIT warm-up"
-echo " included for this toolkit. ratio above 1: this toolkit is faster. 'vs F32': this toolkit's speed-up over its own F32;"
+echo "($STEPS positions from BOS, greedy, $THREADS threads each; tok/s = positions after the first evaluation / their seconds on"
+echo " both sides, as llama2.c's run.c counts (the first call, with this toolkit's JIT start, is in neither). ratio above 1: this toolkit is faster. 'vs F32': this toolkit's speed-up over its own F32;"
 echo " 'bytes vs F32': how many times fewer bytes the file holds — the most a bandwidth-bound decode can gain.)"
