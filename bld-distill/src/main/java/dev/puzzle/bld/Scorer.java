@@ -76,6 +76,45 @@ public final class Scorer {
         return m;
     }
 
+    /**
+     * A child that differs from the parent from layer {@code first} on, run on the held-out sequences from the parent's
+     * residual stream entering that layer ({@code in}, one per sequence): the layers before it are the parent's, so
+     * their output is the parent's, bit for bit — not computed again.
+     */
+    static Reference runFrom(Backend backend, Checkpoint child, float[][] in, int first, int[][] seqs) {
+        Decoder d = new Decoder(child, backend);
+        float[][] lg = new float[seqs.length][], hd = new float[seqs.length][];
+        for (int s = 0; s < seqs.length; s++) {
+            int T = seqs[s].length;
+            hd[s] = in[s].clone();
+            d.layers(hd[s], T, first, child.config().numLayers());
+            lg[s] = d.logits(hd[s], T, true);
+        }
+        return new Reference(lg, hd);
+    }
+
+    /** The parent's residual stream per held-out sequence entering a layer, advanced one parent layer at a time. */
+    static final class Prefix {
+        private final Decoder parent;
+        private final int[][] seqs;
+        private final float[][] x;
+        private int at;
+
+        Prefix(Backend backend, Checkpoint parent, int[][] seqs) {
+            this.parent = new Decoder(parent, backend);
+            this.seqs = seqs;
+            x = new float[seqs.length][];
+            for (int s = 0; s < seqs.length; s++) x[s] = this.parent.embed(seqs[s], 0, seqs[s].length);
+        }
+
+        /** The streams entering layer l (l never below the last asked: layers are scored in order). */
+        float[][] at(int l) {
+            if (l < at) throw new IllegalStateException("layer " + l + " asked after layer " + at);
+            for (; at < l; at++) for (int s = 0; s < seqs.length; s++) parent.layers(x[s], seqs[s].length, at, at + 1);
+            return x;
+        }
+    }
+
     /** The parent with layer l's tensors replaced by the candidate's, and its block. */
     static Checkpoint replaced(Checkpoint parent, int l, BlockConfig block, Map<String, Tensor> candidate) {
         return replaced(parent, l, List.of(block), candidate);
@@ -169,6 +208,7 @@ public final class Scorer {
                                                                boolean coupled, int[] shard, IntConsumer progress) {
         ModelConfig c = parent.config();
         Reference ref = null;
+        Prefix prefix = null;
         List<Map<String, Map<String, Double>>> out = new ArrayList<>();
         int done = 0, index = 0;
         for (int l = 0; l < c.numLayers(); l++) {
@@ -200,8 +240,11 @@ public final class Scorer {
                 } else {
                     Map<String, Tensor> init = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, false);
                     Map<String, Tensor> trained = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, true);
-                    m = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), trained), heldout), heldout, c.vocabSize(), c.dim());
-                    Map<String, Double> mi = metrics(backend, ref, run(backend, replaced(parent, l, cand.block(), init), heldout), heldout, c.vocabSize(), c.dim());
+                    if (prefix == null) prefix = new Prefix(backend, parent, heldout);
+                    float[][] in = prefix.at(l);
+                    m = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), trained), in, l, heldout), heldout, c.vocabSize(), c.dim());
+                    Map<String, Double> mi = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), init), in, l, heldout), heldout, c.vocabSize(),
+                            c.dim());
                     mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
                 }
                 writeJob(job, cand.name(), m, shard);

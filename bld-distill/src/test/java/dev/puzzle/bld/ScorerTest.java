@@ -88,4 +88,27 @@ class ScorerTest {
         assertEquals(agree / n, m.get(LibraryKeys.TOP1_AGREEMENT), 1e-12);
         assertTrue(m.get(LibraryKeys.HIDDEN_COSINE) < 1.0);
     }
+
+    /**
+     * A child differing from layer l on is scored from the parent's residual stream entering layer l (the layers before
+     * are the parent's): the same logits and hidden states as running the whole child, every layer of it.
+     */
+    @Test
+    void aChildRunFromTheParentsStreamAtItsLayerIsTheWholeChild() {
+        Scorer.Prefix prefix = new Scorer.Prefix(B, parent, held);
+        for (int l = 0; l < c.numLayers(); l++) {
+            Map<String, Tensor> attnOnly = new LinkedHashMap<>();
+            final int layer = l;
+            parent.tensors().forEach((k, v) -> {
+                if (k.startsWith(TensorNames.layer(layer, "")) && !k.contains(".mlp.") && !k.contains("post_attention_layernorm")) attnOnly.put(k, v);
+            });
+            Checkpoint child = Scorer.replaced(parent, l, new BlockConfig(c.parentBlock(l).attention(), new FfnConfig.NoOp()), attnOnly);
+            Scorer.Reference whole = Scorer.run(B, child, held), from = Scorer.runFrom(B, child, prefix.at(l), l, held);
+            for (int s = 0; s < held.length; s++) {
+                assertArrayEquals(whole.logits()[s], from.logits()[s], 1e-5f, "layer " + l + " sequence " + s);
+                assertArrayEquals(whole.hidden()[s], from.hidden()[s], 1e-5f, "layer " + l + " sequence " + s);
+            }
+        }
+        assertThrows(IllegalStateException.class, () -> prefix.at(0), "layers are asked in order");
+    }
 }

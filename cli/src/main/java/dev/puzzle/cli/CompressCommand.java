@@ -26,8 +26,10 @@ final class CompressCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ReportModel r = Compress.run(Run.open(config, backendOpt.backend()), new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr()));
+        TerminalListener listener = new TerminalListener(spec.commandLine().getOut(), spec.commandLine().getErr());
+        ReportModel r = Compress.run(Run.open(config, backendOpt.backend()), listener);
         for (String line : r.summaryLines()) spec.commandLine().getOut().println(line);
+        spec.commandLine().getOut().println(listener.times());
         return ExitCodes.OK;
     }
 }

@@ -72,6 +72,7 @@ public final class Compress {
                 ScoreStage.run(run, listener);
             }
             // 5. search, and baselines at the same budgets
+            listener.stage("search", "the MIP for each target, then the baselines at the same budgets");
             BlockLibrary scored = BlockLibraryJson.read(run.dir.scoredLibrary());
             SearchStage.Result found = SearchStage.run(run, cc.gguf() == RunConfig.GgufExport.REQUIRED ? ggufExpressible(rc, run.parent.config(), scored) : scored, listener);
             if (found.children().isEmpty()) {
@@ -83,6 +84,7 @@ public final class Compress {
             long baselines = plans.size() - found.children().size();
             listener.stage("search", found.children().size() + " Puzzle children, " + baselines + " baselines");
             // 6-7. realize and evaluate (parent first)
+            listener.stage("evaluate", "realize, evaluate and time every model, then the report");
             EvaluateStage eval = new EvaluateStage(run, scored);
             List<Plan> all = new ArrayList<>();
             all.add(new Plan("parent", Plan.Kind.PARENT, null, Double.NaN, parentChoice(scored, run.parent.config()), null));

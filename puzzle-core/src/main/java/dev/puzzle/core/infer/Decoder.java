@@ -104,19 +104,39 @@ public final class Decoder {
         if (st.pos + len > st.capacity) {
             throw new PuzzleException("sequence of " + (st.pos + len) + " positions exceeds the state's capacity " + st.capacity);
         }
-        final int T = len, D = cfg.dim(), V = cfg.vocabSize();
-        float[] x = new float[T * D];
-        for (int t = 0; t < T; t++) {
-            int tok = tokens[off + t];
-            if (tok < 0 || tok >= V) throw new PuzzleException("token id " + tok + " outside the vocabulary [0, " + V + ")");
-            embedding.rows(tok, 1, x, t * D);
-        }
+        final int T = len;
+        float[] x = embed(tokens, off, len);
         for (int i = 0; i < ops.size(); i++) {
             BlockOp op = ops.get(i);
             if (!op.identity()) op.step(st.states[i], x, T, st.pos);
         }
         st.pos += T;
         return x;
+    }
+
+    /** The token embeddings of tokens[off, off+len): the residual stream entering layer 0, (len, D). */
+    public float[] embed(int[] tokens, int off, int len) {
+        int D = cfg.dim(), V = cfg.vocabSize();
+        float[] x = new float[len * D];
+        for (int t = 0; t < len; t++) {
+            int tok = tokens[off + t];
+            if (tok < 0 || tok >= V) throw new PuzzleException("token id " + tok + " outside the vocabulary [0, " + V + ")");
+            embedding.rows(tok, 1, x, t * D);
+        }
+        return x;
+    }
+
+    /**
+     * Runs layers [from, to) over a whole sequence's residual stream x (T, D), in place, from position 0, each layer
+     * on a fresh state that is not kept: what {@link #hidden} computes for those layers of a new sequence, bit for bit.
+     * Replace-1-block scoring starts a child at its replaced layer from the parent's stream entering it.
+     */
+    public void layers(float[] x, int T, int from, int to) {
+        if (from < 0 || to > cfg.numLayers() || from > to) throw new IllegalArgumentException("layers [" + from + ", " + to + ") of " + cfg.numLayers());
+        for (int i = 2 * from; i < 2 * to; i++) {
+            BlockOp op = ops.get(i);
+            if (!op.identity()) op.step(op.newState(T), x, T, 0);
+        }
     }
 
     /** Final RMSNorm and classifier over hidden states (T, D). */
