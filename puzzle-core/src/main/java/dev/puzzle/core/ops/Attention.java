@@ -119,6 +119,71 @@ public final class Attention {
      */
     public static void backward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
                                 int S, int T, int H, int G, int E, int window, float[] dSinks) {
+        if (T >= BLOCKED_QUERIES) blockedBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
+        else perKeyBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
+    }
+
+    /**
+     * {@link #backward} as {@link #blocked} runs the forward: per sequence and KV head, its keys and values transposed once
+     * (E rows of positions) and dK, dV gathered transposed, so that every product is vector work along the positions —
+     * E multiply-adds or dot products of a query's whole row — instead of a dot product and three multiply-adds of E
+     * elements per (query, key) pair, which dominated BLD at small head dimensions (stories260K's 8).
+     */
+    static void blockedBackward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
+                                int S, int T, int H, int G, int E, int window, float[] dSinks) {
+        int HE = H * E, GE = G * E, group = H / G;
+        float scale = (float) (1.0 / Math.sqrt(E));
+        java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
+        java.util.Arrays.fill(dk, 0, S * T * GE, 0f);
+        java.util.Arrays.fill(dv, 0, S * T * GE, 0f);
+        float[] kt = new float[E * T], vt = new float[E * T], dkt = new float[E * T], dvt = new float[E * T], dp = new float[T], ds = new float[T];
+        for (int s = 0; s < S; s++) {
+            for (int g = 0; g < G; g++) {
+                for (int j = 0; j < T; j++) {
+                    int o = (s * T + j) * GE + g * E;
+                    for (int e = 0; e < E; e++) {
+                        kt[e * T + j] = k[o + e];
+                        vt[e * T + j] = v[o + e];
+                    }
+                }
+                java.util.Arrays.fill(dkt, 0f);
+                java.util.Arrays.fill(dvt, 0f);
+                for (int h = g * group; h < (g + 1) * group; h++) {
+                    for (int t = 0; t < T; t++) {
+                        int lo = window > 0 ? Math.max(0, t - window + 1) : 0, n = t - lo + 1;
+                        int po = ((s * H + h) * T + t) * T + lo;
+                        int qo = (s * T + t) * HE + h * E;
+                        // dP = dO · v;  dV += P · dO
+                        java.util.Arrays.fill(dp, lo, t + 1, 0f);
+                        for (int e = 0; e < E; e++) {
+                            K.axpy(dOut[qo + e], vt, e * T + lo, dp, lo, n);
+                            K.axpy(dOut[qo + e], p, po, dvt, e * T + lo, n);
+                        }
+                        float sum = K.dot(p, po, dp, lo, n), mass = 0f;
+                        for (int j = 0; j < n; j++) mass += p[po + j];
+                        if (dSinks != null) dSinks[h] -= (1 - mass) * sum;
+                        // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale;  dK += dS·q·scale
+                        for (int j = 0; j < n; j++) ds[lo + j] = p[po + j] * (dp[lo + j] - sum) * scale;
+                        for (int e = 0; e < E; e++) {
+                            dq[qo + e] += K.dot(ds, lo, kt, e * T + lo, n);
+                            K.axpy(q[qo + e], ds, lo, dkt, e * T + lo, n);
+                        }
+                    }
+                }
+                for (int j = 0; j < T; j++) {
+                    int o = (s * T + j) * GE + g * E;
+                    for (int e = 0; e < E; e++) {
+                        dk[o + e] += dkt[e * T + j];
+                        dv[o + e] += dvt[e * T + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #backward} one (query, key) pair at a time: for a few queries, and the reference the blocked one is checked against. */
+    static void perKeyBackward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
+                               int S, int T, int H, int G, int E, int window, float[] dSinks) {
         int HE = H * E, GE = G * E, group = H / G;
         float scale = (float) (1.0 / Math.sqrt(E));
         java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
