@@ -202,7 +202,8 @@ public final class Scorer {
     /**
      * Scores shard {@code shard[0]} of {@code shard[1]}: every shard[1]-th candidate in layer order, each kept
      * in its job file as soon as it is scored (a requeued shard resumes); returns the metrics of the shard's
-     * candidates per layer.
+     * candidates per layer. On the CPU, a small model's candidates of one layer are scored {@link #concurrently}, one
+     * per thread (each single-threaded: the same arithmetic as one after another).
      */
     public static List<Map<String, Map<String, Double>>> score(Backend backend, Checkpoint parent, SearchSpace space, int[][] heldout, Path runDir,
                                                                boolean coupled, int[] shard, IntConsumer progress) {
@@ -210,54 +211,102 @@ public final class Scorer {
         Reference ref = null;
         Prefix prefix = null;
         List<Map<String, Map<String, Double>>> out = new ArrayList<>();
-        int done = 0, index = 0;
+        int[] done = {0};
+        int index = 0;
+        boolean together = concurrently(backend, c, heldout);
         for (int l = 0; l < c.numLayers(); l++) {
-            Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
-            for (SearchSpace.Candidate cand : space.candidates(c, l)) {
+            List<SearchSpace.Candidate> cands = space.candidates(c, l);
+            List<Map<String, Double>> results = new ArrayList<>(java.util.Collections.nCopies(cands.size(), null));
+            List<Integer> todo = new ArrayList<>();
+            for (int i = 0; i < cands.size(); i++) {
+                SearchSpace.Candidate cand = cands.get(i);
                 if (index++ % shard[1] != shard[0]) continue; // another shard's
                 if (Bld.divergence(runDir, l, cand.block(), coupled) != null) { // left out: nothing to score
-                    if (progress != null) progress.accept(++done);
+                    tick(progress, done);
                     continue;
                 }
                 Path job = jobFile(runDir, l, cand.block());
                 Map<String, Double> kept = newerThanWeights(runDir, job, l, cand.block(), coupled) ? readJob(job, cand.name()) : null;
                 if (kept != null) { // scored by an earlier, interrupted run
-                    layer.put(cand.name(), kept);
-                    if (progress != null) progress.accept(++done);
+                    results.set(i, kept);
+                    tick(progress, done);
                     continue;
                 }
-                if (ref == null) ref = run(backend, parent, heldout); // the parent's outputs, once there is something to score
-                try {
-                    Bld.markStarted(job);
-                } catch (java.io.IOException e) {
-                    throw new dev.puzzle.core.PuzzleException(job + ": cannot write: " + e.getMessage(), e);
-                }
-                Map<String, Double> m;
-                if (cand.block().equals(c.parentBlock(l))) {
-                    m = metrics(backend, ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
-                    Map<String, Double> init = new LinkedHashMap<>(m);
-                    init.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
-                } else {
-                    Map<String, Tensor> init = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, false);
-                    Map<String, Tensor> trained = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, true);
-                    if (prefix == null) prefix = new Prefix(backend, parent, heldout);
-                    float[][] in = prefix.at(l);
-                    m = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), trained), in, l, heldout), heldout, c.vocabSize(), c.dim());
-                    Map<String, Double> mi = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), init), in, l, heldout), heldout, c.vocabSize(),
-                            c.dim());
-                    mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
-                }
-                writeJob(job, cand.name(), m, shard);
-                try {
-                    java.nio.file.Files.deleteIfExists(Bld.startedFile(job));
-                } catch (java.io.IOException e) {
-                    // a stale marker only makes status count it as started
-                }
-                layer.put(cand.name(), m);
-                if (progress != null) progress.accept(++done);
+                todo.add(i);
             }
+            if (!todo.isEmpty()) {
+                if (ref == null) ref = run(backend, parent, heldout); // the parent's outputs, once there is something to score
+                final int layerIndex = l;
+                final Reference parentRef = ref;
+                float[][] in = null;
+                if (todo.stream().anyMatch(i -> !cands.get(i).block().equals(c.parentBlock(layerIndex)))) {
+                    if (prefix == null) prefix = new Prefix(backend, parent, heldout);
+                    in = prefix.at(l);
+                }
+                final float[][] streams = in;
+                java.util.function.IntConsumer one = j -> {
+                    int i = todo.get(j);
+                    results.set(i, scoreOne(backend, parent, parentRef, streams, heldout, runDir, coupled, shard, layerIndex, cands.get(i)));
+                    tick(progress, done);
+                };
+                if (together) backend.kernels().parallel().forEach(todo.size(), one);
+                else for (int j = 0; j < todo.size(); j++) one.accept(j);
+            }
+            Map<String, Map<String, Double>> layer = new LinkedHashMap<>();
+            for (int i = 0; i < cands.size(); i++) if (results.get(i) != null) layer.put(cands.get(i).name(), results.get(i));
             out.add(layer);
         }
         return out;
+    }
+
+    /**
+     * Whether a layer's candidates are scored one per thread: on the CPU, where one candidate's held-out outputs (logits
+     * and hidden states) take at most 64 MiB — a small model, whose kernels are too small to keep two threads busy (the
+     * bundled stories260K example spent a third of its scoring waiting at the ends of parallel sections) and whose
+     * extra copy per thread costs little heap.
+     */
+    static boolean concurrently(Backend backend, ModelConfig c, int[][] heldout) {
+        long floats = 0;
+        for (int[] s : heldout) floats += (long) s.length * (c.vocabSize() + c.dim());
+        return backend.gpu().isEmpty() && backend.threads() > 1 && floats <= (16L << 20);
+    }
+
+    private static void tick(IntConsumer progress, int[] done) {
+        if (progress == null) return;
+        synchronized (done) {
+            progress.accept(++done[0]);
+        }
+    }
+
+    /** One candidate of layer l scored (trained and as initialized), its job file written. */
+    private static Map<String, Double> scoreOne(Backend backend, Checkpoint parent, Reference ref, float[][] in, int[][] heldout, Path runDir, boolean coupled,
+                                                int[] shard, int l, SearchSpace.Candidate cand) {
+        ModelConfig c = parent.config();
+        Path job = jobFile(runDir, l, cand.block());
+        try {
+            Bld.markStarted(job);
+        } catch (java.io.IOException e) {
+            throw new dev.puzzle.core.PuzzleException(job + ": cannot write: " + e.getMessage(), e);
+        }
+        Map<String, Double> m;
+        if (cand.block().equals(c.parentBlock(l))) {
+            m = metrics(backend, ref, ref, heldout, c.vocabSize(), c.dim()); // the parent's own block: exactly the parent
+            Map<String, Double> init = new LinkedHashMap<>(m);
+            init.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
+        } else {
+            Map<String, Tensor> init = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, false);
+            Map<String, Tensor> trained = Bld.blockTensors(parent, runDir, l, cand.block(), coupled, true);
+            m = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), trained), in, l, heldout), heldout, c.vocabSize(), c.dim());
+            Map<String, Double> mi = metrics(backend, ref, runFrom(backend, replaced(parent, l, cand.block(), init), in, l, heldout), heldout, c.vocabSize(),
+                    c.dim());
+            mi.forEach((k, v) -> m.put(k + LibraryKeys.INIT_SUFFIX, v));
+        }
+        writeJob(job, cand.name(), m, shard);
+        try {
+            java.nio.file.Files.deleteIfExists(Bld.startedFile(job));
+        } catch (java.io.IOException e) {
+            // a stale marker only makes status count it as started
+        }
+        return m;
     }
 }
