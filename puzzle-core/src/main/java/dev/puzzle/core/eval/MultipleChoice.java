@@ -82,11 +82,16 @@ public final class MultipleChoice {
         return sb.toString();
     }
 
-    /** Scores every item; {@code progress} gets items done. A context plus choice longer than the model's context is refused. */
+    /**
+     * Scores every item; {@code progress} gets items done. A context plus choice longer than the model's context is refused.
+     * On the CPU, a small model's items are scored one per thread (each single-threaded: the same arithmetic as one after
+     * another; its kernels are too small to keep two threads busy), where an item's logits take at most 64 MiB.
+     */
     public static Result evaluate(Decoder model, Tokenizer tok, List<Item> items, IntConsumer progress) {
         Losses losses = new Losses(model.backend().kernels());
-        int right = 0, rightNorm = 0, done = 0;
-        for (Item it : items) {
+        int[] right = new int[items.size()], rightNorm = new int[items.size()], done = {0};
+        IntConsumer one = i -> {
+            Item it = items.get(i);
             int[] ctx = tok.encode(it.context(), true, false);
             double best = Double.NEGATIVE_INFINITY, bestNorm = Double.NEGATIVE_INFINITY;
             int arg = -1, argNorm = -1;
@@ -97,11 +102,17 @@ public final class MultipleChoice {
                 if (ll > best) { best = ll; arg = c; }
                 if (norm > bestNorm) { bestNorm = norm; argNorm = c; }
             }
-            if (arg == it.gold()) right++;
-            if (argNorm == it.gold()) rightNorm++;
-            if (progress != null) progress.accept(++done);
-        }
-        return new Result(items.size(), right / (double) items.size(), rightNorm / (double) items.size());
+            if (arg == it.gold()) right[i] = 1;
+            if (argNorm == it.gold()) rightNorm[i] = 1;
+            if (progress != null) synchronized (done) {
+                progress.accept(++done[0]);
+            }
+        };
+        dev.puzzle.core.backend.Backend b = model.backend();
+        boolean together = b.gpu().isEmpty() && b.threads() > 1 && (long) model.config().vocabSize() * model.config().maxSeqLen() <= (16L << 20);
+        if (together) b.kernels().parallel().forEach(items.size(), one);
+        else for (int i = 0; i < items.size(); i++) one.accept(i);
+        return new Result(items.size(), java.util.Arrays.stream(right).sum() / (double) items.size(), java.util.Arrays.stream(rightNorm).sum() / (double) items.size());
     }
 
     /**

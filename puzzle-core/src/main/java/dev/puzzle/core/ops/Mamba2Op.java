@@ -52,7 +52,7 @@ public final class Mamba2Op implements BlockOp {
         this.outProj = w.outProj();
     }
 
-    private float[] taps; // the conv weight widened once when it is mapped in a 16-bit or quantized type (inference only)
+    private volatile float[] taps; // the conv weight widened once when it is mapped in a 16-bit or quantized type (inference only)
 
     private float[] convTaps() {
         if (taps == null) taps = convW.value().data();
