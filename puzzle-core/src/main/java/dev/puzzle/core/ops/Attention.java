@@ -133,9 +133,7 @@ public final class Attention {
                                 int S, int T, int H, int G, int E, int window, float[] dSinks) {
         int HE = H * E, GE = G * E, group = H / G;
         float scale = (float) (1.0 / Math.sqrt(E));
-        java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
-        java.util.Arrays.fill(dk, 0, S * T * GE, 0f);
-        java.util.Arrays.fill(dv, 0, S * T * GE, 0f);
+        zero(dq, dk, dv, S * T * HE, S * T * GE);
         float[] kt = new float[E * T], vt = new float[E * T], dkt = new float[E * T], dvt = new float[E * T], dp = new float[T], ds = new float[T];
         for (int s = 0; s < S; s++) {
             for (int g = 0; g < G; g++) {
@@ -181,14 +179,19 @@ public final class Attention {
         }
     }
 
+    /** The gradients' first {@code nq} and {@code nkv} elements zeroed: both backwards accumulate into them. */
+    private static void zero(float[] dq, float[] dk, float[] dv, int nq, int nkv) {
+        java.util.Arrays.fill(dq, 0, nq, 0f);
+        java.util.Arrays.fill(dk, 0, nkv, 0f);
+        java.util.Arrays.fill(dv, 0, nkv, 0f);
+    }
+
     /** {@link #backward} one (query, key) pair at a time: for a few queries, and the reference the blocked one is checked against. */
     static void perKeyBackward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
                                int S, int T, int H, int G, int E, int window, float[] dSinks) {
         int HE = H * E, GE = G * E, group = H / G;
         float scale = (float) (1.0 / Math.sqrt(E));
-        java.util.Arrays.fill(dq, 0, S * T * HE, 0f);
-        java.util.Arrays.fill(dk, 0, S * T * GE, 0f);
-        java.util.Arrays.fill(dv, 0, S * T * GE, 0f);
+        zero(dq, dk, dv, S * T * HE, S * T * GE);
         float[] dp = new float[T];
         for (int s = 0; s < S; s++) {
             for (int h = 0; h < H; h++) {
