@@ -15,12 +15,13 @@ import java.nio.file.Path;
 /** {@code puzzle profile CONFIG}: the cost of every candidate block on a hardware profile and workload. */
 @Command(name = "profile", mixinStandardHelpOptions = true,
         header = "Cost every candidate block of the search space on a hardware profile and workload.",
-        description = "Reads the run config's parent, search_space, hardware, workload and cost_model (roofline, or measured: the real kernels timed here). Writes RUN_DIR/profile/block_costs.json (block_library.json layout, stats only) and RUN_DIR/profile/model_costs.json (embeddings, head, the parent's totals), and prints a table.",
+        description = "Reads the run config's parent, search_space, hardware, workload and cost_model (roofline, or measured: the real kernels timed here; with hardware: llamacpp-cpu, timed in real llama.cpp on one thread, node-llama-cpp from compress.llama_cpp.dir). Writes RUN_DIR/profile/block_costs.json (block_library.json layout, stats only) and RUN_DIR/profile/model_costs.json (embeddings, head, the parent's totals), and prints a table.",
         footer = {"", "--validate N: after profiling, draws N random children of the search",
                 "space, predicts each as the search would and measures it whole on this",
                 "machine; prints each error, the MAPE, the worst error and Spearman's rank",
                 "correlation (and the roofline's beside a measured cost model), and writes",
-                "RUN_DIR/profile/validation.json. Meaningful with hardware: local-cpu.", "", "Examples:",
+                "RUN_DIR/profile/validation.json. Meaningful with hardware: local-cpu, or",
+                "llamacpp-cpu (the children measured in llama.cpp).", "", "Examples:",
                 "  puzzle profile examples/stories260K/puzzle.yaml",
                 "  puzzle profile examples/stories260K/local-cpu.yaml --validate 20"})
 final class ProfileCommand implements java.util.concurrent.Callable<Integer> {
