@@ -322,7 +322,8 @@ class LlamaCppTest {
                 + "search_space:\n  attention: {kv_heads: [4, 1], no_op: true}\n  ffn: {widths: [1.0, 0.5], no_op: true}\n"
                 + "data: {text: " + shared + "/tinystories-val-text/tinystories_val.txt, seq_len: 64, calibration: {offset: 0, sequences: 4},"
                 + " heldout: {offset: 400000, sequences: 2}}\n"
-                + "compress:\n  throughputs: [1.5x]\n";
+                + "distill: {mode: decoupled, tokens: 1024, batch_sequences: 2, lr: 2.0e-3, seed: 5}\n"
+                + "compress:\n  throughputs: [1.5x]\n  baselines: false\n  measure: {prompt: 16, generate: 16, reps: 3}\n";
         Path noDir = tmp.resolve("nodir.yaml");
         Files.writeString(noDir, cfg);
         Run r = run("profile", noDir.toString());
@@ -356,6 +357,15 @@ class LlamaCppTest {
         assertEquals(3, v.get("children").size(), v.toString());
         for (JsonNode ch : v.get("children")) assertTrue(ch.get("measured_tokens_per_s").asDouble() > 0 && ch.get("predicted_tokens_per_s").asDouble() > 0, ch.toString());
         assertTrue(v.get("mape").asDouble() < 0.5, "predicted vs llama.cpp-measured: " + v);
+
+        // compress on the same profile: every model's speed measured in llama.cpp, on its GGUF, and the child's target checked there
+        r = run("compress", ok.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("in real llama.cpp (one thread; each model's GGUF)") && r.out().contains("as measured"), r.out());
+        assertTrue(Files.exists(tmp.resolve("run/compress/parent/model.gguf")), "the parent's GGUF, timed beside the children's");
+        JsonNode speeds = om.readTree(tmp.resolve("run/compress/timings.json").toFile()).get("speeds");
+        assertEquals(2, speeds.size(), speeds.toString());
+        for (JsonNode sp : speeds) assertTrue(sp.get("workload").asDouble() > 0 && sp.get("decode").asDouble() > 0, sp.toString());
     }
 
     /**

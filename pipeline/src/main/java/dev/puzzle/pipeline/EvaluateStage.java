@@ -62,7 +62,8 @@ public final class EvaluateStage {
         Workload w = run.config.workload();
         int[] pg = measuredLengths(w, run.parent.config().maxSeqLen());
         RunConfig.Compress cc = run.config.compress();
-        return String.format(java.util.Locale.ROOT, "workload throughput = generated tokens / (prefill + decode) time of one sequence of the budgets' workload"
+        String where = LlamaCppProfile.applies(run.config) ? "in real llama.cpp (one thread; each model's GGUF), " : "";
+        return where + String.format(java.util.Locale.ROOT, "workload throughput = generated tokens / (prefill + decode) time of one sequence of the budgets' workload"
                         + " (prefill %d, generate %d; the CPU decoder runs the batch of %d one sequence after another, so the batch's rate is one sequence's),"
                         + " batch-1 prefill and decode on a prompt of %d and %d generated tokens; median [interquartile range] of %d rounds that each time"
                         + " every model once, in an order rotating by round (this machine's speed drifts over a run: interleaving puts the drift on every model"

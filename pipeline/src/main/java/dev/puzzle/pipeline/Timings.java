@@ -23,7 +23,8 @@ import java.util.function.LongConsumer;
  * order that rotates each round. This machine's speed drifts over a run (the same model measured 7923, 5126 and 4875
  * tokens/s in one run when the models were timed one after another), so interleaving puts the drift on every model
  * alike, and a comparison between two models rests on rounds they shared. Kept in {@code RUN_DIR/compress/timings.json}
- * (a rerun with the same models and repeats reuses it).
+ * (a rerun with the same models and repeats reuses it). With {@code hardware: llamacpp-cpu} the same rounds run in real
+ * llama.cpp on each model's GGUF, the runtime the budgets were costed for.
  */
 final class Timings {
     private Timings() {}
@@ -48,6 +49,14 @@ final class Timings {
             if (done.reps() == cc.reps() && done.models().equals(names)) return done.speeds();
         }
         Workload w = run.config.workload();
+        if (LlamaCppProfile.applies(run.config)) {
+            List<Path> ggufs = ggufs(run, plans);
+            if (ggufs != null) {
+                Map<String, Speed> out = inLlamaCpp(run, plans, ggufs, progress);
+                AtomicFiles.writeString(f, ReportModel.json(new File(cc.reps(), names, out)));
+                return out;
+            }
+        }
         List<Decoder> decoders = new ArrayList<>();
         for (Plan p : plans) {
             Checkpoint ck = p.kind() == Plan.Kind.PARENT ? run.parent : Checkpoints.load(RealizeStage.modelDir(run, p));
@@ -80,6 +89,62 @@ final class Timings {
             out.put(names.get(i), new Speed(p.median(), d.median(), ReportModel.Spread.of(d), s.median(), ReportModel.Spread.of(s)));
         }
         AtomicFiles.writeString(f, ReportModel.json(new File(reps, names, out)));
+        return out;
+    }
+
+    /**
+     * Each plan's GGUF for llama.cpp ({@code hardware: llamacpp-cpu}): the children's as compress wrote them, the
+     * parent's written beside them ({@code RUN_DIR/compress/parent/model.gguf}); null when one of them has none (a
+     * child llama.cpp cannot run): then every model is measured by this toolkit's harness instead, alike.
+     */
+    static List<Path> ggufs(Run run, List<Plan> plans) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Plan p : plans) {
+            Path g = run.dir.layout().childGguf(p.name());
+            if (p.kind() == Plan.Kind.PARENT && !Files.exists(g)) {
+                Files.createDirectories(g.getParent());
+                dev.puzzle.core.io.GgufWriter.write(run.parent, g, null);
+            }
+            if (!Files.exists(g)) return null;
+            out.add(g);
+        }
+        return out;
+    }
+
+    /**
+     * The same rounds as this toolkit's timing, in real llama.cpp (one thread, {@link LlamaCpp}): each model's GGUF timed
+     * for the batch-1 prompt and generation and for one sequence of the workload, interleaved by round, after the
+     * parent's time settled.
+     */
+    private static Map<String, Speed> inLlamaCpp(Run run, List<Plan> plans, List<Path> ggufs, LongConsumer progress) throws IOException {
+        RunConfig.Compress cc = run.config.compress();
+        int n = plans.size(), reps = cc.reps(), V = run.parent.config().vocabSize();
+        int[] pg = EvaluateStage.measuredLengths(run.config.workload(), run.parent.config().maxSeqLen());
+        double[][] pre = new double[n][reps], dec = new double[n][reps], seq = new double[n][reps];
+        try (dev.puzzle.hardware.LlamaCpp llama = new dev.puzzle.hardware.LlamaCpp(run.config.llamaCppDir(), LlamaCppProfile.THREADS)) {
+            Throughput.settle(() -> {
+                try {
+                    llama.time(ggufs.get(0), pg[0], pg[1], 1, V);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, 10_000_000_000L, System::nanoTime);
+            for (int round = 0; round < reps; round++) {
+                for (int k = 0; k < n; k++) {
+                    int i = Math.floorMod(k + round, n);
+                    dev.puzzle.hardware.LlamaCpp.Times b1 = llama.time(ggufs.get(i), cc.prompt(), cc.generate(), 1, V), wl = llama.time(ggufs.get(i), pg[0], pg[1], 1, V);
+                    pre[i][round] = cc.prompt() / (b1.prefillMs()[0] / 1e3);
+                    dec[i][round] = cc.generate() / (b1.decodeMs()[0] / 1e3);
+                    seq[i][round] = pg[1] / (wl.sequenceMs()[0] / 1e3);
+                }
+                if (progress != null) progress.accept(round + 1);
+            }
+        }
+        Map<String, Speed> out = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            Throughput.Stat p = Throughput.Stat.of(pre[i]), d = Throughput.Stat.of(dec[i]), s = Throughput.Stat.of(seq[i]);
+            out.put(plans.get(i).name(), new Speed(p.median(), d.median(), ReportModel.Spread.of(d), s.median(), ReportModel.Spread.of(s)));
+        }
         return out;
     }
 }

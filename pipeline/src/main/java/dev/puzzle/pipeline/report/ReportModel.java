@@ -326,12 +326,12 @@ public record ReportModel(String runDir, String config, String hardware, String 
     }
 
     /**
-     * Where the budgets are this machine's own ({@code local-cpu}), whether the child meets its target when measured: a
+     * Where the budgets are this machine's own ({@code local-cpu}, or llama.cpp on it: {@code llamacpp-cpu}), whether the child meets its target when measured: a
      * relative target against the parent's measured rate, an absolute one in tokens/s; a miss is said with how far, and
      * the least-KL Puzzle child that does meet it when measured is named. Empty elsewhere (the budgets are another machine's).
      */
     static String measuredCheck(String t, double tps, ModelResult best, ModelResult parent, String hardware, List<ModelResult> models) {
-        if (!hardware.startsWith("local-cpu") || !(best.measuredWorkloadTokensPerS() > 0)) return "";
+        if (!(hardware.startsWith("local-cpu") || hardware.startsWith("llamacpp-cpu")) || !(best.measuredWorkloadTokensPerS() > 0)) return "";
         boolean relative = t.endsWith("x");
         if (relative && (parent == null || !(parent.measuredWorkloadTokensPerS() > 0))) return "";
         double need = relative ? tps / parent.predictedTokensPerS() * parent.measuredWorkloadTokensPerS() : tps;
