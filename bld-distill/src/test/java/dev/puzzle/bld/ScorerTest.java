@@ -111,4 +111,18 @@ class ScorerTest {
         }
         assertThrows(IllegalStateException.class, () -> prefix.at(0), "layers are asked in order");
     }
+
+    /** One candidate per thread only where it pays and fits: a small model on several CPU threads; not one thread, not a wide layer. */
+    @Test
+    void candidatesAreScoredOnePerThreadOnlyForSmallModels() {
+        assertTrue(Scorer.concurrently(Backend.cpu("vector", 2), c, held));
+        assertFalse(Scorer.concurrently(Backend.cpu("vector", 1), c, held), "one thread: nothing to share");
+        ModelConfig wide = ModelConfig.builder("LlamaForCausalLM").dim(2048).layers(2).heads(16).kvHeads(8).intermediateSize(8192).vocabSize(c.vocabSize())
+                .maxSeqLen(64).normEps(1e-5f).ropeTheta(10000f).ropeStyle(dev.puzzle.core.model.RopeStyle.INTERLEAVED).tiedEmbeddings(false).qkvBias(false).build();
+        assertFalse(Scorer.concurrently(Backend.cpu("vector", 2), wide, held), "a 1B-class layer: one candidate at a time");
+        int[][] long_ = new int[8][4096];
+        ModelConfig bigVocab = ModelConfig.builder("LlamaForCausalLM").dim(64).layers(2).heads(4).kvHeads(4).intermediateSize(128).vocabSize(32000)
+                .maxSeqLen(4096).normEps(1e-5f).ropeTheta(10000f).ropeStyle(dev.puzzle.core.model.RopeStyle.INTERLEAVED).tiedEmbeddings(false).qkvBias(false).build();
+        assertFalse(Scorer.concurrently(Backend.cpu("vector", 2), bigVocab, long_), "held-out logits of 1 GiB: one candidate at a time");
+    }
 }
