@@ -264,7 +264,6 @@ public final class Gguf {
         return out;
     }
 
-    /** The width-1 FFN whose down projection is zero: GgufWriter's stand-in for a removed FFN in a layer that keeps attention. */
     /** A linear attention of zeros: this toolkit's stand-in for a no-op attention in layer 0 (see GgufWriter). */
     private static boolean zeroLinear(Map<String, Tensor> tensors, int l) {
         Tensor o = tensors.get(layer(l, ATTN_LINEAR));
@@ -273,6 +272,10 @@ public final class Gguf {
         return true;
     }
 
+    /**
+     * The width-1 FFN whose down projection is zero: GgufWriter's stand-in for a removed FFN in a layer that keeps
+     * attention (or in the last layer).
+     */
     private static boolean zeroStandIn(Map<String, Tensor> tensors, int l) {
         Tensor down = tensors.get(layer(l, DOWN));
         if (down == null || down.cols() != 1) return false;

@@ -134,6 +134,13 @@ public final class GgufWriter {
         return heads(c.blocks().get(l), c) > 0 || zeroLinear(c, l) || l == c.numLayers() - 1;
     }
 
+    /** A norm weight of ones: a stand-in part's norm, which its zero matrix makes irrelevant. */
+    private static Tensor ones(int D) {
+        float[] w = new float[D];
+        java.util.Arrays.fill(w, 1f);
+        return new Tensor(w, D);
+    }
+
     /** llama.cpp's architecture this toolkit writes the model as: gpt-oss, llama (a uniform Llama) or deci. */
     public static String architecture(ModelConfig c) {
         if (c.architecture().equals(NemotronH.ARCH)) return NemotronH.firstMoe(c) != null ? "nemotron_h_moe" : "nemotron_h";
@@ -227,9 +234,7 @@ public final class GgufWriter {
                 case AttentionConfig.NoOp n -> {
                     if (!uniform && zeroLinear(c, l)) { // a zero linear attention: llama.cpp reads the head size from layer 0's heads
                         int D = c.dim();
-                        float[] ones = new float[D];
-                        java.util.Arrays.fill(ones, 1f);
-                        put(tensors, types, p + "attn_norm.weight", new Tensor(ones, D), DType.F32);
+                        put(tensors, types, p + "attn_norm.weight", ones(D), DType.F32);
                         put(tensors, types, p + "attn_output.weight", new Tensor(new float[D * D], D, D), dt);
                     }
                 }
@@ -247,9 +252,7 @@ public final class GgufWriter {
                 case FfnConfig.NoOp n -> {
                     if (!uniform && zeroFfn(c, l)) { // the zero FFN that keeps llama.cpp's residual add (and the last layer's output rows)
                         int D = c.dim();
-                        float[] ones = new float[D];
-                        java.util.Arrays.fill(ones, 1f);
-                        put(tensors, types, p + "ffn_norm.weight", new Tensor(ones, D), DType.F32);
+                        put(tensors, types, p + "ffn_norm.weight", ones(D), DType.F32);
                         put(tensors, types, p + "ffn_gate.weight", new Tensor(new float[D], 1, D), dt);
                         put(tensors, types, p + "ffn_up.weight", new Tensor(new float[D], 1, D), dt);
                         put(tensors, types, p + "ffn_down.weight", new Tensor(new float[D], D, 1), dt);
