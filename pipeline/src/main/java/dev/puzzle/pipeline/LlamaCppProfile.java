@@ -59,9 +59,8 @@ final class LlamaCppProfile {
         }
     }
 
-    /** The cost model: llama.cpp under {@code compress.llama_cpp.dir}, one thread. */
+    /** The cost model: llama.cpp under {@code compress.llama_cpp.dir}, one thread ({@link #check}ed by the profile first). */
     static LlamaCppCostModel costModel(Run run) {
-        check(run);
         Path dir = run.config.llamaCppDir();
         return new LlamaCppCostModel(new LlamaCpp(dir, THREADS), run.parent.tokenizer(), REPS);
     }

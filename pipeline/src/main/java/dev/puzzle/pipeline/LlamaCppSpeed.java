@@ -31,11 +31,6 @@ public final class LlamaCppSpeed {
     /** Positions decoded per second by llama.cpp and by this toolkit, and node-llama-cpp's version. */
     public record Result(double llamaCppTokensPerS, double puzzleTokensPerS, int positions, String version) {}
 
-    /** Why {@code dir} cannot serve (no node-llama-cpp under it, or no node on the PATH), or null when it can. */
-    public static String problem(Path dir) {
-        return dev.puzzle.hardware.LlamaCpp.problem(dir);
-    }
-
     public static Result measure(Path dir, Path gguf, Checkpoint child, Tokenizer tok, int steps) throws IOException {
         Path script = Files.createTempFile("puzzle-llamacpp-decode", ".mjs");
         try {

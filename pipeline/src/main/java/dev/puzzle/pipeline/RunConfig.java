@@ -263,7 +263,7 @@ public final class RunConfig {
         ConfigNode l = root.child("compress").child("llama_cpp");
         if (l.isMissing() || !l.has("dir")) return null;
         Path dir = file.toAbsolutePath().getParent().resolve(l.string("dir")).normalize();
-        String problem = LlamaCppSpeed.problem(dir);
+        String problem = dev.puzzle.hardware.LlamaCpp.problem(dir);
         if (problem != null) throw l.error("dir", l.string("dir"), problem);
         return dir;
     }
@@ -273,9 +273,7 @@ public final class RunConfig {
         if (l.isMissing()) return null;
         l.allowOnly("dir", "steps");
         if (!l.has("dir")) throw l.error("dir", "(missing)", "required: the npm prefix node-llama-cpp is installed under");
-        Path dir = file.toAbsolutePath().getParent().resolve(l.string("dir")).normalize();
-        String problem = LlamaCppSpeed.problem(dir);
-        if (problem != null) throw l.error("dir", l.string("dir"), problem);
+        Path dir = llamaCppDir();
         if (ggufExport(c) == GgufExport.OFF) throw c.error("gguf", false, "llama_cpp measures each child's GGUF: gguf may not be false");
         return new LlamaCpp(dir, l.integer("steps", 2, 128));
     }
