@@ -260,16 +260,16 @@ public final class Scorer {
     }
 
     /**
-     * Whether a layer's candidates are scored one per thread: on the CPU, where one candidate's held-out outputs (logits
-     * and hidden states) and one layer's weights each take at most 64 MiB — a small model, whose kernels are too small to
-     * keep two threads busy (the bundled stories260K example spent a third of its scoring waiting at the ends of parallel
-     * sections) and whose extra candidate per thread costs little heap beyond what {@code HeapNeed} counts.
+     * Whether a layer's candidates are scored one per thread ({@link Backend#oneTaskPerThread}), sized by the larger of one
+     * candidate's held-out outputs (logits and hidden states) and one layer's weights (the bundled stories260K example
+     * spent a third of its scoring waiting at the ends of parallel sections; a 1B-class layer scores one at a time, as
+     * {@code HeapNeed} counts).
      */
     static boolean concurrently(Backend backend, ModelConfig c, int[][] heldout) {
         long floats = 0;
         for (int[] s : heldout) floats += (long) s.length * (c.vocabSize() + c.dim());
         long layer = 3L * c.dim() * c.intermediateSize() + 4L * c.dim() * c.qDim();
-        return backend.gpu().isEmpty() && backend.threads() > 1 && floats <= (16L << 20) && layer <= (16L << 20);
+        return backend.oneTaskPerThread(Math.max(floats, layer));
     }
 
     private static void tick(IntConsumer progress, int[] done) {

@@ -37,6 +37,16 @@ public interface Backend {
         return kernels().parallel().threads();
     }
 
+    /**
+     * Whether independent tasks (scoring candidates, multiple-choice items) run one per thread, each single-threaded
+     * (the same arithmetic as one after another), rather than one at a time on every thread: on the CPU with several
+     * threads, where one task's arrays take at most 16M floats (64 MiB) — a small model, whose kernels are too small to
+     * keep the threads busy, and whose extra task per thread costs little heap.
+     */
+    default boolean oneTaskPerThread(long floatsPerTask) {
+        return gpu().isEmpty() && threads() > 1 && floatsPerTask <= (16L << 20);
+    }
+
     /** The CPU backend with the named kernel provider ({@code vector} or {@code scalar}) on {@code threads} threads. */
     static Backend cpu(String kernels, int threads) {
         Parallel p = new Parallel(threads);

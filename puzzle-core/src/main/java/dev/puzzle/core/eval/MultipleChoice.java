@@ -84,8 +84,8 @@ public final class MultipleChoice {
 
     /**
      * Scores every item; {@code progress} gets items done. A context plus choice longer than the model's context is refused.
-     * On the CPU, a small model's items are scored one per thread (each single-threaded: the same arithmetic as one after
-     * another; its kernels are too small to keep two threads busy), where an item's logits take at most 64 MiB.
+     * A small model's items are scored one per thread ({@link dev.puzzle.core.backend.Backend#oneTaskPerThread}, sized by
+     * an item's logits at the model's context).
      */
     public static Result evaluate(Decoder model, Tokenizer tok, List<Item> items, IntConsumer progress) {
         Losses losses = new Losses(model.backend().kernels());
@@ -109,8 +109,7 @@ public final class MultipleChoice {
             }
         };
         dev.puzzle.core.backend.Backend b = model.backend();
-        boolean together = b.gpu().isEmpty() && b.threads() > 1 && (long) model.config().vocabSize() * model.config().maxSeqLen() <= (16L << 20);
-        if (together) b.kernels().parallel().forEach(items.size(), one);
+        if (b.oneTaskPerThread((long) model.config().vocabSize() * model.config().maxSeqLen())) b.kernels().parallel().forEach(items.size(), one);
         else for (int i = 0; i < items.size(); i++) one.accept(i);
         return new Result(items.size(), java.util.Arrays.stream(right).sum() / (double) items.size(), java.util.Arrays.stream(rightNorm).sum() / (double) items.size());
     }
