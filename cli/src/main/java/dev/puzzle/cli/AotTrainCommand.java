@@ -16,7 +16,6 @@ import dev.puzzle.core.tokenizer.BpeTokenizer;
 import picocli.CommandLine.Command;
 
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -46,7 +45,7 @@ final class AotTrainCommand implements java.util.concurrent.Callable<Integer> {
             Llama2cBin.writeLegacy(bin, random);
             Path hf = dir.resolve("hf");
             Checkpoints.writeHfDir(random, hf, DType.BF16);
-            BpeTokenizer tok = byteTokenizer(c.vocabSize());
+            BpeTokenizer tok = BpeTokenizer.byteLevel(c.vocabSize());
             OutputStream sink = OutputStream.nullOutputStream();
             for (Path p : new Path[]{bin, hf}) {
                 Checkpoint ck = Checkpoints.load(p);
@@ -64,16 +63,5 @@ final class AotTrainCommand implements java.util.concurrent.Callable<Integer> {
             }
         }
         return ExitCodes.OK;
-    }
-
-    /** Tokens 0..2 are unk, BOS, EOS; then llama2.c's byte-fallback pieces {@code <0x00>..<0xFF>}. */
-    private static BpeTokenizer byteTokenizer(int vocab) {
-        byte[][] pieces = new byte[vocab][];
-        float[] scores = new float[vocab];
-        pieces[0] = "<unk>".getBytes(StandardCharsets.UTF_8);
-        pieces[1] = "<s>".getBytes(StandardCharsets.UTF_8);
-        pieces[2] = "</s>".getBytes(StandardCharsets.UTF_8);
-        for (int i = 3; i < vocab; i++) pieces[i] = String.format("<0x%02X>", i - 3).getBytes(StandardCharsets.US_ASCII);
-        return new BpeTokenizer(pieces, scores, 1, 2);
     }
 }

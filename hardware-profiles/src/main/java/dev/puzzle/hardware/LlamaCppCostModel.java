@@ -165,15 +165,7 @@ public final class LlamaCppCostModel implements CostModel, AutoCloseable {
     }
 
     private Tokenizer tokenizerFor(int vocab) {
-        if (tokenizer instanceof BpeTokenizer b && b.vocabSize() == vocab) return b;
-        byte[][] pieces = new byte[vocab][];
-        float[] scores = new float[vocab];
-        for (int i = 0; i < vocab; i++) {
-            String p = i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t" + i;
-            pieces[i] = p.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            scores[i] = -i;
-        }
-        return new BpeTokenizer(pieces, scores, 1, 2);
+        return tokenizer instanceof BpeTokenizer b && b.vocabSize() == vocab ? b : BpeTokenizer.byteLevel(vocab);
     }
 
     @Override

@@ -57,6 +57,20 @@ public final class BpeTokenizer implements Tokenizer {
         return -1;
     }
 
+    /**
+     * A stand-in vocabulary of {@code vocab} pieces for models whose text does not matter (start-up training, timing
+     * models): tokens 0..2 are unk, BOS and EOS, then llama2.c's byte-fallback pieces {@code <0x00>..<0xFF>} and on.
+     */
+    public static BpeTokenizer byteLevel(int vocab) {
+        byte[][] pieces = new byte[vocab][];
+        float[] scores = new float[vocab];
+        pieces[0] = "<unk>".getBytes(StandardCharsets.UTF_8);
+        pieces[1] = "<s>".getBytes(StandardCharsets.UTF_8);
+        pieces[2] = "</s>".getBytes(StandardCharsets.UTF_8);
+        for (int i = 3; i < vocab; i++) pieces[i] = String.format("<0x%02X>", i - 3).getBytes(StandardCharsets.US_ASCII);
+        return new BpeTokenizer(pieces, scores, 1, 2);
+    }
+
     /** Reads llama2.c's tokenizer.bin: int32 max_token_length, then per token float score, int32 len, bytes. */
     public static BpeTokenizer readLlama2c(Path file, int vocabSize) {
         byte[] all;
