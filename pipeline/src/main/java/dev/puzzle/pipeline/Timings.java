@@ -5,7 +5,6 @@ import dev.puzzle.core.infer.Decoder;
 import dev.puzzle.core.io.AtomicFiles;
 import dev.puzzle.core.io.Checkpoint;
 import dev.puzzle.core.io.Checkpoints;
-import dev.puzzle.hardware.Workload;
 import dev.puzzle.pipeline.report.ReportModel;
 
 import java.io.IOException;
@@ -48,38 +47,39 @@ final class Timings {
             File done = ReportModel.read(f, File.class, "the run's timings");
             if (done.reps() == cc.reps() && done.models().equals(names)) return done.speeds();
         }
-        Workload w = run.config.workload();
-        if (LlamaCppProfile.applies(run.config)) {
-            List<Path> ggufs = ggufs(run, plans);
-            if (ggufs != null) {
-                Map<String, Speed> out = inLlamaCpp(run, plans, ggufs, progress);
-                AtomicFiles.writeString(f, ReportModel.json(new File(cc.reps(), names, out)));
-                return out;
-            }
-        }
-        List<Decoder> decoders = new ArrayList<>();
-        for (Plan p : plans) {
-            Checkpoint ck = p.kind() == Plan.Kind.PARENT ? run.parent : Checkpoints.load(RealizeStage.modelDir(run, p));
-            decoders.add(new Decoder(ck, run.backend));
-        }
-        int n = plans.size(), reps = cc.reps(), ctx = run.parent.config().maxSeqLen();
+        int ctx = run.parent.config().maxSeqLen();
         if (cc.prompt() + cc.generate() > ctx) {
             throw dev.puzzle.core.PuzzleException.field(run.config.file, "compress.measure", cc.prompt() + " + " + cc.generate(),
                     "prompt + generate exceed the parent's context of " + ctx + " positions");
         }
-        int[] pg = EvaluateStage.measuredLengths(w, ctx);
-        int[] toks = Throughput.tokens(Math.max(cc.prompt() + cc.generate(), pg[0] + pg[1]), run.parent.config().vocabSize());
+        int[] pg = EvaluateStage.measuredLengths(run.config.workload(), ctx);
+        List<Path> ggufs = LlamaCppProfile.applies(run.config) ? ggufs(run, plans) : null;
+        Map<String, Speed> out = ggufs != null ? inLlamaCpp(run, ggufs, pg, names, progress) : inToolkit(run, plans, pg, names, progress);
+        AtomicFiles.writeString(f, ReportModel.json(new File(cc.reps(), names, out)));
+        return out;
+    }
+
+    /** One model's times in one round, seconds: the batch-1 prompt, its generation, and one sequence of the workload. */
+    private interface Timed {
+        double[] seconds(int model) throws IOException;
+    }
+
+    /**
+     * {@code compress.measure.reps} rounds (after {@code untimed} more), each timing every model once in an order rotating
+     * by round; each model's rates: batch-1 prefill and decode tokens/s, and the workload's generated tokens/s.
+     */
+    private static Map<String, Speed> rounds(Run run, int[] pg, List<String> names, int untimed, Timed timed, LongConsumer progress) throws IOException {
+        RunConfig.Compress cc = run.config.compress();
+        int n = names.size(), reps = cc.reps();
         double[][] pre = new double[n][reps], dec = new double[n][reps], seq = new double[n][reps];
-        Decoder parent = decoders.get(0);
-        Throughput.settle(() -> Throughput.once(parent, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
-        for (int round = -1; round < reps; round++) { // round −1: every model's first run, untimed
+        for (int round = -untimed; round < reps; round++) {
             for (int k = 0; k < n; k++) {
                 int i = Math.floorMod(k + round, n);
-                long[] b1 = Throughput.time(decoders.get(i), toks, cc.prompt(), cc.generate()), wl = Throughput.time(decoders.get(i), toks, pg[0], pg[1]);
+                double[] t = timed.seconds(i);
                 if (round < 0) continue;
-                pre[i][round] = cc.prompt() / (b1[0] / 1e9);
-                dec[i][round] = cc.generate() / (b1[1] / 1e9);
-                seq[i][round] = pg[1] / ((wl[0] + wl[1]) / 1e9);
+                pre[i][round] = cc.prompt() / t[0];
+                dec[i][round] = cc.generate() / t[1];
+                seq[i][round] = pg[1] / t[2];
             }
             if (round >= 0 && progress != null) progress.accept(round + 1);
         }
@@ -88,8 +88,24 @@ final class Timings {
             Throughput.Stat p = Throughput.Stat.of(pre[i]), d = Throughput.Stat.of(dec[i]), s = Throughput.Stat.of(seq[i]);
             out.put(names.get(i), new Speed(p.median(), d.median(), ReportModel.Spread.of(d), s.median(), ReportModel.Spread.of(s)));
         }
-        AtomicFiles.writeString(f, ReportModel.json(new File(reps, names, out)));
         return out;
+    }
+
+    /** This toolkit's decoders on the run's backend, after the parent's time settled and one untimed round. */
+    private static Map<String, Speed> inToolkit(Run run, List<Plan> plans, int[] pg, List<String> names, LongConsumer progress) throws IOException {
+        RunConfig.Compress cc = run.config.compress();
+        List<Decoder> decoders = new ArrayList<>();
+        for (Plan p : plans) {
+            Checkpoint ck = p.kind() == Plan.Kind.PARENT ? run.parent : Checkpoints.load(RealizeStage.modelDir(run, p));
+            decoders.add(new Decoder(ck, run.backend));
+        }
+        int[] toks = Throughput.tokens(Math.max(cc.prompt() + cc.generate(), pg[0] + pg[1]), run.parent.config().vocabSize());
+        Decoder parent = decoders.get(0);
+        Throughput.settle(() -> Throughput.once(parent, pg[0], pg[1]), 15_000_000_000L, System::nanoTime);
+        return rounds(run, pg, names, 1, i -> {
+            long[] b1 = Throughput.time(decoders.get(i), toks, cc.prompt(), cc.generate()), wl = Throughput.time(decoders.get(i), toks, pg[0], pg[1]);
+            return new double[]{b1[0] / 1e9, b1[1] / 1e9, (wl[0] + wl[1]) / 1e9};
+        }, progress);
     }
 
     /**
@@ -112,15 +128,12 @@ final class Timings {
     }
 
     /**
-     * The same rounds as this toolkit's timing, in real llama.cpp (one thread, {@link LlamaCpp}): each model's GGUF timed
-     * for the batch-1 prompt and generation and for one sequence of the workload, interleaved by round, after the
-     * parent's time settled.
+     * The same rounds in real llama.cpp (one thread, {@link dev.puzzle.hardware.LlamaCpp}) on each model's GGUF, after the
+     * parent's time settled; each timing has its own untimed repeat.
      */
-    private static Map<String, Speed> inLlamaCpp(Run run, List<Plan> plans, List<Path> ggufs, LongConsumer progress) throws IOException {
+    private static Map<String, Speed> inLlamaCpp(Run run, List<Path> ggufs, int[] pg, List<String> names, LongConsumer progress) throws IOException {
         RunConfig.Compress cc = run.config.compress();
-        int n = plans.size(), reps = cc.reps(), V = run.parent.config().vocabSize();
-        int[] pg = EvaluateStage.measuredLengths(run.config.workload(), run.parent.config().maxSeqLen());
-        double[][] pre = new double[n][reps], dec = new double[n][reps], seq = new double[n][reps];
+        int V = run.parent.config().vocabSize();
         try (dev.puzzle.hardware.LlamaCpp llama = new dev.puzzle.hardware.LlamaCpp(run.config.llamaCppDir(), LlamaCppProfile.THREADS)) {
             Throughput.settle(() -> {
                 try {
@@ -129,22 +142,10 @@ final class Timings {
                     throw new java.io.UncheckedIOException(e);
                 }
             }, 10_000_000_000L, System::nanoTime);
-            for (int round = 0; round < reps; round++) {
-                for (int k = 0; k < n; k++) {
-                    int i = Math.floorMod(k + round, n);
-                    dev.puzzle.hardware.LlamaCpp.Times b1 = llama.time(ggufs.get(i), cc.prompt(), cc.generate(), 1, V), wl = llama.time(ggufs.get(i), pg[0], pg[1], 1, V);
-                    pre[i][round] = cc.prompt() / (b1.prefillMs()[0] / 1e3);
-                    dec[i][round] = cc.generate() / (b1.decodeMs()[0] / 1e3);
-                    seq[i][round] = pg[1] / (wl.sequenceMs()[0] / 1e3);
-                }
-                if (progress != null) progress.accept(round + 1);
-            }
+            return rounds(run, pg, names, 0, i -> {
+                dev.puzzle.hardware.LlamaCpp.Times b1 = llama.time(ggufs.get(i), cc.prompt(), cc.generate(), 1, V), wl = llama.time(ggufs.get(i), pg[0], pg[1], 1, V);
+                return new double[]{b1.prefillMs()[0] / 1e3, b1.decodeMs()[0] / 1e3, wl.sequenceMs()[0] / 1e3};
+            }, progress);
         }
-        Map<String, Speed> out = new LinkedHashMap<>();
-        for (int i = 0; i < n; i++) {
-            Throughput.Stat p = Throughput.Stat.of(pre[i]), d = Throughput.Stat.of(dec[i]), s = Throughput.Stat.of(seq[i]);
-            out.put(plans.get(i).name(), new Speed(p.median(), d.median(), ReportModel.Spread.of(d), s.median(), ReportModel.Spread.of(s)));
-        }
-        return out;
     }
 }
