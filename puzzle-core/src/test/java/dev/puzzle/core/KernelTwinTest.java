@@ -55,7 +55,8 @@ class KernelTwinTest {
     @Test
     void gemmAllTranspositionsAndShapes() {
         int[][] shapes = {{1, 1, 1}, {1, 37, 19}, {3, 5, 7}, {4, 300, 65}, {5, 33, 257}, {6, 32, 16}, {7, 65, 513}, {13, 97, 31},
-                {64, 64, 64}, {121, 250, 300}, {129, 4100, 3}, {250, 7, 520}};
+                {64, 64, 64}, {121, 250, 300}, {129, 4100, 3}, {250, 7, 520},
+                {19, 1030, 1030}, {9, 2100, 2050}}; // K past one KC block, N past one NC block, B past one packed chunk
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int ta = 0; ta < 2; ta++) {

@@ -9,12 +9,20 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * Vector API kernels (the default provider). GEMM follows the GotoBLAS/BLIS scheme: B is packed
- * into KC×NR column panels, A into MC×KC row panels of MR rows, and a register-blocked MR×NR
- * micro-kernel (NR = two vectors) accumulates in registers and stores to a small contiguous tile,
- * which is then added into C (loading C inside the kernel makes C2 spill the accumulators); blocks
- * of rows run on the worker pool. Small-M products with a weight-layout B (decode's matrix-vector case) take a dot-product path.
+ * into KC×NR column panels (off the heap, 64-byte aligned), A into MC×KC row panels of MR rows
+ * (8×16 blocks transposed in registers), and a register-blocked MR×NR micro-kernel (NR = two
+ * vectors) accumulates in registers over one KC block and then adds its tile straight into C (the
+ * first K block zeroes the tile's rows of C just before, which also brings them into cache while the
+ * kernel computes: no zero-fill pass, no tile buffer, C touched once per 1024 steps of K). One
+ * parallel section per packed chunk of B runs every (row block, NC columns) task. Measured against
+ * OpenBLAS in bench/gemm.sh. Small-M products with a weight-layout B (decode's matrix-vector case)
+ * take a dot-product path.
  */
 public class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -22,10 +30,14 @@ public class VectorKernels implements Kernels {
     /** Rows of the micro-kernel: 8 (16 accumulators) with 32 vector registers (AVX-512), else 6. */
     static final int MR = L >= 16 ? 8 : 6;
     static final int NR = 2 * L;
-    private static final int KC = 256;
+    private static final int KC = 1024;
     private static final int MC_MAX = 120; // multiple of MR
-    private static final int NC = 4096;   // multiple of NR for every species length
+    private static final int NC = 1024; // multiple of NR for every species length
     private static final int SMALL_M = 4;
+    /** Most floats of B packed at once (16 MiB): a larger B is packed and multiplied a chunk of columns at a time. */
+    private static final long PACK_LIMIT = 4L << 20;
+    /** Largest packed-B buffer a thread keeps between calls (64 MiB: one NC-column chunk of K up to 16384). */
+    private static final long KEEP_PACKED_B = 64L << 20;
     /** BF16 loads: as many shorts as S has floats (half its bits), widened to ints of S's shape. */
     private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
@@ -36,6 +48,9 @@ public class VectorKernels implements Kernels {
     private static final ByteVector MXFP4_TABLE = ByteVector.fromArray(SB16, Quant.MXFP4_VALUES, 0);
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
+    private static final ThreadLocal<MemorySegment> PACK_B = new ThreadLocal<>();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final java.nio.ByteOrder LE = java.nio.ByteOrder.LITTLE_ENDIAN;
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private final Parallel parallel;
 
@@ -63,60 +78,103 @@ public class VectorKernels implements Kernels {
             return;
         }
         int threads = parallel.threads();
-        // Row blocks of at most MC_MAX rows, as many as a multiple of the thread count so every thread gets the same share.
-        int mBlocks = threads * Math.max(1, (m + threads * MC_MAX - 1) / (threads * MC_MAX));
-        int mc = Math.min(MC_MAX, roundUp(Math.max(MR, (m + mBlocks - 1) / mBlocks), MR));
-        mBlocks = (m + mc - 1) / mc;
-        if (!accumulate) { // the micro-kernel always accumulates, so start from zero
-            parallel.forRange(m, 16, (i0, i1) -> {
-                for (int i = i0; i < i1; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+        // Row blocks of at most MC_MAX rows, as many as a multiple of the thread count and of near-equal size (their
+        // bounds multiples of MR), so every thread gets the same share: 2048 rows are 18 blocks of 112–120, not 17 of
+        // 120 and one of 8.
+        int mBlocks = Math.min(threads * Math.max(1, (m + threads * (MC_MAX - MR) - 1) / (threads * (MC_MAX - MR))), (m + MR - 1) / MR);
+        // B is packed a chunk of columns at a time (all of it when it fits in PACK_LIMIT floats), then one parallel
+        // section computes every (row block, NC-column block) of the chunk, each over all of K: one hand-off per
+        // chunk rather than per KC×NC block, whose last task would leave the other threads idle each time.
+        int chunk = (int) Math.max(NC, Math.min(roundUp(n, NC), PACK_LIMIT / k / NC * NC));
+        MemorySegment bp = packBuffer(4L * k * roundUp(Math.min(chunk, n), NR));
+        for (int j0 = 0; j0 < n; j0 += chunk) {
+            int cols = Math.min(chunk, n - j0), nBlocks = (cols + NC - 1) / NC;
+            final int fj0 = j0;
+            packB(bp, b, bOff, ldb, transB, k, fj0, cols);
+            parallel.forEach(mBlocks * nBlocks, t -> {
+                int jb = t / mBlocks, blk = t % mBlocks; // column-block-major: the threads share one block of packed B
+                int ic = blockStart(blk, mBlocks, m);
+                int mcb = blockStart(blk + 1, mBlocks, m) - ic;
+                int nc = Math.min(NC, cols - jb * NC), ncp = roundUp(nc, NR);
+                float[] ap = PACK_A.get();
+                float[] tile = TILE.get();
+                for (int pc = 0; pc < k; pc += KC) {
+                    int kc = Math.min(KC, k - pc);
+                    packA(ap, a, aOff, lda, transA, ic, mcb, pc, kc);
+                    // The first block of K writes C (adds to it when accumulating), later ones add: no zero-fill pass.
+                    macroKernel(mcb, nc, kc, ap, bp, packedBlock(jb, pc, k, ncp), c, cOff + ic * ldc + fj0 + jb * NC, ldc,
+                            accumulate || pc > 0, tile);
+                }
             });
-        }
-        float[] bp = new float[roundUp(Math.min(NC, n), NR) * Math.min(KC, k)];
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
-            int nPanels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
-                final int fjc = jc, fpc = pc;
-                parallel.forRange(nPanels, 8, (p0, p1) -> {
-                    for (int p = p0; p < p1; p++) packB(bp, p * NR * kc, b, bOff, ldb, transB, fpc, kc, fjc + p * NR, Math.min(NR, nc - p * NR));
-                });
-                parallel.forEach(mBlocks, blk -> {
-                    int ic = blk * mc;
-                    int mcb = Math.min(mc, m - ic);
-                    float[] ap = PACK_A.get();
-                    packA(ap, a, aOff, lda, transA, ic, mcb, fpc, kc);
-                    macroKernel(mcb, nc, kc, ap, bp, c, cOff + ic * ldc + fjc, ldc, TILE.get());
-                });
-            }
         }
     }
 
-    /** C[0:mcb, 0:nc] += Ap · Bp for one packed block of A and the packed block of B, tile by tile. */
-    private static void macroKernel(int mcb, int nc, int kc, float[] ap, float[] bp, float[] c, int cBase, int ldc, float[] tile) {
+    /**
+     * Byte offset of packed block (column block jb, K from pc) in a packed chunk: column blocks of NC columns one
+     * after another, each all of K; inside one, its KC-row blocks, each its NR-wide panels of kc rows.
+     */
+    private static long packedBlock(int jb, int pc, int k, int ncp) {
+        return 4L * ((long) jb * NC * k + (long) pc * ncp);
+    }
+
+    /** Packs columns [j0, j0+cols) of op(B), all of K, into the layout of {@link #packedBlock}, zero-padded to NR. */
+    private void packB(MemorySegment bp, float[] b, int bOff, int ldb, boolean transB, int k, int j0, int cols) {
+        int nBlocks = (cols + NC - 1) / NC, kBlocks = (k + KC - 1) / KC;
+        if (!transB && cols % NR == 0) { // row by row of B, each read once from start to end, its NR-wide pieces to their panels
+            parallel.forRange(k, 64, (p0, p1) -> {
+                for (int p = p0; p < p1; p++) packRow(bp, b, bOff + p * ldb + j0, p, k, cols, nBlocks);
+            });
+            return;
+        }
+        int panelsPerBlock = NC / NR, nPanels = (cols + NR - 1) / NR;
+        parallel.forRange(nPanels * kBlocks, 8, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int panel = t / kBlocks, pc = t % kBlocks * KC, kc = Math.min(KC, k - pc);
+                int jb = panel / panelsPerBlock, q = panel % panelsPerBlock * NR;
+                int ncp = roundUp(Math.min(NC, cols - jb * NC), NR), j = jb * NC + q;
+                packPanel(bp, packedBlock(jb, pc, k, ncp) + 4L * q * kc, b, bOff, ldb, transB, pc, kc, j0 + j, Math.min(NR, cols - j));
+            }
+        });
+    }
+
+    /**
+     * C[0:mcb, 0:nc] (+)= Ap · Bp for one packed block of A and the packed block of B. Whole tiles go from the
+     * registers straight into C; edge tiles through a small tile buffer.
+     */
+    private static void macroKernel(int mcb, int nc, int kc, float[] ap, MemorySegment bp, long bBase, float[] c, int cBase,
+                                    int ldc, boolean add, float[] tile) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int bo = (jr / NR) * NR * kc;
+            long bo = bBase + 4L * jr * kc;
             for (int ir = 0; ir < mcb; ir += MR) {
                 int mr = Math.min(MR, mcb - ir);
                 int ao = (ir / MR) * MR * kc;
                 int co = cBase + ir * ldc + jr;
-                if (MR == 8) kernel8(kc, ap, ao, bp, bo, tile);
-                else kernel6(kc, ap, ao, bp, bo, tile);
-                if (nr == NR) {
-                    for (int r = 0; r < mr; r++) {
-                        int cr = co + r * ldc;
-                        FloatVector.fromArray(S, tile, r * NR).add(FloatVector.fromArray(S, c, cr)).intoArray(c, cr);
-                        FloatVector.fromArray(S, tile, r * NR + L).add(FloatVector.fromArray(S, c, cr + L)).intoArray(c, cr + L);
-                    }
+                if (nr == NR && mr == MR) {
+                    // Zeros first, which also fetches the tile's lines of C while the kernel computes. A fill, not
+                    // vector stores: C2 prunes whichever case it has not seen, and after the deoptimization this
+                    // method runs in C1 until recompiled, where vector stores allocate.
+                    if (!add) for (int r = 0; r < MR; r++) java.util.Arrays.fill(c, co + r * ldc, co + r * ldc + NR, 0f);
+                    if (MR == 8) kernel8(kc, ap, ao, bp, bo, c, co, ldc);
+                    else kernel6(kc, ap, ao, bp, bo, c, co, ldc);
                 } else {
+                    java.util.Arrays.fill(tile, 0f);
+                    if (MR == 8) kernel8(kc, ap, ao, bp, bo, tile, 0, NR);
+                    else kernel6(kc, ap, ao, bp, bo, tile, 0, NR);
                     for (int r = 0; r < mr; r++) {
-                        for (int q = 0; q < nr; q++) c[co + r * ldc + q] += tile[r * NR + q];
+                        for (int q = 0; q < nr; q++) {
+                            int ci = co + r * ldc + q;
+                            c[ci] = add ? c[ci] + tile[r * NR + q] : tile[r * NR + q];
+                        }
                     }
                 }
             }
         }
+    }
+
+    /** Where row block {@code blk} of {@code blocks} over {@code m} rows starts: a multiple of MR, or m for the end. */
+    private static int blockStart(int blk, int blocks, int m) {
+        return blk >= blocks ? m : (int) ((long) blk * m / blocks) / MR * MR;
     }
 
     private static int roundUp(int x, int m) {
@@ -128,6 +186,14 @@ public class VectorKernels implements Kernels {
         int panels = (mc + MR - 1) / MR;
         for (int p = 0; p < panels; p++) {
             int base = p * MR * kc;
+            if (TRANSPOSE_8X16 && !transA && p * MR + MR <= mc) { // a whole panel of stored rows: 8×16 blocks in registers
+                int row = aOff + (i0 + p * MR) * lda + k0, q = 0;
+                for (; q + L <= kc; q += L) transpose8x16(a, row + q, lda, ap, base + q * MR);
+                for (int r = 0; r < MR; r++) {
+                    for (int qq = q; qq < kc; qq++) ap[base + qq * MR + r] = a[row + r * lda + qq];
+                }
+                continue;
+            }
             for (int r = 0; r < MR; r++) {
                 int i = i0 + p * MR + r;
                 if (p * MR + r >= mc) {
@@ -142,33 +208,136 @@ public class VectorKernels implements Kernels {
         }
     }
 
-    /** Packs rows [k0, k0+kc) × cols [j0, j0+nr) of op(B) into one NR-wide panel, k-major; pads with zeros. */
-    private static void packB(float[] bp, int base, float[] b, int bOff, int ldb, boolean transB, int k0, int kc, int j0, int nr) {
-        if (transB) {
+    /** Packing 8-row panels of A by {@link #transpose8x16}: where the micro-kernel has 8 rows and vectors of 16. */
+    private static final boolean TRANSPOSE_8X16 = MR == 8 && L == 16;
+    /** Two-source lane selections of the transpose's three stages: interleave 1, 2 and 4 lanes of two vectors, low and high halves. */
+    private static final FloatVector[] ZIP = TRANSPOSE_8X16 ? new FloatVector[6] : null;
+    static {
+        if (TRANSPOSE_8X16) {
+            for (int stage = 0, w = 1; stage < 3; stage++, w *= 2) {
+                for (int half = 0; half < 2; half++) {
+                    float[] idx = new float[L];
+                    for (int lane = 0; lane < L; lane++) { // lane = 2w·g + w·src + e: element e of group g of source src
+                        int g = lane / (2 * w) + half * L / (2 * w), src = lane / w % 2, e = lane % w;
+                        idx[lane] = src * L + g * w + e;
+                    }
+                    ZIP[2 * stage + half] = FloatVector.fromArray(S, idx, 0);
+                }
+            }
+        }
+    }
+
+    /**
+     * Transposes rows r0..r7 (lda apart from {@code src}) × 16 columns into out[dst + 8·j + r]: the packed layout of
+     * A, 24 two-source lane selections (vpermi2ps) for 128 values where the scalar copy takes a load and a store each.
+     */
+    private static void transpose8x16(float[] a, int src, int lda, float[] out, int dst) {
+        FloatVector z1l = ZIP[0], z1h = ZIP[1], z2l = ZIP[2], z2h = ZIP[3], z4l = ZIP[4], z4h = ZIP[5];
+        FloatVector r0 = FloatVector.fromArray(S, a, src), r1 = FloatVector.fromArray(S, a, src + lda);
+        FloatVector r2 = FloatVector.fromArray(S, a, src + 2 * lda), r3 = FloatVector.fromArray(S, a, src + 3 * lda);
+        FloatVector r4 = FloatVector.fromArray(S, a, src + 4 * lda), r5 = FloatVector.fromArray(S, a, src + 5 * lda);
+        FloatVector r6 = FloatVector.fromArray(S, a, src + 6 * lda), r7 = FloatVector.fromArray(S, a, src + 7 * lda);
+        // pairs of rows, columns 0–7 (l) and 8–15 (h)
+        FloatVector t01l = z1l.selectFrom(r0, r1), t01h = z1h.selectFrom(r0, r1);
+        FloatVector t23l = z1l.selectFrom(r2, r3), t23h = z1h.selectFrom(r2, r3);
+        FloatVector t45l = z1l.selectFrom(r4, r5), t45h = z1h.selectFrom(r4, r5);
+        FloatVector t67l = z1l.selectFrom(r6, r7), t67h = z1h.selectFrom(r6, r7);
+        // quads of rows, columns 0–3, 4–7, 8–11, 12–15
+        FloatVector u0a = z2l.selectFrom(t01l, t23l), u0b = z2h.selectFrom(t01l, t23l);
+        FloatVector u0c = z2l.selectFrom(t01h, t23h), u0d = z2h.selectFrom(t01h, t23h);
+        FloatVector u4a = z2l.selectFrom(t45l, t67l), u4b = z2h.selectFrom(t45l, t67l);
+        FloatVector u4c = z2l.selectFrom(t45h, t67h), u4d = z2h.selectFrom(t45h, t67h);
+        // all 8 rows, two columns a vector
+        z4l.selectFrom(u0a, u4a).intoArray(out, dst);
+        z4h.selectFrom(u0a, u4a).intoArray(out, dst + L);
+        z4l.selectFrom(u0b, u4b).intoArray(out, dst + 2 * L);
+        z4h.selectFrom(u0b, u4b).intoArray(out, dst + 3 * L);
+        z4l.selectFrom(u0c, u4c).intoArray(out, dst + 4 * L);
+        z4h.selectFrom(u0c, u4c).intoArray(out, dst + 5 * L);
+        z4l.selectFrom(u0d, u4d).intoArray(out, dst + 6 * L);
+        z4h.selectFrom(u0d, u4d).intoArray(out, dst + 7 * L);
+    }
+
+    /**
+     * This thread's buffer for packed B, at least {@code bytes} long, 64-byte aligned. Off the heap because a float[]
+     * lands wherever the allocator puts it: misaligned by a few floats, every vector load of the micro-kernel splits
+     * two cache lines, and one JVM in three ran this GEMM 25–30% slower (measured on 1024³).
+     */
+    private static MemorySegment packBuffer(long bytes) {
+        if (bytes > KEEP_PACKED_B) return Arena.ofAuto().allocate(bytes, 64); // K beyond 16384: not kept
+        MemorySegment seg = PACK_B.get();
+        if (seg == null || seg.byteSize() < bytes) {
+            seg = Arena.ofAuto().allocate(Math.min(KEEP_PACKED_B, Math.max(bytes, seg == null ? 0 : 2 * seg.byteSize())), 64);
+            PACK_B.set(seg);
+        }
+        return seg;
+    }
+
+    /**
+     * Row p of a stored (not transposed) B, {@code cols} columns from {@code src}, to its place in every panel. A
+     * method of its own so that it is invoked often and compiled early: a loop inside a lambda run twice a GEMM would
+     * run its vector code in C1 (allocating every vector) for thousands of iterations of every call until on-stack
+     * replacement caught up.
+     */
+    private static void packRow(MemorySegment bp, float[] b, int src, int p, int k, int cols, int nBlocks) {
+        int pc = p / KC * KC, kc = Math.min(KC, k - pc);
+        for (int jb = 0; jb < nBlocks; jb++) {
+            int ncp = roundUp(Math.min(NC, cols - jb * NC), NR);
+            long base = packedBlock(jb, pc, k, ncp) + 4L * (p - pc) * NR;
+            for (int q = 0; q < ncp; q += NR) {
+                long dst = base + 4L * q * kc;
+                FloatVector.fromArray(S, b, src + jb * NC + q).intoMemorySegment(bp, dst, LE);
+                FloatVector.fromArray(S, b, src + jb * NC + q + L).intoMemorySegment(bp, dst + 4L * L, LE);
+            }
+        }
+    }
+
+    /** Columns [p0, p1) of NR rows of a stored B from {@code r0}, {@code ldb} apart, as rows of a packed panel (short for early compilation, as packRow). */
+    private static void gatherColumns(MemorySegment bp, long base, float[] b, int r0, int ldb, int[] rows, int p0, int p1) {
+        int r1 = r0 + L * ldb;
+        for (int p = p0; p < p1; p++) {
+            FloatVector.fromArray(S, b, r0 + p, rows, 0).intoMemorySegment(bp, base + 4L * p * NR, LE);
+            FloatVector.fromArray(S, b, r1 + p, rows, 0).intoMemorySegment(bp, base + 4L * (p * NR + L), LE);
+        }
+    }
+
+    /** Packs rows [k0, k0+kc) × cols [j0, j0+nr) of op(B) into one NR-wide panel at byte {@code base}, k-major; pads with zeros. */
+    private static void packPanel(MemorySegment bp, long base, float[] b, int bOff, int ldb, boolean transB, int k0, int kc, int j0, int nr) {
+        if (transB && nr == NR) { // column p of the panel's NR rows of stored B: two gathers of L rows each
+            int[] rows = new int[L];
+            for (int i = 0; i < L; i++) rows[i] = i * ldb;
+            int r0 = bOff + j0 * ldb + k0;
+            for (int p = 0; p < kc; p += 64) gatherColumns(bp, base, b, r0, ldb, rows, p, Math.min(kc, p + 64));
+        } else if (transB) {
             for (int q = 0; q < NR; q++) {
                 if (q >= nr) {
-                    for (int p = 0; p < kc; p++) bp[base + p * NR + q] = 0f;
+                    for (int p = 0; p < kc; p++) bp.set(F32, base + 4L * (p * NR + q), 0f);
                 } else {
                     int row = bOff + (j0 + q) * ldb + k0;
-                    for (int p = 0; p < kc; p++) bp[base + p * NR + q] = b[row + p];
+                    for (int p = 0; p < kc; p++) bp.set(F32, base + 4L * (p * NR + q), b[row + p]);
                 }
             }
         } else if (nr == NR) {
             for (int p = 0; p < kc; p++) {
                 int src = bOff + (k0 + p) * ldb + j0;
-                FloatVector.fromArray(S, b, src).intoArray(bp, base + p * NR);
-                FloatVector.fromArray(S, b, src + L).intoArray(bp, base + p * NR + L);
+                FloatVector.fromArray(S, b, src).intoMemorySegment(bp, base + 4L * p * NR, LE);
+                FloatVector.fromArray(S, b, src + L).intoMemorySegment(bp, base + 4L * (p * NR + L), LE);
             }
         } else {
             for (int p = 0; p < kc; p++) {
                 int src = bOff + (k0 + p) * ldb + j0;
-                for (int q = 0; q < NR; q++) bp[base + p * NR + q] = q < nr ? b[src + q] : 0f;
+                for (int q = 0; q < NR; q++) bp.set(F32, base + 4L * (p * NR + q), q < nr ? b[src + q] : 0f);
             }
         }
     }
 
-    /** The 8×NR micro-kernel: tile[0:8, 0:NR] = Ap[0:8, 0:kc] · Bp[0:kc, 0:NR], accumulated in 16 vector registers. */
-    private static void kernel8(int kc, float[] ap, int ao, float[] bp, int bo, float[] tile) {
+    /**
+     * The 8×NR micro-kernel: out[0:8, 0:NR] += Ap[0:8, 0:kc] · Bp[0:kc, 0:NR], accumulated in 16 vector registers
+     * and added into {@code out} rows {@code ldo} apart (C itself, or the tile buffer of an edge tile). It always adds:
+     * a store-or-add branch here would be compiled for the first case seen and deoptimize this method (back to C1
+     * code, slower than the interpreter with vectors) on the other; and a masked load makes it too big for C1.
+     */
+    private static void kernel8(int kc, float[] ap, int ao, MemorySegment bp, long bo, float[] out, int o, int ldo) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S),
                 c10 = FloatVector.zero(S), c11 = FloatVector.zero(S),
                 c20 = FloatVector.zero(S), c21 = FloatVector.zero(S),
@@ -178,8 +347,8 @@ public class VectorKernels implements Kernels {
                 c60 = FloatVector.zero(S), c61 = FloatVector.zero(S),
                 c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bo, LE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bo + 4 * L, LE);
             FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
@@ -205,28 +374,46 @@ public class VectorKernels implements Kernels {
             c70 = b0.fma(a7, c70);
             c71 = b1.fma(a7, c71);
             ao += 8;
-            bo += NR;
+            bo += 4 * NR;
         }
-        c00.intoArray(tile, 0 * L);
-        c01.intoArray(tile, 1 * L);
-        c10.intoArray(tile, 2 * L);
-        c11.intoArray(tile, 3 * L);
-        c20.intoArray(tile, 4 * L);
-        c21.intoArray(tile, 5 * L);
-        c30.intoArray(tile, 6 * L);
-        c31.intoArray(tile, 7 * L);
-        c40.intoArray(tile, 8 * L);
-        c41.intoArray(tile, 9 * L);
-        c50.intoArray(tile, 10 * L);
-        c51.intoArray(tile, 11 * L);
-        c60.intoArray(tile, 12 * L);
-        c61.intoArray(tile, 13 * L);
-        c70.intoArray(tile, 14 * L);
-        c71.intoArray(tile, 15 * L);
+        // Written out, not a helper: one taking vectors is not reliably inlined into a method this large, and boxing
+        // them is ruinous.
+        c00 = c00.add(FloatVector.fromArray(S, out, o));
+        c01 = c01.add(FloatVector.fromArray(S, out, o + L));
+        c10 = c10.add(FloatVector.fromArray(S, out, o + ldo));
+        c11 = c11.add(FloatVector.fromArray(S, out, o + ldo + L));
+        c20 = c20.add(FloatVector.fromArray(S, out, o + 2 * ldo));
+        c21 = c21.add(FloatVector.fromArray(S, out, o + 2 * ldo + L));
+        c30 = c30.add(FloatVector.fromArray(S, out, o + 3 * ldo));
+        c31 = c31.add(FloatVector.fromArray(S, out, o + 3 * ldo + L));
+        c40 = c40.add(FloatVector.fromArray(S, out, o + 4 * ldo));
+        c41 = c41.add(FloatVector.fromArray(S, out, o + 4 * ldo + L));
+        c50 = c50.add(FloatVector.fromArray(S, out, o + 5 * ldo));
+        c51 = c51.add(FloatVector.fromArray(S, out, o + 5 * ldo + L));
+        c60 = c60.add(FloatVector.fromArray(S, out, o + 6 * ldo));
+        c61 = c61.add(FloatVector.fromArray(S, out, o + 6 * ldo + L));
+        c70 = c70.add(FloatVector.fromArray(S, out, o + 7 * ldo));
+        c71 = c71.add(FloatVector.fromArray(S, out, o + 7 * ldo + L));
+        c00.intoArray(out, o);
+        c01.intoArray(out, o + L);
+        c10.intoArray(out, o + ldo);
+        c11.intoArray(out, o + ldo + L);
+        c20.intoArray(out, o + 2 * ldo);
+        c21.intoArray(out, o + 2 * ldo + L);
+        c30.intoArray(out, o + 3 * ldo);
+        c31.intoArray(out, o + 3 * ldo + L);
+        c40.intoArray(out, o + 4 * ldo);
+        c41.intoArray(out, o + 4 * ldo + L);
+        c50.intoArray(out, o + 5 * ldo);
+        c51.intoArray(out, o + 5 * ldo + L);
+        c60.intoArray(out, o + 6 * ldo);
+        c61.intoArray(out, o + 6 * ldo + L);
+        c70.intoArray(out, o + 7 * ldo);
+        c71.intoArray(out, o + 7 * ldo + L);
     }
 
-    /** The 6×NR micro-kernel: tile[0:6, 0:NR] = Ap[0:6, 0:kc] · Bp[0:kc, 0:NR], accumulated in 12 vector registers. */
-    private static void kernel6(int kc, float[] ap, int ao, float[] bp, int bo, float[] tile) {
+    /** The 6×NR micro-kernel: as {@link #kernel8} with 6 rows in 12 vector registers (machines with 16 of them). */
+    private static void kernel6(int kc, float[] ap, int ao, MemorySegment bp, long bo, float[] out, int o, int ldo) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S),
                 c10 = FloatVector.zero(S), c11 = FloatVector.zero(S),
                 c20 = FloatVector.zero(S), c21 = FloatVector.zero(S),
@@ -234,8 +421,8 @@ public class VectorKernels implements Kernels {
                 c40 = FloatVector.zero(S), c41 = FloatVector.zero(S),
                 c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bo, LE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bo + 4 * L, LE);
             FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
@@ -255,20 +442,34 @@ public class VectorKernels implements Kernels {
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
             ao += 6;
-            bo += NR;
+            bo += 4 * NR;
         }
-        c00.intoArray(tile, 0 * L);
-        c01.intoArray(tile, 1 * L);
-        c10.intoArray(tile, 2 * L);
-        c11.intoArray(tile, 3 * L);
-        c20.intoArray(tile, 4 * L);
-        c21.intoArray(tile, 5 * L);
-        c30.intoArray(tile, 6 * L);
-        c31.intoArray(tile, 7 * L);
-        c40.intoArray(tile, 8 * L);
-        c41.intoArray(tile, 9 * L);
-        c50.intoArray(tile, 10 * L);
-        c51.intoArray(tile, 11 * L);
+        // Written out, not a helper: one taking vectors is not reliably inlined into a method this large, and boxing
+        // them is ruinous.
+        c00 = c00.add(FloatVector.fromArray(S, out, o));
+        c01 = c01.add(FloatVector.fromArray(S, out, o + L));
+        c10 = c10.add(FloatVector.fromArray(S, out, o + ldo));
+        c11 = c11.add(FloatVector.fromArray(S, out, o + ldo + L));
+        c20 = c20.add(FloatVector.fromArray(S, out, o + 2 * ldo));
+        c21 = c21.add(FloatVector.fromArray(S, out, o + 2 * ldo + L));
+        c30 = c30.add(FloatVector.fromArray(S, out, o + 3 * ldo));
+        c31 = c31.add(FloatVector.fromArray(S, out, o + 3 * ldo + L));
+        c40 = c40.add(FloatVector.fromArray(S, out, o + 4 * ldo));
+        c41 = c41.add(FloatVector.fromArray(S, out, o + 4 * ldo + L));
+        c50 = c50.add(FloatVector.fromArray(S, out, o + 5 * ldo));
+        c51 = c51.add(FloatVector.fromArray(S, out, o + 5 * ldo + L));
+        c00.intoArray(out, o);
+        c01.intoArray(out, o + L);
+        c10.intoArray(out, o + ldo);
+        c11.intoArray(out, o + ldo + L);
+        c20.intoArray(out, o + 2 * ldo);
+        c21.intoArray(out, o + 2 * ldo + L);
+        c30.intoArray(out, o + 3 * ldo);
+        c31.intoArray(out, o + 3 * ldo + L);
+        c40.intoArray(out, o + 4 * ldo);
+        c41.intoArray(out, o + 4 * ldo + L);
+        c50.intoArray(out, o + 5 * ldo);
+        c51.intoArray(out, o + 5 * ldo + L);
     }
 
     /** Few rows times a weight-layout B: one dot product per output, columns spread over the pool. */
