@@ -53,6 +53,23 @@ class KernelTwinTest {
     }
 
     @Test
+    void f32DotInPlaceMatchesItsDefinitionAndTheHeapDot() {
+        for (int n : new int[]{1, 7, 16, 31, 64, 65, 100, 2048, 2049}) {
+            float[] x = randn(n + 3), w = randn(n + 5);
+            double want = 0;
+            for (int i = 0; i < n; i++) want += (double) x[3 + i] * w[5 + i];
+            java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(4L * w.length + 1);
+            for (int i = 0; i < w.length; i++) seg.set(Kernels.F32_LE, 1 + 4L * i, w[i]); // at an odd byte offset
+            for (Kernels k : new Kernels[]{vec, sca}) {
+                assertEquals(want, k.dotF32(x, 3, seg, 1 + 4L * 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " n=" + n);
+            }
+            // decode reads a mapping in place where it read a heap copy: the same sums in the same order (up to the
+            // order of the final lane reduction, which the Vector API leaves open: interpreted and compiled differ)
+            assertEquals(vec.dot(x, 3, w, 5, n), vec.dotF32(x, 3, seg, 1 + 4L * 5, n), 1e-6 * (1 + Math.sqrt(n)), "in place = heap, n=" + n);
+        }
+    }
+
+    @Test
     void gemmAllTranspositionsAndShapes() {
         int[][] shapes = {{1, 1, 1}, {1, 37, 19}, {3, 5, 7}, {4, 300, 65}, {5, 33, 257}, {6, 32, 16}, {7, 65, 513}, {13, 97, 31},
                 {64, 64, 64}, {121, 250, 300}, {129, 4100, 3}, {250, 7, 520},

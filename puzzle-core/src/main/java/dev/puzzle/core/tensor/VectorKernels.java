@@ -638,6 +638,22 @@ public class VectorKernels implements Kernels {
     }
 
     @Override
+    public float dotF32(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n) {
+        int i = 0;
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        for (int bound = n - 4 * L; i <= bound; i += 4 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.fromMemorySegment(S, w, wOff + 4L * i, LE), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(FloatVector.fromMemorySegment(S, w, wOff + 4L * (i + L), LE), s1);
+            s2 = FloatVector.fromArray(S, x, xOff + i + 2 * L).fma(FloatVector.fromMemorySegment(S, w, wOff + 4L * (i + 2 * L), LE), s2);
+            s3 = FloatVector.fromArray(S, x, xOff + i + 3 * L).fma(FloatVector.fromMemorySegment(S, w, wOff + 4L * (i + 3 * L), LE), s3);
+        }
+        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.fromMemorySegment(S, w, wOff + 4L * i, LE), s0);
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * w.get(F32_LE, wOff + 4L * i);
+        return s;
+    }
+
+    @Override
     public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
         int i = 0;
         for (; i + L <= n; i += L) bf16(w, wOff + i).intoArray(dst, dstOff + i);

@@ -66,29 +66,38 @@ class MappedTensorTest {
 
     @Test
     void linearOverMappedWeightsEqualsTheHeapGemm(@TempDir Path tmp) throws Exception {
-        Kernels k = Backend.cpu().kernels();
-        Path f = tmp.resolve("w.bin");
-        float[] stored = write(f, DType.BF16, 7);
-        Tensor w;
-        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-            w = Tensor.mapped(ch, OFFSET, DType.BF16, 3L * COLS * 2, ROWS, COLS);
-        }
-        Random r = new Random(3);
-        for (int m : new int[]{1, 4, 70}) {
-            float[] x = new float[m * COLS];
-            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-            float[] want = new float[m * ROWS], got = new float[m * ROWS];
-            for (int i = 0; i < m; i++) {
-                for (int n = 0; n < ROWS; n++) {
-                    double s = 0;
-                    for (int j = 0; j < COLS; j++) s += (double) x[i * COLS + j] * stored[n * COLS + j];
-                    want[i * ROWS + n] = (float) s;
+        for (DType dt : new DType[]{DType.BF16, DType.F32, DType.F16}) {
+            Path f = tmp.resolve("w-" + dt + ".bin");
+            float[] stored = write(f, dt, 7);
+            // One buffer: decode reads BF16 and F32 rows in place from the mapping. Three-row buffers: each thread's
+            // range of rows straddles them, so it goes block by block through copies.
+            for (long chunk : new long[]{Tensor.CHUNK_BYTES, 3L * dt.rowBytes(COLS)}) {
+                Tensor w;
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                    w = Tensor.mapped(ch, OFFSET, dt, chunk, ROWS, COLS);
+                }
+                for (int threads : new int[]{1, 3}) {
+                    Kernels k = Backend.cpu("vector", threads).kernels();
+                    Random r = new Random(3);
+                    for (int m : new int[]{1, 4, 70}) {
+                        float[] x = new float[m * COLS];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                        float[] want = new float[m * ROWS], got = new float[m * ROWS];
+                        for (int i = 0; i < m; i++) {
+                            for (int n = 0; n < ROWS; n++) {
+                                double s = 0;
+                                for (int j = 0; j < COLS; j++) s += (double) x[i * COLS + j] * stored[n * COLS + j];
+                                want[i * ROWS + n] = (float) s;
+                            }
+                        }
+                        String what = dt + " chunk " + chunk + " threads " + threads + " m " + m;
+                        k.linear(x, 0, m, COLS, w, got, 0, false);
+                        for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * (1 + Math.abs(want[i])), what + " element " + i);
+                        k.linear(x, 0, m, COLS, w, got, 0, true); // accumulates
+                        for (int i = 0; i < want.length; i++) assertEquals(2 * want[i], got[i], 2e-4 * (1 + Math.abs(want[i])), what);
+                    }
                 }
             }
-            k.linear(x, 0, m, COLS, w, got, 0, false);
-            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * (1 + Math.abs(want[i])), "m " + m + " element " + i);
-            k.linear(x, 0, m, COLS, w, got, 0, true); // accumulates
-            for (int i = 0; i < want.length; i++) assertEquals(2 * want[i], got[i], 2e-4 * (1 + Math.abs(want[i])));
         }
     }
 }
