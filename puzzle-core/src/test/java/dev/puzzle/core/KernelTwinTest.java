@@ -101,6 +101,17 @@ class KernelTwinTest {
             new VectorKernels(three).matmulT(a, b, c2, m, n, k);
         }
         assertArrayEquals(c1, c2, 0f);
+        // decode's matrix-vector products: rows read four at a time or one at a time depending on where a thread's
+        // range begins, with the same arithmetic either way
+        for (int rows : new int[]{1, 3}) {
+            int nn = 37, kk = 100;
+            float[] x = randn(rows * kk), w = randn(nn * kk), d1 = new float[rows * nn], d3 = new float[rows * nn];
+            try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
+                new VectorKernels(one).matmulT(x, w, d1, rows, nn, kk);
+                new VectorKernels(three).matmulT(x, w, d3, rows, nn, kk);
+            }
+            assertArrayEquals(d1, d3, 0f, rows + " rows");
+        }
     }
 
     @Test

@@ -490,8 +490,11 @@ public class VectorKernels implements Kernels {
         // Several ranges per thread, claimed as threads free up: a late-waking helper costs one range, not half the rows.
         int minRows = Math.max(16, 65536 / Math.max(1, k)), chunks = Math.max(1, Math.min(n / minRows, 4 * parallel.threads()));
         parallel.forEach(chunks, ch -> {
-            int j0 = (int) ((long) n * ch / chunks), j1 = (int) ((long) n * (ch + 1) / chunks);
-            for (int j = j0; j < j1; j++) {
+            int j0 = (int) ((long) n * ch / chunks), j1 = (int) ((long) n * (ch + 1) / chunks), j = j0;
+            for (; j + 4 <= j1; j += 4) { // four rows of B side by side: four streams from memory where one is slower
+                for (int i = 0; i < m; i++) dot4(rows, fa + i * rowStride, b, bOff + j * ldb, ldb, k, c, cOff + i * ldc + j, accumulate);
+            }
+            for (; j < j1; j++) {
                 for (int i = 0; i < m; i++) {
                     float s = dot(rows, fa + i * rowStride, b, bOff + j * ldb, k);
                     int ci = cOff + i * ldc + j;
@@ -499,6 +502,58 @@ public class VectorKernels implements Kernels {
                 }
             }
         });
+    }
+
+    /**
+     * c[ci + r] (+)= x · y[yOff + r·ldy ..] for rows r = 0..3: each row's sum with exactly {@link #dot}'s arithmetic
+     * (its four accumulators, remainder and reduction), so that a result does not depend on where a thread's range
+     * began; the four rows are read side by side, which one core streams from memory ~25% faster than one row after
+     * another (single-thread FP32 decode of a 110M-shape matrix set: 20 -> 26 GB/s).
+     */
+    private static void dot4(float[] x, int xOff, float[] y, int yOff, int ldy, int n, float[] c, int ci, boolean accumulate) {
+        int y1 = yOff + ldy, y2 = yOff + 2 * ldy, y3 = yOff + 3 * ldy, i = 0;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        for (int bound = n - 4 * L; i <= bound; i += 4 * L) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i), x1 = FloatVector.fromArray(S, x, xOff + i + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xOff + i + 2 * L), x3 = FloatVector.fromArray(S, x, xOff + i + 3 * L);
+            a0 = x0.fma(FloatVector.fromArray(S, y, yOff + i), a0);
+            a1 = x1.fma(FloatVector.fromArray(S, y, yOff + i + L), a1);
+            a2 = x2.fma(FloatVector.fromArray(S, y, yOff + i + 2 * L), a2);
+            a3 = x3.fma(FloatVector.fromArray(S, y, yOff + i + 3 * L), a3);
+            b0 = x0.fma(FloatVector.fromArray(S, y, y1 + i), b0);
+            b1 = x1.fma(FloatVector.fromArray(S, y, y1 + i + L), b1);
+            b2 = x2.fma(FloatVector.fromArray(S, y, y1 + i + 2 * L), b2);
+            b3 = x3.fma(FloatVector.fromArray(S, y, y1 + i + 3 * L), b3);
+            c0 = x0.fma(FloatVector.fromArray(S, y, y2 + i), c0);
+            c1 = x1.fma(FloatVector.fromArray(S, y, y2 + i + L), c1);
+            c2 = x2.fma(FloatVector.fromArray(S, y, y2 + i + 2 * L), c2);
+            c3 = x3.fma(FloatVector.fromArray(S, y, y2 + i + 3 * L), c3);
+            d0 = x0.fma(FloatVector.fromArray(S, y, y3 + i), d0);
+            d1 = x1.fma(FloatVector.fromArray(S, y, y3 + i + L), d1);
+            d2 = x2.fma(FloatVector.fromArray(S, y, y3 + i + 2 * L), d2);
+            d3 = x3.fma(FloatVector.fromArray(S, y, y3 + i + 3 * L), d3);
+        }
+        for (; i + L <= n; i += L) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i);
+            a0 = x0.fma(FloatVector.fromArray(S, y, yOff + i), a0);
+            b0 = x0.fma(FloatVector.fromArray(S, y, y1 + i), b0);
+            c0 = x0.fma(FloatVector.fromArray(S, y, y2 + i), c0);
+            d0 = x0.fma(FloatVector.fromArray(S, y, y3 + i), d0);
+        }
+        float sa = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD), sb = b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+        float sc = c0.add(c1).add(c2.add(c3)).reduceLanes(VectorOperators.ADD), sd = d0.add(d1).add(d2.add(d3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float xi = x[xOff + i];
+            sa += xi * y[yOff + i];
+            sb += xi * y[y1 + i];
+            sc += xi * y[y2 + i];
+            sd += xi * y[y3 + i];
+        }
+        c[ci] = accumulate ? c[ci] + sa : sa;
+        c[ci + 1] = accumulate ? c[ci + 1] + sb : sb;
+        c[ci + 2] = accumulate ? c[ci + 2] + sc : sc;
+        c[ci + 3] = accumulate ? c[ci + 3] + sd : sd;
     }
 
     @Override

@@ -145,7 +145,9 @@ class GptOssGoldenTest {
         assertTrue(cfg.contains("\"GptOssForCausalLM\"") && cfg.contains("block_configs"), cfg);
         Checkpoint back = Checkpoints.load(tmp.resolve("child"));
         assertEquals(child.config(), back.config());
-        MoeGoldenTest.close(prefill(child, tok), prefill(back, tok), 1e-6, "the child reloaded");
+        // 1e-5 as above: the child is on the heap and its reload mapped, read by two kernels (dot, dotF32) whose lane sums
+        // may be ordered differently while one of them is compiled and the other not yet (1.7e-6 relative seen)
+        MoeGoldenTest.close(prefill(child, tok), prefill(back, tok), 1e-5, "the child reloaded");
         assertFalse(Arrays.equals(prefill(ck, tok), prefill(back, tok)), "the child computes something else than its parent");
     }
 
