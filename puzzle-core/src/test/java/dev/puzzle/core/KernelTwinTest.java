@@ -66,6 +66,29 @@ class KernelTwinTest {
             // decode reads a mapping in place where it read a heap copy: the same sums in the same order (up to the
             // order of the final lane reduction, which the Vector API leaves open: interpreted and compiled differ)
             assertEquals(vec.dot(x, 3, w, 5, n), vec.dotF32(x, 3, seg, 1 + 4L * 5, n), 1e-6 * (1 + Math.sqrt(n)), "in place = heap, n=" + n);
+            // four rows side by side, 4n+12 bytes apart: each as its own dotF32, written or added
+            long rowBytes = 4L * n + 12;
+            java.lang.foreign.MemorySegment rows = java.lang.foreign.Arena.ofAuto().allocate(4 * rowBytes + 8);
+            float[][] r4 = new float[4][];
+            for (int r = 0; r < 4; r++) {
+                r4[r] = randn(n);
+                for (int i = 0; i < n; i++) rows.set(Kernels.F32_LE, 8 + r * rowBytes + 4L * i, r4[r][i]);
+            }
+            for (Kernels k : new Kernels[]{vec, sca}) {
+                float[] out = {9f, 1f, 2f, 3f, 4f, 9f};
+                k.dotF32Rows4(x, 3, rows, 8, rowBytes, n, out, 1, false);
+                float[] again = out.clone();
+                k.dotF32Rows4(x, 3, rows, 8, rowBytes, n, again, 1, true);
+                for (int r = 0; r < 4; r++) {
+                    double one = 0;
+                    for (int i = 0; i < n; i++) one += (double) x[3 + i] * r4[r][i];
+                    assertEquals(one, out[1 + r], 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " row " + r + " n=" + n);
+                    assertEquals(k.dotF32(x, 3, rows, 8 + r * rowBytes, n), out[1 + r], 1e-6 * (1 + Math.sqrt(n)), "as dotF32, row " + r);
+                    assertEquals(2 * out[1 + r], again[1 + r], 1e-5 * (1 + Math.abs(out[1 + r])), "accumulated, row " + r);
+                }
+                assertEquals(9f, out[0]);
+                assertEquals(9f, out[5]);
+            }
         }
     }
 

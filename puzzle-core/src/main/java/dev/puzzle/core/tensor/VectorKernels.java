@@ -708,6 +708,58 @@ public class VectorKernels implements Kernels {
         return s;
     }
 
+    /** Four rows of {@link #dotF32} side by side, each with its arithmetic (as {@link #dot4} for heap rows). */
+    @Override
+    public void dotF32Rows4(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, long rowBytes, int n,
+                            float[] out, int outOff, boolean accumulate) {
+        long w1 = wOff + rowBytes, w2 = wOff + 2 * rowBytes, w3 = wOff + 3 * rowBytes;
+        int i = 0;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        for (int bound = n - 4 * L; i <= bound; i += 4 * L) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i), x1 = FloatVector.fromArray(S, x, xOff + i + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xOff + i + 2 * L), x3 = FloatVector.fromArray(S, x, xOff + i + 3 * L);
+            long o = 4L * i, l = 4L * L;
+            a0 = x0.fma(FloatVector.fromMemorySegment(S, w, wOff + o, LE), a0);
+            a1 = x1.fma(FloatVector.fromMemorySegment(S, w, wOff + o + l, LE), a1);
+            a2 = x2.fma(FloatVector.fromMemorySegment(S, w, wOff + o + 2 * l, LE), a2);
+            a3 = x3.fma(FloatVector.fromMemorySegment(S, w, wOff + o + 3 * l, LE), a3);
+            b0 = x0.fma(FloatVector.fromMemorySegment(S, w, w1 + o, LE), b0);
+            b1 = x1.fma(FloatVector.fromMemorySegment(S, w, w1 + o + l, LE), b1);
+            b2 = x2.fma(FloatVector.fromMemorySegment(S, w, w1 + o + 2 * l, LE), b2);
+            b3 = x3.fma(FloatVector.fromMemorySegment(S, w, w1 + o + 3 * l, LE), b3);
+            c0 = x0.fma(FloatVector.fromMemorySegment(S, w, w2 + o, LE), c0);
+            c1 = x1.fma(FloatVector.fromMemorySegment(S, w, w2 + o + l, LE), c1);
+            c2 = x2.fma(FloatVector.fromMemorySegment(S, w, w2 + o + 2 * l, LE), c2);
+            c3 = x3.fma(FloatVector.fromMemorySegment(S, w, w2 + o + 3 * l, LE), c3);
+            d0 = x0.fma(FloatVector.fromMemorySegment(S, w, w3 + o, LE), d0);
+            d1 = x1.fma(FloatVector.fromMemorySegment(S, w, w3 + o + l, LE), d1);
+            d2 = x2.fma(FloatVector.fromMemorySegment(S, w, w3 + o + 2 * l, LE), d2);
+            d3 = x3.fma(FloatVector.fromMemorySegment(S, w, w3 + o + 3 * l, LE), d3);
+        }
+        for (; i + L <= n; i += L) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i);
+            long o = 4L * i;
+            a0 = x0.fma(FloatVector.fromMemorySegment(S, w, wOff + o, LE), a0);
+            b0 = x0.fma(FloatVector.fromMemorySegment(S, w, w1 + o, LE), b0);
+            c0 = x0.fma(FloatVector.fromMemorySegment(S, w, w2 + o, LE), c0);
+            d0 = x0.fma(FloatVector.fromMemorySegment(S, w, w3 + o, LE), d0);
+        }
+        float sa = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD), sb = b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+        float sc = c0.add(c1).add(c2.add(c3)).reduceLanes(VectorOperators.ADD), sd = d0.add(d1).add(d2.add(d3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float xi = x[xOff + i];
+            sa += xi * w.get(F32_LE, wOff + 4L * i);
+            sb += xi * w.get(F32_LE, w1 + 4L * i);
+            sc += xi * w.get(F32_LE, w2 + 4L * i);
+            sd += xi * w.get(F32_LE, w3 + 4L * i);
+        }
+        out[outOff] = accumulate ? out[outOff] + sa : sa;
+        out[outOff + 1] = accumulate ? out[outOff + 1] + sb : sb;
+        out[outOff + 2] = accumulate ? out[outOff + 2] + sc : sc;
+        out[outOff + 3] = accumulate ? out[outOff + 3] + sd : sd;
+    }
+
     @Override
     public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
         int i = 0;
