@@ -7,9 +7,7 @@
 # Usage: bench/big_parent.sh   (needs ~7 GB of disk under bench-out/)
 source "$(dirname "$0")/common.sh"
 OUT="$ROOT/bench-out/big"; mkdir -p "$OUT"
-TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
-TEXT="$ROOT/../shared/models/tinystories-val-text/tinystories_val.txt"
-[ -f "$TOK" ] && [ -f "$TEXT" ] || { echo "bench/big_parent.sh needs ../shared/models (llama2 tokenizer, TinyStories text)" >&2; exit 1; }
+need_shared "$TOK" "$TEXT"
 M="$OUT/tinyllama-1.1b-random-bf16"
 [ -f "$M/model.safetensors" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomHf "$M" 2048 22 32 4 5632 32000 2048 bf16 2>/dev/null
 cat > "$OUT/big.yaml" <<YAML

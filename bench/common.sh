@@ -13,6 +13,14 @@ CP="examples/target/classes:$(cat examples/target/classpath.txt)"
 JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "${JAVA_EXTRA_FLAGS[@]}" -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
 THREADS="${THREADS:-2}"
 
+# The shared inputs the benchmarks run on (../shared/models): the Llama-2 tokenizer and the TinyStories validation text.
+TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
+TEXT="$ROOT/../shared/models/tinystories-val-text/tinystories_val.txt"
+need_shared() { # need_shared FILE...: each present, else one line naming the script and what it lacks
+  local f
+  for f in "$@"; do [ -f "$f" ] || { echo "bench/$(basename "$0") needs $f (../shared)" >&2; exit 1; }; done
+}
+
 need_debian() { # need_debian PYTHON_MODULE PACKAGE...
   if ! /usr/bin/python3 -c "import $1" 2>/dev/null; then
     echo "installing Debian packages: ${*:2}" >&2

@@ -11,8 +11,7 @@ source "$(dirname "$0")/common.sh"
 STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
 RUNC="$ROOT/../shared/peers/llama2.c/run.c"
-TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
-[ -f "$RUNC" ] && [ -f "$TOK" ] || { echo "bench/decode.sh needs ../shared/peers/llama2.c/run.c and ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
+need_shared "$RUNC" "$TOK"
 command -v gcc >/dev/null || apt-get install -y -q gcc >/dev/null
 gcc -Ofast -march=native -fopenmp "$RUNC" -o "$OUT/runomp" -lm   # llama2.c's Makefile, target runomp
 [ -f "$OUT/stories15M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories15M-random.bin" 288 6 6 6 768 32000 256 2>/dev/null

@@ -11,8 +11,7 @@
 source "$(dirname "$0")/common.sh"
 STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
-TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
-[ -f "$TOK" ] || { echo "bench/gptoss-mxfp4.sh needs ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
+need_shared "$TOK"
 need_llamacpp
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
 printf "%-8s %12s %14s %7s %17s %9s %13s\n" experts "puzzle tok/s" "llama.cpp tok/s" ratio "expert MiB/token" "vs BF16" "bytes vs BF16"

@@ -9,9 +9,7 @@ source "$(dirname "$0")/common.sh"
 need_llamacpp
 N="${1:-10}"
 OUT="$ROOT/bench-out/llamacpp-cost"; mkdir -p "$OUT"
-TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
-TEXT="$ROOT/../shared/models/tinystories-val-text/tinystories_val.txt"
-[ -f "$TOK" ] && [ -f "$TEXT" ] || { echo "bench/llamacpp-cost.sh needs ../shared/models (llama2 tokenizer, TinyStories text)" >&2; exit 1; }
+need_shared "$TOK" "$TEXT"
 M="$OUT/stories15M-shape-random-bf16"
 [ -f "$M/model.safetensors" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomHf "$M" 288 6 6 6 768 32000 256 bf16 2>/dev/null
 cat > "$OUT/llamacpp-cpu.yaml" <<YAML

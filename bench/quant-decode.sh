@@ -11,8 +11,7 @@
 source "$(dirname "$0")/common.sh"
 STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
-TOK="$ROOT/../shared/models/llama2-tokenizer/tokenizer.bin"
-[ -f "$TOK" ] || { echo "bench/quant-decode.sh needs ../shared/models/llama2-tokenizer/tokenizer.bin" >&2; exit 1; }
+need_shared "$TOK"
 need_llamacpp
 [ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
