@@ -11,7 +11,6 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Vector API kernels (the default provider). GEMM follows the GotoBLAS/BLIS scheme: B is packed
@@ -49,7 +48,6 @@ public class VectorKernels implements Kernels {
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<MemorySegment> PACK_B = new ThreadLocal<>();
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final java.nio.ByteOrder LE = java.nio.ByteOrder.LITTLE_ENDIAN;
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private final Parallel parallel;
@@ -311,10 +309,10 @@ public class VectorKernels implements Kernels {
         } else if (transB) {
             for (int q = 0; q < NR; q++) {
                 if (q >= nr) {
-                    for (int p = 0; p < kc; p++) bp.set(F32, base + 4L * (p * NR + q), 0f);
+                    for (int p = 0; p < kc; p++) bp.set(F32_LE, base + 4L * (p * NR + q), 0f);
                 } else {
                     int row = bOff + (j0 + q) * ldb + k0;
-                    for (int p = 0; p < kc; p++) bp.set(F32, base + 4L * (p * NR + q), b[row + p]);
+                    for (int p = 0; p < kc; p++) bp.set(F32_LE, base + 4L * (p * NR + q), b[row + p]);
                 }
             }
         } else if (nr == NR) {
@@ -326,7 +324,7 @@ public class VectorKernels implements Kernels {
         } else {
             for (int p = 0; p < kc; p++) {
                 int src = bOff + (k0 + p) * ldb + j0;
-                for (int q = 0; q < NR; q++) bp.set(F32, base + 4L * (p * NR + q), q < nr ? b[src + q] : 0f);
+                for (int q = 0; q < NR; q++) bp.set(F32_LE, base + 4L * (p * NR + q), q < nr ? b[src + q] : 0f);
             }
         }
     }
