@@ -172,4 +172,28 @@ class KernelTwinTest {
             close(g0, g1, 1e-5, "swiglu");
         }
     }
+
+    /**
+     * The weighted sum of rows (attention's values at decode) is an axpy per row, bit for bit on each provider, for row
+     * lengths around each vector block (1, 2, 3 and 4 vectors and their remainders) and the scalar twin within rounding.
+     */
+    @Test
+    void axpyRowsIsAnAxpyPerRow() {
+        for (int len : new int[]{1, 7, 16, 17, 32, 40, 48, 50, 64, 70, 130}) {
+            for (int n : new int[]{1, 5, 33}) {
+                int stride = len + 3;
+                float[] w = randn(n + 2), x = randn(2 + n * stride), y = randn(len + 4);
+                for (Kernels k : new Kernels[]{vec, sca}) {
+                    float[] want = y.clone(), got = y.clone();
+                    for (int j = 0; j < n; j++) k.axpy(w[2 + j], x, 2 + j * stride, want, 1, len);
+                    k.axpyRows(w, 2, n, x, 2, stride, got, 1, len);
+                    assertArrayEquals(want, got, k.getClass().getSimpleName() + " len " + len + " rows " + n);
+                }
+                float[] s = y.clone(), v = y.clone();
+                sca.axpyRows(w, 2, n, x, 2, stride, s, 1, len);
+                vec.axpyRows(w, 2, n, x, 2, stride, v, 1, len);
+                close(s, v, 1e-5 * n, "axpyRows len " + len + " rows " + n);
+            }
+        }
+    }
 }
