@@ -18,4 +18,4 @@ for s in "${SHAPES[@]}"; do
   ratio=$(awk -v a="$nn" -v b="$np_" 'BEGIN { printf "%.2f", a / b }')
   printf "%-18s %12s %12s %12s %7sx\n" "${m}x${n}x${k}" "$nn" "$nt" "$np_" "$ratio"
 done
-echo "(GFLOP/s, FP32, $THREADS threads, best of repeated runs; ratio = puzzle NN / OpenBLAS; NT is the x·Wᵀ weight layout)"
+echo "(GFLOP/s, FP32, $THREADS threads, best of the runs of 1 s after 1 s of warm-up on each side; ratio = puzzle NN / OpenBLAS; NT is the x·Wᵀ weight layout)"
