@@ -77,6 +77,7 @@ public final class Attention {
                 vt[e * nKeys + j] = values[ko + e];
             }
         }
+        float[] qs = new float[E];
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
             int lo = window > 0 ? Math.max(kStart, pos - window + 1) : kStart;
@@ -84,9 +85,12 @@ public final class Attention {
             int qo = qOff + t * qStride, oo = outOff + t * outStride;
             int row = pOff + t * pStride + (lo - kStart), c = lo - firstLo;
             java.util.Arrays.fill(p, row, row + n, 0f);
-            for (int e = 0; e < E; e++) k.axpy(q[qo + e] * scale, kt, e * nKeys + c, p, row, n);
+            for (int e = 0; e < E; e++) qs[e] = q[qo + e] * scale;
+            // The E multiply-adds along the positions with the scores in registers, the E dot products as one decode
+            // GEMM (four of them side by side): each result as the axpy and dot per e computed it, bit for bit.
+            k.axpyRows(qs, 0, E, kt, c, nKeys, p, row, n);
             softmax(k, p, row, n, sink);
-            for (int e = 0; e < E; e++) out[oo + e] += k.dot(p, row, vt, e * nKeys + c, n);
+            k.gemm(false, true, 1, E, n, p, row, n, vt, c, nKeys, out, oo, E, true);
         }
     }
 
