@@ -338,7 +338,8 @@ public class VectorKernels implements Kernels {
      * The loop over K does four steps a turn: one step a turn spent ~11 scalar instructions (the loop's own and its
      * address arithmetic, recomputed from the counter) per 16 FMAs, and on a core whose 512-bit FMA ports also take
      * scalar work they took FMA slots (Xeon, AVX-512, one thread: 2048³ 139 -> 156 GFLOP/s, 512³ 156 -> 172; OpenBLAS
-     * 168 and 161 there). Two steps a turn gained little, eight less than four.
+     * 168 and 161 there). Two steps a turn gained little, eight less than four. The 6-row kernel of 256-bit machines
+     * gained most (the same Xeon with -XX:UseAVX=2: 2048³ 49 -> 93 GFLOP/s, OpenBLAS's Haswell kernel 111).
      */
     private static void kernel8(int kc, float[] ap, int ao, MemorySegment bp, long bo, float[] out, int o, int ldo) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S),
@@ -532,7 +533,92 @@ public class VectorKernels implements Kernels {
                 c30 = FloatVector.zero(S), c31 = FloatVector.zero(S),
                 c40 = FloatVector.zero(S), c41 = FloatVector.zero(S),
                 c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
+        int p = 0;
+        for (; p + 4 <= kc; p += 4) { // four steps of K a turn, as kernel8
+            FloatVector b00 = FloatVector.fromMemorySegment(S, bp, bo, LE);
+            FloatVector b01 = FloatVector.fromMemorySegment(S, bp, bo + 4 * L, LE);
+            FloatVector a00 = FloatVector.broadcast(S, ap[ao + 0]);
+            c00 = b00.fma(a00, c00);
+            c01 = b01.fma(a00, c01);
+            FloatVector a01 = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = b00.fma(a01, c10);
+            c11 = b01.fma(a01, c11);
+            FloatVector a02 = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = b00.fma(a02, c20);
+            c21 = b01.fma(a02, c21);
+            FloatVector a03 = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = b00.fma(a03, c30);
+            c31 = b01.fma(a03, c31);
+            FloatVector a04 = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = b00.fma(a04, c40);
+            c41 = b01.fma(a04, c41);
+            FloatVector a05 = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = b00.fma(a05, c50);
+            c51 = b01.fma(a05, c51);
+            FloatVector b10 = FloatVector.fromMemorySegment(S, bp, bo + 4 * NR, LE);
+            FloatVector b11 = FloatVector.fromMemorySegment(S, bp, bo + 4 * NR + 4 * L, LE);
+            FloatVector a10 = FloatVector.broadcast(S, ap[ao + 6]);
+            c00 = b10.fma(a10, c00);
+            c01 = b11.fma(a10, c01);
+            FloatVector a11 = FloatVector.broadcast(S, ap[ao + 7]);
+            c10 = b10.fma(a11, c10);
+            c11 = b11.fma(a11, c11);
+            FloatVector a12 = FloatVector.broadcast(S, ap[ao + 8]);
+            c20 = b10.fma(a12, c20);
+            c21 = b11.fma(a12, c21);
+            FloatVector a13 = FloatVector.broadcast(S, ap[ao + 9]);
+            c30 = b10.fma(a13, c30);
+            c31 = b11.fma(a13, c31);
+            FloatVector a14 = FloatVector.broadcast(S, ap[ao + 10]);
+            c40 = b10.fma(a14, c40);
+            c41 = b11.fma(a14, c41);
+            FloatVector a15 = FloatVector.broadcast(S, ap[ao + 11]);
+            c50 = b10.fma(a15, c50);
+            c51 = b11.fma(a15, c51);
+            FloatVector b20 = FloatVector.fromMemorySegment(S, bp, bo + 8 * NR, LE);
+            FloatVector b21 = FloatVector.fromMemorySegment(S, bp, bo + 8 * NR + 4 * L, LE);
+            FloatVector a20 = FloatVector.broadcast(S, ap[ao + 12]);
+            c00 = b20.fma(a20, c00);
+            c01 = b21.fma(a20, c01);
+            FloatVector a21 = FloatVector.broadcast(S, ap[ao + 13]);
+            c10 = b20.fma(a21, c10);
+            c11 = b21.fma(a21, c11);
+            FloatVector a22 = FloatVector.broadcast(S, ap[ao + 14]);
+            c20 = b20.fma(a22, c20);
+            c21 = b21.fma(a22, c21);
+            FloatVector a23 = FloatVector.broadcast(S, ap[ao + 15]);
+            c30 = b20.fma(a23, c30);
+            c31 = b21.fma(a23, c31);
+            FloatVector a24 = FloatVector.broadcast(S, ap[ao + 16]);
+            c40 = b20.fma(a24, c40);
+            c41 = b21.fma(a24, c41);
+            FloatVector a25 = FloatVector.broadcast(S, ap[ao + 17]);
+            c50 = b20.fma(a25, c50);
+            c51 = b21.fma(a25, c51);
+            FloatVector b30 = FloatVector.fromMemorySegment(S, bp, bo + 12 * NR, LE);
+            FloatVector b31 = FloatVector.fromMemorySegment(S, bp, bo + 12 * NR + 4 * L, LE);
+            FloatVector a30 = FloatVector.broadcast(S, ap[ao + 18]);
+            c00 = b30.fma(a30, c00);
+            c01 = b31.fma(a30, c01);
+            FloatVector a31 = FloatVector.broadcast(S, ap[ao + 19]);
+            c10 = b30.fma(a31, c10);
+            c11 = b31.fma(a31, c11);
+            FloatVector a32 = FloatVector.broadcast(S, ap[ao + 20]);
+            c20 = b30.fma(a32, c20);
+            c21 = b31.fma(a32, c21);
+            FloatVector a33 = FloatVector.broadcast(S, ap[ao + 21]);
+            c30 = b30.fma(a33, c30);
+            c31 = b31.fma(a33, c31);
+            FloatVector a34 = FloatVector.broadcast(S, ap[ao + 22]);
+            c40 = b30.fma(a34, c40);
+            c41 = b31.fma(a34, c41);
+            FloatVector a35 = FloatVector.broadcast(S, ap[ao + 23]);
+            c50 = b30.fma(a35, c50);
+            c51 = b31.fma(a35, c51);
+            ao += 24;
+            bo += 16 * NR;
+        }
+        for (; p < kc; p++) {
             FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bo, LE);
             FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bo + 4 * L, LE);
             FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
