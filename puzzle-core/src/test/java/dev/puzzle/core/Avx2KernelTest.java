@@ -1,0 +1,70 @@
+package dev.puzzle.core;
+
+import dev.puzzle.core.tensor.Kernels;
+import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.core.tensor.ScalarKernels;
+import dev.puzzle.core.tensor.VectorKernels;
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The kernels of 256-bit machines (AVX2: 8 lanes, the 6-row GEMM micro-kernel) on a machine whose own vectors are
+ * wider: a JVM started with {@code -XX:UseAVX=2} runs {@link #main} against the scalar twin, so CI on an AVX-512
+ * machine still checks the code an AVX2 machine runs.
+ */
+class Avx2KernelTest {
+
+    @Test
+    void gemmOnTwoHundredFiftySixBitVectorsMatchesTheScalarTwin() throws Exception {
+        String arch = System.getProperty("os.arch");
+        assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "-XX:UseAVX is an x86 flag; this machine is " + arch);
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(List.of(java.toString(), "--add-modules", "jdk.incubator.vector", "-XX:UseAVX=2",
+                "-cp", System.getProperty("java.class.path"), Avx2KernelTest.class.getName()))
+                .redirectErrorStream(true).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the AVX2 JVM did not finish in 120 s");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assumeTrue(!out.contains("lanes 16"), "this JVM kept 512-bit vectors under -XX:UseAVX=2: " + out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("lanes 8"), out);
+    }
+
+    /** Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, vector against scalar; exit 1 on a mismatch. */
+    public static void main(String[] args) {
+        System.out.println("lanes " + FloatVector.SPECIES_PREFERRED.length());
+        Kernels vec = new VectorKernels(new Parallel(2)), sca = new ScalarKernels(new Parallel(1));
+        Random rnd = new Random(7);
+        int bad = 0;
+        for (int[] sh : new int[][]{{19, 1030, 1030}, {9, 2100, 70}, {64, 64, 64}, {7, 33, 1000}, {3, 50, 17}}) {
+            int m = sh[0], n = sh[1], k = sh[2];
+            float[] a = new float[m * k], b = new float[k * n];
+            for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < b.length; i++) b[i] = (float) rnd.nextGaussian();
+            for (boolean ta : new boolean[]{false, true}) {
+                for (boolean tb : new boolean[]{false, true}) {
+                    float[] c0 = new float[m * n], c1 = new float[m * n];
+                    sca.gemm(ta, tb, m, n, k, a, 0, ta ? m : k, b, 0, tb ? k : n, c0, 0, n, false);
+                    vec.gemm(ta, tb, m, n, k, a, 0, ta ? m : k, b, 0, tb ? k : n, c1, 0, n, false);
+                    for (int i = 0; i < c0.length; i++) {
+                        if (Math.abs(c0[i] - c1[i]) > 1e-4 * Math.sqrt(k) * (1 + Math.abs(c0[i]))) {
+                            System.out.println("mismatch " + m + "x" + n + "x" + k + " transA " + ta + " transB " + tb + " at " + i + ": " + c0[i] + " vs " + c1[i]);
+                            bad++;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        System.out.println(bad == 0 ? "ok" : bad + " mismatches");
+        System.exit(bad == 0 ? 0 : 1);
+    }
+}
