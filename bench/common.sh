@@ -10,7 +10,12 @@ if [ ! -f examples/target/classpath.txt ]; then
   mvn -q -B dependency:build-classpath -pl examples -Dmdep.outputFile=target/classpath.txt >/dev/null 2>&1
 fi
 CP="examples/target/classes:$(cat examples/target/classpath.txt)"
-JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "${JAVA_EXTRA_FLAGS[@]}" -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
+# The collector the puzzle launcher picks: serial with large arrays straight to the old generation on two cores or fewer,
+# else G1. The parallel collector the benchmarks had used resized its young generation for seconds after a workload
+# started (an attention block's training step 2.4x slower for its first ~3 s, in the timed steps).
+GC=(-XX:+UseG1GC)
+[ "$(nproc 2>/dev/null || echo 4)" -le 2 ] && GC=(-XX:+UseSerialGC -XX:PretenureSizeThreshold=1m)
+JAVA_RUN=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "${JAVA_EXTRA_FLAGS[@]}" "${GC[@]}" -XX:+UseTransparentHugePages -Xmx8g -cp "$CP")
 THREADS="${THREADS:-2}"
 
 # The shared inputs the benchmarks run on (../shared/models): the Llama-2 tokenizer and the TinyStories validation text.

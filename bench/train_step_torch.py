@@ -1,5 +1,5 @@
 """Peer side of bench/train_step.sh: one BLD training step (forward, normalized MSE, backward, clip, AdamW) in
-PyTorch on the shapes of TrainStepBench, median of timed steps after warm-up, in ms. Its blocks are also the
+PyTorch on the shapes of TrainStepBench, median of 12 timed steps after a warm-up of at least 3 steps and 2 s, in ms. Its blocks are also the
 peer of bench/gpu.sh (gpu_torch.py imports them)."""
 import sys
 import time
@@ -63,17 +63,23 @@ def main():
     for name, m in (("ffn", Ffn(D, F)), ("attention", Attention(S, T, D, H, G, E))):
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
         x, y = torch.randn(S, T, D), 0.1 * torch.randn(S, T, D)
-        times = []
-        for i in range(15):
-            t0 = time.perf_counter()
+        def step():
             opt.zero_grad()
             out = m(x)
             loss = (out - y).pow(2).sum() / y.pow(2).sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             opt.step()
-            if i >= 3:
-                times.append((time.perf_counter() - t0) * 1e3)
+        # As TrainStepBench: warm-up of at least 3 steps and 2 s, then 12 timed steps.
+        start, warm = time.perf_counter(), 0
+        while warm < 3 or time.perf_counter() - start < 2.0:
+            step()
+            warm += 1
+        times = []
+        for i in range(12):
+            t0 = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t0) * 1e3)
         times.sort()
         print(name, "%.2f" % times[len(times) // 2])
 

@@ -20,7 +20,7 @@ import java.util.Random;
 /**
  * One BLD training step (forward, normalized-MSE loss, backward, AdamW) of a SwiGLU FFN block
  * (8 × 256 tokens, d 512, h 1536) and of an attention block (d 512, 8 heads, 2 KV heads, 8 × 256 tokens),
- * median of timed steps after warm-up, in ms. bench/train_step.sh runs PyTorch on the same shapes.
+ * median of 12 timed steps after a warm-up of at least 3 steps and 2 s, in ms. bench/train_step.sh runs PyTorch on the same shapes.
  * Usage: TrainStepBench THREADS
  */
 public final class TrainStepBench {
@@ -44,17 +44,25 @@ public final class TrainStepBench {
         }
         List<Param> params = b.params();
         AdamW opt = new AdamW(params, 0.9, 0.95, 0.1);
-        int reps = 12;
-        double[] times = new double[reps];
-        for (int i = 0; i < reps + 3; i++) {
-            long t0 = System.nanoTime();
+        Runnable step = () -> {
             b.zeroGrad();
             BlockOp.Saved s = b.forward(x, S, T);
             Losses.normalizedMse(s.out(), y, dOut);
             b.backward(s, dOut);
             opt.clip(1.0);
             opt.step(1e-4);
-            if (i >= 3) times[i - 3] = (System.nanoTime() - t0) / 1e6;
+        };
+        // Warm-up of at least 3 steps and 2 s (train_step_torch.py does the same): the first steps of a JVM run in
+        // code still compiling and in heap the OS has not yet handed over (page faults while the young generation
+        // first fills: steps 2-3x slower for a second or two), which three steps did not always cover.
+        long start = System.nanoTime();
+        for (int warm = 0; warm < 3 || System.nanoTime() - start < 2_000_000_000L; warm++) step.run();
+        int reps = 12;
+        double[] times = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            step.run();
+            times[i] = (System.nanoTime() - t0) / 1e6;
         }
         java.util.Arrays.sort(times);
         System.out.printf(Locale.ROOT, "%s %.2f%n", name, times[reps / 2]);
