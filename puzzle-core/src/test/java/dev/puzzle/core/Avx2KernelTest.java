@@ -56,7 +56,8 @@ class Avx2KernelTest {
                     vec.gemm(ta, tb, m, n, k, a, 0, ta ? m : k, b, 0, tb ? k : n, c1, 0, n, false);
                     for (int i = 0; i < c0.length; i++) {
                         if (Math.abs(c0[i] - c1[i]) > 1e-4 * Math.sqrt(k) * (1 + Math.abs(c0[i]))) {
-                            System.out.println("mismatch " + m + "x" + n + "x" + k + " transA " + ta + " transB " + tb + " at " + i + ": " + c0[i] + " vs " + c1[i]);
+                            System.out.println("mismatch " + m + "x" + n + "x" + k + " transA " + ta + " transB " + tb
+                                    + " at " + i + ": " + c0[i] + " vs " + c1[i]);
                             bad++;
                             break;
                         }

@@ -25,9 +25,11 @@ public final class GemmBench {
             for (int i = 0; i < x.length; i++) x[i] = r.nextFloat() - 0.5f;
             for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
             double flops = 2.0 * m * n * kk;
-            System.out.printf(Locale.ROOT, "%d %d %d NN %.2f%n", m, n, kk, flops / best(() -> k.gemm(false, false, m, n, kk, x, 0, kk, w, 0, n, c, 0, n, false)) / 1e9);
+            double nn = best(() -> k.gemm(false, false, m, n, kk, x, 0, kk, w, 0, n, c, 0, n, false));
+            System.out.printf(Locale.ROOT, "%d %d %d NN %.2f%n", m, n, kk, flops / nn / 1e9);
             // The weight layout used by every linear layer, x·Wᵀ.
-            System.out.printf(Locale.ROOT, "%d %d %d NT %.2f%n", m, n, kk, flops / best(() -> k.gemm(false, true, m, n, kk, x, 0, kk, w, 0, kk, c, 0, n, false)) / 1e9);
+            double nt = best(() -> k.gemm(false, true, m, n, kk, x, 0, kk, w, 0, kk, c, 0, n, false));
+            System.out.printf(Locale.ROOT, "%d %d %d NT %.2f%n", m, n, kk, flops / nt / 1e9);
         }
     }
 

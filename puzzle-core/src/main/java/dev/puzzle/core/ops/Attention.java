@@ -136,50 +136,56 @@ public final class Attention {
      * (E rows of positions) and dK, dV gathered transposed, so that every product is vector work along the positions —
      * E multiply-adds or dot products of a query's whole row — instead of a dot product and three multiply-adds of E
      * elements per (query, key) pair, which dominated BLD at small head dimensions (stories260K's 8). The (sequence, KV
-     * head) pairs run on the backend's threads (one thread before: d 512, 8 heads of 64, 8 × 256 tokens, two threads:
-     * the attention block's training step 339 -> ~200 ms); every result as the one-thread loop computed it, bit for bit.
+     * head) pairs run on the backend's threads (they ran on one), every result as the one-thread loop computed it, bit
+     * for bit.
      */
     static void blockedBackward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
                                 int S, int T, int H, int G, int E, int window, float[] dSinks) {
         int HE = H * E, GE = G * E, group = H / G;
         float scale = (float) (1.0 / Math.sqrt(E));
         zero(dq, dk, dv, S * T * HE, S * T * GE);
-        // Each (sequence, KV head) on its own: it alone writes its rows of dk and dv and its heads' rows of dq. The sinks'
-        // gradient terms are kept per (sequence, head, query) and summed afterwards in the order one thread summed them.
+        // Each (sequence, KV head) on its own: it alone writes its rows of dk and dv and its heads' rows of dq; a thread takes
+        // a range of them and its scratch rows once. The sinks' gradient terms are kept per (sequence, head, query) and
+        // summed afterwards in the order one thread summed them.
         float[] sinkTerms = dSinks == null ? null : new float[S * H * T];
-        K.parallel().forEach(S * G, task -> {
-            int s = task / G, g = task % G;
-            float[] kt = new float[E * T], vt = new float[E * T], dkt = new float[E * T], dvt = new float[E * T], dp = new float[T], ds = new float[T];
-            for (int j = 0; j < T; j++) {
-                int o = (s * T + j) * GE + g * E;
-                for (int e = 0; e < E; e++) {
-                    kt[e * T + j] = k[o + e];
-                    vt[e * T + j] = v[o + e];
+        K.parallel().forRange(S * G, 1, (task0, task1) -> {
+            float[] kt = new float[E * T], vt = new float[E * T], dkt = new float[E * T], dvt = new float[E * T];
+            float[] dp = new float[T], ds = new float[T];
+            for (int task = task0; task < task1; task++) {
+                int s = task / G, g = task % G;
+                java.util.Arrays.fill(dkt, 0f);
+                java.util.Arrays.fill(dvt, 0f);
+                for (int j = 0; j < T; j++) {
+                    int o = (s * T + j) * GE + g * E;
+                    for (int e = 0; e < E; e++) {
+                        kt[e * T + j] = k[o + e];
+                        vt[e * T + j] = v[o + e];
+                    }
                 }
-            }
-            for (int h = g * group; h < (g + 1) * group; h++) {
-                for (int t = 0; t < T; t++) {
-                    int lo = window > 0 ? Math.max(0, t - window + 1) : 0, n = t - lo + 1;
-                    int po = ((s * H + h) * T + t) * T + lo;
-                    int qo = (s * T + t) * HE + h * E;
-                    // dP = dO · v (the E multiply-adds with dP in registers);  dV += P · dO
-                    java.util.Arrays.fill(dp, lo, t + 1, 0f);
-                    K.axpyRows(dOut, qo, E, vt, lo, T, dp, lo, n);
-                    for (int e = 0; e < E; e++) K.axpy(dOut[qo + e], p, po, dvt, e * T + lo, n);
-                    float sum = K.dot(p, po, dp, lo, n), mass = 0f;
-                    for (int j = 0; j < n; j++) mass += p[po + j];
-                    if (sinkTerms != null) sinkTerms[(s * H + h) * T + t] = (1 - mass) * sum;
-                    // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale (E dot products as one small GEMM);  dK += dS·q·scale
-                    for (int j = 0; j < n; j++) ds[lo + j] = p[po + j] * (dp[lo + j] - sum) * scale;
-                    K.gemm(false, true, 1, E, n, ds, lo, n, kt, lo, T, dq, qo, E, true);
-                    for (int e = 0; e < E; e++) K.axpy(q[qo + e], ds, lo, dkt, e * T + lo, n);
+                for (int h = g * group; h < (g + 1) * group; h++) {
+                    for (int t = 0; t < T; t++) {
+                        int lo = window > 0 ? Math.max(0, t - window + 1) : 0, n = t - lo + 1;
+                        int po = ((s * H + h) * T + t) * T + lo;
+                        int qo = (s * T + t) * HE + h * E;
+                        // dP = dO · v (the E multiply-adds with dP in registers);  dV += P · dO
+                        java.util.Arrays.fill(dp, lo, t + 1, 0f);
+                        K.axpyRows(dOut, qo, E, vt, lo, T, dp, lo, n);
+                        for (int e = 0; e < E; e++) K.axpy(dOut[qo + e], p, po, dvt, e * T + lo, n);
+                        float sum = K.dot(p, po, dp, lo, n), mass = 0f;
+                        for (int j = 0; j < n; j++) mass += p[po + j];
+                        if (sinkTerms != null) sinkTerms[(s * H + h) * T + t] = (1 - mass) * sum;
+                        // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale (E dot products as one small GEMM);  dK += dS·q·scale
+                        for (int j = 0; j < n; j++) ds[lo + j] = p[po + j] * (dp[lo + j] - sum) * scale;
+                        K.gemm(false, true, 1, E, n, ds, lo, n, kt, lo, T, dq, qo, E, true);
+                        for (int e = 0; e < E; e++) K.axpy(q[qo + e], ds, lo, dkt, e * T + lo, n);
+                    }
                 }
-            }
-            for (int j = 0; j < T; j++) {
-                int o = (s * T + j) * GE + g * E;
-                for (int e = 0; e < E; e++) {
-                    dk[o + e] += dkt[e * T + j];
-                    dv[o + e] += dvt[e * T + j];
+                for (int j = 0; j < T; j++) {
+                    int o = (s * T + j) * GE + g * E;
+                    for (int e = 0; e < E; e++) {
+                        dk[o + e] += dkt[e * T + j];
+                        dv[o + e] += dvt[e * T + j];
+                    }
                 }
             }
         });

@@ -29,8 +29,9 @@ public interface Kernels {
 
     /**
      * y[0, len) += Σ_j w[j]·x[j·xStride, +len) for j = 0..n−1, in that order: {@link #axpy} once per j, each element's
-     * sum with exactly that arithmetic; a provider may keep y in registers across the j (attention's weighted sum of
-     * values at decode, one short row per key).
+     * sum with exactly that arithmetic; a provider may keep y in registers across the j (attention: the weighted sum of
+     * values at decode, one short row per key; scores and dP along the positions in prefill and backward, one row per
+     * element of the head).
      */
     default void axpyRows(float[] w, int wOff, int n, float[] x, int xOff, int xStride, float[] y, int yOff, int len) {
         for (int j = 0; j < n; j++) axpy(w[wOff + j], x, xOff + j * xStride, y, yOff, len);

@@ -827,7 +827,9 @@ public class VectorKernels implements Kernels {
         }
         if (e + L <= len) {
             FloatVector y0 = FloatVector.fromArray(S, y, yOff + e);
-            for (int j = 0, r = xOff + e; j < n; j++, r += xStride) y0 = FloatVector.fromArray(S, x, r).fma(FloatVector.broadcast(S, w[wOff + j]), y0);
+            for (int j = 0, r = xOff + e; j < n; j++, r += xStride) {
+                y0 = FloatVector.fromArray(S, x, r).fma(FloatVector.broadcast(S, w[wOff + j]), y0);
+            }
             y0.intoArray(y, yOff + e);
             e += L;
         }
