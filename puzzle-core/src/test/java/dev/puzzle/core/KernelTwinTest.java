@@ -196,4 +196,29 @@ class KernelTwinTest {
             }
         }
     }
+
+    /** Training's SwiGLU forward and backward (vector exponential) against the scalar form, over odd ranges and offsets. */
+    @Test
+    void trainingSwigluMatchesTheScalarForm() {
+        for (int n : new int[]{1, 15, 16, 17, 100, 1000}) {
+            int off = 3, len = off + n + 2;
+            float[] a = randn(len), b = randn(len), dg = randn(len);
+            for (int i = 0; i < len; i++) a[i] *= 4; // into the saturating tails of σ too
+            float[] g0 = new float[len], g1 = new float[len];
+            sca.swigluForward(g0, a, b, off, n);
+            vec.swigluForward(g1, a, b, off, n);
+            close(g0, g1, 1e-6, "swigluForward n " + n);
+            assertEquals(0f, g1[off - 1]);
+            assertEquals(0f, g1[off + n]);
+            float[] da0 = new float[len], db0 = new float[len], da1 = new float[len], db1 = new float[len];
+            sca.swigluBackward(da0, db0, dg, a, b, off, n);
+            vec.swigluBackward(da1, db1, dg, a, b, off, n);
+            close(da0, da1, 1e-6, "swigluBackward da n " + n);
+            close(db0, db1, 1e-6, "swigluBackward db n " + n);
+            for (int i = off; i < off + n; i++) { // the scalar form is silu's own definition
+                double s = 1 / (1 + Math.exp(-a[i]));
+                assertEquals(a[i] * s * b[i], g0[i], 1e-5 * (1 + Math.abs(a[i] * b[i])));
+            }
+        }
+    }
 }

@@ -54,12 +54,7 @@ public final class Ops {
 
     /** g = silu(a) · b, elementwise, in scalar Java (training; inference uses the kernel's in-place form). PyTorch: F.silu(a) * b */
     public static void swigluForward(float[] g, float[] a, float[] b, int n) {
-        swigluForward(g, a, b, 0, n);
-    }
-
-    /** {@link #swigluForward} over elements [from, to). */
-    public static void swigluForward(float[] g, float[] a, float[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
+        for (int i = 0; i < n; i++) {
             float s = 1f / (1f + (float) Math.exp(-a[i]));
             g[i] = a[i] * s * b[i];
         }
@@ -67,12 +62,7 @@ public final class Ops {
 
     /** da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·silu(a). */
     public static void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int n) {
-        swigluBackward(da, db, dg, a, b, 0, n);
-    }
-
-    /** {@link #swigluBackward} over elements [from, to). */
-    public static void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
+        for (int i = 0; i < n; i++) {
             float s = 1f / (1f + (float) Math.exp(-a[i]));
             da[i] = dg[i] * b[i] * s * (1f + a[i] * (1f - s));
             db[i] = dg[i] * a[i] * s;

@@ -58,6 +58,26 @@ public interface Kernels {
     /** gate = silu(gate) · up. PyTorch: F.silu(gate) * up */
     void swiglu(float[] gate, int gateOff, float[] up, int upOff, int n);
 
+    /**
+     * Training's SwiGLU over elements [off, off+n), its inputs kept: g = a·σ(a)·b. PyTorch: F.silu(a) * b. A provider
+     * may compute σ with a vector exponential (within a few ulp of this scalar form).
+     */
+    default void swigluForward(float[] g, float[] a, float[] b, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float s = 1f / (1f + (float) Math.exp(-a[i]));
+            g[i] = a[i] * s * b[i];
+        }
+    }
+
+    /** Backward of {@link #swigluForward} over [off, off+n): da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·a·σ(a). */
+    default void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float s = 1f / (1f + (float) Math.exp(-a[i]));
+            da[i] = dg[i] * b[i] * s * (1f + a[i] * (1f - s));
+            db[i] = dg[i] * a[i] * s;
+        }
+    }
+
     /** Σ x[i]·w[i] with w BF16 bit patterns (widened in registers: a BF16 is the top half of an FP32). */
     float dotBf16(float[] x, int xOff, short[] w, int wOff, int n);
 

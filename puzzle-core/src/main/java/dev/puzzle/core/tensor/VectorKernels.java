@@ -910,6 +910,32 @@ public class VectorKernels implements Kernels {
         }
     }
 
+    /** {@link Kernels#swigluForward} with σ from the vector exponential; the scalar form for the remainder. */
+    @Override
+    public void swigluForward(float[] g, float[] a, float[] b, int off, int n) {
+        int i = off, end = off + n;
+        for (; i + L <= end; i += L) {
+            FloatVector va = FloatVector.fromArray(S, a, i);
+            FloatVector s = FloatVector.broadcast(S, 1f).div(va.neg().lanewise(VectorOperators.EXP).add(1f));
+            va.mul(s).mul(FloatVector.fromArray(S, b, i)).intoArray(g, i);
+        }
+        Kernels.super.swigluForward(g, a, b, i, end - i);
+    }
+
+    /** {@link Kernels#swigluBackward} with σ from the vector exponential; the scalar form for the remainder. */
+    @Override
+    public void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int off, int n) {
+        int i = off, end = off + n;
+        for (; i + L <= end; i += L) {
+            FloatVector va = FloatVector.fromArray(S, a, i), vdg = FloatVector.fromArray(S, dg, i);
+            FloatVector s = va.neg().lanewise(VectorOperators.EXP).add(1f);
+            s = FloatVector.broadcast(S, 1f).div(s);
+            vdg.mul(FloatVector.fromArray(S, b, i)).mul(s).mul(va.mul(s.neg().add(1f)).add(1f)).intoArray(da, i);
+            vdg.mul(va).mul(s).intoArray(db, i);
+        }
+        Kernels.super.swigluBackward(da, db, dg, a, b, i, end - i);
+    }
+
     /** L BF16 values from w at off, as FP32 lanes: sign-extend to int, shift into the top half. */
     private static FloatVector bf16(short[] w, int off) {
         IntVector i = (IntVector) ShortVector.fromArray(SH, w, off).convertShape(VectorOperators.S2I, SI, 0);
