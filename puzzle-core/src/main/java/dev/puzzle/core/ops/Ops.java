@@ -52,21 +52,17 @@ public final class Ops {
         }
     }
 
-    /** g = silu(a) · b, elementwise, in scalar Java (training; inference uses the kernel's in-place form). PyTorch: F.silu(a) * b */
+    /**
+     * g = silu(a) · b, elementwise, in scalar Java ({@link Kernels#scalarSwigluForward}; the dense FFN's training takes its
+     * provider's {@link Kernels#swigluForward}, inference the kernel's in-place form). PyTorch: F.silu(a) * b
+     */
     public static void swigluForward(float[] g, float[] a, float[] b, int n) {
-        for (int i = 0; i < n; i++) {
-            float s = 1f / (1f + (float) Math.exp(-a[i]));
-            g[i] = a[i] * s * b[i];
-        }
+        Kernels.scalarSwigluForward(g, a, b, 0, n);
     }
 
-    /** da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·silu(a). */
+    /** da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·silu(a) ({@link Kernels#scalarSwigluBackward}). */
     public static void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int n) {
-        for (int i = 0; i < n; i++) {
-            float s = 1f / (1f + (float) Math.exp(-a[i]));
-            da[i] = dg[i] * b[i] * s * (1f + a[i] * (1f - s));
-            db[i] = dg[i] * a[i] * s;
-        }
+        Kernels.scalarSwigluBackward(da, db, dg, a, b, 0, n);
     }
 
     /**

@@ -63,14 +63,24 @@ public interface Kernels {
      * may compute σ with a vector exponential (within a few ulp of this scalar form).
      */
     default void swigluForward(float[] g, float[] a, float[] b, int off, int n) {
+        scalarSwigluForward(g, a, b, off, n);
+    }
+
+    /** Backward of {@link #swigluForward} over [off, off+n): da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·a·σ(a). */
+    default void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int off, int n) {
+        scalarSwigluBackward(da, db, dg, a, b, off, n);
+    }
+
+    /** {@link #swigluForward}'s scalar form, for callers without a provider (MoE experts, candidate initialization). */
+    static void scalarSwigluForward(float[] g, float[] a, float[] b, int off, int n) {
         for (int i = off; i < off + n; i++) {
             float s = 1f / (1f + (float) Math.exp(-a[i]));
             g[i] = a[i] * s * b[i];
         }
     }
 
-    /** Backward of {@link #swigluForward} over [off, off+n): da = dg·b·σ(a)(1 + a(1 − σ(a))), db = dg·a·σ(a). */
-    default void swigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int off, int n) {
+    /** {@link #swigluBackward}'s scalar form. */
+    static void scalarSwigluBackward(float[] da, float[] db, float[] dg, float[] a, float[] b, int off, int n) {
         for (int i = off; i < off + n; i++) {
             float s = 1f / (1f + (float) Math.exp(-a[i]));
             da[i] = dg[i] * b[i] * s * (1f + a[i] * (1f - s));
