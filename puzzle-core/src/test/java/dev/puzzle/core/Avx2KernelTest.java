@@ -1,7 +1,9 @@
 package dev.puzzle.core;
 
+import dev.puzzle.core.tensor.DType;
 import dev.puzzle.core.tensor.Kernels;
 import dev.puzzle.core.tensor.Parallel;
+import dev.puzzle.core.tensor.Quant;
 import dev.puzzle.core.tensor.ScalarKernels;
 import dev.puzzle.core.tensor.VectorKernels;
 import jdk.incubator.vector.FloatVector;
@@ -19,12 +21,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The kernels of 256-bit machines (AVX2: 8 lanes, the 6-row GEMM micro-kernel) on a machine whose own vectors are
  * wider: a JVM started with {@code -XX:UseAVX=2} runs {@link #main} against the scalar twin, so CI on an AVX-512
- * machine still checks the code an AVX2 machine runs.
+ * machine still checks the code an AVX2 machine runs (GEMMs and the quantized formats' matrix-vector dots).
  */
 class Avx2KernelTest {
 
     @Test
-    void gemmOnTwoHundredFiftySixBitVectorsMatchesTheScalarTwin() throws Exception {
+    void kernelsOnTwoHundredFiftySixBitVectorsMatchTheScalarTwin() throws Exception {
         String arch = System.getProperty("os.arch");
         assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "-XX:UseAVX is an x86 flag; this machine is " + arch);
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
@@ -38,7 +40,10 @@ class Avx2KernelTest {
         assertTrue(out.contains("lanes 8"), out);
     }
 
-    /** Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, vector against scalar; exit 1 on a mismatch. */
+    /**
+     * Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, and the dot of every quantized format,
+     * vector against scalar; exit 1 on a mismatch.
+     */
     public static void main(String[] args) {
         System.out.println("lanes " + FloatVector.SPECIES_PREFERRED.length());
         Kernels vec = new VectorKernels(new Parallel(2)), sca = new ScalarKernels(new Parallel(1));
@@ -62,6 +67,21 @@ class Avx2KernelTest {
                             break;
                         }
                     }
+                }
+            }
+        }
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.MXFP4, DType.NVFP4, DType.FP8}) {
+            int n = 768;
+            float[] w = new float[3 * n], x = new float[n + 5];
+            for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            byte[] q = Quant.quantize(t, w, 3, n);
+            int rb = (int) t.rowBytes(n);
+            for (int r = 0; r < 3; r++) {
+                float want = sca.dotQuant(t, x, 5, q, r * rb, n), got = vec.dotQuant(t, x, 5, q, r * rb, n);
+                if (Math.abs(want - got) > 1e-5f * n * (1 + Math.abs(want))) {
+                    System.out.println("mismatch " + t + " row " + r + ": " + want + " vs " + got);
+                    bad++;
                 }
             }
         }

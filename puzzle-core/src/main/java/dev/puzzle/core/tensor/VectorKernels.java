@@ -45,6 +45,8 @@ public class VectorKernels implements Kernels {
     private static final VectorSpecies<Byte> SB = QUANT_VECTORS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 4)) : null;
     private static final VectorSpecies<Byte> SB16 = ByteVector.SPECIES_128;
     private static final ByteVector MXFP4_TABLE = ByteVector.fromArray(SB16, Quant.MXFP4_VALUES, 0);
+    /** 2^23 as float bits: OR a small non-negative integer into its mantissa and subtract 2^23 to get it as a float. */
+    private static final int TWO_POW_23_BITS = 0x4B000000;
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<MemorySegment> PACK_B = new ThreadLocal<>();
@@ -1066,21 +1068,18 @@ public class VectorKernels implements Kernels {
         if (!QUANT_VECTORS) return Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
         return switch (t) {
             case Q8_0 -> dotQ8(x, xOff, w, wOff, n);
-            case Q4_0, MXFP4 -> dotNibbles(t == DType.MXFP4, x, xOff, w, wOff, n);
+            case Q4_0 -> dotQ4(x, xOff, w, wOff, n);
+            case MXFP4 -> dotMxfp4(x, xOff, w, wOff, n);
             case FP8 -> dotFp8(x, xOff, w, wOff, n);
             case NVFP4 -> dotNvfp4(x, xOff, w, wOff, n);
             default -> Kernels.super.dotQuant(t, x, xOff, w, wOff, n);
         };
     }
 
-    /** Byte j of an NVFP4 block holds elements 2j (low nibble) and 2j+1 (high): each byte twice, then shifted by 0 or 4. */
-    private static final VectorShuffle<Byte> NVFP4_SPREAD = VectorShuffle.fromValues(ByteVector.SPECIES_128, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    private static final ByteVector NVFP4_SHIFTS = ByteVector.fromArray(ByteVector.SPECIES_128, new byte[]{0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4}, 0);
-
     /**
-     * NVFP4: per 16-value block an E4M3 scale and 8 bytes of E2M1 nibbles (in element order after {@link #NVFP4_SPREAD}),
-     * looked up in the doubled E2M1 table MXFP4 shares (a byte shuffle) with the block scale halved; the row's FP32
-     * tensor scale once at the end. Two blocks at a time into two sums.
+     * NVFP4: per 16-value block an E4M3 scale and 8 bytes of E2M1 nibbles (byte j: elements 2j low, 2j+1 high),
+     * looked up in the doubled E2M1 table MXFP4 shares with the block scale halved; the row's FP32 tensor scale
+     * once at the end. Two blocks at a time into two sums.
      */
     private static float dotNvfp4(float[] x, int xOff, byte[] w, int wOff, int n) {
         FloatVector s0 = FloatVector.zero(S), s1 = s0;
@@ -1093,13 +1092,28 @@ public class VectorKernels implements Kernels {
         return s0.add(s1).reduceLanes(VectorOperators.ADD) * Float.intBitsToFloat(Quant.getInt(w, wOff));
     }
 
-    /** Σ x·code over one NVFP4 block at w[o] (its scale byte; the 8 nibble bytes follow), unscaled. */
+    /**
+     * Σ x·code over one NVFP4 block at w[o] (its scale byte; the 8 nibble bytes follow), unscaled: each byte widened
+     * to a 16-bit lane whose low byte keeps the low nibble and whose high byte gets the high one, which puts the
+     * 16 nibbles in element order as bytes; then the table lookup (a byte shuffle) and the widening to floats.
+     */
     private static FloatVector nvfp4Block(float[] x, int xo, byte[] w, int o) {
-        ByteVector v = ByteVector.fromArray(ByteVector.SPECIES_64, w, o + 1).reinterpretShape(ByteVector.SPECIES_128, 0).reinterpretAsBytes();
-        ByteVector codes = v.rearrange(NVFP4_SPREAD).lanewise(VectorOperators.LSHR, NVFP4_SHIFTS).and((byte) 0x0f).selectFrom(MXFP4_TABLE);
+        ShortVector s = (ShortVector) ByteVector.fromArray(ByteVector.SPECIES_64, w, o + 1).convertShape(VectorOperators.B2S, ShortVector.SPECIES_128, 0);
+        ByteVector nibbles = s.and((short) 0x0f).or(s.lanewise(VectorOperators.LSHL, 4).and((short) 0x0f00)).reinterpretAsBytes();
+        ByteVector codes = nibbles.selectFrom(MXFP4_TABLE);
         FloatVector acc = FloatVector.zero(S);
-        for (int p = 0; p < 16 / L; p++) acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) codes.convertShape(VectorOperators.B2F, S, p), acc);
+        for (int p = 0; p < 16 / L; p++) {
+            acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) codes.convertShape(VectorOperators.B2F, S, p), acc);
+        }
         return acc;
+    }
+
+    /**
+     * Codes + bias (0..255 in int lanes) as floats minus the bias: each ORed into the mantissa of 2^23, then
+     * 2^23 + bias subtracted — exact, and for Q4_0 cheaper than an int-to-float conversion (measured).
+     */
+    private static FloatVector biased(IntVector codes, int bias) {
+        return codes.or(TWO_POW_23_BITS).reinterpretAsFloats().sub(0x1p23f + bias);
     }
 
     private static final float TWO_POW_120 = 0x1p120f;
@@ -1111,7 +1125,7 @@ public class VectorKernels implements Kernels {
      */
     private static FloatVector e4m3(byte[] w, int o) {
         IntVector i = (IntVector) ByteVector.fromArray(SB, w, o).convertShape(VectorOperators.B2I, SI, 0);
-        IntVector bits = i.and(0x7f).lanewise(VectorOperators.LSHL, 20).or(i.and(0x80).lanewise(VectorOperators.LSHL, 24));
+        IntVector bits = i.lanewise(VectorOperators.LSHL, 20).and(0x07f00000).or(i.and(0x80000000)); // i is sign-extended
         return bits.reinterpretAsFloats().mul(TWO_POW_120);
     }
 
@@ -1176,40 +1190,60 @@ public class VectorKernels implements Kernels {
 
     /**
      * Q4_0 and MXFP4: 16 bytes of nibbles, element j low and j+16 high; Q4_0's codes are nibble − 8, MXFP4's
-     * looked up in llama.cpp's doubled E2M1 table (a byte shuffle) with the halved E8M0 scale. Two blocks at a
-     * time into two sums.
+     * looked up in llama.cpp's doubled E2M1 table with the halved E8M0 scale. Two blocks at a time into two
+     * sums. One loop per format, not one with a branch: a model holding both would otherwise have the loop
+     * recompiled with both block bodies, too large for C2 to inline (measured 4x slower).
      */
-    private static float dotNibbles(boolean mx, float[] x, int xOff, byte[] w, int wOff, int n) {
-        int bb = mx ? 17 : 18;
+    private static float dotQ4(float[] x, int xOff, byte[] w, int wOff, int n) {
         FloatVector s0 = FloatVector.zero(S), s1 = s0;
         int blocks = n / 32, b = 0;
         for (; b + 2 <= blocks; b += 2) {
-            int o = wOff + bb * b, xo = xOff + 32 * b;
-            s0 = nibbleBlock(mx, x, xo, w, o).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o)), s0);
-            s1 = nibbleBlock(mx, x, xo + 32, w, o + bb).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o + bb)), s1);
+            int o = wOff + 18 * b, xo = xOff + 32 * b;
+            s0 = q4Block(x, xo, w, o).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o))), s0);
+            s1 = q4Block(x, xo + 32, w, o + 18).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o + 18))), s1);
         }
         for (; b < blocks; b++) {
-            int o = wOff + bb * b;
-            s0 = nibbleBlock(mx, x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, nibbleScale(mx, w, o)), s0);
+            int o = wOff + 18 * b;
+            s0 = q4Block(x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o))), s0);
         }
         return s0.add(s1).reduceLanes(VectorOperators.ADD);
     }
 
-    private static float nibbleScale(boolean mx, byte[] w, int o) {
-        return mx ? Quant.e8m0Half(w[o] & 0xff) : Float.float16ToFloat(Quant.getShort(w, o));
+    private static float dotMxfp4(float[] x, int xOff, byte[] w, int wOff, int n) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        int blocks = n / 32, b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            int o = wOff + 17 * b, xo = xOff + 32 * b;
+            s0 = mxfp4Block(x, xo, w, o).fma(FloatVector.broadcast(S, Quant.e8m0Half(w[o] & 0xff)), s0);
+            s1 = mxfp4Block(x, xo + 32, w, o + 17).fma(FloatVector.broadcast(S, Quant.e8m0Half(w[o + 17] & 0xff)), s1);
+        }
+        for (; b < blocks; b++) {
+            int o = wOff + 17 * b;
+            s0 = mxfp4Block(x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, Quant.e8m0Half(w[o] & 0xff)), s0);
+        }
+        return s0.add(s1).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Σ x·code over one Q4_0 or MXFP4 block (unscaled). */
-    private static FloatVector nibbleBlock(boolean mx, float[] x, int xo, byte[] w, int o) {
-        ByteVector v = ByteVector.fromArray(SB16, w, o + (mx ? 1 : 2));
-        ByteVector lo = v.and((byte) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f);
-        if (mx) {
-            lo = lo.selectFrom(MXFP4_TABLE);
-            hi = hi.selectFrom(MXFP4_TABLE);
-        } else {
-            lo = lo.sub((byte) 8);
-            hi = hi.sub((byte) 8);
+    /** Q4_0: the 16 bytes widened to ints, each nibble masked out and made a float by {@link #biased} (Q4_0's offset 8 its bias). */
+    private static FloatVector q4Block(float[] x, int xo, byte[] w, int o) {
+        ByteVector v = ByteVector.fromArray(SB16, w, o + 2);
+        FloatVector acc = FloatVector.zero(S);
+        for (int p = 0; p < 16 / L; p++) {
+            IntVector i = (IntVector) v.convertShape(VectorOperators.B2I, SI, p);
+            acc = FloatVector.fromArray(S, x, xo + p * L).fma(biased(i.and(0x0f), 8), acc);
+            acc = FloatVector.fromArray(S, x, xo + 16 + p * L).fma(biased(i.lanewise(VectorOperators.LSHR, 4).and(0x0f), 8), acc);
         }
+        return acc;
+    }
+
+    /**
+     * MXFP4: nibbles split as bytes (the high ones by a shift of int lanes — a byte shift would be emulated),
+     * looked up in the table (a byte shuffle), widened to floats (here cheaper than {@link #biased}: measured).
+     */
+    private static FloatVector mxfp4Block(float[] x, int xo, byte[] w, int o) {
+        ByteVector v = ByteVector.fromArray(SB16, w, o + 1);
+        ByteVector lo = v.and((byte) 0x0f).selectFrom(MXFP4_TABLE);
+        ByteVector hi = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0f).selectFrom(MXFP4_TABLE);
         FloatVector acc = FloatVector.zero(S);
         for (int p = 0; p < 16 / L; p++) {
             acc = FloatVector.fromArray(S, x, xo + p * L).fma((FloatVector) lo.convertShape(VectorOperators.B2F, S, p), acc);

@@ -158,6 +158,25 @@ class QuantTest {
         }
     }
 
+    /** One-hot inputs pick single weights out of the vector dots: each must be the scalar decode's, to the last bit. */
+    @Test
+    void everyWeightOfEveryFormatDecodesInTheVectorDotAsInTheScalarOne() {
+        Kernels vec = new VectorKernels(new Parallel(1));
+        for (DType t : QUANTIZED) {
+            int n = 128, rb = (int) t.rowBytes(n);
+            byte[] q = Quant.quantize(t, data(5, n), 5, n);
+            float[] dec = new float[n];
+            for (int r = 0; r < 5; r++) {
+                Quant.dequantizeRow(t, q, r * rb, n, dec, 0);
+                for (int i = 0; i < n; i++) {
+                    float[] x = new float[n];
+                    x[i] = 1f;
+                    assertEquals(dec[i], vec.dotQuant(t, x, 0, q, r * rb, n), Math.ulp(dec[i]), t + " row " + r + " weight " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void everyFp8CodeDecodesInTheVectorKernelAsInTheTable() {
         byte[] row = new byte[4 + 256];
