@@ -4,9 +4,9 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
@@ -848,7 +848,10 @@ public class VectorKernels implements Kernels {
     public void scale(float[] x, int xOff, int n, float s) {
         int i = 0;
         for (; i + L <= n; i += L) FloatVector.fromArray(S, x, xOff + i).mul(s).intoArray(x, xOff + i);
-        for (; i < n; i++) x[xOff + i] *= s;
+        if (i < n) { // the tail as one masked vector: attention's rows of every length end in one
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector.fromArray(S, x, xOff + i, m).mul(s).intoArray(x, xOff + i, m);
+        }
     }
 
     @Override
@@ -859,14 +862,13 @@ public class VectorKernels implements Kernels {
     @Override
     public float max(float[] x, int xOff, int n) {
         int i = 0;
-        float m = Float.NEGATIVE_INFINITY;
-        if (n >= L) {
-            FloatVector vm = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (; i + L <= n; i += L) vm = vm.max(FloatVector.fromArray(S, x, xOff + i));
-            m = vm.reduceLanes(VectorOperators.MAX);
+        FloatVector vm = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i + L <= n; i += L) vm = vm.max(FloatVector.fromArray(S, x, xOff + i));
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            vm = vm.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, x, xOff + i, m), m);
         }
-        for (; i < n; i++) m = Math.max(m, x[xOff + i]);
-        return m;
+        return vm.reduceLanes(VectorOperators.MAX);
     }
 
     @Override
@@ -891,13 +893,13 @@ public class VectorKernels implements Kernels {
             e.intoArray(x, xOff + i);
             vs = vs.add(e);
         }
-        float sum = vs.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            float e = (float) Math.exp(x[xOff + i] - mx);
-            x[xOff + i] = e;
-            sum += e;
+        if (i < n) { // the tail masked, with the vector exponential too (a scalar Math.exp a lane cost more than the rest)
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector e = FloatVector.fromArray(S, x, xOff + i, m).sub(mx).lanewise(VectorOperators.EXP);
+            e.intoArray(x, xOff + i, m);
+            vs = vs.add(e, m);
         }
-        scale(x, xOff, n, 1f / sum);
+        scale(x, xOff, n, 1f / vs.reduceLanes(VectorOperators.ADD));
     }
 
     @Override
