@@ -1062,9 +1062,11 @@ public class VectorKernels implements Kernels {
         int i = 0;
         FloatVector vs = FloatVector.zero(S);
         for (; i + L <= n; i += L) vs = vs.add(FloatVector.fromArray(S, x, xOff + i).sub(shift).lanewise(VectorOperators.EXP));
-        float s = vs.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += (float) Math.exp(x[xOff + i] - shift);
-        return s;
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            vs = vs.add(FloatVector.fromArray(S, x, xOff + i, m).sub(shift).lanewise(VectorOperators.EXP), m);
+        }
+        return vs.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
