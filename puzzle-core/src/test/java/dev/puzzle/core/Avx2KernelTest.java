@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The kernels of 256-bit machines (AVX2: 8 lanes, the 6-row GEMM micro-kernel) on a machine whose own vectors are
  * wider: a JVM started with {@code -XX:UseAVX=2} runs {@link #main} against the scalar twin, so CI on an AVX-512
- * machine still checks the code an AVX2 machine runs (GEMMs and the quantized formats' matrix-vector dots).
+ * machine still checks the code an AVX2 machine runs (GEMMs, the quantized formats' matrix-vector dots, the masked
+ * tails of the row kernels).
  */
 class Avx2KernelTest {
 
@@ -41,8 +42,8 @@ class Avx2KernelTest {
     }
 
     /**
-     * Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, and the dot of every quantized format,
-     * vector against scalar; exit 1 on a mismatch.
+     * Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, the dot of every quantized format and
+     * the row kernels with masked tails, vector against scalar; exit 1 on a mismatch.
      */
     public static void main(String[] args) {
         System.out.println("lanes " + FloatVector.SPECIES_PREFERRED.length());
@@ -83,6 +84,21 @@ class Avx2KernelTest {
                     System.out.println("mismatch " + t + " row " + r + ": " + want + " vs " + got);
                     bad++;
                 }
+            }
+        }
+        for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the masked tails of max, scale, softmax and sumExp
+            float[] x = new float[n + 5];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            float[] s0 = x.clone(), s1 = x.clone(), p0 = x.clone(), p1 = x.clone();
+            sca.scale(s0, 3, n, -1.3f);
+            vec.scale(s1, 3, n, -1.3f);
+            sca.softmax(p0, 3, n);
+            vec.softmax(p1, 3, n);
+            boolean ok = sca.max(x, 3, n) == vec.max(x, 3, n) && Math.abs(sca.sumExp(x, 3, n, 0.5f) - vec.sumExp(x, 3, n, 0.5f)) <= 1e-5f * n;
+            for (int i = 0; i < x.length; i++) ok &= s0[i] == s1[i] && Math.abs(p0[i] - p1[i]) <= 1e-6f;
+            if (!ok) {
+                System.out.println("mismatch in max, scale, softmax or sumExp at n=" + n);
+                bad++;
             }
         }
         System.out.println(bad == 0 ? "ok" : bad + " mismatches");
