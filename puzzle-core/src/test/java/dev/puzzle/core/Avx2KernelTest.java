@@ -86,7 +86,7 @@ class Avx2KernelTest {
                 }
             }
         }
-        for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the masked tails of max, scale, softmax and sumExp
+        for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the masked tails of max, scale, softmax, sumExp and expSum
             float[] x = new float[n + 5];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             float[] s0 = x.clone(), s1 = x.clone(), p0 = x.clone(), p1 = x.clone();
@@ -94,10 +94,13 @@ class Avx2KernelTest {
             vec.scale(s1, 3, n, -1.3f);
             sca.softmax(p0, 3, n);
             vec.softmax(p1, 3, n);
-            boolean ok = sca.max(x, 3, n) == vec.max(x, 3, n) && Math.abs(sca.sumExp(x, 3, n, 0.5f) - vec.sumExp(x, 3, n, 0.5f)) <= 1e-5f * n;
+            float[] e0 = x.clone(), e1 = x.clone();
+            boolean ok = sca.max(x, 3, n) == vec.max(x, 3, n) && Math.abs(sca.sumExp(x, 3, n, 0.5f) - vec.sumExp(x, 3, n, 0.5f)) <= 1e-5f * n
+                    && Math.abs(sca.expSum(e0, 3, n, 0.35f, 0.5f) - vec.expSum(e1, 3, n, 0.35f, 0.5f)) <= 1e-5f * n;
+            for (int i = 0; i < x.length; i++) ok &= Math.abs(e0[i] - e1[i]) <= 1e-6f * Math.max(1f, Math.abs(e0[i]));
             for (int i = 0; i < x.length; i++) ok &= s0[i] == s1[i] && Math.abs(p0[i] - p1[i]) <= 1e-6f;
             if (!ok) {
-                System.out.println("mismatch in max, scale, softmax or sumExp at n=" + n);
+                System.out.println("mismatch in max, scale, softmax, sumExp or expSum at n=" + n);
                 bad++;
             }
         }

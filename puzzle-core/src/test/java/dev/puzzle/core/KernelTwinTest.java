@@ -166,6 +166,11 @@ class KernelTwinTest {
             vec.softmax(p1, 3, n);
             close(p0, p1, 1e-5, "softmax");
 
+            float[] e0 = x.clone(), e1 = x.clone();
+            float m = sca.max(x, 3, n) * 0.35f;
+            assertEquals(sca.expSum(e0, 3, n, 0.35f, m), vec.expSum(e1, 3, n, 0.35f, m), 1e-5 * n);
+            close(e0, e1, 1e-6, "expSum");
+
             float[] g0 = x.clone(), g1 = x.clone();
             sca.swiglu(g0, 3, y, 5, n);
             vec.swiglu(g1, 3, y, 5, n);

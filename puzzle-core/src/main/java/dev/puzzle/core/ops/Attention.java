@@ -46,10 +46,32 @@ public final class Attention {
             // summed as dot sums it), the weighted sum of values with the output in registers: stories15M's attention
             // per token 110 -> 75 µs, where a dot and an axpy call per key had left the core waiting on short chains.
             k.gemm(false, true, 1, n, E, q, qo, E, keys, kv, kvStride, p, row, n, false);
+            if (pStride == 0 && sink == NO_SINK) { // the probabilities are scratch: scale the output instead of the row
+                float inv = 1f / k.expSum(p, row, n, scale, k.max(p, row, n) * scale);
+                float[] o = outRow(E);
+                k.axpyRows(p, row, n, values, kv, kvStride, o, 0, E);
+                for (int e = 0; e < E; e++) out[oo + e] += o[e] * inv;
+                continue;
+            }
             for (int j = 0; j < n; j++) p[row + j] *= scale;
             softmax(k, p, row, n, sink);
             k.axpyRows(p, row, n, values, kv, kvStride, out, oo, E);
         }
+    }
+
+    private static final ThreadLocal<float[]> OUT_ROW = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * This thread's scratch row of at least E floats, zeroed: one query's output before the softmax's normalization,
+     * when the probabilities are not kept (inference) and the E outputs are scaled instead of the n probabilities.
+     * max(x·s) = s·max(x) for s > 0 and each exponent is rounded as the scaled row's was: only where 1/Σ is applied
+     * moves (a few ulps of the output).
+     */
+    private static float[] outRow(int E) {
+        float[] o = OUT_ROW.get();
+        if (o.length < E) OUT_ROW.set(o = new float[E]);
+        java.util.Arrays.fill(o, 0, E, 0f);
+        return o;
     }
 
     /** From this many queries on, {@link #head} transposes the keys once and scores each query against all of them. */
@@ -89,6 +111,13 @@ public final class Attention {
             // The E multiply-adds along the positions with the scores in registers, the E dot products as one decode
             // GEMM (four of them side by side): each result as the axpy and dot per e computed it, bit for bit.
             k.axpyRows(qs, 0, E, kt, c, nKeys, p, row, n);
+            if (pStride == 0 && sink == NO_SINK) { // inference: the output scaled, not the probabilities (see outRow)
+                float inv = 1f / k.expSum(p, row, n, 1f, k.max(p, row, n));
+                float[] o = outRow(E);
+                k.gemm(false, true, 1, E, n, p, row, n, vt, c, nKeys, o, 0, E, false);
+                for (int e = 0; e < E; e++) out[oo + e] += o[e] * inv;
+                continue;
+            }
             softmax(k, p, row, n, sink);
             k.gemm(false, true, 1, E, n, p, row, n, vt, c, nKeys, out, oo, E, true);
         }

@@ -145,6 +145,13 @@ public interface Kernels {
     float sumExp(float[] x, int xOff, int n, float shift);
 
     /**
+     * x[i] ← exp(x[i]·mul − shift) in place (the product rounded before the subtraction, as a scaled row's softmax
+     * computes it), returning their sum: a softmax without its normalizing pass, for callers that scale what they
+     * make of the row instead.
+     */
+    float expSum(float[] x, int xOff, int n, float mul, float shift);
+
+    /**
      * A linear layer over a weight tensor held either way: {@code out[M,N] (+)= x[M,K] · Wᵀ}, W (N, K),
      * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
      * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in

@@ -105,6 +105,17 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public float expSum(float[] x, int xOff, int n, float mul, float shift) {
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[xOff + i] * mul - shift);
+            x[xOff + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
     public float sumExp(float[] x, int xOff, int n, float shift) {
         float s = 0f;
         for (int i = 0; i < n; i++) s += (float) Math.exp(x[xOff + i] - shift);

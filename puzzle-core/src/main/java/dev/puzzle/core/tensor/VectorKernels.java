@@ -885,21 +885,25 @@ public class VectorKernels implements Kernels {
 
     @Override
     public void softmax(float[] x, int xOff, int n) {
-        float mx = max(x, xOff, n);
+        scale(x, xOff, n, 1f / expSum(x, xOff, n, 1f, max(x, xOff, n)));
+    }
+
+    @Override
+    public float expSum(float[] x, int xOff, int n, float mul, float shift) {
         int i = 0;
         FloatVector vs = FloatVector.zero(S);
         for (; i + L <= n; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, xOff + i).sub(mx).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(S, x, xOff + i).mul(mul).sub(shift).lanewise(VectorOperators.EXP);
             e.intoArray(x, xOff + i);
             vs = vs.add(e);
         }
         if (i < n) { // the tail masked, with the vector exponential too (a scalar Math.exp a lane cost more than the rest)
             VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FloatVector.fromArray(S, x, xOff + i, m).sub(mx).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(S, x, xOff + i, m).mul(mul).sub(shift).lanewise(VectorOperators.EXP);
             e.intoArray(x, xOff + i, m);
             vs = vs.add(e, m);
         }
-        scale(x, xOff, n, 1f / vs.reduceLanes(VectorOperators.ADD));
+        return vs.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
