@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The kernels of 256-bit machines (AVX2: 8 lanes, the 6-row GEMM micro-kernel) on a machine whose own vectors are
  * wider: a JVM started with {@code -XX:UseAVX=2} runs {@link #main} against the scalar twin, so CI on an AVX-512
- * machine still checks the code an AVX2 machine runs (GEMMs, the quantized formats' matrix-vector dots, the masked
+ * machine still checks the code an AVX2 machine runs (GEMMs, the quantized formats' matrix-vector dots, the
  * tails of the row kernels).
  */
 class Avx2KernelTest {
@@ -43,7 +43,7 @@ class Avx2KernelTest {
 
     /**
      * Run under -XX:UseAVX=2: GEMMs of edge-heavy shapes, every transposition, the dot of every quantized format and
-     * the row kernels with masked tails, vector against scalar; exit 1 on a mismatch.
+     * the row kernels on every length of tail, vector against scalar; exit 1 on a mismatch.
      */
     public static void main(String[] args) {
         System.out.println("lanes " + FloatVector.SPECIES_PREFERRED.length());
@@ -86,7 +86,7 @@ class Avx2KernelTest {
                 }
             }
         }
-        for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the masked tails of max, scale, softmax, sumExp and expSum
+        for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the tails of max, scale, softmax, sumExp and expSum
             float[] x = new float[n + 5];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             float[] s0 = x.clone(), s1 = x.clone(), p0 = x.clone(), p1 = x.clone();
