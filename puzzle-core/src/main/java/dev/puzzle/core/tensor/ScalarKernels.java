@@ -73,14 +73,7 @@ public final class ScalarKernels implements Kernels {
 
     @Override
     public void softmax(float[] x, int xOff, int n) {
-        float mx = max(x, xOff, n);
-        float sum = 0f;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[xOff + i] - mx);
-            x[xOff + i] = e;
-            sum += e;
-        }
-        float inv = 1f / sum;
+        float inv = 1f / expSum(x, xOff, n, 1f, max(x, xOff, n));
         for (int i = 0; i < n; i++) x[xOff + i] *= inv;
     }
 
