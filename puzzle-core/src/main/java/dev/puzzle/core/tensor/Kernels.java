@@ -52,8 +52,10 @@ public interface Kernels {
      */
     float rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
 
-    /** In-place softmax over one row of n. */
-    void softmax(float[] x, int xOff, int n);
+    /** In-place softmax over one row of n: the row less its max exponentiated and summed ({@link #expSum}), then scaled by 1/Σ. */
+    default void softmax(float[] x, int xOff, int n) {
+        scale(x, xOff, n, 1f / expSum(x, xOff, n, 1f, max(x, xOff, n)));
+    }
 
     /** gate = silu(gate) · up. PyTorch: F.silu(gate) * up */
     void swiglu(float[] gate, int gateOff, float[] up, int upOff, int n);

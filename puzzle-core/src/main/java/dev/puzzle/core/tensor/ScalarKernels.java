@@ -72,12 +72,6 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void softmax(float[] x, int xOff, int n) {
-        float inv = 1f / expSum(x, xOff, n, 1f, max(x, xOff, n));
-        for (int i = 0; i < n; i++) x[xOff + i] *= inv;
-    }
-
-    @Override
     public void swiglu(float[] gate, int gateOff, float[] up, int upOff, int n) {
         for (int i = 0; i < n; i++) {
             float g = gate[gateOff + i];

@@ -883,11 +883,6 @@ public class VectorKernels implements Kernels {
     }
 
     @Override
-    public void softmax(float[] x, int xOff, int n) {
-        scale(x, xOff, n, 1f / expSum(x, xOff, n, 1f, max(x, xOff, n)));
-    }
-
-    @Override
     public float expSum(float[] x, int xOff, int n, float mul, float shift) {
         int i = 0;
         FloatVector vs = FloatVector.zero(S);
