@@ -79,6 +79,59 @@ public final class AtomicFiles {
         };
     }
 
+    /**
+     * Who writes a temporary file, in its name ({@code .NAME.pPID@HOST.RANDOM.tmp}): a later process can tell
+     * a file whose writer was killed (SIGKILL, a lost node: no shutdown hook ran) from one being written now.
+     */
+    static final String HOST = host();
+    private static final String OWNER = "p" + ProcessHandle.current().pid() + "@" + HOST;
+    private static final java.util.regex.Pattern TEMP = java.util.regex.Pattern.compile("^\\..+\\.p(\\d+)@([A-Za-z0-9-]*)\\.\\d+\\.tmp$");
+    /** A temporary file from another host (or an older version, without its owner) is stale once untouched this long. */
+    static final long FOREIGN_STALE_MILLIS = 3_600_000;
+    /** Directories this process has swept of stale temporary files: once each, not at every write. */
+    private static final java.util.Set<Path> SWEPT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private static String host() { // the kernel's own name for the machine: no DNS lookup
+        String h = "";
+        try {
+            h = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (IOException | RuntimeException e) {
+            String env = System.getenv("HOSTNAME");
+            if (env != null) h = env;
+        }
+        return h.replaceAll("[^A-Za-z0-9-]", "-");
+    }
+
+    /**
+     * Removes the temporary files in {@code dir} that no live writer owns: written on this host by a process
+     * that is gone, or untouched for an hour (another host's, or made before owners were named). A killed run
+     * leaves such files behind; the run that resumes it clears them the first time it writes in the directory.
+     * A file being written now by another process (a second shard, say) is left alone.
+     */
+    static void sweepOnce(Path dir) {
+        if (!SWEPT.add(dir)) return;
+        long now = System.currentTimeMillis();
+        try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir, ".*.tmp")) {
+            for (Path f : s) {
+                if (IN_FLIGHT.contains(f)) continue;
+                try {
+                    java.util.regex.Matcher m = TEMP.matcher(f.getFileName().toString());
+                    boolean stale;
+                    if (m.matches() && m.group(2).equals(HOST)) {
+                        stale = ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true);
+                    } else {
+                        stale = now - Files.getLastModifiedTime(f).toMillis() > FOREIGN_STALE_MILLIS;
+                    }
+                    if (stale && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(f);
+                } catch (IOException | RuntimeException e) {
+                    // gone already (another process swept it), or unreadable: leave it
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: a temporary file left behind is untidy, never wrong (readers never open one)
+        }
+    }
+
     @FunctionalInterface
     public interface Body {
         void write(OutputStream out) throws IOException;
@@ -90,9 +143,10 @@ public final class AtomicFiles {
         Path tmp;
         synchronized (IN_FLIGHT) { // registered before the stop hook can miss it, and none made once it ran
             if (stopping) throw new IOException("the process is stopping; " + target + " is not written");
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + "." + OWNER + ".", ".tmp");
             IN_FLIGHT.add(tmp);
         }
+        sweepOnce(dir);
         try {
             try (OutputStream out = new BufferedOutputStream(faulty(Files.newOutputStream(tmp)), 1 << 16)) {
                 body.write(out);
