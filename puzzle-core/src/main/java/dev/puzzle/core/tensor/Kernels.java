@@ -138,6 +138,32 @@ public interface Kernels {
         return dot(x, xOff, buf, 0, n);
     }
 
+    /**
+     * Decode's Q4_0 product with one group of 32 rows of a {@link Q4Rows32} layout (at byte {@code groupOff} of rep,
+     * {@code blocks} blocks of 32 per row) and one input row as Q8_0 codes ({@link Q4Rows32.Codes}: codes from
+     * {@code xq[xqOff]}, block scales and offsets from {@code dOff}): for each row r,
+     * {@code out[outOff + r] (+)= Σ_b fma(float(Σ_e (q − 8)·code) · scale_r,b, dx_b, ·)} over the blocks in order —
+     * the integer sum of each block exact, then scaled as llama.cpp scales it. This default is the reference the
+     * vector form matches bit for bit.
+     */
+    default void dotQ4Rows32(short[] xq, int xqOff, float[] dx, short[] x8, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
+                             int blocks, float[] out, int outOff, boolean accumulate) {
+        for (int r = 0; r < Q4Rows32.ROWS; r++) {
+            float a = 0f;
+            for (int b = 0; b < blocks; b++) {
+                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES;
+                int sum = 0;
+                for (int i = 0; i < 16; i++) {
+                    int v = rep.get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + 4L * Q4Rows32.ROWS + (long) i * Q4Rows32.ROWS + r) & 0xff;
+                    sum += ((v & 15) - 8) * xq[xqOff + 32 * b + i] + ((v >>> 4) - 8) * xq[xqOff + 32 * b + i + 16];
+                }
+                float scale = rep.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r);
+                a = Math.fma((float) sum * scale, dx[dOff + b], a);
+            }
+            out[outOff + r] = accumulate ? out[outOff + r] + a : a;
+        }
+    }
+
     /** dst[i] = the n elements of one row stored in the quantized dtype t at w[wOff..], decoded to FP32. */
     default void widenQuant(DType t, byte[] w, int wOff, float[] dst, int dstOff, int n) {
         Quant.dequantizeRow(t, w, wOff, n, dst, dstOff);
@@ -158,8 +184,9 @@ public interface Kernels {
      * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
      * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in
      * cache, each block one GEMM, the blocks spread over the threads. A quantized W is read as stored:
-     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes, more rows decode a block ({@link #widenQuant})
-     * for one GEMM; llama.cpp's formats see the input rounded to Q8_0 first ({@link Quant#roundsInputs}).
+     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes — Q4_0 instead integer sums per block, 32 rows at a
+     * time, over a layout made once per tensor ({@link Q4Rows32}, {@link #dotQ4Rows32}) — more rows decode a block
+     * ({@link #widenQuant}) for one GEMM; llama.cpp's formats see the input rounded to Q8_0 first ({@link Quant#roundsInputs}).
      */
     default void linear(float[] x, int xOff, int m, int k, Tensor w, float[] out, int outOff, boolean accumulate) {
         int n = w.rows();
@@ -171,6 +198,32 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
+        if (q == DType.Q4_0 && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
+            Q4Rows32 rep = Q4Rows32.of(w);
+            Q4Rows32.Codes cx = Q4Rows32.Codes.of(x, xOff, m, k);
+            int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
+            parallel().forRange(rep.groups(), 1, (g0, g1) -> {
+                for (int g = g0; g < g1; g++) {
+                    for (int i = 0; i < m; i++) {
+                        dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, outOff + i * n + g * Q4Rows32.ROWS, accumulate);
+                    }
+                }
+            });
+            if (whole == n) return;
+            float[] xr = java.util.Arrays.copyOfRange(x, xOff, xOff + m * k); // the rows past the groups: as stored
+            for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
+            int rb = (int) q.rowBytes(k);
+            byte[] raw = new byte[(n - whole) * rb];
+            w.rawBytes(whole, n - whole, raw, 0);
+            for (int j = 0; j < n - whole; j++) {
+                for (int i = 0; i < m; i++) {
+                    float d = dotQuant(q, xr, i * k, raw, j * rb, k);
+                    int o = outOff + i * n + whole + j;
+                    out[o] = accumulate ? out[o] + d : d;
+                }
+            }
+            return;
+        }
         if (q != null && Quant.roundsInputs(q)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first
             float[] xr = java.util.Arrays.copyOfRange(x, xOff, xOff + m * k);
             for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);

@@ -200,6 +200,20 @@ public final class Quant {
         }
     }
 
+    /**
+     * The codes and scales {@link #roundToQ8_0} rounds x[off..off+n) with, the input left as it is: codes[cOff..+n)
+     * in [-127, 127], scales[sOff..+n/32) (FP16 values); codes[j] · scales[j / 32] is what roundToQ8_0 writes.
+     */
+    public static void q8_0Codes(float[] x, int off, int n, short[] codes, int cOff, float[] scales, int sOff) {
+        for (int b = 0; b < n; b += 32) {
+            float amax = 0;
+            for (int j = off + b; j < off + b + 32; j++) amax = Math.max(amax, Math.abs(x[j]));
+            float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = amax != 0 ? 127f / amax : 0f;
+            scales[sOff + b / 32] = d;
+            for (int j = 0; j < 32; j++) codes[cOff + b + j] = (short) (int) Math.rint(x[off + b + j] * id);
+        }
+    }
+
     /** A whole row-major [rows, cols] matrix quantized to t (NVFP4's tensor scale taken over all of it). */
     public static byte[] quantize(DType t, float[] x, int rows, int cols) {
         int rb = (int) t.rowBytes(cols);

@@ -50,6 +50,9 @@ public class VectorKernels implements Kernels {
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC_MAX * KC]);
     private static final ThreadLocal<MemorySegment> PACK_B = new ThreadLocal<>();
     private static final java.nio.ByteOrder LE = java.nio.ByteOrder.LITTLE_ENDIAN;
+    /** {@link #dotQ4Rows32}: 16-bit lanes of S's shape (2L rows a pass) and the bytes that widen to them. */
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, S.vectorShape());
+    private static final VectorSpecies<Byte> SBH = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private final Parallel parallel;
 
@@ -1209,6 +1212,46 @@ public class VectorKernels implements Kernels {
             s0 = q4Block(x, xOff + 32 * b, w, o).fma(FloatVector.broadcast(S, Float.float16ToFloat(Quant.getShort(w, o))), s0);
         }
         return s0.add(s1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * 2L rows a pass (all 32 with 512-bit vectors): per block, each of its 16 byte columns widened to 16-bit lanes, its
+     * two nibbles times their input codes added up in those lanes (wrapping: with Q4_0's offset of 8 taken out at the
+     * end the sum fits in 16 bits, |Σ| <= 32 · 8 · 127), then made floats and scaled as the scalar form does.
+     */
+    @Override
+    public void dotQ4Rows32(short[] xq, int xqOff, float[] dx, short[] x8, int dOff, MemorySegment rep, long groupOff,
+                            int blocks, float[] out, int outOff, boolean accumulate) {
+        if (!QUANT_VECTORS) {
+            Kernels.super.dotQ4Rows32(xq, xqOff, dx, x8, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+            return;
+        }
+        for (int h = 0; h < Q4Rows32.ROWS; h += 2 * L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0;
+            for (int b = 0; b < blocks; b++) {
+                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                int xb = xqOff + 32 * b;
+                ShortVector acc = ShortVector.zero(SS);
+                for (int i = 0; i < 16; i++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                    acc = acc.add(v.and((short) 15).mul(xq[xb + i])).add(v.lanewise(VectorOperators.LSHR, 4).mul(xq[xb + i + 16]));
+                }
+                acc = acc.sub(x8[dOff + b]);
+                FloatVector d = FloatVector.broadcast(S, dx[dOff + b]);
+                FloatVector lo = (FloatVector) ((IntVector) acc.convertShape(VectorOperators.S2I, SI, 0)).convertShape(VectorOperators.I2F, S, 0);
+                FloatVector hi = (FloatVector) ((IntVector) acc.convertShape(VectorOperators.S2I, SI, 1)).convertShape(VectorOperators.I2F, S, 0);
+                a0 = lo.mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, a0);
+                a1 = hi.mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, a1);
+            }
+            int o = outOff + h;
+            if (accumulate) {
+                a0 = a0.add(FloatVector.fromArray(S, out, o));
+                a1 = a1.add(FloatVector.fromArray(S, out, o + L));
+            }
+            a0.intoArray(out, o);
+            a1.intoArray(out, o + L);
+        }
     }
 
     private static float dotMxfp4(float[] x, int xOff, byte[] w, int wOff, int n) {
