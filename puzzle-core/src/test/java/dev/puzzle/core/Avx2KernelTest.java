@@ -86,19 +86,24 @@ class Avx2KernelTest {
                 }
             }
         }
-        { // decode's integer Q4_0 product, 32 rows a group: two passes of 16 lanes on 256-bit vectors
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) { // decode's integer 4-bit products, 32 rows a group: two passes of 16 lanes on 256-bit vectors
             int rows = 64, k = 256;
             float[] w = new float[rows * k], x = new float[k];
             for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-            dev.puzzle.core.tensor.Q4Rows32 rep = dev.puzzle.core.tensor.Q4Rows32.of(dev.puzzle.core.tensor.Tensor.packed(DType.Q4_0, Quant.quantize(DType.Q4_0, w, rows, k), rows, k));
+            dev.puzzle.core.tensor.Q4Rows32 rep = dev.puzzle.core.tensor.Q4Rows32.of(dev.puzzle.core.tensor.Tensor.packed(t, Quant.quantize(t, w, rows, k), rows, k));
             dev.puzzle.core.tensor.Q4Rows32.Codes c = dev.puzzle.core.tensor.Q4Rows32.Codes.of(x, 0, 1, k);
             for (int g = 0; g < 2; g++) {
                 float[] a = new float[32], b = new float[32];
-                sca.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
-                vec.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);
+                if (t == DType.Q4_0) {
+                    sca.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
+                    vec.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);
+                } else {
+                    sca.dotMxfp4Rows32(c.codes(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
+                    vec.dotMxfp4Rows32(c.codes(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);
+                }
                 if (!java.util.Arrays.equals(a, b)) {
-                    System.out.println("mismatch in dotQ4Rows32, group " + g + ": " + java.util.Arrays.toString(a) + " vs " + java.util.Arrays.toString(b));
+                    System.out.println("mismatch in the integer " + t + " product, group " + g + ": " + java.util.Arrays.toString(a) + " vs " + java.util.Arrays.toString(b));
                     bad++;
                 }
             }

@@ -148,20 +148,17 @@ public interface Kernels {
      */
     default void dotQ4Rows32(short[] xq, int xqOff, float[] dx, short[] x8, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
                              int blocks, float[] out, int outOff, boolean accumulate) {
-        for (int r = 0; r < Q4Rows32.ROWS; r++) {
-            float a = 0f;
-            for (int b = 0; b < blocks; b++) {
-                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES;
-                int sum = 0;
-                for (int i = 0; i < 16; i++) {
-                    int v = rep.get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + 4L * Q4Rows32.ROWS + (long) i * Q4Rows32.ROWS + r) & 0xff;
-                    sum += ((v & 15) - 8) * xq[xqOff + 32 * b + i] + ((v >>> 4) - 8) * xq[xqOff + 32 * b + i + 16];
-                }
-                float scale = rep.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r);
-                a = Math.fma((float) sum * scale, dx[dOff + b], a);
-            }
-            out[outOff + r] = accumulate ? out[outOff + r] + a : a;
-        }
+        Q4Rows32.scalarProduct(Q4Rows32.Q4_0_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+    }
+
+    /**
+     * {@link #dotQ4Rows32} for MXFP4 weights: for each row r, {@code out[outOff + r] (+)= Σ_b fma(float(Σ_e v(q)·code) ·
+     * scale_r,b, dx_b, ·)}, v the doubled E2M1 value of a code (llama.cpp's table, integers in [-12, 12]) and the scale
+     * the halved E8M0 one. The reference the vector form matches bit for bit.
+     */
+    default void dotMxfp4Rows32(short[] xq, int xqOff, float[] dx, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
+                                int blocks, float[] out, int outOff, boolean accumulate) {
+        Q4Rows32.scalarProduct(Q4Rows32.MXFP4_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
     }
 
     /** dst[i] = the n elements of one row stored in the quantized dtype t at w[wOff..], decoded to FP32. */
@@ -184,8 +181,8 @@ public interface Kernels {
      * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
      * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in
      * cache, each block one GEMM, the blocks spread over the threads. A quantized W is read as stored:
-     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes — Q4_0 instead integer sums per block, 32 rows at a
-     * time, over a layout made once per tensor ({@link Q4Rows32}, {@link #dotQ4Rows32}) — more rows decode a block
+     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes — Q4_0 and MXFP4 instead integer sums per block, 32 rows
+     * at a time, over a layout made once per tensor ({@link Q4Rows32}, {@link #dotQ4Rows32}) — more rows decode a block
      * ({@link #widenQuant}) for one GEMM; llama.cpp's formats see the input rounded to Q8_0 first ({@link Quant#roundsInputs}).
      */
     default void linear(float[] x, int xOff, int m, int k, Tensor w, float[] out, int outOff, boolean accumulate) {
@@ -198,14 +195,16 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
-        if (q == DType.Q4_0 && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
+        if (q != null && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
             Q4Rows32 rep = Q4Rows32.of(w);
             Q4Rows32.Codes cx = Q4Rows32.Codes.of(x, xOff, m, k);
             int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
             parallel().forRange(rep.groups(), 1, (g0, g1) -> {
                 for (int g = g0; g < g1; g++) {
                     for (int i = 0; i < m; i++) {
-                        dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, outOff + i * n + g * Q4Rows32.ROWS, accumulate);
+                        int o = outOff + i * n + g * Q4Rows32.ROWS;
+                        if (q == DType.Q4_0) dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
+                        else dotMxfp4Rows32(cx.codes(), i * k, cx.scales(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
                     }
                 }
             });

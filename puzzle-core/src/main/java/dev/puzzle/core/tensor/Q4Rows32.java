@@ -7,15 +7,17 @@ import java.util.Map;
 import java.util.WeakHashMap;
 
 /**
- * A Q4_0 matrix laid out for decode's integer dot products ({@link Kernels#dotQ4Rows32}): its rows in groups of 32,
- * and inside a group, block by block, the 32 rows' FP16 scales as floats followed by the 16 code bytes of each row
- * interleaved (byte i of the 32 rows side by side). One vector load then holds one element of 32 rows, and the products
- * with one activation code add up in 16-bit lanes, a row per lane, for the whole block — the arithmetic of llama.cpp's
- * Q4_0 · Q8_0 dot (integer sums per block, scaled by both blocks' scales), without integer dot-product instructions,
- * which JDK 25's Vector API does not offer. Rows past the last whole group stay in the stored layout.
+ * A Q4_0 or MXFP4 matrix laid out for decode's integer dot products ({@link Kernels#dotQ4Rows32},
+ * {@link Kernels#dotMxfp4Rows32}): its rows in groups of 32, and inside a group, block by block, the 32 rows' scales as
+ * floats (Q4_0's FP16 scale; MXFP4's E8M0 scale halved, its values doubled to the integers of llama.cpp's table)
+ * followed by the 16 code bytes of each row interleaved (byte i of the 32 rows side by side). One vector load then holds
+ * one element of 32 rows, and the products with one activation code add up in 16-bit lanes, a row per lane, for the
+ * whole block — the arithmetic of llama.cpp's Q4_0 · Q8_0 and MXFP4 · Q8_0 dots (integer sums per block, scaled by both
+ * blocks' scales), without integer dot-product instructions, which JDK 25's Vector API does not offer. Rows past the
+ * last whole group stay in the stored layout.
  *
  * Built once per weight tensor, on first use, off the heap (an automatic arena: freed with the layout), 20 bytes for
- * each stored block of 18 — beside the mapped file, whose pages the OS may then drop.
+ * each stored block of 18 (Q4_0) or 17 (MXFP4) — beside the mapped file, whose pages the OS may then drop.
  */
 public final class Q4Rows32 {
     /** Rows per group: one per 16-bit lane of a 512-bit vector. */
@@ -25,18 +27,25 @@ public final class Q4Rows32 {
 
     private static final Map<Tensor, Q4Rows32> MADE = new WeakHashMap<>(); // keys by identity (Tensor keeps Object's equals)
 
+    private final DType dtype;
     private final MemorySegment data;
     private final int groups, blocks;
 
-    private Q4Rows32(MemorySegment data, int groups, int blocks) {
+    private Q4Rows32(DType dtype, MemorySegment data, int groups, int blocks) {
+        this.dtype = dtype;
         this.data = data;
         this.groups = groups;
         this.blocks = blocks;
     }
 
-    /** The layout of a Q4_0 tensor (at least 32 rows, columns a multiple of 32), made on first call and kept while w lives. */
+    /** The stored dtypes with this layout. */
+    public static boolean supports(DType t) {
+        return t == DType.Q4_0 || t == DType.MXFP4;
+    }
+
+    /** The layout of a Q4_0 or MXFP4 tensor (at least 32 rows, columns a multiple of 32), made on first call and kept while w lives. */
     public static Q4Rows32 of(Tensor w) {
-        if (w.dtype() != DType.Q4_0) throw new IllegalArgumentException("Q4Rows32 of " + w.dtype() + " weights " + w);
+        if (!supports(w.dtype())) throw new IllegalArgumentException("Q4Rows32 of " + w.dtype() + " weights " + w);
         if (w.rows() < ROWS || w.cols() % 32 != 0) throw new IllegalArgumentException("Q4Rows32 needs >= 32 rows and columns a multiple of 32: " + w);
         synchronized (MADE) {
             return MADE.computeIfAbsent(w, Q4Rows32::make);
@@ -44,7 +53,8 @@ public final class Q4Rows32 {
     }
 
     private static Q4Rows32 make(Tensor w) {
-        int k = w.cols(), nb = k / 32, groups = w.rows() / ROWS, rb = 18 * nb;
+        boolean q4 = w.dtype() == DType.Q4_0;
+        int k = w.cols(), nb = k / 32, groups = w.rows() / ROWS, sb = q4 ? 18 : 17, head = sb - 16, rb = sb * nb;
         MemorySegment seg = Arena.ofAuto().allocate((long) groups * nb * GROUP_BLOCK_BYTES, 64);
         byte[] rows = new byte[ROWS * rb];
         for (int g = 0; g < groups; g++) {
@@ -52,13 +62,18 @@ public final class Q4Rows32 {
             for (int b = 0; b < nb; b++) {
                 long base = ((long) g * nb + b) * GROUP_BLOCK_BYTES;
                 for (int r = 0; r < ROWS; r++) {
-                    int o = r * rb + 18 * b;
-                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r, Float.float16ToFloat(Quant.getShort(rows, o)));
-                    for (int i = 0; i < 16; i++) seg.set(ValueLayout.JAVA_BYTE, base + 4L * ROWS + (long) i * ROWS + r, rows[o + 2 + i]);
+                    int o = r * rb + sb * b;
+                    float scale = q4 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff);
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r, scale);
+                    for (int i = 0; i < 16; i++) seg.set(ValueLayout.JAVA_BYTE, base + 4L * ROWS + (long) i * ROWS + r, rows[o + head + i]);
                 }
             }
         }
-        return new Q4Rows32(seg, groups, nb);
+        return new Q4Rows32(w.dtype(), seg, groups, nb);
+    }
+
+    public DType dtype() {
+        return dtype;
     }
 
     /** The layout's bytes: group g's block b at {@link #offset}. */
@@ -81,9 +96,39 @@ public final class Q4Rows32 {
         return (long) g * blocks * GROUP_BLOCK_BYTES;
     }
 
+    /** The integer value of each Q4_0 code (q − 8) and of each MXFP4 code (llama.cpp's E2M1 table, doubled). */
+    static final int[] Q4_0_VALUES = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+    static final int[] MXFP4_VALUES = new int[16];
+
+    static {
+        for (int i = 0; i < 16; i++) MXFP4_VALUES[i] = Quant.MXFP4_VALUES[i];
+    }
+
+    /**
+     * The scalar reference of {@link Kernels#dotQ4Rows32} and {@link Kernels#dotMxfp4Rows32}: for each row r of the
+     * group at {@code groupOff}, block by block in order, the exact integer Σ value(code)·xcode and then
+     * {@code a = fma(float(Σ) · scale, dx, a)}; out[outOff + r] (+)= a.
+     */
+    static void scalarProduct(int[] values, short[] xq, int xqOff, float[] dx, int dOff, MemorySegment rep, long groupOff, int blocks,
+                              float[] out, int outOff, boolean accumulate) {
+        for (int r = 0; r < ROWS; r++) {
+            float a = 0f;
+            for (int b = 0; b < blocks; b++) {
+                long base = groupOff + (long) b * GROUP_BLOCK_BYTES;
+                int sum = 0;
+                for (int i = 0; i < 16; i++) {
+                    int v = rep.get(ValueLayout.JAVA_BYTE, base + 4L * ROWS + (long) i * ROWS + r) & 0xff;
+                    sum += values[v & 15] * xq[xqOff + 32 * b + i] + values[v >>> 4] * xq[xqOff + 32 * b + i + 16];
+                }
+                a = Math.fma((float) sum * rep.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r), dx[dOff + b], a);
+            }
+            out[outOff + r] = accumulate ? out[outOff + r] + a : a;
+        }
+    }
+
     /**
      * Input rows as llama.cpp's Q8_0 codes for these products: per row of k, k codes (as shorts), k/32 block scales
-     * and k/32 values of 8 × (the block's sum of codes), Q4_0's offset of 8 taken out of the sums once per block.
+     * and k/32 values of 8 × (the block's sum of codes), Q4_0's offset of 8 taken out of its sums once per block.
      * The codes and scales are {@link Quant#roundToQ8_0}'s (code × scale is the value it rounds to).
      */
     public record Codes(short[] codes, float[] scales, short[] offsets) {

@@ -1238,19 +1238,70 @@ public class VectorKernels implements Kernels {
                     acc = acc.add(v.and((short) 15).mul(xq[xb + i])).add(v.lanewise(VectorOperators.LSHR, 4).mul(xq[xb + i + 16]));
                 }
                 acc = acc.sub(x8[dOff + b]);
-                FloatVector d = FloatVector.broadcast(S, dx[dOff + b]);
-                FloatVector lo = (FloatVector) ((IntVector) acc.convertShape(VectorOperators.S2I, SI, 0)).convertShape(VectorOperators.I2F, S, 0);
-                FloatVector hi = (FloatVector) ((IntVector) acc.convertShape(VectorOperators.S2I, SI, 1)).convertShape(VectorOperators.I2F, S, 0);
-                a0 = lo.mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, a0);
-                a1 = hi.mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, a1);
+                float d = dx[dOff + b];
+                a0 = scaled((IntVector) acc.convertShape(VectorOperators.S2I, SI, 0), rep, base + 4L * h, d, a0);
+                a1 = scaled((IntVector) acc.convertShape(VectorOperators.S2I, SI, 1), rep, base + 4L * (h + L), d, a1);
             }
-            int o = outOff + h;
-            if (accumulate) {
-                a0 = a0.add(FloatVector.fromArray(S, out, o));
-                a1 = a1.add(FloatVector.fromArray(S, out, o + L));
+            store(a0, a1, out, outOff + h, accumulate);
+        }
+    }
+
+    /** a + float(sums) · (the rows' scales at byte off of rep) · d: a block's integer sums of L rows into their accumulators. */
+    private static FloatVector scaled(IntVector sums, MemorySegment rep, long off, float d, FloatVector a) {
+        return ((FloatVector) sums.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, off, LE)).fma(FloatVector.broadcast(S, d), a);
+    }
+
+    /** out[o, o+2L) (+)= the two accumulators of a pass of 2L rows. */
+    private static void store(FloatVector a0, FloatVector a1, float[] out, int o, boolean accumulate) {
+        if (accumulate) {
+            a0 = a0.add(FloatVector.fromArray(S, out, o));
+            a1 = a1.add(FloatVector.fromArray(S, out, o + L));
+        }
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + L);
+    }
+
+    /** llama.cpp's doubled E2M1 values in 16-bit lanes (repeated across a 512-bit vector), for {@link #dotMxfp4Rows32}'s lookups. */
+    private static final ShortVector MXFP4_SHORTS = ShortVector.fromArray(SS, mxfp4Shorts(SS.length()), 0);
+
+    private static short[] mxfp4Shorts(int n) {
+        short[] t = new short[n];
+        for (int i = 0; i < n; i++) t[i] = Quant.MXFP4_VALUES[i % 16];
+        return t;
+    }
+
+    /**
+     * 2L rows a pass, as {@link #dotQ4Rows32}, each nibble looked up in the doubled E2M1 table (one permute of 16-bit
+     * lanes); the low and high nibbles' products add up in two accumulators, each within 16 bits (16 · 12 · 127), then
+     * are widened and added. Its own loop, as {@link #dotMxfp4} beside {@link #dotQ4}: one loop with a branch per format
+     * would be compiled with both bodies, too large for C2 to inline.
+     */
+    @Override
+    public void dotMxfp4Rows32(short[] xq, int xqOff, float[] dx, int dOff, MemorySegment rep, long groupOff,
+                               int blocks, float[] out, int outOff, boolean accumulate) {
+        if (!QUANT_VECTORS) {
+            Kernels.super.dotMxfp4Rows32(xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+            return;
+        }
+        for (int h = 0; h < Q4Rows32.ROWS; h += 2 * L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0;
+            for (int b = 0; b < blocks; b++) {
+                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                int xb = xqOff + 32 * b;
+                ShortVector lo = ShortVector.zero(SS), hi = lo;
+                for (int i = 0; i < 16; i++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                    lo = lo.add(v.and((short) 15).selectFrom(MXFP4_SHORTS).mul(xq[xb + i]));
+                    hi = hi.add(v.lanewise(VectorOperators.LSHR, 4).selectFrom(MXFP4_SHORTS).mul(xq[xb + i + 16]));
+                }
+                IntVector i0 = ((IntVector) lo.convertShape(VectorOperators.S2I, SI, 0)).add((IntVector) hi.convertShape(VectorOperators.S2I, SI, 0));
+                IntVector i1 = ((IntVector) lo.convertShape(VectorOperators.S2I, SI, 1)).add((IntVector) hi.convertShape(VectorOperators.S2I, SI, 1));
+                float d = dx[dOff + b];
+                a0 = scaled(i0, rep, base + 4L * h, d, a0);
+                a1 = scaled(i1, rep, base + 4L * (h + L), d, a1);
             }
-            a0.intoArray(out, o);
-            a1.intoArray(out, o + L);
+            store(a0, a1, out, outOff + h, accumulate);
         }
     }
 

@@ -7,59 +7,108 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Decode's integer Q4_0 product ({@link Kernels#dotQ4Rows32} over a {@link Q4Rows32} layout): the vector form against
- * the scalar one bit for bit, both against sums taken here in exact integers and doubles from the stored bytes (the
- * llama.cpp arithmetic: per block Σ (q − 8)·code, times the weight and input scales), the 16-bit lanes at the extremes
- * of their range, and {@link Kernels#linear} with rows past the last group of 32.
+ * Decode's integer Q4_0 and MXFP4 products ({@link Kernels#dotQ4Rows32}, {@link Kernels#dotMxfp4Rows32} over a
+ * {@link Q4Rows32} layout): the vector form against the scalar one bit for bit, both against sums taken here in exact
+ * integers and doubles from the stored bytes (the llama.cpp arithmetic: per block Σ (q − 8)·code, or Σ v(q)·code with
+ * llama.cpp's doubled E2M1 values and the halved E8M0 scale, times the input's scale), the 16-bit lanes at the
+ * extremes of their range, and {@link Kernels#linear} with rows past the last group of 32.
  */
 class Q4Rows32Test {
     private final Kernels vec = new VectorKernels(new Parallel(2)), sca = new ScalarKernels(new Parallel(1));
 
     /** Σ_b dw·dx·Σ_e (q − 8)·code for row r, in doubles from the stored Q4_0 bytes and the input's codes. */
-    private static double reference(byte[] w, int r, int k, Q4Rows32.Codes c, int i) {
-        int nb = k / 32, rb = 18 * nb;
+    /** llama.cpp's kvalues_mxfp4: E2M1 values doubled. */
+    private static final int[] MXFP4 = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+    private static double reference(DType t, byte[] w, int r, int k, Q4Rows32.Codes c, int i) {
+        boolean q4 = t == DType.Q4_0;
+        int nb = k / 32, sb = q4 ? 18 : 17, rb = sb * nb;
         double s = 0;
         for (int b = 0; b < nb; b++) {
-            int o = r * rb + 18 * b;
-            double dw = Float.float16ToFloat((short) ((w[o] & 0xff) | (w[o + 1] << 8)));
+            int o = r * rb + sb * b;
+            double dw = q4 ? Float.float16ToFloat((short) ((w[o] & 0xff) | (w[o + 1] << 8))) : Math.scalb(1.0, (w[o] & 0xff) - 128);
             long sum = 0;
             for (int e = 0; e < 16; e++) {
-                int v = w[o + 2 + e] & 0xff;
-                sum += (long) ((v & 15) - 8) * c.codes()[i * k + 32 * b + e] + (long) ((v >>> 4) - 8) * c.codes()[i * k + 32 * b + e + 16];
+                int v = w[o + sb - 16 + e] & 0xff;
+                long lo = q4 ? (v & 15) - 8 : MXFP4[v & 15], hi = q4 ? (v >>> 4) - 8 : MXFP4[v >>> 4];
+                sum += lo * c.codes()[i * k + 32 * b + e] + hi * c.codes()[i * k + 32 * b + e + 16];
             }
             s += dw * c.scales()[i * nb + b] * sum;
         }
         return s;
     }
 
+    private static void product(Kernels kern, DType t, Q4Rows32.Codes c, int i, int k, Q4Rows32 rep, int g, float[] out, boolean acc) {
+        int nb = k / 32;
+        if (t == DType.Q4_0) kern.dotQ4Rows32(c.codes(), i * k, c.scales(), c.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, 0, acc);
+        else kern.dotMxfp4Rows32(c.codes(), i * k, c.scales(), i * nb, rep.data(), rep.offset(g), nb, out, 0, acc);
+    }
+
     @Test
     void vectorAndScalarAgreeBitForBitAndMatchExactBlockSums() {
-        Random rnd = new Random(11);
-        int rows = 96, k = 768, m = 3;
-        float[] wf = new float[rows * k], x = new float[m * k];
-        for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
-        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (i % 97 == 0 ? 40 : 1)); // some large entries: small codes elsewhere
-        byte[] w = Quant.quantize(DType.Q4_0, wf, rows, k);
-        Tensor t = Tensor.packed(DType.Q4_0, w, rows, k);
-        Q4Rows32 rep = Q4Rows32.of(t);
-        assertSame(rep, Q4Rows32.of(t), "made once per tensor");
-        assertEquals(3, rep.groups());
-        Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 0, m, k);
-        for (int i = 0; i < m; i++) {
-            for (int g = 0; g < rep.groups(); g++) {
-                float[] a = new float[32], b = new float[32];
-                sca.dotQ4Rows32(c.codes(), i * k, c.scales(), c.offsets(), i * 24, rep.data(), rep.offset(g), 24, a, 0, false);
-                vec.dotQ4Rows32(c.codes(), i * k, c.scales(), c.offsets(), i * 24, rep.data(), rep.offset(g), 24, b, 0, false);
-                assertArrayEquals(a, b, "group " + g + " input " + i);
-                for (int r = 0; r < 32; r++) {
-                    double want = reference(w, 32 * g + r, k, c, i);
-                    assertEquals(want, a[r], 1e-5 * (1 + Math.abs(want)), "row " + (32 * g + r) + " input " + i);
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+            Random rnd = new Random(11);
+            int rows = 96, k = 768, m = 3;
+            float[] wf = new float[rows * k], x = new float[m * k];
+            for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (i % 97 == 0 ? 40 : 1)); // some large entries: small codes elsewhere
+            byte[] w = Quant.quantize(t, wf, rows, k);
+            Tensor tensor = Tensor.packed(t, w, rows, k);
+            Q4Rows32 rep = Q4Rows32.of(tensor);
+            assertSame(rep, Q4Rows32.of(tensor), "made once per tensor");
+            assertEquals(3, rep.groups());
+            Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 0, m, k);
+            for (int i = 0; i < m; i++) {
+                for (int g = 0; g < rep.groups(); g++) {
+                    float[] a = new float[32], b = new float[32];
+                    product(sca, t, c, i, k, rep, g, a, false);
+                    product(vec, t, c, i, k, rep, g, b, false);
+                    assertArrayEquals(a, b, t + " group " + g + " input " + i);
+                    for (int r = 0; r < 32; r++) {
+                        double want = reference(t, w, 32 * g + r, k, c, i);
+                        assertEquals(want, a[r], 1e-5 * (1 + Math.abs(want)), t + " row " + (32 * g + r) + " input " + i);
+                    }
+                    float[] acc = new float[32];
+                    java.util.Arrays.fill(acc, 0.25f);
+                    product(vec, t, c, i, k, rep, g, acc, true);
+                    for (int r = 0; r < 32; r++) assertEquals(0.25f + a[r], acc[r], "accumulates onto out");
                 }
-                float[] acc = new float[32];
-                java.util.Arrays.fill(acc, 0.25f);
-                vec.dotQ4Rows32(c.codes(), i * k, c.scales(), c.offsets(), i * 24, rep.data(), rep.offset(g), 24, acc, 0, true);
-                for (int r = 0; r < 32; r++) assertEquals(0.25f + a[r], acc[r], "accumulates onto out");
             }
+        }
+    }
+
+    @Test
+    void mxfp4BlockSumsAtTheirLargestAreExact() {
+        // E8M0 127 (a scale of 1: the layout's halved scale 1/2 undoes the table's doubling), input scale 1: out = Σ v·code / 2
+        // exactly, v the doubled value. Codes 7 (E2M1 6, doubled 12) and 15 (−12) against ±127: each half of a block sums to
+        // 16 · 12 · 127 = 24384 in its 16-bit lanes.
+        int k = 64, rows = 32, rb = 34;
+        byte[] w = new byte[rows * rb];
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < 2; b++) {
+                int o = r * rb + 17 * b;
+                w[o] = (byte) 127;
+                byte v = (byte) (r % 3 == 0 ? 0x77 : r % 3 == 1 ? 0xff : (r * 37 + b * 11) & 0xff);
+                for (int e = 0; e < 16; e++) w[o + 1 + e] = v;
+            }
+        }
+        Q4Rows32 rep = Q4Rows32.of(Tensor.packed(DType.MXFP4, w, rows, k));
+        for (int sign : new int[]{-1, 1}) {
+            short[] codes = new short[k];
+            java.util.Arrays.fill(codes, (short) (127 * sign));
+            float[] a = new float[32], b = new float[32];
+            sca.dotMxfp4Rows32(codes, 0, new float[]{1f, 1f}, 0, rep.data(), 0, 2, a, 0, false);
+            vec.dotMxfp4Rows32(codes, 0, new float[]{1f, 1f}, 0, rep.data(), 0, 2, b, 0, false);
+            for (int r = 0; r < rows; r++) {
+                long want = 0;
+                for (int blk = 0; blk < 2; blk++) {
+                    int byt = w[r * rb + 17 * blk + 1] & 0xff;
+                    want += 16L * (MXFP4[byt & 15] + MXFP4[byt >>> 4]) * 127 * sign;
+                }
+                assertEquals(want / 2f, a[r], "scalar, row " + r + " sign " + sign);
+                assertEquals(want / 2f, b[r], "vector, row " + r + " sign " + sign);
+            }
+            assertEquals(2 * 2 * 24384 / 2f * sign, a[0], "row 0: every value 12 (doubled) times 127");
         }
     }
 
@@ -120,25 +169,28 @@ class Q4Rows32Test {
 
     @Test
     void linearTakesTheGroupsAndTheRowsPastThem() {
-        Random rnd = new Random(5);
-        int rows = 75, k = 96, m = 2; // two groups of 32 and 11 rows in the stored layout
-        float[] wf = new float[rows * k], x = new float[1 + m * k];
-        for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        byte[] w = Quant.quantize(DType.Q4_0, wf, rows, k);
-        Tensor t = Tensor.packed(DType.Q4_0, w, rows, k);
-        Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 1, m, k);
-        float[] xr = java.util.Arrays.copyOfRange(x, 1, 1 + m * k);
-        for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
-        for (Kernels kern : new Kernels[]{vec, sca}) {
-            float[] out = new float[3 + m * rows];
-            out[0] = 9f;
-            kern.linear(x, 1, m, k, t, out, 3, false);
-            assertEquals(9f, out[0], "nothing written before outOff");
-            for (int i = 0; i < m; i++) {
-                for (int r = 0; r < rows; r++) {
-                    double want = r < 64 ? reference(w, r, k, c, i) : kern.dotQuant(DType.Q4_0, xr, i * k, w, r * 54, k);
-                    assertEquals(want, out[3 + i * rows + r], 1e-5 * (1 + Math.abs(want)), kern.getClass().getSimpleName() + " input " + i + " row " + r);
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+            Random rnd = new Random(5);
+            int rows = 75, k = 96, m = 2; // two groups of 32 and 11 rows in the stored layout
+            float[] wf = new float[rows * k], x = new float[1 + m * k];
+            for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            byte[] w = Quant.quantize(t, wf, rows, k);
+            Tensor tensor = Tensor.packed(t, w, rows, k);
+            Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 1, m, k);
+            float[] xr = java.util.Arrays.copyOfRange(x, 1, 1 + m * k);
+            for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
+            int rb = (int) t.rowBytes(k);
+            for (Kernels kern : new Kernels[]{vec, sca}) {
+                float[] out = new float[3 + m * rows];
+                out[0] = 9f;
+                kern.linear(x, 1, m, k, tensor, out, 3, false);
+                assertEquals(9f, out[0], "nothing written before outOff");
+                for (int i = 0; i < m; i++) {
+                    for (int r = 0; r < rows; r++) {
+                        double want = r < 64 ? reference(t, w, r, k, c, i) : kern.dotQuant(t, xr, i * k, w, r * rb, k);
+                        assertEquals(want, out[3 + i * rows + r], 1e-5 * (1 + Math.abs(want)), t + " " + kern.getClass().getSimpleName() + " input " + i + " row " + r);
+                    }
                 }
             }
         }
