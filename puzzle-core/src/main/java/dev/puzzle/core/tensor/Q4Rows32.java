@@ -56,18 +56,19 @@ public final class Q4Rows32 {
         boolean q4 = w.dtype() == DType.Q4_0;
         int k = w.cols(), nb = k / 32, groups = w.rows() / ROWS, sb = q4 ? 18 : 17, head = sb - 16, rb = sb * nb;
         MemorySegment seg = Arena.ofAuto().allocate((long) groups * nb * GROUP_BLOCK_BYTES, 64);
-        byte[] rows = new byte[ROWS * rb];
+        byte[] rows = new byte[ROWS * rb], group = new byte[nb * GROUP_BLOCK_BYTES]; // a group built on the heap, then copied whole
+        java.nio.ByteBuffer scales = java.nio.ByteBuffer.wrap(group).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         for (int g = 0; g < groups; g++) {
             w.rawBytes(g * ROWS, ROWS, rows, 0);
             for (int b = 0; b < nb; b++) {
-                long base = ((long) g * nb + b) * GROUP_BLOCK_BYTES;
+                int base = b * GROUP_BLOCK_BYTES;
                 for (int r = 0; r < ROWS; r++) {
                     int o = r * rb + sb * b;
-                    float scale = q4 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff);
-                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r, scale);
-                    for (int i = 0; i < 16; i++) seg.set(ValueLayout.JAVA_BYTE, base + 4L * ROWS + (long) i * ROWS + r, rows[o + head + i]);
+                    scales.putFloat(base + 4 * r, q4 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff));
+                    for (int i = 0; i < 16; i++) group[base + 4 * ROWS + i * ROWS + r] = rows[o + head + i];
                 }
             }
+            MemorySegment.copy(MemorySegment.ofArray(group), 0, seg, (long) g * group.length, group.length);
         }
         return new Q4Rows32(w.dtype(), seg, groups, nb);
     }
