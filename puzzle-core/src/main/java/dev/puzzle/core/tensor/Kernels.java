@@ -195,7 +195,7 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
-        if (q != null && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
+        if (q != null && Q4Rows32.ENABLED && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
             Q4Rows32 rep = Q4Rows32.of(w);
             Q4Rows32.Codes cx = Q4Rows32.Codes.of(x, xOff, m, k);
             int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;

@@ -38,6 +38,12 @@ public final class Q4Rows32 {
         this.blocks = blocks;
     }
 
+    /**
+     * Whether decode lays 4-bit matrices out this way ({@code -Dpuzzle.q4_layout=false} turns it off: decode then reads
+     * the stored blocks in place, with the float dot, and keeps no copy — for a machine short of memory).
+     */
+    static final boolean ENABLED = !"false".equals(System.getProperty("puzzle.q4_layout"));
+
     /** The stored dtypes with this layout. */
     public static boolean supports(DType t) {
         return t == DType.Q4_0 || t == DType.MXFP4;

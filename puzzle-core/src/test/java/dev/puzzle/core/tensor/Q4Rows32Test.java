@@ -195,4 +195,34 @@ class Q4Rows32Test {
             }
         }
     }
+
+    @Test
+    void withTheLayoutOffDecodeReadsTheStoredBlocksInPlace() throws Exception {
+        java.nio.file.Path bin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(bin.toString(), "--add-modules", "jdk.incubator.vector", "-Dpuzzle.q4_layout=false",
+                "-cp", System.getProperty("java.class.path"), Q4Rows32Test.class.getName()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("in place: 128 rows as the float dot computes them"), out);
+    }
+
+    /** Run with -Dpuzzle.q4_layout=false: linear's decode of Q4_0 and MXFP4 rows equals dotQuant's, bit for bit. */
+    public static void main(String[] args) {
+        Kernels vec = new VectorKernels(new Parallel(2));
+        Random rnd = new Random(9);
+        int rows = 64, k = 128, same = 0;
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+            float[] wf = new float[rows * k], x = new float[k];
+            for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < k; i++) x[i] = (float) rnd.nextGaussian();
+            byte[] w = Quant.quantize(t, wf, rows, k);
+            float[] out = new float[rows], xr = x.clone();
+            vec.linear(x, 0, 1, k, Tensor.packed(t, w, rows, k), out, 0, false);
+            Quant.roundToQ8_0(xr, 0, k);
+            for (int r = 0; r < rows; r++) if (out[r] == vec.dotQuant(t, xr, 0, w, r * (int) t.rowBytes(k), k)) same++;
+        }
+        System.out.println("in place: " + same + " rows as the float dot computes them");
+        System.exit(same == 2 * rows ? 0 : 1);
+    }
 }
