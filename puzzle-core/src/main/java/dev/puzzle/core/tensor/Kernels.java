@@ -197,7 +197,7 @@ public interface Kernels {
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
         if (q != null && Q4Rows32.ENABLED && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
             Q4Rows32 rep = Q4Rows32.of(w);
-            Q4Rows32.Codes cx = Q4Rows32.Codes.of(x, xOff, m, k);
+            Q4Rows32.Codes cx = Q4Rows32.Codes.scratch(x, xOff, m, k); // read by the helpers too: this call's, until it returns
             int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
             parallel().forRange(rep.groups(), 1, (g0, g1) -> {
                 for (int g = g0; g < g1; g++) {

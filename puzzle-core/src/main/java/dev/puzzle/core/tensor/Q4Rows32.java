@@ -139,11 +139,23 @@ public final class Q4Rows32 {
      * The codes and scales are {@link Quant#roundToQ8_0}'s (code × scale is the value it rounds to).
      */
     public record Codes(short[] codes, float[] scales, short[] offsets) {
+        private static final ThreadLocal<Codes> SCRATCH = ThreadLocal.withInitial(() -> new Codes(new short[0], new float[0], new short[0]));
+
         public static Codes of(float[] x, int xOff, int m, int k) {
+            return fill(new Codes(new short[m * k], new float[m * k / 32], new short[m * k / 32]), x, xOff, m, k);
+        }
+
+        /** {@link #of} into this thread's scratch arrays (grown as needed, longer than m·k): decode allocates nothing per token. */
+        static Codes scratch(float[] x, int xOff, int m, int k) {
+            Codes c = SCRATCH.get();
+            if (c.codes.length < m * k) SCRATCH.set(c = new Codes(new short[m * k], new float[m * k / 32], new short[m * k / 32]));
+            return fill(c, x, xOff, m, k);
+        }
+
+        private static Codes fill(Codes into, float[] x, int xOff, int m, int k) {
             int nb = k / 32;
-            short[] c = new short[m * k];
-            float[] d = new float[m * nb];
-            short[] o = new short[m * nb];
+            short[] c = into.codes, o = into.offsets;
+            float[] d = into.scales;
             for (int i = 0; i < m; i++) {
                 Quant.q8_0Codes(x, xOff + i * k, k, c, i * k, d, i * nb);
                 for (int b = 0; b < nb; b++) {
@@ -152,7 +164,7 @@ public final class Q4Rows32 {
                     o[i * nb + b] = (short) (8 * s); // |8 · s| <= 8 · 32 · 127 = 32512: a short
                 }
             }
-            return new Codes(c, d, o);
+            return into;
         }
     }
 }
