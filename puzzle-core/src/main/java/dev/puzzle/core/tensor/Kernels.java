@@ -195,36 +195,12 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
-        if (q != null && Q4Rows32.ENABLED && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS) { // decode: integer sums per block, 32 rows at a time
-            Q4Rows32 rep = Q4Rows32.of(w);
-            Q4Rows32.Codes cx = Q4Rows32.Codes.scratch(x, xOff, m, k); // read by the helpers too: this call's, until it returns
-            int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
-            parallel().forRange(rep.groups(), 1, (g0, g1) -> {
-                for (int g = g0; g < g1; g++) {
-                    for (int i = 0; i < m; i++) {
-                        int o = outOff + i * n + g * Q4Rows32.ROWS;
-                        if (q == DType.Q4_0) dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
-                        else dotMxfp4Rows32(cx.codes(), i * k, cx.scales(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
-                    }
-                }
-            });
-            if (whole == n) return;
-            float[] xr = java.util.Arrays.copyOfRange(x, xOff, xOff + m * k); // the rows past the groups: as stored
-            for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
-            int rb = (int) q.rowBytes(k);
-            byte[] raw = new byte[(n - whole) * rb];
-            w.rawBytes(whole, n - whole, raw, 0);
-            for (int j = 0; j < n - whole; j++) {
-                for (int i = 0; i < m; i++) {
-                    float d = dotQuant(q, xr, i * k, raw, j * rb, k);
-                    int o = outOff + i * n + whole + j;
-                    out[o] = accumulate ? out[o] + d : d;
-                }
-            }
-            return;
-        }
-        if (q != null && Quant.roundsInputs(q)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first
-            float[] xr = java.util.Arrays.copyOfRange(x, xOff, xOff + m * k);
+        // Decode of Q4_0 and MXFP4: integer sums per block, 32 rows at a time, the codes taken from the input as given.
+        boolean grouped = q != null && Q4Rows32.ENABLED && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS;
+        Q4Rows32.Codes cx = grouped ? Q4Rows32.Codes.scratch(x, xOff, m, k) : null; // read by the helpers too, until this call returns
+        if (q != null && Quant.roundsInputs(q) && !(grouped && n % Q4Rows32.ROWS == 0)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first (for grouped rows, only those past the groups use it)
+            float[] xr = LinearBlocks.input(m * k);
+            System.arraycopy(x, xOff, xr, 0, m * k);
             for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
             x = xr;
             xOff = 0;
@@ -280,6 +256,21 @@ public interface Kernels {
             w.rows(n0, nb, buf, 0);
             gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
         };
+        if (grouped) {
+            Q4Rows32 rep = Q4Rows32.of(w);
+            int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
+            parallel().forRange(rep.groups(), 1, (g0, g1) -> {
+                for (int g = g0; g < g1; g++) {
+                    for (int i = 0; i < m; i++) {
+                        int o = outOff + i * n + g * Q4Rows32.ROWS;
+                        if (q == DType.Q4_0) dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
+                        else dotMxfp4Rows32(cx.codes(), i * k, cx.scales(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
+                    }
+                }
+            });
+            for (int n0 = whole; n0 < n; n0 += block) rows.run(n0, Math.min(n, n0 + block)); // the rows past the groups, as stored
+            return;
+        }
         if (m > 4) { // prefill: one GEMM a block, the blocks claimed by the threads
             int blocks = (n + block - 1) / block;
             parallel().forEach(blocks, b -> rows.run(b * block, Math.min(n, (b + 1) * block)));

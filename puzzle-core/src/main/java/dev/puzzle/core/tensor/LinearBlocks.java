@@ -20,6 +20,21 @@ final class LinearBlocks {
 
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1 << 12]);
 
+    private static final ThreadLocal<float[]> INPUT = ThreadLocal.withInitial(() -> new float[1 << 12]);
+
+    /**
+     * The caller's copy of a linear layer's input, rounded for llama.cpp's formats: read by the helpers of that call
+     * too, and by no later call until it returns (not the block buffer, which each thread fills for its own rows).
+     */
+    static float[] input(int n) {
+        float[] b = INPUT.get();
+        if (b.length < n) {
+            b = new float[n];
+            INPUT.set(b);
+        }
+        return b;
+    }
+
     static byte[] bytes(int n) {
         byte[] b = BYTES.get();
         if (b.length < n) {

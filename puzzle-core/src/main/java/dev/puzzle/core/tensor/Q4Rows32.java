@@ -27,12 +27,10 @@ public final class Q4Rows32 {
 
     private static final Map<Tensor, Q4Rows32> MADE = new WeakHashMap<>(); // keys by identity (Tensor keeps Object's equals)
 
-    private final DType dtype;
     private final MemorySegment data;
     private final int groups, blocks;
 
-    private Q4Rows32(DType dtype, MemorySegment data, int groups, int blocks) {
-        this.dtype = dtype;
+    private Q4Rows32(MemorySegment data, int groups, int blocks) {
         this.data = data;
         this.groups = groups;
         this.blocks = blocks;
@@ -76,11 +74,7 @@ public final class Q4Rows32 {
             }
             MemorySegment.copy(MemorySegment.ofArray(group), 0, seg, (long) g * group.length, group.length);
         }
-        return new Q4Rows32(w.dtype(), seg, groups, nb);
-    }
-
-    public DType dtype() {
-        return dtype;
+        return new Q4Rows32(seg, groups, nb);
     }
 
     /** The layout's bytes: group g's block b at {@link #offset}. */
@@ -91,11 +85,6 @@ public final class Q4Rows32 {
     /** Whole groups of 32 rows (the rows past them are not in this layout). */
     public int groups() {
         return groups;
-    }
-
-    /** Blocks of 32 per row. */
-    public int blocks() {
-        return blocks;
     }
 
     /** Byte offset of group g (its first block). */
