@@ -27,12 +27,7 @@ final class LinearBlocks {
      * too, and by no later call until it returns (not the block buffer, which each thread fills for its own rows).
      */
     static float[] input(int n) {
-        float[] b = INPUT.get();
-        if (b.length < n) {
-            b = new float[n];
-            INPUT.set(b);
-        }
-        return b;
+        return floats(INPUT, n);
     }
 
     static byte[] bytes(int n) {
@@ -46,12 +41,7 @@ final class LinearBlocks {
 
     /** A row's worth of FP32 for the scalar decode of one quantized row (not the block buffer: both are live at once). */
     static float[] rowBuffer(int n) {
-        float[] b = ROW.get();
-        if (b.length < n) {
-            b = new float[n];
-            ROW.set(b);
-        }
-        return b;
+        return floats(ROW, n);
     }
 
     static short[] shorts(int n) {
@@ -64,10 +54,15 @@ final class LinearBlocks {
     }
 
     static float[] buffer(int n) {
-        float[] b = BUF.get();
+        return floats(BUF, n);
+    }
+
+    /** This thread's array of the given buffer, grown to at least n. */
+    private static float[] floats(ThreadLocal<float[]> buf, int n) {
+        float[] b = buf.get();
         if (b.length < n) {
             b = new float[n];
-            BUF.set(b);
+            buf.set(b);
         }
         return b;
     }
