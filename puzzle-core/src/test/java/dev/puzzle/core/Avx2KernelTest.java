@@ -108,6 +108,23 @@ class Avx2KernelTest {
                 }
             }
         }
+        for (int n : new int[]{8, 9, 15, 16, 17, 100}) { // attention's fused head of 8, with 8 lanes: every tail of its last vector
+            float[] q = new float[8], kt = new float[8 * (n + 2)], vt = new float[8 * (n + 2)];
+            for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < kt.length; i++) {
+                kt[i] = (float) rnd.nextGaussian();
+                vt[i] = (float) rnd.nextGaussian();
+            }
+            float[] s0 = new float[n], s1 = new float[n], o0 = new float[8], o1 = new float[8];
+            float z0 = sca.attend(q, 0, 8, kt, vt, 1, n + 2, n, s0, o0, 0), z1 = vec.attend(q, 0, 8, kt, vt, 1, n + 2, n, s1, o1, 0);
+            boolean ok = Math.abs(z0 - z1) <= 1e-5f * z0;
+            for (int i = 0; i < n; i++) ok &= Math.abs(s0[i] - s1[i]) <= 1e-6f;
+            for (int e = 0; e < 8; e++) ok &= Math.abs(o0[e] - o1[e]) <= 1e-5f * (1 + Math.abs(o0[e])) * n;
+            if (!ok) {
+                System.out.println("mismatch in attend at n=" + n);
+                bad++;
+            }
+        }
         for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the tails of max, scale, softmax, sumExp and expSum
             float[] x = new float[n + 5];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();

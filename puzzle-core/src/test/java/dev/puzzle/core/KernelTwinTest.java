@@ -179,6 +179,41 @@ class KernelTwinTest {
     }
 
     /**
+     * One query's attention over transposed keys and values (a small head's prefill): the exponents left in the score
+     * row, their sum and the unnormalized outputs against the same computed here in double precision from the float
+     * inputs, on both providers, for heads of 8 (the vector provider's fused path, every tail of its last vector:
+     * n = 16·m ± 1) and of 5 and 16 (the composition it defaults to), keys read from an offset in rows of a wider stride.
+     */
+    @Test
+    void attendIsTheScoresSoftmaxAndWeightedValues() {
+        for (int E : new int[]{8, 5, 16}) {
+            for (int n : new int[]{1, 7, 15, 16, 17, 31, 32, 33, 100, 263}) {
+                int off = 3, stride = n + 11;
+                float[] q = randn(E + 2), kt = randn(E * stride), vt = randn(E * stride);
+                double[] s = new double[n];
+                double mx = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int j = 0; j < n; j++) {
+                    for (int e = 0; e < E; e++) s[j] += (double) q[2 + e] * kt[e * stride + off + j];
+                    mx = Math.max(mx, s[j]);
+                }
+                for (int j = 0; j < n; j++) sum += Math.exp(s[j] - mx);
+                for (Kernels k : new Kernels[]{vec, sca}) {
+                    String what = k.getClass().getSimpleName() + " E " + E + " n " + n;
+                    float[] scores = randn(n + 4), o = randn(E + 3);
+                    float got = k.attend(q, 2, E, kt, vt, off, stride, n, scores, o, 1);
+                    assertEquals(sum, got, 1e-5 * sum, what + ": Σ exp");
+                    for (int j = 0; j < n; j++) assertEquals(Math.exp(s[j] - mx), scores[j], 2e-6, what + ": exponent " + j);
+                    for (int e = 0; e < E; e++) {
+                        double want = 0;
+                        for (int j = 0; j < n; j++) want += Math.exp(s[j] - mx) * vt[e * stride + off + j];
+                        assertEquals(want, o[1 + e], 1e-5 * (1 + Math.abs(want)) * Math.sqrt(n), what + ": output " + e);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * The weighted sum of rows (attention's values at decode) is an axpy per row, bit for bit on each provider, for row
      * lengths around each vector block (1, 2, 3 and 4 vectors and their remainders) and the scalar twin within rounding.
      */
