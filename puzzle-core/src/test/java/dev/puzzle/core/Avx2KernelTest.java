@@ -116,7 +116,7 @@ class Avx2KernelTest {
                 vt[i] = (float) rnd.nextGaussian();
             }
             float[] s0 = new float[n], s1 = new float[n], o0 = new float[8], o1 = new float[8];
-            float z0 = sca.attend(q, 0, 8, kt, vt, 1, n + 2, n, s0, o0, 0), z1 = vec.attend(q, 0, 8, kt, vt, 1, n + 2, n, s1, o1, 0);
+            float z0 = sca.attend(q, 0, 8, kt, vt, 1, n + 2, n, s0, 0, o0, 0), z1 = vec.attend(q, 0, 8, kt, vt, 1, n + 2, n, s1, 0, o1, 0);
             boolean ok = Math.abs(z0 - z1) <= 1e-5f * z0;
             for (int i = 0; i < n; i++) ok &= Math.abs(s0[i] - s1[i]) <= 1e-6f;
             for (int e = 0; e < 8; e++) ok &= Math.abs(o0[e] - o1[e]) <= 1e-5f * (1 + Math.abs(o0[e])) * n;

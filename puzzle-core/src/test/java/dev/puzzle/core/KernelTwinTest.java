@@ -200,9 +200,9 @@ class KernelTwinTest {
                 for (Kernels k : new Kernels[]{vec, sca}) {
                     String what = k.getClass().getSimpleName() + " E " + E + " n " + n;
                     float[] scores = randn(n + 4), o = randn(E + 3);
-                    float got = k.attend(q, 2, E, kt, vt, off, stride, n, scores, o, 1);
+                    float got = k.attend(q, 2, E, kt, vt, off, stride, n, scores, 3, o, 1);
                     assertEquals(sum, got, 1e-5 * sum, what + ": Σ exp");
-                    for (int j = 0; j < n; j++) assertEquals(Math.exp(s[j] - mx), scores[j], 2e-6, what + ": exponent " + j);
+                    for (int j = 0; j < n; j++) assertEquals(Math.exp(s[j] - mx), scores[3 + j], 2e-6, what + ": exponent " + j);
                     for (int e = 0; e < E; e++) {
                         double want = 0;
                         for (int j = 0; j < n; j++) want += Math.exp(s[j] - mx) * vt[e * stride + off + j];

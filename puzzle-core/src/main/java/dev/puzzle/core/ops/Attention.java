@@ -111,9 +111,11 @@ public final class Attention {
             int qo = qOff + t * qStride, oo = outOff + t * outStride;
             int row = pOff + t * pStride + (lo - kStart), c = lo - firstLo;
             for (int e = 0; e < E; e++) qs[e] = q[qo + e] * scale;
-            if (pStride == 0 && sink == NO_SINK) { // inference: the output scaled, not the probabilities (see outRow)
-                float[] o = outRow(E), sc = scratch(TILE_SCORES, n);
-                float inv = 1f / k.attend(qs, 0, E, kt, vt, c, nKeys, n, sc, o, 0);
+            if (sink == NO_SINK) { // the output scaled by 1/Σ (see outRow); kept probabilities are the row scaled by it
+                boolean kept = pStride != 0;
+                float[] o = outRow(E), sc = kept ? p : scratch(TILE_SCORES, n);
+                float inv = 1f / k.attend(qs, 0, E, kt, vt, c, nKeys, n, sc, kept ? row : 0, o, 0);
+                if (kept) k.scale(p, row, n, inv);
                 for (int e = 0; e < E; e++) out[oo + e] += o[e] * inv;
                 continue;
             }

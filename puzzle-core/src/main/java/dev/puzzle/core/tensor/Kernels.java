@@ -179,16 +179,17 @@ public interface Kernels {
     /**
      * One query's attention over n keys held transposed (a small head's prefill: key and value element e of key j at
      * {@code kt/vt[e·stride + off + j]}): the scores s[j] = Σ_e q[qOff+e]·kt[..] (the E multiply-adds in order, as
-     * {@link #axpyRows} makes them) into {@code scores[0, n)}, then exp(s[j] − max s) there, and
+     * {@link #axpyRows} makes them) into {@code scores[sOff, sOff + n)}, then exp(s[j] − max s) there, and
      * o[oOff+e] = Σ_j exp(s[j] − max s)·vt[..] — not normalized; returns Σ_j exp(s[j] − max s), by which the caller
      * divides. The composition of {@link #axpyRows}, {@link #max}, {@link #expSum} and a one-row {@link #gemm}; a
      * provider may do it in fewer passes over the row.
      */
-    default float attend(float[] q, int qOff, int E, float[] kt, float[] vt, int off, int stride, int n, float[] scores, float[] o, int oOff) {
-        java.util.Arrays.fill(scores, 0, n, 0f);
-        axpyRows(q, qOff, E, kt, off, stride, scores, 0, n);
-        float sum = expSum(scores, 0, n, 1f, max(scores, 0, n));
-        gemm(false, true, 1, E, n, scores, 0, n, vt, off, stride, o, oOff, E, false);
+    default float attend(float[] q, int qOff, int E, float[] kt, float[] vt, int off, int stride, int n, float[] scores, int sOff,
+                         float[] o, int oOff) {
+        java.util.Arrays.fill(scores, sOff, sOff + n, 0f);
+        axpyRows(q, qOff, E, kt, off, stride, scores, sOff, n);
+        float sum = expSum(scores, sOff, n, 1f, max(scores, sOff, n));
+        gemm(false, true, 1, E, n, scores, sOff, n, vt, off, stride, o, oOff, E, false);
         return sum;
     }
 

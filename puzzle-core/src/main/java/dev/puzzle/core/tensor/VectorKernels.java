@@ -901,8 +901,9 @@ public class VectorKernels implements Kernels {
      * one-row GEMM takes them (lanes, then the tail). Other heads: the default.
      */
     @Override
-    public float attend(float[] q, int qOff, int E, float[] kt, float[] vt, int off, int stride, int n, float[] scores, float[] o, int oOff) {
-        if (E != 8 || n < L) return Kernels.super.attend(q, qOff, E, kt, vt, off, stride, n, scores, o, oOff);
+    public float attend(float[] q, int qOff, int E, float[] kt, float[] vt, int off, int stride, int n, float[] scores, int sOff,
+                        float[] o, int oOff) {
+        if (E != 8 || n < L) return Kernels.super.attend(q, qOff, E, kt, vt, off, stride, n, scores, sOff, o, oOff);
         float q0 = q[qOff];
         FloatVector b1 = FloatVector.broadcast(S, q[qOff + 1]), b2 = FloatVector.broadcast(S, q[qOff + 2]),
                 b3 = FloatVector.broadcast(S, q[qOff + 3]), b4 = FloatVector.broadcast(S, q[qOff + 4]),
@@ -923,7 +924,7 @@ public class VectorKernels implements Kernels {
             s = FloatVector.fromArray(S, kt, r5 + at).fma(b5, s);
             s = FloatVector.fromArray(S, kt, r6 + at).fma(b6, s);
             s = FloatVector.fromArray(S, kt, r7 + at).fma(b7, s);
-            s.intoArray(scores, at);
+            s.intoArray(scores, sOff + at);
             vm = vm.max(s);
         }
         float mx = vm.reduceLanes(VectorOperators.MAX);
@@ -932,7 +933,7 @@ public class VectorKernels implements Kernels {
         FloatVector vs = FloatVector.zero(S);
         for (int i = 0; i < n; i += L) {
             int at = Math.min(i, n - L);
-            FloatVector x = FloatVector.fromArray(S, scores, at), e = x.sub(mx).lanewise(VectorOperators.EXP);
+            FloatVector x = FloatVector.fromArray(S, scores, sOff + at), e = x.sub(mx).lanewise(VectorOperators.EXP);
             if (at < i) { // lanes below i − at hold exponents already: kept, and not counted again
                 VectorMask<Float> done = IOTA.compare(VectorOperators.LT, (float) (i - at));
                 vs = vs.add(e.blend(0f, done));
@@ -940,12 +941,12 @@ public class VectorKernels implements Kernels {
             } else {
                 vs = vs.add(e);
             }
-            e.intoArray(scores, at);
+            e.intoArray(scores, sOff + at);
         }
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int i = 0; i < n; i += L) {
             int at = Math.min(i, n - L);
-            FloatVector e = FloatVector.fromArray(S, scores, at);
+            FloatVector e = FloatVector.fromArray(S, scores, sOff + at);
             if (at < i) e = e.blend(0f, IOTA.compare(VectorOperators.LT, (float) (i - at)));
             a0 = FloatVector.fromArray(S, vt, r0 + at).fma(e, a0);
             a1 = FloatVector.fromArray(S, vt, r1 + at).fma(e, a1);
