@@ -221,7 +221,9 @@ public final class Attention {
      */
     public static void backward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
                                 int S, int T, int H, int G, int E, int window, float[] dSinks) {
-        if (T >= BLOCKED_QUERIES) blockedBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
+        if (T >= BLOCKED_QUERIES && E >= TILED_HEAD_DIM && (window == 0 || window >= 2 * QUERY_TILE)) {
+            tiledBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
+        } else if (T >= BLOCKED_QUERIES) blockedBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
         else perKeyBackward(K, dq, dk, dv, dOut, p, q, k, v, S, T, H, G, E, window, dSinks);
     }
 
@@ -295,6 +297,55 @@ public final class Attention {
     }
 
     /** The gradients' first {@code nq} and {@code nkv} elements zeroed: both backwards accumulate into them. */
+    /**
+     * {@link #backward} as {@link #tiled} runs the forward: per sequence and KV head, its heads' queries a tile at a time,
+     * each product of the tile one GEMM — dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − Σ P·dP)·scale, dQ += dS·K,
+     * dK += dSᵀ·Q — over the rectangle of keys any query of the tile sees, whose probabilities outside a query's own keys
+     * are zero (the forward wrote them so), which zeroes dS there. At a head of 64, T 256, 8 heads: 11.5 → 2.7 ms a sequence
+     * (one thread). Sinks' terms as {@link #blockedBackward} keeps them.
+     */
+    static void tiledBackward(Kernels K, float[] dq, float[] dk, float[] dv, float[] dOut, float[] p, float[] q, float[] k, float[] v,
+                              int S, int T, int H, int G, int E, int window, float[] dSinks) {
+        int HE = H * E, GE = G * E, group = H / G, tiles = (T + QUERY_TILE - 1) / QUERY_TILE;
+        float scale = (float) (1.0 / Math.sqrt(E));
+        zero(dq, dk, dv, S * T * HE, S * T * GE);
+        float[] sinkTerms = dSinks == null ? null : new float[S * H * T];
+        K.parallel().forRange(S * G, 1, (task0, task1) -> {
+            float[] ds = new float[QUERY_TILE * T]; // dP, then dS, of one tile: its rows n apart
+            for (int task = task0; task < task1; task++) {
+                int s = task / G, g = task % G;
+                for (int h = g * group; h < (g + 1) * group; h++) {
+                    for (int b = 0; b < tiles; b++) {
+                        int t0 = (int) ((long) T * b / tiles), t1 = (int) ((long) T * (b + 1) / tiles), tb = t1 - t0;
+                        int lo0 = window > 0 ? Math.max(0, t0 - window + 1) : 0, n = t1 - lo0;
+                        int po = ((s * H + h) * T + t0) * T + lo0, qo = (s * T + t0) * HE + h * E, kvo = (s * T + lo0) * GE + g * E;
+                        K.gemm(false, true, tb, n, E, dOut, qo, HE, v, kvo, GE, ds, 0, n, false);
+                        K.gemm(true, false, n, E, tb, p, po, T, dOut, qo, HE, dv, kvo, GE, true);
+                        for (int t = 0; t < tb; t++) {
+                            int pr = po + t * T, dr = t * n;
+                            float sum = K.dot(p, pr, ds, dr, n);
+                            if (sinkTerms != null) {
+                                float mass = 0f;
+                                for (int j = 0; j < n; j++) mass += p[pr + j];
+                                sinkTerms[(s * H + h) * T + t0 + t] = (1 - mass) * sum;
+                            }
+                            for (int j = 0; j < n; j++) ds[dr + j] = p[pr + j] * (ds[dr + j] - sum) * scale;
+                        }
+                        K.gemm(false, false, tb, E, n, ds, 0, n, k, kvo, GE, dq, qo, HE, true);
+                        K.gemm(true, false, n, E, tb, ds, 0, n, q, qo, HE, dk, kvo, GE, true);
+                    }
+                }
+            }
+        });
+        if (sinkTerms != null) {
+            for (int s = 0; s < S; s++) {
+                for (int h = 0; h < H; h++) {
+                    for (int t = 0; t < T; t++) dSinks[h] -= sinkTerms[(s * H + h) * T + t];
+                }
+            }
+        }
+    }
+
     private static void zero(float[] dq, float[] dk, float[] dv, int nq, int nkv) {
         java.util.Arrays.fill(dq, 0, nq, 0f);
         java.util.Arrays.fill(dk, 0, nkv, 0f);

@@ -17,11 +17,24 @@ import static org.junit.jupiter.api.Assertions.*;
 class AttentionBackwardTwinTest {
     @Test
     void blockedEqualsPerKeyPair() {
+        check(new int[]{8, 48}, 21, new int[]{0, 7}, false);
+    }
+
+    /**
+     * The tiled backward (a tile of queries at a time, every product a GEMM over the tile's rectangle of keys) against
+     * the per-pair one: several tiles, a window longer than two tiles, heads of 16 and 48.
+     */
+    @Test
+    void tiledEqualsPerKeyPair() {
+        check(new int[]{16, 48}, 300, new int[]{0, 130}, true);
+    }
+
+    private static void check(int[] heads, int T, int[] windows, boolean tiled) {
         Kernels K = Backend.cpu().kernels();
-        for (int E : new int[]{8, 48}) {
-            for (int window : new int[]{0, 7}) {
+        for (int E : heads) {
+            for (int window : windows) {
                 for (boolean sinks : new boolean[]{false, true}) {
-                    int S = 2, T = 21, H = 4, G = 2;
+                    int S = 2, H = 4, G = 2;
                     Random r = new Random(E * 31L + window * 7L + (sinks ? 1 : 0));
                     float[] q = gauss(r, S * T * H * E), k = gauss(r, S * T * G * E), v = gauss(r, S * T * G * E), dOut = gauss(r, S * T * H * E);
                     float[] p = new float[S * H * T * T];
@@ -34,9 +47,10 @@ class AttentionBackwardTwinTest {
                     }
                     float[][] a = grads(S, T, H, G, E), b = grads(S, T, H, G, E);
                     float[] sa = sinks ? new float[H] : null, sb = sinks ? new float[H] : null;
-                    Attention.blockedBackward(K, a[0], a[1], a[2], dOut, p, q, k, v, S, T, H, G, E, window, sa);
+                    if (tiled) Attention.tiledBackward(K, a[0], a[1], a[2], dOut, p, q, k, v, S, T, H, G, E, window, sa);
+                    else Attention.blockedBackward(K, a[0], a[1], a[2], dOut, p, q, k, v, S, T, H, G, E, window, sa);
                     Attention.perKeyBackward(K, b[0], b[1], b[2], dOut, p, q, k, v, S, T, H, G, E, window, sb);
-                    String what = "E " + E + ", window " + window + ", sinks " + sinks;
+                    String what = (tiled ? "tiled" : "blocked") + ", E " + E + ", window " + window + ", sinks " + sinks;
                     for (int i = 0; i < 3; i++) assertArrayEquals(b[i], a[i], 2e-5f, what + ": " + "qkv".charAt(i));
                     if (sinks) assertArrayEquals(sb, sa, 2e-5f, what + ": sinks");
                     assertTrue(java.util.Arrays.stream(box(a[1])).anyMatch(x -> Math.abs(x) > 1e-3), "dK is not all zero");
