@@ -179,6 +179,44 @@ class KernelTwinTest {
     }
 
     /**
+     * KL(softmax p ‖ softmax q)'s sum over a row, against the same taken here in double from its definition, on both
+     * providers: rows of a vocabulary's length and every tail, a child close to its parent (KL ~1e-3, where rounding
+     * shows most) and a far one; within 1e-6 of the sum of the terms' magnitudes.
+     */
+    @Test
+    void klSumIsTheKlOfTheSoftmaxes() {
+        for (int n : new int[]{1, 15, 16, 17, 100, 512, 32000}) {
+            for (double noise : new double[]{0.05, 2.0}) {
+                float[] p = randn(n + 3), q = new float[n + 5];
+                for (int i = 0; i < n; i++) {
+                    p[3 + i] *= 3f;
+                    q[5 + i] = p[3 + i] + (float) (noise * rnd.nextGaussian());
+                }
+                double mp = Double.NEGATIVE_INFINITY, mq = Double.NEGATIVE_INFINITY, sp = 0, sq = 0;
+                for (int i = 0; i < n; i++) {
+                    mp = Math.max(mp, p[3 + i]);
+                    mq = Math.max(mq, q[5 + i]);
+                }
+                for (int i = 0; i < n; i++) {
+                    sp += Math.exp(p[3 + i] - mp);
+                    sq += Math.exp(q[5 + i] - mq);
+                }
+                float lp = (float) (mp + Math.log(sp)), lq = (float) (mq + Math.log(sq));
+                double want = 0, mag = 0;
+                for (int i = 0; i < n; i++) {
+                    double logp = p[3 + i] - lp, logq = q[5 + i] - lq, term = Math.exp(logp) * (logp - logq);
+                    want += term;
+                    mag += Math.abs(term);
+                }
+                for (Kernels k : new Kernels[]{vec, sca}) {
+                    double got = k.klSum(p, 3, lp, q, 5, lq, n);
+                    assertEquals(want, got, 1e-6 * mag + 1e-12, k.getClass().getSimpleName() + " n " + n + " noise " + noise);
+                }
+            }
+        }
+    }
+
+    /**
      * One query's attention over transposed keys and values (a small head's prefill): the exponents left in the score
      * row, their sum and the unnormalized outputs against the same computed here in double precision from the float
      * inputs, on both providers, for heads of 8 (the vector provider's fused path, every tail of its last vector:

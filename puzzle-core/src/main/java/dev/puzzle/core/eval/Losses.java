@@ -24,13 +24,7 @@ public final class Losses {
     /** KL(p ‖ q) with p = softmax(pLogits), q = softmax(qLogits): Σ p (log p − log q). */
     public float kl(float[] pLogits, int pOff, float[] qLogits, int qOff, int n) {
         float lp = logSumExp(pLogits, pOff, n), lq = logSumExp(qLogits, qOff, n);
-        double s = 0;
-        for (int i = 0; i < n; i++) {
-            double logp = pLogits[pOff + i] - lp;
-            double logq = qLogits[qOff + i] - lq;
-            s += Math.exp(logp) * (logp - logq);
-        }
-        return (float) Math.max(0, s);
+        return (float) Math.max(0, K.klSum(pLogits, pOff, lp, qLogits, qOff, lq, n));
     }
 
     /** d crossEntropy / d logits = softmax(x) − onehot(target), written to dx. */

@@ -177,6 +177,21 @@ public interface Kernels {
     float expSum(float[] x, int xOff, int n, float mul, float shift);
 
     /**
+     * Σ_i exp(p_i − lp)·((p_i − lp) − (q_i − lq)) over n: KL(softmax p ‖ softmax q) given both rows' log-sum-exps
+     * ({@code Losses.kl}), each log-probability rounded to a float. The default takes the exponentials and the sum in
+     * double; a provider may take them in float lanes (within 1e-6 of the sum's magnitude over a row of 512).
+     */
+    default double klSum(float[] p, int pOff, float lp, float[] q, int qOff, float lq, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            double logp = p[pOff + i] - lp;
+            double logq = q[qOff + i] - lq;
+            s += Math.exp(logp) * (logp - logq);
+        }
+        return s;
+    }
+
+    /**
      * One query's attention over n keys held transposed (a small head's prefill: key and value element e of key j at
      * {@code kt/vt[e·stride + off + j]}): the scores s[j] = Σ_e q[qOff+e]·kt[..] (the E multiply-adds in order, as
      * {@link #axpyRows} makes them) into {@code scores[sOff, sOff + n)}, then exp(s[j] − max s) there, and
