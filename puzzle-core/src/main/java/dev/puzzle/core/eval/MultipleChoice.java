@@ -128,9 +128,15 @@ public final class MultipleChoice {
         int start = Math.max(1, common); // the first predicted token follows at least BOS
         if (start >= full.length) throw new PuzzleException("a choice adds no token to its context");
         Decoder.State st = model.newState(full.length);
-        float[] logits = model.forward(st, full, 0, full.length - 1, true);
+        int T = full.length - 1;
+        float[] h = model.hidden(st, full, 0, T);
+        // The classifier on the positions that predict the continuation only, but on at least 5 of them: with more than
+        // 4 rows its product is a GEMM whose rows come out the same however many there are (each logit the same sum in
+        // the same order), so the result is bit for bit the one of all T rows (as 4 or fewer take the matrix-vector path).
+        int from = Math.max(0, Math.min(start - 1, T - 5));
+        float[] logits = model.logits(h, from, T);
         double ll = 0;
-        for (int pos = start; pos < full.length; pos++) ll -= losses.crossEntropy(logits, (pos - 1) * V, V, full[pos]);
+        for (int pos = start; pos < full.length; pos++) ll -= losses.crossEntropy(logits, (pos - 1 - from) * V, V, full[pos]);
         return ll;
     }
 

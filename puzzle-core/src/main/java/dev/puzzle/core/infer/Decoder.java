@@ -141,8 +141,12 @@ public final class Decoder {
 
     /** Final RMSNorm and classifier over hidden states (T, D). */
     public float[] logits(float[] x, int T, boolean allLogits) {
+        return logits(x, allLogits ? 0 : T - 1, T);
+    }
+
+    /** The logits of positions [from, T) of the final hidden states x (T, D): (T − from, V). */
+    public float[] logits(float[] x, int from, int T) {
         int D = cfg.dim(), V = cfg.vocabSize();
-        int from = allLogits ? 0 : T - 1;
         int n = T - from;
         float[] xn = new float[n * D];
         for (int t = 0; t < n; t++) k.rmsnorm(xn, t * D, x, (from + t) * D, finalNorm, D, cfg.normEps());

@@ -40,6 +40,26 @@ class MultipleChoiceTest {
         assertTrue(ref < -1, "a real continuation has a real cost: " + ref);
     }
 
+    /**
+     * The log-likelihood takes the classifier on the continuation's positions only (at least 5): bit for bit the sum over
+     * all positions' logits, for contexts and continuations long and short (a sequence of 4 rows or fewer, one of exactly 5).
+     */
+    @Test
+    void theContinuationsLogitsAloneGiveTheSameLogLikelihoodBitForBit() throws Exception {
+        GoldenLogitsTest.Golden g = GoldenLogitsTest.golden();
+        Checkpoint ck = Checkpoints.load(Shared.require("models/stories260K/stories260K.bin"));
+        Decoder d = new Decoder(ck, Backend.cpu());
+        Losses losses = new Losses(Backend.cpu().kernels());
+        int V = ck.config().vocabSize();
+        for (int[] cf : new int[][]{{1, 3}, {2, 5}, {3, 6}, {5, 40}, {30, 33}, {30, 36}, {39, 41}, {12, 64}}) {
+            int[] context = Arrays.copyOf(g.tokens(), cf[0]), full = Arrays.copyOf(g.tokens(), cf[1]);
+            float[] all = d.forward(d.newState(full.length), full, 0, full.length - 1, true);
+            double want = 0;
+            for (int pos = Math.max(1, cf[0]); pos < full.length; pos++) want -= losses.crossEntropy(all, (pos - 1) * V, V, full[pos]);
+            assertEquals(want, MultipleChoice.logLikelihood(d, losses, context, full), 0.0, "context " + cf[0] + ", sequence " + cf[1]);
+        }
+    }
+
     @Test
     void aTaskFileThatIsNotOneIsRefusedNamingLineFieldAndValue(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("t.jsonl");
