@@ -125,6 +125,29 @@ class Avx2KernelTest {
                 bad++;
             }
         }
+        for (int n : new int[]{8, 9, 15, 16, 17, 100}) { // attention's fused backward at a head of 8, with 8 lanes
+            float[] dO = new float[8], q = new float[8], kt = new float[8 * (n + 2)], vt = new float[8 * (n + 2)], p = new float[n];
+            for (int i = 0; i < 8; i++) {
+                dO[i] = (float) rnd.nextGaussian();
+                q[i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < kt.length; i++) {
+                kt[i] = (float) rnd.nextGaussian();
+                vt[i] = (float) rnd.nextGaussian();
+            }
+            for (int j = 0; j < n; j++) p[j] = (float) Math.abs(rnd.nextGaussian()) / n;
+            float[] dk0 = new float[kt.length], dk1 = new float[kt.length], dv0 = new float[kt.length], dv1 = new float[kt.length];
+            float[] dq0 = new float[8], dq1 = new float[8];
+            float z0 = sca.attendBackward(dO, 0, q, 0, 8, p, 0, kt, vt, dk0, dv0, 1, n + 2, n, 0.3f, new float[n], dq0, 0);
+            float z1 = vec.attendBackward(dO, 0, q, 0, 8, p, 0, kt, vt, dk1, dv1, 1, n + 2, n, 0.3f, new float[n], dq1, 0);
+            boolean ok = Math.abs(z0 - z1) <= 1e-5f * (1 + Math.abs(z0));
+            for (int i = 0; i < kt.length; i++) ok &= Math.abs(dk0[i] - dk1[i]) <= 1e-5f && Math.abs(dv0[i] - dv1[i]) <= 1e-5f;
+            for (int e = 0; e < 8; e++) ok &= Math.abs(dq0[e] - dq1[e]) <= 1e-5f * (1 + Math.abs(dq0[e]));
+            if (!ok) {
+                System.out.println("mismatch in attendBackward at n=" + n);
+                bad++;
+            }
+        }
         for (int n : new int[]{1, 3, 7, 8, 9, 15, 17, 100}) { // the tails of max, scale, softmax, sumExp and expSum
             float[] x = new float[n + 5];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();

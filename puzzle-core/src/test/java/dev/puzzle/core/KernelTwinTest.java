@@ -179,6 +179,49 @@ class KernelTwinTest {
     }
 
     /**
+     * attend's backward for one query (probabilities kept; keys, values and their gradients transposed): dQ, dK, dV and
+     * Σ p·dp against the same computed here in double from the float inputs, on both providers, heads of 8 (the vector
+     * provider's fused path, every tail of its last vector) and of 5 (the default), gradients added to what they held.
+     */
+    @Test
+    void attendBackwardIsTheSoftmaxAttentionsGradient() {
+        for (int E : new int[]{8, 5}) {
+            for (int n : new int[]{1, 15, 16, 17, 33, 100}) {
+                int off = 2, stride = n + 7;
+                float scale = 0.35f;
+                float[] dO = randn(E + 1), q = randn(E + 3), kt = randn(E * stride), vt = randn(E * stride), p = new float[n + 4];
+                for (int j = 0; j < n; j++) p[4 + j] = (float) Math.abs(rnd.nextGaussian()) / n;
+                float[] dk0 = randn(E * stride), dv0 = randn(E * stride), dq0 = randn(E + 2);
+                double[] dp = new double[n], ds = new double[n];
+                double sum = 0;
+                for (int j = 0; j < n; j++) {
+                    for (int e = 0; e < E; e++) dp[j] += (double) dO[1 + e] * vt[e * stride + off + j];
+                    sum += p[4 + j] * dp[j];
+                }
+                for (int j = 0; j < n; j++) ds[j] = p[4 + j] * (dp[j] - sum) * scale;
+                for (Kernels k : new Kernels[]{vec, sca}) {
+                    String what = k.getClass().getSimpleName() + " E " + E + " n " + n;
+                    float[] dk = dk0.clone(), dv = dv0.clone(), dq = dq0.clone(), scratch = new float[n];
+                    float got = k.attendBackward(dO, 1, q, 3, E, p, 4, kt, vt, dk, dv, off, stride, n, scale, scratch, dq, 2);
+                    assertEquals(sum, got, 1e-5 * (1 + Math.abs(sum)), what + ": Σ p·dp");
+                    for (int e = 0; e < E; e++) {
+                        double want = dq0[2 + e];
+                        for (int j = 0; j < n; j++) want += ds[j] * kt[e * stride + off + j];
+                        assertEquals(want, dq[2 + e], 1e-5 * (1 + Math.abs(want)), what + ": dq " + e);
+                        for (int j = 0; j < n; j++) {
+                            int i = e * stride + off + j;
+                            assertEquals(dk0[i] + q[3 + e] * ds[j], dk[i], 1e-5 * (1 + Math.abs(dk0[i])), what + ": dK " + e + ", " + j);
+                            assertEquals(dv0[i] + dO[1 + e] * (double) p[4 + j], dv[i], 1e-5 * (1 + Math.abs(dv0[i])), what + ": dV " + e + ", " + j);
+                        }
+                    }
+                    assertEquals(dk0[0], dk[0], 0f, what + ": dK before the keys untouched");
+                    assertEquals(dv0[off + n], dv[off + n], 0f, what + ": dV after the keys untouched");
+                }
+            }
+        }
+    }
+
+    /**
      * KL(softmax p ‖ softmax q)'s sum over a row, against the same taken here in double from its definition, on both
      * providers: rows of a vocabulary's length and every tail, a child close to its parent (KL ~1e-3, where rounding
      * shows most) and a far one; within 1e-6 of the sum of the terms' magnitudes.

@@ -246,7 +246,7 @@ public final class Attention {
         float[] sinkTerms = dSinks == null ? null : new float[S * H * T];
         K.parallel().forRange(S * G, 1, (task0, task1) -> {
             float[] kt = new float[E * T], vt = new float[E * T], dkt = new float[E * T], dvt = new float[E * T];
-            float[] dp = new float[T], ds = new float[T];
+            float[] dp = new float[T];
             for (int task = task0; task < task1; task++) {
                 int s = task / G, g = task % G;
                 java.util.Arrays.fill(dkt, 0f);
@@ -263,17 +263,13 @@ public final class Attention {
                         int lo = window > 0 ? Math.max(0, t - window + 1) : 0, n = t - lo + 1;
                         int po = ((s * H + h) * T + t) * T + lo;
                         int qo = (s * T + t) * HE + h * E;
-                        // dP = dO · v (the E multiply-adds with dP in registers);  dV += P · dO
-                        java.util.Arrays.fill(dp, lo, t + 1, 0f);
-                        K.axpyRows(dOut, qo, E, vt, lo, T, dp, lo, n);
-                        for (int e = 0; e < E; e++) K.axpy(dOut[qo + e], p, po, dvt, e * T + lo, n);
-                        float sum = K.dot(p, po, dp, lo, n), mass = 0f;
-                        for (int j = 0; j < n; j++) mass += p[po + j];
-                        if (sinkTerms != null) sinkTerms[(s * H + h) * T + t] = (1 - mass) * sum;
-                        // dS = P ⊙ (dP − Σ P·dP);  dQ += dS·k·scale (E dot products as one small GEMM);  dK += dS·q·scale
-                        for (int j = 0; j < n; j++) ds[lo + j] = p[po + j] * (dp[lo + j] - sum) * scale;
-                        K.gemm(false, true, 1, E, n, ds, lo, n, kt, lo, T, dq, qo, E, true);
-                        for (int e = 0; e < E; e++) K.axpy(q[qo + e], ds, lo, dkt, e * T + lo, n);
+                        // dP = dO · v, dV += P · dO, Σ P·dP;  dS = P ⊙ (dP − Σ)·scale, dQ += dS·k, dK += dS·q
+                        float sum = K.attendBackward(dOut, qo, q, qo, E, p, po, kt, vt, dkt, dvt, lo, T, n, scale, dp, dq, qo);
+                        if (sinkTerms != null) {
+                            float mass = 0f;
+                            for (int j = 0; j < n; j++) mass += p[po + j];
+                            sinkTerms[(s * H + h) * T + t] = (1 - mass) * sum;
+                        }
                     }
                 }
                 for (int j = 0; j < T; j++) {

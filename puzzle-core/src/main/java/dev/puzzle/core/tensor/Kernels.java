@@ -177,6 +177,24 @@ public interface Kernels {
     float expSum(float[] x, int xOff, int n, float mul, float shift);
 
     /**
+     * The backward of {@link #attend} for one query whose probabilities p[pOff, +n) were kept, keys and values and their
+     * gradients held transposed (element e of key j at {@code [e·stride + off + j]}): dp = dO·v (E multiply-adds in
+     * order, into {@code dp[0, n)}), dV += dO_e·p, Σ = p·dp, dS = p ⊙ (dp − Σ)·scale, dq[dqOff, +E) += dS·k, dK += q_e·dS;
+     * returns Σ. The composition of {@link #axpyRows}, {@link #axpy}, {@link #dot} and a one-row {@link #gemm}.
+     */
+    default float attendBackward(float[] dOut, int dOff, float[] q, int qOff, int E, float[] p, int pOff, float[] kt, float[] vt,
+                                 float[] dkt, float[] dvt, int off, int stride, int n, float scale, float[] dp, float[] dq, int dqOff) {
+        java.util.Arrays.fill(dp, 0, n, 0f);
+        axpyRows(dOut, dOff, E, vt, off, stride, dp, 0, n);
+        for (int e = 0; e < E; e++) axpy(dOut[dOff + e], p, pOff, dvt, e * stride + off, n);
+        float sum = dot(p, pOff, dp, 0, n);
+        for (int j = 0; j < n; j++) dp[j] = p[pOff + j] * (dp[j] - sum) * scale;
+        gemm(false, true, 1, E, n, dp, 0, n, kt, off, stride, dq, dqOff, E, true);
+        for (int e = 0; e < E; e++) axpy(q[qOff + e], dp, 0, dkt, e * stride + off, n);
+        return sum;
+    }
+
+    /**
      * Σ_i exp(p_i − lp)·((p_i − lp) − (q_i − lq)) over n: KL(softmax p ‖ softmax q) given both rows' log-sum-exps
      * ({@code Losses.kl}), each log-probability rounded to a float. The default takes the exponentials and the sum in
      * double; a provider may take them in float lanes (within 1e-6 of the sum's magnitude over a row of 512).

@@ -895,6 +895,93 @@ public class VectorKernels implements Kernels {
     }
 
     /**
+     * A head of 8 in two passes over the keys instead of ~20 calls: dp, dV and Σ in the first, dS, dQ and dK in the
+     * second; whole vectors, the last ending at n with the lanes the one before it covered masked to zero (adding zero
+     * leaves dK, dV and the sums as they were). Other heads: the default.
+     */
+    @Override
+    public float attendBackward(float[] dOut, int dOff, float[] q, int qOff, int E, float[] p, int pOff, float[] kt, float[] vt,
+                                float[] dkt, float[] dvt, int off, int stride, int n, float scale, float[] dp, float[] dq, int dqOff) {
+        if (E != 8 || n < L) return Kernels.super.attendBackward(dOut, dOff, q, qOff, E, p, pOff, kt, vt, dkt, dvt, off, stride, n, scale, dp, dq, dqOff);
+        float g0 = dOut[dOff];
+        FloatVector o0 = FloatVector.broadcast(S, g0), c0 = FloatVector.broadcast(S, q[qOff]);
+        FloatVector o1 = FloatVector.broadcast(S, dOut[dOff + 1]), c1 = FloatVector.broadcast(S, q[qOff + 1]);
+        FloatVector o2 = FloatVector.broadcast(S, dOut[dOff + 2]), c2 = FloatVector.broadcast(S, q[qOff + 2]);
+        FloatVector o3 = FloatVector.broadcast(S, dOut[dOff + 3]), c3 = FloatVector.broadcast(S, q[qOff + 3]);
+        FloatVector o4 = FloatVector.broadcast(S, dOut[dOff + 4]), c4 = FloatVector.broadcast(S, q[qOff + 4]);
+        FloatVector o5 = FloatVector.broadcast(S, dOut[dOff + 5]), c5 = FloatVector.broadcast(S, q[qOff + 5]);
+        FloatVector o6 = FloatVector.broadcast(S, dOut[dOff + 6]), c6 = FloatVector.broadcast(S, q[qOff + 6]);
+        FloatVector o7 = FloatVector.broadcast(S, dOut[dOff + 7]), c7 = FloatVector.broadcast(S, q[qOff + 7]);
+        int r0 = off, r1 = off + stride, r2 = off + 2 * stride, r3 = off + 3 * stride, r4 = off + 4 * stride,
+                r5 = off + 5 * stride, r6 = off + 6 * stride, r7 = off + 7 * stride;
+        // dp = dO·v, Σ p·dp, dV += dO_e·p
+        FloatVector vs = FloatVector.zero(S);
+        for (int j = 0; j < n; j += L) {
+            int at = Math.min(j, n - L);
+            FloatVector pv = FloatVector.fromArray(S, p, pOff + at);
+            if (at < j) pv = pv.blend(0f, IOTA.compare(VectorOperators.LT, (float) (j - at)));
+            FloatVector d = FloatVector.fromArray(S, vt, r0 + at).mul(g0);
+            d = FloatVector.fromArray(S, vt, r1 + at).fma(o1, d);
+            d = FloatVector.fromArray(S, vt, r2 + at).fma(o2, d);
+            d = FloatVector.fromArray(S, vt, r3 + at).fma(o3, d);
+            d = FloatVector.fromArray(S, vt, r4 + at).fma(o4, d);
+            d = FloatVector.fromArray(S, vt, r5 + at).fma(o5, d);
+            d = FloatVector.fromArray(S, vt, r6 + at).fma(o6, d);
+            d = FloatVector.fromArray(S, vt, r7 + at).fma(o7, d);
+            d.intoArray(dp, at);
+            vs = pv.fma(d, vs);
+            pv.fma(o0, FloatVector.fromArray(S, dvt, r0 + at)).intoArray(dvt, r0 + at);
+            pv.fma(o1, FloatVector.fromArray(S, dvt, r1 + at)).intoArray(dvt, r1 + at);
+            pv.fma(o2, FloatVector.fromArray(S, dvt, r2 + at)).intoArray(dvt, r2 + at);
+            pv.fma(o3, FloatVector.fromArray(S, dvt, r3 + at)).intoArray(dvt, r3 + at);
+            pv.fma(o4, FloatVector.fromArray(S, dvt, r4 + at)).intoArray(dvt, r4 + at);
+            pv.fma(o5, FloatVector.fromArray(S, dvt, r5 + at)).intoArray(dvt, r5 + at);
+            pv.fma(o6, FloatVector.fromArray(S, dvt, r6 + at)).intoArray(dvt, r6 + at);
+            pv.fma(o7, FloatVector.fromArray(S, dvt, r7 + at)).intoArray(dvt, r7 + at);
+        }
+        float sum = vs.reduceLanes(VectorOperators.ADD);
+        // dS = p ⊙ (dp − Σ)·scale;  dq += dS·k (in lanes);  dK += q_e·dS
+        FloatVector a0 = FloatVector.zero(S);
+        FloatVector a1 = FloatVector.zero(S);
+        FloatVector a2 = FloatVector.zero(S);
+        FloatVector a3 = FloatVector.zero(S);
+        FloatVector a4 = FloatVector.zero(S);
+        FloatVector a5 = FloatVector.zero(S);
+        FloatVector a6 = FloatVector.zero(S);
+        FloatVector a7 = FloatVector.zero(S);
+        for (int j = 0; j < n; j += L) {
+            int at = Math.min(j, n - L);
+            FloatVector ds = FloatVector.fromArray(S, p, pOff + at).mul(FloatVector.fromArray(S, dp, at).sub(sum)).mul(scale);
+            if (at < j) ds = ds.blend(0f, IOTA.compare(VectorOperators.LT, (float) (j - at)));
+            a0 = FloatVector.fromArray(S, kt, r0 + at).fma(ds, a0);
+            a1 = FloatVector.fromArray(S, kt, r1 + at).fma(ds, a1);
+            a2 = FloatVector.fromArray(S, kt, r2 + at).fma(ds, a2);
+            a3 = FloatVector.fromArray(S, kt, r3 + at).fma(ds, a3);
+            a4 = FloatVector.fromArray(S, kt, r4 + at).fma(ds, a4);
+            a5 = FloatVector.fromArray(S, kt, r5 + at).fma(ds, a5);
+            a6 = FloatVector.fromArray(S, kt, r6 + at).fma(ds, a6);
+            a7 = FloatVector.fromArray(S, kt, r7 + at).fma(ds, a7);
+            ds.fma(c0, FloatVector.fromArray(S, dkt, r0 + at)).intoArray(dkt, r0 + at);
+            ds.fma(c1, FloatVector.fromArray(S, dkt, r1 + at)).intoArray(dkt, r1 + at);
+            ds.fma(c2, FloatVector.fromArray(S, dkt, r2 + at)).intoArray(dkt, r2 + at);
+            ds.fma(c3, FloatVector.fromArray(S, dkt, r3 + at)).intoArray(dkt, r3 + at);
+            ds.fma(c4, FloatVector.fromArray(S, dkt, r4 + at)).intoArray(dkt, r4 + at);
+            ds.fma(c5, FloatVector.fromArray(S, dkt, r5 + at)).intoArray(dkt, r5 + at);
+            ds.fma(c6, FloatVector.fromArray(S, dkt, r6 + at)).intoArray(dkt, r6 + at);
+            ds.fma(c7, FloatVector.fromArray(S, dkt, r7 + at)).intoArray(dkt, r7 + at);
+        }
+        dq[dqOff + 0] += a0.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 1] += a1.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 2] += a2.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 3] += a3.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 4] += a4.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 5] += a5.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 6] += a6.reduceLanes(VectorOperators.ADD);
+        dq[dqOff + 7] += a7.reduceLanes(VectorOperators.ADD);
+        return sum;
+    }
+
+    /**
      * The exponentials in float lanes (the scalar form spent one double Math.exp per vocabulary entry: scoring's KL over
      * 512 entries was a tenth of the score stage), each lane's terms summed in float, the lanes in double; the tail as
      * the default.
