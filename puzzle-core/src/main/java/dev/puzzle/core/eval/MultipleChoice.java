@@ -119,7 +119,6 @@ public final class MultipleChoice {
      * continuation as the tokenizer splits the whole string), teacher-forced.
      */
     static double logLikelihood(Decoder model, Losses losses, int[] context, int[] full) {
-        int V = model.config().vocabSize();
         if (full.length > model.config().maxSeqLen()) {
             throw new PuzzleException("a context with its choice is " + full.length + " tokens, more than the model's context of " + model.config().maxSeqLen());
         }
@@ -127,12 +126,17 @@ public final class MultipleChoice {
         while (common < Math.min(context.length, full.length) && context[common] == full[common]) common++;
         int start = Math.max(1, common); // the first predicted token follows at least BOS
         if (start >= full.length) throw new PuzzleException("a choice adds no token to its context");
-        Decoder.State st = model.newState(full.length);
-        int T = full.length - 1;
-        float[] h = model.hidden(st, full, 0, T);
-        // The classifier on the positions that predict the continuation only, but on at least 5 of them: with more than
-        // 4 rows its product is a GEMM whose rows come out the same however many there are (each logit the same sum in
-        // the same order), so the result is bit for bit the one of all T rows (as 4 or fewer take the matrix-vector path).
+        return fromHidden(model, losses, full, start, model.hidden(model.newState(full.length), full, 0, full.length - 1));
+    }
+
+    /**
+     * {@link #logLikelihood} from the final hidden states h of positions [0, full.length − 1): the classifier on the
+     * positions that predict the continuation only, but on at least 5 of them — with more than 4 rows its product is a
+     * GEMM whose rows come out the same however many there are (each logit the same sum in the same order), so the
+     * result is bit for bit the one of all rows (4 or fewer take the matrix-vector path, which rounds otherwise).
+     */
+    static double fromHidden(Decoder model, Losses losses, int[] full, int start, float[] h) {
+        int V = model.config().vocabSize(), T = full.length - 1;
         int from = Math.max(0, Math.min(start - 1, T - 5));
         float[] logits = model.logits(h, from, T);
         double ll = 0;
