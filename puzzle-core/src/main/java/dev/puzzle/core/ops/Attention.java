@@ -67,13 +67,12 @@ public final class Attention {
 
     /**
      * This thread's scratch row of at least E floats, zeroed: one query's output before the softmax's normalization,
-     * when the probabilities are not kept (inference) and the E outputs are scaled instead of the n probabilities.
-     * max(x·s) = s·max(x) for s > 0 and each exponent is rounded as the scaled row's was: only where 1/Σ is applied
-     * moves (a few ulps of the output).
+     * where the E outputs are scaled by 1/Σ instead of the n probabilities (with no sink; kept probabilities are
+     * scaled besides). max(x·s) = s·max(x) for s > 0 and each exponent is rounded as the scaled row's was: only where
+     * 1/Σ is applied moves (a few ulps of the output).
      */
     private static float[] outRow(int E) {
-        float[] o = OUT_ROW.get();
-        if (o.length < E) OUT_ROW.set(o = new float[E]);
+        float[] o = scratch(OUT_ROW, E);
         java.util.Arrays.fill(o, 0, E, 0f);
         return o;
     }
@@ -93,9 +92,7 @@ public final class Attention {
                                 float[] out, int outOff, int outStride, float[] p, int pOff, int pStride,
                                 int T, int pos0, int kStart, int E, int window, float scale, float sink) {
         int firstLo = window > 0 ? Math.max(kStart, pos0 - window + 1) : kStart, nKeys = pos0 + T - firstLo;
-        float[] kt = KEYS_T.get(), vt = VALUES_T.get();
-        if (kt.length < E * nKeys) KEYS_T.set(kt = new float[E * nKeys]);
-        if (vt.length < E * nKeys) VALUES_T.set(vt = new float[E * nKeys]);
+        float[] kt = scratch(KEYS_T, E * nKeys), vt = scratch(VALUES_T, E * nKeys);
         for (int j = 0; j < nKeys; j++) {
             int ko = kvOff + (firstLo - kStart + j) * kvStride;
             for (int e = 0; e < E; e++) {
@@ -141,6 +138,7 @@ public final class Attention {
     private static final ThreadLocal<float[]> TILE_Q = ThreadLocal.withInitial(() -> new float[0]),
             TILE_SCORES = ThreadLocal.withInitial(() -> new float[0]), TILE_OUT = ThreadLocal.withInitial(() -> new float[0]);
 
+    /** This thread's array of a scratch buffer, grown to at least n. */
     private static float[] scratch(ThreadLocal<float[]> tl, int n) {
         float[] a = tl.get();
         if (a.length < n) tl.set(a = new float[n]);

@@ -903,8 +903,7 @@ public class VectorKernels implements Kernels {
     public float attendBackward(float[] dOut, int dOff, float[] q, int qOff, int E, float[] p, int pOff, float[] kt, float[] vt,
                                 float[] dkt, float[] dvt, int off, int stride, int n, float scale, float[] dp, float[] dq, int dqOff) {
         if (E != 8 || n < L) return Kernels.super.attendBackward(dOut, dOff, q, qOff, E, p, pOff, kt, vt, dkt, dvt, off, stride, n, scale, dp, dq, dqOff);
-        float g0 = dOut[dOff];
-        FloatVector o0 = FloatVector.broadcast(S, g0), c0 = FloatVector.broadcast(S, q[qOff]);
+        FloatVector o0 = FloatVector.broadcast(S, dOut[dOff]), c0 = FloatVector.broadcast(S, q[qOff]);
         FloatVector o1 = FloatVector.broadcast(S, dOut[dOff + 1]), c1 = FloatVector.broadcast(S, q[qOff + 1]);
         FloatVector o2 = FloatVector.broadcast(S, dOut[dOff + 2]), c2 = FloatVector.broadcast(S, q[qOff + 2]);
         FloatVector o3 = FloatVector.broadcast(S, dOut[dOff + 3]), c3 = FloatVector.broadcast(S, q[qOff + 3]);
@@ -920,7 +919,7 @@ public class VectorKernels implements Kernels {
             int at = Math.min(j, n - L);
             FloatVector pv = FloatVector.fromArray(S, p, pOff + at);
             if (at < j) pv = pv.blend(0f, IOTA.compare(VectorOperators.LT, (float) (j - at)));
-            FloatVector d = FloatVector.fromArray(S, vt, r0 + at).mul(g0);
+            FloatVector d = FloatVector.fromArray(S, vt, r0 + at).mul(o0); // fma(dO, v, 0) is the rounded product
             d = FloatVector.fromArray(S, vt, r1 + at).fma(o1, d);
             d = FloatVector.fromArray(S, vt, r2 + at).fma(o2, d);
             d = FloatVector.fromArray(S, vt, r3 + at).fma(o3, d);
@@ -941,14 +940,7 @@ public class VectorKernels implements Kernels {
         }
         float sum = vs.reduceLanes(VectorOperators.ADD);
         // dS = p ⊙ (dp − Σ)·scale;  dq += dS·k (in lanes);  dK += q_e·dS
-        FloatVector a0 = FloatVector.zero(S);
-        FloatVector a1 = FloatVector.zero(S);
-        FloatVector a2 = FloatVector.zero(S);
-        FloatVector a3 = FloatVector.zero(S);
-        FloatVector a4 = FloatVector.zero(S);
-        FloatVector a5 = FloatVector.zero(S);
-        FloatVector a6 = FloatVector.zero(S);
-        FloatVector a7 = FloatVector.zero(S);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int j = 0; j < n; j += L) {
             int at = Math.min(j, n - L);
             FloatVector ds = FloatVector.fromArray(S, p, pOff + at).mul(FloatVector.fromArray(S, dp, at).sub(sum)).mul(scale);
