@@ -63,6 +63,30 @@ final class HugePages {
         }
     }
 
+    /** Bytes of one region {@link #slice} cuts into (a whole number of huge pages). */
+    static final long REGION = 64L << 20;
+    private static MemorySegment region; // the region slices are cut from now; earlier ones live while a slice of them does
+    private static long regionUsed;
+
+    /**
+     * At least {@code bytes} of zeroed memory, 64-byte aligned, cut from a region of {@link #REGION} bytes on huge pages
+     * that many callers share: a small matrix gets huge pages too, where {@link #allocate} of its size alone would not
+     * (under {@link #SIZE}). A region is freed when none of its slices is reachable any more (it lives in an automatic
+     * arena, and a slice keeps it alive); a request larger than half a region gets its own. Only the pages a slice
+     * touches are backed (anonymous memory is faulted in on first touch), so a region's unused tail costs address space.
+     */
+    static synchronized MemorySegment slice(long bytes) {
+        if (bytes > REGION / 2) return allocate(Arena.ofAuto(), bytes);
+        long need = (bytes + 63) / 64 * 64;
+        if (region == null || regionUsed + need > region.byteSize()) {
+            region = allocate(Arena.ofAuto(), REGION);
+            regionUsed = 0;
+        }
+        MemorySegment s = region.asSlice(regionUsed, bytes);
+        regionUsed += need;
+        return s;
+    }
+
     private static void unmap(long address, long bytes) {
         try {
             int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), bytes);

@@ -328,18 +328,22 @@ public interface Kernels {
         }
         // Decode: one contiguous range of rows per thread, each reading its part of W once from start to end. Blocks
         // claimed one by one cost more than they balanced: the 110M BF16 model's matrices per token took 8.1 ms on two
-        // threads (8.7 on one) in 21-row blocks, 4.0 ms in two ranges. BF16 and F32 rows are read in place from the
-        // mapping when the range lies in one chunk of it; otherwise (and for quantized rows) block by block as above.
-        boolean inPlace = bf16 || w.dtype() == DType.F32;
+        // threads (8.7 on one) in 21-row blocks, 4.0 ms in two ranges. BF16 and F32 rows are read in place (from the
+        // mapping when the range lies in one chunk of it); otherwise (and for quantized rows) block by block as above.
+        // A file-mapped BF16 matrix is read from its copy on huge pages where Resident makes one (a third faster), block
+        // by block until it is made (never from the mapping then: see Resident.enabled).
+        java.lang.foreign.MemorySegment resident = bf16 ? Resident.of(w) : null;
+        boolean inPlace = w.dtype() == DType.F32 || (bf16 && (resident != null || !Resident.enabled()));
         parallel().forRange(n, 16, (r0, r1) -> {
-            java.lang.foreign.MemorySegment seg = inPlace ? w.rowSegment(r0, r1 - r0) : null;
+            long rowBytes = bf16 ? 2L * k : 4L * k;
+            java.lang.foreign.MemorySegment seg = resident != null ? resident : inPlace ? w.rowSegment(r0, r1 - r0) : null;
+            long at = resident != null ? r0 * rowBytes : 0; // row r0's byte in seg
             if (seg != null) {
-                long rowBytes = bf16 ? 2L * k : 4L * k;
                 int j = 0;
-                if (m == 1 && !bf16) for (; j + 4 <= r1 - r0; j += 4) dotF32Rows4(xs, xo, seg, j * rowBytes, rowBytes, k, out, outOff + r0 + j, accumulate);
+                if (m == 1 && !bf16) for (; j + 4 <= r1 - r0; j += 4) dotF32Rows4(xs, xo, seg, at + j * rowBytes, rowBytes, k, out, outOff + r0 + j, accumulate);
                 for (; j < r1 - r0; j++) {
                     for (int i = 0; i < m; i++) {
-                        float d = bf16 ? dotBf16(xs, xo + i * k, seg, j * rowBytes, k) : dotF32(xs, xo + i * k, seg, j * rowBytes, k);
+                        float d = bf16 ? dotBf16(xs, xo + i * k, seg, at + j * rowBytes, k) : dotF32(xs, xo + i * k, seg, at + j * rowBytes, k);
                         int o = outOff + i * n + r0 + j;
                         out[o] = accumulate ? out[o] + d : d;
                     }

@@ -28,11 +28,7 @@ class HugePagesTest {
     /** The kernel's own account (/proc/self/smaps) says the buffer's mapping is backed by huge pages once touched. */
     @Test
     void largeBuffersLandOnHugePagesWhereLinuxOffersThem() throws Exception {
-        Path thp = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
-        assumeTrue(Files.isReadable(thp), "no transparent huge pages on this system");
-        String mode = Files.readString(thp);
-        assumeTrue(mode.contains("[madvise]") || mode.contains("[always]"), "transparent huge pages are off here: " + mode.strip());
-        assumeTrue(HugePages.class.getModule().isNativeAccessEnabled(), "run without --enable-native-access: madvise is not called");
+        assumeHugePages();
         try (Arena arena = Arena.ofConfined()) {
             long bytes = 5 * HugePages.SIZE + 12345;
             MemorySegment s = HugePages.allocate(arena, bytes);
@@ -45,6 +41,45 @@ class HugePagesTest {
             assertTrue(anonHugeKb(s.address()) >= 2048, "no huge page backs the buffer at 0x" + Long.toHexString(s.address()));
             for (long o = 0; o < bytes; o += 4096) assertEquals(1, s.get(ValueLayout.JAVA_BYTE, o));
         }
+    }
+
+    /** Small requests are cut from shared regions: each its own 64-byte-aligned zeroed bytes, none overlapping. */
+    @Test
+    void slicesOfARegionAreDisjointAlignedAndZeroed() {
+        long[] sizes = {1000, 1, 4096, 12345, 64};
+        MemorySegment[] s = new MemorySegment[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            s[i] = HugePages.slice(sizes[i]);
+            assertEquals(sizes[i], s[i].byteSize());
+            assertEquals(0, s[i].address() % 64, "slice " + i);
+            for (long o = 0; o < sizes[i]; o++) assertEquals(0, s[i].get(ValueLayout.JAVA_BYTE, o), "fresh memory is zero");
+            s[i].fill((byte) (i + 1));
+        }
+        for (int i = 0; i < sizes.length; i++) {
+            for (long o = 0; o < sizes[i]; o++) assertEquals(i + 1, s[i].get(ValueLayout.JAVA_BYTE, o), "slice " + i + " was written over by another");
+        }
+        MemorySegment big = HugePages.slice(HugePages.REGION / 2 + 1); // its own allocation
+        assertEquals(HugePages.REGION / 2 + 1, big.byteSize());
+        big.set(ValueLayout.JAVA_BYTE, big.byteSize() - 1, (byte) 7);
+        assertEquals(7, big.get(ValueLayout.JAVA_BYTE, big.byteSize() - 1));
+    }
+
+    /** A slice of a few KiB, touched, lies on a huge page (the point of sharing regions): smaps says so. */
+    @Test
+    void aSmallSliceLiesOnAHugePage() throws Exception {
+        assumeHugePages();
+        MemorySegment s = HugePages.slice(8192);
+        s.fill((byte) 1);
+        assertTrue(anonHugeKb(s.address()) >= 2048, "no huge page backs the slice at 0x" + Long.toHexString(s.address()));
+    }
+
+    /** Skips a test where this system offers no transparent huge pages, or this JVM may not ask for them. */
+    private static void assumeHugePages() throws Exception {
+        Path thp = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+        assumeTrue(Files.isReadable(thp), "no transparent huge pages on this system");
+        String mode = Files.readString(thp);
+        assumeTrue(mode.contains("[madvise]") || mode.contains("[always]"), "transparent huge pages are off here: " + mode.strip());
+        assumeTrue(HugePages.class.getModule().isNativeAccessEnabled(), "run without --enable-native-access: madvise is not called");
     }
 
     /** AnonHugePages (kB) of the mapping of /proc/self/smaps that holds {@code address}. */
