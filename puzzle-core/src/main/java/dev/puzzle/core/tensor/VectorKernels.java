@@ -1128,30 +1128,29 @@ public class VectorKernels implements Kernels {
         Kernels.super.swigluBackward(da, db, dg, a, b, i, end - i);
     }
 
-    /** L BF16 values from w at off, as FP32 lanes: sign-extend to int, shift into the top half. */
-    private static FloatVector bf16(short[] w, int off) {
-        IntVector i = (IntVector) ShortVector.fromArray(SH, w, off).convertShape(VectorOperators.S2I, SI, 0);
-        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
 
+    // The BF16 loads below are written out in each loop, not through a helper returning the widened vector: a helper of
+    // their size (38 bytes of bytecode, past C2's MaxInlineSize of 35) is inlined only if its call site is hot when the
+    // caller compiles, and when it was not (one run in three or four, by the compiler's timing), every load boxed its
+    // vector: the 110M BF16 model decoded at 25-28 tok/s on two threads instead of 80-90, both cores busy (measured, and
+    // gone with the helper forced inline).
     @Override
     public float dotBf16(float[] x, int xOff, short[] w, int wOff, int n) {
         int i = 0;
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
         for (int bound = n - 2 * L; i <= bound; i += 2 * L) {
-            s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + i), s0);
-            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(bf16(w, wOff + i + L), s1);
+            IntVector a = (IntVector) ShortVector.fromArray(SH, w, wOff + i).convertShape(VectorOperators.S2I, SI, 0);
+            IntVector b = (IntVector) ShortVector.fromArray(SH, w, wOff + i + L).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(b.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s1);
         }
-        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + i), s0);
+        for (; i + L <= n; i += L) {
+            IntVector a = (IntVector) ShortVector.fromArray(SH, w, wOff + i).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+        }
         float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w[wOff + i] << 16);
         return s;
-    }
-
-    /** L BF16 values at byte off of a segment, as FP32 lanes. */
-    private static FloatVector bf16(java.lang.foreign.MemorySegment w, long off) {
-        IntVector i = (IntVector) ShortVector.fromMemorySegment(SH, w, off, java.nio.ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, SI, 0);
-        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     @Override
@@ -1159,10 +1158,15 @@ public class VectorKernels implements Kernels {
         int i = 0;
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
         for (int bound = n - 2 * L; i <= bound; i += 2 * L) {
-            s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + 2L * i), s0);
-            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(bf16(w, wOff + 2L * (i + L)), s1);
+            IntVector a = (IntVector) ShortVector.fromMemorySegment(SH, w, wOff + 2L * i, LE).convertShape(VectorOperators.S2I, SI, 0);
+            IntVector b = (IntVector) ShortVector.fromMemorySegment(SH, w, wOff + 2L * (i + L), LE).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + i + L).fma(b.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s1);
         }
-        for (; i + L <= n; i += L) s0 = FloatVector.fromArray(S, x, xOff + i).fma(bf16(w, wOff + 2L * i), s0);
+        for (; i + L <= n; i += L) {
+            IntVector a = (IntVector) ShortVector.fromMemorySegment(SH, w, wOff + 2L * i, LE).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+        }
         float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w.get(BF16_LE, wOff + 2L * i) << 16);
         return s;
@@ -1239,7 +1243,10 @@ public class VectorKernels implements Kernels {
     @Override
     public void widenBf16(short[] w, int wOff, float[] dst, int dstOff, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) bf16(w, wOff + i).intoArray(dst, dstOff + i);
+        for (; i + L <= n; i += L) { // sign-extended to int lanes, shifted into the top half (written out: see dotBf16)
+            IntVector a = (IntVector) ShortVector.fromArray(SH, w, wOff + i).convertShape(VectorOperators.S2I, SI, 0);
+            a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
         for (; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w[wOff + i] << 16);
     }
 
