@@ -31,6 +31,7 @@ public final class Resident {
     private static final Map<Tensor, Future<MemorySegment>> MADE = new WeakHashMap<>(); // keys by identity, as Q4Rows32's
     private static long budget = -1, used; // budget: most bytes of copies at once, read on first use (see the class comment)
     private static ExecutorService copier;
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
 
     private Resident() {
     }
@@ -51,6 +52,7 @@ public final class Resident {
                 if (used + bytes > budget) f = CompletableFuture.completedFuture(null); // past the budget: read from the file
                 else {
                     used += bytes;
+                    CLEANER.register(w, () -> release(bytes)); // the tensor collected, its copy goes with it: the budget back
                     if (copier == null) copier = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon().name("puzzle-resident").unstarted(r));
                     f = copier.submit(() -> copy(w, bytes));
                 }
@@ -71,6 +73,19 @@ public final class Resident {
         synchronized (MADE) {
             if (budget < 0) budget = budget(System.getProperty("puzzle.resident_mib"));
             return budget > 0;
+        }
+    }
+
+    private static void release(long bytes) {
+        synchronized (MADE) {
+            used -= bytes;
+        }
+    }
+
+    /** Bytes of copies now counted against the budget: for tests. */
+    static long used() {
+        synchronized (MADE) {
+            return used;
         }
     }
 

@@ -74,6 +74,25 @@ class ResidentTest {
         }
     }
 
+    /** A collected tensor gives its copy's bytes back to the budget (a process that decodes model after model). */
+    @Test
+    void aCollectedTensorGivesItsBytesBack(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("w.bin");
+        MappedTensorTest.write(f, DType.BF16, 17);
+        long before = Resident.used(), bytes = (long) ROWS * COLS * 2;
+        Tensor w = map(f, DType.BF16, Tensor.CHUNK_BYTES);
+        assertNotNull(Resident.awaitCopy(w));
+        assertEquals(before + bytes, Resident.used());
+        java.lang.ref.WeakReference<Tensor> gone = new java.lang.ref.WeakReference<>(w);
+        w = null;
+        for (int i = 0; i < 100 && (gone.get() != null || Resident.used() > before); i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertNull(gone.get(), "the tensor was not collected");
+        assertTrue(Resident.used() <= before, "its bytes are still counted: " + Resident.used() + " > " + before); // other tests' tensors may go too
+    }
+
     @Test
     void theBudgetIsReadFromItsProperty() {
         assertEquals(0, Resident.budget("0"));
