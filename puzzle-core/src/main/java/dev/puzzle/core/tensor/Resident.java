@@ -18,9 +18,8 @@ import java.util.concurrent.Future;
  * <p>
  * The copy is made by one background thread, asked on a matrix's first use; until it is done decode reads the rows
  * block by block as stored ({@link #enabled}), with the same dot over the same values, so the results do not depend on
- * when it lands. In the background because
- * first-touching huge pages is slow on some machines (on this project's VMs 2.7 ms for each 2 MiB page, 0.5 s for a
- * 110M BF16 model, which would otherwise delay the first token).
+ * when it lands. In the background because first-touching huge pages is slow on some machines (on this project's VMs
+ * 2.7 ms for each 2 MiB page, 0.5 s for a 110M BF16 model, which would otherwise delay the first token).
  * <p>
  * The trade is memory: the copy is anonymous memory beside the file's cached pages (which the OS may then drop), so
  * copies stop at a budget — by default a quarter of the machine's physical memory, {@code -Dpuzzle.resident_mib=N} to
@@ -49,7 +48,7 @@ public final class Resident {
             if (f == null) {
                 if (budget < 0) budget = budget(System.getProperty("puzzle.resident_mib"));
                 long bytes = w.dtype().rowBytes(w.cols()) * w.rows();
-                if (used + bytes > budget) f = CompletableFuture.completedFuture(null); // past the budget: read from the file
+                if (used + bytes > budget) f = CompletableFuture.completedFuture(null); // past the budget: read block by block
                 else {
                     used += bytes;
                     CLEANER.register(w, () -> release(bytes)); // the tensor collected, its copy goes with it: the budget back
@@ -59,7 +58,7 @@ public final class Resident {
                 MADE.put(w, f);
             }
         }
-        return f.state() == Future.State.SUCCESS ? f.resultNow() : null; // a failed copy (the file gone?) leaves the mapping
+        return f.state() == Future.State.SUCCESS ? f.resultNow() : null; // a failed copy (the file gone?): block by block, as while pending
     }
 
     /**

@@ -1128,7 +1128,6 @@ public class VectorKernels implements Kernels {
         Kernels.super.swigluBackward(da, db, dg, a, b, i, end - i);
     }
 
-
     // The BF16 loads below are written out in each loop, not through a helper returning the widened vector: a helper of
     // their size (38 bytes of bytecode, past C2's MaxInlineSize of 35) is inlined only if its call site is hot when the
     // caller compiles, and when it was not (one run in three or four, by the compiler's timing), every load boxed its
