@@ -97,7 +97,8 @@ class ResidentTest {
     void theBudgetIsReadFromItsProperty() {
         assertEquals(0, Resident.budget("0"));
         assertEquals(16L << 20, Resident.budget(" 16 "));
-        assertTrue(Resident.budget(null) > 0, "a quarter of physical memory by default");
+        long total = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        assertEquals(total / 4, Resident.budget(null), total / 64.0, "a quarter of physical memory by default");
         for (String bad : new String[]{"abc", "-1", "1.5"}) {
             PuzzleException e = assertThrows(PuzzleException.class, () -> Resident.budget(bad));
             assertTrue(e.getMessage().contains("-Dpuzzle.resident_mib=" + bad), e.getMessage());
