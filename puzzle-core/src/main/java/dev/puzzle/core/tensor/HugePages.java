@@ -43,6 +43,18 @@ final class HugePages {
     private HugePages() {
     }
 
+    /** Whether {@link #allocate} can ask for huge pages here: mmap reachable, and Linux's THP mode madvise or always. */
+    static final boolean AVAILABLE = MMAP != null && thpMode();
+
+    private static boolean thpMode() {
+        try {
+            String mode = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled"));
+            return mode.contains("[madvise]") || mode.contains("[always]");
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /**
      * At least {@code bytes} of zeroed memory that lives as long as {@code arena}, 64-byte aligned; from {@link #SIZE}
      * up, whole huge pages the kernel is asked to back with huge ones (a hint: where it declines, small pages, the

@@ -23,8 +23,8 @@ import java.util.concurrent.Future;
  * <p>
  * The trade is memory: the copy is anonymous memory beside the file's cached pages (which the OS may then drop), so
  * copies stop at a budget — by default a quarter of the machine's physical memory, {@code -Dpuzzle.resident_mib=N} to
- * set it, 0 for none (decode then reads every BF16 matrix in place from the mapping, as before) — and a matrix past it
- * is read block by block. Kept while the tensor lives.
+ * set it, 0 for none (decode then reads every BF16 matrix in place from the mapping, as before; so where huge pages
+ * cannot be had, THP off or no native access) — and a matrix past it is read block by block. Kept while the tensor lives.
  */
 public final class Resident {
     private static final Map<Tensor, Future<MemorySegment>> MADE = new WeakHashMap<>(); // keys by identity, as Q4Rows32's
@@ -46,7 +46,7 @@ public final class Resident {
         synchronized (MADE) {
             f = MADE.get(w);
             if (f == null) {
-                if (budget < 0) budget = budget(System.getProperty("puzzle.resident_mib"));
+                if (budget < 0) budget = budgetHere();
                 long bytes = w.dtype().rowBytes(w.cols()) * w.rows();
                 if (used + bytes > budget) f = CompletableFuture.completedFuture(null); // past the budget: read block by block
                 else {
@@ -70,9 +70,15 @@ public final class Resident {
      */
     public static boolean enabled() {
         synchronized (MADE) {
-            if (budget < 0) budget = budget(System.getProperty("puzzle.resident_mib"));
+            if (budget < 0) budget = budgetHere();
             return budget > 0;
         }
+    }
+
+    /** No huge pages to be had (THP off, or no native access): a copy would cost the memory and gain nothing, so none is made. */
+    private static long budgetHere() {
+        long b = budget(System.getProperty("puzzle.resident_mib")); // a bad value is reported either way
+        return HugePages.AVAILABLE ? b : 0;
     }
 
     private static void release(long bytes) {
