@@ -46,9 +46,8 @@ public final class Resident {
         synchronized (MADE) {
             f = MADE.get(w);
             if (f == null) {
-                if (budget < 0) budget = budgetHere();
                 long bytes = w.dtype().rowBytes(w.cols()) * w.rows();
-                if (used + bytes > budget) f = CompletableFuture.completedFuture(null); // past the budget: read block by block
+                if (used + bytes > budget()) f = CompletableFuture.completedFuture(null); // past the budget: read block by block
                 else {
                     used += bytes;
                     CLEANER.register(w, () -> release(bytes)); // the tensor collected, its copy goes with it: the budget back
@@ -70,15 +69,20 @@ public final class Resident {
      */
     public static boolean enabled() {
         synchronized (MADE) {
-            if (budget < 0) budget = budgetHere();
-            return budget > 0;
+            return budget() > 0;
         }
     }
 
-    /** No huge pages to be had (THP off, or no native access): a copy would cost the memory and gain nothing, so none is made. */
-    private static long budgetHere() {
-        long b = budget(System.getProperty("puzzle.resident_mib")); // a bad value is reported either way
-        return HugePages.AVAILABLE ? b : 0;
+    /**
+     * The budget, read on first use (holding MADE's lock). No huge pages to be had (THP off, or no native access): a copy
+     * would cost the memory and gain nothing, so the budget is 0 — a bad property value is reported either way.
+     */
+    private static long budget() {
+        if (budget < 0) {
+            long b = budget(System.getProperty("puzzle.resident_mib"));
+            budget = HugePages.AVAILABLE ? b : 0;
+        }
+        return budget;
     }
 
     private static void release(long bytes) {
@@ -105,7 +109,11 @@ public final class Resident {
     }
 
     private static MemorySegment copy(Tensor w, long bytes) {
-        MemorySegment seg = HugePages.slice(bytes);
+        MemorySegment seg = HugePages.slice(bytes), whole = w.rowSegment(0, w.rows());
+        if (whole != null) { // the tensor in one buffer of the mapping (the usual case): one copy
+            MemorySegment.copy(whole, 0, seg, 0, bytes);
+            return seg;
+        }
         long rowBytes = bytes / w.rows();
         int step = (int) Math.max(1, (1 << 20) / rowBytes);
         byte[] buf = new byte[(int) (step * rowBytes)];

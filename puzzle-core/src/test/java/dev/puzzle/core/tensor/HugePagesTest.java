@@ -74,12 +74,8 @@ class HugePagesTest {
     }
 
     /** Skips a test where this system offers no transparent huge pages, or this JVM may not ask for them. */
-    private static void assumeHugePages() throws Exception {
-        Path thp = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
-        assumeTrue(Files.isReadable(thp), "no transparent huge pages on this system");
-        String mode = Files.readString(thp);
-        assumeTrue(mode.contains("[madvise]") || mode.contains("[always]"), "transparent huge pages are off here: " + mode.strip());
-        assumeTrue(HugePages.class.getModule().isNativeAccessEnabled(), "run without --enable-native-access: madvise is not called");
+    private static void assumeHugePages() {
+        assumeTrue(HugePages.AVAILABLE, "no transparent huge pages here (THP off, not Linux), or run without --enable-native-access");
     }
 
     /** AnonHugePages (kB) of the mapping of /proc/self/smaps that holds {@code address}. */
