@@ -124,6 +124,19 @@ class KernelTwinTest {
             new VectorKernels(three).matmulT(a, b, c2, m, n, k);
         }
         assertArrayEquals(c1, c2, 0f);
+        // B packed a panel at a time by whichever thread needs it first, while others wait for it or pack their own;
+        // a few rows over many column blocks, where the column blocks are shared out among tasks; K past one KC block
+        for (int[] s : new int[][]{{9, 2100, 2050}, {200, 1030, 1030}, {17, 3000, 70}}) {
+            for (boolean transB : new boolean[]{false, true}) {
+                int mm = s[0], nn = s[1], kk = s[2];
+                float[] x = randn(mm * kk), w = randn(nn * kk), g1 = new float[mm * nn], g3 = new float[mm * nn];
+                try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
+                    new VectorKernels(one).gemm(false, transB, mm, nn, kk, x, 0, kk, w, 0, transB ? kk : nn, g1, 0, nn, false);
+                    new VectorKernels(three).gemm(false, transB, mm, nn, kk, x, 0, kk, w, 0, transB ? kk : nn, g3, 0, nn, false);
+                }
+                assertArrayEquals(g1, g3, 0f, mm + "x" + nn + "x" + kk + " transB=" + transB);
+            }
+        }
         // decode's matrix-vector products: rows read four at a time or one at a time depending on where a thread's
         // range begins, with the same arithmetic either way
         for (int rows : new int[]{1, 3}) {

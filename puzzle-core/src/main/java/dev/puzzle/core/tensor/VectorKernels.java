@@ -19,7 +19,8 @@ import java.lang.foreign.MemorySegment;
  * vectors) accumulates in registers over one KC block and then adds its tile straight into C (the
  * first K block zeroes the tile's rows of C just before, which also brings them into cache while the
  * kernel computes: no zero-fill pass, no tile buffer, C touched once per 1024 steps of K). One
- * parallel section per packed chunk of B runs every (row block, NC columns) task. Measured against
+ * parallel section per chunk of B runs a task per row block, which packs its rows of A once per KC block and the
+ * groups of B's panels no task has packed yet, as it reaches them. Measured against
  * OpenBLAS in bench/gemm.sh. Small-M products with a weight-layout B (decode's matrix-vector case)
  * take a dot-product path.
  */
@@ -87,28 +88,40 @@ public class VectorKernels implements Kernels {
         // bounds multiples of MR), so every thread gets the same share: 2048 rows are 18 blocks of 112–120, not 17 of
         // 120 and one of 8.
         int mBlocks = Math.min(threads * Math.max(1, (m + threads * (MC_MAX - MR) - 1) / (threads * (MC_MAX - MR))), (m + MR - 1) / MR);
-        // B is packed a chunk of columns at a time (all of it when it fits in PACK_LIMIT floats), then one parallel
-        // section computes every (row block, NC-column block) of the chunk, each over all of K: one hand-off per
-        // chunk rather than per KC×NC block, whose last task would leave the other threads idle each time.
+        // B is packed a chunk of columns at a time (all of it when it fits in PACK_LIMIT floats), and one parallel
+        // section computes every row block of the chunk over all of K: one hand-off per chunk rather than per KC×NC
+        // block, whose last task would leave the other threads idle each time. A task packs its rows of A once per KC
+        // block and runs them against every NC-column block in turn: packed per (row block, column block) instead,
+        // A was packed n / NC times over, 3.4% of a one-thread 2048³ product and 3.1% of 4096×4096×1024 (measured).
+        // Only where there are fewer row blocks than threads (a few rows) are the column blocks split among tasks.
         int chunk = (int) Math.max(NC, Math.min(roundUp(n, NC), PACK_LIMIT / k / NC * NC));
         MemorySegment bp = packBuffer(4L * k * roundUp(Math.min(chunk, n), NR));
         for (int j0 = 0; j0 < n; j0 += chunk) {
             int cols = Math.min(chunk, n - j0), nBlocks = (cols + NC - 1) / NC;
+            int groups = Math.min(nBlocks, (threads + mBlocks - 1) / mBlocks);
             final int fj0 = j0;
-            packB(bp, b, bOff, ldb, transB, k, fj0, cols);
-            parallel.forEach(mBlocks * nBlocks, t -> {
-                int jb = t / mBlocks, blk = t % mBlocks; // column-block-major: the threads share one block of packed B
+            PackedB pb = new PackedB(bp, b, bOff, ldb, transB, k, j0, cols);
+            parallel.forEach(mBlocks * groups, t -> {
+                int g = t / mBlocks, blk = t % mBlocks;
+                int jb0 = g * nBlocks / groups, span = (g + 1) * nBlocks / groups - jb0;
+                // Tasks running at once start at different column blocks and panels, so that they pack different
+                // panels of B rather than wait for each other's.
+                int lane = blk % threads;
                 int ic = blockStart(blk, mBlocks, m);
                 int mcb = blockStart(blk + 1, mBlocks, m) - ic;
-                int nc = Math.min(NC, cols - jb * NC), ncp = roundUp(nc, NR);
                 float[] ap = PACK_A.get();
                 float[] tile = TILE.get();
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
                     packA(ap, a, aOff, lda, transA, ic, mcb, pc, kc);
-                    // The first block of K writes C (adds to it when accumulating), later ones add: no zero-fill pass.
-                    macroKernel(mcb, nc, kc, ap, bp, packedBlock(jb, pc, k, ncp), c, cOff + ic * ldc + fj0 + jb * NC, ldc,
-                            accumulate || pc > 0, tile);
+                    for (int q = 0; q < span; q++) {
+                        int jb = jb0 + (q + lane * span / threads) % span;
+                        int nc = Math.min(NC, cols - jb * NC);
+                        // The first block of K writes C (adds to it when accumulating), later ones add: no zero-fill pass.
+                        int packGroups = (nc + NR * PackedB.GROUP - 1) / (NR * PackedB.GROUP);
+                        macroKernel(mcb, nc, kc, ap, pb, jb, pc, lane * packGroups / threads * PackedB.GROUP, c,
+                                cOff + ic * ldc + fj0 + jb * NC, ldc, accumulate || pc > 0, tile);
+                    }
                 }
             });
         }
@@ -122,34 +135,99 @@ public class VectorKernels implements Kernels {
         return 4L * ((long) jb * NC * k + (long) pc * ncp);
     }
 
-    /** Packs columns [j0, j0+cols) of op(B), all of K, into the layout of {@link #packedBlock}, zero-padded to NR. */
-    private void packB(MemorySegment bp, float[] b, int bOff, int ldb, boolean transB, int k, int j0, int cols) {
-        int nBlocks = (cols + NC - 1) / NC, kBlocks = (k + KC - 1) / KC;
-        if (!transB && cols % NR == 0) { // row by row of B, each read once from start to end, its NR-wide pieces to their panels
-            parallel.forRange(k, 64, (p0, p1) -> {
-                for (int p = p0; p < p1; p++) packRow(bp, b, bOff + p * ldb + j0, p, k, cols, nBlocks);
-            });
-            return;
+    /**
+     * Columns [j0, j0+cols) of op(B), all of K, packed into the layout of {@link #packedBlock} (zero-padded to NR)
+     * GROUP panels at a time, each group by the first task that needs it, just before it multiplies it: there is no
+     * separate packing pass with its own hand-off, and the group is in that core's cache for its first use. A task
+     * that finds a group being packed by another waits for it. Groups, not single panels: a stored B's rows are then
+     * read GROUP·NR floats at a time (a panel alone, 32 floats a row 8 KiB apart, packed 60% slower, measured).
+     */
+    private static final class PackedB {
+        private static final int GROUP = 8;
+        private static final int FREE = 0, PACKING = 1, READY = 2, FAILED = 3;
+        final MemorySegment bp;
+        private final float[] b;
+        private final int bOff, ldb, k, j0, cols, kBlocks;
+        private final boolean transB;
+        private final java.util.concurrent.atomic.AtomicIntegerArray state;
+
+        PackedB(MemorySegment bp, float[] b, int bOff, int ldb, boolean transB, int k, int j0, int cols) {
+            this.bp = bp;
+            this.b = b;
+            this.bOff = bOff;
+            this.ldb = ldb;
+            this.transB = transB;
+            this.k = k;
+            this.j0 = j0;
+            this.cols = cols;
+            this.kBlocks = (k + KC - 1) / KC;
+            this.state = new java.util.concurrent.atomic.AtomicIntegerArray(kBlocks * ((cols + NR * GROUP - 1) / (NR * GROUP)));
         }
-        int panelsPerBlock = NC / NR, nPanels = (cols + NR - 1) / NR;
-        parallel.forRange(nPanels * kBlocks, 8, (t0, t1) -> {
-            for (int t = t0; t < t1; t++) {
-                int panel = t / kBlocks, pc = t % kBlocks * KC, kc = Math.min(KC, k - pc);
-                int jb = panel / panelsPerBlock, q = panel % panelsPerBlock * NR;
-                int ncp = roundUp(Math.min(NC, cols - jb * NC), NR), j = jb * NC + q;
-                packPanel(bp, packedBlock(jb, pc, k, ncp) + 4L * q * kc, b, bOff, ldb, transB, pc, kc, j0 + j, Math.min(NR, cols - j));
+
+        /** Byte offset of the packed block (column block jb, K from pc). */
+        long block(int jb, int pc) {
+            return packedBlock(jb, pc, k, roundUp(Math.min(NC, cols - jb * NC), NR));
+        }
+
+        /** Makes sure the group of panel {@code jr} (a column offset in block jb, a multiple of NR) of block (jb, pc) is packed. */
+        void ensure(int jb, int pc, int kc, int jr) {
+            int i = ((jb * NC + jr) / (NR * GROUP)) * kBlocks + pc / KC;
+            if (state.get(i) == READY) return;
+            if (state.compareAndSet(i, FREE, PACKING)) {
+                boolean done = false;
+                try {
+                    pack(jb, pc, kc, jr / (NR * GROUP) * NR * GROUP);
+                    done = true;
+                } finally {
+                    state.set(i, done ? READY : FAILED);
+                }
+                return;
             }
-        });
+            for (int s; (s = state.get(i)) != READY; ) {
+                if (s == FAILED) throw new IllegalStateException("packing a panel of B failed in another thread");
+                Thread.onSpinWait();
+            }
+        }
+
+        /** Packs the panels of block (jb, pc) from column offset q0 (in the block) on, GROUP of them or to the block's end. */
+        private void pack(int jb, int pc, int kc, int q0) {
+            int nc = Math.min(NC, cols - jb * NC), q1 = Math.min(nc, q0 + NR * GROUP);
+            long base = block(jb, pc) + 4L * q0 * kc;
+            if (!transB && (q1 - q0) % NR == 0) { // whole panels of a stored B: its rows, GROUP·NR floats of each at a time
+                packRows(bp, base, b, bOff + pc * ldb + j0 + jb * NC + q0, ldb, kc, (q1 - q0) / NR);
+                return;
+            }
+            for (int q = q0; q < q1; q += NR) {
+                int j = jb * NC + q;
+                packPanel(bp, base + 4L * (q - q0) * kc, b, bOff, ldb, transB, pc, kc, j0 + j, Math.min(NR, cols - j));
+            }
+        }
+    }
+
+    /** Rows [0, kc) of a stored B from {@code src} ({@code ldb} apart), {@code panels}·NR columns each, into their panels from byte {@code base}. */
+    private static void packRows(MemorySegment bp, long base, float[] b, int src, int ldb, int kc, int panels) {
+        for (int p = 0; p < kc; p++, src += ldb) {
+            long dst = base + 4L * p * NR;
+            for (int q = 0; q < panels; q++, dst += 4L * NR * kc) {
+                FloatVector.fromArray(S, b, src + q * NR).intoMemorySegment(bp, dst, LE);
+                FloatVector.fromArray(S, b, src + q * NR + L).intoMemorySegment(bp, dst + 4L * L, LE);
+            }
+        }
     }
 
     /**
      * C[0:mcb, 0:nc] (+)= Ap · Bp for one packed block of A and the packed block of B. Whole tiles go from the
      * registers straight into C; edge tiles through a small tile buffer.
      */
-    private static void macroKernel(int mcb, int nc, int kc, float[] ap, MemorySegment bp, long bBase, float[] c, int cBase,
-                                    int ldc, boolean add, float[] tile) {
-        for (int jr = 0; jr < nc; jr += NR) {
+    private static void macroKernel(int mcb, int nc, int kc, float[] ap, PackedB pb, int jb, int pc, int first, float[] c,
+                                    int cBase, int ldc, boolean add, float[] tile) {
+        MemorySegment bp = pb.bp;
+        long bBase = pb.block(jb, pc);
+        int panels = (nc + NR - 1) / NR;
+        for (int pi = 0; pi < panels; pi++) {
+            int jr = (first + pi) % panels * NR; // panels from the task's own first one (see gemm), round
             int nr = Math.min(NR, nc - jr);
+            pb.ensure(jb, pc, kc, jr);
             long bo = bBase + 4L * jr * kc;
             for (int ir = 0; ir < mcb; ir += MR) {
                 int mr = Math.min(MR, mcb - ir);
@@ -286,26 +364,7 @@ public class VectorKernels implements Kernels {
         return seg;
     }
 
-    /**
-     * Row p of a stored (not transposed) B, {@code cols} columns from {@code src}, to its place in every panel. A
-     * method of its own so that it is invoked often and compiled early: a loop inside a lambda run twice a GEMM would
-     * run its vector code in C1 (allocating every vector) for thousands of iterations of every call until on-stack
-     * replacement caught up.
-     */
-    private static void packRow(MemorySegment bp, float[] b, int src, int p, int k, int cols, int nBlocks) {
-        int pc = p / KC * KC, kc = Math.min(KC, k - pc);
-        for (int jb = 0; jb < nBlocks; jb++) {
-            int ncp = roundUp(Math.min(NC, cols - jb * NC), NR);
-            long base = packedBlock(jb, pc, k, ncp) + 4L * (p - pc) * NR;
-            for (int q = 0; q < ncp; q += NR) {
-                long dst = base + 4L * q * kc;
-                FloatVector.fromArray(S, b, src + jb * NC + q).intoMemorySegment(bp, dst, LE);
-                FloatVector.fromArray(S, b, src + jb * NC + q + L).intoMemorySegment(bp, dst + 4L * L, LE);
-            }
-        }
-    }
-
-    /** Columns [p0, p1) of NR rows of a stored B from {@code r0}, {@code ldb} apart, as rows of a packed panel (short for early compilation, as packRow). */
+    /** Columns [p0, p1) of NR rows of a stored B from {@code r0}, {@code ldb} apart, as rows of a packed panel. A method of its own, short, so that it is compiled early: a long loop in a method run a few times a GEMM would run its vector code in C1 (which allocates every vector) until on-stack replacement caught up. */
     private static void gatherColumns(MemorySegment bp, long base, float[] b, int r0, int ldb, int[] rows, int p0, int p1) {
         int r1 = r0 + L * ldb;
         for (int p = p0; p < p1; p++) {
