@@ -30,7 +30,20 @@ public final class Llama2cBin {
 
     public static final int MAGIC = 0x616b3432;
 
+    /**
+     * Weights up to this many bytes are read into the heap as FP32 (llama2.c's own models are at most 440 MB: training
+     * and scoring then run on heap arrays); a larger file's matrices are memory-mapped as a GGUF's F32 tensors are,
+     * its norms still read (a mapping of one FileChannel.map call is limited to 2 GiB, and a 7B model would not fit
+     * the heap).
+     */
+    static final long HEAP_BYTES = 1L << 30;
+
     public static Checkpoint read(Path file) {
+        return read(file, HEAP_BYTES);
+    }
+
+    /** {@link #read}, mapping the matrices when the weights exceed {@code heapBytes} (tests use small limits). */
+    static Checkpoint read(Path file, long heapBytes) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 28) throw new PuzzleException(file + ": not a llama2.c checkpoint (" + size + " bytes, shorter than its 28-byte header)");
@@ -83,8 +96,7 @@ public final class Llama2cBin {
                         + ", kv_heads " + kvHeads + ", vocab " + vocab + ", seq " + seq + ") is " + expected + " bytes"
                         + (size < expected ? " (truncated?)" : ""));
             }
-            ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, v1 ? 256 : 28, floats * 4).order(ByteOrder.LITTLE_ENDIAN);
-            Reader r = new Reader(data);
+            Reader r = new Reader(ch, v1 ? 256 : 28, floats * 4 > heapBytes);
             Map<String, Tensor> t = new LinkedHashMap<>();
             if (v1) {
                 r.perLayer(t, layers, ATTN_NORM, dim);
@@ -136,25 +148,43 @@ public final class Llama2cBin {
         if (v <= 0) throw PuzzleException.field(file, field, v, "must be positive; is this a llama2.c checkpoint?");
     }
 
+    /** The weights in file order: each into the heap, or each matrix mapped where {@code map} (norms still into the heap). */
     private static final class Reader {
-        private final java.nio.FloatBuffer fb;
+        private final FileChannel ch;
+        private final long start;
+        private final ByteBuffer all; // the weights, mapped whole, when they go into the heap (then under HEAP_BYTES)
+        private long at;
 
-        Reader(ByteBuffer bb) {
-            fb = bb.asFloatBuffer();
+        Reader(FileChannel ch, long start, boolean map) throws IOException {
+            this.ch = ch;
+            this.start = start;
+            this.at = start;
+            this.all = map ? null : ch.map(FileChannel.MapMode.READ_ONLY, start, ch.size() - start).order(ByteOrder.LITTLE_ENDIAN);
         }
 
-        Tensor next(int... shape) {
-            float[] a = new float[(int) Tensor.numel(shape)];
-            fb.get(a);
+        Tensor next(int... shape) throws IOException {
+            long n = Tensor.numel(shape), from = at;
+            at += 4 * n;
+            if (all == null && shape.length == 2) return Tensor.mapped(ch, from, DType.F32, shape);
+            float[] a = new float[Math.toIntExact(n)];
+            if (all != null) {
+                all.slice(Math.toIntExact(from - start), Math.toIntExact(4 * n)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+            } else {
+                ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(4 * n)).order(ByteOrder.LITTLE_ENDIAN);
+                while (b.hasRemaining()) {
+                    if (ch.read(b, from + b.position()) < 0) throw new IOException("unexpected end of file");
+                }
+                b.flip().asFloatBuffer().get(a);
+            }
             return new Tensor(a, shape);
         }
 
-        void perLayer(Map<String, Tensor> t, int layers, String suffix, int... shape) {
+        void perLayer(Map<String, Tensor> t, int layers, String suffix, int... shape) throws IOException {
             for (int i = 0; i < layers; i++) t.put(layer(i, suffix), next(shape));
         }
 
         void skip(long n) {
-            fb.position((int) (fb.position() + n));
+            at += 4 * n;
         }
     }
 
