@@ -105,13 +105,18 @@ public final class Q4Rows32 {
     /**
      * The scalar reference of {@link Kernels#dotQ4Rows32} and {@link Kernels#dotMxfp4Rows32}: for each row r of the
      * group at {@code groupOff}, block by block in order, the exact integer Σ value(code)·xcode and then
-     * {@code a = fma(float(Σ) · scale, dx, a)}; out[outOff + r] (+)= a.
+     * {@code a = fma(float(Σ) · scale, dx, a)}, over the first half of the blocks into one sum and the rest into
+     * another (the vector kernels read the halves as two streams); out[outOff + r] (+)= the first + the second.
      */
     static void scalarProduct(int[] values, short[] xq, int xqOff, float[] dx, int dOff, MemorySegment rep, long groupOff, int blocks,
                               float[] out, int outOff, boolean accumulate) {
         for (int r = 0; r < ROWS; r++) {
-            float a = 0f;
+            float a = 0f, first = 0f;
             for (int b = 0; b < blocks; b++) {
+                if (b == blocks / 2) {
+                    first = a;
+                    a = 0f;
+                }
                 long base = groupOff + (long) b * GROUP_BLOCK_BYTES;
                 int sum = 0;
                 for (int i = 0; i < 16; i++) {
@@ -120,6 +125,7 @@ public final class Q4Rows32 {
                 }
                 a = Math.fma((float) sum * rep.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * r), dx[dOff + b], a);
             }
+            a = first + a;
             out[outOff + r] = accumulate ? out[outOff + r] + a : a;
         }
     }
