@@ -7,28 +7,38 @@
 # same thread count. Prints each side's tok/s (both timed after the first evaluation, as llama2.c's run.c times), the ratio (this toolkit / llama.cpp), the bytes each token reads
 # (the weights, the F32 classifier included) and the speed-up over F32 beside the bytes ratio: decode is
 # bound by the bytes read, so a format should gain about what it saves.
-# Usage: bench/quant-decode.sh [STEPS]   (THREADS=2 by default)
+# SHAPE=1b: the same on a random model of TinyLlama-1.1B's shape (dim 2048, 22 layers, 32 heads, 4 KV heads, FFN 5632;
+# 4.1 GB in F32, 0.6 GB in Q4_0 — past this machine's caches, as every real model is: the 110M one (0.07-0.4 GB)
+# may sit in a large L3, where the number of memory streams a kernel reads at once does not show). There this
+# toolkit is given the prompt "Once": greedy decode of that random model from BOS alone picks BOS again at once
+# (its hidden state is little more than the input embedding), and generate stops at BOS as run.c does; llama.cpp
+# decodes on regardless. Either way each side times the same number of single-token positions.
+# Usage: bench/quant-decode.sh [STEPS]   (THREADS=2, SHAPE=110m by default; STEPS 256, or 64 for SHAPE=1b)
 source "$(dirname "$0")/common.sh"
-STEPS="${1:-256}"
 OUT="$ROOT/bench-out"; mkdir -p "$OUT"
 need_shared "$TOK"
 need_llamacpp
-[ -f "$OUT/stories110M-random.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/stories110M-random.bin" 768 12 12 12 2048 32000 1024 2>/dev/null
+case "${SHAPE:-110m}" in
+  110m) NAME=stories110M-random; DIMS=(768 12 12 12 2048 32000 1024); STEPS="${1:-256}"; PROMPT=() ;;
+  1b) NAME=tinyllama-random; DIMS=(2048 22 32 4 5632 32000 2048); STEPS="${1:-64}"; PROMPT=(--prompt Once) ;;
+  *) echo "bench/quant-decode.sh: SHAPE must be 110m or 1b, not '$SHAPE'" >&2; exit 2 ;;
+esac
+[ -f "$OUT/$NAME.bin" ] || "${JAVA_RUN[@]}" dev.puzzle.examples.bench.RandomLlama2c "$OUT/$NAME.bin" "${DIMS[@]}" 2>/dev/null
 tps() { grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'; }
 printf "%-7s %9s %12s %14s %7s %10s %14s\n" format MiB "puzzle tok/s" "llama.cpp tok/s" ratio "vs F32" "bytes vs F32"
 f32_ours=""; f32_bytes=""
 for fmt in f32 bf16 q8_0 q4_0 q8_0+e q4_0+e; do  # +e: the embeddings (the tied classifier) in Q8_0 too, as llama.cpp's quantize stores them
   dt=${fmt%+e}; emb=(); [ "$fmt" = "$dt" ] || emb=(--embedding-dtype q8_0)
-  g="$OUT/stories110M-random-${fmt/+/-}.gguf"
-  [ -f "$g" ] || ./puzzle convert "$OUT/stories110M-random.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" "${emb[@]}" >/dev/null
+  g="$OUT/$NAME-${fmt/+/-}.gguf"
+  [ -f "$g" ] || ./puzzle convert "$OUT/$NAME.bin" --tokenizer "$TOK" --to gguf "$g" --dtype "$dt" "${emb[@]}" >/dev/null
   bytes=$(stat -c %s "$g")
-  ours=$(./puzzle generate "$g" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
+  ours=$(./puzzle generate "$g" "${PROMPT[@]}" --steps "$STEPS" --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | tps)
   theirs=$(node "$LLAMACPP_DECODE" "$NLC" "$g" "$STEPS" "$THREADS" 2>/dev/null | grep -o '"tokens_per_s_after_first":[0-9.]*' | cut -d: -f2)
   [ -n "$f32_ours" ] || { f32_ours=$ours; f32_bytes=$bytes; }
   printf "%-7s %9.1f %12s %14s %6.2fx %9.2fx %13.2fx\n" "$fmt" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')" "$ours" "$theirs" \
     "$(awk -v a="$ours" -v b="$theirs" 'BEGIN{print a/b}')" "$(awk -v a="$ours" -v b="$f32_ours" 'BEGIN{print a/b}')" \
     "$(awk -v a="$bytes" -v b="$f32_bytes" 'BEGIN{print b/a}')"
 done
-echo "($STEPS positions from BOS, greedy, $THREADS threads each; tok/s = positions after the first evaluation / their seconds on"
+echo "(${SHAPE:-110m} shape; $STEPS positions from BOS${PROMPT:+ (this toolkit: from the prompt 'Once')}, greedy, $THREADS threads each; tok/s = positions after the first evaluation / their seconds on"
 echo " both sides, as llama2.c's run.c counts (the first call, with this toolkit's JIT start, is in neither). ratio above 1: this toolkit is faster. 'vs F32': this toolkit's speed-up over its own F32;"
 echo " 'bytes vs F32': how many times fewer bytes the file holds — the most a bandwidth-bound decode can gain.)"
