@@ -43,6 +43,12 @@ class KernelTwinTest {
             for (Kernels k : new Kernels[]{vec, sca}) {
                 assertEquals(want, k.dotBf16(x, 3, w, 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " dot n=" + n);
                 assertEquals(want, k.dotBf16(x, 3, seg, 1 + 2L * 5, n), 1e-4 * (1 + Math.sqrt(n)), k.getClass().getSimpleName() + " dot in place n=" + n);
+                // two rows at once (decode's two streams): each exactly its own dot; here the same row twice and a
+                // row one element on, so the two differ
+                float[] pair = new float[2];
+                k.dotBf16Pair(x, 3, seg, 1 + 2L * 5, 1 + 2L * 4, n, pair);
+                assertEquals(k.dotBf16(x, 3, seg, 1 + 2L * 5, n), pair[0], 0f, k.getClass().getSimpleName() + " pair, first row, n=" + n);
+                assertEquals(k.dotBf16(x, 3, seg, 1 + 2L * 4, n), pair[1], 0f, k.getClass().getSimpleName() + " pair, second row, n=" + n);
                 float[] out = new float[n + 2];
                 k.widenBf16(w, 5, out, 2, n);
                 for (int i = 0; i < n; i++) assertEquals(dev.puzzle.core.tensor.DType.bf16ToFloat(w[5 + i]), out[2 + i], 0f, "widen " + i);
@@ -88,6 +94,17 @@ class KernelTwinTest {
                 }
                 assertEquals(9f, out[0]);
                 assertEquals(9f, out[5]);
+                // two pairs of adjacent rows from two places (rows 2-3, then 0-1) into two places of out: each exactly
+                // its dotF32
+                float[] two = {9f, 9f, 9f, 9f, 9f, 9f, 9f};
+                k.dotF32Rows2x2(x, 3, rows, 8 + 2 * rowBytes, 8, rowBytes, n, two, 4, 0, false);
+                for (int r = 0; r < 4; r++) {
+                    int o = r < 2 ? r : 4 + r - 2; // rows 0, 1 into two[0], two[1]; rows 2, 3 into two[4], two[5]
+                    assertEquals(k.dotF32(x, 3, rows, 8 + r * rowBytes, n), two[o], 0f, k.getClass().getSimpleName() + " 2x2 row " + r + " n=" + n);
+                }
+                assertEquals(9f, two[2]);
+                assertEquals(9f, two[3]);
+                assertEquals(9f, two[6]);
             }
         }
     }

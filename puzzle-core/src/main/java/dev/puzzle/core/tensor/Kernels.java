@@ -100,6 +100,29 @@ public interface Kernels {
         return s;
     }
 
+    /**
+     * {@link #dotF32Rows4} over two pairs of adjacent rows from two places: rows at bytes wA and wA + rowBytes into
+     * out[outA], out[outA + 1], rows at wB and wB + rowBytes into out[outB], out[outB + 1], each as {@link #dotF32}
+     * sums it: decode reads the two halves of a thread's rows together, two memory streams.
+     */
+    default void dotF32Rows2x2(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wA, long wB, long rowBytes, int n,
+                               float[] out, int outA, int outB, boolean accumulate) {
+        for (int r = 0; r < 4; r++) {
+            float d = dotF32(x, xOff, w, (r < 2 ? wA : wB) + (r % 2) * rowBytes, n);
+            int o = (r < 2 ? outA : outB) + r % 2;
+            out[o] = accumulate ? out[o] + d : d;
+        }
+    }
+
+    /**
+     * {@link #dotBf16} over two rows read in place at bytes {@code wA} and {@code wB} of {@code w}, into res[0] and
+     * res[1], each equal to its dotBf16 bit for bit: decode reads two distant rows together, two memory streams.
+     */
+    default void dotBf16Pair(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wA, long wB, int n, float[] res) {
+        res[0] = dotBf16(x, xOff, w, wA, n);
+        res[1] = dotBf16(x, xOff, w, wB, n);
+    }
+
     /** Σ x[i]·w[i] over n FP32 values read in place at byte {@code wOff} of {@code w} (little endian). */
     default float dotF32(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n) {
         float s = 0;
@@ -110,7 +133,7 @@ public interface Kernels {
     /**
      * out[outOff + r] (+)= x · row r of w for rows r = 0..3, FP32 rows {@code rowBytes} apart from byte {@code wOff}:
      * each row as {@link #dotF32} sums it; a provider may read the four side by side (one stream from memory is
-     * slower than four). BF16 rows gain nothing from it here (measured slower), so there is no BF16 twin.
+     * slower than four). For BF16 four adjacent rows measured slower; two distant ones ({@link #dotBf16Pair}) faster.
      */
     default void dotF32Rows4(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, long rowBytes, int n,
                              float[] out, int outOff, boolean accumulate) {
@@ -340,7 +363,34 @@ public interface Kernels {
             long at = resident != null ? r0 * rowBytes : 0; // row r0's byte in seg
             if (seg != null) {
                 int j = 0;
-                if (m == 1 && !bf16) for (; j + 4 <= r1 - r0; j += 4) dotF32Rows4(xs, xo, seg, at + j * rowBytes, rowBytes, k, out, outOff + r0 + j, accumulate);
+                if (m == 1 && !bf16) { // two rows from each half of the range at a time: two memory streams
+                    int half = (r1 - r0) / 2;
+                    for (; j + 2 <= half; j += 2) {
+                        dotF32Rows2x2(xs, xo, seg, at + j * rowBytes, at + (half + j) * rowBytes, rowBytes, k, out,
+                                outOff + r0 + j, outOff + r0 + half + j, accumulate);
+                    }
+                    for (int p = half + j; p < r1 - r0; p++) { // the second half's rows past the pairs
+                        float d = dotF32(xs, xo, seg, at + p * rowBytes, k);
+                        out[outOff + r0 + p] = accumulate ? out[outOff + r0 + p] + d : d;
+                    }
+                    r1 = r0 + half; // and the first half's below
+                }
+                if (m == 1 && bf16 && r1 - r0 >= 2) { // the two halves of the range together: two memory streams
+                    int half = (r1 - r0) / 2;
+                    float[] res = LinearBlocks.pair();
+                    for (int p = 0; p < half; p++) {
+                        dotBf16Pair(xs, xo, seg, at + p * rowBytes, at + (half + p) * rowBytes, k, res);
+                        int a = outOff + r0 + p, b = outOff + r0 + half + p;
+                        out[a] = accumulate ? out[a] + res[0] : res[0];
+                        out[b] = accumulate ? out[b] + res[1] : res[1];
+                    }
+                    j = 2 * half; // an odd range's last row below
+                    if (j < r1 - r0) {
+                        float d = dotBf16(xs, xo, seg, at + j * rowBytes, k);
+                        out[outOff + r0 + j] = accumulate ? out[outOff + r0 + j] + d : d;
+                    }
+                    return;
+                }
                 for (; j < r1 - r0; j++) {
                     for (int i = 0; i < m; i++) {
                         float d = bf16 ? dotBf16(xs, xo + i * k, seg, at + j * rowBytes, k) : dotF32(xs, xo + i * k, seg, at + j * rowBytes, k);

@@ -18,6 +18,13 @@ final class LinearBlocks {
 
     private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[1 << 14]);
 
+    private static final ThreadLocal<float[]> PAIR = ThreadLocal.withInitial(() -> new float[2]);
+
+    /** This thread's two results of a product of two rows ({@link Kernels#dotBf16Pair}). */
+    static float[] pair() {
+        return PAIR.get();
+    }
+
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1 << 12]);
 
     private static final ThreadLocal<float[]> INPUT = ThreadLocal.withInitial(() -> new float[1 << 12]);

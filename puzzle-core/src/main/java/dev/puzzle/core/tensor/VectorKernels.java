@@ -1231,6 +1231,42 @@ public class VectorKernels implements Kernels {
     }
 
     @Override
+    public void dotBf16Pair(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wA, long wB, int n, float[] res) {
+        // dotBf16 of two rows side by side, each with its sums in its order; x's vectors loaded once for both
+        int i = 0;
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, r0 = s0, r1 = s0;
+        for (int bound = n - 2 * L; i <= bound; i += 2 * L) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i), x1 = FloatVector.fromArray(S, x, xOff + i + L);
+            IntVector a = (IntVector) ShortVector.fromMemorySegment(SH, w, wA + 2L * i, LE).convertShape(VectorOperators.S2I, SI, 0);
+            IntVector b = (IntVector) ShortVector.fromMemorySegment(SH, w, wA + 2L * (i + L), LE).convertShape(VectorOperators.S2I, SI, 0);
+            IntVector c = (IntVector) ShortVector.fromMemorySegment(SH, w, wB + 2L * i, LE).convertShape(VectorOperators.S2I, SI, 0);
+            IntVector d = (IntVector) ShortVector.fromMemorySegment(SH, w, wB + 2L * (i + L), LE).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = x0.fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+            s1 = x1.fma(b.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s1);
+            r0 = x0.fma(c.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), r0);
+            r1 = x1.fma(d.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), r1);
+        }
+        if (i < n) { // rows not a multiple of 2L: the tails as dotBf16 takes them
+            res[0] = dotBf16Tail(x, xOff, w, wA, n, i, s0, s1);
+            res[1] = dotBf16Tail(x, xOff, w, wB, n, i, r0, r1);
+            return;
+        }
+        res[0] = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        res[1] = r0.add(r1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** dotBf16's end from element i on, given its two sums so far (rows not a multiple of 2L only). */
+    private static float dotBf16Tail(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n, int i, FloatVector s0, FloatVector s1) {
+        for (; i + L <= n; i += L) {
+            IntVector a = (IntVector) ShortVector.fromMemorySegment(SH, w, wOff + 2L * i, LE).convertShape(VectorOperators.S2I, SI, 0);
+            s0 = FloatVector.fromArray(S, x, xOff + i).fma(a.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * Float.intBitsToFloat(w.get(BF16_LE, wOff + 2L * i) << 16);
+        return s;
+    }
+
+    @Override
     public float dotF32(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, int n) {
         int i = 0;
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
@@ -1250,7 +1286,18 @@ public class VectorKernels implements Kernels {
     @Override
     public void dotF32Rows4(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, long rowBytes, int n,
                             float[] out, int outOff, boolean accumulate) {
-        long w1 = wOff + rowBytes, w2 = wOff + 2 * rowBytes, w3 = wOff + 3 * rowBytes;
+        rows4(x, xOff, w, wOff, wOff + rowBytes, wOff + 2 * rowBytes, wOff + 3 * rowBytes, n, out, outOff, outOff + 2, accumulate);
+    }
+
+    @Override
+    public void dotF32Rows2x2(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wA, long wB, long rowBytes, int n,
+                              float[] out, int outA, int outB, boolean accumulate) {
+        rows4(x, xOff, w, wA, wA + rowBytes, wB, wB + rowBytes, n, out, outA, outB, accumulate);
+    }
+
+    /** Rows at bytes wOff, w1 (into out[o01], out[o01 + 1]) and w2, w3 (into out[o23], out[o23 + 1]), each as dotF32 takes it. */
+    private static void rows4(float[] x, int xOff, java.lang.foreign.MemorySegment w, long wOff, long w1, long w2, long w3, int n,
+                              float[] out, int o01, int o23, boolean accumulate) {
         int i = 0;
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
@@ -1292,10 +1339,10 @@ public class VectorKernels implements Kernels {
             sc += xi * w.get(F32_LE, w2 + 4L * i);
             sd += xi * w.get(F32_LE, w3 + 4L * i);
         }
-        out[outOff] = accumulate ? out[outOff] + sa : sa;
-        out[outOff + 1] = accumulate ? out[outOff + 1] + sb : sb;
-        out[outOff + 2] = accumulate ? out[outOff + 2] + sc : sc;
-        out[outOff + 3] = accumulate ? out[outOff + 3] + sd : sd;
+        out[o01] = accumulate ? out[o01] + sa : sa;
+        out[o01 + 1] = accumulate ? out[o01 + 1] + sb : sb;
+        out[o23] = accumulate ? out[o23] + sc : sc;
+        out[o23 + 1] = accumulate ? out[o23 + 1] + sd : sd;
     }
 
     @Override
