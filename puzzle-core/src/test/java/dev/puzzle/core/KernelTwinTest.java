@@ -154,6 +154,15 @@ class KernelTwinTest {
                 assertArrayEquals(g1, g3, 0f, mm + "x" + nn + "x" + kk + " transB=" + transB);
             }
         }
+        // a B too short for its shape: packing fails in whichever thread packs first, and the others, waiting for that
+        // group, stop too (no hang); the caller sees the out-of-bounds read itself or as the cause
+        float[] shortB = randn(1030 * 1030 - 500), gx = randn(200 * 1030), gc = new float[200 * 1030];
+        try (Parallel three = new Parallel(3)) {
+            RuntimeException e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                    () -> assertThrows(RuntimeException.class, () -> new VectorKernels(three).gemm(false, false, 200, 1030, 1030, gx, 0, 1030, shortB, 0, 1030, gc, 0, 1030, false)));
+            Throwable root = e instanceof IndexOutOfBoundsException ? e : e.getCause();
+            assertInstanceOf(IndexOutOfBoundsException.class, root, String.valueOf(e));
+        }
         // decode's matrix-vector products: rows read four at a time or one at a time depending on where a thread's
         // range begins, with the same arithmetic either way
         for (int rows : new int[]{1, 3}) {

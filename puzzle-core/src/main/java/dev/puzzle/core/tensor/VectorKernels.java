@@ -150,6 +150,7 @@ public class VectorKernels implements Kernels {
         private final int bOff, ldb, k, j0, cols, kBlocks;
         private final boolean transB;
         private final java.util.concurrent.atomic.AtomicIntegerArray state;
+        private volatile Throwable failure;
 
         PackedB(MemorySegment bp, float[] b, int bOff, int ldb, boolean transB, int k, int j0, int cols) {
             this.bp = bp;
@@ -174,17 +175,18 @@ public class VectorKernels implements Kernels {
             int i = ((jb * NC + jr) / (NR * GROUP)) * kBlocks + pc / KC;
             if (state.get(i) == READY) return;
             if (state.compareAndSet(i, FREE, PACKING)) {
-                boolean done = false;
                 try {
                     pack(jb, pc, kc, jr / (NR * GROUP) * NR * GROUP);
-                    done = true;
-                } finally {
-                    state.set(i, done ? READY : FAILED);
+                } catch (Throwable t) {
+                    failure = t;
+                    state.set(i, FAILED); // after failure: a waiter that sees FAILED sees the cause
+                    throw t;
                 }
+                state.set(i, READY);
                 return;
             }
             for (int s; (s = state.get(i)) != READY; ) {
-                if (s == FAILED) throw new IllegalStateException("packing a panel of B failed in another thread");
+                if (s == FAILED) throw new IllegalStateException("packing a panel of B failed in another thread", failure);
                 Thread.onSpinWait();
             }
         }
