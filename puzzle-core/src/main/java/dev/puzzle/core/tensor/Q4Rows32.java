@@ -62,20 +62,25 @@ public final class Q4Rows32 {
         boolean q4 = w.dtype() == DType.Q4_0;
         int k = w.cols(), nb = k / 32, groups = w.rows() / ROWS, sb = q4 ? 18 : 17, head = sb - 16, rb = sb * nb;
         MemorySegment seg = HugePages.slice((long) groups * nb * GROUP_BLOCK_BYTES);
-        byte[] rows = new byte[ROWS * rb], group = new byte[nb * GROUP_BLOCK_BYTES]; // a group built on the heap, then copied whole
-        java.nio.ByteBuffer scales = java.nio.ByteBuffer.wrap(group).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int g = 0; g < groups; g++) {
-            w.rawBytes(g * ROWS, ROWS, rows, 0);
-            for (int b = 0; b < nb; b++) {
-                int base = b * GROUP_BLOCK_BYTES;
-                for (int r = 0; r < ROWS; r++) {
-                    int o = r * rb + sb * b;
-                    scales.putFloat(base + 4 * r, q4 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff));
-                    for (int i = 0; i < 16; i++) group[base + 4 * ROWS + i * ROWS + r] = rows[o + head + i];
+        // The groups in a few ranges at once (the common fork-join pool and this thread): a model's first decode step
+        // makes all its layouts, 545 MB of the 1.1B Q4_0 model in 0.5-2.2 s on one thread
+        int ranges = Math.min(groups, 2 * Runtime.getRuntime().availableProcessors());
+        java.util.stream.IntStream.range(0, ranges).parallel().forEach(c -> {
+            byte[] rows = new byte[ROWS * rb], group = new byte[nb * GROUP_BLOCK_BYTES]; // a group built on the heap, then copied whole
+            java.nio.ByteBuffer scales = java.nio.ByteBuffer.wrap(group).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (int g = (int) ((long) groups * c / ranges), end = (int) ((long) groups * (c + 1) / ranges); g < end; g++) {
+                w.rawBytes(g * ROWS, ROWS, rows, 0);
+                for (int b = 0; b < nb; b++) {
+                    int base = b * GROUP_BLOCK_BYTES;
+                    for (int r = 0; r < ROWS; r++) {
+                        int o = r * rb + sb * b;
+                        scales.putFloat(base + 4 * r, q4 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff));
+                        for (int i = 0; i < 16; i++) group[base + 4 * ROWS + i * ROWS + r] = rows[o + head + i];
+                    }
                 }
+                MemorySegment.copy(MemorySegment.ofArray(group), 0, seg, (long) g * group.length, group.length);
             }
-            MemorySegment.copy(MemorySegment.ofArray(group), 0, seg, (long) g * group.length, group.length);
-        }
+        });
         return new Q4Rows32(seg, groups, nb);
     }
 
