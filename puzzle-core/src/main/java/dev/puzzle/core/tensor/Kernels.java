@@ -385,12 +385,7 @@ public interface Kernels {
                         out[a] = accumulate ? out[a] + res[0] : res[0];
                         out[b] = accumulate ? out[b] + res[1] : res[1];
                     }
-                    j = 2 * half;
-                    if (j < r1 - r0) { // an odd range's last row alone
-                        float d = dotBf16(xs, xo, seg, at + j * rowBytes, k);
-                        out[outOff + r0 + j] = accumulate ? out[outOff + r0 + j] + d : d;
-                    }
-                    return;
+                    j = 2 * half; // an odd range's last row below
                 }
                 for (; j < r1 - r0; j++) {
                     for (int i = 0; i < m; i++) {
