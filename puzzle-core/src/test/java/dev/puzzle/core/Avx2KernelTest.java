@@ -86,18 +86,21 @@ class Avx2KernelTest {
                 }
             }
         }
-        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) { // decode's integer 4-bit products, 32 rows a group: two passes of 16 lanes on 256-bit vectors
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4, DType.Q8_0}) { // decode's integer products, 32 rows a group: two passes of 16 lanes on 256-bit vectors
             int rows = 64, k = 256;
             float[] w = new float[rows * k], x = new float[k];
             for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-            dev.puzzle.core.tensor.Q4Rows32 rep = dev.puzzle.core.tensor.Q4Rows32.of(dev.puzzle.core.tensor.Tensor.packed(t, Quant.quantize(t, w, rows, k), rows, k));
-            dev.puzzle.core.tensor.Q4Rows32.Codes c = dev.puzzle.core.tensor.Q4Rows32.Codes.of(x, 0, 1, k);
+            dev.puzzle.core.tensor.Rows32 rep = dev.puzzle.core.tensor.Rows32.of(dev.puzzle.core.tensor.Tensor.packed(t, Quant.quantize(t, w, rows, k), rows, k));
+            dev.puzzle.core.tensor.Rows32.Codes c = dev.puzzle.core.tensor.Rows32.Codes.of(x, 0, 1, k);
             for (int g = 0; g < 2; g++) {
                 float[] a = new float[32], b = new float[32];
                 if (t == DType.Q4_0) {
                     sca.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
                     vec.dotQ4Rows32(c.codes(), 0, c.scales(), c.offsets(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);
+                } else if (t == DType.Q8_0) {
+                    sca.dotQ8Rows32(c.values(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
+                    vec.dotQ8Rows32(c.values(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);
                 } else {
                     sca.dotMxfp4Rows32(c.codes(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, a, 0, false);
                     vec.dotMxfp4Rows32(c.codes(), 0, c.scales(), 0, rep.data(), rep.offset(g), k / 32, b, 0, false);

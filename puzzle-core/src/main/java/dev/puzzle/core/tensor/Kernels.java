@@ -162,16 +162,17 @@ public interface Kernels {
     }
 
     /**
-     * Decode's Q4_0 product with one group of 32 rows of a {@link Q4Rows32} layout (at byte {@code groupOff} of rep,
-     * {@code blocks} blocks of 32 per row) and one input row as Q8_0 codes ({@link Q4Rows32.Codes}: codes from
+     * Decode's Q4_0 product with one group of 32 rows of a {@link Rows32} layout (at byte {@code groupOff} of rep,
+     * {@code blocks} blocks of 32 per row) and one input row as Q8_0 codes ({@link Rows32.Codes}: codes from
      * {@code xq[xqOff]}, block scales and offsets from {@code dOff}): for each row r,
-     * {@code out[outOff + r] (+)= Σ_b fma(float(Σ_e (q − 8)·code) · scale_r,b, dx_b, ·)} over the blocks in order —
-     * the integer sum of each block exact, then scaled as llama.cpp scales it. This default is the reference the
-     * vector form matches bit for bit.
+     * {@code out[outOff + r] (+)= Σ_b fma(float(Σ_e (q − 8)·code) · scale_r,b, dx_b, ·)} over the first half of the
+     * blocks in order and over the rest, the two added at the end (the vector form reads the halves as two memory
+     * streams) — the integer sum of each block exact, then scaled as llama.cpp scales it. This default is the reference
+     * the vector form matches bit for bit.
      */
     default void dotQ4Rows32(short[] xq, int xqOff, float[] dx, short[] x8, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
                              int blocks, float[] out, int outOff, boolean accumulate) {
-        Q4Rows32.scalarProduct(Q4Rows32.Q4_0_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+        Rows32.scalarProduct(Rows32.Q4_0_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
     }
 
     /**
@@ -181,7 +182,17 @@ public interface Kernels {
      */
     default void dotMxfp4Rows32(short[] xq, int xqOff, float[] dx, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
                                 int blocks, float[] out, int outOff, boolean accumulate) {
-        Q4Rows32.scalarProduct(Q4Rows32.MXFP4_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+        Rows32.scalarProduct(Rows32.MXFP4_VALUES, xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+    }
+
+    /**
+     * {@link #dotQ4Rows32} for Q8_0 weights: for each row r, {@code out[outOff + r] (+)= Σ_b fma(float(Σ_e q·code) ·
+     * scale_r,b, dx_b, ·)} in the same two halves, the input's codes given as floats ({@link Rows32.Codes#values}). The
+     * reference the vector form matches bit for bit: each block's sum is an integer below 2^24, exact in any order.
+     */
+    default void dotQ8Rows32(float[] xq, int xqOff, float[] dx, int dOff, java.lang.foreign.MemorySegment rep, long groupOff,
+                             int blocks, float[] out, int outOff, boolean accumulate) {
+        Rows32.scalarProductQ8(xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
     }
 
     /** dst[i] = the n elements of one row stored in the quantized dtype t at w[wOff..], decoded to FP32. */
@@ -254,8 +265,8 @@ public interface Kernels {
      * out rows of stride N from outOff. A heap W is one {@link #gemm}; a mapped W (F32, F16 or BF16, never
      * widened as a whole) is widened a block of rows at a time into a per-thread buffer that stays in
      * cache, each block one GEMM, the blocks spread over the threads. A quantized W is read as stored:
-     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes — Q4_0 and MXFP4 instead integer sums per block, 32 rows
-     * at a time, over a layout made once per tensor ({@link Q4Rows32}, {@link #dotQ4Rows32}) — more rows decode a block
+     * decode (m ≤ 4) takes {@link #dotQuant} over its bytes — Q4_0, MXFP4 and Q8_0 instead integer sums per block, 32
+     * rows at a time, over a layout made once per tensor ({@link Rows32}, {@link #dotQ4Rows32}) — more rows decode a block
      * ({@link #widenQuant}) for one GEMM; llama.cpp's formats see the input rounded to Q8_0 first ({@link Quant#roundsInputs}).
      */
     default void linear(float[] x, int xOff, int m, int k, Tensor w, float[] out, int outOff, boolean accumulate) {
@@ -268,10 +279,10 @@ public interface Kernels {
         int block = Math.max(1, Math.min(n, LinearBlocks.blockFloats(m) / k));
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
-        // Decode of Q4_0 and MXFP4: integer sums per block, 32 rows at a time, the codes taken from the input as given.
-        boolean grouped = q != null && Q4Rows32.ENABLED && Q4Rows32.supports(q) && m <= 4 && n >= Q4Rows32.ROWS;
-        Q4Rows32.Codes cx = grouped ? Q4Rows32.Codes.scratch(x, xOff, m, k) : null; // read by the helpers too, until this call returns
-        if (q != null && Quant.roundsInputs(q) && !(grouped && n % Q4Rows32.ROWS == 0)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first (for grouped rows, only those past the groups use it)
+        // Decode of Q4_0, MXFP4 and Q8_0: integer sums per block, 32 rows at a time, the codes taken from the input as given.
+        boolean grouped = q != null && Rows32.ENABLED && Rows32.supports(q) && m <= 4 && n >= Rows32.ROWS;
+        Rows32.Codes cx = grouped ? Rows32.Codes.scratch(x, xOff, m, k) : null; // read by the helpers too, until this call returns
+        if (q != null && Quant.roundsInputs(q) && !(grouped && n % Rows32.ROWS == 0)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first (for grouped rows, only those past the groups use it)
             float[] xr = LinearBlocks.input(m * k);
             System.arraycopy(x, xOff, xr, 0, m * k);
             for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
@@ -330,13 +341,14 @@ public interface Kernels {
             gemm(false, true, m, nb, k, xs, xo, k, buf, 0, k, out, outOff + n0, n, accumulate);
         };
         if (grouped) {
-            Q4Rows32 rep = Q4Rows32.of(w);
-            int nb = k / 32, whole = rep.groups() * Q4Rows32.ROWS;
+            Rows32 rep = Rows32.of(w);
+            int nb = k / 32, whole = rep.groups() * Rows32.ROWS;
             parallel().forRange(rep.groups(), 1, (g0, g1) -> {
                 for (int g = g0; g < g1; g++) {
                     for (int i = 0; i < m; i++) {
-                        int o = outOff + i * n + g * Q4Rows32.ROWS;
+                        int o = outOff + i * n + g * Rows32.ROWS;
                         if (q == DType.Q4_0) dotQ4Rows32(cx.codes(), i * k, cx.scales(), cx.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
+                        else if (q == DType.Q8_0) dotQ8Rows32(cx.values(), i * k, cx.scales(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
                         else dotMxfp4Rows32(cx.codes(), i * k, cx.scales(), i * nb, rep.data(), rep.offset(g), nb, out, o, accumulate);
                     }
                 }

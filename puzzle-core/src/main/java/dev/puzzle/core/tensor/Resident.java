@@ -27,7 +27,7 @@ import java.util.concurrent.Future;
  * cannot be had, THP off or no native access) — and a matrix past it is read block by block. Kept while the tensor lives.
  */
 public final class Resident {
-    private static final Map<Tensor, Future<MemorySegment>> MADE = new WeakHashMap<>(); // keys by identity, as Q4Rows32's
+    private static final Map<Tensor, Future<MemorySegment>> MADE = new WeakHashMap<>(); // keys by identity, as Rows32's
     private static long budget = -1, used; // budget: most bytes of copies at once, read on first use (see the class comment)
     private static ExecutorService copier;
     private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();

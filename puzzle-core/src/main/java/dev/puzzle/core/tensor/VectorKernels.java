@@ -1548,22 +1548,22 @@ public class VectorKernels implements Kernels {
             return;
         }
         // Two streams: blocks [0, half) into a, [half, blocks) into c, a block of each a turn, added at the end
-        // (Q4Rows32.scalarProduct's order). One stream ran at 6.9 GB/s out of cache where two run at 9.5-10 (one
+        // (Rows32.scalarProduct's order). One stream ran at 6.9 GB/s out of cache where two run at 9.5-10 (one
         // thread, a 151 MB matrix): each sequential stream is as fast as the prefetcher's lead on it. A 1.1B model
         // in Q4_0 (Q8_0 embeddings), one thread: 10.4 -> 14.3 tok/s; the 110M one, which this machine's L3 holds, as
         // before. The block's body is written out twice: as one body in a loop over the two streams, choosing the
         // sums by a branch, the 1.1B model decoded 5% slower (12 of 12 turns, in one JVM).
         int half = blocks / 2;
-        for (int h = 0; h < Q4Rows32.ROWS; h += 2 * L) {
+        for (int h = 0; h < Rows32.ROWS; h += 2 * L) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, c0 = a0, c1 = a0;
             for (int t = 0; t < blocks - half; t++) {
                 if (t < half) {
                     int b = t;
-                    long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                    long base = groupOff + (long) b * Rows32.Q4_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
                     int xb = xqOff + 32 * b;
                     ShortVector acc = ShortVector.zero(SS);
                     for (int i = 0; i < 16; i++) {
-                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Rows32.ROWS, LE)
                                 .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
                         acc = acc.add(v.and((short) 15).mul(xq[xb + i])).add(v.lanewise(VectorOperators.LSHR, 4).mul(xq[xb + i + 16]));
                     }
@@ -1576,11 +1576,11 @@ public class VectorKernels implements Kernels {
                 // a + float(sums) · (the rows' scales) · d, written out (not a helper taking vectors: see dotBf16;
                 // forced out of line, that helper cost 94 -> 75 tok/s on the 110M Q4_0+e model)
                 int b = half + t;
-                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                long base = groupOff + (long) b * Rows32.Q4_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
                 int xb = xqOff + 32 * b;
                 ShortVector acc = ShortVector.zero(SS);
                 for (int i = 0; i < 16; i++) {
-                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Rows32.ROWS, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
                     acc = acc.add(v.and((short) 15).mul(xq[xb + i])).add(v.lanewise(VectorOperators.LSHR, 4).mul(xq[xb + i + 16]));
                 }
@@ -1592,6 +1592,69 @@ public class VectorKernels implements Kernels {
             }
             store(a0.add(c0), a1.add(c1), out, outOff + h, accumulate);
         }
+    }
+
+    /**
+     * 2L rows a pass, as {@link #dotQ4Rows32}: per block, each of its 32 byte columns widened to floats and times the
+     * input's code, the even and odd columns into two sums (each exact: a block's partial sums are integers below 2^24),
+     * then scaled by the rows' scales and the input's. Where the row-by-row float dot spends a scale, its broadcast and a
+     * horizontal sum per row and block, this spends one vector multiply per block for 2L rows: one thread, 768 x 768
+     * matrices in cache 12.9 -> 21.4 GB/s, 96 of them cycled through from L3 8.5-9.3 -> 9.7-11.0, 80 of 5632 x 2048
+     * (980 MB) 8.5 -> 10.5. Two streams, as there. (Two whole groups side by side instead, each its blocks in order, read
+     * faster in a bench of one matrix shape, but with the 4-bit kernels so written decoded the 1.1B Q4_0 model 7% slower,
+     * 0 of 8 turns in one JVM.)
+     */
+    @Override
+    public void dotQ8Rows32(float[] xq, int xqOff, float[] dx, int dOff, MemorySegment rep, long groupOff,
+                            int blocks, float[] out, int outOff, boolean accumulate) {
+        if (!QUANT_VECTORS) {
+            Kernels.super.dotQ8Rows32(xq, xqOff, dx, dOff, rep, groupOff, blocks, out, outOff, accumulate);
+            return;
+        }
+        int half = blocks / 2;
+        for (int h = 0; h < Rows32.ROWS; h += 2 * L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, c0 = a0, c1 = a0;
+            for (int t = 0; t < blocks - half; t++) {
+                if (t < half) {
+                    int b = t;
+                    long base = groupOff + (long) b * Rows32.Q8_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
+                    int xb = xqOff + 32 * b;
+                    FloatVector p0 = FloatVector.zero(S), p1 = p0, q0 = p0, q1 = p0;
+                    for (int i = 0; i < 32; i += 2) {
+                        FloatVector u = FloatVector.broadcast(S, xq[xb + i]), v = FloatVector.broadcast(S, xq[xb + i + 1]);
+                        long c = codes + (long) i * Rows32.ROWS;
+                        p0 = q8Codes(rep, c).fma(u, p0);
+                        p1 = q8Codes(rep, c + L).fma(u, p1);
+                        q0 = q8Codes(rep, c + Rows32.ROWS).fma(v, q0);
+                        q1 = q8Codes(rep, c + Rows32.ROWS + L).fma(v, q1);
+                    }
+                    FloatVector d = FloatVector.broadcast(S, dx[dOff + b]);
+                    a0 = p0.add(q0).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, a0);
+                    a1 = p1.add(q1).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, a1);
+                }
+                int b = half + t;
+                long base = groupOff + (long) b * Rows32.Q8_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
+                int xb = xqOff + 32 * b;
+                FloatVector p0 = FloatVector.zero(S), p1 = p0, q0 = p0, q1 = p0;
+                for (int i = 0; i < 32; i += 2) {
+                    FloatVector u = FloatVector.broadcast(S, xq[xb + i]), v = FloatVector.broadcast(S, xq[xb + i + 1]);
+                    long c = codes + (long) i * Rows32.ROWS;
+                    p0 = q8Codes(rep, c).fma(u, p0);
+                    p1 = q8Codes(rep, c + L).fma(u, p1);
+                    q0 = q8Codes(rep, c + Rows32.ROWS).fma(v, q0);
+                    q1 = q8Codes(rep, c + Rows32.ROWS + L).fma(v, q1);
+                }
+                FloatVector d = FloatVector.broadcast(S, dx[dOff + b]);
+                c0 = p0.add(q0).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, c0);
+                c1 = p1.add(q1).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, c1);
+            }
+            store(a0.add(c0), a1.add(c1), out, outOff + h, accumulate);
+        }
+    }
+
+    /** L int8 codes at rep[o..] as floats. */
+    private static FloatVector q8Codes(MemorySegment rep, long o) {
+        return (FloatVector) ByteVector.fromMemorySegment(SB, rep, o, LE).convertShape(VectorOperators.B2F, S, 0);
     }
 
     /** out[o, o+2L) (+)= the two accumulators of a pass of 2L rows. */
@@ -1627,16 +1690,16 @@ public class VectorKernels implements Kernels {
             return;
         }
         int half = blocks / 2; // two streams, as dotQ4Rows32
-        for (int h = 0; h < Q4Rows32.ROWS; h += 2 * L) {
+        for (int h = 0; h < Rows32.ROWS; h += 2 * L) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, c0 = a0, c1 = a0;
             for (int t = 0; t < blocks - half; t++) {
                 if (t < half) {
                     int b = t;
-                    long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                    long base = groupOff + (long) b * Rows32.Q4_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
                     int xb = xqOff + 32 * b;
                     ShortVector lo = ShortVector.zero(SS), hi = lo;
                     for (int i = 0; i < 16; i++) {
-                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Rows32.ROWS, LE)
                                 .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
                         lo = lo.add(v.and((short) 15).selectFrom(MXFP4_SHORTS).mul(xq[xb + i]));
                         hi = hi.add(v.lanewise(VectorOperators.LSHR, 4).selectFrom(MXFP4_SHORTS).mul(xq[xb + i + 16]));
@@ -1648,11 +1711,11 @@ public class VectorKernels implements Kernels {
                     a1 = ((FloatVector) i1.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(FloatVector.broadcast(S, d), a1);
                 }
                 int b = half + t;
-                long base = groupOff + (long) b * Q4Rows32.GROUP_BLOCK_BYTES, codes = base + 4L * Q4Rows32.ROWS + h;
+                long base = groupOff + (long) b * Rows32.Q4_BLOCK_BYTES, codes = base + 4L * Rows32.ROWS + h;
                 int xb = xqOff + 32 * b;
                 ShortVector lo = ShortVector.zero(SS), hi = lo;
                 for (int i = 0; i < 16; i++) {
-                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Q4Rows32.ROWS, LE)
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SBH, rep, codes + (long) i * Rows32.ROWS, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
                     lo = lo.add(v.and((short) 15).selectFrom(MXFP4_SHORTS).mul(xq[xb + i]));
                     hi = hi.add(v.lanewise(VectorOperators.LSHR, 4).selectFrom(MXFP4_SHORTS).mul(xq[xb + i + 16]));

@@ -7,28 +7,32 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Decode's integer Q4_0 and MXFP4 products ({@link Kernels#dotQ4Rows32}, {@link Kernels#dotMxfp4Rows32} over a
- * {@link Q4Rows32} layout): the vector form against the scalar one bit for bit, both against sums taken here in exact
- * integers and doubles from the stored bytes (the llama.cpp arithmetic: per block Σ (q − 8)·code, or Σ v(q)·code with
- * llama.cpp's doubled E2M1 values and the halved E8M0 scale, times the input's scale), the 16-bit lanes at the
- * extremes of their range, and {@link Kernels#linear} with rows past the last group of 32.
+ * Decode's integer Q4_0, MXFP4 and Q8_0 products ({@link Kernels#dotQ4Rows32}, {@link Kernels#dotMxfp4Rows32},
+ * {@link Kernels#dotQ8Rows32} over a {@link Rows32} layout): the vector form against the scalar one bit for bit, both
+ * against sums taken here in exact integers and doubles from the stored bytes (the llama.cpp arithmetic: per block
+ * Σ (q − 8)·code, Σ v(q)·code with llama.cpp's doubled E2M1 values and the halved E8M0 scale, or Σ q·code, times the
+ * input's scale), the 16-bit lanes and Q8_0's float lanes at the extremes of their range, and {@link Kernels#linear}
+ * with rows past the last group of 32.
  */
-class Q4Rows32Test {
+class Rows32Test {
     private final Kernels vec = new VectorKernels(new Parallel(2)), sca = new ScalarKernels(new Parallel(1));
 
     /** Σ_b dw·dx·Σ_e (q − 8)·code for row r, in doubles from the stored Q4_0 bytes and the input's codes. */
     /** llama.cpp's kvalues_mxfp4: E2M1 values doubled. */
     private static final int[] MXFP4 = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
-    private static double reference(DType t, byte[] w, int r, int k, Q4Rows32.Codes c, int i) {
-        boolean q4 = t == DType.Q4_0;
-        int nb = k / 32, sb = q4 ? 18 : 17, rb = sb * nb;
+    private static double reference(DType t, byte[] w, int r, int k, Rows32.Codes c, int i) {
+        boolean q4 = t == DType.Q4_0, q8 = t == DType.Q8_0;
+        int nb = k / 32, sb = t.blockBytes, rb = sb * nb;
         double s = 0;
         for (int b = 0; b < nb; b++) {
             int o = r * rb + sb * b;
-            double dw = q4 ? Float.float16ToFloat((short) ((w[o] & 0xff) | (w[o + 1] << 8))) : Math.scalb(1.0, (w[o] & 0xff) - 128);
+            double dw = q4 || q8 ? Float.float16ToFloat((short) ((w[o] & 0xff) | (w[o + 1] << 8))) : Math.scalb(1.0, (w[o] & 0xff) - 128);
             long sum = 0;
-            for (int e = 0; e < 16; e++) {
+            if (q8) {
+                for (int e = 0; e < 32; e++) sum += (long) w[o + 2 + e] * c.codes()[i * k + 32 * b + e];
+            }
+            for (int e = 0; e < 16 && !q8; e++) {
                 int v = w[o + sb - 16 + e] & 0xff;
                 long lo = q4 ? (v & 15) - 8 : MXFP4[v & 15], hi = q4 ? (v >>> 4) - 8 : MXFP4[v >>> 4];
                 sum += lo * c.codes()[i * k + 32 * b + e] + hi * c.codes()[i * k + 32 * b + e + 16];
@@ -38,9 +42,10 @@ class Q4Rows32Test {
         return s;
     }
 
-    private static void product(Kernels kern, DType t, Q4Rows32.Codes c, int i, int k, Q4Rows32 rep, int g, float[] out, boolean acc) {
+    private static void product(Kernels kern, DType t, Rows32.Codes c, int i, int k, Rows32 rep, int g, float[] out, boolean acc) {
         int nb = k / 32;
         if (t == DType.Q4_0) kern.dotQ4Rows32(c.codes(), i * k, c.scales(), c.offsets(), i * nb, rep.data(), rep.offset(g), nb, out, 0, acc);
+        else if (t == DType.Q8_0) kern.dotQ8Rows32(c.values(), i * k, c.scales(), i * nb, rep.data(), rep.offset(g), nb, out, 0, acc);
         else kern.dotMxfp4Rows32(c.codes(), i * k, c.scales(), i * nb, rep.data(), rep.offset(g), nb, out, 0, acc);
     }
 
@@ -48,7 +53,7 @@ class Q4Rows32Test {
     void vectorAndScalarAgreeBitForBitAndMatchExactBlockSums() {
         // 24 blocks a row (two streams of 12), 25 (12 and 13) and 1 (the second stream alone)
         for (int k : new int[]{768, 800, 32})
-        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4, DType.Q8_0}) {
             Random rnd = new Random(11);
             int rows = 96, m = 3;
             float[] wf = new float[rows * k], x = new float[m * k];
@@ -56,10 +61,10 @@ class Q4Rows32Test {
             for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (i % 97 == 0 ? 40 : 1)); // some large entries: small codes elsewhere
             byte[] w = Quant.quantize(t, wf, rows, k);
             Tensor tensor = Tensor.packed(t, w, rows, k);
-            Q4Rows32 rep = Q4Rows32.of(tensor);
-            assertSame(rep, Q4Rows32.of(tensor), "made once per tensor");
+            Rows32 rep = Rows32.of(tensor);
+            assertSame(rep, Rows32.of(tensor), "made once per tensor");
             assertEquals(3, rep.groups());
-            Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 0, m, k);
+            Rows32.Codes c = Rows32.Codes.of(x, 0, m, k);
             for (int i = 0; i < m; i++) {
                 for (int g = 0; g < rep.groups(); g++) {
                     float[] a = new float[32], b = new float[32];
@@ -94,7 +99,7 @@ class Q4Rows32Test {
                 for (int e = 0; e < 16; e++) w[o + 1 + e] = v;
             }
         }
-        Q4Rows32 rep = Q4Rows32.of(Tensor.packed(DType.MXFP4, w, rows, k));
+        Rows32 rep = Rows32.of(Tensor.packed(DType.MXFP4, w, rows, k));
         for (int sign : new int[]{-1, 1}) {
             short[] codes = new short[k];
             java.util.Arrays.fill(codes, (short) (127 * sign));
@@ -130,7 +135,7 @@ class Q4Rows32Test {
                 for (int e = 0; e < 16; e++) w[o + 2 + e] = v;
             }
         }
-        Q4Rows32 rep = Q4Rows32.of(Tensor.packed(DType.Q4_0, w, rows, k));
+        Rows32 rep = Rows32.of(Tensor.packed(DType.Q4_0, w, rows, k));
         for (int sign : new int[]{-1, 1}) {
             short[] codes = new short[k];
             java.util.Arrays.fill(codes, (short) (127 * sign));
@@ -154,6 +159,44 @@ class Q4Rows32Test {
     }
 
     @Test
+    void q8BlockSumsAtTheirLargestAreExactInFloatLanes() {
+        // Scales of 1: the output is the exact integer sum. Codes ±127 (and −128, which llama.cpp's quantizer never writes
+        // but a file may hold) against input codes ±127: a block sums to 32 · 128 · 127 = 520192, past 16 bits and below
+        // 2^24, where every partial sum of a float lane is still exact.
+        int k = 96, rows = 64, nb = 3, rb = 34 * nb;
+        byte[] w = new byte[rows * rb];
+        short one = Float.floatToFloat16(1f);
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < nb; b++) {
+                int o = r * rb + 34 * b;
+                w[o] = (byte) one;
+                w[o + 1] = (byte) (one >> 8);
+                for (int e = 0; e < 32; e++) w[o + 2 + e] = (byte) (r % 4 == 0 ? -128 : r % 4 == 1 ? 127 : r % 4 == 2 ? -127 : (r * 31 + b * 7 + e * 13) & 0xff);
+            }
+        }
+        Rows32 rep = Rows32.of(Tensor.packed(DType.Q8_0, w, rows, k));
+        for (int sign : new int[]{-1, 1}) {
+            float[] codes = new float[k];
+            java.util.Arrays.fill(codes, 127 * sign);
+            float[] dx = {1f, 1f, 1f};
+            for (int g = 0; g < 2; g++) {
+                float[] a = new float[32], b = new float[32];
+                sca.dotQ8Rows32(codes, 0, dx, 0, rep.data(), rep.offset(g), nb, a, 0, false);
+                vec.dotQ8Rows32(codes, 0, dx, 0, rep.data(), rep.offset(g), nb, b, 0, false);
+                for (int r = 0; r < 32; r++) {
+                    long want = 0;
+                    for (int e = 0; e < nb * 32; e++) want += (long) w[(32 * g + r) * rb + 34 * (e / 32) + 2 + e % 32] * 127 * sign;
+                    assertEquals((float) want, a[r], "scalar, row " + (32 * g + r) + " sign " + sign);
+                    assertEquals((float) want, b[r], "vector, row " + (32 * g + r) + " sign " + sign);
+                }
+            }
+            float[] a = new float[32];
+            vec.dotQ8Rows32(codes, 0, dx, 0, rep.data(), 0, nb, a, 0, false);
+            assertEquals(-3 * 520192f * sign, a[0], "row 0: every code −128 times 127");
+        }
+    }
+
+    @Test
     void codesAreWhatRoundToQ8_0RoundsWith() {
         Random rnd = new Random(3);
         float[] x = new float[256];
@@ -171,7 +214,7 @@ class Q4Rows32Test {
 
     @Test
     void linearTakesTheGroupsAndTheRowsPastThem() {
-        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4, DType.Q8_0}) {
             Random rnd = new Random(5);
             int rows = 75, k = 96, m = 2; // two groups of 32 and 11 rows in the stored layout
             float[] wf = new float[rows * k], x = new float[1 + m * k];
@@ -179,7 +222,7 @@ class Q4Rows32Test {
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             byte[] w = Quant.quantize(t, wf, rows, k);
             Tensor tensor = Tensor.packed(t, w, rows, k);
-            Q4Rows32.Codes c = Q4Rows32.Codes.of(x, 1, m, k);
+            Rows32.Codes c = Rows32.Codes.of(x, 1, m, k);
             float[] xr = java.util.Arrays.copyOfRange(x, 1, 1 + m * k);
             for (int i = 0; i < m; i++) Quant.roundToQ8_0(xr, i * k, k);
             int rb = (int) t.rowBytes(k);
@@ -201,20 +244,20 @@ class Q4Rows32Test {
     @Test
     void withTheLayoutOffDecodeReadsTheStoredBlocksInPlace() throws Exception {
         java.nio.file.Path bin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(bin.toString(), "--add-modules", "jdk.incubator.vector", "-Dpuzzle.q4_layout=false",
-                "-cp", System.getProperty("java.class.path"), Q4Rows32Test.class.getName()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(bin.toString(), "--add-modules", "jdk.incubator.vector", "-Dpuzzle.decode_layout=false",
+                "-cp", System.getProperty("java.class.path"), Rows32Test.class.getName()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("in place: 128 rows as the float dot computes them"), out);
+        assertTrue(out.contains("in place: 192 rows as the float dot computes them"), out);
     }
 
-    /** Run with -Dpuzzle.q4_layout=false: linear's decode of Q4_0 and MXFP4 rows equals dotQuant's, bit for bit. */
+    /** Run with -Dpuzzle.decode_layout=false: linear's decode of Q4_0, MXFP4 and Q8_0 rows equals dotQuant's, bit for bit. */
     public static void main(String[] args) {
         Kernels vec = new VectorKernels(new Parallel(2));
         Random rnd = new Random(9);
         int rows = 64, k = 128, same = 0;
-        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4}) {
+        for (DType t : new DType[]{DType.Q4_0, DType.MXFP4, DType.Q8_0}) {
             float[] wf = new float[rows * k], x = new float[k];
             for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
             for (int i = 0; i < k; i++) x[i] = (float) rnd.nextGaussian();
@@ -225,6 +268,6 @@ class Q4Rows32Test {
             for (int r = 0; r < rows; r++) if (out[r] == vec.dotQuant(t, xr, 0, w, r * (int) t.rowBytes(k), k)) same++;
         }
         System.out.println("in place: " + same + " rows as the float dot computes them");
-        System.exit(same == 2 * rows ? 0 : 1);
+        System.exit(same == 3 * rows ? 0 : 1);
     }
 }
