@@ -60,9 +60,11 @@ final class GenerateCommand implements java.util.concurrent.Callable<Integer> {
         Sampler sampler = new Sampler(d.backend(), temperature, topP, seed != null ? seed : System.currentTimeMillis());
         OutputStream out = new Utf8Sink(spec.commandLine().getOut());
         Generator.Stats s = Generator.generate(d, tok, prompt, steps, sampler, out);
-        spec.commandLine().getErr().printf(Locale.ROOT, "achieved tok/s: %.1f (after the first forward call, as llama2.c's run.c times it); whole run: %.1f tok/s"
-                        + " (%d positions, %d prompt tokens, %.3f s, the first call %.3f s)%n", s.tokensPerSecond(), s.wholeRunTokensPerSecond(), s.tokens(),
-                s.promptTokens(), s.seconds(), s.firstSeconds());
+        String achieved = s.timedAfterFirst()
+                ? String.format(Locale.ROOT, "achieved tok/s: %.1f (after the first forward call, as llama2.c's run.c times it)", s.tokensPerSecond())
+                : "achieved tok/s: n/a (the run ended with its first forward call: no positions after it to time)";
+        spec.commandLine().getErr().printf(Locale.ROOT, "%s; whole run: %.1f tok/s (%d positions, %d prompt tokens, %.3f s, the first call %.3f s)%n",
+                achieved, s.wholeRunTokensPerSecond(), s.tokens(), s.promptTokens(), s.seconds(), s.firstSeconds());
         return ExitCodes.OK;
     }
 }

@@ -149,7 +149,13 @@ class CliTest {
         Run r = run("generate", bin(), "--tokenizer", tok(), "--temperature", "0", "--steps", "200");
         assertEquals(0, r.code(), r.err());
         assertEquals(Files.readString(shared("models/stories260K/reference/greedy_t0_n200.stdout.txt")), r.out());
-        assertTrue(r.err().contains("tok/s"), r.err());
+        assertTrue(r.err().matches("(?s)achieved tok/s: [0-9.]+ \\(after the first forward call.*whole run: [0-9.]+ tok/s \\(200 positions.*"), r.err());
+        // One step is the first forward call alone: nothing after it to time, and the report says so (not the whole
+        // run's rate under the after-the-first-call label)
+        Run one = run("generate", bin(), "--tokenizer", tok(), "--temperature", "0", "--steps", "1");
+        assertEquals(0, one.code(), one.err());
+        assertTrue(one.err().contains("achieved tok/s: n/a (the run ended with its first forward call"), one.err());
+        assertTrue(one.err().contains("(1 positions"), one.err());
     }
 
     @Test

@@ -26,10 +26,15 @@ public final class Generator {
         /**
          * Positions per second after the first forward call, as llama2.c's run.c reports its "achieved tok/s" (its
          * timer starts after the first iteration, "because the first iteration can be slower"); the whole run's rate
-         * where nothing followed the first call.
+         * where nothing followed the first call ({@link #timedAfterFirst}).
          */
         public double tokensPerSecond() {
-            return tokens > firstPositions && seconds > firstSeconds ? (tokens - firstPositions) / (seconds - firstSeconds) : wholeRunTokensPerSecond();
+            return timedAfterFirst() ? (tokens - firstPositions) / (seconds - firstSeconds) : wholeRunTokensPerSecond();
+        }
+
+        /** Whether any position followed the first forward call (a run that stops at BOS or its step limit there has none). */
+        public boolean timedAfterFirst() {
+            return tokens > firstPositions && seconds > firstSeconds;
         }
 
         /** Positions per second over the whole run, the first call included. */
