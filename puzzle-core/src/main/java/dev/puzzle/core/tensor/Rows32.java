@@ -185,29 +185,33 @@ public final class Rows32 {
         }
 
         public static Codes of(float[] x, int xOff, int m, int k) {
-            return fill(sized(m * k), x, xOff, m, k);
+            return fill(sized(m * k), x, xOff, m, k, null);
         }
 
-        /** {@link #of} into this thread's scratch arrays (grown as needed, longer than m·k): decode allocates nothing per token. */
-        static Codes scratch(float[] x, int xOff, int m, int k) {
+        /**
+         * {@link #of} into this thread's scratch arrays (grown as needed, longer than m·k): decode allocates nothing per
+         * token. Only what weights of type t read is filled: the offsets for Q4_0, the float codes for Q8_0.
+         */
+        static Codes scratch(float[] x, int xOff, int m, int k, DType t) {
             Codes c = SCRATCH.get();
             if (c.codes.length < m * k) SCRATCH.set(c = sized(m * k));
-            return fill(c, x, xOff, m, k);
+            return fill(c, x, xOff, m, k, t);
         }
 
-        private static Codes fill(Codes into, float[] x, int xOff, int m, int k) {
+        /** Codes and scales of the m rows, and the offsets and float codes where t (null: any type) reads them. */
+        private static Codes fill(Codes into, float[] x, int xOff, int m, int k, DType t) {
             int nb = k / 32;
             short[] c = into.codes, o = into.offsets;
             float[] d = into.scales, v = into.values;
             for (int i = 0; i < m; i++) {
                 Quant.q8_0Codes(x, xOff + i * k, k, c, i * k, d, i * nb);
-                for (int b = 0; b < nb; b++) {
+                for (int b = 0; b < nb && (t == null || t == DType.Q4_0); b++) {
                     int s = 0;
                     for (int j = 0; j < 32; j++) s += c[i * k + 32 * b + j];
                     o[i * nb + b] = (short) (8 * s); // |8 · s| <= 8 · 32 · 127 = 32512: a short
                 }
             }
-            for (int j = 0; j < m * k; j++) v[j] = c[j];
+            if (t == null || t == DType.Q8_0) for (int j = 0; j < m * k; j++) v[j] = c[j];
             return into;
         }
     }
