@@ -258,6 +258,15 @@ class CompressTest {
         Path bad = config(tmp.resolve("badgkd"), "[2.15e5]");
         Files.writeString(bad, Files.readString(bad).replace("  memory_mib: 12\n", "  memory_mib: 12\n  gkd: {tokens: 0}\n"));
         badInput(run("compress", bad.toString()), "compress.gkd", "tokens", "0");
+        // GKD and QAD train on one pass of distinct text from the calibration offset: a budget whose text could reach the
+        // held-out region (offset 300000; at most 8 bytes a token) is refused before any work.
+        for (String key : new String[] {"gkd", "qad"}) {
+            Path far = config(tmp.resolve("far" + key), "[2.15e5]");
+            Files.writeString(far, Files.readString(far).replace("  memory_mib: 12\n", "  memory_mib: 12\n  " + key + ": {tokens: 40000}\n"));
+            CliTest.Run f = run("compress", far.toString());
+            badInput(f, "compress." + key + ".tokens", "40000", "held-out text at byte 300000");
+            assertFalse(Files.exists(tmp.resolve("far" + key).resolve("run")), "nothing written");
+        }
     }
 
     @Test

@@ -124,9 +124,9 @@ public final class EvaluateStage {
         java.nio.file.Path f = run.dir.layout().childQad(p.name());
         if (!Files.exists(f)) return null;
         var j = dev.puzzle.core.config.Json.readObject(f, "the child's QAD record");
-        return String.format(java.util.Locale.ROOT, "%d quantized matrices distilled quantization-aware; KL %.4g before, %.4g after (%s): kept %s",
+        return String.format(java.util.Locale.ROOT, "%d quantized matrices distilled quantization-aware; KL %.4g before, %.4g after (on %s): %s",
                 j.path("quantized_matrices").asInt(), j.path("kl_before").asDouble(), j.path("kl_after").asDouble(), j.path("judged_on").asText(),
-                j.path("kept").asText().equals("qad") ? "the QAD result" : "the child before QAD");
+                j.path("kept").asText().equals("qad") ? dev.puzzle.pipeline.report.ReportModel.QAD_KEPT : "kept the child before QAD");
     }
 
     /** Tokens a sample continues the prompt by (greedy). */

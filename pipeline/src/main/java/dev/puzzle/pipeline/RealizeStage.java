@@ -60,7 +60,7 @@ public final class RealizeStage {
             if (gkd != null) { // optional: the whole child against the parent; resumes from its checkpoint
                 Path dir = run.dir.child(p.name());
                 Files.createDirectories(dir);
-                int[][] cal = run.gkdSequences();
+                int[][] cal = run.distillationSequences(gkd.tokens(), 0);
                 try {
                     child = Gkd.train(run.backend, run.parent, child, cal, gkd, run.dir.layout().childGkdCheckpoint(p.name()),
                             listener.progress("gkd " + p.name(), gkd.steps(cal))::accept).child();
@@ -81,17 +81,18 @@ public final class RealizeStage {
     /**
      * QAD of a child with quantized parts ({@code compress.qad}): the full-precision parent distilled into it, its quantized
      * matrices trained through the straight-through estimator and re-quantized; the result kept only when its KL to the
-     * parent is lower on calibration-region text QAD did not train on (the last of {@link Run#gkdSequences()}; the
-     * held-out text of the report stays unseen). Writes {@code qad.json}; resumes from its checkpoint.
+     * parent is lower on calibration-region text QAD did not train on (the last {@link Run#qadJudged} of
+     * {@link Run#distillationSequences}; the held-out text of the report stays unseen). Writes {@code qad.json}; resumes
+     * from its checkpoint.
      */
     static Checkpoint qad(Run run, Plan p, Checkpoint child, Gkd.Settings st, Listener listener) throws IOException {
-        int[][] seqs = run.gkdSequences();
-        int[][] train = seqs.length > 1 ? java.util.Arrays.copyOf(seqs, seqs.length - 1) : seqs, judge = {seqs[seqs.length - 1]};
+        int apart = Run.qadJudged(run.config.data());
+        int[][] seqs = run.distillationSequences(st.tokens(), apart); // at least one more than apart
+        int[][] train = java.util.Arrays.copyOf(seqs, seqs.length - apart), judge = java.util.Arrays.copyOfRange(seqs, seqs.length - apart, seqs.length);
         Files.createDirectories(run.dir.child(p.name()));
         Path ckpt = run.dir.layout().childQadCheckpoint(p.name());
         Qad.Result r = Qad.run(run.backend, run.parent, child, train, judge, st, ckpt, listener.progress("qad " + p.name(), st.steps(train))::accept);
-        var j = r.json(st).put("judged_on", seqs.length > 1 ? "a calibration-region sequence QAD did not train on"
-                : "the one calibration-region sequence it trained on (data.calibration too short to hold one out)");
+        var j = r.json(st).put("judged_on", apart + " calibration-region sequence" + (apart > 1 ? "s" : "") + " QAD did not train on");
         AtomicFiles.writeString(run.dir.layout().childQad(p.name()), new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
         Files.deleteIfExists(ckpt);
         listener.stage("qad", String.format(java.util.Locale.ROOT, "%s: KL %.5f before QAD, %.5f after: kept %s", p.name(), r.klBefore(), r.klAfter(),

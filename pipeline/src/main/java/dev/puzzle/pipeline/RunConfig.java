@@ -140,7 +140,23 @@ public final class RunConfig {
      * ({@link Run#evalContext()}): a sliding window or an FP8 KV cache only shows its damage at the positions it is used at.
      */
     public record Data(Path text, int seqLen, Integer evalContext, long calibrationOffset, int calibrationSequences, long heldoutOffset,
-                       int heldoutSequences) {}
+                       int heldoutSequences, int contextBound) {
+        /**
+         * Where the text GKD or QAD reads for a budget of {@code tokens} ends at most ({@link Run#distillationSequences}):
+         * the calibration region, or, where the budget asks for more, one pass of distinct sequences of at most
+         * {@link #contextBound} tokens from the calibration offset, {@code apart} more held apart to judge the result.
+         * A token is at least one byte and a region reads at most 8 bytes a token (TokenData).
+         */
+        public long distillationEnd(long tokens, int apart) {
+            long t = Math.max((long) calibrationSequences * seqLen, tokens + (long) (apart + 1) * contextBound);
+            return calibrationOffset + t * 8 + 64;
+        }
+
+        /** Where the held-out text ends at most (its sequences are at most {@link #contextBound} tokens). */
+        public long heldoutEnd() {
+            return heldoutOffset + (long) heldoutSequences * contextBound * 8 + 64;
+        }
+    }
 
     public Data data() {
         ConfigNode d = root.child("data");
@@ -160,11 +176,12 @@ public final class RunConfig {
         int cs = cal.integer("sequences", 1), hs = held.integer("sequences", 1);
         // A token is at least one byte and a region reads at most 8 bytes a token (TokenData): the two regions,
         // so bounded, must not overlap, or the held-out text would not be unseen.
-        long calEnd = co + (long) cs * seqLen * 8 + 64, heldEnd = ho + (long) hs * heldLen * 8 + 64;
+        Data data = new Data(text, seqLen, evalContext, co, cs, ho, hs, heldLen);
+        long calEnd = co + (long) cs * seqLen * 8 + 64, heldEnd = data.heldoutEnd();
         if (co < heldEnd && ho < calEnd) {
             throw d.error("heldout.offset", ho, "may overlap the calibration text (bytes " + co + " to at most " + calEnd + "); held-out text must be unseen");
         }
-        return new Data(text, seqLen, evalContext, co, cs, ho, hs);
+        return data;
     }
 
     public BldSettings distill() {
@@ -250,9 +267,29 @@ public final class RunConfig {
         int prompt = m.isMissing() ? 64 : m.integer("prompt", 1, 64), gen = m.isMissing() ? 64 : m.integer("generate", 1, 64);
         int reps = m.isMissing() ? 5 : m.integer("reps", 1, 5);
         workload();
-        data();
+        Data d = data();
+        Gkd.Settings gkd = distillation(c, "gkd", 3e-4, 1.0), qad = distillation(c, "qad", 5e-4, 0.0);
+        Task task = task(c);
+        unseen(c, "gkd", gkd, d, 0, task);
+        unseen(c, "qad", qad, d, Run.qadJudged(d), task);
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
-                distillation(c, "gkd", 3e-4, 1.0), ggufExport(c), task(c), distillation(c, "qad", 5e-4, 0.0), llamaCpp(c), margin);
+                gkd, ggufExport(c), task, qad, llamaCpp(c), margin);
+    }
+
+    /**
+     * Fails where the text {@code compress.KEY} trains on ({@link Data#distillationEnd}: its token budget in distinct
+     * sequences from the calibration offset) may reach into the held-out text or the next-sentence task's.
+     */
+    private static void unseen(ConfigNode c, String key, Gkd.Settings s, Data d, int apart, Task task) {
+        if (s == null) return;
+        long co = d.calibrationOffset(), end = d.distillationEnd(s.tokens(), apart);
+        String what = co < d.heldoutEnd() && d.heldoutOffset() < end ? "the held-out text at byte " + d.heldoutOffset()
+                : task != null && task.nextSentenceOffset() != null && co < task.nextSentenceOffset() + 4096L * task.items() && task.nextSentenceOffset() < end
+                ? "the next-sentence task's text at byte " + task.nextSentenceOffset() : null;
+        if (what != null) {
+            throw c.child(key).error("tokens", s.tokens(), "trains on distinct text from the calibration offset (byte " + co + ") up to at most byte "
+                    + end + ", which may overlap " + what + "; that text must be unseen: lower the tokens or move the other text's offset");
+        }
     }
 
     /**

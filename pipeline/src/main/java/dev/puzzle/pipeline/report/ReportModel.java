@@ -257,8 +257,9 @@ public record ReportModel(String runDir, String config, String hardware, String 
             for (ModelResult f : models) {
                 if (!f.kind().equals("uniform-format") || !t.equals(f.target())) continue;
                 cmp.add(new Comparison(t, tps, best.name(), f.name(), null, String.format(Locale.ROOT,
-                        "At %s: weight precision per block — Puzzle KL %.4g vs %.4g for %s at the same budget (%s).", label(t, tps), best.klDiv(), f.klDiv(),
-                        f.solvedBy() == null ? f.name() : f.solvedBy(), best.klDiv() < f.klDiv() ? "the per-block choice is better"
+                        "At %s: weight precision per block — Puzzle KL %.4g%s vs %.4g for %s%s at the same budget (%s).", label(t, tps), best.klDiv(),
+                        qadKept(best) ? " (after QAD)" : "", f.klDiv(), f.solvedBy() == null ? f.name() : f.solvedBy(),
+                        qadKept(f) ? ", then QAD" : "", best.klDiv() < f.klDiv() ? "the per-block choice is better"
                                 : best.klDiv() == f.klDiv() ? "the same" : "the uniform format is better")));
             }
             ModelResult uni = find(models, "uniform", t);
@@ -348,6 +349,14 @@ public record ReportModel(String runDir, String config, String hardware, String 
 
     private static String label(String t, double tps) {
         return t.endsWith("x") ? String.format(Locale.ROOT, "%s the parent (%.0f tokens/s)", t, tps) : String.format(Locale.ROOT, "%.0f tokens/s", tps);
+    }
+
+    /** How a model's {@code qad} words end when quantization-aware distillation's result was kept. */
+    public static final String QAD_KEPT = "kept the QAD result";
+
+    /** Whether quantization-aware distillation ran on the model and its result was kept. */
+    static boolean qadKept(ModelResult m) {
+        return m.qad() != null && m.qad().endsWith(QAD_KEPT);
     }
 
     private static ModelResult find(List<ModelResult> models, String kind, String target) {
