@@ -382,10 +382,7 @@ public interface Kernels {
                         dotF32Rows2x2(xs, xo, seg, at + j * rowBytes, at + (half + j) * rowBytes, rowBytes, k, out,
                                 outOff + r0 + j, outOff + r0 + half + j, accumulate);
                     }
-                    for (int p = half + j; p < r1 - r0; p++) { // the second half's rows past the pairs
-                        float d = dotF32(xs, xo, seg, at + p * rowBytes, k);
-                        out[outOff + r0 + p] = accumulate ? out[outOff + r0 + p] + d : d;
-                    }
+                    rowByRow(xs, xo, 1, k, n, seg, at, rowBytes, false, out, outOff + r0, half + j, r1 - r0, accumulate); // the second half's rows past the pairs
                     r1 = r0 + half; // and the first half's below
                 }
                 if (m == 1 && bf16 && r1 - r0 >= 2) { // the two halves of the range together: two memory streams
@@ -399,17 +396,26 @@ public interface Kernels {
                     }
                     j = 2 * half; // an odd range's last row below
                 }
-                for (; j < r1 - r0; j++) {
-                    for (int i = 0; i < m; i++) {
-                        float d = bf16 ? dotBf16(xs, xo + i * k, seg, at + j * rowBytes, k) : dotF32(xs, xo + i * k, seg, at + j * rowBytes, k);
-                        int o = outOff + i * n + r0 + j;
-                        out[o] = accumulate ? out[o] + d : d;
-                    }
-                }
+                rowByRow(xs, xo, m, k, n, seg, at, rowBytes, bf16, out, outOff + r0, j, r1 - r0, accumulate);
                 return;
             }
             for (int n0 = r0; n0 < r1; n0 += block) rows.run(n0, Math.min(r1, n0 + block));
         });
+    }
+
+    /**
+     * Decode's rows [j0, j1) of a BF16 or F32 range read in place, one dot product each per input: row j at byte
+     * {@code at + j·rowBytes} of {@code seg}, its outputs at {@code out[outBase + i·n + j]}.
+     */
+    private void rowByRow(float[] x, int xOff, int m, int k, int n, java.lang.foreign.MemorySegment seg, long at, long rowBytes, boolean bf16,
+                          float[] out, int outBase, int j0, int j1, boolean accumulate) {
+        for (int j = j0; j < j1; j++) {
+            for (int i = 0; i < m; i++) {
+                float d = bf16 ? dotBf16(x, xOff + i * k, seg, at + j * rowBytes, k) : dotF32(x, xOff + i * k, seg, at + j * rowBytes, k);
+                int o = outBase + i * n + j;
+                out[o] = accumulate ? out[o] + d : d;
+            }
+        }
     }
 
     /** Convenience: {@code out[M,N] = x[M,K] · w[N,K]ᵀ}, the shape of every linear layer. */
