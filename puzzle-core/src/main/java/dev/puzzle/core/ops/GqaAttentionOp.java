@@ -149,7 +149,7 @@ public final class GqaAttentionOp implements BlockOp {
 
     private void rope(float[] q, float[] k, int S, int T, int pos0, boolean backward) {
         if (!rope.rotates()) return; // a model without RoPE (Nemotron-H)
-        float[] cs = new float[E];
+        float[] cs = Scratch.floats(Scratch.Slot.ROPE, E);
         for (int t = 0; t < T; t++) {
             rope.table(cs, pos0 + t);
             for (int s = 0; s < S; s++) {
@@ -235,9 +235,9 @@ public final class GqaAttentionOp implements BlockOp {
     public void step(State state, float[] x, int T, int pos0) {
         final int HE = H * E, GE = G * E, group = H / G;
         KvCache cache = (KvCache) state;
-        float[] h = new float[T * D], rstd = new float[T];
+        float[] h = Scratch.floats(Scratch.Slot.ATTN_H, T * D), rstd = Scratch.floats(Scratch.Slot.ATTN_RSTD, T);
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
-        float[] q = new float[T * HE], kk = new float[T * GE], vv = new float[T * GE];
+        float[] q = Scratch.floats(Scratch.Slot.ATTN_Q, T * HE), kk = Scratch.floats(Scratch.Slot.ATTN_K, T * GE), vv = Scratch.floats(Scratch.Slot.ATTN_V, T * GE);
         project(h, q, kk, vv, 1, T, pos0);
         // Keys and values visible to this call, as one contiguous buffer starting at absolute position kStart.
         float[] kBuf, vBuf;
@@ -253,8 +253,8 @@ public final class GqaAttentionOp implements BlockOp {
             int ring = cache.rows();
             int past = Math.min(pos0, window - 1);
             kStart = pos0 - past;
-            kBuf = new float[(past + T) * GE];
-            vBuf = new float[(past + T) * GE];
+            kBuf = Scratch.floats(Scratch.Slot.ATTN_WINDOW_K, (past + T) * GE);
+            vBuf = Scratch.floats(Scratch.Slot.ATTN_WINDOW_V, (past + T) * GE);
             for (int j = 0; j < past; j++) {
                 int r = (kStart + j) % ring;
                 System.arraycopy(kc, r * GE, kBuf, j * GE, GE);
@@ -268,11 +268,11 @@ public final class GqaAttentionOp implements BlockOp {
                 System.arraycopy(vv, t * GE, vc, r * GE, GE);
             }
         }
-        float[] out = new float[T * HE];
+        float[] out = Scratch.zeroed(Scratch.Slot.ATTN_OUT, T * HE); // head adds into it
         final int maxKeys = pos0 + T - kStart, ks = kStart;
         Kernels k = ops.kernels();
         heads(H, (long) H * T * maxKeys * E, hh -> Attention.head(k, q, hh * E, HE, kBuf, vBuf, (hh / group) * E, GE,
-                out, hh * E, HE, new float[maxKeys], 0, 0, T, pos0, ks, E, window, sink(hh)));
+                out, hh * E, HE, Scratch.floats(Scratch.Slot.ATTN_SCORES, maxKeys), 0, 0, T, pos0, ks, E, window, sink(hh)));
         // PyTorch: x = x + o_proj(attn)
         k.linear(out, 0, T, HE, wo.value(), x, 0, true);
         if (bo != null) for (int t = 0; t < T; t++) k.axpy(1f, bo.w, 0, x, t * D, D);

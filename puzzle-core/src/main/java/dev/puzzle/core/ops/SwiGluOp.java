@@ -96,7 +96,7 @@ public final class SwiGluOp implements BlockOp, SharedExpert {
 
     @Override
     public void step(State state, float[] x, int T, int pos0) {
-        float[] h = new float[T * D], rstd = new float[T];
+        float[] h = Scratch.floats(Scratch.Slot.FFN_H, T * D), rstd = Scratch.floats(Scratch.Slot.FFN_RSTD, T);
         ops.rmsnormForward(h, rstd, x, norm.w, T, D, eps);
         stepNormed(h, T, x, true);
     }
@@ -105,7 +105,7 @@ public final class SwiGluOp implements BlockOp, SharedExpert {
     @Override
     public void stepNormed(float[] h, int T, float[] out, boolean accumulate) {
         var k = ops.kernels();
-        float[] h1 = new float[T * F], h3 = new float[T * F];
+        float[] h1 = Scratch.floats(Scratch.Slot.FFN_GATE, T * F), h3 = Scratch.floats(Scratch.Slot.FFN_UP, T * F);
         k.linear(h, 0, T, D, w1.value(), h1, 0, false);
         k.linear(h, 0, T, D, w3.value(), h3, 0, false);
         for (int t = 0; t < T; t++) k.swiglu(h1, t * F, h3, t * F, F);

@@ -947,9 +947,13 @@ public class VectorKernels implements Kernels {
         int i = 0;
         float m = Float.NEGATIVE_INFINITY;
         if (n >= L) {
+            // Each operation's receiver a vector just made from S (its class exact when C2 parses the call), never the
+            // loop's running maximum: inlined into Attention.head before this method had a profile of its own, the
+            // calls on the running maximum stayed virtual and ran the Vector API's Java fallback, allocating, on every
+            // call for the rest of the run (JFR allocation profile of decode, 2026-12-05).
             FloatVector vm = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (; i + L <= n; i += L) vm = vm.max(FloatVector.fromArray(S, x, xOff + i));
-            m = vm.reduceLanes(VectorOperators.MAX);
+            for (; i + L <= n; i += L) vm = FloatVector.fromArray(S, x, xOff + i).max(vm);
+            m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY).max(vm).reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) m = Math.max(m, x[xOff + i]);
         return m;
@@ -1590,7 +1594,17 @@ public class VectorKernels implements Kernels {
                 c0 = ((FloatVector) i0.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(FloatVector.broadcast(S, d), c0);
                 c1 = ((FloatVector) i1.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(FloatVector.broadcast(S, d), c1);
             }
-            store(a0.add(c0), a1.add(c1), out, outOff + h, accumulate);
+            // Written out, not a helper taking vectors: C2 reaches this call at the end of a large method, past its
+            // inlining cutoff (NodeCountInliningCutoff), and called out of line the helper boxed both sums on every
+            // call (a JFR allocation profile of decode, 2026-12-05: ~0.3 GB a second).
+            int o = outOff + h;
+            FloatVector r0 = a0.add(c0), r1 = a1.add(c1);
+            if (accumulate) {
+                r0 = r0.add(FloatVector.fromArray(S, out, o));
+                r1 = r1.add(FloatVector.fromArray(S, out, o + L));
+            }
+            r0.intoArray(out, o);
+            r1.intoArray(out, o + L);
         }
     }
 
@@ -1648,23 +1662,23 @@ public class VectorKernels implements Kernels {
                 c0 = p0.add(q0).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, c0);
                 c1 = p1.add(q1).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, c1);
             }
-            store(a0.add(c0), a1.add(c1), out, outOff + h, accumulate);
+            // Written out, not a helper taking vectors: C2 reaches this call at the end of a large method, past its
+            // inlining cutoff (NodeCountInliningCutoff), and called out of line the helper boxed both sums on every
+            // call (a JFR allocation profile of decode, 2026-12-05: ~0.3 GB a second).
+            int o = outOff + h;
+            FloatVector r0 = a0.add(c0), r1 = a1.add(c1);
+            if (accumulate) {
+                r0 = r0.add(FloatVector.fromArray(S, out, o));
+                r1 = r1.add(FloatVector.fromArray(S, out, o + L));
+            }
+            r0.intoArray(out, o);
+            r1.intoArray(out, o + L);
         }
     }
 
     /** L int8 codes at rep[o..] as floats. */
     private static FloatVector q8Codes(MemorySegment rep, long o) {
         return (FloatVector) ByteVector.fromMemorySegment(SB, rep, o, LE).convertShape(VectorOperators.B2F, S, 0);
-    }
-
-    /** out[o, o+2L) (+)= the two accumulators of a pass of 2L rows. */
-    private static void store(FloatVector a0, FloatVector a1, float[] out, int o, boolean accumulate) {
-        if (accumulate) {
-            a0 = a0.add(FloatVector.fromArray(S, out, o));
-            a1 = a1.add(FloatVector.fromArray(S, out, o + L));
-        }
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + L);
     }
 
     /** llama.cpp's doubled E2M1 values in 16-bit lanes (repeated across a 512-bit vector), for {@link #dotMxfp4Rows32}'s lookups. */
@@ -1726,7 +1740,17 @@ public class VectorKernels implements Kernels {
                 c0 = ((FloatVector) i0.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(FloatVector.broadcast(S, d), c0);
                 c1 = ((FloatVector) i1.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(FloatVector.broadcast(S, d), c1);
             }
-            store(a0.add(c0), a1.add(c1), out, outOff + h, accumulate);
+            // Written out, not a helper taking vectors: C2 reaches this call at the end of a large method, past its
+            // inlining cutoff (NodeCountInliningCutoff), and called out of line the helper boxed both sums on every
+            // call (a JFR allocation profile of decode, 2026-12-05: ~0.3 GB a second).
+            int o = outOff + h;
+            FloatVector r0 = a0.add(c0), r1 = a1.add(c1);
+            if (accumulate) {
+                r0 = r0.add(FloatVector.fromArray(S, out, o));
+                r1 = r1.add(FloatVector.fromArray(S, out, o + L));
+            }
+            r0.intoArray(out, o);
+            r1.intoArray(out, o + L);
         }
     }
 
