@@ -182,7 +182,11 @@ class GgufWriterTest {
             Checkpoint back = Checkpoints.load(first);
             assertEquals(dt, back.tensors().get(layer(0, Q)).dtype());
             assertEquals(DType.F32, back.tensors().get(layer(0, DOWN)).dtype());
-            assertNotNull(back.tensors().get(layer(0, Q)).packedBytes(), "small quantized matrices are read onto the heap, read in place by the kernels");
+            // A small model's F32 matrices are read onto the heap (decode reads them in place); its quantized ones stay
+            // mapped, decode reading them through their Rows32 layout (a heap copy beside it went unread).
+            assertFalse(back.tensors().get(layer(0, DOWN)).isMapped(), "small F32 matrices are read onto the heap");
+            assertTrue(dev.puzzle.core.tensor.Rows32.decodesThrough(back.tensors().get(layer(0, Q))));
+            assertNull(back.tensors().get(layer(0, Q)).packedBytes(), "quantized matrices decode reads through their layout stay mapped");
             Checkpoints.writeHfDir(back, hf, null);
             GgufWriter.write(Checkpoints.load(hf), second, null);
             Map<String, byte[]> b = tensorBytes(second);

@@ -54,6 +54,14 @@ public final class Rows32 {
         return t == DType.Q4_0 || t == DType.MXFP4 || t == DType.Q8_0;
     }
 
+    /**
+     * Whether decode reads {@code w} through its layout (on by default, a supported dtype, a matrix of at least 32 rows
+     * and whole blocks): its stored bytes are then read only for the rows past the last group, prefill and lookups.
+     */
+    public static boolean decodesThrough(Tensor w) {
+        return ENABLED && supports(w.dtype()) && w.shape().length == 2 && w.rows() >= ROWS && w.cols() % 32 == 0;
+    }
+
     /** Bytes of one block of a group of t's rows. */
     static int blockBytes(DType t) {
         return t == DType.Q8_0 ? Q8_BLOCK_BYTES : Q4_BLOCK_BYTES;
