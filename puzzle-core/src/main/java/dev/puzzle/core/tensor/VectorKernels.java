@@ -1662,9 +1662,7 @@ public class VectorKernels implements Kernels {
                 c0 = p0.add(q0).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(d, c0);
                 c1 = p1.add(q1).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(d, c1);
             }
-            // Written out, not a helper taking vectors: C2 reaches this call at the end of a large method, past its
-            // inlining cutoff (NodeCountInliningCutoff), and called out of line the helper boxed both sums on every
-            // call (a JFR allocation profile of decode, 2026-12-05: ~0.3 GB a second).
+            // written out, as in dotQ4Rows32
             int o = outOff + h;
             FloatVector r0 = a0.add(c0), r1 = a1.add(c1);
             if (accumulate) {
@@ -1740,9 +1738,7 @@ public class VectorKernels implements Kernels {
                 c0 = ((FloatVector) i0.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * h, LE)).fma(FloatVector.broadcast(S, d), c0);
                 c1 = ((FloatVector) i1.convertShape(VectorOperators.I2F, S, 0)).mul(FloatVector.fromMemorySegment(S, rep, base + 4L * (h + L), LE)).fma(FloatVector.broadcast(S, d), c1);
             }
-            // Written out, not a helper taking vectors: C2 reaches this call at the end of a large method, past its
-            // inlining cutoff (NodeCountInliningCutoff), and called out of line the helper boxed both sums on every
-            // call (a JFR allocation profile of decode, 2026-12-05: ~0.3 GB a second).
+            // written out, as in dotQ4Rows32
             int o = outOff + h;
             FloatVector r0 = a0.add(c0), r1 = a1.add(c1);
             if (accumulate) {
