@@ -267,6 +267,16 @@ class CompressTest {
             badInput(f, "compress." + key + ".tokens", "40000", "held-out text at byte 300000");
             assertFalse(Files.exists(tmp.resolve("far" + key).resolve("run")), "nothing written");
         }
+        // Calibration text near the end of the file (held-out text before it): GKD's one pass runs out of text, and the
+        // error names the budget that asked for it.
+        Path late = config(tmp.resolve("late"), "[2.15e5]");
+        Files.writeString(late, Files.readString(late).replace("calibration: {offset: 0,", "calibration: {offset: 700000,")
+                .replace("  memory_mib: 12\n", "  memory_mib: 12\n  baselines: false\n  gkd: {tokens: 60000}\n"));
+        CliTest.Run r2 = run("compress", late.toString());
+        assertEquals(3, r2.code(), r2.err());
+        String lastLine = r2.err().strip().lines().reduce((a, b) -> b).orElse("");
+        assertFalse(r2.err().contains("Exception") || r2.err().contains("\tat "), r2.err());
+        for (String want : new String[]{"puzzle: ", "compress.gkd.tokens", "60000", "more than the text holds"}) assertTrue(lastLine.contains(want), lastLine);
     }
 
     @Test

@@ -60,7 +60,7 @@ public final class RealizeStage {
             if (gkd != null) { // optional: the whole child against the parent; resumes from its checkpoint
                 Path dir = run.dir.child(p.name());
                 Files.createDirectories(dir);
-                int[][] cal = run.distillationSequences(gkd.tokens(), 0);
+                int[][] cal = run.distillationSequences("gkd", gkd.tokens(), 0);
                 try {
                     child = Gkd.train(run.backend, run.parent, child, cal, gkd, run.dir.layout().childGkdCheckpoint(p.name()),
                             listener.progress("gkd " + p.name(), gkd.steps(cal))::accept).child();
@@ -87,7 +87,7 @@ public final class RealizeStage {
      */
     static Checkpoint qad(Run run, Plan p, Checkpoint child, Gkd.Settings st, Listener listener) throws IOException {
         int apart = Run.qadJudged(run.config.data());
-        int[][] seqs = run.distillationSequences(st.tokens(), apart); // at least one more than apart
+        int[][] seqs = run.distillationSequences("qad", st.tokens(), apart); // at least one more than apart
         int[][] train = java.util.Arrays.copyOf(seqs, seqs.length - apart), judge = java.util.Arrays.copyOfRange(seqs, seqs.length - apart, seqs.length);
         Files.createDirectories(run.dir.child(p.name()));
         Path ckpt = run.dir.layout().childQadCheckpoint(p.name());

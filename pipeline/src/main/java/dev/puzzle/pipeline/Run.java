@@ -113,12 +113,17 @@ public final class Run {
      * of 256 tokens its 16 of 64 make) raised its KL on the sequence held apart, 0.0267 -> 0.0294. The text stays
      * clear of the held-out region (checked with the config: {@link RunConfig.Data#distillationEnd}).
      */
-    public int[][] distillationSequences(long tokens, int apart) {
+    public int[][] distillationSequences(String key, long tokens, int apart) {
         RunConfig.Data d = config.data();
         int ctx = evalContext();
         long fromCalibration = Math.max(1, (long) d.calibrationSequences() * d.seqLen() / ctx);
         long count = Math.max(fromCalibration, (tokens + ctx - 1) / ctx + apart);
-        return TokenData.sequences(d.text(), tokenizer(), d.calibrationOffset(), (int) Math.min(Integer.MAX_VALUE, count), ctx);
+        try {
+            return TokenData.sequences(d.text(), tokenizer(), d.calibrationOffset(), (int) Math.min(Integer.MAX_VALUE, count), ctx);
+        } catch (PuzzleException e) { // the text runs out: say which budget asked for it
+            throw PuzzleException.field(config.file, "compress." + key + ".tokens", tokens, "trains on one pass of distinct text from the calibration offset, "
+                    + count + " sequences of " + ctx + " tokens" + (apart > 0 ? " (" + apart + " held apart to judge it)" : "") + ", more than the text holds: " + e.getMessage());
+        }
     }
 
     /** How many sequences QAD holds apart to judge its result on: data.heldout's count, between 1 and 4. */
