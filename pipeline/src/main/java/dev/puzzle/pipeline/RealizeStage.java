@@ -81,12 +81,12 @@ public final class RealizeStage {
     /**
      * QAD of a child with quantized parts ({@code compress.qad}): the full-precision parent distilled into it, its quantized
      * matrices trained through the straight-through estimator and re-quantized; the result kept only when its KL to the
-     * parent is lower on calibration-region text QAD did not train on (the last {@link Run#qadJudged} of
+     * parent is lower on calibration-region text QAD did not train on (the last {@link RunConfig.Data#qadJudged} of
      * {@link Run#distillationSequences}; the held-out text of the report stays unseen). Writes {@code qad.json}; resumes
      * from its checkpoint.
      */
     static Checkpoint qad(Run run, Plan p, Checkpoint child, Gkd.Settings st, Listener listener) throws IOException {
-        int apart = Run.qadJudged(run.config.data());
+        int apart = run.config.data().qadJudged();
         int[][] seqs = run.distillationSequences("qad", st.tokens(), apart); // at least one more than apart
         int[][] train = java.util.Arrays.copyOf(seqs, seqs.length - apart), judge = java.util.Arrays.copyOfRange(seqs, seqs.length - apart, seqs.length);
         Files.createDirectories(run.dir.child(p.name()));

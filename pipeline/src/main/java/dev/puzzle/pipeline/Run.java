@@ -126,11 +126,6 @@ public final class Run {
         }
     }
 
-    /** How many sequences QAD holds apart to judge its result on: data.heldout's count, between 1 and 4. */
-    public static int qadJudged(RunConfig.Data d) {
-        return Math.min(4, Math.max(1, d.heldoutSequences()));
-    }
-
     /**
      * Tokens per held-out sequence: {@code data.eval_context} where the config states it, else the workload's
      * context (prefill + generation) — the positions a served child works at, where a sliding window or an FP8

@@ -152,6 +152,11 @@ public final class RunConfig {
             return calibrationOffset + t * 8 + 64;
         }
 
+        /** How many sequences QAD holds apart to judge its result on: data.heldout's count, between 1 and 4. */
+        public int qadJudged() {
+            return Math.min(4, Math.max(1, heldoutSequences));
+        }
+
         /** Where the held-out text ends at most (its sequences are at most {@link #contextBound} tokens). */
         public long heldoutEnd() {
             return heldoutOffset + (long) heldoutSequences * contextBound * 8 + 64;
@@ -271,7 +276,7 @@ public final class RunConfig {
         Gkd.Settings gkd = distillation(c, "gkd", 3e-4, 1.0), qad = distillation(c, "qad", 5e-4, 0.0);
         Task task = task(c);
         unseen(c, "gkd", gkd, d, 0, task);
-        unseen(c, "qad", qad, d, Run.qadJudged(d), task);
+        unseen(c, "qad", qad, d, d.qadJudged(), task);
         return new Compress(t, c.has("memory_mib") ? c.positive("memory_mib") : null, c.bool("baselines", true), prompt, gen, reps,
                 gkd, ggufExport(c), task, qad, llamaCpp(c), margin);
     }

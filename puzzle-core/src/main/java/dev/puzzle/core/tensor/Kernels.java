@@ -280,7 +280,7 @@ public interface Kernels {
         boolean bf16 = w.dtype() == DType.BF16;
         DType q = w.dtype().isQuantized() ? w.dtype() : null;
         // Decode of Q4_0, MXFP4 and Q8_0: integer sums per block, 32 rows at a time, the codes taken from the input as given.
-        boolean grouped = q != null && Rows32.ENABLED && Rows32.supports(q) && m <= 4 && n >= Rows32.ROWS;
+        boolean grouped = m <= 4 && Rows32.decodesThrough(w); // the one test (load keeps such matrices mapped: Checkpoints)
         Rows32.Codes cx = grouped ? Rows32.Codes.scratch(x, xOff, m, k, q) : null; // read by the helpers too, until this call returns
         if (q != null && Quant.roundsInputs(q) && !(grouped && n % Rows32.ROWS == 0)) { // llama.cpp's arithmetic: the input rounded to Q8_0 first (for grouped rows, only those past the groups use it)
             float[] xr = LinearBlocks.input(m * k);
