@@ -10,6 +10,9 @@ SHAPES=("$@")
 # ROUNDS rounds (3 by default), each side once a round, which goes first alternating: this machine's speed drifts over
 # a minute (other tenants), and a side measured only once can catch a slow stretch the other did not. Each side's best.
 ROUNDS="${ROUNDS:-3}"
+# The cores' FP32 multiply-add ceiling (FmaPeak: independent FMA chains, no memory traffic), measured before and after the
+# rounds (the speed drifts); the higher is the reference for each side's share of it.
+peak=$("${JAVA_RUN[@]}" dev.puzzle.examples.bench.FmaPeak "$THREADS" 2>/dev/null)
 ours=""; theirs=""
 for ((r = 0; r < ROUNDS; r++)); do
   if ((r % 2 == 0)); then
@@ -21,13 +24,16 @@ for ((r = 0; r < ROUNDS; r++)); do
   fi
 done
 peer /usr/bin/python3 -c "import numpy; from threadpoolctl import threadpool_info as t; [print('# peer BLAS:', i.get('internal_api'), i.get('version'), i.get('architecture'), 'threads', i.get('num_threads')) for i in t()]" 2>/dev/null || true
-printf "%-18s %12s %12s %12s %8s\n" "M x N x K" "puzzle NN" "puzzle NT" "OpenBLAS" "ratio"
+peak=$(awk -v a="$peak" -v b="$("${JAVA_RUN[@]}" dev.puzzle.examples.bench.FmaPeak "$THREADS" 2>/dev/null)" 'BEGIN { print (a > b ? a : b) }')
+printf "%-18s %12s %12s %12s %8s %14s\n" "M x N x K" "puzzle NN" "puzzle NT" "OpenBLAS" "ratio" "% of FMA peak"
 for s in "${SHAPES[@]}"; do
   IFS=, read -r m n k <<<"$s"
   nn=$(awk -v m=$m -v n=$n -v k=$k '$1==m && $2==n && $3==k && $4=="NN" && $5>b {b=$5} END {print b}' <<<"$ours")
   nt=$(awk -v m=$m -v n=$n -v k=$k '$1==m && $2==n && $3==k && $4=="NT" && $5>b {b=$5} END {print b}' <<<"$ours")
   np_=$(awk -v m=$m -v n=$n -v k=$k '$1==m && $2==n && $3==k && $4>b {b=$4} END {print b}' <<<"$theirs")
   ratio=$(awk -v a="$nn" -v b="$np_" 'BEGIN { printf "%.2f", a / b }')
-  printf "%-18s %12s %12s %12s %7sx\n" "${m}x${n}x${k}" "$nn" "$nt" "$np_" "$ratio"
+  shares=$(awk -v a="$nn" -v b="$np_" -v p="$peak" 'BEGIN { printf "%.0f%% / %.0f%%", 100 * a / p, 100 * b / p }')
+  printf "%-18s %12s %12s %12s %7sx %14s\n" "${m}x${n}x${k}" "$nn" "$nt" "$np_" "$ratio" "$shares"
 done
 echo "(GFLOP/s, FP32, $THREADS threads, best of the runs of 1 s after 1 s of warm-up on each side, best of $ROUNDS interleaved rounds; ratio = puzzle NN / OpenBLAS; NT is the x·Wᵀ weight layout)"
+echo "(% of FMA peak: puzzle NN / OpenBLAS against $peak GFLOP/s, what $THREADS threads of independent FMA chains reach here, FmaPeak)"
