@@ -238,17 +238,48 @@ public final class Quant {
      */
     public static String badScale(Tensor t) {
         DType d = t.dtype();
-        int rb = (int) d.rowBytes(t.cols()), rows = t.rows(), block = Math.max(1, (1 << 20) / rb);
-        byte[] buf = new byte[Math.min(rows, block) * rb];
+        int cols = t.cols(), rb = (int) d.rowBytes(cols), rows = t.rows(), block = Math.max(1, (1 << 20) / rb);
+        boolean inPlace = d == DType.Q8_0 || d == DType.Q4_0 || d == DType.MXFP4;
+        byte[] buf = null;
         for (int r0 = 0; r0 < rows; r0 += block) {
             int n = Math.min(block, rows - r0);
+            java.lang.foreign.MemorySegment seg = inPlace ? t.rowSegment(r0, n) : null;
+            if (seg != null) { // the scales read where they lie: the codes, 16 or 32 bytes of every 17-34, are not copied
+                int r = 0;
+                while (r < n && !badScaleAt(d, seg, (long) r * rb, cols)) r++;
+                if (r == n) continue;
+                byte[] row = new byte[rb];
+                java.lang.foreign.MemorySegment.copy(seg, (long) r * rb, java.lang.foreign.MemorySegment.ofArray(row), 0, rb);
+                return "row " + (r0 + r) + ": " + badScale(d, row, 0, cols);
+            }
+            if (buf == null) buf = new byte[Math.min(rows, block) * rb];
             t.rawBytes(r0, n, buf, 0);
             for (int r = 0; r < n; r++) {
-                String bad = badScale(d, buf, r * rb, t.cols());
+                String bad = badScale(d, buf, r * rb, cols);
                 if (bad != null) return "row " + (r0 + r) + ": " + bad;
             }
         }
         return null;
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfShort SCALE16 = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * Whether the Q8_0, Q4_0 or MXFP4 row at {@code off} of {@code seg} has a NaN or infinite scale: an FP16 scale with
+     * every exponent bit set, or MXFP4's E8M0 0xff — what {@link #badScale(DType, byte[], int, int)} reports, tested on
+     * the bits, and one call a row, so that C2 compiles it within the first tensor. Loads of a fresh JVM, 2026-12-05
+     * (Xeon, medians of four), against copying every row out first: 110M Q4_0 403 -> 344 ms, the 1.1B shape's Q4_0 (45
+     * million scales) 659 -> 517 ms and Q8_0 722 -> 555 ms.
+     */
+    private static boolean badScaleAt(DType t, java.lang.foreign.MemorySegment seg, long off, int cols) {
+        int blocks = cols / 32;
+        if (t == DType.MXFP4) {
+            for (int b = 0; b < blocks; b++) if (seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off + 17L * b) == (byte) 0xff) return true;
+            return false;
+        }
+        long step = t.blockBytes;
+        for (int b = 0; b < blocks; b++) if ((seg.get(SCALE16, off + step * b) & 0x7C00) == 0x7C00) return true;
+        return false;
     }
 
     /**

@@ -250,4 +250,45 @@ class QuantTest {
         for (int r = 0; r < 6; r++) for (int j = 0; j < 64; j++) assertEquals(a[(5 - r) * 64 + j], b[r * 64 + j]);
         assertEquals(DType.Q4_0, p.dtype());
     }
+
+    /**
+     * A stored tensor's scales are checked where they lie (a heap tensor's bytes and a file mapping alike, as the
+     * readers call it): every FP16 scale with all exponent bits set (NaN either sign, ±infinity) and MXFP4's E8M0 0xff
+     * is found in the row and block it is in, with the message the row check gives; the largest finite FP16 scale
+     * (65504) and E8M0 0xfe pass.
+     */
+    @Test
+    void badScalesAreFoundInPlaceInTheirRowAndBlock(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws java.io.IOException {
+        int rows = 70, k = 96;
+        float[] w = new float[rows * k];
+        Random rnd = new Random(5);
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+        for (DType t : new DType[]{DType.Q4_0, DType.Q8_0, DType.MXFP4}) {
+            byte[] good = Quant.quantize(t, w, rows, k);
+            int rb = (int) t.rowBytes(k);
+            assertNull(Quant.badScale(Tensor.packed(t, good, rows, k)), t + ": a quantized tensor's scales are finite");
+            short[] bad = t == DType.MXFP4 ? new short[]{0xff} : new short[]{0x7e00, (short) 0xfe00, 0x7c00, (short) 0xfc00, 0x7c01};
+            short ok = t == DType.MXFP4 ? (short) 0xfe : 0x7bff;
+            for (short v : bad) {
+                for (int[] at : new int[][]{{0, 0}, {37, 2}, {69, 1}}) {
+                    byte[] b = good.clone();
+                    int o = at[0] * rb + t.blockBytes * at[1];
+                    b[o] = (byte) v;
+                    if (t != DType.MXFP4) b[o + 1] = (byte) (v >> 8);
+                    String want = "row " + at[0] + ": " + Quant.badScale(t, b, at[0] * rb, k);
+                    assertTrue(want.contains("block " + at[1]), want);
+                    assertEquals(want, Quant.badScale(Tensor.packed(t, b, rows, k)), t + " on the heap");
+                    java.nio.file.Path f = tmp.resolve("w.bin");
+                    java.nio.file.Files.write(f, b);
+                    try (var ch = java.nio.channels.FileChannel.open(f)) {
+                        assertEquals(want, Quant.badScale(Tensor.mapped(ch, 0, t, rows, k)), t + " mapped");
+                    }
+                }
+            }
+            byte[] b = good.clone();
+            b[5 * rb + t.blockBytes] = (byte) ok;
+            if (t != DType.MXFP4) b[5 * rb + t.blockBytes + 1] = (byte) (ok >> 8);
+            assertNull(Quant.badScale(Tensor.packed(t, b, rows, k)), t + ": the largest finite scale passes");
+        }
+    }
 }
