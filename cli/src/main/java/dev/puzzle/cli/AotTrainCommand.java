@@ -35,6 +35,7 @@ import java.util.stream.Stream;
 final class AotTrainCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
+        PuzzleCli.commandLine(); // every command's classes, as a run of each loads them (this run registers only itself)
         Path dir = Files.createTempDirectory("puzzle-aot-train");
         try {
             // stories15M's width, heads of 48 and a 4096-token vocabulary: profiles of the kernels at the shapes they meet

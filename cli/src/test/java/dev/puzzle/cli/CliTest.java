@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Drives the puzzle command in-process and reads what it prints. */
@@ -24,7 +26,7 @@ class CliTest {
     record Run(int code, String out, String err) {}
 
     static Run run(String... args) {
-        CommandLine cl = PuzzleCli.commandLine();
+        CommandLine cl = PuzzleCli.commandLine(args); // as main builds it: only the named subcommand registered
         StringWriter out = new StringWriter(), err = new StringWriter();
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(err));
@@ -115,6 +117,37 @@ class CliTest {
             String help = sub.getUsageMessage();
             assertFalse(help.contains("--tokenizer ..\n/shared"), help);
         }
+    }
+
+    /**
+     * main registers only the subcommand a run names: each name in PuzzleCli.COMMANDS is its class's own @Command name
+     * (a drifted one would leave that command unreachable), --help still lists them all, in order, and an unknown or
+     * mistyped command still gets its suggestion from the full list.
+     */
+    @Test
+    void aRunBuildsOnlyTheCommandItNames() {
+        CommandLine all = PuzzleCli.commandLine();
+        assertEquals(List.copyOf(PuzzleCli.COMMANDS.keySet()), List.copyOf(all.getSubcommands().keySet()));
+        for (String name : PuzzleCli.COMMANDS.keySet()) {
+            CommandLine one = PuzzleCli.commandLine(new String[]{name, "--help"});
+            java.util.Set<String> want = name.equals("help") ? PuzzleCli.COMMANDS.keySet() : java.util.Set.of(name);
+            assertEquals(want, one.getSubcommands().keySet(), name);
+        }
+        assertEquals(PuzzleCli.COMMANDS.keySet(), PuzzleCli.commandLine(new String[]{"--version"}).getSubcommands().keySet());
+        Run help = run("--help");
+        int at = -1;
+        for (String name : PuzzleCli.COMMANDS.keySet()) {
+            if (name.equals("aot-train")) continue; // hidden
+            int i = help.out().indexOf("\n  " + name + " ");
+            assertTrue(i > at, name + " listed in order in:\n" + help.out());
+            at = i;
+        }
+        Run typo = run("generat", "x");
+        assertEquals(ExitCodes.USAGE, typo.code());
+        assertTrue(typo.err().contains("unknown command 'generat' (did you mean 'generate'?)"), typo.err());
+        Run sub = run("generate", "--help");
+        assertEquals(0, sub.code());
+        assertTrue(sub.out().contains("Usage: puzzle generate"), sub.out());
     }
 
     @Test
