@@ -360,10 +360,7 @@ public final class Quant {
         b[o + 1] = (byte) (v >> 8);
     }
 
-    private static void putInt(byte[] b, int o, int v) {
-        b[o] = (byte) v;
-        b[o + 1] = (byte) (v >> 8);
-        b[o + 2] = (byte) (v >> 16);
-        b[o + 3] = (byte) (v >> 24);
+    static void putInt(byte[] b, int o, int v) {
+        INT_LE.set(b, o, v);
     }
 }

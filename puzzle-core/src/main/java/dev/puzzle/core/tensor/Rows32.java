@@ -97,7 +97,6 @@ public final class Rows32 {
     }
 
     private static final java.lang.invoke.VarHandle LONG_LE = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final java.lang.invoke.VarHandle INT_LE = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
 
     /**
      * One block of a group into {@code out} at {@code at}: the 32 rows' scales (stored at {@code off} of each row of
@@ -113,7 +112,7 @@ public final class Rows32 {
         for (int r = 0; r < ROWS; r++) {
             int o = r * rb + off;
             float d = fp16 ? Float.float16ToFloat(Quant.getShort(rows, o)) : Quant.e8m0Half(rows[o] & 0xff);
-            INT_LE.set(out, at + 4 * r, Float.floatToRawIntBits(d));
+            Quant.putInt(out, at + 4 * r, Float.floatToRawIntBits(d));
         }
         int codesAt = at + 4 * ROWS;
         for (int r0 = 0; r0 < ROWS; r0 += 8) {
